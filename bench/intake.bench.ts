@@ -1,0 +1,151 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase } from '../test/support/postgres.ts';
+import { fetchToken, spawnSyncline, testEnvironment } from '../test/support/server.ts';
+import { sampleOrder } from '../test/support/orders.ts';
+import { pgbenchPath, writeResult } from './support.ts';
+
+/**
+ * Order intake throughput and latency at 32 concurrent clients on the real
+ * PostgreSQL server, against pgbench's single-row insert rate at 32 clients on
+ * the same server in the same run.
+ *
+ * The HTTP load comes from wrk (a C load generator, as pgbench is a C client), so
+ * that the client's own cost does not decide the result on a small machine.
+ */
+const CLIENTS = 32;
+const WARMUP_SECONDS = 3;
+const MEASURE_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+
+// Each request carries a fresh channel order id and idempotency key: every request creates an order.
+const WRK_SCRIPT = `
+local head, tail, token, run = nil, nil, nil, nil
+local threads = 0
+local counter = 0
+-- prefix is a global that setup() sets in each thread's own interpreter.
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("prefix", string.format("t%d", threads))
+end
+
+function init(args)
+  head, tail, token, run = args[1], args[2], args[3], args[4]
+end
+
+function request()
+  counter = counter + 1
+  local id = string.format("%s-%s-%d", run, prefix, counter)
+  return wrk.format("POST", "/v1/orders", {
+    ["Authorization"] = "Bearer " .. token,
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = id,
+  }, head .. id .. tail)
+end
+
+function done(summary, latency, requests)
+  io.write(string.format('RESULT {"requests":%d,"durationUs":%d,"non2xx":%d,"socketErrors":%d,"p50Us":%d,"p99Us":%d}\\n',
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+`;
+
+interface WrkResult {
+  requests: number;
+  durationUs: number;
+  non2xx: number;
+  socketErrors: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+function requireTool(name: string, hint: string): void {
+  try {
+    execFileSync('bash', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`bench intake needs ${name}: ${hint}`);
+  }
+}
+
+function runWrk(url: string, seconds: number, script: string, args: string[]): WrkResult {
+  const output = execFileSync('wrk', ['-t', '2', '-c', String(CLIENTS), '-d', `${seconds}s`, '-s', script, url, '--', ...args], {
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const line = output.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) throw new Error(`could not read wrk's result:\n${output}`);
+  return JSON.parse(line.slice('RESULT '.length)) as WrkResult;
+}
+
+async function measureIntake() {
+  const database = await createTestDatabase();
+  // Request logging is off (warn): the measurement is of intake, not of writing two log lines per request.
+  const server = await spawnSyncline(['api'], testEnvironment(database.url, { LOG_LEVEL: 'warn' }), { quiet: true });
+  try {
+    const token = await fetchToken(server.baseUrl, undefined, 'orders:write');
+    const script = join(mkdtempSync(join(tmpdir(), 'syncline-wrk-')), 'intake.lua');
+    writeFileSync(script, WRK_SCRIPT);
+    const [head, tail] = JSON.stringify(sampleOrder({ channelOrderId: '@ID@' })).split('@ID@') as [string, string];
+    runWrk(server.baseUrl, WARMUP_SECONDS, script, [head, tail, token, `warm${randomBytes(4).toString('hex')}`]);
+    const result = runWrk(server.baseUrl, MEASURE_SECONDS, script, [head, tail, token, `run${randomBytes(4).toString('hex')}`]);
+    const stored = await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM sales_order');
+    return {
+      ordersPerSecond: Math.round(result.requests / (result.durationUs / 1e6)),
+      p50Ms: Number((result.p50Us / 1000).toFixed(2)),
+      p99Ms: Number((result.p99Us / 1000).toFixed(2)),
+      requests: result.requests,
+      non2xx: result.non2xx,
+      socketErrors: result.socketErrors,
+      ordersStored: stored.rows[0]!.n,
+    };
+  } finally {
+    server.child.kill('SIGTERM');
+    await server.exited;
+    await database.drop();
+  }
+}
+
+function measurePgbench(): { tps: number; command: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'syncline-pgbench-'));
+  const script = join(dir, 'insert.sql');
+  writeFileSync(script, "INSERT INTO bench_insert (payload) VALUES ('x');\n");
+  const database = `syncline_pgbench_${process.pid}`;
+  const psql = (sql: string, db = 'postgres') => execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', db, '-qtAc', sql], { stdio: ['ignore', 'pipe', 'ignore'] });
+  psql(`DROP DATABASE IF EXISTS ${database}`);
+  psql(`CREATE DATABASE ${database}`);
+  try {
+    psql('CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload text NOT NULL)', database);
+    const args = ['-h', '127.0.0.1', '-U', 'postgres', '-n', '-c', String(CLIENTS), '-j', '2', '-T', String(MEASURE_SECONDS), '-f', script, database];
+    const output = execFileSync(pgbenchPath(), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const match = /tps = ([\d.]+)/.exec(output);
+    if (!match) throw new Error(`could not read tps from pgbench output:\n${output}`);
+    return { tps: Math.round(Number(match[1])), command: `pgbench -n -c ${CLIENTS} -j 2 -T ${MEASURE_SECONDS} -f insert.sql` };
+  } finally {
+    psql(`DROP DATABASE IF EXISTS ${database}`);
+  }
+}
+
+export async function run(): Promise<void> {
+  requireTool('wrk', 'install it with "apt-get install wrk"');
+  requireTool(pgbenchPath(), 'it ships with PostgreSQL (postgresql-contrib or the server package)');
+  const intake = await measureIntake();
+  const pgbench = measurePgbench();
+  const ratio = Number((intake.ordersPerSecond / pgbench.tps).toFixed(2));
+  console.log(`intake:  ${intake.ordersPerSecond} orders/s at ${CLIENTS} clients (p50 ${intake.p50Ms} ms, p99 ${intake.p99Ms} ms, non-2xx ${intake.non2xx})`);
+  console.log(`pgbench: ${pgbench.tps} single-row inserts/s at ${CLIENTS} clients`);
+  console.log(`ratio:   ${ratio}x (target >= 1.0x)`);
+  const file = writeResult('intake', {
+    clients: CLIENTS,
+    seconds: MEASURE_SECONDS,
+    loadGenerator: 'wrk -t 2 -c 32',
+    intake,
+    pgbench,
+    ratio,
+    target: '>= 1.0x pgbench single-row insert rate',
+  });
+  console.log(`written to ${file}`);
+}

@@ -1,0 +1,209 @@
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { createTestDatabase, type TestDatabase } from '../test/support/postgres.ts';
+import { fetchToken, spawnSyncline, testEnvironment } from '../test/support/server.ts';
+import { createLogger } from '../src/observability/logger.ts';
+import { openPostgres } from '../src/store/postgres.database.ts';
+import { InventoryService } from '../src/domain/inventory/inventory.service.ts';
+import { percentile, pgbenchPath, writeResult } from './support.ts';
+
+/**
+ * Reservations per second at 32 concurrent clients on the real PostgreSQL server:
+ * on one hot SKU, and spread over 10,000 SKUs; then pgbench's single-row hot
+ * update (`update ... set qty = qty - 1 where ... and qty >= 1`) at 32 clients on
+ * the same server in the same run. Every reservation carries an idempotency key,
+ * is decided under the service's own row locks and writes its reservation, lines,
+ * balance, outbox event and idempotency record. After each phase the balances are
+ * verified against the ledger and a sell-out checks that exactly the stock on
+ * hand was reserved (zero oversell).
+ *
+ * Clients: 32 concurrent callers of the inventory service in one process (the
+ * headline figure), and 32 HTTP connections to a separate API process.
+ */
+const CLIENTS = 32;
+const WARMUP_SECONDS = 2;
+const MEASURE_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SPREAD_SKUS = 10_000;
+const SELL_OUT_UNITS = 5_000;
+
+interface Phase {
+  reservationsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  reservations: number;
+  refused: number;
+}
+
+const logger = createLogger('warn');
+const ctx = (n: number) => ({ correlationId: `bench-${n}`, idempotency: { scope: 'bench', key: randomUUID(), fingerprint: 'bench' } });
+
+/** Runs `clients` loops calling `once` until the time is up; measures after the warm-up. */
+async function drive(once: (n: number) => Promise<boolean>): Promise<Phase> {
+  const latencies: number[] = [];
+  let refused = 0;
+  let n = 0;
+  const measureFrom = Date.now() + WARMUP_SECONDS * 1000;
+  const stopAt = measureFrom + MEASURE_SECONDS * 1000;
+  const client = async () => {
+    while (Date.now() < stopAt) {
+      const started = performance.now();
+      const ok = await once((n += 1));
+      const elapsed = performance.now() - started;
+      if (Date.now() < measureFrom) continue;
+      if (ok) latencies.push(elapsed);
+      else refused += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: CLIENTS }, client));
+  latencies.sort((a, b) => a - b);
+  return {
+    reservationsPerSecond: Math.round(latencies.length / MEASURE_SECONDS),
+    p50Ms: Number(percentile(latencies, 50).toFixed(2)),
+    p99Ms: Number(percentile(latencies, 99).toFixed(2)),
+    reservations: latencies.length,
+    refused,
+  };
+}
+
+async function receive(inventory: InventoryService, lines: { sku: string; quantity: number }[]): Promise<void> {
+  for (let i = 0; i < lines.length; i += 1000) {
+    const movements = lines.slice(i, i + 1000).map((l) => ({ type: 'receipt' as const, sku: l.sku, location: 'DC', quantity: l.quantity }));
+    const outcome = await inventory.recordMovements({ movements }, ctx(i));
+    if (outcome.kind !== 'done' || outcome.result.kind !== 'recorded') throw new Error(`receipt failed: ${JSON.stringify(outcome)}`);
+  }
+}
+
+async function assertNoDrift(inventory: InventoryService, database: TestDatabase, phase: string): Promise<void> {
+  const report = await inventory.verify();
+  if (report.drift.length > 0) throw new Error(`${phase}: balances differ from the ledger: ${JSON.stringify(report.drift.slice(0, 5))}`);
+  const over = await database.db.query<{ n: string }>('SELECT count(*) AS n FROM inventory_balance WHERE reserved > on_hand');
+  if (Number(over.rows[0]!.n) > 0) throw new Error(`${phase}: a location holds more than it has`);
+}
+
+async function measureService(): Promise<{ hot: Phase; spread: Phase; sellOut: { units: number; reserved: number; refused: number } }> {
+  const database = await createTestDatabase();
+  const db = openPostgres({ connectionString: database.url, poolSize: 20 });
+  const inventory = new InventoryService(db, logger, {});
+  try {
+    const location = await inventory.createLocation({ code: 'DC', name: 'Distribution centre', kind: 'warehouse' }, ctx(0));
+    if (location.kind !== 'done') throw new Error('could not create the location');
+    await receive(inventory, [{ sku: 'HOT', quantity: 100_000_000 }]);
+    const hot = await drive(async (n) => {
+      const outcome = await inventory.reserve({ reference: `cart-${n}`, channel: 'web', lines: [{ sku: 'HOT', quantity: 1 }] }, ctx(n));
+      return outcome.kind === 'done' && outcome.result.kind === 'reserved';
+    });
+    await assertNoDrift(inventory, database, 'hot SKU');
+
+    await receive(inventory, Array.from({ length: SPREAD_SKUS }, (_, i) => ({ sku: `SKU-${i}`, quantity: 10_000 })));
+    const spread = await drive(async (n) => {
+      const sku = `SKU-${Math.floor(Math.random() * SPREAD_SKUS)}`;
+      const outcome = await inventory.reserve({ reference: `cart-${n}`, channel: 'web', lines: [{ sku, quantity: 1 }] }, ctx(n));
+      return outcome.kind === 'done' && outcome.result.kind === 'reserved';
+    });
+    await assertNoDrift(inventory, database, 'spread');
+
+    // Sell-out: 32 clients keep reserving one unit until refused; exactly the stock must be reserved.
+    await receive(inventory, [{ sku: 'SELL-OUT', quantity: SELL_OUT_UNITS }]);
+    let reserved = 0;
+    let refused = 0;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, c) => {
+        for (let i = 0; i < SELL_OUT_UNITS; i += 1) {
+          const outcome = await inventory.reserve({ reference: `sell-out-${c}-${i}`, channel: 'web', lines: [{ sku: 'SELL-OUT', quantity: 1 }] }, ctx(i));
+          if (outcome.kind === 'done' && outcome.result.kind === 'reserved') reserved += 1;
+          else {
+            refused += 1;
+            return;
+          }
+        }
+      }),
+    );
+    if (reserved !== SELL_OUT_UNITS) throw new Error(`sell-out reserved ${reserved} of ${SELL_OUT_UNITS} units`);
+    await assertNoDrift(inventory, database, 'sell-out');
+    return { hot, spread, sellOut: { units: SELL_OUT_UNITS, reserved, refused } };
+  } finally {
+    await db.close();
+    await database.drop();
+  }
+}
+
+async function measureHttp(): Promise<Phase> {
+  const database = await createTestDatabase();
+  const server = await spawnSyncline(['api'], testEnvironment(database.url, { LOG_LEVEL: 'warn' }));
+  try {
+    const token = await fetchToken(server.baseUrl);
+    const pool = new Pool(server.baseUrl, { connections: CLIENTS, pipelining: 1 });
+    const post = async (path: string, body: unknown) => {
+      const response = await pool.request({
+        path,
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+        body: JSON.stringify(body),
+      });
+      await response.body.text();
+      return response.statusCode;
+    };
+    await post('/v1/locations', { code: 'DC', name: 'Distribution centre', kind: 'warehouse' });
+    await post('/v1/inventory/movements', { movements: [{ type: 'receipt', sku: 'HOT', location: 'DC', quantity: 100_000_000 }] });
+    const hot = await drive(async (n) => (await post('/v1/inventory/reservations', { reference: `cart-${n}`, channel: 'web', lines: [{ sku: 'HOT', quantity: 1 }] })) === 201);
+    await pool.close();
+    return hot;
+  } finally {
+    server.child.kill('SIGTERM');
+    await server.exited;
+    await database.drop();
+  }
+}
+
+function measurePgbenchHotRow(): { tps: number; command: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'syncline-pgbench-'));
+  const script = join(dir, 'hot-row.sql');
+  writeFileSync(script, "UPDATE stock SET qty = qty - 1 WHERE sku = 'HOT' AND qty >= 1;\n");
+  const database = `syncline_pgbench_inventory_${process.pid}`;
+  const psql = (sql: string, db = 'postgres') => execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', db, '-qtAc', sql]);
+  psql(`DROP DATABASE IF EXISTS ${database}`);
+  psql(`CREATE DATABASE ${database}`);
+  try {
+    psql("CREATE TABLE stock (sku text PRIMARY KEY, qty bigint NOT NULL); INSERT INTO stock VALUES ('HOT', 1000000000)", database);
+    const args = ['-h', '127.0.0.1', '-U', 'postgres', '-n', '-c', String(CLIENTS), '-j', '2', '-T', String(MEASURE_SECONDS), '-f', script, database];
+    const output = execFileSync(pgbenchPath(), args, { encoding: 'utf8' });
+    const match = /tps = ([\d.]+)/.exec(output);
+    if (!match) throw new Error(`could not read tps from pgbench output:\n${output}`);
+    return { tps: Math.round(Number(match[1])), command: `pgbench ${args.slice(4).join(' ').replace(script, 'hot-row.sql')}` };
+  } finally {
+    psql(`DROP DATABASE IF EXISTS ${database}`);
+  }
+}
+
+export async function run(): Promise<void> {
+  const service = await measureService();
+  const http = await measureHttp();
+  const pgbench = measurePgbenchHotRow();
+  const ratio = Number((service.hot.reservationsPerSecond / pgbench.tps).toFixed(2));
+  const httpRatio = Number((http.reservationsPerSecond / pgbench.tps).toFixed(2));
+  const line = (name: string, p: Phase) =>
+    `${name}${p.reservationsPerSecond} reservations/s at ${CLIENTS} clients (p50 ${p.p50Ms} ms, p99 ${p.p99Ms} ms, ${p.refused} refused)`;
+  console.log(line('hot SKU (service):      ', service.hot));
+  console.log(line(`${SPREAD_SKUS} SKUs (service):  `, service.spread));
+  console.log(line('hot SKU (HTTP, 1 proc): ', http));
+  console.log(`pgbench hot-row update: ${pgbench.tps} tps at ${CLIENTS} clients`);
+  console.log(`ratio hot SKU / pgbench: ${ratio}x service, ${httpRatio}x HTTP (target >= 1.5x)`);
+  console.log(`sell-out: ${service.sellOut.reserved} of ${service.sellOut.units} units reserved, ${service.sellOut.refused} clients refused after; balances equal the ledger`);
+  const file = writeResult('inventory', {
+    clients: CLIENTS,
+    seconds: MEASURE_SECONDS,
+    hotSku: service.hot,
+    spread: { skus: SPREAD_SKUS, ...service.spread },
+    hotSkuHttp: http,
+    pgbenchHotRow: pgbench,
+    ratio,
+    httpRatio,
+    sellOut: service.sellOut,
+    target: '>= 1.5x pgbench single-row hot update rate, zero oversell',
+  });
+  console.log(`written to ${file}`);
+}

@@ -1,0 +1,92 @@
+import type { FastifyReply } from 'fastify';
+
+/**
+ * RFC 9457 problem details. Every error response of the HTTP API goes through
+ * here, so types, titles and statuses are defined once.
+ */
+/** Problem types are relative URIs; GET /problems/{type} describes each one. */
+export const PROBLEM_BASE = '/problems/';
+
+export const PROBLEMS = {
+  'validation-failed': { status: 422, title: 'The request body is not valid' },
+  'idempotency-key-missing': { status: 400, title: 'Idempotency-Key header is required' },
+  'idempotency-key-invalid': { status: 400, title: 'Idempotency-Key header is not valid' },
+  'idempotency-key-reused': { status: 422, title: 'Idempotency-Key was already used with a different request' },
+  'idempotency-key-in-flight': { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
+  'duplicate-order': { status: 409, title: 'This channel order was already submitted' },
+  // Inventory
+  'insufficient-stock': { status: 409, title: 'Not enough stock to reserve every line' },
+  'location-code-taken': { status: 409, title: 'A location with this code already exists' },
+  'movement-rejected': { status: 409, title: 'The movements cannot be applied to the current stock' },
+  'reservation-not-active': { status: 409, title: 'The reservation is no longer active' },
+  'not-held': { status: 409, title: 'The reservation does not hold what was to be consumed' },
+  'snapshot-already-applied': { status: 409, title: 'This snapshot was already applied' },
+  // Order lifecycle
+  'order-shipped': { status: 409, title: 'The order has shipped; create a return instead' },
+  'order-not-cancellable': { status: 409, title: 'The order can no longer be cancelled' },
+  'order-not-on-hold': { status: 409, title: 'The order is not on hold' },
+  'return-not-eligible': { status: 422, title: 'The return is not eligible' },
+  'webhook-rejected': { status: 401, title: 'The webhook could not be verified' },
+  'malformed-json': { status: 400, title: 'The request body is not well-formed JSON' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
+  'payload-too-large': { status: 413, title: 'The request body is too large' },
+  'bad-request': { status: 400, title: 'Bad request' },
+  'dead-letter-not-open': { status: 409, title: 'The dead letter was already replayed or discarded' },
+  'invalid-query': { status: 400, title: 'The query parameters are not valid' },
+  unauthorized: { status: 401, title: 'Authentication required' },
+  forbidden: { status: 403, title: 'Insufficient scope' },
+  'not-found': { status: 404, title: 'Not found' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  'rate-limited': { status: 429, title: 'Too many requests' },
+  'service-unavailable': { status: 503, title: 'Service unavailable' },
+  internal: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemType = keyof typeof PROBLEMS;
+
+export interface FieldError {
+  pointer: string;
+  detail: string;
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  correlationId?: string;
+  errors?: FieldError[];
+  [extension: string]: unknown;
+}
+
+/** Thrown by route code to answer with a problem; caught by the error handler. */
+export class ProblemError extends Error {
+  override name = 'ProblemError';
+  readonly problemType: ProblemType;
+  readonly extensions: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+
+  constructor(type: ProblemType, detail?: string, extensions: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+    super(detail ?? PROBLEMS[type].title);
+    this.problemType = type;
+    this.extensions = extensions;
+    this.headers = headers;
+  }
+}
+
+export function buildProblem(type: ProblemType, detail: string | undefined, extensions: Record<string, unknown> = {}): Problem {
+  const { status, title } = PROBLEMS[type];
+  return { type: PROBLEM_BASE + type, title, status, ...(detail ? { detail } : {}), ...extensions };
+}
+
+/** Sends a problem+json response. */
+export function sendProblem(
+  reply: FastifyReply,
+  type: ProblemType,
+  detail?: string,
+  extensions: Record<string, unknown> = {},
+): FastifyReply {
+  const problem = buildProblem(type, detail, { instance: reply.request.url, correlationId: reply.request.id, ...extensions });
+  return reply.code(problem.status).type('application/problem+json').send(problem);
+}

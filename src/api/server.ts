@@ -1,0 +1,83 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { SynclineError } from '../domain/errors.ts';
+import type { ApiContext } from './api-context.ts';
+import { correlationIdOf } from './correlation.ts';
+import { ProblemError, sendProblem } from './problem.ts';
+import { eventsRoutes } from './routes/events/events.routes.ts';
+import { healthRoutes } from './routes/health.routes.ts';
+import { tokenRoutes } from './routes/oauth/token.routes.ts';
+import { ordersRoutes } from './routes/orders/orders.routes.ts';
+import { opsRoutes } from './routes/ops/ops.routes.ts';
+import { locationsRoutes } from './routes/locations/locations.routes.ts';
+import { inventoryRoutes } from './routes/inventory/inventory.routes.ts';
+import { reservationsRoutes } from './routes/inventory/reservations.routes.ts';
+import { policiesRoutes } from './routes/inventory/policies.routes.ts';
+import { snapshotsRoutes } from './routes/inventory/snapshots.routes.ts';
+import { orderActionsRoutes } from './routes/orders/order-actions.routes.ts';
+import { returnsRoutes } from './routes/returns/returns.routes.ts';
+import { wmsWebhookRoutes } from './routes/webhooks/wms-webhook.routes.ts';
+
+/** Builds the HTTP application: correlation, error mapping and every route module. */
+export async function buildServer(context: ApiContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: context.logger as FastifyBaseLogger,
+    bodyLimit: context.config.maxBodyBytes,
+    genReqId: (request) => correlationIdOf(request.headers),
+    logController: new LogController({ requestIdLogLabel: 'correlationId' }),
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  // Only JSON bodies (and the token endpoint's form bodies) are accepted; anything else is a 415.
+  app.removeContentTypeParser('text/plain');
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Correlation-Id', request.id);
+  });
+
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, 'not-found', `No route for ${request.method} ${request.url.split('?')[0]}.`));
+
+  // The one place where errors become HTTP responses.
+  app.setErrorHandler((error: FastifyError | ProblemError | SynclineError, request, reply) => {
+    if (error instanceof ProblemError) {
+      reply.headers(error.headers);
+      return sendProblem(reply, error.problemType, error.message, error.extensions);
+    }
+    if (error instanceof SynclineError) {
+      request.log.error({ err: error, code: error.code }, 'request failed');
+      return error.retry === 'permanent'
+        ? sendProblem(reply, 'internal', 'The request could not be completed.', { code: error.code })
+        : sendProblem(reply, 'service-unavailable', 'A dependency is unavailable; retry later.', { code: error.code });
+    }
+    switch (error.code) {
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        return sendProblem(reply, 'malformed-json', 'The body could not be parsed as JSON.');
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return sendProblem(reply, 'malformed-json', 'The body is empty; send a JSON document.');
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return sendProblem(reply, 'payload-too-large', `The body exceeds ${context.config.maxBodyBytes} bytes.`);
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+        return sendProblem(reply, 'unsupported-media-type', 'Send the body as application/json.');
+    }
+    if (error instanceof SyntaxError) return sendProblem(reply, 'malformed-json', 'The body could not be parsed as JSON.');
+    if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      return sendProblem(reply, 'bad-request', error.message);
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendProblem(reply, 'internal', 'Something went wrong on our side; the correlation id identifies this failure in the logs.');
+  });
+
+  await app.register(async (scope) => healthRoutes(scope, context));
+  await app.register(async (scope) => tokenRoutes(scope, context));
+  await app.register(async (scope) => ordersRoutes(scope, context));
+  await app.register(async (scope) => eventsRoutes(scope, context));
+  await app.register(async (scope) => opsRoutes(scope, context));
+  await app.register(async (scope) => orderActionsRoutes(scope, context));
+  await app.register(async (scope) => returnsRoutes(scope, context));
+  await app.register(async (scope) => wmsWebhookRoutes(scope, context));
+  for (const routes of [locationsRoutes, inventoryRoutes, reservationsRoutes, policiesRoutes, snapshotsRoutes]) {
+    await app.register(async (scope) => routes(scope, context));
+  }
+  return app;
+}

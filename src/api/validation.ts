@@ -1,0 +1,36 @@
+import type { z } from 'zod';
+import { ProblemError, type FieldError } from './problem.ts';
+
+/** RFC 6901 JSON pointer for a zod issue path. */
+export function jsonPointer(path: readonly PropertyKey[]): string {
+  return path.map((part) => '/' + String(part).replaceAll('~', '~0').replaceAll('/', '~1')).join('');
+}
+
+/** Every failing field of a zod error, one entry per field (unknown keys get one each). */
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.flatMap((issue): FieldError[] => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ pointer: jsonPointer([...issue.path, key]), detail: 'is not a known field' }));
+    }
+    if (issue.code === 'invalid_type' && issue.input === undefined) {
+      return [{ pointer: jsonPointer(issue.path), detail: 'is required' }];
+    }
+    return [{ pointer: jsonPointer(issue.path), detail: issue.message }];
+  });
+}
+
+/** Parses input with a schema or throws a 422 problem listing every failing field. */
+export function parseBody<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const errors = fieldErrors(result.error);
+  throw new ProblemError('validation-failed', `${errors.length} field(s) failed validation.`, { errors });
+}
+
+/** Parses query parameters or throws a 400 problem. */
+export function parseQuery<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const errors = fieldErrors(result.error).map((e) => ({ parameter: e.pointer.slice(1), detail: e.detail }));
+  throw new ProblemError('invalid-query', errors.map((e) => `${e.parameter} ${e.detail}`).join('; '), { errors });
+}

@@ -1,0 +1,107 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/config.ts';
+import { createLogger } from '../observability/logger.ts';
+import { openDatabase, startSyncline } from '../syncline.ts';
+import { createClient } from '../domain/clients/client.service.ts';
+import { parseScopes, SCOPES } from '../domain/clients/scopes.ts';
+import { runSandboxesCommand, SANDBOXES_USAGE } from '../connectors/sandboxes.ts';
+import { INVENTORY_USAGE, runInventoryCommand } from './inventory.ts';
+import { DLQ_USAGE, runDlqCommand } from './dlq.ts';
+
+const USAGE = `Usage: syncline <command>
+
+Commands:
+  start                          run the API and the workers (default)
+  api                            run the API only
+  worker                         run the workers only (any number of processes share one PostgreSQL)
+  migrate                        apply database migrations and exit
+  clients create --scopes <list> [--name <name>]
+                                 create an API client; prints its id and secret once
+${INVENTORY_USAGE}
+${SANDBOXES_USAGE}
+${DLQ_USAGE}
+
+Scopes: ${SCOPES.join(', ')}
+Configuration comes from environment variables; see README.md.`;
+
+/** Thrown for wrong command-line use; printed without a stack trace. */
+class UsageError extends Error {}
+
+async function run(argv: string[]): Promise<number> {
+  const [command = 'start', ...rest] = argv;
+  if (command === 'help' || command === '--help' || command === '-h') {
+    console.log(USAGE);
+    return 0;
+  }
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+
+  switch (command) {
+    case 'start':
+    case 'api':
+    case 'worker': {
+      const roles = { api: command !== 'worker', workers: command !== 'api' };
+      const running = await startSyncline(config, logger, roles);
+      if (running.url) logger.info({ url: running.url, database: running.db.kind }, 'syncline is listening');
+      // SIGTERM: stop accepting requests and claiming jobs, let running jobs finish within
+      // SYNCLINE_SHUTDOWN_GRACE_MS, then exit. A second signal exits at once.
+      const stop = async (signal: string) => {
+        logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+        process.once(signal, () => process.exit(1));
+        await running.close();
+        logger.info({ signal }, 'stopped');
+        process.exit(0);
+      };
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+      process.once('SIGINT', () => void stop('SIGINT'));
+      return new Promise<number>(() => {});
+    }
+    case 'migrate': {
+      const db = await openDatabase(config, logger);
+      await db.close();
+      return 0;
+    }
+    case 'clients': {
+      const [sub, ...args] = rest;
+      if (sub !== 'create') throw new UsageError(`unknown clients command "${sub ?? ''}"; try: syncline clients create --scopes orders:write`);
+      const { values } = parseArgs({ args, options: { scopes: { type: 'string' }, name: { type: 'string' } }, strict: true });
+      if (!values.scopes) throw new UsageError('--scopes is required, for example --scopes orders:read,orders:write');
+      const { scopes, unknown } = parseScopes(values.scopes);
+      if (unknown.length > 0) throw new UsageError(`unknown scope(s): ${unknown.join(', ')}; known scopes: ${SCOPES.join(', ')}`);
+      if (scopes.length === 0) throw new UsageError('--scopes must name at least one scope');
+      const db = await openDatabase(config, createLogger('warn'));
+      try {
+        const credentials = await createClient(db, { name: values.name ?? 'api client', scopes });
+        console.log(JSON.stringify(credentials, null, 2));
+      } finally {
+        await db.close();
+      }
+      return 0;
+    }
+    case 'sandboxes':
+      return runSandboxesCommand(rest);
+    case 'inventory':
+      return runInventoryCommand(rest, config);
+    case 'dlq':
+      return runDlqCommand(rest, config);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      console.error(`syncline: ${error.message}`);
+      if (error instanceof UsageError) console.error(`\n${USAGE}`);
+      process.exit(2);
+    }
+    if (error instanceof Error && error.name === 'TypeError' && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
+      console.error(`syncline: ${error.message}`);
+      process.exit(2);
+    }
+    console.error('syncline: failed to start:', error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,205 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Thrown when an environment variable is missing or malformed; the message names it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+
+const environmentSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// connection URL')
+    .optional(),
+  SYNCLINE_DATA_DIR: z.string().min(1).default('./.syncline'),
+  // 0 asks the operating system for a free port (tests do this).
+  PORT: integer(0, 65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SYNCLINE_DB_POOL_SIZE: integer(1, 500).default(20),
+  SYNCLINE_MAX_BODY_BYTES: integer(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  SYNCLINE_TOKEN_TTL_SECONDS: integer(30, 86_400).default(900),
+  SYNCLINE_INTAKE_WRITERS: integer(1, 64).default(1),
+  SYNCLINE_INTAKE_BATCH_SIZE: integer(1, 1000).default(128),
+  SYNCLINE_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  SYNCLINE_BOOTSTRAP_CLIENT_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{3,64}$/, 'must be 3-64 characters of letters, digits, _ . -')
+    .optional(),
+  SYNCLINE_BOOTSTRAP_CLIENT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  SYNCLINE_PUBLIC_URL: z.url().optional(),
+  // External systems (docs/connectors.md). A system left unset is served by its sandbox.
+  SYNCLINE_ERP_URL: z.url().optional(),
+  SYNCLINE_ERP_DATABASE: z.string().min(1).optional(),
+  SYNCLINE_ERP_LOGIN: z.string().min(1).optional(),
+  SYNCLINE_ERP_PASSWORD: z.string().min(1).optional(),
+  SYNCLINE_WMS_URL: z.url().optional(),
+  SYNCLINE_WMS_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  SYNCLINE_PAYMENT_URL: z.url().optional(),
+  SYNCLINE_PAYMENT_API_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
+  SYNCLINE_FRAUD_URL: z.url().optional(),
+  SYNCLINE_LOYALTY_URL: z.url().optional(),
+  SYNCLINE_HOLD_EXPIRY_INTERVAL_MS: integer(10, 60_000).default(1000),
+  SYNCLINE_AVAILABILITY_INTERVAL_MS: integer(10, 60_000).default(250),
+  SYNCLINE_WORKER_CONCURRENCY: integer(1, 1000).default(10),
+  SYNCLINE_WORKER_LEASE_MS: integer(500, 3_600_000).default(30_000),
+  SYNCLINE_WORKER_POLL_MS: integer(10, 60_000).default(1000),
+  SYNCLINE_SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(10_000),
+  SYNCLINE_HANDLER_MODULES: z.string().optional(),
+  // Order flows (docs/flows.md).
+  SYNCLINE_ROUTING_KINDS: z
+    .string()
+    .regex(/^(warehouse|store|3pl)(,(warehouse|store|3pl))*$/, 'must be a comma-separated list of warehouse, store, 3pl')
+    .optional(),
+  SYNCLINE_ROUTING_PRIORITIES: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+=\d+(,[A-Za-z0-9_.-]+=\d+)*$/, 'must look like WH-EAST=1,STORE-12=5')
+    .optional(),
+  SYNCLINE_RETURN_WINDOW_DAYS: integer(0, 3650).default(30),
+  SYNCLINE_TARGET_POLICIES: z
+    .string()
+    .refine((text) => {
+      try {
+        const value: unknown = JSON.parse(text);
+        return typeof value === 'object' && value !== null && !Array.isArray(value);
+      } catch {
+        return false;
+      }
+    }, 'must be a JSON object of target name to policy')
+    .optional(),
+  SYNCLINE_FLOW_BACKOFF_CAP_MS: integer(100, 3_600_000).default(60_000),
+});
+
+/** Real external systems Syncline is pointed at; a system left undefined is served by its sandbox. */
+export interface ExternalSystems {
+  erp?: { url: string; database: string; login: string; password: string };
+  wms?: { url: string; webhookSecret: string };
+  payment?: { url: string; apiKey: string };
+  fraud?: { url: string };
+  loyalty?: { url: string };
+}
+
+export interface Config {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  port: number;
+  host: string;
+  logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
+  dbPoolSize: number;
+  maxBodyBytes: number;
+  tokenTtlSeconds: number;
+  /** Order intake statements in flight at once per process; each carries a batch of orders. */
+  intakeWriters: number;
+  /** Most orders written by one intake statement. */
+  intakeBatchSize: number;
+  jwtSecret: string | undefined;
+  bootstrapClient: { id: string; secret: string } | undefined;
+  publicUrl: string | undefined;
+  /** External systems from SYNCLINE_ERP_*, SYNCLINE_WMS_*, SYNCLINE_PAYMENT_*, SYNCLINE_FRAUD_URL, SYNCLINE_LOYALTY_URL (default: none, sandboxes). */
+  systems: ExternalSystems;
+  /** Jobs one worker process runs at once (SYNCLINE_WORKER_CONCURRENCY, default: 10). */
+  workerConcurrency: number;
+  /** How long a claimed job belongs to its worker before others may take it, in ms (SYNCLINE_WORKER_LEASE_MS, default: 30000). */
+  workerLeaseMs: number;
+  /** Fallback poll of idle workers, in ms (SYNCLINE_WORKER_POLL_MS, default: 1000). */
+  workerPollMs: number;
+  /** On SIGTERM, how long running jobs may take to finish, in ms (SYNCLINE_SHUTDOWN_GRACE_MS, default: 10000). */
+  shutdownGraceMs: number;
+  /** Modules that register job handlers, comma-separated paths (SYNCLINE_HANDLER_MODULES, default: none). */
+  handlerModules: string[];
+  /** How often expired inventory holds are released, in ms (default: 1000). */
+  holdExpiryIntervalMs: number;
+  /** Availability changes within this many ms coalesce into one event per SKU and channel (default: 250). */
+  availabilityIntervalMs: number;
+  /** Order routing: location kinds allowed, most preferred first, and priorities per location code (SYNCLINE_ROUTING_KINDS, SYNCLINE_ROUTING_PRIORITIES; default: warehouse,3pl,store and none). */
+  routing: { kinds: ('warehouse' | 'store' | '3pl')[]; priorities: Record<string, number> };
+  /** Days after shipment during which returns are accepted (SYNCLINE_RETURN_WINDOW_DAYS, default: 30). */
+  returnWindowDays: number;
+  /** Policies of the flows' targets (erp, wms, payment, fraud, loyalty) as JSON (SYNCLINE_TARGET_POLICIES, default: built-in per target). */
+  targetPolicies: Record<string, Record<string, unknown>>;
+  /** Longest retry delay of flow jobs, in ms (SYNCLINE_FLOW_BACKOFF_CAP_MS, default: 60000). */
+  flowBackoffCapMs: number;
+}
+
+/** Reads and validates configuration from environment variables. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, as most shells and orchestrators produce them for "no value".
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = environmentSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      const value = present[name];
+      const shown = value === undefined || /SECRET|URL|PASSWORD|KEY/.test(name) ? '' : ` (got "${value}")`;
+      return `${name} ${issue.message}${shown}`;
+    });
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  if (Boolean(e.SYNCLINE_BOOTSTRAP_CLIENT_ID) !== Boolean(e.SYNCLINE_BOOTSTRAP_CLIENT_SECRET)) {
+    throw new ConfigError(
+      'Invalid configuration: SYNCLINE_BOOTSTRAP_CLIENT_ID and SYNCLINE_BOOTSTRAP_CLIENT_SECRET must be set together',
+    );
+  }
+  const together = (names: string[]) => {
+    const set = names.filter((name) => present[name] !== undefined);
+    if (set.length > 0 && set.length < names.length) {
+      throw new ConfigError(`Invalid configuration: ${names.join(', ')} must be set together (missing ${names.filter((n) => !set.includes(n)).join(', ')})`);
+    }
+  };
+  together(['SYNCLINE_ERP_URL', 'SYNCLINE_ERP_DATABASE', 'SYNCLINE_ERP_LOGIN', 'SYNCLINE_ERP_PASSWORD']);
+  together(['SYNCLINE_WMS_URL', 'SYNCLINE_WMS_WEBHOOK_SECRET']);
+  together(['SYNCLINE_PAYMENT_URL', 'SYNCLINE_PAYMENT_API_KEY']);
+  const systems: ExternalSystems = {};
+  if (e.SYNCLINE_ERP_URL && e.SYNCLINE_ERP_DATABASE && e.SYNCLINE_ERP_LOGIN && e.SYNCLINE_ERP_PASSWORD) {
+    systems.erp = { url: e.SYNCLINE_ERP_URL, database: e.SYNCLINE_ERP_DATABASE, login: e.SYNCLINE_ERP_LOGIN, password: e.SYNCLINE_ERP_PASSWORD };
+  }
+  if (e.SYNCLINE_WMS_URL && e.SYNCLINE_WMS_WEBHOOK_SECRET) systems.wms = { url: e.SYNCLINE_WMS_URL, webhookSecret: e.SYNCLINE_WMS_WEBHOOK_SECRET };
+  if (e.SYNCLINE_PAYMENT_URL && e.SYNCLINE_PAYMENT_API_KEY) systems.payment = { url: e.SYNCLINE_PAYMENT_URL, apiKey: e.SYNCLINE_PAYMENT_API_KEY };
+  if (e.SYNCLINE_FRAUD_URL) systems.fraud = { url: e.SYNCLINE_FRAUD_URL };
+  if (e.SYNCLINE_LOYALTY_URL) systems.loyalty = { url: e.SYNCLINE_LOYALTY_URL };
+  return {
+    databaseUrl: e.DATABASE_URL,
+    dataDir: resolve(e.SYNCLINE_DATA_DIR),
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    dbPoolSize: e.SYNCLINE_DB_POOL_SIZE,
+    maxBodyBytes: e.SYNCLINE_MAX_BODY_BYTES,
+    tokenTtlSeconds: e.SYNCLINE_TOKEN_TTL_SECONDS,
+    intakeWriters: e.SYNCLINE_INTAKE_WRITERS,
+    intakeBatchSize: e.SYNCLINE_INTAKE_BATCH_SIZE,
+    jwtSecret: e.SYNCLINE_JWT_SECRET,
+    bootstrapClient:
+      e.SYNCLINE_BOOTSTRAP_CLIENT_ID && e.SYNCLINE_BOOTSTRAP_CLIENT_SECRET
+        ? { id: e.SYNCLINE_BOOTSTRAP_CLIENT_ID, secret: e.SYNCLINE_BOOTSTRAP_CLIENT_SECRET }
+        : undefined,
+    publicUrl: e.SYNCLINE_PUBLIC_URL,
+    systems,
+    workerConcurrency: e.SYNCLINE_WORKER_CONCURRENCY,
+    workerLeaseMs: e.SYNCLINE_WORKER_LEASE_MS,
+    workerPollMs: e.SYNCLINE_WORKER_POLL_MS,
+    shutdownGraceMs: e.SYNCLINE_SHUTDOWN_GRACE_MS,
+    handlerModules: (e.SYNCLINE_HANDLER_MODULES ?? '')
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean)
+      .map((m) => resolve(m)),
+    holdExpiryIntervalMs: e.SYNCLINE_HOLD_EXPIRY_INTERVAL_MS,
+    availabilityIntervalMs: e.SYNCLINE_AVAILABILITY_INTERVAL_MS,
+    routing: {
+      kinds: e.SYNCLINE_ROUTING_KINDS ? (e.SYNCLINE_ROUTING_KINDS.split(',') as ('warehouse' | 'store' | '3pl')[]) : ['warehouse', '3pl', 'store'],
+      priorities: Object.fromEntries((e.SYNCLINE_ROUTING_PRIORITIES ?? '').split(',').filter(Boolean).map((pair) => [pair.split('=')[0]!, Number(pair.split('=')[1])])),
+    },
+    returnWindowDays: e.SYNCLINE_RETURN_WINDOW_DAYS,
+    targetPolicies: e.SYNCLINE_TARGET_POLICIES ? (JSON.parse(e.SYNCLINE_TARGET_POLICIES) as Record<string, Record<string, unknown>>) : {},
+    flowBackoffCapMs: e.SYNCLINE_FLOW_BACKOFF_CAP_MS,
+  };
+}

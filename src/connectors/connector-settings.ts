@@ -1,0 +1,26 @@
+import type { Config } from '../config/config.ts';
+import type { ConnectorSettings } from './connectors.ts';
+import { SANDBOX_ERP, SANDBOX_PAYMENT_KEY } from './sandboxes.ts';
+
+/** Where `syncline sandboxes` listens by default: erp 7100, wms 7101, payment 7102, fraud 7103, loyalty 7104. */
+export const DEFAULT_SANDBOX_BASE = 'http://127.0.0.1:7100';
+
+/**
+ * Connector settings from configuration: each system set through SYNCLINE_* variables,
+ * and the sandboxes of `syncline sandboxes` (default ports) for every system left unset.
+ */
+export function connectorSettingsFromConfig(config: Config): ConnectorSettings {
+  const sandbox = (offset: number) => {
+    const url = new URL(DEFAULT_SANDBOX_BASE);
+    url.port = String(Number(url.port) + offset);
+    return url.toString().replace(/\/$/, '');
+  };
+  const s = config.systems;
+  return {
+    erp: s.erp ?? { url: sandbox(0), ...SANDBOX_ERP },
+    wms: s.wms ?? { url: sandbox(1), webhookSecret: 'wms-sandbox-secret' },
+    payment: s.payment ?? { url: sandbox(2), apiKey: SANDBOX_PAYMENT_KEY },
+    fraud: s.fraud ?? { url: sandbox(3) },
+    loyalty: s.loyalty ?? { url: sandbox(4) },
+  };
+}

@@ -1,0 +1,37 @@
+import type { ErpConnector, FraudConnector, LoyaltyConnector, PaymentConnector, WmsConnector } from './kit/contracts.ts';
+import { createTrytonClient, type TrytonClientOptions } from './tryton/outbound/tryton.client.ts';
+import { createWmsClient } from './wms/outbound/wms.client.ts';
+import { createPaymentClient } from './payment/outbound/payment.client.ts';
+import { createFraudClient } from './fraud/outbound/fraud.client.ts';
+import { createLoyaltyClient } from './loyalty/outbound/loyalty.client.ts';
+
+/** Where each external system is, and its credentials: real systems or the sandboxes. */
+export interface ConnectorSettings {
+  erp: Omit<TrytonClientOptions, 'timeoutMs'> & { timeoutMs?: number };
+  wms: { url: string; webhookSecret: string; apiKey?: string; timeoutMs?: number };
+  payment: { url: string; apiKey: string; timeoutMs?: number };
+  fraud: { url: string; timeoutMs?: number };
+  loyalty: { url: string; timeoutMs?: number };
+}
+
+export interface Connectors {
+  erp: ErpConnector;
+  wms: WmsConnector;
+  payment: PaymentConnector;
+  fraud: FraudConnector;
+  loyalty: LoyaltyConnector;
+  /** The secret inbound WMS webhooks are verified with. */
+  wmsWebhookSecret: string;
+}
+
+/** The outbound clients for the configured systems. */
+export function createConnectors(settings: ConnectorSettings): Connectors {
+  return {
+    erp: createTrytonClient(settings.erp),
+    wms: createWmsClient(settings.wms),
+    payment: createPaymentClient(settings.payment),
+    fraud: createFraudClient(settings.fraud),
+    loyalty: createLoyaltyClient(settings.loyalty),
+    wmsWebhookSecret: settings.wms.webhookSecret,
+  };
+}

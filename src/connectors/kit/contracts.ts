@@ -1,0 +1,257 @@
+import type { Address, Order } from '../../model/order.ts';
+import type { CallContext } from './http-client.ts';
+
+/**
+ * The contracts between Syncline's flows and the external systems. Flows depend on
+ * these interfaces only; each connector's outbound/ client implements one of them
+ * against the system's own API (a sandbox in tests and rehearsals, the real system
+ * in production).
+ *
+ * Glossary
+ *   posting       creating the order in the ERP, the financial system of record
+ *   fulfilment    a request to one location (warehouse or store) to ship order lines
+ *   authorisation money reserved on the customer's payment method, captured later
+ *   screening     the fraud service's decision on an order: approve, or hold with reasons
+ *
+ * Errors: faults (the system is down, throttling, refusing a malformed call) are
+ * thrown as SynclineError with a retry class; expected business outcomes (a card
+ * declined, a fulfilment already shipped) are returned as result values.
+ * Every mutating call is idempotent by a business key, so a flow may repeat it.
+ */
+
+export type { CallContext };
+
+// ---------------------------------------------------------------------------------------------
+// ERP
+
+export interface ErpSale {
+  /** The Syncline order id (or return id) the sale was posted for: the ERP's external reference. */
+  reference: string;
+  erpId: number;
+  number: string | null;
+  /** The ERP's own state, e.g. draft, quotation, processing, done, cancelled. */
+  state: string;
+  shipmentState: string;
+  invoiceState: string;
+  untaxedAmount: string;
+  taxAmount: string;
+  totalAmount: string;
+  currency: string;
+  shipmentIds: number[];
+  returnShipmentIds: number[];
+  invoiceIds: number[];
+}
+
+export interface ErpPostResult {
+  sale: ErpSale;
+  /** False when a sale with this reference already existed (the call was a repeat). */
+  created: boolean;
+}
+
+export type ErpCancelResult =
+  | { outcome: 'cancelled'; sale: ErpSale }
+  /** Processing sales cannot be cancelled in the ERP: their open shipments and draft invoices were cancelled instead. */
+  | { outcome: 'cancelled_documents'; sale: ErpSale; cancelledShipmentIds: number[]; cancelledInvoiceIds: number[] }
+  | { outcome: 'already_shipped'; sale: ErpSale }
+  | { outcome: 'not_found' };
+
+export interface ErpShipmentLine {
+  sku: string;
+  quantity: number;
+}
+
+export interface ErpShipmentInput {
+  /** The external shipment id (e.g. "wms:shp_123"): stored on the ERP shipment, so a repeat does nothing. */
+  shipmentKey: string;
+  lines: ErpShipmentLine[];
+}
+
+export interface ErpShipmentResult {
+  /** False when the shipment key had already been recorded. */
+  recorded: boolean;
+  erpShipmentId: number | null;
+  sale: ErpSale;
+}
+
+export interface ErpInvoice {
+  erpId: number;
+  number: string | null;
+  state: string;
+  /** A credit note has a negative total. */
+  kind: 'invoice' | 'credit_note';
+  untaxedAmount: string;
+  taxAmount: string;
+  totalAmount: string;
+  currency: string;
+  invoiceDate: string | null;
+}
+
+export interface ErpReturnInput {
+  /** Syncline return id, used as the ERP reference of the return sale. */
+  returnId: string;
+  orderId: string;
+  lines: { sku: string; quantity: number; unitPrice: string }[];
+  /** Receive the goods into the ERP's stock (resellable items). */
+  restock: boolean;
+}
+
+export interface ErpReturnResult {
+  sale: ErpSale;
+  created: boolean;
+  creditNotes: ErpInvoice[];
+}
+
+export interface ErpStockLevel {
+  sku: string;
+  quantity: number;
+  forecastQuantity: number;
+}
+
+export interface ErpConnector {
+  readonly system: string;
+  /** Posts the order as a confirmed sale; a repeat finds the existing sale by reference and completes it. */
+  postOrder(order: Order, context?: CallContext): Promise<ErpPostResult>;
+  /** The sale posted for an order id (or return id), if any. */
+  getSale(reference: string, context?: CallContext): Promise<ErpSale | undefined>;
+  cancelOrder(orderId: string, context?: CallContext): Promise<ErpCancelResult>;
+  /** Ships lines of the order's open ERP shipment (full or partial); the ERP's stock goes down. */
+  recordShipment(orderId: string, input: ErpShipmentInput, context?: CallContext): Promise<ErpShipmentResult>;
+  /** Posts the order's draft invoices and returns all its invoices. */
+  postInvoices(reference: string, context?: CallContext): Promise<ErpInvoice[]>;
+  /** Posts a return as a return sale: goods back into stock (when restocked) and a posted credit note. */
+  postReturn(input: ErpReturnInput, context?: CallContext): Promise<ErpReturnResult>;
+  stockLevels(skus: string[], context?: CallContext): Promise<ErpStockLevel[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// WMS (and stores that fulfil)
+
+export type FulfilmentStatus = 'open' | 'partially_shipped' | 'shipped' | 'cancelled';
+
+export interface FulfilmentLine {
+  lineNumber: number;
+  sku: string;
+  quantity: number;
+  shippedQuantity: number;
+}
+
+export interface Fulfilment {
+  /** The WMS's id of the fulfilment request. */
+  id: string;
+  orderId: string;
+  locationId: string;
+  status: FulfilmentStatus;
+  lines: FulfilmentLine[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface FulfilmentInput {
+  orderId: string;
+  locationId: string;
+  shipTo: Address;
+  customer?: { name: string; email?: string };
+  lines: { lineNumber: number; sku: string; quantity: number }[];
+}
+
+export type FulfilmentCancelResult =
+  | { outcome: 'cancelled'; fulfilment: Fulfilment }
+  /** Some or all lines left the building; nothing was cancelled. */
+  | { outcome: 'already_shipped'; fulfilment: Fulfilment }
+  | { outcome: 'not_found' };
+
+export interface WmsConnector {
+  readonly system: string;
+  /** Creates the request for (order, location); a repeat returns the existing one with created = false. */
+  createFulfilment(input: FulfilmentInput, context?: CallContext): Promise<{ fulfilment: Fulfilment; created: boolean }>;
+  getFulfilment(fulfilmentId: string, context?: CallContext): Promise<Fulfilment | undefined>;
+  findFulfilments(orderId: string, context?: CallContext): Promise<Fulfilment[]>;
+  cancelFulfilment(fulfilmentId: string, context?: CallContext): Promise<FulfilmentCancelResult>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payment
+
+export type PaymentState = 'authorized' | 'captured' | 'voided' | 'failed';
+
+export interface PaymentRecord {
+  /** The gateway's id (a PaymentIntent id such as pi_…). */
+  id: string;
+  orderId: string;
+  state: PaymentState;
+  amount: string;
+  currency: string;
+  capturedAmount: string;
+  refundedAmount: string;
+}
+
+export type PaymentOutcome =
+  | { outcome: 'succeeded'; payment: PaymentRecord }
+  /** The gateway or issuer said no (a card declined); retrying the same call will not help. */
+  | { outcome: 'declined'; code: string; message: string; payment: PaymentRecord | undefined };
+
+export interface RefundRecord {
+  id: string;
+  paymentId: string;
+  amount: string;
+  currency: string;
+  status: string;
+}
+
+export interface PaymentConnector {
+  readonly system: string;
+  /** Authorises `amount` for the order (idempotency key: `authorize:<orderId>`). */
+  authorize(input: { orderId: string; amount: string; currency: string; paymentMethod?: string }, context?: CallContext): Promise<PaymentOutcome>;
+  capture(paymentId: string, input?: { amount?: string }, context?: CallContext): Promise<PaymentOutcome>;
+  /** Voids (cancels) an uncaptured authorisation. */
+  void(paymentId: string, context?: CallContext): Promise<PaymentOutcome>;
+  /** Refunds part or all of a captured payment; `refundKey` (e.g. the return id) makes it idempotent. */
+  refund(paymentId: string, input: { amount: string; refundKey: string; reason?: string }, context?: CallContext): Promise<RefundRecord>;
+  getPayment(paymentId: string, context?: CallContext): Promise<PaymentRecord | undefined>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fraud
+
+export interface ScreeningInput {
+  orderId: string;
+  email: string;
+  amount: string;
+  currency: string;
+  shippingCountry: string;
+  billingCountry?: string;
+  lineCount: number;
+}
+
+export interface Screening {
+  id: string;
+  orderId: string;
+  decision: 'approve' | 'hold';
+  reasons: { code: string; message: string }[];
+  score: number;
+}
+
+export interface FraudConnector {
+  readonly system: string;
+  /** Screens an order; a repeat for the same order returns the first decision. */
+  screen(input: ScreeningInput, context?: CallContext): Promise<Screening>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loyalty (non-critical: a failure must never block posting or fulfilment)
+
+export interface PointsAward {
+  id: string;
+  orderId: string;
+  email: string;
+  points: number;
+  balance: number;
+  created: boolean;
+}
+
+export interface LoyaltyConnector {
+  readonly system: string;
+  /** Awards points for an order; a repeat for the same order awards nothing more. */
+  awardPoints(input: { orderId: string; email: string; amount: string; currency: string }, context?: CallContext): Promise<PointsAward>;
+  balance(email: string, context?: CallContext): Promise<number>;
+}

@@ -1,0 +1,87 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { ZodError } from 'zod';
+import { createLogger } from '../../observability/logger.ts';
+import { FaultControl, installFaults, type FaultRenderer, type FaultSettings, type FaultSettingsInput, type FaultStats } from './faults.ts';
+
+/** A sandbox listening on a port. */
+export interface RunningSandbox {
+  system: string;
+  url: string;
+  app: FastifyInstance;
+  faults: FaultControl;
+  close(): Promise<void>;
+}
+
+export interface SandboxListenOptions {
+  /** (default: 127.0.0.1) */
+  host?: string;
+  /** Log every request as JSON lines on stdout, for operators rehearsing (default: false). */
+  log?: boolean;
+  /** 0 picks a free port (default: 0). */
+  port?: number;
+}
+
+/**
+ * A Fastify instance for one sandbox with its fault controls installed. Admin
+ * bodies that fail validation answer 400 with the zod issues.
+ */
+export function createSandboxApp(system: string, options: { render?: FaultRenderer; bodyLimit?: number; log?: boolean | undefined } = {}): {
+  app: FastifyInstance;
+  faults: FaultControl;
+} {
+  const app: FastifyInstance = Fastify({
+    bodyLimit: options.bodyLimit ?? 5 * 1024 * 1024,
+    forceCloseConnections: true,
+    loggerInstance: (options.log ? createLogger('info').child({ sandbox: system }) : createLogger('silent')) as FastifyBaseLogger,
+  });
+  const faults = new FaultControl(system);
+  installFaults(app, faults, options.render);
+  // Readiness for scripts and orchestrators; never subject to faults.
+  app.get('/_sandbox/health', async () => ({ system, status: 'ok' }));
+  app.setErrorHandler((error, _request, reply) => {
+    if (error instanceof ZodError) {
+      return reply.code(400).send({ error: { type: 'invalid_request', message: 'invalid sandbox request', issues: error.issues } });
+    }
+    const status = (error as { statusCode?: number }).statusCode ?? 500;
+    return reply.code(status).send({ error: { type: status >= 500 ? 'internal_error' : 'invalid_request', message: error instanceof Error ? error.message : String(error) } });
+  });
+  return { app, faults };
+}
+
+/** Starts listening and returns the sandbox's base URL and a close(). */
+export async function listenSandbox(
+  system: string,
+  app: FastifyInstance,
+  faults: FaultControl,
+  options: SandboxListenOptions = {},
+): Promise<RunningSandbox> {
+  const host = options.host ?? '127.0.0.1';
+  await app.listen({ host, port: options.port ?? 0 });
+  const address = app.server.address();
+  if (!address || typeof address === 'string') throw new Error(`${system} sandbox did not bind a TCP port`);
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return { system, url: `http://${shownHost}:${address.port}`, app, faults, close: () => app.close() };
+}
+
+/** Drives a sandbox's fault controls over its admin API (what tests and operators do). */
+export function sandboxAdmin(baseUrl: string) {
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${baseUrl.replace(/\/+$/, '')}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  };
+  return {
+    faults: () => call<FaultSettings>('GET', '/_sandbox/faults'),
+    /** Replaces all fault settings; unset ones return to their defaults. */
+    setFaults: (settings: FaultSettingsInput) => call<FaultSettings>('PUT', '/_sandbox/faults', settings),
+    clearFaults: () => call<FaultSettings>('DELETE', '/_sandbox/faults'),
+    stats: () => call<FaultStats>('GET', '/_sandbox/stats'),
+    resetStats: () => call<void>('DELETE', '/_sandbox/stats'),
+    call,
+  };
+}

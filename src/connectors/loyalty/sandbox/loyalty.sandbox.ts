@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { toScaled } from '../../../model/money.ts';
+import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
+
+/**
+ * A loyalty programme emulator: POST /v1/awards gives a member points for an order
+ * (once per order id); GET /v1/members/{email} reads the balance. API in ../README.md.
+ */
+
+const AwardBody = z.strictObject({
+  orderId: z.string().min(1).max(128),
+  email: z.string().min(3).max(254),
+  amount: z.string().regex(/^\d{1,18}(\.\d{1,6})?$/),
+  currency: z.string().regex(/^[A-Z]{3}$/),
+});
+
+interface Award {
+  id: string;
+  orderId: string;
+  email: string;
+  points: number;
+  createdAt: string;
+}
+
+export interface RunningLoyaltySandbox extends RunningSandbox {
+  awards: Map<string, Award>;
+  balances: Map<string, number>;
+}
+
+/** Starts the loyalty sandbox. */
+export async function startLoyaltySandbox(options: SandboxListenOptions & { pointsPerUnit?: number } = {}): Promise<RunningLoyaltySandbox> {
+  let pointsPerUnit = options.pointsPerUnit ?? 1;
+  const awards = new Map<string, Award>();
+  const byOrder = new Map<string, string>();
+  const balances = new Map<string, number>();
+  const { app, faults } = createSandboxApp('loyalty', { log: options.log });
+
+  app.post('/v1/awards', async (request, reply) => {
+    const parsed = AwardBody.safeParse(request.body);
+    if (!parsed.success) return reply.code(422).send({ error: { code: 'invalid_request', message: 'the award is not valid', issues: parsed.error.issues } });
+    const email = parsed.data.email.toLowerCase();
+    const existing = byOrder.get(parsed.data.orderId);
+    if (existing) {
+      const award = awards.get(existing)!;
+      return reply.code(200).send({ ...award, balance: balances.get(award.email) ?? 0 });
+    }
+    // One point per whole currency unit spent (times pointsPerUnit); no floats involved.
+    const whole = Number(toScaled(parsed.data.amount, 6) / 1_000_000n);
+    const award: Award = { id: `awd_${randomBytes(8).toString('hex')}`, orderId: parsed.data.orderId, email, points: whole * pointsPerUnit, createdAt: new Date().toISOString() };
+    awards.set(award.id, award);
+    byOrder.set(award.orderId, award.id);
+    balances.set(email, (balances.get(email) ?? 0) + award.points);
+    return reply.code(201).send({ ...award, balance: balances.get(email) });
+  });
+
+  app.get<{ Params: { email: string } }>('/v1/members/:email', async (request, reply) => {
+    const email = request.params.email.toLowerCase();
+    if (!balances.has(email)) return reply.code(404).send({ error: { code: 'not_found', message: `no member ${email}` } });
+    return { email, balance: balances.get(email) };
+  });
+
+  app.get('/_sandbox/config', async () => ({ pointsPerUnit }));
+  app.put('/_sandbox/config', async (request) => {
+    pointsPerUnit = z.strictObject({ pointsPerUnit: z.number().int().min(0).max(1000) }).parse(request.body ?? {}).pointsPerUnit;
+    return { pointsPerUnit };
+  });
+
+  const running = await listenSandbox('loyalty', app, faults, options);
+  return { ...running, awards, balances };
+}

@@ -1,0 +1,156 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import type { RunningSandbox } from './kit/sandbox-app.ts';
+import type { ProductSeed } from './tryton/sandbox/tryton-data.ts';
+import { startTrytonSandbox, type RunningTrytonSandbox } from './tryton/sandbox/tryton.sandbox.ts';
+import { startWmsSandbox, type RunningWmsSandbox } from './wms/sandbox/wms.sandbox.ts';
+import { startPaymentSandbox, type RunningPaymentSandbox } from './payment/sandbox/payment.sandbox.ts';
+import { startFraudSandbox, type RunningFraudSandbox } from './fraud/sandbox/fraud.sandbox.ts';
+import { startLoyaltySandbox, type RunningLoyaltySandbox } from './loyalty/sandbox/loyalty.sandbox.ts';
+import type { ConnectorSettings } from './connectors.ts';
+
+/** The five sandboxes, in port order: basePort + 0 … basePort + 4. */
+export const SANDBOX_NAMES = ['erp', 'wms', 'payment', 'fraud', 'loyalty'] as const;
+export type SandboxName = (typeof SANDBOX_NAMES)[number];
+
+export interface StartSandboxesOptions {
+  /** (default: 127.0.0.1) */
+  host?: string;
+  /** erp on basePort, wms on basePort + 1, payment + 2, fraud + 3, loyalty + 4 (default and 0: free ports). */
+  basePort?: number;
+  /** Explicit ports; they win over basePort. */
+  ports?: Partial<Record<SandboxName, number>>;
+  /** Where the WMS sends its signed shipment webhooks (default: none until set through its admin API). */
+  callbackUrl?: string;
+  /** HMAC secret of the WMS webhooks (default: "wms-sandbox-secret"). */
+  webhookSecret?: string;
+  /** Products (with stock) loaded into the ERP sandbox. */
+  products?: ProductSeed[];
+  /** The WMS ships each new request in full after this delay (default: off: an operator ships). */
+  autoShipDelayMs?: number | null;
+  /** Log every request of every sandbox (default: false). */
+  log?: boolean;
+}
+
+export interface RunningSandboxes {
+  urls: Record<SandboxName, string>;
+  erp: RunningTrytonSandbox;
+  wms: RunningWmsSandbox;
+  payment: RunningPaymentSandbox;
+  fraud: RunningFraudSandbox;
+  loyalty: RunningLoyaltySandbox;
+  /** Settings that point Syncline's connectors at these sandboxes. */
+  settings: ConnectorSettings;
+  close(): Promise<void>;
+}
+
+/** ERP sandbox credentials (the sandbox accepts only these). */
+export const SANDBOX_ERP = { database: 'syncline', login: 'admin', password: 'admin' } as const;
+/** API key the payment sandbox accepts (any key with the sk_test_ prefix works). */
+export const SANDBOX_PAYMENT_KEY = 'sk_test_syncline_sandbox';
+
+/** Starts the ERP, WMS, payment, fraud and loyalty sandboxes, each on its own port. */
+export async function startSandboxes(options: StartSandboxesOptions = {}): Promise<RunningSandboxes> {
+  const host = options.host ?? '127.0.0.1';
+  const log = options.log ?? false;
+  const port = (name: SandboxName) => options.ports?.[name] ?? (options.basePort ? options.basePort + SANDBOX_NAMES.indexOf(name) : 0);
+  const started: RunningSandbox[] = [];
+  const track = <T extends RunningSandbox>(sandbox: T): T => {
+    started.push(sandbox);
+    return sandbox;
+  };
+  try {
+    const erp = track(await startTrytonSandbox({ host, log, port: port('erp'), ...SANDBOX_ERP, ...(options.products ? { products: options.products } : {}) }));
+    const webhookSecret = options.webhookSecret ?? 'wms-sandbox-secret';
+    const wms = track(
+      await startWmsSandbox({
+        host,
+        log,
+        port: port('wms'),
+        webhookSecret,
+        ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
+        autoShipDelayMs: options.autoShipDelayMs ?? null,
+      }),
+    );
+    const payment = track(await startPaymentSandbox({ host, log, port: port('payment') }));
+    const fraud = track(await startFraudSandbox({ host, log, port: port('fraud') }));
+    const loyalty = track(await startLoyaltySandbox({ host, log, port: port('loyalty') }));
+    return {
+      urls: { erp: erp.url, wms: wms.url, payment: payment.url, fraud: fraud.url, loyalty: loyalty.url },
+      erp,
+      wms,
+      payment,
+      fraud,
+      loyalty,
+      settings: {
+        erp: { url: erp.url, ...SANDBOX_ERP },
+        wms: { url: wms.url, webhookSecret },
+        payment: { url: payment.url, apiKey: SANDBOX_PAYMENT_KEY },
+        fraud: { url: fraud.url },
+        loyalty: { url: loyalty.url },
+      },
+      close: async () => {
+        await Promise.allSettled(started.map((s) => s.close()));
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled(started.map((s) => s.close()));
+    throw error;
+  }
+}
+
+/** Products the standalone sandboxes start with, so an operator can rehearse at once. */
+export const DEMO_PRODUCTS: ProductSeed[] = [
+  { code: 'SKU-RED', name: 'Red mug', listPrice: '12.50', quantity: 100 },
+  { code: 'SKU-BLUE', name: 'Blue mug', listPrice: '12.50', quantity: 100 },
+  { code: 'SKU-TEE-M', name: 'T-shirt M', listPrice: '25.00', quantity: 50 },
+];
+
+export const SANDBOXES_USAGE = `  sandboxes [--host <host>] [--base-port <port>] [--callback-url <url>] [--auto-ship-ms <ms>] [--products <file.json>] [--log]
+                                 run the ERP, WMS, payment, fraud and loyalty sandboxes (ports base..base+4, default 7100)`;
+
+/** `syncline sandboxes`: runs the five sandboxes until SIGINT/SIGTERM; prints their URLs and the matching env. */
+export async function runSandboxesCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      host: { type: 'string' },
+      'base-port': { type: 'string' },
+      'callback-url': { type: 'string' },
+      'auto-ship-ms': { type: 'string' },
+      products: { type: 'string' },
+      log: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  const basePort = Number(values['base-port'] ?? 7100);
+  if (!Number.isInteger(basePort) || basePort < 0 || basePort > 65530) throw new RangeError('--base-port must be a port number (0-65530)');
+  const autoShip = values['auto-ship-ms'] === undefined ? null : Number(values['auto-ship-ms']);
+  if (autoShip !== null && (!Number.isInteger(autoShip) || autoShip < 0)) throw new RangeError('--auto-ship-ms must be a whole number of milliseconds');
+  const products = values.products ? (JSON.parse(await readFile(values.products, 'utf8')) as ProductSeed[]) : DEMO_PRODUCTS;
+  const running = await startSandboxes({
+    host: values.host ?? '127.0.0.1',
+    basePort,
+    products,
+    autoShipDelayMs: autoShip,
+    log: values.log ?? false,
+    ...(values['callback-url'] ? { callbackUrl: values['callback-url'] } : {}),
+  });
+  const s = running.settings;
+  console.log(JSON.stringify({ sandboxes: running.urls }, null, 2));
+  console.log(
+    [
+      '# point Syncline at these sandboxes:',
+      `SYNCLINE_ERP_URL=${s.erp.url} SYNCLINE_ERP_DATABASE=${s.erp.database} SYNCLINE_ERP_LOGIN=${s.erp.login} SYNCLINE_ERP_PASSWORD=${s.erp.password}`,
+      `SYNCLINE_WMS_URL=${s.wms.url} SYNCLINE_WMS_WEBHOOK_SECRET=${s.wms.webhookSecret}`,
+      `SYNCLINE_PAYMENT_URL=${s.payment.url} SYNCLINE_PAYMENT_API_KEY=${s.payment.apiKey}`,
+      `SYNCLINE_FRAUD_URL=${s.fraud.url} SYNCLINE_LOYALTY_URL=${s.loyalty.url}`,
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await running.close();
+  return 0;
+}

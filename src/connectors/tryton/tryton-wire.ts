@@ -1,0 +1,86 @@
+/**
+ * The Tryton JSON-RPC wire encoding, shared by the sandbox and the client (see SOURCES.md).
+ *
+ * Tryton's JSON encoder tags values JSON has no type for: a Decimal is
+ * {"__class__":"Decimal","decimal":"25.00"} and a date {"__class__":"date","year":…,"month":…,"day":…}.
+ * Here they are decoded into TrytonDecimal and TrytonDate so that no amount passes through a float.
+ */
+
+/** A Tryton Decimal: an exact decimal string. */
+export class TrytonDecimal {
+  readonly decimal: string;
+  constructor(decimal: string) {
+    if (!/^-?\d+(\.\d+)?$/.test(decimal)) throw new RangeError(`not a decimal: ${decimal}`);
+    this.decimal = decimal;
+  }
+  toJSON() {
+    return { __class__: 'Decimal', decimal: this.decimal };
+  }
+}
+
+/** A Tryton date (no time, no zone). */
+export class TrytonDate {
+  readonly year: number;
+  readonly month: number;
+  readonly day: number;
+  constructor(year: number, month: number, day: number) {
+    this.year = year;
+    this.month = month;
+    this.day = day;
+  }
+  static today(now: Date = new Date()): TrytonDate {
+    return new TrytonDate(now.getUTCFullYear(), now.getUTCMonth() + 1, now.getUTCDate());
+  }
+  /** ISO 8601 calendar date, e.g. 2026-11-22. */
+  toIsoDate(): string {
+    return `${String(this.year).padStart(4, '0')}-${String(this.month).padStart(2, '0')}-${String(this.day).padStart(2, '0')}`;
+  }
+  toJSON() {
+    return { __class__: 'date', year: this.year, month: this.month, day: this.day };
+  }
+}
+
+/** JSON.parse reviver that turns Tryton's tagged objects into TrytonDecimal / TrytonDate. */
+export function trytonReviver(_key: string, value: unknown): unknown {
+  if (value && typeof value === 'object' && '__class__' in value) {
+    const tagged = value as Record<string, unknown>;
+    if (tagged.__class__ === 'Decimal' && typeof tagged.decimal === 'string') return new TrytonDecimal(tagged.decimal);
+    if (tagged.__class__ === 'date') return new TrytonDate(Number(tagged.year), Number(tagged.month), Number(tagged.day));
+  }
+  return value;
+}
+
+/** Parses a Tryton JSON-RPC body. */
+export function parseTrytonJson(text: string): unknown {
+  return JSON.parse(text, trytonReviver);
+}
+
+/** The decimal string of a wire value (TrytonDecimal, number or string). */
+export function decimalOf(value: unknown): string {
+  if (value instanceof TrytonDecimal) return value.decimal;
+  if (typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value)) return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  throw new TypeError(`expected a Decimal, got ${JSON.stringify(value)}`);
+}
+
+/** A Tryton JSON-RPC request body. Tryton answers with the same id. */
+export interface JsonRpcRequest {
+  id: number;
+  method: string;
+  params: unknown[];
+}
+
+/**
+ * Tryton's error member: [exception name, args] for TrytonExceptions, e.g.
+ * ["UserError", [message, description, domain]], ["UserWarning", [name, message, description]],
+ * ["ConcurrencyException", message], ["LoginException", [name, message, type]];
+ * any other server exception is [str(exception), traceback].
+ */
+export type JsonRpcError = [string, unknown];
+
+export type JsonRpcResponse = { id: number; result: unknown } | { id: number; error: JsonRpcError };
+
+/** Builds the `Authorization: Session …` header value: base64 of login:user id:session. */
+export function sessionAuthorization(login: string, userId: number, session: string): string {
+  return `Session ${Buffer.from(`${login}:${userId}:${session}`, 'utf8').toString('base64')}`;
+}

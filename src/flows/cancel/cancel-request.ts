@@ -1,0 +1,59 @@
+import type { Database } from '../../store/database.ts';
+import type { OrderStatus } from '../../model/order.ts';
+import { newId } from '../../model/ids.ts';
+import { enqueue } from '../../runtime/queue.ts';
+import { runIdempotent, type IdempotencyClaim, type IdempotentOutcome } from '../../store/idempotency/idempotency-records.ts';
+import { insertCancellation, openCancellation, readCancellation, updateOrderFlow, type Cancellation } from '../../store/orders/order-lifecycle-queries.ts';
+import { appendTimeline, lockOrderStatus, readOrderStatus, transitionOrder } from '../../store/orders/order-status.ts';
+import { cancelJob } from './cancel.flow.ts';
+import { placeJob } from '../order-placed/order-placed.flow.ts';
+
+/** Accepting a cancel or a hold release: checked and recorded at once, carried out by the flows. */
+
+export type CancelRequestResult =
+  | { kind: 'accepted'; cancellation: Cancellation }
+  | { kind: 'not-found' }
+  /** Goods left: only a return can undo it. */
+  | { kind: 'shipped'; status: OrderStatus }
+  | { kind: 'not-cancellable'; status: OrderStatus };
+
+/** Records a cancel request and enqueues the cancel flow; an open request is returned instead of a second one. */
+export async function requestCancel(
+  db: Database,
+  orderId: string,
+  request: { reason: string | null; requestedBy: string; correlationId: string; idempotency?: IdempotencyClaim | undefined },
+): Promise<IdempotentOutcome<CancelRequestResult>> {
+  if (!(await readOrderStatus(db, orderId))) return { kind: 'done', result: { kind: 'not-found' }, replayed: false };
+  return runIdempotent(db, request.idempotency, async (tx): Promise<CancelRequestResult> => {
+    const status = await lockOrderStatus(tx, orderId);
+    if (status === 'shipped' || status === 'completed') return { kind: 'shipped', status };
+    if (status === 'cancelled' || status === 'payment_failed') return { kind: 'not-cancellable', status };
+    const open = await openCancellation(tx, orderId);
+    if (open) return { kind: 'accepted', cancellation: (await readCancellation(tx, open))! };
+    const id = newId('cancellation');
+    await insertCancellation(tx, { id, orderId, requestedBy: request.requestedBy, reason: request.reason, correlationId: request.correlationId });
+    await enqueue(tx, cancelJob({ orderId, cancellationId: id }, request.correlationId));
+    await appendTimeline(tx, orderId, [
+      { system: 'syncline', action: 'order.cancel.requested', outcome: 'pending', attempt: 1, durationMs: null, correlationId: request.correlationId, detail: { cancellationId: id, status, reason: request.reason, requestedBy: request.requestedBy } },
+    ]);
+    return { kind: 'accepted', cancellation: (await readCancellation(tx, id))! };
+  });
+}
+
+export type HoldReleaseResult = { kind: 'released' } | { kind: 'not-found' } | { kind: 'not-on-hold'; status: OrderStatus };
+
+/** An operator lets an order on hold continue: the flow resumes and the hold is not applied again. */
+export async function releaseHold(db: Database, orderId: string, request: { releasedBy: string; note: string | null; correlationId: string }): Promise<HoldReleaseResult> {
+  if (!(await readOrderStatus(db, orderId))) return { kind: 'not-found' };
+  return db.transaction(async (tx): Promise<HoldReleaseResult> => {
+    const status = await lockOrderStatus(tx, orderId);
+    if (status !== 'on_hold') return { kind: 'not-on-hold', status };
+    await transitionOrder(tx, orderId, 'validated', ['on_hold']);
+    await updateOrderFlow(tx, orderId, { hold_released_at: new Date().toISOString(), hold_released_by: request.releasedBy, hold_reason: null });
+    await appendTimeline(tx, orderId, [
+      { system: 'operator', action: 'hold.released', outcome: 'succeeded', attempt: 1, durationMs: null, correlationId: request.correlationId, detail: { releasedBy: request.releasedBy, note: request.note } },
+    ]);
+    await enqueue(tx, placeJob(orderId, request.correlationId, `place:${orderId}:hold-released`));
+    return { kind: 'released' };
+  });
+}

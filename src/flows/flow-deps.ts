@@ -1,0 +1,45 @@
+import type { Database, Queryable } from '../store/database.ts';
+import type { Connectors } from '../connectors/connectors.ts';
+import type { InventoryService } from '../domain/inventory/inventory.service.ts';
+import type { OrderStatus } from '../model/order.ts';
+import { lockOrderStatus, transitionOrder } from '../store/orders/order-status.ts';
+import type { RoutingPolicy } from './order-placed/routing.ts';
+
+/** What the flows use: the store, the external systems, the inventory service and their settings. */
+export interface FlowDeps {
+  db: Database;
+  connectors: Connectors;
+  inventory: InventoryService;
+  routing: RoutingPolicy;
+  /** Days after shipment during which a return is accepted (default: 30). */
+  returnWindowDays: number;
+}
+
+/** Targets (runtime rate limits and breakers) of the external systems the flows call. */
+export const TARGETS = { erp: 'erp', wms: 'wms', payment: 'payment', fraud: 'fraud', loyalty: 'loyalty' } as const;
+
+/** Job types of the flows. */
+export const FLOW_JOBS = {
+  place: 'flow.order-placed',
+  cancel: 'flow.cancel',
+  shipment: 'flow.shipment',
+  invoice: 'flow.invoice',
+  return: 'flow.return',
+  loyalty: 'flow.loyalty-award',
+} as const;
+
+/** Every job about one order shares this ordering key, so the order's flows never interleave. */
+export const orderingKey = (orderId: string) => `order:${orderId}`;
+
+/** Where inventory writes made by flows keep their idempotency records. */
+export const FLOW_IDEMPOTENCY_SCOPE = 'syncline-flows';
+
+/**
+ * Moves the order to `to` unless it is there already (a step repeated after a crash
+ * finds its own change made). Returns true when the status changed.
+ */
+export async function advance(tx: Queryable, orderId: string, to: OrderStatus, from: readonly OrderStatus[]): Promise<boolean> {
+  if ((await lockOrderStatus(tx, orderId)) === to) return false;
+  await transitionOrder(tx, orderId, to, from);
+  return true;
+}

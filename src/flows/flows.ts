@@ -1,0 +1,81 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.ts';
+import type { Database } from '../store/database.ts';
+import { createConnectors, type Connectors } from '../connectors/connectors.ts';
+import { connectorSettingsFromConfig } from '../connectors/connector-settings.ts';
+import { InventoryService } from '../domain/inventory/inventory.service.ts';
+import { EVENT_TYPES } from '../model/cloud-event.ts';
+import type { ShipmentConfirmation } from '../model/shipment.ts';
+import type { RuntimeRegistry } from '../runtime/registry.ts';
+import type { JobPolicy } from '../runtime/runtime.ts';
+import type { TargetPolicy } from '../runtime/targets/target-policy.ts';
+import { cancelOrder, type CancelPayload } from './cancel/cancel.flow.ts';
+import { FLOW_JOBS, TARGETS, type FlowDeps } from './flow-deps.ts';
+import { awardLoyalty } from './loyalty/loyalty.flow.ts';
+import { placeOrder, retryBackorders, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
+import { processReturn } from './return/return.flow.ts';
+import { invoiceOrder, recordShipment } from './shipment/shipment.flow.ts';
+
+/**
+ * Registers the order lifecycle flows with a worker: their job handlers, the outbox
+ * subscriptions that start and resume them, and the policies of the systems they call.
+ */
+
+/** Built-in target policies; SYNCLINE_TARGET_POLICIES overrides them per target. */
+export const DEFAULT_TARGET_POLICIES: Record<string, TargetPolicy> = {
+  // The ERP is the slowest and most protective system: few postings at once, a rate limit, a breaker.
+  [TARGETS.erp]: { ratePerSecond: 10, maxConcurrency: 4, timeoutMs: 30_000, maxWaitMs: 2000, breaker: { failureThreshold: 5, cooldownMs: 10_000 } },
+  [TARGETS.wms]: { ratePerSecond: 50, maxConcurrency: 10, timeoutMs: 15_000 },
+  [TARGETS.payment]: { ratePerSecond: 50, maxConcurrency: 10, timeoutMs: 15_000 },
+  [TARGETS.fraud]: { ratePerSecond: 50, timeoutMs: 5000 },
+  [TARGETS.loyalty]: { ratePerSecond: 20, timeoutMs: 5000, breaker: { failureThreshold: 3, cooldownMs: 30_000 } },
+};
+
+export interface FlowOptions {
+  db: Database;
+  config: Config;
+  logger: Logger;
+  /** (default: clients configured from config, the sandboxes for systems left unset) */
+  connectors?: Connectors;
+  /** (default: a new service on db; its background loops are not started here) */
+  inventory?: InventoryService;
+}
+
+/** The flows' dependencies from configuration. */
+export function flowDeps(options: FlowOptions): FlowDeps {
+  return {
+    db: options.db,
+    connectors: options.connectors ?? createConnectors(connectorSettingsFromConfig(options.config)),
+    inventory: options.inventory ?? new InventoryService(options.db, options.logger),
+    routing: { kinds: options.config.routing.kinds, priorities: options.config.routing.priorities },
+    returnWindowDays: options.config.returnWindowDays,
+  };
+}
+
+/** Adds the flows' handlers, subscriptions and targets to a worker's registry. */
+export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): FlowDeps {
+  const deps = flowDeps(options);
+  for (const [name, policy] of Object.entries(DEFAULT_TARGET_POLICIES)) {
+    const override = (options.config.targetPolicies[name] ?? {}) as TargetPolicy;
+    registry.defineTarget(name, { ...policy, ...override, breaker: { ...policy.breaker, ...override.breaker } });
+  }
+  const critical: JobPolicy = { maxAttempts: 30, backoffBaseMs: 500, backoffCapMs: options.config.flowBackoffCapMs, timeoutMs: 120_000 };
+  registry.register<PlacePayload>(FLOW_JOBS.place, (payload, context) => placeOrder(deps, payload, context), critical);
+  registry.register<CancelPayload>(FLOW_JOBS.cancel, (payload, context) => cancelOrder(deps, payload, context), critical);
+  registry.register<ShipmentConfirmation>(FLOW_JOBS.shipment, (payload, context) => recordShipment(deps, payload, context), critical);
+  registry.register<{ orderId: string }>(FLOW_JOBS.invoice, (payload, context) => invoiceOrder(deps, payload, context), critical);
+  registry.register<{ returnId: string }>(FLOW_JOBS.return, (payload, context) => processReturn(deps, payload, context), critical);
+  registry.register<{ orderId: string }>(FLOW_JOBS.loyalty, (payload, context) => awardLoyalty(deps, payload, context), {
+    maxAttempts: 5,
+    backoffBaseMs: 1000,
+    backoffCapMs: options.config.flowBackoffCapMs,
+  });
+  registry.subscribe({ name: 'order-placed', types: [EVENT_TYPES.orderCreated], lane: 'critical', handle: (event) => startOnOrderCreated(deps, event) });
+  registry.subscribe({
+    name: 'backorder-retry',
+    types: [EVENT_TYPES.inventoryAdjusted, EVENT_TYPES.inventoryReleased],
+    lane: 'normal',
+    handle: (event) => retryBackorders(deps, event),
+  });
+  return deps;
+}

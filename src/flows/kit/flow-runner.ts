@@ -1,0 +1,176 @@
+import type { Database, Queryable } from '../../store/database.ts';
+import { SynclineError } from '../../domain/errors.ts';
+import { classifyError } from '../../runtime/retry-policy.ts';
+import type { HandlerContext } from '../../runtime/runtime.ts';
+import { markCompensated, readSteps, recordStep, type StepRecord } from '../../store/flows/flow-steps.ts';
+import { appendTimeline } from '../../store/orders/order-status.ts';
+
+/**
+ * The saga runner shared by every flow (ADR 0005). A flow is a list of steps; each has
+ * an id, a forward action and, when it changes something outside, a compensation that
+ * receives only the ids the forward action returned. A step is recorded as done in one
+ * transaction with its local effects (status change, rows, events, follow-up jobs) and
+ * its timeline entry, so a flow resumed after a crash skips what is done and repeats
+ * only a step whose outcome was never recorded; external calls are idempotent by
+ * business key, so repeating one has a single effect.
+ */
+
+/** What a step may use while it runs. */
+export interface StepRun {
+  orderId: string;
+  correlationId: string;
+  attempt: number;
+  signal: AbortSignal;
+  /** Calls an external system within its target policy (rate limit, breaker, timeout). */
+  call<T>(target: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T>;
+}
+
+/** Local effects of a step, applied in the transaction that records it. */
+export type Apply = (tx: Queryable) => Promise<void>;
+
+export type StepOutcome =
+  /** The forward action took effect; `result` holds the ids a compensation needs. */
+  | { kind: 'done'; result?: Record<string, unknown>; detail?: Record<string, unknown>; apply?: Apply }
+  /** The flow stops here for now (a hold, a backorder, a decline); the step is not recorded as done. */
+  | { kind: 'stop'; outcome: 'pending' | 'failed' | 'skipped'; detail: Record<string, unknown>; apply?: Apply };
+
+export interface FlowStep<S> {
+  id: string;
+  /** The system the step talks to, as shown on the timeline. */
+  system: string;
+  forward(state: S, run: StepRun): Promise<StepOutcome>;
+  /** Undoes the forward action; does nothing when there is nothing to undo. */
+  compensate?(result: Record<string, unknown>, run: StepRun): Promise<Record<string, unknown> | void>;
+}
+
+export interface FlowIdentity {
+  flow: string;
+  key: string;
+}
+
+export type FlowResult = { kind: 'completed' } | { kind: 'stopped'; step: string; outcome: string };
+
+/** A StepRun for a job: targets come from the job's handler context. */
+export function stepRun(orderId: string, context: HandlerContext): StepRun {
+  return {
+    orderId,
+    correlationId: context.correlationId,
+    attempt: context.attempt,
+    signal: context.signal,
+    call: (target, fn) => context.target(target).call(fn),
+  };
+}
+
+const elapsed = (started: number) => Math.round(performance.now() - started);
+
+/** Runs the steps not yet done, in order; `results` receives every done step's result by id. */
+export async function runFlow<S extends { results: Record<string, Record<string, unknown>> }>(
+  db: Database,
+  identity: FlowIdentity,
+  steps: readonly FlowStep<S>[],
+  state: S,
+  run: StepRun,
+  options: { interrupted?: () => Promise<string | undefined> } = {},
+): Promise<FlowResult> {
+  const records = new Map((await readSteps(db, identity.flow, identity.key)).map((r) => [r.step, r]));
+  for (const step of steps) {
+    const recorded = records.get(step.id);
+    if (recorded?.status === 'done') {
+      state.results[step.id] = recorded.result;
+      continue;
+    }
+    if (recorded?.status === 'compensated') return { kind: 'stopped', step: step.id, outcome: 'compensated' };
+    // Checked before every step still to do: a cancel must not wait for a flow stuck on a system that is down.
+    const reason = await options.interrupted?.();
+    if (reason) {
+      await appendTimeline(db, run.orderId, [
+        { system: 'syncline', action: `${identity.flow}.interrupted`, outcome: 'skipped', attempt: run.attempt, durationMs: null, correlationId: run.correlationId, detail: { before: step.id, reason } },
+      ]);
+      return { kind: 'stopped', step: step.id, outcome: 'interrupted' };
+    }
+    const started = performance.now();
+    let outcome: StepOutcome;
+    try {
+      outcome = await step.forward(state, run);
+    } catch (error) {
+      await recordFailure(db, run, step, error, elapsed(started));
+      throw error;
+    }
+    const durationMs = elapsed(started);
+    if (outcome.kind === 'done') {
+      const result = outcome.result ?? {};
+      await db.transaction(async (tx) => {
+        if (!(await recordStep(tx, identity.flow, identity.key, step.id, result, run.attempt))) {
+          // Another run of this flow recorded the step first; ours is a duplicate: undo our local effects.
+          throw new SynclineError('flow.step_raced', `step ${step.id} of ${identity.flow} ${identity.key} was recorded by another run`, { retry: 'transient' });
+        }
+        await outcome.apply?.(tx);
+        await appendTimeline(tx, run.orderId, [
+          { system: step.system, action: step.id, outcome: 'succeeded', attempt: run.attempt, durationMs, correlationId: run.correlationId, detail: outcome.detail ?? result },
+        ]);
+      });
+      state.results[step.id] = result;
+      continue;
+    }
+    await db.transaction(async (tx) => {
+      await outcome.apply?.(tx);
+      await appendTimeline(tx, run.orderId, [
+        { system: step.system, action: step.id, outcome: outcome.outcome, attempt: run.attempt, durationMs, correlationId: run.correlationId, detail: outcome.detail },
+      ]);
+    });
+    return { kind: 'stopped', step: step.id, outcome: outcome.outcome };
+  }
+  return { kind: 'completed' };
+}
+
+/**
+ * Undoes every done step of a flow, last first. A compensation that fails throws (the job
+ * retries and continues with what is left); compensated steps are marked so, and so are
+ * never undone twice. Returns what each compensation reported.
+ */
+export async function compensateFlow<S>(
+  db: Database,
+  identity: FlowIdentity,
+  steps: readonly FlowStep<S>[],
+  run: StepRun,
+): Promise<{ step: string; detail: Record<string, unknown> }[]> {
+  const records = new Map<string, StepRecord>((await readSteps(db, identity.flow, identity.key)).map((r) => [r.step, r]));
+  const report: { step: string; detail: Record<string, unknown> }[] = [];
+  for (const step of [...steps].reverse()) {
+    const recorded = records.get(step.id);
+    if (recorded?.status !== 'done' || !step.compensate) continue;
+    const started = performance.now();
+    let detail: Record<string, unknown>;
+    try {
+      detail = (await step.compensate(recorded.result, run)) ?? {};
+    } catch (error) {
+      await recordFailure(db, run, { id: `${step.id}.compensate`, system: step.system }, error, elapsed(started));
+      throw error;
+    }
+    await db.transaction(async (tx) => {
+      if (!(await markCompensated(tx, identity.flow, identity.key, step.id))) return;
+      await appendTimeline(tx, run.orderId, [
+        { system: step.system, action: `${step.id}.compensate`, outcome: 'succeeded', attempt: run.attempt, durationMs: elapsed(started), correlationId: run.correlationId, detail },
+      ]);
+    });
+    report.push({ step: step.id, detail });
+  }
+  return report;
+}
+
+/** Writes a failed attempt on the timeline (throttling and waiting for a breaker are not failures). */
+async function recordFailure(db: Database, run: StepRun, step: { id: string; system: string }, error: unknown, durationMs: number): Promise<void> {
+  const classified = classifyError(error);
+  if (classified.retry === 'throttled' || classified.code === 'WORKER_STOPPING') return;
+  await appendTimeline(db, run.orderId, [
+    {
+      system: step.system,
+      action: step.id,
+      outcome: 'failed',
+      attempt: run.attempt,
+      durationMs,
+      correlationId: run.correlationId,
+      detail: { code: classified.code, retry: classified.retry, message: classified.message },
+    },
+  ]).catch(() => {});
+}

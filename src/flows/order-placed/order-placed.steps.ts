@@ -1,0 +1,344 @@
+import { SynclineError } from '../../domain/errors.ts';
+import { fromScaled, minorUnits, toScaled } from '../../model/money.ts';
+import type { Order } from '../../model/order.ts';
+import { enqueue } from '../../runtime/queue.ts';
+import { appendEvents } from '../../runtime/outbox/outbox.ts';
+import { insertFulfilments, readFulfilments, updateFulfilment, updateOrderFlow, type OrderFlowRow } from '../../store/orders/order-lifecycle-queries.ts';
+import type { FlowStep, StepOutcome } from '../kit/flow-runner.ts';
+import { advance, FLOW_JOBS, TARGETS, type FlowDeps } from '../flow-deps.ts';
+import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
+import { planRoute, type LocationStock, type RouteGroup } from './routing.ts';
+
+/**
+ * The steps of the order-placed flow, in order:
+ *   order.validate → fraud.screen → payment.authorize → inventory.allocate (route + reserve)
+ *   → erp.post → payment.capture → wms.fulfil (→ released)
+ * Each compensation receives only the ids its forward action returned.
+ */
+
+export interface PlacedState {
+  order: Order;
+  flow: OrderFlowRow;
+  results: Record<string, Record<string, unknown>>;
+}
+
+const US_LIKE = new Set(['US', 'CA', 'AU']);
+
+/** What is wrong with an order before anything is spent on it (empty: nothing). */
+export async function validationProblems(order: Order, deps: FlowDeps): Promise<string[]> {
+  const problems: string[] = [];
+  const scale = minorUnits(order.currency);
+  let subtotal = 0n;
+  for (const line of order.lines) {
+    const total = toScaled(line.unitPrice, scale) * BigInt(line.quantity);
+    if (total !== toScaled(line.lineTotal, scale)) problems.push(`line ${line.lineNumber}: ${line.quantity} x ${line.unitPrice} is not ${line.lineTotal}`);
+    subtotal += total;
+  }
+  const t = order.totals;
+  if (subtotal !== toScaled(t.subtotal, scale)) problems.push(`subtotal ${t.subtotal} is not the sum of the lines (${fromScaled(subtotal, scale)})`);
+  const grand = toScaled(t.subtotal, scale) + toScaled(t.shipping, scale) + toScaled(t.tax, scale) - toScaled(t.discount, scale);
+  if (grand !== toScaled(t.grandTotal, scale)) problems.push(`grand total ${t.grandTotal} is not subtotal + shipping + tax - discount (${fromScaled(grand, scale)})`);
+  if (order.payments.length > 0 && toScaled(t.paid, scale) !== grand) problems.push(`payments (${t.paid}) do not cover the grand total (${t.grandTotal})`);
+  const a = order.shippingAddress;
+  if (US_LIKE.has(a.country) && !a.region) problems.push(`the shipping address has no region (state or province), required for ${a.country}`);
+  for (const sku of new Set(order.lines.map((l) => l.sku))) {
+    const availability = await deps.inventory.getAvailability({ sku, channel: order.channel });
+    if ('kind' in availability || availability.locations.length === 0) problems.push(`SKU ${sku} is not known to inventory`);
+  }
+  return problems;
+}
+
+function validateStep(deps: FlowDeps): FlowStep<PlacedState> {
+  return {
+    id: 'order.validate',
+    system: 'syncline',
+    async forward({ order, flow }, run): Promise<StepOutcome> {
+      const problems = await validationProblems(order, deps);
+      if (problems.length > 0 && !flow.hold_released_at) {
+        return {
+          kind: 'stop',
+          outcome: 'failed',
+          detail: { problems },
+          apply: async (tx) => {
+            if (await advance(tx, order.id, 'on_hold', ['received'])) {
+              await updateOrderFlow(tx, order.id, { hold_reason: { kind: 'validation', problems } });
+              await appendEvents(tx, [orderEvent(ORDER_EVENT_TYPES.onHold, order.id, run.correlationId, { reason: 'validation', problems })]);
+            }
+          },
+        };
+      }
+      return {
+        kind: 'done',
+        detail: problems.length ? { problems, overriddenAt: flow.hold_released_at } : { lines: order.lines.length, grandTotal: order.totals.grandTotal },
+        apply: (tx) => advance(tx, order.id, 'validated', ['received', 'on_hold']).then(() => {}),
+      };
+    },
+  };
+}
+
+function fraudStep(deps: FlowDeps): FlowStep<PlacedState> {
+  return {
+    id: 'fraud.screen',
+    system: 'fraud',
+    async forward({ order, flow }, run): Promise<StepOutcome> {
+      const screening = await run.call(TARGETS.fraud, (signal) =>
+        deps.connectors.fraud.screen(
+          {
+            orderId: order.id,
+            email: order.customer.email,
+            amount: order.totals.grandTotal,
+            currency: order.currency,
+            shippingCountry: order.shippingAddress.country,
+            ...(order.billingAddress ? { billingCountry: order.billingAddress.country } : {}),
+            lineCount: order.lines.length,
+          },
+          { correlationId: run.correlationId, signal },
+        ),
+      );
+      const result = { screeningId: screening.id, decision: screening.decision, score: screening.score };
+      if (screening.decision === 'hold' && !flow.hold_released_at) {
+        return {
+          kind: 'stop',
+          outcome: 'pending',
+          detail: { ...result, reasons: screening.reasons },
+          apply: async (tx) => {
+            if (await advance(tx, order.id, 'on_hold', ['validated'])) {
+              await updateOrderFlow(tx, order.id, { hold_reason: { kind: 'fraud', screeningId: screening.id, reasons: screening.reasons } });
+              await appendEvents(tx, [orderEvent(ORDER_EVENT_TYPES.onHold, order.id, run.correlationId, { reason: 'fraud', reasons: screening.reasons })]);
+            }
+          },
+        };
+      }
+      return { kind: 'done', result, detail: screening.decision === 'hold' ? { ...result, releasedAt: flow.hold_released_at } : result };
+    },
+  };
+}
+
+/** The payment method to authorise with: a gateway method id (pm_…) given by the channel, else a card on file. */
+const paymentMethodOf = (order: Order) => order.payments.map((p) => p.method).find((m) => m.startsWith('pm_'));
+
+function authorizeStep(deps: FlowDeps): FlowStep<PlacedState> {
+  return {
+    id: 'payment.authorize',
+    system: 'payment',
+    async forward({ order }, run): Promise<StepOutcome> {
+      const method = paymentMethodOf(order);
+      const outcome = await run.call(TARGETS.payment, (signal) =>
+        deps.connectors.payment.authorize(
+          { orderId: order.id, amount: order.totals.grandTotal, currency: order.currency, ...(method ? { paymentMethod: method } : {}) },
+          { correlationId: run.correlationId, signal },
+        ),
+      );
+      if (outcome.outcome === 'declined') {
+        return {
+          kind: 'stop',
+          outcome: 'failed',
+          detail: { declined: outcome.code, message: outcome.message },
+          apply: async (tx) => {
+            if (await advance(tx, order.id, 'payment_failed', ['validated', 'pending_allocation'])) {
+              await appendEvents(tx, [orderEvent(ORDER_EVENT_TYPES.paymentFailed, order.id, run.correlationId, { at: 'authorize', code: outcome.code })]);
+            }
+          },
+        };
+      }
+      const paymentId = outcome.payment.id;
+      return { kind: 'done', result: { paymentId, amount: outcome.payment.amount }, apply: (tx) => updateOrderFlow(tx, order.id, { payment_id: paymentId }) };
+    },
+    async compensate(result, run) {
+      const paymentId = String(result.paymentId);
+      const payment = await run.call(TARGETS.payment, (signal) => deps.connectors.payment.getPayment(paymentId, { correlationId: run.correlationId, signal }));
+      // A captured payment was refunded by the capture step's compensation; a failed or voided one holds nothing.
+      if (payment?.state !== 'authorized') return { paymentId, voided: false, state: payment?.state ?? 'missing' };
+      const voided = await run.call(TARGETS.payment, (signal) => deps.connectors.payment.void(paymentId, { correlationId: run.correlationId, signal }));
+      return { paymentId, voided: voided.outcome === 'succeeded' };
+    },
+  };
+}
+
+/** Per-SKU stock at each location the order's channel may sell from. */
+async function stockFor(deps: FlowDeps, order: Order): Promise<LocationStock[]> {
+  const stock: LocationStock[] = [];
+  for (const sku of new Set(order.lines.map((l) => l.sku))) {
+    const availability = await deps.inventory.getAvailability({ sku, channel: order.channel });
+    if ('kind' in availability) continue;
+    for (const l of availability.locations) {
+      if (l.included) stock.push({ locationId: l.locationId, code: l.location, kind: l.kind, sku, available: l.available });
+    }
+  }
+  return stock;
+}
+
+function allocateStep(deps: FlowDeps): FlowStep<PlacedState> {
+  const backorder = (order: Order, run: { correlationId: string }, lines: unknown[], skus: string[]): StepOutcome => ({
+    kind: 'stop',
+    outcome: 'pending',
+    detail: { backordered: lines },
+    apply: async (tx) => {
+      const changed = await advance(tx, order.id, 'pending_allocation', ['validated']);
+      await updateOrderFlow(tx, order.id, { backorder_skus: skus, hold_reason: { kind: 'backorder', lines } });
+      if (changed) await appendEvents(tx, [orderEvent(ORDER_EVENT_TYPES.backordered, order.id, run.correlationId, { lines })]);
+    },
+  });
+  return {
+    id: 'inventory.allocate',
+    system: 'inventory',
+    async forward({ order }, run): Promise<StepOutcome> {
+      // A run that reserved before a crash left its holds: they are this order's allocation.
+      const held = (await deps.inventory.findReservations(order.id)).filter((r) => r.status === 'active');
+      let groups: (RouteGroup & { reservationId: string })[] = [];
+      if (held.length > 0) {
+        const locations = new Map((await deps.inventory.listLocations()).map((l) => [l.code, l]));
+        groups = held.map((r) => {
+          const code = r.lines[0]!.location;
+          const location = locations.get(code)!;
+          return {
+            reservationId: r.id,
+            locationId: location.id,
+            locationCode: code,
+            locationKind: location.kind,
+            // Reservation line numbers are positions in the request: find the order line by SKU.
+            lines: r.lines.map((l) => {
+              const line = order.lines.find((o) => o.sku === l.sku && o.quantity === l.quantity) ?? order.lines.find((o) => o.sku === l.sku)!;
+              return { lineNumber: line.lineNumber, sku: l.sku, quantity: l.quantity };
+            }),
+          };
+        });
+      } else {
+        const route = planRoute(order.lines, await stockFor(deps, order), deps.routing);
+        if (route.kind === 'short') return backorder(order, run, route.lines, route.lines.map((l) => l.sku));
+        for (const group of route.groups) {
+          const outcome = await deps.inventory.reserve(
+            { reference: order.id, channel: order.channel, lines: group.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, location: group.locationCode })) },
+            { correlationId: run.correlationId },
+          );
+          if ('kind' in outcome && outcome.kind === 'done' && outcome.result.kind === 'reserved') {
+            groups.push({ ...group, reservationId: outcome.result.reservation.id });
+            continue;
+          }
+          // Stock moved between planning and reserving: give back what this run took and wait for stock.
+          for (const g of groups) await deps.inventory.release(g.reservationId, { correlationId: run.correlationId });
+          if ('kind' in outcome && outcome.kind === 'done' && outcome.result.kind === 'insufficient-stock') {
+            const short = outcome.result.lines.filter((l) => l.short);
+            return backorder(order, run, short, short.map((l) => l.sku));
+          }
+          throw new SynclineError('flow.reserve_failed', `reserving stock for ${order.id} at ${group.locationCode} failed (${'kind' in outcome ? outcome.kind : 'unknown'})`, { retry: 'transient' });
+        }
+      }
+      const fulfilments = groups.map((g) => ({
+        locationCode: g.locationCode,
+        locationId: g.locationId,
+        locationKind: g.locationKind,
+        reservationId: g.reservationId,
+        lines: g.lines,
+      }));
+      return {
+        kind: 'done',
+        result: { reservations: groups.map((g) => ({ id: g.reservationId, location: g.locationCode })) },
+        detail: { route: fulfilments.map((f) => ({ location: f.locationCode, kind: f.locationKind, lines: f.lines })), split: fulfilments.length > 1 },
+        apply: async (tx) => {
+          await insertFulfilments(tx, order.id, fulfilments);
+          await advance(tx, order.id, 'allocated', ['validated', 'pending_allocation']);
+          await updateOrderFlow(tx, order.id, { backorder_skus: null, hold_reason: null });
+        },
+      };
+    },
+    async compensate(result, run) {
+      const released: string[] = [];
+      for (const r of result.reservations as { id: string; location: string }[]) {
+        const outcome = await deps.inventory.release(r.id, { correlationId: run.correlationId, idempotency: undefined });
+        if (outcome.kind === 'done' && outcome.result.kind === 'released') released.push(r.id);
+      }
+      return { released };
+    },
+  };
+}
+
+function erpPostStep(deps: FlowDeps): FlowStep<PlacedState> {
+  return {
+    id: 'erp.post',
+    system: 'erp',
+    async forward({ order }, run): Promise<StepOutcome> {
+      const { sale, created } = await run.call(TARGETS.erp, (signal) => deps.connectors.erp.postOrder(order, { correlationId: run.correlationId, signal }));
+      const erpSale = { reference: sale.reference, erpId: sale.erpId, number: sale.number, state: sale.state, totalAmount: sale.totalAmount };
+      return { kind: 'done', result: { reference: order.id, erpId: sale.erpId }, detail: { ...erpSale, created }, apply: (tx) => updateOrderFlow(tx, order.id, { erp_sale: erpSale }) };
+    },
+    async compensate(result, run) {
+      const outcome = await run.call(TARGETS.erp, (signal) => deps.connectors.erp.cancelOrder(String(result.reference), { correlationId: run.correlationId, signal }));
+      return { outcome: outcome.outcome, ...(outcome.outcome !== 'not_found' ? { state: outcome.sale.state } : {}) };
+    },
+  };
+}
+
+function captureStep(deps: FlowDeps): FlowStep<PlacedState> {
+  return {
+    id: 'payment.capture',
+    system: 'payment',
+    async forward({ order, results }, run): Promise<StepOutcome> {
+      const paymentId = String(results['payment.authorize']!.paymentId);
+      const outcome = await run.call(TARGETS.payment, (signal) => deps.connectors.payment.capture(paymentId, {}, { correlationId: run.correlationId, signal }));
+      if (outcome.outcome === 'declined') return { kind: 'stop', outcome: 'failed', detail: { paymentId, declined: outcome.code, message: outcome.message } };
+      return { kind: 'done', result: { paymentId, orderId: order.id, amount: outcome.payment.capturedAmount } };
+    },
+    async compensate(result, run) {
+      const refund = await run.call(TARGETS.payment, (signal) =>
+        deps.connectors.payment.refund(
+          String(result.paymentId),
+          { amount: String(result.amount), refundKey: `cancel-${String(result.orderId)}`, reason: 'requested_by_customer' },
+          { correlationId: run.correlationId, signal },
+        ),
+      );
+      return { refundId: refund.id, amount: refund.amount };
+    },
+  };
+}
+
+function fulfilStep(deps: FlowDeps): FlowStep<PlacedState> {
+  return {
+    id: 'wms.fulfil',
+    system: 'wms',
+    async forward({ order }, run): Promise<StepOutcome> {
+      const created: { location: string; id: string }[] = [];
+      for (const f of await readFulfilments(deps.db, order.id)) {
+        if (f.status === 'cancelled') continue;
+        const { fulfilment } = await run.call(TARGETS.wms, (signal) =>
+          deps.connectors.wms.createFulfilment(
+            {
+              orderId: order.id,
+              locationId: f.locationCode,
+              shipTo: order.shippingAddress,
+              customer: { name: order.customer.name, email: order.customer.email },
+              lines: f.lines.map((l) => ({ lineNumber: l.lineNumber, sku: l.sku, quantity: l.quantity })),
+            },
+            { correlationId: run.correlationId, signal },
+          ),
+        );
+        created.push({ location: f.locationCode, id: fulfilment.id });
+      }
+      return {
+        kind: 'done',
+        result: { fulfilments: created },
+        apply: async (tx) => {
+          for (const c of created) await updateFulfilment(tx, order.id, c.location, { status: 'requested', externalId: c.id });
+          if (await advance(tx, order.id, 'released', ['allocated'])) {
+            await appendEvents(tx, [orderEvent(ORDER_EVENT_TYPES.released, order.id, run.correlationId, { fulfilments: created })]);
+            // Loyalty is not critical: its own job, retries and dead letter; it never holds up the order.
+            await enqueue(tx, {
+              type: FLOW_JOBS.loyalty,
+              payload: { orderId: order.id },
+              lane: 'bulk',
+              jobKey: `loyalty:${order.id}`,
+              target: TARGETS.loyalty,
+              correlationId: run.correlationId,
+            });
+          }
+        },
+      };
+    },
+  };
+}
+
+/** The order-placed flow's steps, in order. */
+export function orderPlacedSteps(deps: FlowDeps): FlowStep<PlacedState>[] {
+  return [validateStep(deps), fraudStep(deps), authorizeStep(deps), allocateStep(deps), erpPostStep(deps), captureStep(deps), fulfilStep(deps)];
+}
+

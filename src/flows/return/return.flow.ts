@@ -1,0 +1,125 @@
+import { SynclineError } from '../../domain/errors.ts';
+import type { HandlerContext } from '../../runtime/runtime.ts';
+import { appendEvents } from '../../runtime/outbox/outbox.ts';
+import {
+  addLineQuantities,
+  appendCustomerTimeline,
+  completeReturn,
+  readOrderFlow,
+  readReturn,
+  type OrderReturn,
+} from '../../store/orders/order-lifecycle-queries.ts';
+import { findOrderById } from '../../store/orders/order-queries.ts';
+import { runFlow, stepRun, type FlowStep, type StepOutcome } from '../kit/flow-runner.ts';
+import { FLOW_IDEMPOTENCY_SCOPE, FLOW_JOBS, orderingKey, TARGETS, type FlowDeps } from '../flow-deps.ts';
+import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
+
+/**
+ * The return flow: refund through the payment system → credit note in the ERP (goods
+ * received back when resellable) → restock resellable units at the location that
+ * received them → record on the order and the customer's timeline. Its key is the
+ * return id; every external call is idempotent by it.
+ */
+
+export const RETURN_FLOW = 'return';
+
+export const returnJob = (orderId: string, returnId: string, correlationId: string) => ({
+  type: FLOW_JOBS.return,
+  payload: { returnId },
+  lane: 'normal' as const,
+  orderingKey: orderingKey(orderId),
+  jobKey: `return:${returnId}`,
+  correlationId,
+});
+
+interface ReturnState {
+  ret: OrderReturn;
+  email: string;
+  paymentId: string | null;
+  results: Record<string, Record<string, unknown>>;
+}
+
+function returnSteps(deps: FlowDeps): FlowStep<ReturnState>[] {
+  return [
+    {
+      id: 'payment.refund',
+      system: 'payment',
+      async forward({ ret, paymentId }, run): Promise<StepOutcome> {
+        if (!paymentId) return { kind: 'done', result: { refundId: null }, detail: { skipped: 'the order has no payment to refund' } };
+        const refund = await run.call(TARGETS.payment, (signal) =>
+          deps.connectors.payment.refund(paymentId, { amount: ret.refundAmount, refundKey: ret.id, reason: 'requested_by_customer' }, { correlationId: run.correlationId, signal }),
+        );
+        return { kind: 'done', result: { refundId: refund.id }, detail: { refundId: refund.id, amount: refund.amount, currency: refund.currency } };
+      },
+    },
+    {
+      id: 'erp.credit',
+      system: 'erp',
+      async forward({ ret }, run): Promise<StepOutcome> {
+        const restock = ret.lines.some((l) => l.condition === 'resellable');
+        const result = await run.call(TARGETS.erp, (signal) =>
+          deps.connectors.erp.postReturn(
+            { returnId: ret.id, orderId: ret.orderId, lines: ret.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, unitPrice: l.unitPrice })), restock },
+            { correlationId: run.correlationId, signal },
+          ),
+        );
+        const creditNotes = result.creditNotes.filter((c) => c.kind === 'credit_note').map((c) => ({ erpId: c.erpId, number: c.number, state: c.state, totalAmount: c.totalAmount }));
+        return { kind: 'done', result: { erpId: result.sale.erpId, creditNotes }, detail: { erpSale: result.sale.number, creditNotes } };
+      },
+    },
+    {
+      id: 'inventory.restock',
+      system: 'inventory',
+      async forward({ ret }, run): Promise<StepOutcome> {
+        const restocked: { sku: string; quantity: number; location: string }[] = [];
+        for (const line of ret.lines.filter((l) => l.condition === 'resellable')) {
+          const outcome = await deps.inventory.restock(
+            { sku: line.sku, location: ret.locationCode, quantity: line.quantity, reference: ret.id, reason: `return of ${ret.orderId}` },
+            { correlationId: run.correlationId, idempotency: { scope: FLOW_IDEMPOTENCY_SCOPE, key: `restock:${ret.id}:${line.lineNumber}`, fingerprint: ret.id } },
+          );
+          if (!('kind' in outcome) || outcome.kind !== 'done' || outcome.result.kind !== 'recorded') {
+            throw new SynclineError('return.restock_failed', `restocking ${line.sku} at ${ret.locationCode} failed`, { details: { outcome } });
+          }
+          restocked.push({ sku: line.sku, quantity: line.quantity, location: ret.locationCode });
+        }
+        return { kind: 'done', result: { restocked }, detail: { restocked, notResellable: ret.lines.filter((l) => l.condition !== 'resellable').map((l) => l.sku) } };
+      },
+    },
+    {
+      id: 'return.complete',
+      system: 'syncline',
+      async forward({ ret, email, results }, run): Promise<StepOutcome> {
+        const refundId = (results['payment.refund']?.refundId as string | null) ?? null;
+        const creditNotes = results['erp.credit']?.creditNotes as Record<string, unknown>[] | undefined;
+        const summary = { returnId: ret.id, refundId, refundAmount: ret.refundAmount, creditNote: creditNotes?.[0] ?? null, location: ret.locationCode, lines: ret.lines };
+        return {
+          kind: 'done',
+          detail: summary,
+          apply: async (tx) => {
+            await completeReturn(tx, ret.id, { refundId, creditNote: creditNotes?.[0] ?? null });
+            await addLineQuantities(tx, ret.orderId, 'returned', ret.lines);
+            await appendCustomerTimeline(tx, { email, action: 'order.returned', orderId: ret.orderId, detail: summary });
+            await appendEvents(tx, [orderEvent(ORDER_EVENT_TYPES.returned, ret.orderId, run.correlationId, summary)]);
+          },
+        };
+      },
+    },
+  ];
+}
+
+/** Processes one accepted return. */
+export async function processReturn(deps: FlowDeps, payload: { returnId: string }, context: HandlerContext): Promise<void> {
+  const ret = await readReturn(deps.db, payload.returnId);
+  if (!ret) throw new SynclineError('return.not_found', `no return ${payload.returnId}`);
+  if (ret.status === 'completed') return;
+  const order = await findOrderById(deps.db, ret.orderId);
+  const flow = await readOrderFlow(deps.db, ret.orderId);
+  if (!order) throw new SynclineError('order.not_found', `no order ${ret.orderId}`);
+  await runFlow(
+    deps.db,
+    { flow: RETURN_FLOW, key: ret.id },
+    returnSteps(deps),
+    { ret, email: order.customer.email, paymentId: flow?.payment_id ?? null, results: {} },
+    stepRun(ret.orderId, context),
+  );
+}

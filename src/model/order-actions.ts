@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { LocationRef } from './inventory.ts';
+
+/** Requests an operator or channel makes on an order's lifecycle: cancel, hold release, return. */
+
+export const CancelRequest = z
+  .strictObject({ reason: z.string().trim().min(1).max(500).optional() })
+  .meta({ id: 'CancelRequest', description: 'Cancels the whole order, as far as it can still be stopped.' });
+export type CancelRequest = z.infer<typeof CancelRequest>;
+
+export const Cancellation = z
+  .object({
+    id: z.string(),
+    orderId: z.string(),
+    requestedBy: z.string(),
+    reason: z.string().nullable(),
+    status: z.enum(['requested', 'completed', 'partial', 'refused']).meta({
+      description: 'completed: the order is cancelled; partial: some fulfilments could not be stopped (see report.notStopped); refused: nothing could be cancelled.',
+    }),
+    report: z.record(z.string(), z.unknown()).nullable(),
+    correlationId: z.string(),
+    createdAt: z.string(),
+    finishedAt: z.string().nullable(),
+  })
+  .meta({ id: 'Cancellation' });
+
+export const HoldReleaseRequest = z
+  .strictObject({ note: z.string().trim().min(1).max(500).optional() })
+  .meta({ id: 'HoldReleaseRequest', description: 'An operator reviewed the hold and lets the order continue.' });
+
+export const ReturnCondition = z.enum(['resellable', 'damaged']).meta({ id: 'ReturnCondition' });
+
+export const ReturnRequest = z
+  .strictObject({
+    orderId: z.string().min(1).max(128),
+    location: LocationRef.meta({ description: 'Where the goods were returned (a store for an online order, or a warehouse).' }),
+    reason: z.string().trim().min(1).max(500).optional(),
+    lines: z
+      .array(
+        z.strictObject({
+          lineNumber: z.number().int().positive(),
+          quantity: z.number().int().positive().max(1_000_000),
+          condition: ReturnCondition,
+        }),
+      )
+      .min(1)
+      .max(500),
+  })
+  .meta({ id: 'ReturnRequest', description: 'Goods a customer brought or sent back.' });
+export type ReturnRequest = z.infer<typeof ReturnRequest>;
+
+export const OrderReturn = z
+  .object({
+    id: z.string(),
+    orderId: z.string(),
+    lines: z.array(z.object({ lineNumber: z.number().int(), sku: z.string(), quantity: z.number().int(), condition: ReturnCondition, unitPrice: z.string() })),
+    locationCode: z.string(),
+    reason: z.string().nullable(),
+    refundAmount: z.string(),
+    status: z.enum(['requested', 'completed']),
+    refundId: z.string().nullable(),
+    creditNote: z.record(z.string(), z.unknown()).nullable(),
+    correlationId: z.string(),
+    createdAt: z.string(),
+    completedAt: z.string().nullable(),
+  })
+  .meta({ id: 'OrderReturn' });

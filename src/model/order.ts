@@ -1,0 +1,192 @@
+import { z } from 'zod';
+import { CurrencyCode, DecimalAmount, decimalPlaces, isCurrency, minorUnits } from './money.ts';
+
+/** Canonical customer, address and order schemas. Every connector maps to and from these. */
+
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+
+export const ChannelSlug = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/, 'must be a lowercase slug such as "shopify-us"')
+  .meta({ id: 'ChannelSlug', example: 'shopify-us' });
+
+/** ISO 8601 timestamp with a zone; stored and returned in UTC. */
+export const Timestamp = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time with a zone, such as 2026-11-22T10:15:00Z' })
+  .transform((value) => new Date(value).toISOString())
+  .meta({ id: 'Timestamp', example: '2026-11-22T10:15:00Z' });
+
+export const Address = z
+  .strictObject({
+    name: text(200),
+    company: text(200).optional(),
+    line1: text(200),
+    line2: text(200).optional(),
+    city: text(100),
+    region: text(100).optional(),
+    postalCode: text(20),
+    country: z
+      .string()
+      .regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code in capitals, such as "US"'),
+    phone: text(32).optional(),
+  })
+  .meta({ id: 'Address', description: 'A postal address.' });
+export type Address = z.infer<typeof Address>;
+
+export const CustomerRef = z
+  .strictObject({
+    email: z.email('must be an email address').max(254),
+    name: text(200),
+    phone: z
+      .string()
+      .regex(/^\+?[0-9 ()-]{4,32}$/, 'must be a phone number such as "+1 555 0100"')
+      .optional(),
+    channelCustomerId: text(128).optional(),
+  })
+  .meta({ id: 'CustomerRef', description: 'The customer who placed an order, as the channel knows them.' });
+export type CustomerRef = z.infer<typeof CustomerRef>;
+
+export const OrderLineInput = z
+  .strictObject({
+    sku: text(64),
+    quantity: z
+      .number({ message: 'must be a number' })
+      .int('must be a whole number')
+      .positive('must be greater than zero')
+      .max(1_000_000, 'must be at most 1000000'),
+    unitPrice: DecimalAmount,
+    name: text(200).optional(),
+    channelLineId: text(128).optional(),
+  })
+  .meta({ id: 'OrderLineInput' });
+
+export const PaymentStatus = z.enum(['authorized', 'captured', 'pending']).meta({ id: 'PaymentStatus' });
+
+export const Payment = z
+  .strictObject({
+    method: text(64),
+    amount: DecimalAmount,
+    status: PaymentStatus,
+    reference: text(128),
+  })
+  .meta({ id: 'Payment', description: 'A payment the channel took or authorised for the order.' });
+export type Payment = z.infer<typeof Payment>;
+
+/** Checks amounts against the currency's minor units (no 19.999 USD). */
+function checkCurrencyPrecision(
+  order: { currency: string; lines: { unitPrice: string }[]; payments: { amount: string }[] } & Record<string, unknown>,
+  ctx: z.RefinementCtx,
+) {
+  if (!isCurrency(order.currency)) return;
+  const places = minorUnits(order.currency);
+  const check = (value: unknown, path: (string | number)[]) => {
+    if (typeof value === 'string' && decimalPlaces(value) > places) {
+      ctx.addIssue({ code: 'custom', path, message: `must have at most ${places} decimal places for ${order.currency}` });
+    }
+  };
+  order.lines.forEach((line, i) => check(line.unitPrice, ['lines', i, 'unitPrice']));
+  order.payments.forEach((payment, i) => check(payment.amount, ['payments', i, 'amount']));
+  for (const field of ['shippingTotal', 'taxTotal', 'discountTotal']) check(order[field], [field]);
+}
+
+/** What a channel submits to POST /v1/orders. */
+export const OrderSubmission = z
+  .strictObject({
+    channel: ChannelSlug,
+    channelOrderId: text(128),
+    placedAt: Timestamp,
+    currency: CurrencyCode,
+    customer: CustomerRef,
+    shippingAddress: Address,
+    billingAddress: Address.optional(),
+    lines: z.array(OrderLineInput).min(1, 'must have at least one line').max(500, 'must have at most 500 lines'),
+    payments: z.array(Payment).max(20, 'must have at most 20 payments').default([]),
+    shippingTotal: DecimalAmount.optional(),
+    taxTotal: DecimalAmount.optional(),
+    discountTotal: DecimalAmount.optional(),
+    notes: z.string().max(2000).optional(),
+    metadata: z.record(z.string().max(64), z.string().max(500)).optional(),
+  })
+  .superRefine(checkCurrencyPrecision)
+  .meta({ id: 'OrderSubmission', description: 'An order as a sales channel submits it.' });
+export type OrderSubmission = z.infer<typeof OrderSubmission>;
+
+export const OrderStatus = z
+  .enum([
+    'received',
+    'validated',
+    'on_hold',
+    'pending_allocation',
+    'allocated',
+    'released',
+    'partially_shipped',
+    'shipped',
+    'completed',
+    'cancelled',
+    'payment_failed',
+  ])
+  .meta({ id: 'OrderStatus' });
+export type OrderStatus = z.infer<typeof OrderStatus>;
+
+export const OrderLine = z
+  .object({
+    lineNumber: z.number().int(),
+    sku: z.string(),
+    quantity: z.number().int(),
+    unitPrice: DecimalAmount,
+    lineTotal: DecimalAmount,
+    name: z.string().optional(),
+    channelLineId: z.string().optional(),
+  })
+  .meta({ id: 'OrderLine' });
+export type OrderLine = z.infer<typeof OrderLine>;
+
+export const OrderTotals = z
+  .object({
+    subtotal: DecimalAmount,
+    shipping: DecimalAmount,
+    tax: DecimalAmount,
+    discount: DecimalAmount,
+    grandTotal: z.string().meta({ description: 'subtotal + shipping + tax - discount' }),
+    paid: DecimalAmount.meta({ description: 'Sum of authorised and captured payments.' }),
+  })
+  .meta({ id: 'OrderTotals' });
+export type OrderTotals = z.infer<typeof OrderTotals>;
+
+/** The canonical order as Syncline stores and returns it. */
+export const Order = z
+  .object({
+    id: z.string().meta({ example: 'ord_01jd5q8x7m2v3k4n5p6r7s8t9w' }),
+    status: OrderStatus,
+    channel: z.string(),
+    channelOrderId: z.string(),
+    placedAt: z.string(),
+    currency: z.string(),
+    customer: CustomerRef,
+    shippingAddress: Address,
+    billingAddress: Address.optional(),
+    lines: z.array(OrderLine),
+    payments: z.array(Payment),
+    totals: OrderTotals,
+    notes: z.string().optional(),
+    metadata: z.record(z.string(), z.string()).optional(),
+    correlationId: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Order', description: 'A canonical order.' });
+export type Order = z.infer<typeof Order>;
+
+export const TimelineEntry = z
+  .object({
+    at: z.string(),
+    system: z.string().meta({ example: 'syncline' }),
+    action: z.string().meta({ example: 'order.received' }),
+    outcome: z.enum(['succeeded', 'failed', 'skipped', 'pending']),
+    attempt: z.number().int(),
+    durationMs: z.number().int().nullable(),
+    correlationId: z.string(),
+    detail: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .meta({ id: 'TimelineEntry', description: 'One thing that happened to an order.' });
+export type TimelineEntry = z.infer<typeof TimelineEntry>;

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { createLogger } from './logger.ts';
+
+function capture() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { lines, logger: createLogger('info', stream) };
+}
+
+test('credentials and personal data never reach the log', () => {
+  const { lines, logger } = capture();
+  logger.info(
+    {
+      req: { headers: { authorization: 'Bearer eyJhbGciOi.secret.token' } },
+      body: { client_secret: 's3cret', customer: { email: 'ada@example.com', name: 'Ada' }, shippingAddress: { line1: '1 Main St' } },
+      correlationId: 'corr-1',
+    },
+    'request',
+  );
+  const line = lines.join('');
+  for (const leak of ['eyJhbGciOi', 's3cret', 'ada@example.com', '1 Main St']) assert.ok(!line.includes(leak), `${leak} leaked`);
+  const entry = JSON.parse(line);
+  assert.equal(entry.correlationId, 'corr-1');
+  assert.equal(entry.level, 'info');
+  assert.equal(entry.msg, 'request');
+});
+
+test('database errors are logged without the statement parameters', () => {
+  const { lines, logger } = capture();
+  const error = Object.assign(new Error('duplicate key value'), { code: '23505', params: ['ada@example.com'], query: 'INSERT ...' });
+  logger.error({ err: error }, 'failed');
+  const entry = JSON.parse(lines.join(''));
+  assert.equal(entry.err.message, 'duplicate key value');
+  assert.equal(entry.err.code, '23505');
+  assert.equal(entry.err.params, undefined);
+  assert.ok(!lines.join('').includes('ada@example.com'));
+});

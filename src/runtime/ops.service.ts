@@ -1,0 +1,68 @@
+import type { Database } from '../store/database.ts';
+import { queueStats } from '../store/runtime/queue-stats.ts';
+import { listTargetStatus } from '../store/runtime/target-queries.ts';
+import { laneName } from './runtime.ts';
+
+export interface QueueGroup {
+  key: string;
+  waiting: number;
+  running: number;
+  due: number;
+  /** Seconds the oldest due job has waited (0 when none is due). */
+  oldestAgeSeconds: number;
+}
+
+/** Read models for operators: queue depth and age, and the state of every target. */
+export class OpsService {
+  readonly #db: Database;
+
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  async queues(): Promise<{ lanes: QueueGroup[]; types: QueueGroup[]; targets: QueueGroup[] }> {
+    const rows = await queueStats(this.#db);
+    const now = Date.now();
+    const group = (dimension: string, key: (k: string) => string) =>
+      rows
+        .filter((r) => r.dimension === dimension)
+        .map((r) => ({
+          key: key(r.key),
+          waiting: r.waiting,
+          running: r.running,
+          due: r.due,
+          oldestAgeSeconds: r.oldest_due_at ? Math.max(0, Math.round((now - new Date(r.oldest_due_at).getTime()) / 100) / 10) : 0,
+        }));
+    const lanes = group('lane', (k) => laneName(Number(k)));
+    // Every lane is listed, empty ones too, so dashboards see a zero instead of a gap.
+    for (const lane of ['critical', 'normal', 'bulk']) {
+      if (!lanes.some((l) => l.key === lane)) lanes.push({ key: lane, waiting: 0, running: 0, due: 0, oldestAgeSeconds: 0 });
+    }
+    const order = ['critical', 'normal', 'bulk'];
+    lanes.sort((a, b) => order.indexOf(a.key) - order.indexOf(b.key));
+    return { lanes, types: group('type', (k) => k), targets: group('target', (k) => k) };
+  }
+
+  async targets(): Promise<unknown[]> {
+    const rows = await listTargetStatus(this.#db);
+    return rows.map((t) => {
+      const limit = Number(t.policy.ratePerSecond ?? 0);
+      return {
+        name: t.name,
+        breaker: {
+          state: t.breaker_state,
+          blockedUntil: t.blocked_until ? new Date(t.blocked_until).toISOString() : null,
+          openedAt: t.opened_at ? new Date(t.opened_at).toISOString() : null,
+          consecutiveFailures: t.consecutive_failures,
+          windowCalls: t.window_calls,
+          windowFailures: t.window_failures,
+          lastFailure: t.last_failure,
+        },
+        rateLimit: { perSecond: limit || null, callsLastSecond: t.calls_last_second, usage: limit > 0 ? Math.round((t.calls_last_second / limit) * 100) / 100 : null },
+        concurrency: { cap: t.slots || null, inFlight: t.slots_held },
+        jobs: { running: t.jobs_running, waiting: t.jobs_waiting },
+        policy: t.policy,
+      };
+    });
+  }
+}

@@ -1,0 +1,128 @@
+import type { Queryable } from '../../store/database.ts';
+import type { CloudEvent } from '../../model/cloud-event.ts';
+
+/**
+ * The transactional outbox: events are written in the caller's transaction, so an
+ * event exists if and only if the state change that caused it committed.
+ */
+
+export interface NewEvent {
+  id: string;
+  type: string;
+  source: string;
+  subject: string;
+  time: string;
+  correlationId: string;
+  traceparent?: string | undefined;
+  data: unknown;
+}
+
+/** Appends events to the outbox inside the caller's transaction. */
+export async function appendEvents(tx: Queryable, events: readonly NewEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await tx.query(
+    `INSERT INTO outbox_event (id, type, source, subject, time, correlation_id, traceparent, data)
+     SELECT e.id, e.type, e.source, e.subject, e.time, e.correlation_id, e.traceparent, e.data
+       FROM jsonb_to_recordset($1::jsonb) AS e(id text, type text, source text, subject text, time timestamptz,
+                                               correlation_id text, traceparent text, data jsonb)`,
+    [
+      JSON.stringify(
+        events.map((e) => ({
+          id: e.id,
+          type: e.type,
+          source: e.source,
+          subject: e.subject,
+          time: e.time,
+          correlation_id: e.correlationId,
+          traceparent: e.traceparent ?? null,
+          data: e.data,
+        })),
+      ),
+    ],
+  );
+}
+
+/** A position in the feed: the writing transaction and the row within it. */
+export interface FeedCursor {
+  txId: string;
+  position: string;
+}
+
+export function encodeCursor(cursor: FeedCursor): string {
+  return Buffer.from(`${cursor.txId}.${cursor.position}`).toString('base64url');
+}
+
+/** Decodes a cursor; returns undefined when it is not one this server issued. */
+export function decodeCursor(text: string): FeedCursor | undefined {
+  const match = /^(\d{1,20})\.(\d{1,20})$/.exec(Buffer.from(text, 'base64url').toString());
+  return match ? { txId: match[1]!, position: match[2]! } : undefined;
+}
+
+interface OutboxRow {
+  tx_id: string;
+  position: string;
+  id: string;
+  type: string;
+  source: string;
+  subject: string;
+  time: Date | string;
+  correlation_id: string;
+  traceparent: string | null;
+  data: unknown;
+}
+
+export interface FeedPage {
+  events: CloudEvent[];
+  /** Pass as `after` to continue; equals the input cursor when nothing new was visible (null at the very start). */
+  nextCursor: string | null;
+}
+
+/**
+ * Reads events after a cursor in transaction order. Rows at or above the horizon are
+ * held back, so a follower never skips an event that commits later with an earlier
+ * position. The horizon is the oldest transaction of *this* database still running
+ * in the statement's snapshot (and the reader's own transaction, if it has an id):
+ * transactions of other databases on the same server cannot write this outbox, so a
+ * long one there must not stall the feed. An xid whose database cannot be told (it
+ * ended meanwhile, or belongs to a role whose sessions are hidden) counts as ours.
+ */
+export async function readFeed(db: Queryable, after: FeedCursor | undefined, limit: number): Promise<FeedPage> {
+  const result = await db.query<OutboxRow>(
+    `SELECT tx_id, position, id, type, source, subject, time, correlation_id, traceparent, data
+       FROM outbox_event
+      WHERE (tx_id, position) > ($1::xid8, $2::bigint)
+        AND tx_id < (
+          SELECT least(
+                   pg_snapshot_xmax(s.snapshot),
+                   pg_current_xact_id_if_assigned(),
+                   (SELECT min(x) FROM pg_snapshot_xip(s.snapshot) AS x
+                     WHERE NOT EXISTS (
+                       SELECT 1 FROM pg_stat_activity a
+                        WHERE a.datname IS DISTINCT FROM current_database()
+                          AND a.backend_xid::text = (x::text::numeric % 4294967296)::text)))
+            FROM (SELECT pg_current_snapshot() AS snapshot) AS s)
+      ORDER BY tx_id, position
+      LIMIT $3`,
+    [after?.txId ?? '0', after?.position ?? '0', limit],
+  );
+  const last = result.rows.at(-1);
+  return {
+    events: result.rows.map(toCloudEvent),
+    nextCursor: last ? encodeCursor({ txId: last.tx_id, position: last.position }) : after ? encodeCursor(after) : null,
+  };
+}
+
+function toCloudEvent(row: OutboxRow): CloudEvent {
+  return {
+    specversion: '1.0',
+    id: row.id,
+    source: row.source,
+    type: row.type,
+    subject: row.subject,
+    time: new Date(row.time).toISOString(),
+    datacontenttype: 'application/json',
+    correlationid: row.correlation_id,
+    ...(row.traceparent ? { traceparent: row.traceparent } : {}),
+    data: row.data,
+  };
+}

@@ -1,0 +1,102 @@
+import type { Logger } from 'pino';
+import type { Database } from '../../store/database.ts';
+import { readRelayCursor, tryLeadRelay, writeRelayCursor } from '../../store/runtime/relay-cursor.ts';
+import { enqueue } from '../queue.ts';
+import { matchesType, type RuntimeRegistry } from '../registry.ts';
+import type { JobSpec } from '../runtime.ts';
+import { decodeCursor, readFeed } from './outbox.ts';
+
+export interface RelayOptions {
+  /** Cursor name; one relay per name runs at a time across all processes (default: 'default'). */
+  name?: string;
+  /** Pause between polls when the outbox has nothing new (default: 200 ms). */
+  pollMs?: number;
+  /** Events read per transaction (default: 500). */
+  batchSize?: number;
+}
+
+/**
+ * Carries committed outbox events to their subscribers as jobs. Reading the events,
+ * enqueuing the jobs and moving the cursor happen in one transaction, so a crash
+ * repeats nothing and loses nothing; each subscriber's jobs for one subject share an
+ * ordering key, so they run in commit order.
+ */
+export class OutboxRelay {
+  readonly #db: Database;
+  readonly #registry: RuntimeRegistry;
+  readonly #logger: Logger;
+  readonly #name: string;
+  readonly #pollMs: number;
+  readonly #batchSize: number;
+  #stopped = false;
+  #loop: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(db: Database, registry: RuntimeRegistry, logger: Logger, options: RelayOptions = {}) {
+    this.#db = db;
+    this.#registry = registry;
+    this.#logger = logger;
+    this.#name = options.name ?? 'default';
+    this.#pollMs = options.pollMs ?? 200;
+    this.#batchSize = options.batchSize ?? 500;
+  }
+
+  start(): void {
+    if (this.#registry.subscriptions.length === 0) return;
+    this.#loop = this.#run();
+  }
+
+  /** Relays one batch; returns how many events were read (0 when idle or another process leads). */
+  async relayOnce(): Promise<number> {
+    const subscriptions = this.#registry.subscriptions;
+    return this.#db.transaction(async (tx) => {
+      if (!(await tryLeadRelay(tx, this.#name))) return 0;
+      const cursor = await readRelayCursor(tx, this.#name);
+      const page = await readFeed(tx, cursor, this.#batchSize);
+      if (page.events.length === 0) return 0;
+      const jobs: JobSpec[] = [];
+      for (const event of page.events) {
+        for (const s of subscriptions) {
+          if (!matchesType(s.types, event.type)) continue;
+          jobs.push({
+            type: `event:${s.name}`,
+            payload: event,
+            lane: s.lane ?? 'normal',
+            orderingKey: `${s.name}:${event.subject}`,
+            target: s.target,
+            jobKey: `${s.name}:${event.id}`,
+            correlationId: event.correlationid,
+          });
+        }
+      }
+      await enqueue(tx, jobs);
+      await writeRelayCursor(tx, this.#name, decodeCursor(page.nextCursor!)!);
+      return page.events.length;
+    });
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      let read = 0;
+      try {
+        read = await this.relayOnce();
+      } catch (error) {
+        this.#logger.error({ err: error }, 'outbox relay failed; retrying');
+      }
+      if (read < this.#batchSize && !this.#stopped) {
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          this.#timer = setTimeout(resolve, this.#pollMs);
+        });
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#wake?.();
+    await this.#loop;
+  }
+}

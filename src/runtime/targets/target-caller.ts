@@ -1,0 +1,121 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Database } from '../../store/database.ts';
+import { acquireTarget, recordTargetOutcome, releaseSlot, takeSlot, upsertTarget } from '../../store/runtime/target-queries.ts';
+import { classifyError } from '../retry-policy.ts';
+import type { TargetCaller } from '../runtime.ts';
+import { TargetError } from './target-errors.ts';
+import type { ResolvedTargetPolicy } from './target-policy.ts';
+
+/**
+ * A TargetCaller for one target and one job: takes a concurrency slot, then an atomic
+ * breaker + rate-limit grant from PostgreSQL, and only then runs the call, so that the
+ * target sees the limits whichever process the call comes from.
+ */
+export function createTargetCaller(
+  db: Database,
+  name: string,
+  policy: ResolvedTargetPolicy,
+  holder: string,
+  jobSignal: AbortSignal,
+): TargetCaller {
+  const windowMs = 1000 + policy.windowMarginMs;
+  const burstWindowMs = policy.burst > 0 && policy.ratePerSecond > 0 ? Math.ceil((policy.burst * windowMs) / policy.ratePerSecond) : 0;
+  const grantParams = {
+    limit: policy.ratePerSecond,
+    windowMs,
+    burst: policy.burst > 0 && policy.burst < policy.ratePerSecond ? policy.burst : 0,
+    burstWindowMs,
+    probeMs: policy.timeoutMs + 5000,
+    ratioWindowMs: policy.breaker.windowMs,
+  };
+  const throttled = (code: string, message: string, waitMs: number) =>
+    new TargetError(code, message, { retry: 'throttled', target: name, retryAt: new Date(Date.now() + Math.max(waitMs, 50)) });
+
+  async function grant(deadline: number): Promise<{ probe: boolean; failures: number }> {
+    for (let registered = false; ; ) {
+      const result = await acquireTarget(db, name, grantParams);
+      switch (result.outcome) {
+        case 'granted':
+        case 'probe':
+          return { probe: result.outcome === 'probe', failures: result.consecutive_failures };
+        case 'breaker-open':
+          throw throttled('TARGET_BREAKER_OPEN', `the circuit breaker of ${name} is open`, result.wait_ms);
+        case 'unknown':
+          if (registered) throw new TargetError('TARGET_UNKNOWN', `target ${name} could not be registered`, { retry: 'transient', target: name });
+          await upsertTarget(db, name, policy, policy.maxConcurrency);
+          registered = true;
+          break;
+        case 'rate-limited':
+          if (Date.now() + result.wait_ms > deadline) {
+            throw throttled('TARGET_RATE_LIMITED', `the rate limit of ${name} is reached`, result.wait_ms);
+          }
+          await sleep(result.wait_ms, undefined, { signal: jobSignal });
+      }
+    }
+  }
+
+  async function slot(deadline: number): Promise<number | undefined> {
+    if (policy.maxConcurrency <= 0) return undefined;
+    for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+      const taken = await takeSlot(db, name, holder, policy.timeoutMs + 5000);
+      if (taken !== undefined) return taken;
+      if (Date.now() + delay > deadline) throw throttled('TARGET_BUSY', `all ${policy.maxConcurrency} concurrency slots of ${name} are in use`, 250);
+      await sleep(delay, undefined, { signal: jobSignal });
+    }
+  }
+
+  return {
+    async call<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+      const deadline = Date.now() + policy.maxWaitMs;
+      const held = await slot(deadline);
+      try {
+        const { probe, failures } = await grant(deadline);
+        const signal = AbortSignal.any([jobSignal, AbortSignal.timeout(policy.timeoutMs)]);
+        let value: T;
+        try {
+          value = await new Promise<T>((resolve, reject) => {
+            const onAbort = () =>
+              reject(
+                jobSignal.aborted
+                  ? jobSignal.reason
+                  : new TargetError('TARGET_TIMEOUT', `${name} did not answer within ${policy.timeoutMs} ms`, { retry: 'transient', target: name }),
+              );
+            signal.addEventListener('abort', onAbort, { once: true });
+            fn(signal).then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+          });
+        } catch (error) {
+          const classified = classifyError(error);
+          // Only failures that say the target is unwell count against the breaker: a refused
+          // payload (permanent) or a throttle proves it is up.
+          const unwell = classified.retry === 'transient';
+          if (unwell || probe || failures > 0) {
+            await recordTargetOutcome(db, name, {
+              success: !unwell,
+              probe,
+              threshold: policy.breaker.failureThreshold,
+              ratio: policy.breaker.failureRatio,
+              minCalls: policy.breaker.minCalls,
+              cooldownMs: policy.breaker.cooldownMs,
+              failure: unwell ? { code: classified.code, message: classified.message, at: new Date().toISOString() } : null,
+            });
+          }
+          throw error;
+        }
+        if (probe || failures > 0) {
+          await recordTargetOutcome(db, name, {
+            success: true,
+            probe,
+            threshold: policy.breaker.failureThreshold,
+            ratio: policy.breaker.failureRatio,
+            minCalls: policy.breaker.minCalls,
+            cooldownMs: policy.breaker.cooldownMs,
+            failure: null,
+          });
+        }
+        return value;
+      } finally {
+        if (held !== undefined) await releaseSlot(db, name, held, holder).catch(() => {});
+      }
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import type { Queryable } from '../database.ts';
+
+/**
+ * Step records of durable flows: a step is recorded as done in the same transaction
+ * as its local effects, so a flow resumed after a crash skips it; its result holds
+ * the ids its compensation needs.
+ */
+
+export interface StepRecord {
+  step: string;
+  status: 'done' | 'compensated';
+  result: Record<string, unknown>;
+  attempt: number;
+}
+
+/** Every recorded step of one flow run, in the order they were done. */
+export async function readSteps(db: Queryable, flow: string, key: string): Promise<StepRecord[]> {
+  const result = await db.query<StepRecord>(
+    'SELECT step, status, result, attempt FROM flow_step WHERE flow = $1 AND flow_key = $2 ORDER BY done_at, step',
+    [flow, key],
+  );
+  return result.rows;
+}
+
+/**
+ * Records a step as done. Returns false when it was already recorded (another run of
+ * the same flow got there first): the caller's transaction should then roll back.
+ */
+export async function recordStep(tx: Queryable, flow: string, key: string, step: string, result: Record<string, unknown>, attempt: number): Promise<boolean> {
+  const inserted = await tx.query(
+    `INSERT INTO flow_step (flow, flow_key, step, status, result, attempt, done_at)
+     VALUES ($1, $2, $3, 'done', $4, $5, clock_timestamp()) ON CONFLICT DO NOTHING`,
+    [flow, key, step, JSON.stringify(result), attempt],
+  );
+  return inserted.rowCount === 1;
+}
+
+/** Marks a done step as compensated; false when it was not done (already compensated or never done). */
+export async function markCompensated(tx: Queryable, flow: string, key: string, step: string): Promise<boolean> {
+  const updated = await tx.query(
+    `UPDATE flow_step SET status = 'compensated', compensated_at = clock_timestamp() WHERE flow = $1 AND flow_key = $2 AND step = $3 AND status = 'done'`,
+    [flow, key, step],
+  );
+  return updated.rowCount === 1;
+}
+
+/** Forgets a step so that it runs again (a backorder retries allocation; an operator release re-screens nothing). */
+export async function forgetStep(tx: Queryable, flow: string, key: string, step: string): Promise<void> {
+  await tx.query('DELETE FROM flow_step WHERE flow = $1 AND flow_key = $2 AND step = $3', [flow, key, step]);
+}

@@ -1,0 +1,396 @@
+import type { Queryable } from '../database.ts';
+import type { Order } from '../../model/order.ts';
+
+/**
+ * The order lifecycle's own tables (migration 0009): flow state, line quantities,
+ * fulfilments per location, shipments, cancellations, returns, customer timeline.
+ */
+
+// ---- order_flow ------------------------------------------------------------------------------
+
+export interface OrderFlowRow {
+  order_id: string;
+  hold_reason: Record<string, unknown> | null;
+  hold_released_at: string | null;
+  backorder_skus: string[] | null;
+  payment_id: string | null;
+  erp_sale: Record<string, unknown> | null;
+  invoices: unknown[] | null;
+}
+
+/** Starts an order's lifecycle: its flow row and line quantities. False when it had started already. */
+export async function startOrderFlow(tx: Queryable, order: Order): Promise<boolean> {
+  const inserted = await tx.query('INSERT INTO order_flow (order_id) VALUES ($1) ON CONFLICT DO NOTHING', [order.id]);
+  if (inserted.rowCount === 0) return false;
+  await tx.query(
+    `INSERT INTO order_line_state (order_id, line_number, sku, quantity, unit_price)
+     SELECT $1, l.line_number, l.sku, l.quantity, l.unit_price
+       FROM jsonb_to_recordset($2::jsonb) AS l(line_number integer, sku text, quantity integer, unit_price numeric)`,
+    [order.id, JSON.stringify(order.lines.map((l) => ({ line_number: l.lineNumber, sku: l.sku, quantity: l.quantity, unit_price: l.unitPrice })))],
+  );
+  return true;
+}
+
+export async function readOrderFlow(db: Queryable, orderId: string): Promise<OrderFlowRow | undefined> {
+  const result = await db.query<OrderFlowRow>(
+    'SELECT order_id, hold_reason, hold_released_at, backorder_skus, payment_id, erp_sale, invoices FROM order_flow WHERE order_id = $1',
+    [orderId],
+  );
+  return result.rows[0];
+}
+
+/** Sets the given order_flow columns (only those named). */
+export async function updateOrderFlow(
+  tx: Queryable,
+  orderId: string,
+  values: Partial<{
+    hold_reason: Record<string, unknown> | null;
+    hold_released_at: string | null;
+    hold_released_by: string | null;
+    backorder_skus: string[] | null;
+    payment_id: string | null;
+    erp_sale: Record<string, unknown> | null;
+    invoices: unknown[] | null;
+    completed_at: string | null;
+  }>,
+): Promise<void> {
+  const entries = Object.entries(values);
+  if (entries.length === 0) return;
+  const json = new Set(['hold_reason', 'erp_sale', 'invoices']);
+  const sets = entries.map(([column], i) => `${column} = $${i + 2}`);
+  const params = entries.map(([column, value]) => (json.has(column) && value !== null ? JSON.stringify(value) : value));
+  await tx.query(`UPDATE order_flow SET ${sets.join(', ')} WHERE order_id = $1`, [orderId, ...params]);
+}
+
+/** Orders waiting for stock of any of these SKUs. */
+export async function findBackorders(db: Queryable, skus: readonly string[]): Promise<{ order_id: string; correlation_id: string }[]> {
+  const result = await db.query<{ order_id: string; correlation_id: string }>(
+    `SELECT f.order_id, s.correlation_id FROM order_flow f JOIN sales_order s ON s.id = f.order_id
+      WHERE f.backorder_skus && $1::text[] AND s.status = 'pending_allocation'`,
+    [skus],
+  );
+  return result.rows;
+}
+
+// ---- order_line_state ------------------------------------------------------------------------
+
+export interface LineState {
+  lineNumber: number;
+  sku: string;
+  quantity: number;
+  unitPrice: string;
+  shipped: number;
+  cancelled: number;
+  returned: number;
+}
+
+export async function readLineStates(db: Queryable, orderId: string, options: { lock?: boolean } = {}): Promise<LineState[]> {
+  const result = await db.query<{ line_number: number; sku: string; quantity: number; unit_price: string; shipped: number; cancelled: number; returned: number }>(
+    `SELECT line_number, sku, quantity, unit_price::text, shipped, cancelled, returned FROM order_line_state
+      WHERE order_id = $1 ORDER BY line_number ${options.lock ? 'FOR UPDATE' : ''}`,
+    [orderId],
+  );
+  return result.rows.map((r) => ({
+    lineNumber: r.line_number,
+    sku: r.sku,
+    quantity: r.quantity,
+    unitPrice: r.unit_price,
+    shipped: r.shipped,
+    cancelled: r.cancelled,
+    returned: r.returned,
+  }));
+}
+
+/** Adds to the shipped, cancelled or returned quantity of lines (the table's CHECK refuses too much). */
+export async function addLineQuantities(
+  tx: Queryable,
+  orderId: string,
+  field: 'shipped' | 'cancelled' | 'returned',
+  lines: readonly { lineNumber: number; quantity: number }[],
+): Promise<void> {
+  if (lines.length === 0) return;
+  await tx.query(
+    `UPDATE order_line_state s SET ${field} = s.${field} + l.quantity
+       FROM (SELECT line_number, sum(quantity)::integer AS quantity
+               FROM jsonb_to_recordset($2::jsonb) AS x(line_number integer, quantity integer) GROUP BY line_number) AS l
+      WHERE s.order_id = $1 AND s.line_number = l.line_number`,
+    [orderId, JSON.stringify(lines.map((l) => ({ line_number: l.lineNumber, quantity: l.quantity })))],
+  );
+}
+
+// ---- order_fulfilment ------------------------------------------------------------------------
+
+export interface FulfilmentLineRef {
+  lineNumber: number;
+  sku: string;
+  quantity: number;
+}
+
+export interface OrderFulfilment {
+  locationCode: string;
+  locationId: string;
+  locationKind: string;
+  reservationId: string;
+  lines: FulfilmentLineRef[];
+  externalId: string | null;
+  status: 'planned' | 'requested' | 'partially_shipped' | 'shipped' | 'cancelled';
+}
+
+export async function insertFulfilments(tx: Queryable, orderId: string, fulfilments: readonly Omit<OrderFulfilment, 'externalId' | 'status'>[]): Promise<void> {
+  if (fulfilments.length === 0) return;
+  await tx.query(
+    `INSERT INTO order_fulfilment (order_id, location_code, location_id, location_kind, reservation_id, lines)
+     SELECT $1, f.location_code, f.location_id, f.location_kind, f.reservation_id, f.lines
+       FROM jsonb_to_recordset($2::jsonb) AS f(location_code text, location_id text, location_kind text, reservation_id text, lines jsonb)
+     ON CONFLICT (order_id, location_code) DO UPDATE SET reservation_id = EXCLUDED.reservation_id, lines = EXCLUDED.lines, status = 'planned'`,
+    [
+      orderId,
+      JSON.stringify(
+        fulfilments.map((f) => ({ location_code: f.locationCode, location_id: f.locationId, location_kind: f.locationKind, reservation_id: f.reservationId, lines: f.lines })),
+      ),
+    ],
+  );
+}
+
+export async function readFulfilments(db: Queryable, orderId: string): Promise<OrderFulfilment[]> {
+  const result = await db.query<{
+    location_code: string;
+    location_id: string;
+    location_kind: string;
+    reservation_id: string;
+    lines: FulfilmentLineRef[];
+    external_id: string | null;
+    status: OrderFulfilment['status'];
+  }>('SELECT location_code, location_id, location_kind, reservation_id, lines, external_id, status FROM order_fulfilment WHERE order_id = $1 ORDER BY location_code', [orderId]);
+  return result.rows.map((r) => ({
+    locationCode: r.location_code,
+    locationId: r.location_id,
+    locationKind: r.location_kind,
+    reservationId: r.reservation_id,
+    lines: r.lines,
+    externalId: r.external_id,
+    status: r.status,
+  }));
+}
+
+export async function updateFulfilment(tx: Queryable, orderId: string, locationCode: string, values: { status: OrderFulfilment['status']; externalId?: string }): Promise<void> {
+  await tx.query('UPDATE order_fulfilment SET status = $3, external_id = COALESCE($4, external_id) WHERE order_id = $1 AND location_code = $2', [
+    orderId,
+    locationCode,
+    values.status,
+    values.externalId ?? null,
+  ]);
+}
+
+export async function deleteFulfilments(tx: Queryable, orderId: string): Promise<void> {
+  await tx.query("DELETE FROM order_fulfilment WHERE order_id = $1 AND status = 'planned'", [orderId]);
+}
+
+// ---- order_shipment --------------------------------------------------------------------------
+
+export interface OrderShipment {
+  id: string;
+  sourceKey: string;
+  locationCode: string;
+  carrier: string | null;
+  trackingNumbers: string[];
+  lines: { lineNumber: number; sku: string; quantity: number }[];
+  shippedAt: string;
+}
+
+/** Inserts a shipment; false when its source key was recorded before. */
+export async function insertShipment(tx: Queryable, orderId: string, shipment: OrderShipment): Promise<boolean> {
+  const result = await tx.query(
+    `INSERT INTO order_shipment (id, order_id, source_key, location_code, carrier, tracking_numbers, lines, shipped_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (source_key) DO NOTHING`,
+    [shipment.id, orderId, shipment.sourceKey, shipment.locationCode, shipment.carrier, shipment.trackingNumbers, JSON.stringify(shipment.lines), shipment.shippedAt],
+  );
+  return result.rowCount === 1;
+}
+
+export async function readShipments(db: Queryable, orderId: string): Promise<OrderShipment[]> {
+  const result = await db.query<{
+    id: string;
+    source_key: string;
+    location_code: string;
+    carrier: string | null;
+    tracking_numbers: string[];
+    lines: OrderShipment['lines'];
+    shipped_at: Date;
+  }>('SELECT id, source_key, location_code, carrier, tracking_numbers, lines, shipped_at FROM order_shipment WHERE order_id = $1 ORDER BY shipped_at, id', [orderId]);
+  return result.rows.map((r) => ({
+    id: r.id,
+    sourceKey: r.source_key,
+    locationCode: r.location_code,
+    carrier: r.carrier,
+    trackingNumbers: r.tracking_numbers,
+    lines: r.lines,
+    shippedAt: new Date(r.shipped_at).toISOString(),
+  }));
+}
+
+// ---- order_cancellation ----------------------------------------------------------------------
+
+export interface Cancellation {
+  id: string;
+  orderId: string;
+  requestedBy: string;
+  reason: string | null;
+  status: 'requested' | 'completed' | 'partial' | 'refused';
+  report: Record<string, unknown> | null;
+  correlationId: string;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export async function insertCancellation(tx: Queryable, c: { id: string; orderId: string; requestedBy: string; reason: string | null; correlationId: string }): Promise<void> {
+  await tx.query('INSERT INTO order_cancellation (id, order_id, requested_by, reason, correlation_id) VALUES ($1, $2, $3, $4, $5)', [
+    c.id,
+    c.orderId,
+    c.requestedBy,
+    c.reason,
+    c.correlationId,
+  ]);
+}
+
+/** The order's cancellation still waiting to be carried out, if any. */
+export async function openCancellation(db: Queryable, orderId: string): Promise<string | undefined> {
+  const result = await db.query<{ id: string }>("SELECT id FROM order_cancellation WHERE order_id = $1 AND status = 'requested' ORDER BY created_at LIMIT 1", [orderId]);
+  return result.rows[0]?.id;
+}
+
+export async function finishCancellation(tx: Queryable, id: string, status: Cancellation['status'], report: Record<string, unknown>): Promise<void> {
+  await tx.query('UPDATE order_cancellation SET status = $2, report = $3, finished_at = now() WHERE id = $1', [id, status, JSON.stringify(report)]);
+}
+
+export async function readCancellation(db: Queryable, id: string): Promise<Cancellation | undefined> {
+  const result = await db.query<{
+    id: string;
+    order_id: string;
+    requested_by: string;
+    reason: string | null;
+    status: Cancellation['status'];
+    report: Record<string, unknown> | null;
+    correlation_id: string;
+    created_at: Date;
+    finished_at: Date | null;
+  }>('SELECT * FROM order_cancellation WHERE id = $1', [id]);
+  const r = result.rows[0];
+  return (
+    r && {
+      id: r.id,
+      orderId: r.order_id,
+      requestedBy: r.requested_by,
+      reason: r.reason,
+      status: r.status,
+      report: r.report,
+      correlationId: r.correlation_id,
+      createdAt: new Date(r.created_at).toISOString(),
+      finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : null,
+    }
+  );
+}
+
+// ---- order_return ----------------------------------------------------------------------------
+
+export interface ReturnLine {
+  lineNumber: number;
+  sku: string;
+  quantity: number;
+  condition: 'resellable' | 'damaged';
+  unitPrice: string;
+}
+
+export interface OrderReturn {
+  id: string;
+  orderId: string;
+  lines: ReturnLine[];
+  locationCode: string;
+  reason: string | null;
+  refundAmount: string;
+  status: 'requested' | 'completed';
+  refundId: string | null;
+  creditNote: Record<string, unknown> | null;
+  correlationId: string;
+  createdAt: string;
+  completedAt: string | null;
+}
+
+export async function insertReturn(tx: Queryable, r: Omit<OrderReturn, 'status' | 'refundId' | 'creditNote' | 'createdAt' | 'completedAt'>): Promise<void> {
+  await tx.query(
+    `INSERT INTO order_return (id, order_id, lines, location_code, reason, refund_amount, correlation_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    [r.id, r.orderId, JSON.stringify(r.lines), r.locationCode, r.reason, r.refundAmount, r.correlationId],
+  );
+}
+
+export async function readReturn(db: Queryable, id: string): Promise<OrderReturn | undefined> {
+  const result = await db.query<{
+    id: string;
+    order_id: string;
+    lines: ReturnLine[];
+    location_code: string;
+    reason: string | null;
+    refund_amount: string;
+    status: OrderReturn['status'];
+    refund_id: string | null;
+    credit_note: Record<string, unknown> | null;
+    correlation_id: string;
+    created_at: Date;
+    completed_at: Date | null;
+  }>('SELECT id, order_id, lines, location_code, reason, refund_amount::text, status, refund_id, credit_note, correlation_id, created_at, completed_at FROM order_return WHERE id = $1', [id]);
+  const r = result.rows[0];
+  return (
+    r && {
+      id: r.id,
+      orderId: r.order_id,
+      lines: r.lines,
+      locationCode: r.location_code,
+      reason: r.reason,
+      refundAmount: r.refund_amount,
+      status: r.status,
+      refundId: r.refund_id,
+      creditNote: r.credit_note,
+      correlationId: r.correlation_id,
+      createdAt: new Date(r.created_at).toISOString(),
+      completedAt: r.completed_at ? new Date(r.completed_at).toISOString() : null,
+    }
+  );
+}
+
+/** Units of each line already on a return (requested or completed), so two returns cannot exceed what shipped. */
+export async function returnedQuantities(db: Queryable, orderId: string): Promise<Map<number, number>> {
+  const result = await db.query<{ line_number: number; quantity: string }>(
+    `SELECT (l->>'lineNumber')::integer AS line_number, sum((l->>'quantity')::integer) AS quantity
+       FROM order_return r, jsonb_array_elements(r.lines) AS l WHERE r.order_id = $1 GROUP BY 1`,
+    [orderId],
+  );
+  return new Map(result.rows.map((r) => [r.line_number, Number(r.quantity)]));
+}
+
+export async function completeReturn(tx: Queryable, id: string, values: { refundId: string | null; creditNote: Record<string, unknown> | null }): Promise<void> {
+  await tx.query("UPDATE order_return SET status = 'completed', refund_id = $2, credit_note = $3, completed_at = now() WHERE id = $1", [
+    id,
+    values.refundId,
+    values.creditNote ? JSON.stringify(values.creditNote) : null,
+  ]);
+}
+
+// ---- customer_timeline -----------------------------------------------------------------------
+
+export async function appendCustomerTimeline(tx: Queryable, entry: { email: string; action: string; orderId: string | null; detail: Record<string, unknown> }): Promise<void> {
+  await tx.query('INSERT INTO customer_timeline (customer_email, action, order_id, detail) VALUES (lower($1), $2, $3, $4)', [
+    entry.email,
+    entry.action,
+    entry.orderId,
+    JSON.stringify(entry.detail),
+  ]);
+}
+
+export async function readCustomerTimeline(db: Queryable, email: string): Promise<{ at: string; action: string; orderId: string | null; detail: Record<string, unknown> | null }[]> {
+  const result = await db.query<{ at: Date; action: string; order_id: string | null; detail: Record<string, unknown> | null }>(
+    'SELECT at, action, order_id, detail FROM customer_timeline WHERE customer_email = lower($1) ORDER BY id',
+    [email],
+  );
+  return result.rows.map((r) => ({ at: new Date(r.at).toISOString(), action: r.action, orderId: r.order_id, detail: r.detail }));
+}

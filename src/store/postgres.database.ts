@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type { Database, Queryable, QueryOptions, QueryResult } from './database.ts';
+
+// BIGINT and NUMERIC come back as strings: quantities and money must stay exact.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+
+export interface PostgresOptions {
+  connectionString: string;
+  /** Pool size (default: 20). */
+  poolSize?: number;
+  applicationName?: string;
+}
+
+const statementNames = new Map<string, string>();
+
+// A prepared statement is named after its text, so the same text always maps to the same name.
+function toConfig(sql: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined): pg.QueryConfig {
+  const values = params as unknown[] | undefined;
+  if (!options?.prepare) return { text: sql, values };
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `syncline_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
+    statementNames.set(sql, name);
+  }
+  return { name, text: sql, values };
+}
+
+/** A Database backed by a PostgreSQL server through a node-postgres pool. */
+export function openPostgres(options: PostgresOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize ?? 20,
+    application_name: options.applicationName ?? 'syncline',
+  });
+  // An idle client losing its connection (server restart) must not crash the process;
+  // the pool discards it and the next query opens a new one.
+  pool.on('error', () => {});
+
+  const query = async <R>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> => {
+    const result = await pool.query(toConfig(sql, params, options));
+    return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+  };
+
+  return {
+    kind: 'postgres',
+    query,
+    async exec(sql) {
+      await pool.query(sql);
+    },
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      const tx: Queryable = {
+        async query<R>(sql: string, params?: readonly unknown[], options?: QueryOptions) {
+          const result = await client.query(toConfig(sql, params, options));
+          return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+        },
+        async exec(sql: string) {
+          await client.query(sql);
+        },
+      };
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const value = await fn(tx);
+        await client.query('COMMIT');
+        return value;
+      } catch (error) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async listen(channel, onNotify) {
+      const client = await pool.connect();
+      const handler = (message: pg.Notification) => {
+        if (message.channel === channel) onNotify(message.payload ?? '');
+      };
+      client.on('notification', handler);
+      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      return async () => {
+        client.off('notification', handler);
+        try {
+          await client.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
+        } finally {
+          client.release();
+        }
+      };
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config/config.ts';
+import type { Database } from './store/database.ts';
+import { openPostgres } from './store/postgres.database.ts';
+import { openPglite } from './store/pglite.database.ts';
+import { migrate } from './store/migrate.ts';
+import { getOrCreateSecret } from './store/clients/client-queries.ts';
+import { ensureBootstrapClient } from './domain/clients/client.service.ts';
+import { OrderIntakeService } from './domain/orders/order-intake.service.ts';
+import { InventoryService } from './domain/inventory/inventory.service.ts';
+import { TokenService } from './api/auth/tokens.ts';
+import { buildServer } from './api/server.ts';
+import { RuntimeRegistry } from './runtime/registry.ts';
+import { Worker } from './runtime/worker.ts';
+import { loadHandlerModules } from './runtime/handler-modules.ts';
+import { registerFlows } from './flows/flows.ts';
+
+/** The composition root: opens the store, applies migrations and wires services together. */
+
+/** Opens PostgreSQL when DATABASE_URL is set, otherwise embedded PGlite in the data folder; then migrates. */
+export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+  const db = config.databaseUrl
+    ? openPostgres({ connectionString: config.databaseUrl, poolSize: config.dbPoolSize })
+    : await openPglite(join(config.dataDir, 'pgdata'));
+  if (db.kind === 'pglite') {
+    logger.info({ dataDir: config.dataDir }, 'using embedded PGlite (single process); set DATABASE_URL to use PostgreSQL');
+  }
+  const applied = await migrate(db);
+  if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+  return db;
+}
+
+export interface RunningSyncline {
+  db: Database;
+  server: FastifyInstance | undefined;
+  url: string | undefined;
+  /** The job worker, when this process runs the workers role. */
+  worker: Worker | undefined;
+  close(): Promise<void>;
+}
+
+/** Starts the requested roles of Syncline in this process. */
+export async function startSyncline(
+  config: Config,
+  logger: Logger,
+  roles: { api: boolean; workers?: boolean; registry?: RuntimeRegistry },
+): Promise<RunningSyncline> {
+  const db = await openDatabase(config, logger);
+  const bootstrap = await ensureBootstrapClient(db, { dataDir: config.dataDir, configured: config.bootstrapClient });
+  if (bootstrap.kind === 'created') {
+    logger.warn({ clientId: bootstrap.clientId, file: bootstrap.file }, `bootstrap admin client created; its credentials are in ${bootstrap.file} (mode 0600)`);
+  }
+  let server: FastifyInstance | undefined;
+  let url: string | undefined;
+  let inventory: InventoryService | undefined;
+  if (roles.api) {
+    const jwtSecret = config.jwtSecret ?? (await getOrCreateSecret(db, 'jwt-signing-key', () => randomBytes(48).toString('base64url')));
+    const tokens = new TokenService(jwtSecret, config.tokenTtlSeconds);
+    const intake = new OrderIntakeService(db, { maxConcurrentBatches: config.intakeWriters, maxBatchSize: config.intakeBatchSize });
+    inventory = new InventoryService(db, logger, { holdExpiryIntervalMs: config.holdExpiryIntervalMs, availabilityIntervalMs: config.availabilityIntervalMs });
+    server = await buildServer({ config, db, logger, tokens, intake, inventory });
+    url = await server.listen({ port: config.port, host: config.host });
+    // Inventory's background loops (hold expiry, availability events) run beside the API for now.
+    inventory.start();
+  }
+  let worker: Worker | undefined;
+  if (roles.workers) {
+    // Flows and connectors register their handlers here; SYNCLINE_HANDLER_MODULES adds more.
+    const registry = roles.registry ?? new RuntimeRegistry();
+    // The order lifecycle flows (src/flows); their connectors come from config, else the sandboxes.
+    registerFlows(registry, { db, config, logger });
+    await loadHandlerModules(config.handlerModules, registry, { db, config, logger });
+    worker = new Worker(db, registry, logger, {
+      concurrency: config.workerConcurrency,
+      leaseMs: config.workerLeaseMs,
+      pollMs: config.workerPollMs,
+    });
+    await worker.start();
+    logger.info({ worker: worker.id, types: registry.types, concurrency: config.workerConcurrency }, 'worker ready');
+  }
+  return {
+    db,
+    server,
+    url,
+    worker,
+    async close() {
+      // Stop taking requests and jobs first; running jobs get the grace period to finish.
+      await server?.close();
+      await worker?.stop(config.shutdownGraceMs);
+      await inventory?.stop();
+      await db.close();
+    },
+  };
+}
