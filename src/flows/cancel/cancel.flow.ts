@@ -109,7 +109,7 @@ export async function cancelOrder(deps: FlowDeps, payload: CancelPayload, contex
       notStopped.push({ location: f.locationCode, fulfilmentId: f.externalId, status: f.status, shipped: [] });
       continue;
     }
-    const outcome = await run.call(TARGETS.wms, (signal) => deps.connectors.wms.cancelFulfilment(f.externalId!, { correlationId: run.correlationId, signal }));
+    const outcome = await deps.connectors.wms.cancelFulfilment(f.externalId!, run.via(TARGETS.wms));
     if (outcome.outcome === 'already_shipped') {
       notStopped.push({
         location: f.locationCode,
@@ -148,9 +148,7 @@ export async function cancelOrder(deps: FlowDeps, payload: CancelPayload, contex
   let refund: Record<string, unknown> | null = null;
   const capture = (await readSteps(db, ORDER_PLACED_FLOW, payload.orderId)).find((s) => s.step === 'payment.capture' && s.status === 'done');
   if (capture && cancelledValue > 0n) {
-    const r = await run.call(TARGETS.payment, (signal) =>
-      deps.connectors.payment.refund(String(capture.result.paymentId), { amount: fromScaled(cancelledValue, scale), refundKey: `cancel-${payload.cancellationId}` }, { correlationId: run.correlationId, signal }),
-    );
+    const r = await deps.connectors.payment.refund(String(capture.result.paymentId), { amount: fromScaled(cancelledValue, scale), refundKey: `cancel-${payload.cancellationId}` }, run.via(TARGETS.payment));
     refund = { refundId: r.id, amount: r.amount };
   }
   const report = { cancelledFulfilments: cancelled, notStopped, refund };

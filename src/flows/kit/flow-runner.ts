@@ -1,3 +1,4 @@
+import type { CallContext } from '../../connectors/kit/contracts.ts';
 import type { Database, Queryable } from '../../store/database.ts';
 import { SynclineError } from '../../domain/errors.ts';
 import { classifyError } from '../../runtime/retry-policy.ts';
@@ -21,8 +22,13 @@ export interface StepRun {
   correlationId: string;
   attempt: number;
   signal: AbortSignal;
-  /** Calls an external system within its target policy (rate limit, breaker, timeout). */
-  call<T>(target: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  /**
+   * The context for a connector call to `target`. It carries the target's gate, so each
+   * HTTP request the connector sends takes its own grant (rate limit, concurrency slot,
+   * breaker, timeout): a Tryton posting of eight requests counts eight against the ERP's
+   * quota, not one. Never wrap a connector call in `context.target(name).call` as well.
+   */
+  via(target: string): CallContext;
 }
 
 /** Local effects of a step, applied in the transaction that records it. */
@@ -57,7 +63,7 @@ export function stepRun(orderId: string, context: HandlerContext): StepRun {
     correlationId: context.correlationId,
     attempt: context.attempt,
     signal: context.signal,
-    call: (target, fn) => context.target(target).call(fn),
+    via: (target) => ({ correlationId: context.correlationId, signal: context.signal, target: context.target(target) }),
   };
 }
 

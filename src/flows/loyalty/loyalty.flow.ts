@@ -14,11 +14,9 @@ export async function awardLoyalty(deps: FlowDeps, payload: { orderId: string },
   const started = performance.now();
   const entry = { system: 'loyalty', action: 'loyalty.award', attempt: context.attempt, correlationId: context.correlationId };
   try {
-    const award = await context.target(TARGETS.loyalty).call((signal) =>
-      deps.connectors.loyalty.awardPoints(
-        { orderId: order.id, email: order.customer.email, amount: order.totals.grandTotal, currency: order.currency },
-        { correlationId: context.correlationId, signal },
-      ),
+    const award = await deps.connectors.loyalty.awardPoints(
+      { orderId: order.id, email: order.customer.email, amount: order.totals.grandTotal, currency: order.currency },
+      { correlationId: context.correlationId, signal: context.signal, target: context.target(TARGETS.loyalty) },
     );
     await appendTimeline(deps.db, order.id, [
       { ...entry, outcome: 'succeeded', durationMs: Math.round(performance.now() - started), detail: { awardId: award.id, points: award.points, created: award.created } },

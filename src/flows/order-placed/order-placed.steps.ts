@@ -81,19 +81,17 @@ function fraudStep(deps: FlowDeps): FlowStep<PlacedState> {
     id: 'fraud.screen',
     system: 'fraud',
     async forward({ order, flow }, run): Promise<StepOutcome> {
-      const screening = await run.call(TARGETS.fraud, (signal) =>
-        deps.connectors.fraud.screen(
-          {
-            orderId: order.id,
-            email: order.customer.email,
-            amount: order.totals.grandTotal,
-            currency: order.currency,
-            shippingCountry: order.shippingAddress.country,
-            ...(order.billingAddress ? { billingCountry: order.billingAddress.country } : {}),
-            lineCount: order.lines.length,
-          },
-          { correlationId: run.correlationId, signal },
-        ),
+      const screening = await deps.connectors.fraud.screen(
+        {
+          orderId: order.id,
+          email: order.customer.email,
+          amount: order.totals.grandTotal,
+          currency: order.currency,
+          shippingCountry: order.shippingAddress.country,
+          ...(order.billingAddress ? { billingCountry: order.billingAddress.country } : {}),
+          lineCount: order.lines.length,
+        },
+        run.via(TARGETS.fraud),
       );
       const result = { screeningId: screening.id, decision: screening.decision, score: screening.score };
       if (screening.decision === 'hold' && !flow.hold_released_at) {
@@ -123,11 +121,9 @@ function authorizeStep(deps: FlowDeps): FlowStep<PlacedState> {
     system: 'payment',
     async forward({ order }, run): Promise<StepOutcome> {
       const method = paymentMethodOf(order);
-      const outcome = await run.call(TARGETS.payment, (signal) =>
-        deps.connectors.payment.authorize(
-          { orderId: order.id, amount: order.totals.grandTotal, currency: order.currency, ...(method ? { paymentMethod: method } : {}) },
-          { correlationId: run.correlationId, signal },
-        ),
+      const outcome = await deps.connectors.payment.authorize(
+        { orderId: order.id, amount: order.totals.grandTotal, currency: order.currency, ...(method ? { paymentMethod: method } : {}) },
+        run.via(TARGETS.payment),
       );
       if (outcome.outcome === 'declined') {
         return {
@@ -146,10 +142,10 @@ function authorizeStep(deps: FlowDeps): FlowStep<PlacedState> {
     },
     async compensate(result, run) {
       const paymentId = String(result.paymentId);
-      const payment = await run.call(TARGETS.payment, (signal) => deps.connectors.payment.getPayment(paymentId, { correlationId: run.correlationId, signal }));
+      const payment = await deps.connectors.payment.getPayment(paymentId, run.via(TARGETS.payment));
       // A captured payment was refunded by the capture step's compensation; a failed or voided one holds nothing.
       if (payment?.state !== 'authorized') return { paymentId, voided: false, state: payment?.state ?? 'missing' };
-      const voided = await run.call(TARGETS.payment, (signal) => deps.connectors.payment.void(paymentId, { correlationId: run.correlationId, signal }));
+      const voided = await deps.connectors.payment.void(paymentId, run.via(TARGETS.payment));
       return { paymentId, voided: voided.outcome === 'succeeded' };
     },
   };
@@ -258,12 +254,12 @@ function erpPostStep(deps: FlowDeps): FlowStep<PlacedState> {
     id: 'erp.post',
     system: 'erp',
     async forward({ order }, run): Promise<StepOutcome> {
-      const { sale, created } = await run.call(TARGETS.erp, (signal) => deps.connectors.erp.postOrder(order, { correlationId: run.correlationId, signal }));
+      const { sale, created } = await deps.connectors.erp.postOrder(order, run.via(TARGETS.erp));
       const erpSale = { reference: sale.reference, erpId: sale.erpId, number: sale.number, state: sale.state, totalAmount: sale.totalAmount };
       return { kind: 'done', result: { reference: order.id, erpId: sale.erpId }, detail: { ...erpSale, created }, apply: (tx) => updateOrderFlow(tx, order.id, { erp_sale: erpSale }) };
     },
     async compensate(result, run) {
-      const outcome = await run.call(TARGETS.erp, (signal) => deps.connectors.erp.cancelOrder(String(result.reference), { correlationId: run.correlationId, signal }));
+      const outcome = await deps.connectors.erp.cancelOrder(String(result.reference), run.via(TARGETS.erp));
       return { outcome: outcome.outcome, ...(outcome.outcome !== 'not_found' ? { state: outcome.sale.state } : {}) };
     },
   };
@@ -275,17 +271,15 @@ function captureStep(deps: FlowDeps): FlowStep<PlacedState> {
     system: 'payment',
     async forward({ order, results }, run): Promise<StepOutcome> {
       const paymentId = String(results['payment.authorize']!.paymentId);
-      const outcome = await run.call(TARGETS.payment, (signal) => deps.connectors.payment.capture(paymentId, {}, { correlationId: run.correlationId, signal }));
+      const outcome = await deps.connectors.payment.capture(paymentId, {}, run.via(TARGETS.payment));
       if (outcome.outcome === 'declined') return { kind: 'stop', outcome: 'failed', detail: { paymentId, declined: outcome.code, message: outcome.message } };
       return { kind: 'done', result: { paymentId, orderId: order.id, amount: outcome.payment.capturedAmount } };
     },
     async compensate(result, run) {
-      const refund = await run.call(TARGETS.payment, (signal) =>
-        deps.connectors.payment.refund(
-          String(result.paymentId),
-          { amount: String(result.amount), refundKey: `cancel-${String(result.orderId)}`, reason: 'requested_by_customer' },
-          { correlationId: run.correlationId, signal },
-        ),
+      const refund = await deps.connectors.payment.refund(
+        String(result.paymentId),
+        { amount: String(result.amount), refundKey: `cancel-${String(result.orderId)}`, reason: 'requested_by_customer' },
+        run.via(TARGETS.payment),
       );
       return { refundId: refund.id, amount: refund.amount };
     },
@@ -300,17 +294,15 @@ function fulfilStep(deps: FlowDeps): FlowStep<PlacedState> {
       const created: { location: string; id: string }[] = [];
       for (const f of await readFulfilments(deps.db, order.id)) {
         if (f.status === 'cancelled') continue;
-        const { fulfilment } = await run.call(TARGETS.wms, (signal) =>
-          deps.connectors.wms.createFulfilment(
-            {
-              orderId: order.id,
-              locationId: f.locationCode,
-              shipTo: order.shippingAddress,
-              customer: { name: order.customer.name, email: order.customer.email },
-              lines: f.lines.map((l) => ({ lineNumber: l.lineNumber, sku: l.sku, quantity: l.quantity })),
-            },
-            { correlationId: run.correlationId, signal },
-          ),
+        const { fulfilment } = await deps.connectors.wms.createFulfilment(
+          {
+            orderId: order.id,
+            locationId: f.locationCode,
+            shipTo: order.shippingAddress,
+            customer: { name: order.customer.name, email: order.customer.email },
+            lines: f.lines.map((l) => ({ lineNumber: l.lineNumber, sku: l.sku, quantity: l.quantity })),
+          },
+          run.via(TARGETS.wms),
         );
         created.push({ location: f.locationCode, id: fulfilment.id });
       }

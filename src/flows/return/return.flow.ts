@@ -46,9 +46,7 @@ function returnSteps(deps: FlowDeps): FlowStep<ReturnState>[] {
       system: 'payment',
       async forward({ ret, paymentId }, run): Promise<StepOutcome> {
         if (!paymentId) return { kind: 'done', result: { refundId: null }, detail: { skipped: 'the order has no payment to refund' } };
-        const refund = await run.call(TARGETS.payment, (signal) =>
-          deps.connectors.payment.refund(paymentId, { amount: ret.refundAmount, refundKey: ret.id, reason: 'requested_by_customer' }, { correlationId: run.correlationId, signal }),
-        );
+        const refund = await deps.connectors.payment.refund(paymentId, { amount: ret.refundAmount, refundKey: ret.id, reason: 'requested_by_customer' }, run.via(TARGETS.payment));
         return { kind: 'done', result: { refundId: refund.id }, detail: { refundId: refund.id, amount: refund.amount, currency: refund.currency } };
       },
     },
@@ -57,11 +55,9 @@ function returnSteps(deps: FlowDeps): FlowStep<ReturnState>[] {
       system: 'erp',
       async forward({ ret }, run): Promise<StepOutcome> {
         const restock = ret.lines.some((l) => l.condition === 'resellable');
-        const result = await run.call(TARGETS.erp, (signal) =>
-          deps.connectors.erp.postReturn(
-            { returnId: ret.id, orderId: ret.orderId, lines: ret.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, unitPrice: l.unitPrice })), restock },
-            { correlationId: run.correlationId, signal },
-          ),
+        const result = await deps.connectors.erp.postReturn(
+          { returnId: ret.id, orderId: ret.orderId, lines: ret.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, unitPrice: l.unitPrice })), restock },
+          run.via(TARGETS.erp),
         );
         const creditNotes = result.creditNotes.filter((c) => c.kind === 'credit_note').map((c) => ({ erpId: c.erpId, number: c.number, state: c.state, totalAmount: c.totalAmount }));
         return { kind: 'done', result: { erpId: result.sale.erpId, creditNotes }, detail: { erpSale: result.sale.number, creditNotes } };

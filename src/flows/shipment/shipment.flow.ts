@@ -85,9 +85,7 @@ function shipmentSteps(deps: FlowDeps, key: string): FlowStep<ShipmentState>[] {
       id: 'erp.shipment',
       system: 'erp',
       async forward({ confirmation, lines }, run): Promise<StepOutcome> {
-        const result = await run.call(TARGETS.erp, (signal) =>
-          deps.connectors.erp.recordShipment(confirmation.orderId, { shipmentKey: key, lines: lines.map((l) => ({ sku: l.sku, quantity: l.quantity })) }, { correlationId: run.correlationId, signal }),
-        );
+        const result = await deps.connectors.erp.recordShipment(confirmation.orderId, { shipmentKey: key, lines: lines.map((l) => ({ sku: l.sku, quantity: l.quantity })) }, run.via(TARGETS.erp));
         return { kind: 'done', result: { erpShipmentId: result.erpShipmentId }, detail: { erpShipmentId: result.erpShipmentId, recorded: result.recorded, shipmentState: result.sale.shipmentState } };
       },
     },
@@ -157,7 +155,7 @@ export async function invoiceOrder(deps: FlowDeps, payload: { orderId: string },
     id: 'erp.invoice',
     system: 'erp',
     async forward(_state, run): Promise<StepOutcome> {
-      const invoices = (await run.call(TARGETS.erp, (signal) => deps.connectors.erp.postInvoices(payload.orderId, { correlationId: run.correlationId, signal }))).filter(
+      const invoices = (await deps.connectors.erp.postInvoices(payload.orderId, run.via(TARGETS.erp))).filter(
         (i) => i.kind === 'invoice' && i.state !== 'cancelled',
       );
       if (invoices.length === 0) {
