@@ -38,3 +38,27 @@ test('remediation: the error\'s own hint first, else one by class', () => {
   assert.match(remediationFor(classifyError(new SynclineError('BAD', 'x')), null, 1), /permanent.*replay/);
   assert.match(remediationFor(classifyError(new Error('x')), 'erp:main', 10), /erp:main.*10 times/);
 });
+
+test('jitter spreads retries over the upper half of the delay, never earlier', () => {
+  for (const attempt of [1, 3, 8]) {
+    const exponential = Math.min(policy.backoffCapMs, policy.backoffBaseMs * 2 ** (attempt - 1));
+    const delays = Array.from({ length: 500 }, () => backoffDelayMs(attempt, policy));
+    assert.ok(delays.every((d) => d >= exponential / 2 && d <= exponential), `attempt ${attempt}: within [${exponential / 2}, ${exponential}]`);
+    // Spread, not one value: workers that failed together do not come back together.
+    assert.ok(new Set(delays).size > 100, `attempt ${attempt}: ${new Set(delays).size} distinct delays`);
+    const mean = delays.reduce((a, b) => a + b, 0) / delays.length;
+    assert.ok(Math.abs(mean - exponential * 0.75) < exponential * 0.05, `attempt ${attempt}: mean ${mean}`);
+  }
+});
+
+test('a transient failure is retried at now + the jittered backoff of its attempt', () => {
+  const transient = classifyError(new TargetError('TARGET_HTTP_503', 'down', { retry: 'transient' }));
+  assert.deepEqual(decideFailure(transient, 3, 10, policy, 10_000, () => 0.5), { kind: 'retry', runAt: new Date(10_000 + 3000) });
+  assert.deepEqual(decideFailure(transient, 1, 1, policy, 10_000, () => 0.5), { kind: 'dead-letter' }, 'the last attempt');
+});
+
+test('a throttle whose reset time has passed waits like a first retry; throttles never dead-letter', () => {
+  const stale = classifyError(new TargetError('TARGET_HTTP_429', 'slow down', { retry: 'throttled', retryAt: new Date(500) }));
+  assert.deepEqual(decideFailure(stale, 1, 10, policy, 1000, () => 0), { kind: 'defer', runAt: new Date(1500) });
+  assert.equal(decideFailure(stale, 50, 1, policy, 1000).kind, 'defer', 'however many attempts were made');
+});

@@ -43,3 +43,17 @@ test('a failed response becomes a classified TargetError with its excerpt', asyn
   assert.equal(invalid.retry, 'permanent');
   assert.match(invalid.remediation!, /correct the data/);
 });
+
+test('503 with Retry-After or a rate-limit reset is throttled until then; without one it is transient', async () => {
+  const withRetryAfter = await targetErrorFromResponse('erp:main', new Response('busy', { status: 503, headers: { 'retry-after': '5' } }));
+  assert.equal(withRetryAfter.retry, 'throttled');
+  assert.ok(withRetryAfter.retryAt!.getTime() > Date.now() + 4000);
+  const reset = Math.ceil(Date.now() / 1000) + 30;
+  const withReset = await targetErrorFromResponse('shopify:acme', new Response('', { status: 429, headers: { 'x-ratelimit-reset': String(reset) } }));
+  assert.equal(withReset.retry, 'throttled');
+  assert.equal(withReset.retryAt!.getTime(), reset * 1000);
+  const plain = await targetErrorFromResponse('erp:main', new Response('oops', { status: 503 }));
+  assert.equal(plain.retry, 'transient');
+  assert.equal(plain.retryAt, undefined);
+  assert.equal(plain.remediation, undefined);
+});
