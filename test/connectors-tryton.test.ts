@@ -327,26 +327,19 @@ describe('Tryton client behind a per-request gate', () => {
     const one = await admin.stats();
     assert.ok(one.totals.accepted <= 7, `a posting took ${one.totals.accepted} requests`);
 
-    // A gate like the runtime's target caller: at most `limit` grants per wall-clock second.
+    // A gate with the runtime target caller's rule: a call counts against the limit from its
+    // grant until one second after it returned, so the ERP never sees more in any second.
     const limit = 10;
-    let second = 0;
-    let granted = 0;
-    let queue = Promise.resolve();
+    const reaches: number[] = [];
     const target = {
-      call<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-        const turn = queue.then(async () => {
-          for (;;) {
-            const now = Math.floor(Date.now() / 1000);
-            if (now !== second) [second, granted] = [now, 0];
-            if (granted < limit) {
-              granted++;
-              return;
-            }
-            await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 2));
-          }
-        });
-        queue = turn;
-        return turn.then(() => fn(new AbortController().signal));
+      async call<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+        while (reaches.filter((reach) => reach > Date.now() - 1000).length >= limit) await new Promise((resolve) => setTimeout(resolve, 10));
+        const entry = reaches.push(Number.POSITIVE_INFINITY) - 1;
+        try {
+          return await fn(new AbortController().signal);
+        } finally {
+          reaches[entry] = Date.now();
+        }
       },
     };
     await admin.resetStats();

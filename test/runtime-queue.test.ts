@@ -7,7 +7,7 @@ import { enqueue } from '../src/runtime/queue.ts';
 import { claimJobs } from '../src/store/runtime/claim-jobs.ts';
 import { completeJobs, rescheduleJob } from '../src/store/runtime/finish-jobs.ts';
 import { getDeadLetter, listAudit, listDeadLetters, moveToDeadLetter, replayDeadLetters, discardDeadLetter } from '../src/store/runtime/dead-letter-queries.ts';
-import { acquireTarget, recordTargetOutcome, upsertTarget, takeSlot, releaseSlot } from '../src/store/runtime/target-queries.ts';
+import { acquireTarget, finishTargetCall, recordTargetOutcome, upsertTarget, takeSlot, releaseSlot } from '../src/store/runtime/target-queries.ts';
 import { queueStats } from '../src/store/runtime/queue-stats.ts';
 import { newId } from '../src/model/ids.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
@@ -117,7 +117,7 @@ function queueContract(name: string, open: () => Promise<{ db: Database; close()
         await recordTargetOutcome(db, 'erp:down', { success: false, probe: false, threshold: 3, ratio: 1, minCalls: 100, cooldownMs: 60_000, failure: { i } });
       }
       assert.deepEqual((await claim('w')).map((r) => r.payload), ['up']);
-      const acquire = await acquireTarget(db, 'erp:down', { limit: 0, windowMs: 1000, burst: 0, burstWindowMs: 0, probeMs: 1000, ratioWindowMs: 60_000 });
+      const acquire = await acquireTarget(db, 'erp:down', { limit: 0, windowMs: 1000, burst: 0, burstWindowMs: 0, probeMs: 1000, ratioWindowMs: 60_000, holdMs: 1000 });
       assert.equal(acquire.outcome, 'breaker-open');
       assert.ok(acquire.wait_ms > 50_000);
     });
@@ -125,7 +125,7 @@ function queueContract(name: string, open: () => Promise<{ db: Database; close()
     test('the breaker half-opens after the cool-down with a single probe, and a success closes it', async () => {
       await reset();
       await upsertTarget(db, 'erp:flaky', {}, 0);
-      const params = { limit: 0, windowMs: 1000, burst: 0, burstWindowMs: 0, probeMs: 5000, ratioWindowMs: 60_000 };
+      const params = { limit: 0, windowMs: 1000, burst: 0, burstWindowMs: 0, probeMs: 5000, ratioWindowMs: 60_000, holdMs: 1000 };
       await recordTargetOutcome(db, 'erp:flaky', { success: false, probe: false, threshold: 1, ratio: 1, minCalls: 100, cooldownMs: 100, failure: {} });
       assert.equal((await acquireTarget(db, 'erp:flaky', params)).outcome, 'breaker-open');
       await new Promise((r) => setTimeout(r, 150));
@@ -135,15 +135,27 @@ function queueContract(name: string, open: () => Promise<{ db: Database; close()
       assert.equal((await acquireTarget(db, 'erp:flaky', params)).outcome, 'granted');
     });
 
-    test('the sliding-log rate limit grants at most the limit per window', async () => {
+    test('the rate limit grants at most the limit per window, and a call counts until a window after it returned', async () => {
       await reset();
       await upsertTarget(db, 'erp:limited', {}, 0);
-      const params = { limit: 5, windowMs: 1000, burst: 0, burstWindowMs: 0, probeMs: 1000, ratioWindowMs: 60_000 };
-      const outcomes = [];
-      for (let i = 0; i < 8; i++) outcomes.push((await acquireTarget(db, 'erp:limited', params)).outcome);
-      assert.deepEqual(outcomes, ['granted', 'granted', 'granted', 'granted', 'granted', 'rate-limited', 'rate-limited', 'rate-limited']);
-      const denied = await acquireTarget(db, 'erp:limited', params);
-      assert.ok(denied.wait_ms > 0 && denied.wait_ms <= 1000);
+      const params = { limit: 5, windowMs: 400, burst: 0, burstWindowMs: 0, probeMs: 1000, ratioWindowMs: 60_000, holdMs: 5000 };
+      const results = [];
+      for (let i = 0; i < 8; i++) results.push(await acquireTarget(db, 'erp:limited', params));
+      assert.deepEqual(
+        results.map((r) => r.outcome),
+        ['granted', 'granted', 'granted', 'granted', 'granted', 'rate-limited', 'rate-limited', 'rate-limited'],
+      );
+      // The five calls are still running: nothing frees up until one returns, then a full window later.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const whileRunning = await acquireTarget(db, 'erp:limited', params);
+      assert.equal(whileRunning.outcome, 'rate-limited', 'calls in flight hold their place past the window of their grant');
+      assert.ok(whileRunning.wait_ms >= 399 && whileRunning.wait_ms <= 400, `wait ${whileRunning.wait_ms} ms`);
+      const returnedAt = Date.now();
+      for (const r of results.slice(0, 5)) await finishTargetCall(db, 'erp:limited', r.reach!);
+      const justAfter = await acquireTarget(db, 'erp:limited', params);
+      assert.equal(justAfter.outcome, 'rate-limited');
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, returnedAt + 450 - Date.now())));
+      assert.equal((await acquireTarget(db, 'erp:limited', params)).outcome, 'granted');
     });
 
     test('concurrency slots: taken until released, and a slot whose lease expired can be taken again', async () => {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../../store/database.ts';
-import { acquireTarget, recordTargetOutcome, releaseSlot, takeSlot, upsertTarget } from '../../store/runtime/target-queries.ts';
+import { acquireTarget, finishTargetCall, recordTargetOutcome, releaseSlot, takeSlot, upsertTarget } from '../../store/runtime/target-queries.ts';
 import { classifyError } from '../retry-policy.ts';
 import type { TargetCaller } from '../runtime.ts';
 import { TargetError } from './target-errors.ts';
@@ -27,17 +27,19 @@ export function createTargetCaller(
     burstWindowMs,
     probeMs: policy.timeoutMs + 5000,
     ratioWindowMs: policy.breaker.windowMs,
+    // A call is abandoned at its timeout, so it cannot reach the target later than this.
+    holdMs: policy.timeoutMs + 1000,
   };
   const throttled = (code: string, message: string, waitMs: number) =>
     new TargetError(code, message, { retry: 'throttled', target: name, retryAt: new Date(Date.now() + Math.max(waitMs, 50)) });
 
-  async function grant(deadline: number): Promise<{ probe: boolean; failures: number }> {
+  async function grant(deadline: number): Promise<{ probe: boolean; failures: number; reach: string | null }> {
     for (let registered = false; ; ) {
       const result = await acquireTarget(db, name, grantParams);
       switch (result.outcome) {
         case 'granted':
         case 'probe':
-          return { probe: result.outcome === 'probe', failures: result.consecutive_failures };
+          return { probe: result.outcome === 'probe', failures: result.consecutive_failures, reach: result.reach };
         case 'breaker-open':
           throw throttled('TARGET_BREAKER_OPEN', `the circuit breaker of ${name} is open`, result.wait_ms);
         case 'unknown':
@@ -69,7 +71,7 @@ export function createTargetCaller(
       const deadline = Date.now() + policy.maxWaitMs;
       const held = await slot(deadline);
       try {
-        const { probe, failures } = await grant(deadline);
+        const { probe, failures, reach } = await grant(deadline);
         const signal = AbortSignal.any([jobSignal, AbortSignal.timeout(policy.timeoutMs)]);
         let value: T;
         try {
@@ -84,6 +86,7 @@ export function createTargetCaller(
             fn(signal).then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
           });
         } catch (error) {
+          if (reach) await finishTargetCall(db, name, reach).catch(() => {});
           const classified = classifyError(error);
           // Only failures that say the target is unwell count against the breaker: a refused
           // payload (permanent) or a throttle proves it is up.
@@ -101,6 +104,7 @@ export function createTargetCaller(
           }
           throw error;
         }
+        if (reach) await finishTargetCall(db, name, reach).catch(() => {});
         if (probe || failures > 0) {
           await recordTargetOutcome(db, name, {
             success: true,

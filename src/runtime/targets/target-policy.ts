@@ -8,8 +8,9 @@ export interface TargetPolicy {
    */
   burst?: number;
   /**
-   * Added to the one-second window to absorb jitter between the grant and the request reaching
-   * the target, so that the target never sees more than ratePerSecond in its own second (default: 50 ms).
+   * Added to the one-second window. The limit already holds at the target whatever the delay
+   * between a grant and the request's arrival (each call counts until it has returned); a
+   * margin is for targets whose own second runs on a clock that drifts (default: 0 ms).
    */
   windowMarginMs?: number;
   /** Calls in flight at once, across every worker process (default: 0, no cap). */
@@ -44,7 +45,7 @@ export function resolveTargetPolicy(policy: TargetPolicy = {}): ResolvedTargetPo
   return {
     ratePerSecond: positive(policy.ratePerSecond, 0),
     burst: positive(policy.burst, 0),
-    windowMarginMs: positive(policy.windowMarginMs, 50),
+    windowMarginMs: positive(policy.windowMarginMs, 0),
     maxConcurrency: positive(policy.maxConcurrency, 0),
     timeoutMs: positive(policy.timeoutMs, 30_000) || 30_000,
     maxWaitMs: positive(policy.maxWaitMs, 2000),

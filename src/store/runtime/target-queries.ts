@@ -20,20 +20,27 @@ export interface AcquireResult {
   outcome: 'granted' | 'probe' | 'rate-limited' | 'breaker-open' | 'unknown';
   wait_ms: number;
   consecutive_failures: number;
+  /** Set on a grant of a rate-limited target: hand it back to finishTargetCall when the call returns. */
+  reach: string | null;
 }
 
-/** One atomic decision for a call: breaker, then rate limit (see runtime_target_acquire in 0002_runtime.sql). */
+/** One atomic decision for a call: breaker, then rate limit (see runtime_target_acquire in 0010_target_reach.sql). */
 export async function acquireTarget(
   db: Queryable,
   name: string,
-  p: { limit: number; windowMs: number; burst: number; burstWindowMs: number; probeMs: number; ratioWindowMs: number },
+  p: { limit: number; windowMs: number; burst: number; burstWindowMs: number; probeMs: number; ratioWindowMs: number; holdMs: number },
 ): Promise<AcquireResult> {
   const result = await db.query<AcquireResult>(
-    'SELECT outcome, wait_ms, consecutive_failures FROM runtime_target_acquire($1, $2, $3, $4, $5, $6, $7)',
-    [name, p.limit, p.windowMs, p.burst, p.burstWindowMs, p.probeMs, p.ratioWindowMs],
+    'SELECT outcome, wait_ms, consecutive_failures, reach FROM runtime_target_acquire($1, $2, $3, $4, $5, $6, $7, $8)',
+    [name, p.limit, p.windowMs, p.burst, p.burstWindowMs, p.probeMs, p.ratioWindowMs, p.holdMs],
     { prepare: true },
   );
   return result.rows[0]!;
+}
+
+/** A granted call has returned: its entry in the rate log becomes its finish time. */
+export async function finishTargetCall(db: Queryable, name: string, reach: string): Promise<void> {
+  await db.query('SELECT runtime_target_finish($1, $2)', [name, reach], { prepare: true });
 }
 
 /** Records a call's outcome; returns the breaker state after it. */
