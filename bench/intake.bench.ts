@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createTestDatabase } from '../test/support/postgres.ts';
 import { fetchToken, spawnSyncline, testEnvironment } from '../test/support/server.ts';
 import { sampleOrder } from '../test/support/orders.ts';
-import { pgbenchPath, writeResult } from './support.ts';
+import { pgbenchPath, runPgbench, writeResult } from './support.ts';
 
 /**
  * Order intake throughput and latency at 32 concurrent clients on the real
@@ -110,23 +110,13 @@ async function measureIntake() {
 }
 
 function measurePgbench(): { tps: number; command: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'syncline-pgbench-'));
-  const script = join(dir, 'insert.sql');
-  writeFileSync(script, "INSERT INTO bench_insert (payload) VALUES ('x');\n");
-  const database = `syncline_pgbench_${process.pid}`;
-  const psql = (sql: string, db = 'postgres') => execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', db, '-qtAc', sql], { stdio: ['ignore', 'pipe', 'ignore'] });
-  psql(`DROP DATABASE IF EXISTS ${database}`);
-  psql(`CREATE DATABASE ${database}`);
-  try {
-    psql('CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload text NOT NULL)', database);
-    const args = ['-h', '127.0.0.1', '-U', 'postgres', '-n', '-c', String(CLIENTS), '-j', '2', '-T', String(MEASURE_SECONDS), '-f', script, database];
-    const output = execFileSync(pgbenchPath(), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    const match = /tps = ([\d.]+)/.exec(output);
-    if (!match) throw new Error(`could not read tps from pgbench output:\n${output}`);
-    return { tps: Math.round(Number(match[1])), command: `pgbench -n -c ${CLIENTS} -j 2 -T ${MEASURE_SECONDS} -f insert.sql` };
-  } finally {
-    psql(`DROP DATABASE IF EXISTS ${database}`);
-  }
+  return runPgbench({
+    name: 'insert',
+    setup: 'CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload text NOT NULL)',
+    statement: "INSERT INTO bench_insert (payload) VALUES ('x');",
+    clients: CLIENTS,
+    seconds: MEASURE_SECONDS,
+  });
 }
 
 export async function run(): Promise<void> {

@@ -1,15 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Pool } from 'undici';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.ts';
 import { fetchToken, spawnSyncline, testEnvironment } from '../test/support/server.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { openPostgres } from '../src/store/postgres.database.ts';
 import { InventoryService } from '../src/domain/inventory/inventory.service.ts';
-import { percentile, pgbenchPath, writeResult } from './support.ts';
+import { percentile, runPgbench, writeResult } from './support.ts';
 
 /**
  * Reservations per second at 32 concurrent clients on the real PostgreSQL server:
@@ -160,23 +156,13 @@ async function measureHttp(): Promise<Phase> {
 }
 
 function measurePgbenchHotRow(): { tps: number; command: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'syncline-pgbench-'));
-  const script = join(dir, 'hot-row.sql');
-  writeFileSync(script, "UPDATE stock SET qty = qty - 1 WHERE sku = 'HOT' AND qty >= 1;\n");
-  const database = `syncline_pgbench_inventory_${process.pid}`;
-  const psql = (sql: string, db = 'postgres') => execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', db, '-qtAc', sql]);
-  psql(`DROP DATABASE IF EXISTS ${database}`);
-  psql(`CREATE DATABASE ${database}`);
-  try {
-    psql("CREATE TABLE stock (sku text PRIMARY KEY, qty bigint NOT NULL); INSERT INTO stock VALUES ('HOT', 1000000000)", database);
-    const args = ['-h', '127.0.0.1', '-U', 'postgres', '-n', '-c', String(CLIENTS), '-j', '2', '-T', String(MEASURE_SECONDS), '-f', script, database];
-    const output = execFileSync(pgbenchPath(), args, { encoding: 'utf8' });
-    const match = /tps = ([\d.]+)/.exec(output);
-    if (!match) throw new Error(`could not read tps from pgbench output:\n${output}`);
-    return { tps: Math.round(Number(match[1])), command: `pgbench ${args.slice(4).join(' ').replace(script, 'hot-row.sql')}` };
-  } finally {
-    psql(`DROP DATABASE IF EXISTS ${database}`);
-  }
+  return runPgbench({
+    name: 'hot-row',
+    setup: "CREATE TABLE stock (sku text PRIMARY KEY, qty bigint NOT NULL); INSERT INTO stock VALUES ('HOT', 1000000000)",
+    statement: "UPDATE stock SET qty = qty - 1 WHERE sku = 'HOT' AND qty >= 1;",
+    clients: CLIENTS,
+    seconds: MEASURE_SECONDS,
+  });
 }
 
 export async function run(): Promise<void> {

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Facts about the machine a benchmark ran on, recorded with every result. */
@@ -40,4 +42,40 @@ export function pgbenchPath(): string {
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export interface PgbenchRun {
+  /** Names the scratch database and the script file in the recorded command. */
+  name: string;
+  /** SQL that creates the table the script works on, run in a fresh database. */
+  setup: string;
+  /** The one statement every pgbench transaction runs. */
+  statement: string;
+  clients: number;
+  seconds: number;
+}
+
+/**
+ * Runs pgbench with a one-statement custom script against a scratch database on the local
+ * server, dropped afterwards; returns transactions per second and the command as recorded.
+ */
+export function runPgbench(run: PgbenchRun): { tps: number; command: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'syncline-pgbench-'));
+  const script = join(dir, `${run.name}.sql`);
+  writeFileSync(script, `${run.statement}\n`);
+  const database = `syncline_pgbench_${run.name.replaceAll('-', '_')}_${process.pid}`;
+  const psql = (sql: string, db = 'postgres') => execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', db, '-qtAc', sql], { stdio: ['ignore', 'pipe', 'ignore'] });
+  psql(`DROP DATABASE IF EXISTS ${database}`);
+  psql(`CREATE DATABASE ${database}`);
+  try {
+    psql(run.setup, database);
+    const options = ['-n', '-c', String(run.clients), '-j', '2', '-T', String(run.seconds)];
+    const output = execFileSync(pgbenchPath(), ['-h', '127.0.0.1', '-U', 'postgres', ...options, '-f', script, database], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const match = /tps = ([\d.]+)/.exec(output);
+    if (!match) throw new Error(`could not read tps from pgbench output:\n${output}`);
+    return { tps: Math.round(Number(match[1])), command: `pgbench ${options.join(' ')} -f ${run.name}.sql  # ${run.statement}` };
+  } finally {
+    psql(`DROP DATABASE IF EXISTS ${database}`);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
