@@ -4,12 +4,13 @@ import { sandboxAdmin } from '../src/connectors/kit/sandbox-app.ts';
 import { flowApi, startFlowRig, type FlowRig } from './support/flows.ts';
 import { waitFor } from './support/runtime.ts';
 
-/** Orders that do not go straight through: cancels, payment failure, fraud holds, backorders. */
+/** Orders that do not go straight through: cancels, payment failure, fraud holds, backorders, a failing non-critical system. */
 describe('order lifecycle: compensations, holds and backorders', () => {
   let rig: FlowRig;
   let f: ReturnType<typeof flowApi>;
   before(async () => {
-    rig = await startFlowRig();
+    // A short loyalty cool-down, so that its award reaches its dead letter in seconds.
+    rig = await startFlowRig({ env: { SYNCLINE_TARGET_POLICIES: JSON.stringify({ loyalty: { breaker: { cooldownMs: 500 } } }) } });
     f = flowApi(rig);
     await f.location('WH-WEST', 'warehouse');
     await f.stock([
@@ -57,6 +58,10 @@ describe('order lifecycle: compensations, holds and backorders', () => {
     // Every compensation, in each system's own state:
     const state = await f.erpState();
     const sale = state.sales.find((s: any) => s.reference === orderId);
+    // A confirmed Tryton sale cannot itself be cancelled: its shipments and invoices are, which is what undoes it.
+    const erpUndo = cancellation.report.compensated.find((c: any) => c.step === 'erp.post').detail;
+    assert.ok(['cancelled', 'cancelled_documents'].includes(erpUndo.outcome), JSON.stringify(erpUndo));
+    assert.ok(sale.shipments.length > 0 && sale.invoices.length > 0, 'the sale had documents to cancel');
     assert.ok(sale.shipments.every((id: number) => state.shipments.find((s: any) => s.id === id).state === 'cancelled'), 'ERP shipments cancelled');
     assert.ok(sale.invoices.every((id: number) => state.invoices.find((i: any) => i.id === id).state === 'cancelled'), 'ERP invoice cancelled');
     const intents = (await f.paymentState()).paymentIntents.filter((p: any) => p.metadata.order_id === orderId);
@@ -92,8 +97,10 @@ describe('order lifecycle: compensations, holds and backorders', () => {
       await f.waitForStatus(orderId, 'payment_failed');
       const state = await f.erpState();
       const sale = state.sales.find((s: any) => s.reference === orderId);
-      assert.ok(sale.invoices.every((id: number) => state.invoices.find((i: any) => i.id === id).state === 'cancelled'), 'ERP documents cancelled');
+      assert.ok(sale.invoices.length > 0 && sale.invoices.every((id: number) => state.invoices.find((i: any) => i.id === id).state === 'cancelled'), 'ERP documents cancelled');
       assert.equal(await reserved('TEE-M'), 0, 'reservation released');
+      const intents = (await f.paymentState()).paymentIntents.filter((p: any) => p.metadata.order_id === orderId);
+      assert.deepEqual(intents.map((p: any) => [p.status, p.amount_received]), [['canceled', 0]], 'the authorisation was voided at the gateway');
       assert.deepEqual(await f.fulfilments(orderId), []);
       const done = await actions(orderId);
       assert.ok(done.includes('payment.capture:failed'));
@@ -147,5 +154,53 @@ describe('order lifecycle: compensations, holds and backorders', () => {
     await f.waitForStatus(orderId, 'released');
     assert.equal((await f.lifecycle(orderId)).hold, null);
     assert.equal(await reserved('SOCKS'), 2);
+  });
+
+  test('partial failure isolation: with loyalty down the order is posted, released, shipped and completed; the award retries on its own, then waits as a dead letter', async () => {
+    const loyalty = sandboxAdmin(rig.sandboxes.urls.loyalty);
+    await loyalty.setFaults({ down: true });
+    let deadLetterId: string | undefined;
+    const email = `loyal-${Date.now()}@example.com`;
+    const balance = async () => (await loyalty.call<{ balance: number }>('GET', `/v1/members/${encodeURIComponent(email)}`)).balance;
+    try {
+      const orderId = await f.submit({ customer: { email, name: 'Loyal Customer' }, lines: [{ sku: 'MUG', quantity: 1, unitPrice: '8.50' }], payments: [] });
+      await f.waitForStatus(orderId, 'released');
+      assert.equal((await f.erpState()).sales.filter((s: any) => s.reference === orderId).length, 1, 'posted to the ERP');
+      const [fulfilment] = await f.fulfilments(orderId);
+      await f.ship(fulfilment.id);
+      await f.waitForStatus(orderId, 'completed');
+
+      const jobKey = `loyalty:${orderId}`;
+      await waitFor(
+        'the award to become a dead letter',
+        async () => {
+          const items = (await f.api('GET', '/v1/ops/dead-letters?type=flow.loyalty-award&limit=500')).body.items as any[];
+          deadLetterId = items.find((d) => d.jobKey === jobKey)?.id;
+          return deadLetterId !== undefined;
+        },
+        60_000,
+        200,
+      );
+      const failed = (await f.timeline(orderId)).filter((e) => e.action === 'loyalty.award');
+      assert.ok(failed.length >= 2, `the award was retried (${failed.length} attempts on the timeline)`);
+      assert.ok(failed.every((e) => e.system === 'loyalty' && e.outcome === 'failed' && e.detail.blocking === false));
+      assert.deepEqual(
+        failed.map((e) => e.attempt),
+        [...failed.keys()].map((i) => i + 1),
+        'one attempt after another, each on the timeline',
+      );
+      assert.equal(await f.status(orderId), 'completed', 'the failing award changed nothing on the order');
+
+      // Loyalty is back; an operator replays the dead letter and the points arrive, once.
+      await loyalty.clearFaults();
+      const replay = await f.api('POST', `/v1/ops/dead-letters/${deadLetterId}/replay`);
+      assert.equal(replay.status, 202, JSON.stringify(replay.body));
+      await waitFor('the points', async () => (await f.timeline(orderId)).some((e) => e.action === 'loyalty.award' && e.outcome === 'succeeded'), 20_000, 100);
+      const award = (await f.timeline(orderId)).find((e) => e.action === 'loyalty.award' && e.outcome === 'succeeded')!;
+      assert.ok(award.detail.points > 0);
+      assert.equal(await balance(), award.detail.points, 'the loyalty system holds the points of this order, once');
+    } finally {
+      await loyalty.clearFaults();
+    }
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { wmsSignatureHeader } from '../src/connectors/wms/wms-wire.ts';
 import { flowApi, startFlowRig, type FlowRig } from './support/flows.ts';
+import { sampleOrder, submitOrder } from './support/orders.ts';
 import { waitFor } from './support/runtime.ts';
 
 /** The order lifecycle end to end over HTTP: real PostgreSQL, the sandboxes as real HTTP servers. */
@@ -25,7 +26,10 @@ describe('order lifecycle', () => {
   });
 
   test('happy path: placed, released to the warehouse, shipped through the WMS, invoiced by the ERP, completed', async () => {
-    const orderId = await f.submit();
+    const correlationId = `corr-happy-${Date.now()}`;
+    const submitted = await submitOrder(rig.baseUrl, rig.token, sampleOrder(), undefined, { 'x-correlation-id': correlationId });
+    assert.equal(submitted.status, 201);
+    const orderId = submitted.body.id as string;
     await f.waitForStatus(orderId, 'released');
 
     const [fulfilment, ...others] = await f.fulfilments(orderId);
@@ -76,7 +80,17 @@ describe('order lifecycle', () => {
     assert.equal(post.system, 'erp');
     assert.equal(post.attempt, 1);
     assert.ok(typeof post.durationMs === 'number');
-    assert.ok(post.correlationId.length > 0);
+    // Every entry says which system did what, with what outcome, on which attempt, how long it took, under which correlation id.
+    for (const e of timeline) {
+      assert.ok(e.system && e.action && ['succeeded', 'failed', 'skipped', 'pending'].includes(e.outcome), JSON.stringify(e));
+      assert.ok(Number.isInteger(e.attempt) && e.attempt >= 1, JSON.stringify(e));
+      assert.ok(e.durationMs === null || (Number.isInteger(e.durationMs) && e.durationMs >= 0), JSON.stringify(e));
+      assert.ok(e.correlationId.length > 0, JSON.stringify(e));
+    }
+    const placed = timeline.filter((e) => ['order.received', 'order.validate', 'fraud.screen', 'payment.authorize', 'inventory.allocate', 'erp.post', 'payment.capture', 'wms.fulfil'].includes(e.action));
+    assert.equal(placed.length, 8);
+    assert.ok(placed.every((e) => e.correlationId === correlationId), 'the caller\'s X-Correlation-Id follows the order through its flow');
+    assert.ok(placed.slice(1).every((e) => typeof e.durationMs === 'number'), 'each step records its duration');
     await waitFor('loyalty points', async () => (await f.timeline(orderId)).some((e) => e.action === 'loyalty.award' && e.outcome === 'succeeded'), 10_000);
   });
 
