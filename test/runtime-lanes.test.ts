@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { enqueue } from '../src/runtime/queue.ts';
-import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { testEnvironment } from './support/server.ts';
 import { RUNTIME_TEST_TABLES } from './support/runtime-handlers.ts';
-import { spawnWorker, waitFor, type WorkerProcess } from './support/runtime.ts';
+import { spawnWorker, waitFor } from './support/runtime.ts';
+import { workerTestBed } from './support/runtime-workers.ts';
 
 /**
  * Lanes: a flood of bulk work never delays critical work. Measured on the database clock,
@@ -13,22 +13,11 @@ import { spawnWorker, waitFor, type WorkerProcess } from './support/runtime.ts';
  * `syncline worker` process (test.effect records its start in test_execution).
  */
 describe('priority lanes', () => {
-  let database: TestDatabase;
-  const workers: WorkerProcess[] = [];
-  before(async () => {
-    database = await createTestDatabase();
-    await database.db.exec(RUNTIME_TEST_TABLES);
-  });
-  after(async () => {
-    for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
-    await Promise.all(workers.map((w) => w.exited));
-    await database?.drop();
-  });
-
-  const count = async (sql: string, params: unknown[] = []) => Number((await database.db.query<{ n: string }>(sql, params)).rows[0]!.n);
+  const bed = workerTestBed(RUNTIME_TEST_TABLES);
+  const { workers, count } = bed;
 
   test('a backlog of 10,000 bulk jobs does not delay a critical job by more than a second', async (t) => {
-    const { db } = database;
+    const { db, url } = bed.database;
     const backlog = 10_000;
     const bulk = Array.from({ length: backlog }, (_, i) => ({
       type: 'test.effect',
@@ -41,7 +30,7 @@ describe('priority lanes', () => {
 
     // The fallback poll is far above the bound, so only the enqueue's notification can wake
     // a worker in time: the test fails if critical work waits for a poll or behind bulk work.
-    const env = testEnvironment(database.url, { SYNCLINE_WORKER_CONCURRENCY: '10', SYNCLINE_WORKER_POLL_MS: '5000' });
+    const env = testEnvironment(url, { SYNCLINE_WORKER_CONCURRENCY: '10', SYNCLINE_WORKER_POLL_MS: '5000' });
     workers.push(...(await Promise.all([spawnWorker(env), spawnWorker(env)])));
     await waitFor('the workers to be busy with bulk work', async () => (await count("SELECT count(*) AS n FROM test_execution WHERE job_key LIKE 'bulk-%'")) >= 100, 30_000);
 

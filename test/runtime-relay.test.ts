@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { appendEvents, type NewEvent } from '../src/runtime/outbox/outbox.ts';
-import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { testEnvironment } from './support/server.ts';
 import { RELAY_TEST_TABLES } from './support/runtime-relay-handlers.ts';
-import { spawnWorker, waitFor, type WorkerProcess } from './support/runtime.ts';
+import { spawnWorker, waitFor } from './support/runtime.ts';
+import { workerTestBed } from './support/runtime-workers.ts';
 
 const RELAY_HANDLERS = fileURLToPath(new URL('./support/runtime-relay-handlers.ts', import.meta.url));
 
@@ -16,24 +16,13 @@ const RELAY_HANDLERS = fileURLToPath(new URL('./support/runtime-relay-handlers.t
  * a crash and a restart: no event is dispatched twice or skipped.
  */
 describe('outbox relay', () => {
-  let database: TestDatabase;
-  const workers: WorkerProcess[] = [];
-  before(async () => {
-    database = await createTestDatabase();
-    await database.db.exec(RELAY_TEST_TABLES);
-  });
-  after(async () => {
-    for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
-    await Promise.all(workers.map((w) => w.exited));
-    await database?.drop();
-  });
-
-  const count = async (sql: string) => Number((await database.db.query<{ n: string }>(sql)).rows[0]!.n);
+  const bed = workerTestBed(RELAY_TEST_TABLES);
+  const { workers, count } = bed;
   const dispatched = () => count('SELECT count(*) AS n FROM test_dispatch');
 
   test('events reach their subscriber once each, in commit order per subject, across a crash and a restart of the relay', async (t) => {
-    const { db } = database;
-    const env = testEnvironment(database.url, { SYNCLINE_HANDLER_MODULES: RELAY_HANDLERS, SYNCLINE_WORKER_LEASE_MS: '2000', SYNCLINE_WORKER_POLL_MS: '200' });
+    const { db, url } = bed.database;
+    const env = testEnvironment(url, { SYNCLINE_HANDLER_MODULES: RELAY_HANDLERS, SYNCLINE_WORKER_LEASE_MS: '2000', SYNCLINE_WORKER_POLL_MS: '200' });
     const event = (subject: string, seq: number, type = 'test.relay.step'): NewEvent => ({
       id: `evt-${subject}-${seq}-${type}`,
       type,
