@@ -41,19 +41,24 @@ async function run(argv: string[]): Promise<number> {
     case 'api':
     case 'worker': {
       const roles = { api: command !== 'worker', workers: command !== 'api' };
-      const running = await startSyncline(config, logger, roles);
-      if (running.url) logger.info({ url: running.url, database: running.db.kind }, 'syncline is listening');
+      const started = startSyncline(config, logger, roles);
       // SIGTERM: stop accepting requests and claiming jobs, let running jobs finish within
-      // SYNCLINE_SHUTDOWN_GRACE_MS, then exit. A second signal exits at once.
+      // SYNCLINE_SHUTDOWN_GRACE_MS, then exit. A second signal exits at once. The handlers are
+      // in place before start-up, so a signal that comes as soon as the worker is ready (or
+      // while it is starting) still stops it gracefully instead of killing it mid-claim.
       const stop = async (signal: string) => {
         logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
         process.once(signal, () => process.exit(1));
+        const running = await started;
         await running.close();
         logger.info({ signal }, 'stopped');
         process.exit(0);
       };
-      process.once('SIGTERM', () => void stop('SIGTERM'));
-      process.once('SIGINT', () => void stop('SIGINT'));
+      const onSignal = (signal: string) => void stop(signal).catch(() => process.exit(1));
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      const running = await started;
+      if (running.url) logger.info({ url: running.url, database: running.db.kind }, 'syncline is listening');
       return new Promise<number>(() => {});
     }
     case 'migrate': {
