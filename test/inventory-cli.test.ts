@@ -1,28 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { InventoryService } from '../src/domain/inventory/inventory.service.ts';
+import { runSyncline } from './support/cli.ts';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 let database: TestDatabase;
 const dir = mkdtempSync(join(tmpdir(), 'syncline-inventory-cli-'));
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', DATABASE_URL: database.url, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runSyncline(args, { DATABASE_URL: database.url, LOG_LEVEL: 'warn' });
 
 function file(name: string, text: string): string {
   const path = join(dir, name);

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { RUNTIME_TEST_TABLES } from './support/runtime-handlers.ts';
 import { runUntilDeadLettered } from './support/runtime-dead-letters.ts';
-import { runSyncline } from './support/runtime-cli.ts';
+import { runSyncline } from './support/cli.ts';
 import { startCountingServer } from './support/counting-server.ts';
 
 /** `syncline dlq list|show|replay|discard` as an operator runs it, against a real database. */
