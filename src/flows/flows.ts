@@ -23,7 +23,9 @@ import { invoiceOrder, recordShipment } from './shipment/shipment.flow.ts';
 
 /** Built-in target policies; SYNCLINE_TARGET_POLICIES overrides them per target. */
 export const DEFAULT_TARGET_POLICIES: Record<string, TargetPolicy> = {
-  // The ERP is the slowest and most protective system: few postings at once, a rate limit, a breaker.
+  // The ERP is the slowest and most protective system: few requests at once, a rate limit, a breaker.
+  // The limit counts HTTP requests (a posting is about seven): 10 per second is about 1.4 postings;
+  // set the ERP's real quota with SYNCLINE_TARGET_POLICIES.
   [TARGETS.erp]: { ratePerSecond: 10, maxConcurrency: 4, timeoutMs: 30_000, maxWaitMs: 2000, breaker: { failureThreshold: 5, cooldownMs: 10_000 } },
   [TARGETS.wms]: { ratePerSecond: 50, maxConcurrency: 10, timeoutMs: 15_000 },
   [TARGETS.payment]: { ratePerSecond: 50, maxConcurrency: 10, timeoutMs: 15_000 },
