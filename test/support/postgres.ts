@@ -69,7 +69,17 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   if (options.migrated === false) await withAdmin((admin) => admin.query(`CREATE DATABASE ${name}`));
   else {
     const template = await ensureTemplate();
-    await withAdmin((admin) => admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
+    // PostgreSQL refuses to copy a template while anyone is connected to it (SQLSTATE 55006),
+    // for example a developer's psql session: try again for a while.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await withAdmin((admin) => admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
+        break;
+      } catch (error) {
+        if ((error as { code?: string }).code !== '55006' || attempt >= 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
   }
   const url = databaseUrl(name);
   const db = openPostgres({ connectionString: url, poolSize: 10 });
