@@ -25,8 +25,8 @@ export interface StepRun {
   /**
    * The context for a connector call to `target`. It carries the target's gate, so each
    * HTTP request the connector sends takes its own grant (rate limit, concurrency slot,
-   * breaker, timeout): a Tryton posting of eight requests counts eight against the ERP's
-   * quota, not one. Never wrap a connector call in `context.target(name).call` as well.
+   * breaker, timeout): a Tryton posting of several requests counts each against the ERP's
+   * quota, not once. Never wrap a connector call in `context.target(name).call` as well.
    */
   via(target: string): CallContext;
 }

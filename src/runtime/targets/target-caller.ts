@@ -104,6 +104,8 @@ export function createTargetCaller(
           }
           throw error;
         }
+        // Should recording the finish fail, the call keeps its provisional reach (grant plus
+        // timeout): the limit then errs on the side of the target.
         if (reach) await finishTargetCall(db, name, reach).catch(() => {});
         if (probe || failures > 0) {
           await recordTargetOutcome(db, name, {
