@@ -1,29 +1,18 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { enqueue } from '../src/runtime/queue.ts';
-import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { testEnvironment } from './support/server.ts';
 import { RUNTIME_TEST_TABLES } from './support/runtime-handlers.ts';
-import { spawnWorker, waitFor, type WorkerProcess } from './support/runtime.ts';
+import { spawnWorker, waitFor } from './support/runtime.ts';
+import { workerTestBed } from './support/runtime-workers.ts';
 
 /** Real `syncline worker` processes on the real PostgreSQL: crash safety and graceful drain. */
 describe('worker processes', () => {
-  let database: TestDatabase;
-  const workers: WorkerProcess[] = [];
-  before(async () => {
-    database = await createTestDatabase();
-    await database.db.exec(RUNTIME_TEST_TABLES);
-  });
-  after(async () => {
-    for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
-    await Promise.all(workers.map((w) => w.exited));
-    await database?.drop();
-  });
-
-  const count = async (sql: string, params: unknown[] = []) => Number((await database.db.query<{ n: string }>(sql, params)).rows[0]!.n);
+  const bed = workerTestBed(RUNTIME_TEST_TABLES);
+  const { workers, count } = bed;
 
   test('three workers, one killed with SIGKILL mid-batch: every job has its effect exactly once, none lost', async () => {
-    const { db } = database;
+    const { db } = bed.database;
     const total = 3000;
     const jobs = Array.from({ length: total }, (_, i) => ({
       type: 'test.effect',
@@ -35,7 +24,7 @@ describe('worker processes', () => {
     }));
     for (let i = 0; i < total; i += 500) await enqueue(db, jobs.slice(i, i + 500));
 
-    const env = testEnvironment(database.url, { SYNCLINE_WORKER_CONCURRENCY: '8', SYNCLINE_WORKER_LEASE_MS: '2000', SYNCLINE_WORKER_POLL_MS: '200' });
+    const env = testEnvironment(bed.database.url, { SYNCLINE_WORKER_CONCURRENCY: '8', SYNCLINE_WORKER_LEASE_MS: '2000', SYNCLINE_WORKER_POLL_MS: '200' });
     const started = await Promise.all([spawnWorker(env), spawnWorker(env), spawnWorker(env)]);
     workers.push(...started);
     const [victim] = started;
@@ -65,12 +54,12 @@ describe('worker processes', () => {
   });
 
   test('SIGTERM stops claiming, lets running jobs finish within the grace period, and exits 0', async () => {
-    const { db } = database;
+    const { db } = bed.database;
     await enqueue(
       db,
       Array.from({ length: 40 }, (_, i) => ({ type: 'test.effect', payload: { sleepMs: 600 }, jobKey: `drain-${i}`, correlationId: `corr-drain-${i}` })),
     );
-    const worker = await spawnWorker(testEnvironment(database.url, { SYNCLINE_WORKER_CONCURRENCY: '4', SYNCLINE_SHUTDOWN_GRACE_MS: '5000' }));
+    const worker = await spawnWorker(testEnvironment(bed.database.url, { SYNCLINE_WORKER_CONCURRENCY: '4', SYNCLINE_SHUTDOWN_GRACE_MS: '5000' }));
     workers.push(worker);
     // Normal jobs may fill 3 of the 4 slots (the fourth stays free for critical work); more are
     // claimed ahead into the buffer, leased but not started.
