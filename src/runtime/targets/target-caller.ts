@@ -86,7 +86,6 @@ export function createTargetCaller(
             fn(signal).then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
           });
         } catch (error) {
-          if (reach) await finishTargetCall(db, name, reach).catch(() => {});
           const classified = classifyError(error);
           // Only failures that say the target is unwell count against the breaker: a refused
           // payload (permanent) or a throttle proves it is up.
@@ -103,10 +102,11 @@ export function createTargetCaller(
             });
           }
           throw error;
+        } finally {
+          // Should recording the finish fail, the call keeps its provisional reach (grant plus
+          // timeout): the limit then errs on the side of the target.
+          if (reach) await finishTargetCall(db, name, reach).catch(() => {});
         }
-        // Should recording the finish fail, the call keeps its provisional reach (grant plus
-        // timeout): the limit then errs on the side of the target.
-        if (reach) await finishTargetCall(db, name, reach).catch(() => {});
         if (probe || failures > 0) {
           await recordTargetOutcome(db, name, {
             success: true,

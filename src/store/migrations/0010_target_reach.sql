@@ -13,6 +13,19 @@
 -- the grant of the last one, which therefore could not have been granted.
 DROP FUNCTION runtime_target_acquire(text, integer, integer, integer, integer, integer, integer);
 
+-- How long until one more call fits: at most p_limit reaches in any p_window_ms (0: it fits now).
+-- The reach that has to leave the window first decides; one still in flight leaves no sooner
+-- than a full window after now.
+CREATE FUNCTION runtime_target_window_wait(p_reaches timestamptz[], p_clock timestamptz, p_limit integer, p_window_ms integer)
+RETURNS double precision
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce((
+    SELECT extract(epoch FROM least(g, p_clock) + p_window_ms * interval '1 millisecond' - p_clock) * 1000
+      FROM unnest(p_reaches) g
+     WHERE p_limit > 0 AND g > p_clock - p_window_ms * interval '1 millisecond'
+     ORDER BY g DESC OFFSET greatest(p_limit, 1) - 1 LIMIT 1), 0)
+$$;
+
 CREATE FUNCTION runtime_target_acquire(p_name text, p_limit integer, p_window_ms integer, p_burst integer,
                                        p_burst_window_ms integer, p_probe_ms integer, p_ratio_window_ms integer,
                                        p_hold_ms integer,
@@ -23,10 +36,9 @@ DECLARE
   t runtime_target;
   clock timestamptz := clock_timestamp();
   live timestamptz[];
-  in_window timestamptz[];
   provisional timestamptz;
-  w1 double precision := 0;
-  w2 double precision := 0;
+  w1 double precision;
+  w2 double precision;
 BEGIN
   SELECT * INTO t FROM runtime_target WHERE name = p_name FOR UPDATE;
   IF NOT FOUND THEN
@@ -42,22 +54,8 @@ BEGIN
   -- Reaches that still matter to either window, oldest first.
   live := ARRAY(SELECT g FROM unnest(t.recent_grants) g
                  WHERE g > clock - greatest(p_window_ms, p_burst_window_ms) * interval '1 millisecond' ORDER BY g);
-  IF p_limit > 0 THEN
-    in_window := ARRAY(SELECT g FROM unnest(live) g WHERE g > clock - p_window_ms * interval '1 millisecond' ORDER BY g);
-    IF cardinality(in_window) >= p_limit THEN
-      -- The reach that has to leave the window first; one still in flight leaves no sooner
-      -- than a full window after now.
-      w1 := extract(epoch FROM least(in_window[cardinality(in_window) - p_limit + 1], clock)
-                              + p_window_ms * interval '1 millisecond' - clock) * 1000;
-    END IF;
-  END IF;
-  IF p_burst > 0 THEN
-    in_window := ARRAY(SELECT g FROM unnest(live) g WHERE g > clock - p_burst_window_ms * interval '1 millisecond' ORDER BY g);
-    IF cardinality(in_window) >= p_burst THEN
-      w2 := extract(epoch FROM least(in_window[cardinality(in_window) - p_burst + 1], clock)
-                              + p_burst_window_ms * interval '1 millisecond' - clock) * 1000;
-    END IF;
-  END IF;
+  w1 := runtime_target_window_wait(live, clock, p_limit, p_window_ms);
+  w2 := runtime_target_window_wait(live, clock, p_burst, p_burst_window_ms);
   IF greatest(w1, w2) > 0 THEN
     outcome := 'rate-limited';
     wait_ms := ceil(greatest(w1, w2));
