@@ -26,6 +26,7 @@ export const FLOW_JOBS = {
   invoice: 'flow.invoice',
   return: 'flow.return',
   loyalty: 'flow.loyalty-award',
+  loyaltyReversal: 'flow.loyalty-reversal',
 } as const;
 
 /** Every job about one order shares this ordering key, so the order's flows never interleave. */

@@ -11,8 +11,8 @@ import type { JobPolicy } from '../runtime/runtime.ts';
 import type { TargetPolicy } from '../runtime/targets/target-policy.ts';
 import { cancelOrder, type CancelPayload } from './cancel/cancel.flow.ts';
 import { FLOW_JOBS, TARGETS, type FlowDeps } from './flow-deps.ts';
-import { awardLoyalty } from './loyalty/loyalty.flow.ts';
-import { placeOrder, retryBackorders, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
+import { awardLoyalty, reverseLoyalty } from './loyalty/loyalty.flow.ts';
+import { placeOrder, placementDeadLettered, retryBackorders, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
 import { processReturn } from './return/return.flow.ts';
 import { invoiceOrder, recordShipment } from './shipment/shipment.flow.ts';
 
@@ -62,16 +62,16 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
     registry.defineTarget(name, { ...policy, ...override, breaker: { ...policy.breaker, ...override.breaker } });
   }
   const critical: JobPolicy = { maxAttempts: 30, backoffBaseMs: 500, backoffCapMs: options.config.flowBackoffCapMs, timeoutMs: 120_000 };
-  registry.register<PlacePayload>(FLOW_JOBS.place, (payload, context) => placeOrder(deps, payload, context), critical);
+  registry.register<PlacePayload>(FLOW_JOBS.place, (payload, context) => placeOrder(deps, payload, context), critical, {
+    onDeadLetter: (notice, tx) => placementDeadLettered(deps, notice, tx),
+  });
   registry.register<CancelPayload>(FLOW_JOBS.cancel, (payload, context) => cancelOrder(deps, payload, context), critical);
   registry.register<ShipmentConfirmation>(FLOW_JOBS.shipment, (payload, context) => recordShipment(deps, payload, context), critical);
   registry.register<{ orderId: string }>(FLOW_JOBS.invoice, (payload, context) => invoiceOrder(deps, payload, context), critical);
   registry.register<{ returnId: string }>(FLOW_JOBS.return, (payload, context) => processReturn(deps, payload, context), critical);
-  registry.register<{ orderId: string }>(FLOW_JOBS.loyalty, (payload, context) => awardLoyalty(deps, payload, context), {
-    maxAttempts: 5,
-    backoffBaseMs: 1000,
-    backoffCapMs: options.config.flowBackoffCapMs,
-  });
+  const loyalty: JobPolicy = { maxAttempts: 5, backoffBaseMs: 1000, backoffCapMs: options.config.flowBackoffCapMs };
+  registry.register<{ orderId: string }>(FLOW_JOBS.loyalty, (payload, context) => awardLoyalty(deps, payload, context), loyalty);
+  registry.register<{ orderId: string }>(FLOW_JOBS.loyaltyReversal, (payload, context) => reverseLoyalty(deps, payload, context), loyalty);
   registry.subscribe({ name: 'order-placed', types: [EVENT_TYPES.orderCreated], lane: 'critical', handle: (event) => startOnOrderCreated(deps, event) });
   registry.subscribe({
     name: 'backorder-retry',

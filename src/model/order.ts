@@ -153,6 +153,34 @@ export const OrderTotals = z
   .meta({ id: 'OrderTotals' });
 export type OrderTotals = z.infer<typeof OrderTotals>;
 
+/** Why a failed flow stopped an order: the system, the step, the error and the dead letter to replay. */
+export const OrderException = z
+  .object({
+    kind: z.literal('exception'),
+    flow: z.string().meta({ example: 'order-placed' }),
+    step: z.string().nullable().meta({ example: 'erp.post' }),
+    system: z.string().meta({ example: 'erp' }),
+    code: z.string().meta({ example: 'erp.unknown_product' }),
+    retry: z.enum(['transient', 'throttled', 'permanent']),
+    message: z.string().meta({ description: 'The error message, without personal data.' }),
+    deadLetterId: z.string().meta({ description: 'Replay it (POST /v1/ops/dead-letters/{id}/replay) once the cause is fixed.' }),
+    resumeStatus: OrderStatus.meta({ description: 'The status the order returns to when the flow resumes.' }),
+    since: z.string(),
+  })
+  .meta({ id: 'OrderException' });
+export type OrderException = z.infer<typeof OrderException>;
+
+/** Why an order waits: a validation or fraud hold, a backorder, or a flow's exception. */
+export const OrderHold = z
+  .discriminatedUnion('kind', [
+    z.looseObject({ kind: z.literal('validation'), problems: z.array(z.string()) }),
+    z.looseObject({ kind: z.literal('fraud'), reasons: z.array(z.looseObject({ code: z.string(), message: z.string() })) }),
+    z.looseObject({ kind: z.literal('backorder'), lines: z.array(z.unknown()) }),
+    OrderException,
+  ])
+  .meta({ id: 'OrderHold' });
+export type OrderHold = z.infer<typeof OrderHold>;
+
 /** The canonical order as Syncline stores and returns it. */
 export const Order = z
   .object({
@@ -173,6 +201,7 @@ export const Order = z
     correlationId: z.string(),
     createdAt: z.string(),
     updatedAt: z.string(),
+    hold: OrderHold.optional().meta({ description: 'Present while the order is on hold or waiting for stock.' }),
   })
   .meta({ id: 'Order', description: 'A canonical order.' });
 export type Order = z.infer<typeof Order>;

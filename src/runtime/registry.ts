@@ -2,12 +2,13 @@ import type { Database } from '../store/database.ts';
 import { upsertTarget } from '../store/runtime/target-queries.ts';
 import type { CloudEvent } from '../model/cloud-event.ts';
 import { DEFAULT_JOB_POLICY } from './retry-policy.ts';
-import type { JobHandler, JobPolicy, Lane } from './runtime.ts';
+import type { JobHandler, JobHooks, JobPolicy, Lane } from './runtime.ts';
 import { resolveTargetPolicy, type ResolvedTargetPolicy, type TargetPolicy } from './targets/target-policy.ts';
 
 export interface RegisteredHandler {
   handler: JobHandler;
   policy: Required<JobPolicy>;
+  hooks: JobHooks;
 }
 
 /** An outbox subscription: events of the given types become jobs of type `event:<name>`. */
@@ -32,9 +33,9 @@ export class RuntimeRegistry {
   readonly #subscriptions: Subscription[] = [];
 
   /** Registers the handler of a job type; a second registration of a type is a mistake and throws. */
-  register<P>(type: string, handler: JobHandler<P>, policy: JobPolicy = {}): this {
+  register<P>(type: string, handler: JobHandler<P>, policy: JobPolicy = {}, hooks: JobHooks<P> = {}): this {
     if (this.#handlers.has(type)) throw new Error(`a handler for job type "${type}" is already registered`);
-    this.#handlers.set(type, { handler: handler as JobHandler, policy: { ...DEFAULT_JOB_POLICY, ...policy } });
+    this.#handlers.set(type, { handler: handler as JobHandler, policy: { ...DEFAULT_JOB_POLICY, ...policy }, hooks: hooks as JobHooks });
     return this;
   }
 

@@ -20,6 +20,7 @@
  *   to replay or discard.
  */
 import type { Queryable } from '../store/database.ts';
+import type { RetryClass } from '../domain/errors.ts';
 
 export const LANES = ['critical', 'normal', 'bulk'] as const;
 export type Lane = (typeof LANES)[number];
@@ -99,6 +100,26 @@ export interface HandlerContext {
 }
 
 export type JobHandler<P = unknown> = (payload: P, context: HandlerContext) => Promise<void>;
+
+/** A job that has just become a dead letter, as its type's hook sees it. */
+export interface DeadLetterNotice<P = unknown> {
+  deadLetterId: string;
+  job: Job<P>;
+  errorClass: RetryClass;
+  errorCode: string;
+  /** The error's message, as stored with the dead letter. */
+  message: string;
+}
+
+/** Optional hooks of a job type. */
+export interface JobHooks<P = unknown> {
+  /**
+   * Runs in the transaction that moves a job of this type to the dead letters, so the
+   * owner can record what the failure means for its subject (an order on hold). If it
+   * throws, the job is dead-lettered without it and the error is logged.
+   */
+  onDeadLetter?(notice: DeadLetterNotice<P>, tx: Queryable): Promise<void>;
+}
 
 /** Enqueues inside the caller's transaction (so a job exists if and only if the caller's change committed). */
 export type Enqueue = (tx: Queryable, specs: JobSpec | readonly JobSpec[]) => Promise<string[]>;

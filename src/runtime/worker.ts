@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Database } from '../store/database.ts';
+import type { Database, Queryable } from '../store/database.ts';
 import { CommitBatcher } from '../store/commit-batcher.ts';
 import { claimJobs, type ClaimedJobRow } from '../store/runtime/claim-jobs.ts';
 import { completeJobs, releaseJobs, renewLeases, rescheduleJob } from '../store/runtime/finish-jobs.ts';
@@ -11,7 +11,7 @@ import { newId } from '../model/ids.ts';
 import { enqueue } from './queue.ts';
 import { classifyError, decideFailure, DEFAULT_JOB_POLICY, remediationFor } from './retry-policy.ts';
 import type { RuntimeRegistry } from './registry.ts';
-import { laneName, type HandlerContext, type Job } from './runtime.ts';
+import { laneName, type HandlerContext, type Job, type JobHooks } from './runtime.ts';
 import { createTargetCaller } from './targets/target-caller.ts';
 import { OutboxRelay } from './outbox/relay.ts';
 import { SynclineError } from '../domain/errors.ts';
@@ -252,7 +252,7 @@ export class Worker {
       this.#complete(row);
     } catch (error) {
       clearTimeout(timeout);
-      await this.#fail(row, maxAttempts, policy, error, log);
+      await this.#fail(row, job, registered?.hooks, policy, error, log);
     }
   }
 
@@ -274,7 +274,8 @@ export class Worker {
     this.#pendingFinishes.add(finished);
   }
 
-  async #fail(row: ClaimedJobRow, maxAttempts: number, policy: typeof DEFAULT_JOB_POLICY, error: unknown, log: Logger): Promise<void> {
+  async #fail(row: ClaimedJobRow, job: Job, hooks: JobHooks | undefined, policy: typeof DEFAULT_JOB_POLICY, error: unknown, log: Logger): Promise<void> {
+    const maxAttempts = job.maxAttempts;
     const classified = classifyError(error);
     // Stopping is not the job's fault: it goes back to the queue at once, attempt not counted.
     const decision =
@@ -287,13 +288,28 @@ export class Worker {
             ? `Permanent failure on attempt ${row.attempts}: ${classified.message}`
             : `Gave up after ${row.attempts} of ${maxAttempts} attempts; last error: ${classified.message}`;
         const deadLetterId = newId('deadLetter');
-        await moveToDeadLetter(this.#db, { id: row.id, worker: this.id, deadLetterId, maxAttempts }, {
-          errorClass: classified.retry,
-          errorCode: classified.code,
-          reason,
-          remediation: remediationFor(classified, row.target, row.attempts),
-          excerpt: classified.excerpt ?? null,
-        });
+        const move = (db: Queryable) =>
+          moveToDeadLetter(db, { id: row.id, worker: this.id, deadLetterId, maxAttempts }, {
+            errorClass: classified.retry,
+            errorCode: classified.code,
+            reason,
+            remediation: remediationFor(classified, row.target, row.attempts),
+            excerpt: classified.excerpt ?? null,
+          });
+        const onDeadLetter = hooks?.onDeadLetter;
+        if (!onDeadLetter) await move(this.#db);
+        else {
+          const notice = { deadLetterId, job, errorClass: classified.retry, errorCode: classified.code, message: classified.message };
+          try {
+            await this.#db.transaction(async (tx) => {
+              if (await move(tx)) await onDeadLetter(notice, tx);
+            });
+          } catch (hookError) {
+            // The job must not stay leased because its owner could not record the failure.
+            log.error({ err: hookError, deadLetterId }, 'the dead-letter hook failed; dead-lettering without it');
+            await move(this.#db);
+          }
+        }
         log.warn({ deadLetterId, code: classified.code, errorClass: classified.retry }, 'job dead-lettered');
       } else {
         await rescheduleJob(this.#db, { id: row.id, worker: this.id, runAt: decision.runAt, uncount: decision.kind === 'defer', error: lastError });

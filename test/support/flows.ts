@@ -115,6 +115,13 @@ export function flowApi(rig: { baseUrl: string; token: string; sandboxes: Runnin
         throw new Error(`${(error as Error).message} (last status ${last}); timeline: ${JSON.stringify(timeline.entries, null, 1)}`);
       }
     },
+    /** Cancels an order over HTTP, waits for it to be cancelled and returns the finished cancellation. */
+    async cancelAndWait(orderId: string, body: { reason?: string } = {}): Promise<any> {
+      const cancel = await api('POST', `/v1/orders/${orderId}/cancel`, body);
+      if (cancel.status !== 202) throw new Error(`cancel ${orderId}: ${cancel.status} ${JSON.stringify(cancel.body)}`);
+      await this.waitForStatus(orderId, 'cancelled');
+      return (await api('GET', `/v1/orders/${orderId}/cancellations/${cancel.body.id}`)).body;
+    },
     async timeline(orderId: string): Promise<{ system: string; action: string; outcome: string; attempt: number; durationMs: number | null; correlationId: string; detail: any }[]> {
       return (await api('GET', `/v1/orders/${orderId}/timeline`)).body.entries;
     },

@@ -249,9 +249,24 @@ export interface PointsAward {
   created: boolean;
 }
 
+export interface PointsReversal {
+  id: string;
+  orderId: string;
+  /** The award it takes back. */
+  awardId: string;
+  email: string;
+  /** Points taken back (the award's points). */
+  points: number;
+  balance: number;
+  /** False when the award had been reversed already (the call was a repeat). */
+  created: boolean;
+}
+
 export interface LoyaltyConnector {
   readonly system: string;
   /** Awards points for an order; a repeat for the same order awards nothing more. */
   awardPoints(input: { orderId: string; email: string; amount: string; currency: string }, context?: CallContext): Promise<PointsAward>;
+  /** Takes back the points awarded for an order (once per order); undefined when nothing was awarded for it. */
+  reversePoints(input: { orderId: string; reason?: string }, context?: CallContext): Promise<PointsReversal | undefined>;
   balance(email: string, context?: CallContext): Promise<number>;
 }

@@ -26,3 +26,13 @@ test('an illegal transition is a coded, permanent error naming what is allowed',
   );
   assert.throws(() => assertTransition('ord_x', 'completed', 'released'), /cannot go from completed to released/);
 });
+
+test('an exception stops an order before release and returns it to the same status; released orders are not stopped', () => {
+  for (const status of ['received', 'validated', 'pending_allocation', 'allocated'] as const) {
+    assert.ok(canTransition(status, 'on_hold'), `${status} -> on_hold`);
+    assert.ok(canTransition('on_hold', status), `on_hold -> ${status}`);
+  }
+  assert.ok(canTransition('on_hold', 'cancelled'));
+  assert.ok(!canTransition('released', 'on_hold'));
+  assert.ok(!canTransition('on_hold', 'released'), 'the flow itself releases the order after it resumed');
+});

@@ -12,13 +12,18 @@ import type { OrderStatus } from '../../model/order.ts';
  *      │            │  └ on_hold ◄┘(validation/fraud hold; operator releases or cancels)
  *      │            └─► pending_allocation (backorder) ─► allocated
  *      └──────────── any open state ─► cancelled;  validated/allocated ─► payment_failed
+ *
+ *   exception: a flow that failed for good stops the order where it was
+ *   (received, validated, pending_allocation, allocated ─► on_hold, kind exception);
+ *   a replay returns it to that status (on_hold ─► the same status) and the flow goes on.
  */
 export const ORDER_TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
   received: ['validated', 'on_hold', 'cancelled'],
   validated: ['on_hold', 'pending_allocation', 'allocated', 'payment_failed', 'cancelled'],
-  on_hold: ['validated', 'cancelled'],
-  pending_allocation: ['allocated', 'cancelled', 'payment_failed'],
-  allocated: ['released', 'payment_failed', 'cancelled'],
+  // validated: a hold released (or an exception resumed there); the others: an exception resumed.
+  on_hold: ['validated', 'received', 'pending_allocation', 'allocated', 'cancelled'],
+  pending_allocation: ['allocated', 'on_hold', 'cancelled', 'payment_failed'],
+  allocated: ['released', 'on_hold', 'payment_failed', 'cancelled'],
   released: ['partially_shipped', 'shipped', 'cancelled'],
   // A partially shipped order completes when the rest was cancelled and the shipped part invoiced.
   partially_shipped: ['shipped', 'completed'],

@@ -7,6 +7,7 @@ import { insertCancellation, openCancellation, readCancellation, updateOrderFlow
 import { appendTimeline, lockOrderStatus, readOrderStatus, transitionOrder } from '../../store/orders/order-status.ts';
 import { cancelJob } from './cancel.flow.ts';
 import { placeJob } from '../order-placed/order-placed.flow.ts';
+import { resumeFromException } from '../order-placed/exception-hold.ts';
 
 /** Accepting a cancel or a hold release: checked and recorded at once, carried out by the flows. */
 
@@ -48,6 +49,19 @@ export async function releaseHold(db: Database, orderId: string, request: { rele
   return db.transaction(async (tx): Promise<HoldReleaseResult> => {
     const status = await lockOrderStatus(tx, orderId);
     if (status !== 'on_hold') return { kind: 'not-on-hold', status };
+    // An exception hold is not overridden: the order goes back to where its flow stopped and
+    // the flow retries the failed step, as a replay of its dead letter would.
+    const resumed = await resumeFromException(tx, orderId, {
+      system: 'operator',
+      action: 'order.exception.resumed',
+      correlationId: request.correlationId,
+      attempt: 1,
+      detail: { by: 'hold-release', releasedBy: request.releasedBy, note: request.note },
+    });
+    if (resumed) {
+      await enqueue(tx, placeJob(orderId, request.correlationId, `place:${orderId}:exception-released`));
+      return { kind: 'released' };
+    }
     await transitionOrder(tx, orderId, 'validated', ['on_hold']);
     await updateOrderFlow(tx, orderId, { hold_released_at: new Date().toISOString(), hold_released_by: request.releasedBy, hold_reason: null });
     await appendTimeline(tx, orderId, [

@@ -12,6 +12,7 @@ import {
   readCancellation,
   readFulfilments,
   readLineStates,
+  readOrderFlow,
   updateFulfilment,
   updateOrderFlow,
 } from '../../store/orders/order-lifecycle-queries.ts';
@@ -23,6 +24,9 @@ import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 import { ORDER_PLACED_FLOW } from '../order-placed/order-placed.flow.ts';
 import { orderPlacedSteps } from '../order-placed/order-placed.steps.ts';
 import { invoiceJob } from '../shipment/shipment.flow.ts';
+import { loyaltyReversalJob } from '../loyalty/loyalty.flow.ts';
+import { isExceptionHold } from '../../domain/orders/order-exception.ts';
+import { discardDeadLetter } from '../../store/runtime/dead-letter-queries.ts';
 
 /**
  * The cancel flow. Before release it undoes the order-placed flow in reverse (release
@@ -46,11 +50,22 @@ export const cancelJob = (payload: CancelPayload, correlationId: string) => ({
   correlationId,
 });
 
-async function finishAsCancelled(deps: FlowDeps, run: StepRun, cancellationId: string, from: readonly OrderStatus[], report: Record<string, unknown>): Promise<void> {
+async function finishAsCancelled(
+  deps: FlowDeps,
+  run: StepRun,
+  cancellationId: string,
+  from: readonly OrderStatus[],
+  report: Record<string, unknown>,
+  also: { reverseLoyalty?: boolean; settleDeadLetter?: string | undefined } = {},
+): Promise<void> {
   await deps.db.transaction(async (tx) => {
     const changed = await advance(tx, run.orderId, 'cancelled', from);
     await updateOrderFlow(tx, run.orderId, { backorder_skus: null, hold_reason: null });
     await finishCancellation(tx, cancellationId, 'completed', report);
+    // Points are awarded only after release; the reversal is its own job, like the award.
+    if (changed && also.reverseLoyalty) await enqueue(tx, loyaltyReversalJob(run.orderId, run.correlationId));
+    // The failed flow the order was held for is settled by the cancel: nothing is left to replay.
+    if (also.settleDeadLetter) await discardDeadLetter(tx, also.settleDeadLetter, 'syncline:cancel', `order ${run.orderId} was cancelled (${cancellationId})`);
     if (changed) await appendEvents(tx, [orderEvent(ORDER_EVENT_TYPES.cancelled, run.orderId, run.correlationId, { cancellationId, ...report })]);
     await appendTimeline(tx, run.orderId, [
       { system: 'syncline', action: 'order.cancelled', outcome: 'succeeded', attempt: run.attempt, durationMs: null, correlationId: run.correlationId, detail: { cancellationId, ...report } },
@@ -91,9 +106,18 @@ export async function cancelOrder(deps: FlowDeps, payload: CancelPayload, contex
   const placed = { flow: ORDER_PLACED_FLOW, key: payload.orderId };
   const steps = orderPlacedSteps(deps);
   if (BEFORE_RELEASE.has(status)) {
+    const hold = (await readOrderFlow(db, payload.orderId))?.hold_reason;
+    const exception = isExceptionHold(hold) ? hold : undefined;
     const compensated = await compensateFlow(db, placed, steps, run);
     const stray = await releaseStrayHolds(deps, run);
-    await finishAsCancelled(deps, run, payload.cancellationId, [...BEFORE_RELEASE], { compensated, ...(stray.length ? { strayHoldsReleased: stray } : {}) });
+    await finishAsCancelled(
+      deps,
+      run,
+      payload.cancellationId,
+      [...BEFORE_RELEASE],
+      { compensated, ...(stray.length ? { strayHoldsReleased: stray } : {}), ...(exception ? { exception: { step: exception.step, code: exception.code, deadLetterId: exception.deadLetterId } } : {}) },
+      { settleDeadLetter: exception?.deadLetterId },
+    );
     return;
   }
 
@@ -136,7 +160,7 @@ export async function cancelOrder(deps: FlowDeps, payload: CancelPayload, contex
   if (!anyShipped) {
     // Nothing left a building: the whole order is undone, money and ERP included.
     const compensated = await compensateFlow(db, placed, steps, run);
-    await finishAsCancelled(deps, run, payload.cancellationId, ['released'], { cancelledFulfilments: cancelled, compensated });
+    await finishAsCancelled(deps, run, payload.cancellationId, ['released'], { cancelledFulfilments: cancelled, compensated }, { reverseLoyalty: true });
     return;
   }
 

@@ -3,7 +3,7 @@ import type { Database, Queryable } from '../../store/database.ts';
 import { SynclineError } from '../../domain/errors.ts';
 import { classifyError } from '../../runtime/retry-policy.ts';
 import type { HandlerContext } from '../../runtime/runtime.ts';
-import { markCompensated, readSteps, recordStep, type StepRecord } from '../../store/flows/flow-steps.ts';
+import { markCompensated, markStarted, readSteps, recordStep, type StepRecord } from '../../store/flows/flow-steps.ts';
 import { appendTimeline } from '../../store/orders/order-status.ts';
 
 /**
@@ -47,6 +47,13 @@ export interface FlowStep<S> {
   forward(state: S, run: StepRun): Promise<StepOutcome>;
   /** Undoes the forward action; does nothing when there is nothing to undo. */
   compensate?(result: Record<string, unknown>, run: StepRun): Promise<Record<string, unknown> | void>;
+  /**
+   * For a step whose call can be cut off after it took effect (a timeout, a crash): finds
+   * that effect by the business key and returns the result its compensation needs, or
+   * undefined when there is none. A step with `recover` is recorded as started before its
+   * forward action runs, so a compensation knows the outcome is unknown, not absent.
+   */
+  recover?(run: StepRun): Promise<Record<string, unknown> | undefined>;
 }
 
 export interface FlowIdentity {
@@ -97,6 +104,7 @@ export async function runFlow<S extends { results: Record<string, Record<string,
     const started = performance.now();
     let outcome: StepOutcome;
     try {
+      if (step.recover && !recorded) await markStarted(db, identity.flow, identity.key, step.id, run.attempt);
       outcome = await step.forward(state, run);
     } catch (error) {
       await recordFailure(db, run, step, error, elapsed(started));
@@ -130,9 +138,10 @@ export async function runFlow<S extends { results: Record<string, Record<string,
 }
 
 /**
- * Undoes every done step of a flow, last first. A compensation that fails throws (the job
- * retries and continues with what is left); compensated steps are marked so, and so are
- * never undone twice. Returns what each compensation reported.
+ * Undoes every done step of a flow, last first; a step that started and never recorded
+ * its outcome is looked up (`recover`) and undone when it took effect. A compensation that
+ * fails throws (the job retries and continues with what is left); compensated steps are
+ * marked so, and so are never undone twice. Returns what each compensation reported.
  */
 export async function compensateFlow<S>(
   db: Database,
@@ -144,11 +153,19 @@ export async function compensateFlow<S>(
   const report: { step: string; detail: Record<string, unknown> }[] = [];
   for (const step of [...steps].reverse()) {
     const recorded = records.get(step.id);
-    if (recorded?.status !== 'done' || !step.compensate) continue;
+    if (!recorded || !step.compensate) continue;
+    const unknownOutcome = recorded.status === 'started' && step.recover !== undefined;
+    if (recorded.status !== 'done' && !unknownOutcome) continue;
     const started = performance.now();
     let detail: Record<string, unknown>;
     try {
-      detail = (await step.compensate(recorded.result, run)) ?? {};
+      if (unknownOutcome) {
+        // The call may have taken effect before it was cut off: look it up by its business key.
+        const found = await step.recover!(run);
+        detail = { unknownOutcome: true, ...(found ? (await step.compensate(found, run)) ?? {} : { found: false }) };
+      } else {
+        detail = (await step.compensate(recorded.result, run)) ?? {};
+      }
     } catch (error) {
       await recordFailure(db, run, { id: `${step.id}.compensate`, system: step.system }, error, elapsed(started));
       throw error;

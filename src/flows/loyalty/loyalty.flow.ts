@@ -1,33 +1,74 @@
 import { SynclineError } from '../../domain/errors.ts';
 import type { HandlerContext } from '../../runtime/runtime.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
-import { appendTimeline } from '../../store/orders/order-status.ts';
-import { TARGETS, type FlowDeps } from '../flow-deps.ts';
+import { appendTimeline, readOrderStatus, type NewTimelineEntry } from '../../store/orders/order-status.ts';
+import { FLOW_JOBS, TARGETS, type FlowDeps } from '../flow-deps.ts';
 
 /**
- * Loyalty points for a released order. Not critical: it runs as its own bulk job with its
- * own retries and dead letter, after the order was released; nothing waits for it.
+ * Loyalty points for a released order, and their reversal when the order is cancelled.
+ * Not critical: each runs as its own bulk job with its own retries and dead letter;
+ * nothing waits for them. An order's award and reversal share an ordering key, so a
+ * reversal never overtakes the award it takes back.
  */
-export async function awardLoyalty(deps: FlowDeps, payload: { orderId: string }, context: HandlerContext): Promise<void> {
-  const order = await findOrderById(deps.db, payload.orderId);
-  if (!order) throw new SynclineError('order.not_found', `no order ${payload.orderId}`);
+
+const loyaltyJob = (type: string, jobKey: string, orderId: string, correlationId: string) => ({
+  type,
+  payload: { orderId },
+  lane: 'bulk' as const,
+  orderingKey: `loyalty:${orderId}`,
+  jobKey,
+  target: TARGETS.loyalty,
+  correlationId,
+});
+
+/** The job that awards an order's points (enqueued when the order is released). */
+export const loyaltyAwardJob = (orderId: string, correlationId: string) => loyaltyJob(FLOW_JOBS.loyalty, `loyalty:${orderId}`, orderId, correlationId);
+
+/** The job that takes an order's points back (enqueued when a released order is cancelled). */
+export const loyaltyReversalJob = (orderId: string, correlationId: string) => loyaltyJob(FLOW_JOBS.loyaltyReversal, `loyalty-reversal:${orderId}`, orderId, correlationId);
+
+/** Runs one loyalty call and writes its outcome on the order's timeline (`blocking: false` on failure). */
+async function onTimeline(deps: FlowDeps, orderId: string, action: string, context: HandlerContext, call: () => Promise<Omit<NewTimelineEntry, 'system' | 'action' | 'attempt' | 'correlationId' | 'durationMs'>>): Promise<void> {
   const started = performance.now();
-  const entry = { system: 'loyalty', action: 'loyalty.award', attempt: context.attempt, correlationId: context.correlationId };
+  const entry = { system: 'loyalty', action, attempt: context.attempt, correlationId: context.correlationId };
   try {
-    const award = await deps.connectors.loyalty.awardPoints(
-      { orderId: order.id, email: order.customer.email, amount: order.totals.grandTotal, currency: order.currency },
-      { correlationId: context.correlationId, signal: context.signal, target: context.target(TARGETS.loyalty) },
-    );
-    await appendTimeline(deps.db, order.id, [
-      { ...entry, outcome: 'succeeded', durationMs: Math.round(performance.now() - started), detail: { awardId: award.id, points: award.points, created: award.created } },
-    ]);
+    const outcome = await call();
+    await appendTimeline(deps.db, orderId, [{ ...entry, ...outcome, durationMs: Math.round(performance.now() - started) }]);
   } catch (error) {
     const code = error instanceof SynclineError ? error.code : 'UNHANDLED_ERROR';
     if (!(error instanceof SynclineError && error.retry === 'throttled')) {
-      await appendTimeline(deps.db, order.id, [
+      await appendTimeline(deps.db, orderId, [
         { ...entry, outcome: 'failed', durationMs: Math.round(performance.now() - started), detail: { code, message: error instanceof Error ? error.message : String(error), blocking: false } },
       ]);
     }
     throw error;
   }
+}
+
+/** Awards the points of a released order; an order cancelled before the award gets none. */
+export async function awardLoyalty(deps: FlowDeps, payload: { orderId: string }, context: HandlerContext): Promise<void> {
+  const order = await findOrderById(deps.db, payload.orderId);
+  if (!order) throw new SynclineError('order.not_found', `no order ${payload.orderId}`);
+  await onTimeline(deps, order.id, 'loyalty.award', context, async () => {
+    // A dead-lettered award replayed after a cancel must not award what the cancel took back.
+    if ((await readOrderStatus(deps.db, order.id)) === 'cancelled') return { outcome: 'skipped', detail: { reason: 'the order was cancelled' } };
+    const award = await deps.connectors.loyalty.awardPoints(
+      { orderId: order.id, email: order.customer.email, amount: order.totals.grandTotal, currency: order.currency },
+      { correlationId: context.correlationId, signal: context.signal, target: context.target(TARGETS.loyalty) },
+    );
+    return { outcome: 'succeeded', detail: { awardId: award.id, points: award.points, created: award.created } };
+  });
+}
+
+/** Takes back the points awarded for a cancelled order (nothing when none were awarded). */
+export async function reverseLoyalty(deps: FlowDeps, payload: { orderId: string }, context: HandlerContext): Promise<void> {
+  if (!(await readOrderStatus(deps.db, payload.orderId))) throw new SynclineError('order.not_found', `no order ${payload.orderId}`);
+  await onTimeline(deps, payload.orderId, 'loyalty.reverse', context, async () => {
+    const reversal = await deps.connectors.loyalty.reversePoints(
+      { orderId: payload.orderId, reason: 'order cancelled' },
+      { correlationId: context.correlationId, signal: context.signal, target: context.target(TARGETS.loyalty) },
+    );
+    if (!reversal) return { outcome: 'skipped', detail: { reason: 'no points were awarded for the order' } };
+    return { outcome: 'succeeded', detail: { reversalId: reversal.id, awardId: reversal.awardId, points: reversal.points, created: reversal.created } };
+  });
 }

@@ -1,7 +1,8 @@
 import { SynclineError } from '../../domain/errors.ts';
 import { BEFORE_RELEASE, TERMINAL_STATUSES } from '../../domain/orders/order-state.ts';
 import type { CloudEvent } from '../../model/cloud-event.ts';
-import type { HandlerContext } from '../../runtime/runtime.ts';
+import type { DeadLetterNotice, HandlerContext } from '../../runtime/runtime.ts';
+import type { Queryable } from '../../store/database.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
@@ -11,6 +12,7 @@ import { compensateFlow, runFlow, stepRun } from '../kit/flow-runner.ts';
 import { advance, FLOW_JOBS, orderingKey, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 import { orderPlacedSteps, type PlacedState } from './order-placed.steps.ts';
+import { holdOnDeadLetter, resumeFromException } from './exception-hold.ts';
 
 /**
  * The order-placed flow: from an accepted order to `released` (fulfilment requested),
@@ -62,9 +64,16 @@ export async function retryBackorders(deps: FlowDeps, event: CloudEvent): Promis
 /** Runs the order-placed flow for one order, from wherever it stopped. */
 export async function placeOrder(deps: FlowDeps, payload: PlacePayload, context: HandlerContext): Promise<void> {
   const { db } = deps;
-  const status = await readOrderStatus(db, payload.orderId);
+  let status = await readOrderStatus(db, payload.orderId);
   if (!status) throw new SynclineError('order.not_found', `no order ${payload.orderId}`);
-  // Nothing to do once released or finished; on hold waits for an operator.
+  if (status === 'on_hold') {
+    // A replayed dead letter: the order leaves its exception hold and the flow goes on where it stopped.
+    const resumed = await db.transaction((tx) =>
+      resumeFromException(tx, payload.orderId, { system: 'syncline', action: 'order.exception.resumed', correlationId: context.correlationId, attempt: context.attempt, detail: { by: 'replay' } }),
+    );
+    if (resumed) status = resumed;
+  }
+  // Nothing to do once released or finished; on hold (validation, fraud) waits for an operator.
   if (TERMINAL_STATUSES.has(status) || !BEFORE_RELEASE.has(status) || status === 'on_hold') return;
   const order = await findOrderById(db, payload.orderId);
   let flow = await readOrderFlow(db, payload.orderId);
@@ -91,4 +100,9 @@ export async function placeOrder(deps: FlowDeps, payload: PlacePayload, context:
       ]);
     });
   }
+}
+
+/** Dead-letter hook of the order-placed job: the order enters the exception state instead of waiting silently. */
+export async function placementDeadLettered(deps: FlowDeps, notice: DeadLetterNotice<PlacePayload>, tx: Queryable): Promise<void> {
+  await holdOnDeadLetter(tx, notice.job.payload?.orderId, notice, { name: ORDER_PLACED_FLOW, steps: orderPlacedSteps(deps) });
 }

@@ -5,8 +5,9 @@ import { enqueue } from '../../runtime/queue.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
 import { insertFulfilments, readFulfilments, updateFulfilment, updateOrderFlow, type OrderFlowRow } from '../../store/orders/order-lifecycle-queries.ts';
 import type { FlowStep, StepOutcome } from '../kit/flow-runner.ts';
-import { advance, FLOW_JOBS, TARGETS, type FlowDeps } from '../flow-deps.ts';
+import { advance, TARGETS, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
+import { loyaltyAwardJob } from '../loyalty/loyalty.flow.ts';
 import { planRoute, type LocationStock, type RouteGroup } from './routing.ts';
 
 /**
@@ -262,6 +263,11 @@ function erpPostStep(deps: FlowDeps): FlowStep<PlacedState> {
       const outcome = await deps.connectors.erp.cancelOrder(String(result.reference), run.via(TARGETS.erp));
       return { outcome: outcome.outcome, ...(outcome.outcome !== 'not_found' ? { state: outcome.sale.state } : {}) };
     },
+    // A posting cut off by a timeout or a crash may have created the sale: find it by its reference.
+    async recover(run) {
+      const sale = await deps.connectors.erp.getSale(run.orderId, run.via(TARGETS.erp));
+      return sale && sale.state !== 'cancelled' ? { reference: run.orderId, erpId: sale.erpId } : undefined;
+    },
   };
 }
 
@@ -314,14 +320,7 @@ function fulfilStep(deps: FlowDeps): FlowStep<PlacedState> {
           if (await advance(tx, order.id, 'released', ['allocated'])) {
             await appendEvents(tx, [orderEvent(ORDER_EVENT_TYPES.released, order.id, run.correlationId, { fulfilments: created })]);
             // Loyalty is not critical: its own job, retries and dead letter; it never holds up the order.
-            await enqueue(tx, {
-              type: FLOW_JOBS.loyalty,
-              payload: { orderId: order.id },
-              lane: 'bulk',
-              jobKey: `loyalty:${order.id}`,
-              target: TARGETS.loyalty,
-              correlationId: run.correlationId,
-            });
+            await enqueue(tx, loyaltyAwardJob(order.id, run.correlationId));
           }
         },
       };

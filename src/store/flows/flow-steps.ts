@@ -8,7 +8,8 @@ import type { Queryable } from '../database.ts';
 
 export interface StepRecord {
   step: string;
-  status: 'done' | 'compensated';
+  /** started: the forward action began and its outcome was never recorded (only steps that can recover). */
+  status: 'started' | 'done' | 'compensated';
   result: Record<string, unknown>;
   attempt: number;
 }
@@ -22,6 +23,15 @@ export async function readSteps(db: Queryable, flow: string, key: string): Promi
   return result.rows;
 }
 
+/** Records that a step's forward action is about to run (a step already recorded is left as it is). */
+export async function markStarted(db: Queryable, flow: string, key: string, step: string, attempt: number): Promise<void> {
+  await db.query(
+    `INSERT INTO flow_step (flow, flow_key, step, status, attempt, done_at)
+     VALUES ($1, $2, $3, 'started', $4, clock_timestamp()) ON CONFLICT DO NOTHING`,
+    [flow, key, step, attempt],
+  );
+}
+
 /**
  * Records a step as done. Returns false when it was already recorded (another run of
  * the same flow got there first): the caller's transaction should then roll back.
@@ -29,16 +39,18 @@ export async function readSteps(db: Queryable, flow: string, key: string): Promi
 export async function recordStep(tx: Queryable, flow: string, key: string, step: string, result: Record<string, unknown>, attempt: number): Promise<boolean> {
   const inserted = await tx.query(
     `INSERT INTO flow_step (flow, flow_key, step, status, result, attempt, done_at)
-     VALUES ($1, $2, $3, 'done', $4, $5, clock_timestamp()) ON CONFLICT DO NOTHING`,
+     VALUES ($1, $2, $3, 'done', $4, $5, clock_timestamp())
+     ON CONFLICT (flow, flow_key, step) DO UPDATE SET status = 'done', result = EXCLUDED.result, attempt = EXCLUDED.attempt, done_at = EXCLUDED.done_at
+       WHERE flow_step.status = 'started'`,
     [flow, key, step, JSON.stringify(result), attempt],
   );
   return inserted.rowCount === 1;
 }
 
-/** Marks a done step as compensated; false when it was not done (already compensated or never done). */
+/** Marks a done (or started) step as compensated; false when it was neither (already compensated or never begun). */
 export async function markCompensated(tx: Queryable, flow: string, key: string, step: string): Promise<boolean> {
   const updated = await tx.query(
-    `UPDATE flow_step SET status = 'compensated', compensated_at = clock_timestamp() WHERE flow = $1 AND flow_key = $2 AND step = $3 AND status = 'done'`,
+    `UPDATE flow_step SET status = 'compensated', compensated_at = clock_timestamp() WHERE flow = $1 AND flow_key = $2 AND step = $3 AND status IN ('done', 'started')`,
     [flow, key, step],
   );
   return updated.rowCount === 1;

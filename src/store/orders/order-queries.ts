@@ -1,20 +1,26 @@
 import type { Queryable } from '../database.ts';
-import { Order, type TimelineEntry } from '../../model/order.ts';
+import { Order, OrderHold, type TimelineEntry } from '../../model/order.ts';
 
 interface OrderRow {
   document: Order;
   status: Order['status'];
   updated_at: Date | string;
+  hold: unknown;
 }
+
+// The order's current hold (order_flow.hold_reason) is shown on the order itself.
+const ORDER_COLUMNS = 'document, status, updated_at, (SELECT f.hold_reason FROM order_flow f WHERE f.order_id = sales_order.id) AS hold';
 
 // jsonb does not keep key order; parsing restores the schema's order, so a stored
 // order serialises to the same bytes as the response that created it.
-const toOrder = (row: OrderRow): Order =>
-  Order.parse({ ...row.document, status: row.status, updatedAt: new Date(row.updated_at).toISOString() });
+const toOrder = (row: OrderRow): Order => {
+  const hold = row.hold === null ? undefined : OrderHold.safeParse(row.hold);
+  return Order.parse({ ...row.document, status: row.status, updatedAt: new Date(row.updated_at).toISOString(), ...(hold?.success ? { hold: hold.data } : {}) });
+};
 
-/** The order as it is now (current status), or undefined. */
+/** The order as it is now (current status and hold), or undefined. */
 export async function findOrderById(db: Queryable, id: string): Promise<Order | undefined> {
-  const result = await db.query<OrderRow>('SELECT document, status, updated_at FROM sales_order WHERE id = $1', [id]);
+  const result = await db.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM sales_order WHERE id = $1`, [id]);
   return result.rows[0] && toOrder(result.rows[0]);
 }
 
@@ -35,7 +41,7 @@ export interface OrderListFilter {
 /** Orders matching the filter, newest first. */
 export async function listOrders(db: Queryable, filter: OrderListFilter): Promise<Order[]> {
   const result = await db.query<OrderRow>(
-    `SELECT document, status, updated_at FROM sales_order
+    `SELECT ${ORDER_COLUMNS} FROM sales_order
       WHERE ($1::text IS NULL OR channel = $1)
         AND ($2::text IS NULL OR channel_order_id = $2)
         AND ($3::text IS NULL OR id < $3)

@@ -1,4 +1,4 @@
-import type { CallContext, LoyaltyConnector, PointsAward } from '../../kit/contracts.ts';
+import type { CallContext, LoyaltyConnector, PointsAward, PointsReversal } from '../../kit/contracts.ts';
 import { createHttpClient, type HttpClient } from '../../kit/http-client.ts';
 
 /** The loyalty connector (API in ../README.md). Non-critical: flows isolate its failures. */
@@ -17,6 +17,16 @@ export class LoyaltyClient implements LoyaltyConnector {
     );
     const { id, orderId, email, points, balance } = response.body;
     return { id, orderId, email, points, balance, created: response.status === 201 };
+  }
+
+  async reversePoints(input: { orderId: string; reason?: string }, context: CallContext = {}): Promise<PointsReversal | undefined> {
+    const response = await this.http.request<{ id: string; orderId: string; awardId: string; email: string; points: number; balance: number }>(
+      { method: 'POST', path: '/v1/reversals', body: input, accept: [404] },
+      context,
+    );
+    if (response.status === 404) return undefined;
+    const { id, orderId, awardId, email, points, balance } = response.body;
+    return { id, orderId, awardId, email, points, balance, created: response.status === 201 };
   }
 
   async balance(email: string, context: CallContext = {}): Promise<number> {

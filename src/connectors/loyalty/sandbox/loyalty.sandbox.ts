@@ -5,7 +5,8 @@ import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListe
 
 /**
  * A loyalty programme emulator: POST /v1/awards gives a member points for an order
- * (once per order id); GET /v1/members/{email} reads the balance. API in ../README.md.
+ * (once per order id); POST /v1/reversals takes them back (once per order id);
+ * GET /v1/members/{email} reads the balance. API in ../README.md.
  */
 
 const AwardBody = z.strictObject({
@@ -14,6 +15,21 @@ const AwardBody = z.strictObject({
   amount: z.string().regex(/^\d{1,18}(\.\d{1,6})?$/),
   currency: z.string().regex(/^[A-Z]{3}$/),
 });
+
+const ReversalBody = z.strictObject({
+  orderId: z.string().min(1).max(128),
+  reason: z.string().max(500).optional(),
+});
+
+interface Reversal {
+  id: string;
+  orderId: string;
+  awardId: string;
+  email: string;
+  points: number;
+  reason: string | null;
+  createdAt: string;
+}
 
 interface Award {
   id: string;
@@ -25,6 +41,8 @@ interface Award {
 
 export interface RunningLoyaltySandbox extends RunningSandbox {
   awards: Map<string, Award>;
+  /** By order id. */
+  reversals: Map<string, Reversal>;
   balances: Map<string, number>;
 }
 
@@ -34,6 +52,7 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
   const awards = new Map<string, Award>();
   const byOrder = new Map<string, string>();
   const balances = new Map<string, number>();
+  const reversals = new Map<string, Reversal>();
   const { app, faults } = createSandboxApp('loyalty', { log: options.log });
 
   app.post('/v1/awards', async (request, reply) => {
@@ -54,6 +73,22 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     return reply.code(201).send({ ...award, balance: balances.get(email) });
   });
 
+  app.post('/v1/reversals', async (request, reply) => {
+    const parsed = ReversalBody.safeParse(request.body);
+    if (!parsed.success) return reply.code(422).send({ error: { code: 'invalid_request', message: 'the reversal is not valid', issues: parsed.error.issues } });
+    const { orderId } = parsed.data;
+    const done = reversals.get(orderId);
+    if (done) return reply.code(200).send({ ...done, balance: balances.get(done.email) ?? 0 });
+    const awardId = byOrder.get(orderId);
+    if (!awardId) return reply.code(404).send({ error: { code: 'not_found', message: `no award for order ${orderId}` } });
+    const award = awards.get(awardId)!;
+    // The balance may go below zero when the points were spent meanwhile, as in most programmes.
+    const reversal: Reversal = { id: `rev_${randomBytes(8).toString('hex')}`, orderId, awardId, email: award.email, points: award.points, reason: parsed.data.reason ?? null, createdAt: new Date().toISOString() };
+    reversals.set(orderId, reversal);
+    balances.set(award.email, (balances.get(award.email) ?? 0) - award.points);
+    return reply.code(201).send({ ...reversal, balance: balances.get(award.email) });
+  });
+
   app.get<{ Params: { email: string } }>('/v1/members/:email', async (request, reply) => {
     const email = request.params.email.toLowerCase();
     if (!balances.has(email)) return reply.code(404).send({ error: { code: 'not_found', message: `no member ${email}` } });
@@ -67,5 +102,5 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
   });
 
   const running = await listenSandbox('loyalty', app, faults, options);
-  return { ...running, awards, balances };
+  return { ...running, awards, reversals, balances };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
@@ -155,6 +156,8 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
   const erp = new TrytonErp();
   if (options.products) erp.seedProducts(options.products);
   const sessions = new Map<string, { userId: number; login: string; lastUsed: number }>();
+  // Per-method answer delays set through the admin API (PUT /_sandbox/delays).
+  const methodDelays = new Map<string, number>();
 
   const { app, faults } = createSandboxApp('tryton', { render: renderFault, log: options.log });
   app.removeContentTypeParser('application/json');
@@ -280,6 +283,10 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
     const userId = authenticate(request);
     // A missing, bad or expired session is HTTP 401 with an empty body (recorded).
     if (userId === undefined) return reply.code(401).send('');
+    // A slow method answers late, like a busy server: a client that gives up first does not
+    // learn what the call did (the call still takes effect, after the delay).
+    const delayMs = methodDelays.get(body.method);
+    if (delayMs) await sleep(delayMs);
     return respond(reply, body.id, () => dispatch(body.method, body.params, userId));
   };
   app.post('/:db/', handleDatabase);
@@ -299,6 +306,12 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
       )
       .parse(request.body);
     return erp.seedProducts(seeds).map((p) => ({ id: p.id, code: p.code, quantity: p.on_hand }));
+  });
+  app.put('/_sandbox/delays', async (request) => {
+    const delays = z.record(z.string().regex(/^model\.[a-z_.]+$/), z.number().int().min(0).max(120_000)).parse(request.body ?? {});
+    methodDelays.clear();
+    for (const [method, ms] of Object.entries(delays)) if (ms > 0) methodDelays.set(method, ms);
+    return Object.fromEntries(methodDelays);
   });
   app.post('/_sandbox/sessions/expire', async (_request, reply) => {
     sessions.clear();
