@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sandboxAdmin } from '../src/connectors/kit/sandbox-app.ts';
 import { createLoyaltyClient } from '../src/connectors/loyalty/outbound/loyalty.client.ts';
+import { runSyncline } from './support/cli.ts';
 import { flowApi, startFlowRig, type FlowRig } from './support/flows.ts';
 import { waitFor } from './support/runtime.ts';
 
@@ -18,8 +19,8 @@ describe('order lifecycle: the exception state and its ways out', () => {
     rig = await startFlowRig({ env: { SYNCLINE_TARGET_POLICIES: JSON.stringify({ erp: { timeoutMs: 1000, breaker: { cooldownMs: 500 } } }) } });
     f = flowApi(rig);
     await f.location('WH-EX', 'warehouse');
-    // NEW-1, NEW-2 and NEW-3 are sold through Syncline's inventory but not (yet) known to the ERP.
-    await f.stock(['TEE-M', 'MUG', 'NEW-1', 'NEW-2', 'NEW-3'].map((sku) => ({ type: 'receipt' as const, sku, location: 'WH-EX', quantity: 20 })));
+    // NEW-1 to NEW-4 are sold through Syncline's inventory but not (yet) known to the ERP.
+    await f.stock(['TEE-M', 'MUG', 'NEW-1', 'NEW-2', 'NEW-3', 'NEW-4'].map((sku) => ({ type: 'receipt' as const, sku, location: 'WH-EX', quantity: 20 })));
   });
   after(async () => {
     await rig?.close();
@@ -74,6 +75,12 @@ describe('order lifecycle: the exception state and its ways out', () => {
     assert.equal(await reserved('NEW-1'), 1, 'the stock stays reserved while an operator decides');
     assert.deepEqual((await intents(orderId)).map((p: any) => p.status), ['requires_capture'], 'the authorisation stays');
     assert.equal((await f.erpState()).sales.filter((s: any) => s.reference === orderId).length, 0);
+
+    // The operator's CLI is the other way to replay: once the ERP knows the product, the order goes on.
+    await erp().call('PUT', '/_sandbox/products', [{ code: 'NEW-1', name: 'New one', listPrice: '12.00', quantity: 50 }]);
+    const replayed = await runSyncline(['dlq', 'replay', hold.deadLetterId], { DATABASE_URL: rig.database.url, LOG_LEVEL: 'warn' });
+    assert.equal(replayed.code, 0, replayed.stderr);
+    await f.waitForStatus(orderId, 'released');
   });
 
   test('fix and replay: the flow resumes where it stopped, nothing done is repeated, and the order is released', async () => {
@@ -102,6 +109,19 @@ describe('order lifecycle: the exception state and its ways out', () => {
     assert.equal((await intents(orderId)).length, 1, 'one authorisation, not two');
     assert.equal((await f.erpState()).sales.filter((s: any) => s.reference === orderId).length, 1, 'one ERP sale');
     assert.equal(await reserved('NEW-3'), 1, 'the first reservation was kept, not doubled');
+  });
+
+  test('an operator hold release on an exception hold resumes the flow like a replay (no hold is overridden)', async () => {
+    const { orderId } = await rejectedOrder('NEW-4');
+    await erp().call('PUT', '/_sandbox/products', [{ code: 'NEW-4', name: 'New four', listPrice: '12.00', quantity: 50 }]);
+    const release = await f.api('POST', `/v1/orders/${orderId}/hold/release`, { note: 'product created in the ERP' });
+    assert.equal(release.status, 202, JSON.stringify(release.body));
+    await f.waitForStatus(orderId, 'released');
+    const resumed = (await f.timeline(orderId)).find((e) => e.action === 'order.exception.resumed')!;
+    assert.equal(resumed.system, 'operator');
+    assert.equal(resumed.detail.note, 'product created in the ERP');
+    assert.equal((await f.lifecycle(orderId)).hold, null);
+    assert.equal(count(await actions(orderId), 'payment.authorize:succeeded'), 1);
   });
 
   test('cancel from the exception state runs every compensation and ends cancelled', async () => {

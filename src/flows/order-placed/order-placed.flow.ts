@@ -89,7 +89,10 @@ export async function placeOrder(deps: FlowDeps, payload: PlacePayload, context:
   const result = await runFlow(db, identity, steps, state, run, {
     interrupted: async () => ((await openCancellation(db, order.id)) ? 'a cancel was requested' : undefined),
   });
-  if (result.kind === 'stopped' && result.step === 'payment.capture' && result.outcome === 'failed') {
+  const captureDeclined = result.kind === 'stopped' && result.step === 'payment.capture' && result.outcome === 'failed';
+  // Steps already undone and no cancel: a payment failure whose compensation failed, now replayed; finish undoing it.
+  const undoing = result.kind === 'stopped' && result.outcome === 'compensated' && !(await openCancellation(db, order.id));
+  if (captureDeclined || undoing) {
     // The money cannot be taken: undo everything, like a cancel, and say why.
     const report = await compensateFlow(db, identity, steps, run);
     await db.transaction(async (tx) => {
