@@ -150,7 +150,10 @@ let doc: Json;
 before(async () => {
   database = await createTestDatabase();
   server = await startTestServer(database.url);
-  doc = (await (await fetch(`${server.baseUrl}/openapi.json`)).json()) as Json;
+  const response = await fetch(`${server.baseUrl}/openapi.json`);
+  const text = await response.text();
+  assert.equal(response.status, 200, text);
+  doc = JSON.parse(text) as Json;
 });
 
 after(async () => {

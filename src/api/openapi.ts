@@ -21,6 +21,22 @@ const SCOPE_DESCRIPTIONS: Record<(typeof SCOPES)[number], string> = {
   admin: 'Every scope, and the administration of clients and keys.',
 };
 
+/** The security schemes operations may name (route-kit's securityOf maps each auth kind to one). */
+const SECURITY_SCHEMES = {
+  oauth2: {
+    type: 'oauth2',
+    description: 'Access tokens from POST /oauth/token, sent as "Authorization: Bearer <token>".',
+    flows: { clientCredentials: { tokenUrl: '/oauth/token', scopes: SCOPE_DESCRIPTIONS } },
+  },
+  clientBasic: { type: 'http', scheme: 'basic', description: 'The client id and secret (RFC 6749 §2.3.1).' },
+  wmsSignature: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'Wms-Signature',
+    description: '`t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` over the raw bytes.',
+  },
+} as const;
+
 /**
  * Registers the document generator (before any route, so that it sees them all)
  * and the deprecation headers. The document is served by GET /openapi.json.
@@ -52,24 +68,19 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       },
       servers: [{ url: '/' }],
       components: {
-        securitySchemes: {
-          oauth2: {
-            type: 'oauth2',
-            description: 'Access tokens from POST /oauth/token, sent as "Authorization: Bearer <token>".',
-            flows: { clientCredentials: { tokenUrl: '/oauth/token', scopes: SCOPE_DESCRIPTIONS } },
-          },
-          clientBasic: { type: 'http', scheme: 'basic', description: 'The client id and secret (RFC 6749 §2.3.1).' },
-          wmsSignature: {
-            type: 'apiKey',
-            in: 'header',
-            name: 'Wms-Signature',
-            description: '`t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` over the raw bytes.',
-          },
-        },
+        securitySchemes: SECURITY_SCHEMES,
       },
     },
     convertConstToEnum: false,
-    transform: ({ schema, url }) => ({ schema: swaggerSchemaOf(schema, components), url }),
+    transform: ({ schema, url }) => {
+      // @fastify/swagger cannot document a requirement on a scheme the document lacks; say which route names one.
+      for (const requirement of schema?.security ?? []) {
+        for (const label of Object.keys(requirement)) {
+          if (!(label in SECURITY_SCHEMES)) throw new Error(`${url}: security names "${label}"; the schemes are ${Object.keys(SECURITY_SCHEMES).join(', ')}`);
+        }
+      }
+      return { schema: swaggerSchemaOf(schema, components), url };
+    },
     transformObject: (document) => {
       if (!('openapiObject' in document)) return document.swaggerObject;
       const openapi = document.openapiObject;
