@@ -93,7 +93,7 @@ const SECURITY: Record<Exclude<Auth, Scope>, Array<Record<string, string[]>>> = 
 };
 
 /** The OpenAPI security requirement for an auth kind. */
-export function securityOf(auth: Auth): Array<Record<string, string[]>> {
+function securityOf(auth: Auth): Array<Record<string, string[]>> {
   return auth in SECURITY ? SECURITY[auth as keyof typeof SECURITY] : [{ oauth2: [auth] }];
 }
 
@@ -163,8 +163,6 @@ export function jsonSchemaOf(schema: z.ZodType, components: Components): Json {
   for (const [id, definition] of Object.entries(($defs ?? {}) as Record<string, unknown>)) components.set(id, relink(definition));
   return relink(root);
 }
-
-const isZod = (value: unknown): value is z.ZodType => value instanceof z.ZodType;
 
 /** The Problem schema every problem+json response refers to. */
 export const ProblemSchema = z
@@ -279,18 +277,39 @@ function responseOf(response: ResponseSpec, components: Components, deprecation:
   };
 }
 
+/** The request headers every operation reads, and Idempotency-Key where the spec asks for it. */
+function requestHeaders(idempotencyKey: OperationSpec['idempotencyKey']): Json {
+  const properties: Json = {
+    'X-Correlation-Id': {
+      type: 'string',
+      pattern: '^[A-Za-z0-9._:@/+=-]{1,128}$',
+      description: 'Returned on the response and kept on what the request causes; generated when absent or not valid.',
+    },
+    traceparent: { type: 'string', description: 'W3C trace context; its trace id becomes the correlation id when X-Correlation-Id is absent.' },
+  };
+  if (idempotencyKey) {
+    properties['Idempotency-Key'] = {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+      description:
+        idempotencyKey === 'required'
+          ? 'Unique per request; resend the same key to retry safely (the first answer is replayed with Idempotent-Replayed: true).'
+          : 'Optional: the method is idempotent by nature; a key makes retries replay the first answer.',
+    };
+  }
+  return { type: 'object', properties, ...(idempotencyKey === 'required' ? { required: ['Idempotency-Key'] } : {}) };
+}
+
 /**
  * What @fastify/swagger reads for one route: the spec's parameters, body and
  * responses as JSON Schema, plus the standard responses. A route without a spec
- * (declared with plain schema fields) keeps them and gets the standard responses.
+ * (declared with plain metadata fields) keeps them and gets the standard responses.
  */
 export function swaggerSchemaOf(schema: FastifySchema | undefined, components: Components): FastifySchema {
   const base = { ...(schema ?? {}) } as KitSchema & Json;
   const spec = base[SPEC];
   if (base.hide) return base;
-  for (const key of ['body', 'querystring', 'params', 'headers'] as const) {
-    if (isZod(base[key])) base[key] = jsonSchemaOf(base[key], components);
-  }
   const responses: Json = {};
   const deprecation = spec?.deprecated
     ? {
@@ -307,23 +326,7 @@ export function swaggerSchemaOf(schema: FastifySchema | undefined, components: C
       };
     }
     if (spec.query) base.querystring = jsonSchemaOf(spec.query, components);
-    if (spec.idempotencyKey) {
-      base.headers = {
-        type: 'object',
-        properties: {
-          'Idempotency-Key': {
-            type: 'string',
-            minLength: 1,
-            maxLength: 255,
-            description:
-              spec.idempotencyKey === 'required'
-                ? 'Unique per request; resend the same key to retry safely (the first answer is replayed with Idempotent-Replayed: true).'
-                : 'Optional: the method is idempotent by nature; a key makes retries replay the first answer.',
-          },
-        },
-        ...(spec.idempotencyKey === 'required' ? { required: ['Idempotency-Key'] } : {}),
-      };
-    }
+    base.headers = requestHeaders(spec.idempotencyKey);
     if (spec.body) {
       base.body = jsonSchemaOf(spec.body.schema, components);
       if (spec.body.mediaType) base.consumes = [spec.body.mediaType];
@@ -334,8 +337,6 @@ export function swaggerSchemaOf(schema: FastifySchema | undefined, components: C
     if (spec.deprecated) {
       base.description = `${base.description ? base.description + '\n\n' : ''}**Deprecated** since ${spec.deprecated.since}; removed after ${spec.deprecated.sunset}.`;
     }
-  } else if (base.response && typeof base.response === 'object') {
-    for (const [status, response] of Object.entries(base.response as Json)) responses[status] = isZod(response) ? jsonSchemaOf(response, components) : response;
   }
   for (const [status, problems] of problemsOf(spec, base.security)) {
     if (responses[status]) continue;

@@ -55,7 +55,9 @@ const issueToken = operation({
   operationId: 'issueToken',
   tags: ['OAuth'],
   summary: 'Issue an access token (OAuth 2.0 client credentials grant)',
-  description: 'Authenticate with HTTP Basic (client id and secret, form-encoded) or with client_id and client_secret in the form, not both.',
+  description:
+    'Authenticate with HTTP Basic (client id and secret, form-encoded) or with client_id and client_secret in the form, not both. ' +
+    'Errors are RFC 6749 JSON, except a form that repeats a parameter (400 bad-request) and the problems every operation may answer.',
   auth: 'client-credentials',
   body: {
     schema: TokenRequest,
