@@ -37,7 +37,7 @@ const ReplayFilterBody = z
 const DiscardBody = z.strictObject({ reason: z.string().trim().min(3).max(1000) });
 const EmptyBody = z.strictObject({}).optional();
 
-function deadLetterIdOf(request: FastifyRequest): string {
+function deadLetterId(request: FastifyRequest): string {
   const { id } = request.params as { id: string };
   if (!isId('deadLetter', id)) throw new ProblemError('not-found', `No dead letter with id ${id}.`);
   return id;
@@ -128,7 +128,7 @@ const deadLetterExample = {
   resolutionNote: null,
   replayJobId: null,
 };
-const deadLetterId = { id: 'Dead letter id (dlq_…).' };
+const deadLetterParams = { id: 'Dead letter id (dlq_…).' };
 
 const actorOf = (request: FastifyRequest) => `client:${request.principal?.clientId ?? 'unknown'}`;
 
@@ -214,7 +214,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
     tags: ['Operations'],
     summary: 'A dead letter with its payload, the failure excerpt and its audit trail',
     auth: 'ops:read',
-    params: deadLetterId,
+    params: deadLetterParams,
     responses: {
       200: {
         description: 'The dead letter.',
@@ -225,7 +225,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
     problems: { 'not-found': 'No such dead letter.' },
   });
   app.get('/v1/ops/dead-letters/:id', { preHandler: canRead, schema: getDeadLetter }, async (request) => {
-    const id = deadLetterIdOf(request);
+    const id = deadLetterId(request);
     const found = await deadLetters.show(id);
     if (!found) throw new ProblemError('not-found', `No dead letter with id ${id}.`);
     return found;
@@ -257,13 +257,13 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
     tags: ['Operations'],
     summary: 'Replay one open dead letter',
     auth: 'ops:write',
-    params: deadLetterId,
+    params: deadLetterParams,
     body: { schema: EmptyBody, example: {}, required: false },
     responses: { 202: { description: 'Queued again as a new job.', schema: Replayed, example: { id: deadLetterExample.id, status: 'replayed', jobId: '5821' } } },
     problems: { 'not-found': 'No such dead letter.', 'dead-letter-not-open': 'It was already replayed or discarded; currentStatus says which.' },
   });
   app.post('/v1/ops/dead-letters/:id/replay', { preHandler: canWrite, schema: replayDeadLetter }, async (request, reply) => {
-    const id = deadLetterIdOf(request);
+    const id = deadLetterId(request);
     parseBody(EmptyBody, request.body ?? undefined);
     const outcome = await deadLetters.replay(id, actorOf(request));
     if (outcome.kind === 'not-found') throw new ProblemError('not-found', `No dead letter with id ${id}.`);
@@ -276,13 +276,13 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
     tags: ['Operations'],
     summary: 'Discard an open dead letter, with the reason',
     auth: 'ops:write',
-    params: deadLetterId,
+    params: deadLetterParams,
     body: { schema: DiscardBody, example: { reason: 'Order was cancelled by the customer.' } },
     responses: { 200: { description: 'Discarded.', schema: Discarded, example: { id: deadLetterExample.id, status: 'discarded' } } },
     problems: { 'not-found': 'No such dead letter.', 'dead-letter-not-open': 'It was already replayed or discarded.' },
   });
   app.post('/v1/ops/dead-letters/:id/discard', { preHandler: canWrite, schema: discardDeadLetter }, async (request) => {
-    const id = deadLetterIdOf(request);
+    const id = deadLetterId(request);
     const { reason } = parseBody(DiscardBody, request.body);
     const outcome = await deadLetters.discard(id, actorOf(request), reason);
     if (outcome === 'not-found') throw new ProblemError('not-found', `No dead letter with id ${id}.`);
