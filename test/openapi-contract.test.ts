@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
 import { createConfig, lintFromString } from '@redocly/openapi-core';
 import { loadConfig } from '../src/config/config.ts';
 import { createLogger } from '../src/observability/logger.ts';
@@ -10,7 +10,7 @@ import { OrderIntakeService } from '../src/domain/orders/order-intake.service.ts
 import { InventoryService } from '../src/domain/inventory/inventory.service.ts';
 import { TokenService } from '../src/api/auth/tokens.ts';
 import { buildServer } from '../src/api/server.ts';
-import { operation } from '../src/api/route-kit.ts';
+import { operation, specOf } from '../src/api/route-kit.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { fetchToken, startTestServer, testEnvironment, type TestServer } from './support/server.ts';
 
@@ -26,6 +26,7 @@ import { fetchToken, startTestServer, testEnvironment, type TestServer } from '.
 interface Served {
   method: string;
   url: string;
+  schema: FastifySchema | undefined;
 }
 
 const servedBy = new Map<FastifyInstance, Served[]>();
@@ -34,7 +35,7 @@ const recordRoutes = (message: unknown) => {
   const routes: Served[] = [];
   servedBy.set(fastify, routes);
   fastify.addHook('onRoute', (route: RouteOptions) => {
-    for (const method of [route.method].flat()) routes.push({ method: String(method).toUpperCase(), url: route.url });
+    for (const method of [route.method].flat()) routes.push({ method: String(method).toUpperCase(), url: route.url, schema: route.schema });
   });
 };
 diagnostics.subscribe('fastify.initialization', recordRoutes);
@@ -175,6 +176,18 @@ describe('the OpenAPI document of the running server', () => {
     assert.equal(scopes.get('POST /v1/orders'), 'orders:write', 'the probe learns scopes from 403 challenges');
     assert.equal(scopes.get('GET /healthz'), undefined);
     assert.deepEqual(contractFindings(doc, served, scopes), []);
+  });
+
+  test('every request example is accepted by the zod schema its route validates with', () => {
+    const checked: string[] = [];
+    for (const route of servedBy.get(server.running.server!)!) {
+      const body = specOf(route.schema)?.body;
+      if (!body) continue;
+      const parsed = body.schema.safeParse(body.example);
+      assert.ok(parsed.success, `${route.method} ${route.url}: ${parsed.success ? '' : JSON.stringify(parsed.error.issues)}`);
+      checked.push(`${route.method} ${route.url}`);
+    }
+    assert.ok(checked.length >= 15, `only ${checked.length} request examples were checked`);
   });
 
   test('passes a standard OpenAPI 3.1 linter (Redocly recommended) with no errors and no warnings', async () => {

@@ -111,6 +111,11 @@ export function operation(spec: OperationSpec): FastifySchema {
   return schema;
 }
 
+/** The spec a route declared with operation(), if it did. */
+export function specOf(schema: FastifySchema | undefined): OperationSpec | undefined {
+  return (schema as KitSchema | undefined)?.[SPEC];
+}
+
 // ---------------------------------------------------------------------------
 // Deprecation headers
 // ---------------------------------------------------------------------------
