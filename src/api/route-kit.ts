@@ -165,7 +165,13 @@ export function jsonSchemaOf(schema: z.ZodType, components: Components): Json {
   const converted = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Json;
   const relink = (value: unknown): Json => JSON.parse(JSON.stringify(value).replaceAll('"#/$defs/', `"${COMPONENTS}`)) as Json;
   const { $schema: _schema, $defs, ...root } = converted;
-  for (const [id, definition] of Object.entries(($defs ?? {}) as Record<string, unknown>)) components.set(id, relink(definition));
+  for (const [id, definition] of Object.entries(($defs ?? {}) as Record<string, unknown>)) {
+    const linked = relink(definition);
+    const known = components.get(id);
+    // Two different schemas under one id would silently replace each other in the document.
+    if (known && JSON.stringify(known) !== JSON.stringify(linked)) throw new Error(`two different schemas are named ${id} (zod .meta({ id }))`);
+    components.set(id, linked);
+  }
   return relink(root);
 }
 
