@@ -125,11 +125,18 @@ async function enforcedScopes(baseUrl: string, token: string, served: Set<string
     const [method, path] = key.split(' ') as [string, string];
     const url = baseUrl + path.replace(/\{[^}]+\}/g, 'probe');
     const hasBody = ['POST', 'PUT', 'PATCH'].includes(method);
-    const response = await fetch(url, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(hasBody ? { 'content-type': 'application/json' } : {}) },
-      body: hasBody ? '{}' : undefined,
-    });
+    const send = () =>
+      fetch(url, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(hasBody ? { 'content-type': 'application/json' } : {}) },
+        body: hasBody ? '{}' : undefined,
+      });
+    let response = await send();
+    // The probe client may meet its rate limit: wait as told, within a deadline.
+    for (const deadline = Date.now() + 30_000; response.status === 429 && Date.now() < deadline; response = await send()) {
+      await response.arrayBuffer();
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5, Number(response.headers.get('retry-after')) || 1) * 1000));
+    }
     await response.arrayBuffer();
     const challenge = response.headers.get('www-authenticate') ?? '';
     scopes.set(key, response.status === 403 && challenge.includes('insufficient_scope') ? /scope="([^"]+)"/.exec(challenge)?.[1] : undefined);
