@@ -88,5 +88,7 @@ export function sendProblem(
   extensions: Record<string, unknown> = {},
 ): FastifyReply {
   const problem = buildProblem(type, detail, { instance: reply.request.url, correlationId: reply.request.id, ...extensions });
+  // The contract promises Retry-After on every 503: the condition is temporary by definition.
+  if (problem.status === 503 && !reply.hasHeader('retry-after')) reply.header('Retry-After', '1');
   return reply.code(problem.status).type('application/problem+json').send(problem);
 }

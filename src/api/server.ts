@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { SynclineError } from '../domain/errors.ts';
 import type { ApiContext } from './api-context.ts';
 import { correlationIdOf } from './correlation.ts';
+import { registerOpenApi } from './openapi.ts';
 import { ProblemError, sendProblem } from './problem.ts';
 import { eventsRoutes } from './routes/events/events.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
@@ -68,6 +69,8 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
     return sendProblem(reply, 'internal', 'Something went wrong on our side; the correlation id identifies this failure in the logs.');
   });
 
+  // Before any route: the document is generated from the routes registered after it.
+  await registerOpenApi(app);
   await app.register(async (scope) => healthRoutes(scope, context));
   await app.register(async (scope) => tokenRoutes(scope, context));
   await app.register(async (scope) => ordersRoutes(scope, context));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
-import { LocationRef, MovementRequest, Sku } from '../../../model/inventory.ts';
+import { Availability, LedgerEntry, LocationRef, MovementReceipt, MovementRequest, Sku } from '../../../model/inventory.ts';
 import { ChannelSlug } from '../../../model/order.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { authorize } from '../../auth/authorize.ts';
@@ -9,14 +9,56 @@ import { idempotencyClaim, settle } from '../../idempotency.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseBody, parseQuery } from '../../validation.ts';
 import { known } from './unknown-locations.ts';
+import { operation } from '../../route-kit.ts';
+import { availabilityExample, ledgerPageExample, movementReceiptExample, movementRequestExample } from '../examples.ts';
 
-const AvailabilityQuery = z.strictObject({ sku: Sku, channel: ChannelSlug.optional(), location: LocationRef.optional() });
+const AvailabilityQuery = z.strictObject({
+  sku: Sku,
+  channel: ChannelSlug.optional().meta({ description: 'Channel slug; absent: the shared pool over every location.' }),
+  location: LocationRef.optional().meta({ description: 'Narrow to one location (id or code).' }),
+});
 
 const LedgerQuery = z.strictObject({
   sku: Sku,
   location: LocationRef.optional(),
-  after: z.string().regex(/^\d{1,19}$/, 'must be a ledger entry id').optional(),
+  after: z.string().regex(/^\d{1,19}$/, 'must be a ledger entry id').optional().meta({ description: 'Entry id from nextAfter of the previous page.' }),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const LedgerPage = z.object({ data: z.array(LedgerEntry), nextAfter: z.string().nullable() }).meta({ id: 'LedgerPage' });
+
+const recordMovements = operation({
+  operationId: 'recordMovements',
+  tags: ['Inventory'],
+  summary: 'Record stock movements that commit together (receipt, adjustment, transfer, count, return)',
+  auth: 'inventory:write',
+  idempotencyKey: 'required',
+  body: { schema: MovementRequest, example: movementRequestExample },
+  responses: { 201: { description: 'Recorded: the ledger entries and the balances after them.', schema: MovementReceipt, example: movementReceiptExample } },
+  problems: {
+    'validation-failed': 'errors names each failing field, including unknown locations.',
+    'movement-rejected': 'A decrease would take on hand below zero or below what is reserved; errors points at each movement. Nothing was recorded.',
+  },
+});
+
+const readLedger = operation({
+  operationId: 'readLedger',
+  tags: ['Inventory'],
+  summary: 'Read the movement ledger of a SKU, oldest first',
+  auth: 'inventory:read',
+  query: LedgerQuery,
+  responses: { 200: { description: 'A page of ledger entries; pass nextAfter as after to continue.', schema: LedgerPage, example: ledgerPageExample } },
+  problems: { 'invalid-query': 'errors names each failing parameter, including an unknown location.' },
+});
+
+const getAvailability = operation({
+  operationId: 'getAvailability',
+  tags: ['Inventory'],
+  summary: 'What a channel may sell now, per location, with the derivation',
+  auth: 'inventory:read',
+  query: AvailabilityQuery,
+  responses: { 200: { description: 'Availability and how it was derived.', schema: Availability, example: availabilityExample } },
+  problems: { 'invalid-query': 'errors names each failing parameter, including an unknown location.' },
 });
 
 /** Stock movements, the ledger and availability. */
@@ -24,7 +66,7 @@ export async function inventoryRoutes(app: FastifyInstance, { tokens, inventory 
   const canWrite = authorize(tokens, 'inventory:write');
   const canRead = authorize(tokens, 'inventory:read');
 
-  app.post('/v1/inventory/movements', { preHandler: canWrite }, async (request, reply) => {
+  app.post('/v1/inventory/movements', { preHandler: canWrite, schema: recordMovements }, async (request, reply) => {
     const claim = idempotencyClaim(request, { required: true });
     const body = parseBody(MovementRequest, request.body);
     const outcome = known(await inventory.recordMovements(body, { correlationId: request.id, traceparent: readTraceparent(request.headers), idempotency: claim }));
@@ -35,13 +77,13 @@ export async function inventoryRoutes(app: FastifyInstance, { tokens, inventory 
     return reply.code(201).send(result.receipt);
   });
 
-  app.get('/v1/inventory/movements', { preHandler: canRead }, async (request) => {
+  app.get('/v1/inventory/movements', { preHandler: canRead, schema: readLedger }, async (request) => {
     const query = parseQuery(LedgerQuery, request.query);
     const entries = known(await inventory.readLedger(query), 'query');
     return { data: entries, nextAfter: entries.length === query.limit ? entries.at(-1)!.id : null };
   });
 
-  app.get('/v1/inventory/availability', { preHandler: canRead }, async (request) => {
+  app.get('/v1/inventory/availability', { preHandler: canRead, schema: getAvailability }, async (request) => {
     const query = parseQuery(AvailabilityQuery, request.query);
     return known(await inventory.getAvailability(query), 'query');
   });

@@ -1,5 +1,6 @@
+import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
-import { ChannelPolicyInput, ChannelSkuAllocationInput, SafetyStockInput, Sku } from '../../../model/inventory.ts';
+import { Allocation, ChannelPolicyInput, ChannelSkuAllocationInput, PolicySet, SafetyStockInput, Sku } from '../../../model/inventory.ts';
 import { ChannelSlug } from '../../../model/order.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { authorize } from '../../auth/authorize.ts';
@@ -7,6 +8,65 @@ import { idempotencyClaim, settle } from '../../idempotency.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseBody } from '../../validation.ts';
 import { known } from './unknown-locations.ts';
+import { operation } from '../../route-kit.ts';
+import { policySetExample } from '../examples.ts';
+
+// The PUTs answer with what they saved.
+const ChannelPolicy = z
+  .object({ channel: z.string(), allocation: Allocation, excludedLocations: z.array(z.string()) })
+  .meta({ id: 'ChannelPolicy' });
+const ChannelSkuAllocation = z.object({ channel: z.string(), sku: z.string(), allocation: Allocation }).meta({ id: 'ChannelSkuAllocation' });
+
+const getPolicies = operation({
+  operationId: 'getPolicies',
+  tags: ['Inventory'],
+  summary: 'Every safety stock and channel policy',
+  auth: 'inventory:read',
+  responses: { 200: { description: 'The policies.', schema: PolicySet, example: policySetExample } },
+});
+
+const setSafetyStock = operation({
+  operationId: 'setSafetyStock',
+  tags: ['Inventory'],
+  summary: 'Set safety stock for a SKU, or a SKU at a location',
+  auth: 'inventory:write',
+  idempotencyKey: 'optional',
+  body: { schema: SafetyStockInput, example: { sku: 'TEE-M-BLK', location: 'WH-EAST', quantity: 2 } },
+  responses: { 200: { description: 'Saved.', schema: SafetyStockInput, example: { sku: 'TEE-M-BLK', location: 'WH-EAST', quantity: 2 } } },
+  problems: { 'validation-failed': 'errors names each failing field, including an unknown location.' },
+});
+
+const setChannelPolicy = operation({
+  operationId: 'setChannelPolicy',
+  tags: ['Inventory'],
+  summary: "Set a channel's allocation and excluded locations",
+  auth: 'inventory:write',
+  idempotencyKey: 'optional',
+  params: { channel: 'Channel slug.' },
+  body: { schema: ChannelPolicyInput, example: { allocation: { mode: 'percentage', percent: 60 }, excludedLocations: ['STORE-NYC'] } },
+  responses: {
+    200: {
+      description: 'Saved.',
+      schema: ChannelPolicy,
+      example: { channel: 'shopify-us', allocation: { mode: 'percentage', percent: 60 }, excludedLocations: ['STORE-NYC'] },
+    },
+  },
+  problems: { 'not-found': 'The channel is not a valid slug.', 'validation-failed': 'errors names each failing field, including unknown locations.' },
+});
+
+const setChannelSkuAllocation = operation({
+  operationId: 'setChannelSkuAllocation',
+  tags: ['Inventory'],
+  summary: "Override a channel's allocation for one SKU",
+  auth: 'inventory:write',
+  idempotencyKey: 'optional',
+  params: { channel: 'Channel slug.', sku: 'SKU.' },
+  body: { schema: ChannelSkuAllocationInput, example: { allocation: { mode: 'cap', quantity: 10 } } },
+  responses: {
+    200: { description: 'Saved.', schema: ChannelSkuAllocation, example: { channel: 'shopify-us', sku: 'MUG', allocation: { mode: 'cap', quantity: 10 } } },
+  },
+  problems: { 'not-found': 'The channel or SKU is not valid.' },
+});
 
 function pathParam<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, value: unknown, name: string): T {
   const parsed = schema.safeParse(value);
@@ -18,16 +78,16 @@ function pathParam<T>(schema: { safeParse(v: unknown): { success: true; data: T 
 export async function policiesRoutes(app: FastifyInstance, { tokens, inventory }: ApiContext): Promise<void> {
   const canWrite = authorize(tokens, 'inventory:write');
 
-  app.get('/v1/inventory/policies', { preHandler: authorize(tokens, 'inventory:read') }, async () => inventory.getPolicies());
+  app.get('/v1/inventory/policies', { preHandler: authorize(tokens, 'inventory:read'), schema: getPolicies }, async () => inventory.getPolicies());
 
-  app.put('/v1/inventory/policies/safety-stock', { preHandler: canWrite }, async (request, reply) => {
+  app.put('/v1/inventory/policies/safety-stock', { preHandler: canWrite, schema: setSafetyStock }, async (request, reply) => {
     const claim = idempotencyClaim(request, { required: false });
     const body = parseBody(SafetyStockInput, request.body);
     settle(reply, known(await inventory.setSafetyStock(body, { correlationId: request.id, idempotency: claim })));
     return body;
   });
 
-  app.put('/v1/inventory/policies/channels/:channel', { preHandler: canWrite }, async (request, reply) => {
+  app.put('/v1/inventory/policies/channels/:channel', { preHandler: canWrite, schema: setChannelPolicy }, async (request, reply) => {
     const channel = pathParam(ChannelSlug, (request.params as { channel: string }).channel, 'channel');
     const claim = idempotencyClaim(request, { required: false });
     const body = parseBody(ChannelPolicyInput, request.body);
@@ -35,7 +95,7 @@ export async function policiesRoutes(app: FastifyInstance, { tokens, inventory }
     return { channel, ...body };
   });
 
-  app.put('/v1/inventory/policies/channels/:channel/skus/:sku', { preHandler: canWrite }, async (request, reply) => {
+  app.put('/v1/inventory/policies/channels/:channel/skus/:sku', { preHandler: canWrite, schema: setChannelSkuAllocation }, async (request, reply) => {
     const params = request.params as { channel: string; sku: string };
     const channel = pathParam(ChannelSlug, params.channel, 'channel');
     const sku = pathParam(Sku, params.sku, 'sku');

@@ -1,7 +1,9 @@
+import { z } from 'zod';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { authenticateClient } from '../../../domain/clients/client.service.ts';
 import { parseScopes } from '../../../domain/clients/scopes.ts';
 import type { ApiContext } from '../../api-context.ts';
+import { operation } from '../../route-kit.ts';
 
 /** RFC 6749 §5.2 error response (OAuth errors are not problem+json by design of the spec). */
 function oauthError(reply: FastifyReply, status: number, error: string, description: string): FastifyReply {
@@ -30,6 +32,60 @@ function clientCredentials(authorization: string | undefined, body: Record<strin
   return undefined;
 }
 
+const TokenRequest = z
+  .object({
+    grant_type: z.literal('client_credentials'),
+    scope: z.string().optional().meta({ description: 'Space-separated subset of the client scopes; absent: all of them.' }),
+    client_id: z.string().optional().meta({ description: 'With client_secret, instead of HTTP Basic.' }),
+    client_secret: z.string().optional(),
+  })
+  .meta({ id: 'TokenRequest', description: 'RFC 6749 §4.4.2 access token request.' });
+const TokenResponse = z
+  .object({ access_token: z.string(), token_type: z.literal('Bearer'), expires_in: z.number().int(), scope: z.string() })
+  .meta({ id: 'TokenResponse', description: 'RFC 6749 §5.1 access token response.' });
+const OAuthError = z
+  .object({
+    error: z.enum(['invalid_request', 'invalid_client', 'invalid_scope', 'unsupported_grant_type']),
+    error_description: z.string(),
+  })
+  .meta({ id: 'OAuthError', description: 'RFC 6749 §5.2 error response (OAuth errors are not problem+json).' });
+const noStore = { 'Cache-Control': { description: 'no-store: tokens are never cached.' } };
+
+const issueToken = operation({
+  operationId: 'issueToken',
+  tags: ['OAuth'],
+  summary: 'Issue an access token (OAuth 2.0 client credentials grant)',
+  description:
+    'Authenticate with HTTP Basic (client id and secret, form-encoded) or with client_id and client_secret in the form, not both. ' +
+    'Errors are RFC 6749 JSON, except a form that repeats a parameter (400 bad-request) and the problems every operation may answer.',
+  auth: 'client-credentials',
+  body: {
+    schema: TokenRequest,
+    mediaType: 'application/x-www-form-urlencoded',
+    example: { grant_type: 'client_credentials', scope: 'orders:write orders:read' },
+  },
+  responses: {
+    200: {
+      description: 'An access token.',
+      schema: TokenResponse,
+      example: { access_token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzY29wZSI6Im9yZGVyczp3cml0ZSJ9.c2lnbmF0dXJl', token_type: 'Bearer', expires_in: 900, scope: 'orders:write orders:read' },
+      headers: noStore,
+    },
+    400: {
+      description: 'invalid_request, invalid_scope or unsupported_grant_type.',
+      schema: OAuthError,
+      example: { error: 'invalid_scope', error_description: 'Unknown scope(s): orders:delete.' },
+      headers: noStore,
+    },
+    401: {
+      description: 'invalid_client: unknown client, wrong secret or no client authentication.',
+      schema: OAuthError,
+      example: { error: 'invalid_client', error_description: 'Unknown client or wrong secret.' },
+      headers: { ...noStore, 'WWW-Authenticate': { description: 'Basic realm="syncline"' } },
+    },
+  },
+});
+
 /** OAuth 2.0 client credentials grant at POST /oauth/token. */
 export async function tokenRoutes(app: FastifyInstance, { db, tokens }: ApiContext): Promise<void> {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
@@ -46,7 +102,7 @@ export async function tokenRoutes(app: FastifyInstance, { db, tokens }: ApiConte
     done(null, fields);
   });
 
-  app.post('/oauth/token', async (request, reply) => {
+  app.post('/oauth/token', { schema: issueToken }, async (request, reply) => {
     const body = (request.body ?? {}) as Record<string, string>;
     if (!request.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) {
       return oauthError(reply, 400, 'invalid_request', 'Send the token request as application/x-www-form-urlencoded.');

@@ -2,29 +2,49 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import stringify from 'safe-stable-stringify';
 import type { FastifyInstance } from 'fastify';
-import { OrderSubmission } from '../../../model/order.ts';
+import { Order, OrderSubmission, TimelineEntry } from '../../../model/order.ts';
 import { findOrderById, listOrders, readTimeline } from '../../../store/orders/order-queries.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { authorize } from '../../auth/authorize.ts';
 import { readTraceparent } from '../../correlation.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseBody, parseQuery } from '../../validation.ts';
+import { operation } from '../../route-kit.ts';
+import { orderExample, submissionExample, timelineExample } from '../examples.ts';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const OrderListQuery = z.strictObject({
   channel: z.string().min(1).optional(),
   channelOrderId: z.string().min(1).optional(),
-  before: z.string().min(1).optional(),
+  before: z.string().min(1).optional().meta({ description: 'Order id from nextBefore of the previous page.' }),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
+
+const OrderList = z.object({ data: z.array(Order), nextBefore: z.string().nullable() }).meta({ id: 'OrderList' });
+const Timeline = z.object({ orderId: z.string(), entries: z.array(TimelineEntry) }).meta({ id: 'Timeline' });
+const orderLocation = { Location: { description: 'The order: /v1/orders/{id}.' } };
+const orderId = { id: 'Order id (ord_…).' };
 
 /** Orders experience API: intake, lookup and timeline. */
 export async function ordersRoutes(app: FastifyInstance, { db, tokens, intake }: ApiContext): Promise<void> {
   const canWrite = authorize(tokens, 'orders:write');
   const canRead = authorize(tokens, 'orders:read');
 
-  app.post('/v1/orders', { preHandler: canWrite }, async (request, reply) => {
+  const submitOrder = operation({
+    operationId: 'submitOrder',
+    tags: ['Orders'],
+    summary: 'Submit an order from a sales channel',
+    description: 'Accepted orders start the order-placed flow. Resending with the same Idempotency-Key replays the first answer.',
+    auth: 'orders:write',
+    idempotencyKey: 'required',
+    body: { schema: OrderSubmission, example: submissionExample },
+    responses: {
+      201: { description: 'Order accepted (or the first answer replayed, with Idempotent-Replayed: true).', schema: Order, example: orderExample, headers: orderLocation },
+    },
+    problems: { 'duplicate-order': 'The channel order was already submitted; existingOrderId and Location name it.' },
+  });
+  app.post('/v1/orders', { preHandler: canWrite, schema: submitOrder }, async (request, reply) => {
     const key = request.headers['idempotency-key'];
     if (key === undefined) {
       throw new ProblemError('idempotency-key-missing', 'Send a unique Idempotency-Key header with every POST /v1/orders; reuse it only to retry the same request.');
@@ -62,21 +82,48 @@ export async function ordersRoutes(app: FastifyInstance, { db, tokens, intake }:
     }
   });
 
-  app.get('/v1/orders/:id', { preHandler: canRead }, async (request) => {
+  const getOrder = operation({
+    operationId: 'getOrder',
+    tags: ['Orders'],
+    summary: 'Get an order',
+    auth: 'orders:read',
+    params: orderId,
+    responses: { 200: { description: 'The order.', schema: Order, example: orderExample } },
+    problems: { 'not-found': 'No such order.' },
+  });
+  app.get('/v1/orders/:id', { preHandler: canRead, schema: getOrder }, async (request) => {
     const { id } = request.params as { id: string };
     const order = await findOrderById(db, id);
     if (!order) throw new ProblemError('not-found', `No order with id ${id}.`);
     return order;
   });
 
-  app.get('/v1/orders', { preHandler: canRead }, async (request) => {
+  const listOrdersOperation = operation({
+    operationId: 'listOrders',
+    tags: ['Orders'],
+    summary: 'Find orders, newest first',
+    description: 'Pass nextBefore as before to read the next page.',
+    auth: 'orders:read',
+    query: OrderListQuery,
+    responses: { 200: { description: 'Matching orders.', schema: OrderList, example: { data: [orderExample], nextBefore: null } } },
+  });
+  app.get('/v1/orders', { preHandler: canRead, schema: listOrdersOperation }, async (request) => {
     const query = parseQuery(OrderListQuery, request.query);
     const orders = await listOrders(db, query);
     const last = orders.at(-1);
     return { data: orders, nextBefore: orders.length === query.limit && last ? last.id : null };
   });
 
-  app.get('/v1/orders/:id/timeline', { preHandler: canRead }, async (request) => {
+  const getOrderTimeline = operation({
+    operationId: 'getOrderTimeline',
+    tags: ['Orders'],
+    summary: 'What happened to an order, oldest first',
+    auth: 'orders:read',
+    params: orderId,
+    responses: { 200: { description: 'The timeline.', schema: Timeline, example: timelineExample } },
+    problems: { 'not-found': 'No such order.' },
+  });
+  app.get('/v1/orders/:id/timeline', { preHandler: canRead, schema: getOrderTimeline }, async (request) => {
     const { id } = request.params as { id: string };
     const order = await findOrderById(db, id);
     if (!order) throw new ProblemError('not-found', `No order with id ${id}.`);

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import { SynclineError } from '../../../domain/errors.ts';
 import { connectorSettingsFromConfig } from '../../../connectors/connector-settings.ts';
@@ -6,6 +7,58 @@ import { enqueue } from '../../../runtime/queue.ts';
 import { shipmentJob } from '../../../flows/shipment/shipment.flow.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { ProblemError } from '../../problem.ts';
+import { operation } from '../../route-kit.ts';
+
+// The WMS's own delivery format (src/connectors/wms/README.md); the route verifies and maps the raw bytes itself.
+const WmsDelivery = z
+  .object({
+    id: z.string().meta({ description: 'Delivery id; deliveries are idempotent by the shipment id.' }),
+    topic: z.string().meta({ description: 'shipment.created is handled; other topics are acknowledged and ignored.' }),
+    createdAt: z.string(),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'WmsDelivery', description: 'A webhook delivery from the WMS.' });
+const WebhookAck = z
+  .object({
+    accepted: z.boolean(),
+    reason: z.string().optional(),
+    orderId: z.string().optional(),
+    shipment: z.string().optional(),
+  })
+  .meta({ id: 'WebhookAck' });
+
+const wmsWebhook = operation({
+  operationId: 'wmsWebhook',
+  tags: ['Webhooks'],
+  summary: 'Shipment notices from the WMS (signed)',
+  description:
+    'Authenticated by the Wms-Signature header over the raw bytes, not by a token. ' +
+    'A shipment.created delivery is queued for the shipment flow (idempotent by the WMS shipment id); other topics are acknowledged and ignored.',
+  auth: 'wms-signature',
+  params: { connection: 'The WMS connection: `default`.' },
+  body: {
+    schema: WmsDelivery,
+    raw: true,
+    example: {
+      id: 'whd_5521',
+      topic: 'shipment.created',
+      createdAt: '2026-11-23T09:00:00Z',
+      data: { shipment: { id: 'SHP-88', orderId: 'ord_01jd5q8x7m2v3k4n5p6r7s8t9w', carrier: 'UPS', trackingNumbers: ['1Z999AA10123456784'] }, fulfillmentOrder: { id: 'FO-12' } },
+    },
+  },
+  responses: {
+    202: {
+      description: 'Accepted, or acknowledged and ignored (accepted: false with the reason).',
+      schema: WebhookAck,
+      example: { accepted: true, orderId: 'ord_01jd5q8x7m2v3k4n5p6r7s8t9w', shipment: 'SHP-88' },
+    },
+  },
+  problems: {
+    'webhook-rejected': 'Missing, malformed, invalid or stale signature.',
+    'bad-request': 'The verified payload is not a delivery the WMS sends.',
+    'not-found': 'No WMS connection by that name.',
+  },
+});
 
 /**
  * Inbound WMS webhooks: `POST /webhooks/wms/{connection}` (the only connection today is
@@ -19,7 +72,7 @@ export async function wmsWebhookRoutes(app: FastifyInstance, { db, config }: Api
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.post('/webhooks/wms/:connection', async (request, reply) => {
+  app.post('/webhooks/wms/:connection', { schema: wmsWebhook }, async (request, reply) => {
     const { connection } = request.params as { connection: string };
     if (connection !== 'default') throw new ProblemError('not-found', `No WMS connection named ${connection}.`);
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
