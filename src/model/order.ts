@@ -158,6 +158,7 @@ export const OrderException = z
   .object({
     kind: z.literal('exception'),
     flow: z.string().meta({ example: 'order-placed' }),
+    key: z.string().optional().meta({ description: "The flow's business key when it is not the order id (a shipment id)." }),
     step: z.string().nullable().meta({ example: 'erp.post' }),
     system: z.string().meta({ example: 'erp' }),
     code: z.string().meta({ example: 'erp.unknown_product' }),
@@ -165,6 +166,10 @@ export const OrderException = z
     message: z.string().meta({ description: 'The error message, without personal data.' }),
     deadLetterId: z.string().meta({ description: 'Replay it (POST /v1/ops/dead-letters/{id}/replay) once the cause is fixed.' }),
     resumeStatus: OrderStatus.meta({ description: 'The status the order returns to when the flow resumes.' }),
+    statusKept: z
+      .literal(true)
+      .optional()
+      .meta({ description: 'The order kept its status (a flow after release failed: it stays released or shipped); the hold only reports the exception.' }),
     since: z.string(),
   })
   .meta({ id: 'OrderException' });
