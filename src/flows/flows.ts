@@ -11,7 +11,7 @@ import type { JobPolicy } from '../runtime/runtime.ts';
 import type { TargetPolicy } from '../runtime/targets/target-policy.ts';
 import { cancelOrder, type CancelPayload } from './cancel/cancel.flow.ts';
 import { FLOW_JOBS, TARGETS, type FlowDeps } from './flow-deps.ts';
-import { awardLoyalty, reverseLoyalty } from './loyalty/loyalty.flow.ts';
+import { awardLoyalty, reverseLoyalty, type ReversalPayload } from './loyalty/loyalty.flow.ts';
 import { placeOrder, placementDeadLettered, retryBackorders, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
 import { processReturn, returnDeadLettered } from './return/return.flow.ts';
 import { invoiceDeadLettered, invoiceOrder, recordShipment, shipmentDeadLettered } from './shipment/shipment.flow.ts';
@@ -78,7 +78,7 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
   });
   const loyalty: JobPolicy = { maxAttempts: 5, backoffBaseMs: 1000, backoffCapMs: options.config.flowBackoffCapMs };
   registry.register<{ orderId: string }>(FLOW_JOBS.loyalty, (payload, context) => awardLoyalty(deps, payload, context), loyalty);
-  registry.register<{ orderId: string }>(FLOW_JOBS.loyaltyReversal, (payload, context) => reverseLoyalty(deps, payload, context), loyalty);
+  registry.register<ReversalPayload>(FLOW_JOBS.loyaltyReversal, (payload, context) => reverseLoyalty(deps, payload, context), loyalty);
   registry.subscribe({ name: 'order-placed', types: [EVENT_TYPES.orderCreated], lane: 'critical', handle: (event) => startOnOrderCreated(deps, event) });
   registry.subscribe({
     name: 'backorder-retry',

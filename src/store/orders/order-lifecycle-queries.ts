@@ -263,6 +263,19 @@ export async function finishCancellation(tx: Queryable, id: string, status: Canc
   await tx.query('UPDATE order_cancellation SET status = $2, report = $3, finished_at = now() WHERE id = $1', [id, status, JSON.stringify(report)]);
 }
 
+/**
+ * The value of cancelled lines that the order's other partial cancellations already settled
+ * (their reports' `cancelledValue`), as a decimal string: what a new partial cancel must not count again.
+ */
+export async function settledCancelledValue(db: Queryable, orderId: string, exceptCancellationId: string): Promise<string> {
+  const result = await db.query<{ value: string }>(
+    `SELECT coalesce(sum((report->>'cancelledValue')::numeric), 0)::text AS value FROM order_cancellation
+      WHERE order_id = $1 AND id <> $2 AND status = 'partial' AND report ? 'cancelledValue'`,
+    [orderId, exceptCancellationId],
+  );
+  return result.rows[0]!.value;
+}
+
 export async function readCancellation(db: Queryable, id: string): Promise<Cancellation | undefined> {
   const result = await db.query<{
     id: string;
