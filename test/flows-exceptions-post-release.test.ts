@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sandboxAdmin } from '../src/connectors/kit/sandbox-app.ts';
+import { createLoyaltyClient } from '../src/connectors/loyalty/outbound/loyalty.client.ts';
+import { createPaymentClient } from '../src/connectors/payment/outbound/payment.client.ts';
+import { createWmsClient } from '../src/connectors/wms/outbound/wms.client.ts';
 import { flowApi, startFlowRig, type FlowRig } from './support/flows.ts';
 import { waitFor } from './support/runtime.ts';
 
@@ -262,5 +265,38 @@ describe('order lifecycle: exceptions after release, and cancels that look up lo
     assert.equal(reversal.detail.cancellationId, cancel.body.id);
     assert.equal(rig.sandboxes.loyalty.reversals.get(cancel.body.id)?.points, 30);
     await f.waitForStatus(orderId, 'completed');
+  });
+
+  test('the clients the lookups use: payments found by order id at the gateway, fulfilment orders by order id at the WMS, partial point reversals once per reference', async () => {
+    const settings = rig.sandboxes.settings;
+    const gateway = createPaymentClient({ url: settings.payment.url, apiKey: settings.payment.apiKey });
+    const authorised = await gateway.authorize({ orderId: "ord_o'brien", amount: '12.34', currency: 'USD' });
+    assert.equal(authorised.outcome, 'succeeded');
+    const found = await gateway.findPayments("ord_o'brien");
+    assert.deepEqual(found.map((p) => [p.orderId, p.state, p.amount]), [["ord_o'brien", 'authorized', '12.34']], 'a quote in the value is escaped');
+    assert.deepEqual(await gateway.findPayments('ord_nothing_here'), []);
+    // A query the sandbox does not understand is a Stripe-style 400, not a silent empty list.
+    const bad = await fetch(`${settings.payment.url}/v1/payment_intents/search?query=amount>10`, { headers: { authorization: `Bearer ${settings.payment.apiKey}` } });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as any).error.param, 'query');
+
+    const wms = createWmsClient({ url: settings.wms.url });
+    assert.deepEqual(await wms.findFulfilments('ord_never_fulfilled'), []);
+
+    const loyalty = createLoyaltyClient({ url: rig.sandboxes.urls.loyalty });
+    const email = `parts-${Date.now()}@example.com`;
+    await loyalty.awardPoints({ orderId: 'ord_parts', email, amount: '99.99', currency: 'USD' });
+    const part = await loyalty.reversePoints({ orderId: 'ord_parts', amount: '33.00', reference: 'can_1' });
+    assert.equal(part?.points, 32, '99 points x 33.00 / 99.99 = 32.67, rounded down');
+    const again = await loyalty.reversePoints({ orderId: 'ord_parts', amount: '33.00', reference: 'can_1' });
+    assert.equal(again?.created, false);
+    assert.equal(again?.points, 32);
+    const rest = await loyalty.reversePoints({ orderId: 'ord_parts' });
+    assert.equal(rest?.points, 67, 'a full reversal takes back what is left');
+    assert.equal(rest?.balance, 0);
+    const nothingLeft = await loyalty.reversePoints({ orderId: 'ord_parts', amount: '10.00', reference: 'can_2' });
+    assert.equal(nothingLeft?.points, 0, 'never more than the award');
+    const noReference = await fetch(`${rig.sandboxes.urls.loyalty}/v1/reversals`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ orderId: 'ord_parts', amount: '1.00' }) });
+    assert.equal(noReference.status, 422);
   });
 });

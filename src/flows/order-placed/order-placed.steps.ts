@@ -295,6 +295,11 @@ function captureStep(deps: FlowDeps): FlowStep<PlacedState> {
       );
       return { refundId: refund.id, amount: refund.amount };
     },
+    // A capture cut off by a timeout or a crash may have taken the money: find the captured payment by the order id.
+    async recover(run) {
+      const captured = (await deps.connectors.payment.findPayments(run.orderId, run.via(TARGETS.payment))).find((p) => p.state === 'captured');
+      return captured ? { paymentId: captured.id, orderId: run.orderId, amount: captured.capturedAmount } : undefined;
+    },
   };
 }
 
