@@ -153,7 +153,7 @@ export const OrderTotals = z
   .meta({ id: 'OrderTotals' });
 export type OrderTotals = z.infer<typeof OrderTotals>;
 
-/** Why a failed flow stopped an order: the system, the step, the error and the dead letter to replay. */
+/** Why a failed flow stopped an order (or, with statusKept, failed after release): the system, the step, the error and the dead letter to replay. */
 export const OrderException = z
   .object({
     kind: z.literal('exception'),
@@ -206,7 +206,7 @@ export const Order = z
     correlationId: z.string(),
     createdAt: z.string(),
     updatedAt: z.string(),
-    hold: OrderHold.optional().meta({ description: 'Present while the order is on hold or waiting for stock.' }),
+    hold: OrderHold.optional().meta({ description: 'Present while the order is on hold or waiting for stock, or while a flow after release has failed (an exception with statusKept).' }),
   })
   .meta({ id: 'Order', description: 'A canonical order.' });
 export type Order = z.infer<typeof Order>;

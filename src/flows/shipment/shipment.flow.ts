@@ -10,6 +10,7 @@ import {
   insertShipment,
   readFulfilments,
   readLineStates,
+  readOrderFlow,
   updateFulfilment,
   updateOrderFlow,
 } from '../../store/orders/order-lifecycle-queries.ts';
@@ -17,6 +18,7 @@ import { findOrderById } from '../../store/orders/order-queries.ts';
 import { readOrderStatus } from '../../store/orders/order-status.ts';
 import { runFlow, stepRun, type FlowStep, type StepOutcome } from '../kit/flow-runner.ts';
 import { holdOnDeadLetter, resumeFromException } from '../kit/exception-hold.ts';
+import { isExceptionHold, isHoldOf } from '../../domain/orders/order-exception.ts';
 import { advance, FLOW_IDEMPOTENCY_SCOPE, FLOW_JOBS, orderingKey, TARGETS, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 
@@ -153,6 +155,9 @@ export async function recordShipment(deps: FlowDeps, confirmation: ShipmentConfi
 
 /** A replayed post-release flow takes its exception off the order (which kept its status) before it runs again. */
 async function resumeKept(deps: FlowDeps, orderId: string, of: { flow: string; key: string }, context: HandlerContext): Promise<void> {
+  // Most runs find no exception: only then is the order locked.
+  const hold = (await readOrderFlow(deps.db, orderId))?.hold_reason;
+  if (!isExceptionHold(hold) || !isHoldOf(hold, orderId, of.flow, of.key)) return;
   await deps.db.transaction((tx) =>
     resumeFromException(tx, orderId, { system: 'syncline', action: 'order.exception.resumed', correlationId: context.correlationId, attempt: context.attempt, detail: { by: 'replay' } }, of),
   );
@@ -175,7 +180,6 @@ const INVOICE_STEP = { id: 'erp.invoice', system: 'erp' } as const;
 
 /** Records the ERP's invoice on the order and completes it when every line is shipped or cancelled. */
 export async function invoiceOrder(deps: FlowDeps, payload: { orderId: string }, context: HandlerContext): Promise<void> {
-  if (!(await readOrderStatus(deps.db, payload.orderId))) throw new SynclineError('order.not_found', `no order ${payload.orderId}`);
   await resumeKept(deps, payload.orderId, { flow: INVOICE_FLOW, key: payload.orderId }, context);
   const status = await readOrderStatus(deps.db, payload.orderId);
   if (status !== 'shipped' && status !== 'partially_shipped') return;
