@@ -11,10 +11,10 @@ import type { JobPolicy } from '../runtime/runtime.ts';
 import type { TargetPolicy } from '../runtime/targets/target-policy.ts';
 import { cancelOrder, type CancelPayload } from './cancel/cancel.flow.ts';
 import { FLOW_JOBS, TARGETS, type FlowDeps } from './flow-deps.ts';
-import { awardLoyalty, reverseLoyalty } from './loyalty/loyalty.flow.ts';
+import { awardLoyalty, reverseLoyalty, type ReversalPayload } from './loyalty/loyalty.flow.ts';
 import { placeOrder, placementDeadLettered, retryBackorders, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
-import { processReturn } from './return/return.flow.ts';
-import { invoiceOrder, recordShipment } from './shipment/shipment.flow.ts';
+import { processReturn, returnDeadLettered } from './return/return.flow.ts';
+import { invoiceDeadLettered, invoiceOrder, recordShipment, shipmentDeadLettered } from './shipment/shipment.flow.ts';
 
 /**
  * Registers the order lifecycle flows with a worker: their job handlers, the outbox
@@ -66,12 +66,19 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
     onDeadLetter: (notice, tx) => placementDeadLettered(deps, notice, tx),
   });
   registry.register<CancelPayload>(FLOW_JOBS.cancel, (payload, context) => cancelOrder(deps, payload, context), critical);
-  registry.register<ShipmentConfirmation>(FLOW_JOBS.shipment, (payload, context) => recordShipment(deps, payload, context), critical);
-  registry.register<{ orderId: string }>(FLOW_JOBS.invoice, (payload, context) => invoiceOrder(deps, payload, context), critical);
-  registry.register<{ returnId: string }>(FLOW_JOBS.return, (payload, context) => processReturn(deps, payload, context), critical);
+  // A flow after release that fails for good leaves the order's status alone and shows the exception.
+  registry.register<ShipmentConfirmation>(FLOW_JOBS.shipment, (payload, context) => recordShipment(deps, payload, context), critical, {
+    onDeadLetter: (notice, tx) => shipmentDeadLettered(deps, notice, tx),
+  });
+  registry.register<{ orderId: string }>(FLOW_JOBS.invoice, (payload, context) => invoiceOrder(deps, payload, context), critical, {
+    onDeadLetter: (notice, tx) => invoiceDeadLettered(notice, tx),
+  });
+  registry.register<{ returnId: string }>(FLOW_JOBS.return, (payload, context) => processReturn(deps, payload, context), critical, {
+    onDeadLetter: (notice, tx) => returnDeadLettered(deps, notice, tx),
+  });
   const loyalty: JobPolicy = { maxAttempts: 5, backoffBaseMs: 1000, backoffCapMs: options.config.flowBackoffCapMs };
   registry.register<{ orderId: string }>(FLOW_JOBS.loyalty, (payload, context) => awardLoyalty(deps, payload, context), loyalty);
-  registry.register<{ orderId: string }>(FLOW_JOBS.loyaltyReversal, (payload, context) => reverseLoyalty(deps, payload, context), loyalty);
+  registry.register<ReversalPayload>(FLOW_JOBS.loyaltyReversal, (payload, context) => reverseLoyalty(deps, payload, context), loyalty);
   registry.subscribe({ name: 'order-placed', types: [EVENT_TYPES.orderCreated], lane: 'critical', handle: (event) => startOnOrderCreated(deps, event) });
   registry.subscribe({
     name: 'backorder-retry',

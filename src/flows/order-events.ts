@@ -4,6 +4,8 @@ import type { NewEvent } from '../runtime/outbox/outbox.ts';
 /** Order lifecycle events the flows publish through the outbox (beside order.created from intake). */
 export const ORDER_EVENT_TYPES = {
   onHold: 'order.on_hold',
+  /** A flow after release (shipment, invoice, return) failed for good; the order kept its status. */
+  exception: 'order.exception',
   backordered: 'order.backordered',
   released: 'order.released',
   partiallyShipped: 'order.partially_shipped',

@@ -153,11 +153,12 @@ export const OrderTotals = z
   .meta({ id: 'OrderTotals' });
 export type OrderTotals = z.infer<typeof OrderTotals>;
 
-/** Why a failed flow stopped an order: the system, the step, the error and the dead letter to replay. */
+/** Why a failed flow stopped an order (or, with statusKept, failed after release): the system, the step, the error and the dead letter to replay. */
 export const OrderException = z
   .object({
     kind: z.literal('exception'),
     flow: z.string().meta({ example: 'order-placed' }),
+    key: z.string().optional().meta({ description: "The flow's business key when it is not the order id (a shipment id)." }),
     step: z.string().nullable().meta({ example: 'erp.post' }),
     system: z.string().meta({ example: 'erp' }),
     code: z.string().meta({ example: 'erp.unknown_product' }),
@@ -165,6 +166,10 @@ export const OrderException = z
     message: z.string().meta({ description: 'The error message, without personal data.' }),
     deadLetterId: z.string().meta({ description: 'Replay it (POST /v1/ops/dead-letters/{id}/replay) once the cause is fixed.' }),
     resumeStatus: OrderStatus.meta({ description: 'The status the order returns to when the flow resumes.' }),
+    statusKept: z
+      .literal(true)
+      .optional()
+      .meta({ description: 'The order kept its status (a flow after release failed: it stays released or shipped); the hold only reports the exception.' }),
     since: z.string(),
   })
   .meta({ id: 'OrderException' });
@@ -201,7 +206,7 @@ export const Order = z
     correlationId: z.string(),
     createdAt: z.string(),
     updatedAt: z.string(),
-    hold: OrderHold.optional().meta({ description: 'Present while the order is on hold or waiting for stock.' }),
+    hold: OrderHold.optional().meta({ description: 'Present while the order is on hold or waiting for stock, or while a flow after release has failed (an exception with statusKept).' }),
   })
   .meta({ id: 'Order', description: 'A canonical order.' });
 export type Order = z.infer<typeof Order>;

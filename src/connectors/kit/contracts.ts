@@ -208,6 +208,8 @@ export interface PaymentConnector {
   /** Refunds part or all of a captured payment; `refundKey` (e.g. the return id) makes it idempotent. */
   refund(paymentId: string, input: { amount: string; refundKey: string; reason?: string }, context?: CallContext): Promise<RefundRecord>;
   getPayment(paymentId: string, context?: CallContext): Promise<PaymentRecord | undefined>;
+  /** The payments made for an order (found by the order id they carry), e.g. after an authorisation whose answer was lost. */
+  findPayments(orderId: string, context?: CallContext): Promise<PaymentRecord[]>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,7 +268,11 @@ export interface LoyaltyConnector {
   readonly system: string;
   /** Awards points for an order; a repeat for the same order awards nothing more. */
   awardPoints(input: { orderId: string; email: string; amount: string; currency: string }, context?: CallContext): Promise<PointsAward>;
-  /** Takes back the points awarded for an order (once per order); undefined when nothing was awarded for it. */
-  reversePoints(input: { orderId: string; reason?: string }, context?: CallContext): Promise<PointsReversal | undefined>;
+  /**
+   * Takes back the points awarded for an order; undefined when nothing was awarded for it.
+   * Without `amount`, everything not taken back yet (once per order). With `amount` (a part of
+   * the order's value, in the award's currency), the points that part earned, once per `reference`.
+   */
+  reversePoints(input: { orderId: string; reason?: string; amount?: string; reference?: string }, context?: CallContext): Promise<PointsReversal | undefined>;
   balance(email: string, context?: CallContext): Promise<number>;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SynclineError } from '../errors.ts';
-import { exceptionHold, isExceptionHold, resumeStatus, safeFailureMessage } from './order-exception.ts';
+import { exceptionHold, isExceptionHold, isHoldOf, keptStatusException, resumeStatus, safeFailureMessage } from './order-exception.ts';
 
 const failure = {
   flow: 'order-placed',
@@ -33,4 +33,15 @@ test('a hold that would return somewhere illegal is a coded error', () => {
 test('the failure message shown on the order has no e-mail address and a bounded length', () => {
   assert.equal(safeFailureMessage('no party for ada@example.com in tryton'), 'no party for [email] in tryton');
   assert.equal(safeFailureMessage('x'.repeat(2000)).length, 500);
+});
+
+test('a flow after release keeps the status: the exception is attached to a released or shipped order, never to one not released or finished', () => {
+  const invoice = { ...failure, flow: 'invoice', step: 'erp.invoice', code: 'erp.unavailable', retry: 'transient' as const };
+  const hold = keptStatusException('shipped', invoice, new Date('2026-01-01T00:00:00Z'))!;
+  assert.deepEqual(hold, { kind: 'exception', ...invoice, resumeStatus: 'shipped', statusKept: true, since: '2026-01-01T00:00:00.000Z' });
+  for (const status of ['allocated', 'on_hold', 'cancelled', 'completed'] as const) assert.equal(keptStatusException(status, invoice), undefined, status);
+  const shipment = keptStatusException('released', { ...invoice, flow: 'shipment', key: 'wms:shp_1' })!;
+  assert.ok(isHoldOf(shipment, 'ord_1', 'shipment', 'wms:shp_1'));
+  assert.ok(!isHoldOf(shipment, 'ord_1', 'shipment', 'wms:shp_2'));
+  assert.ok(isHoldOf(hold, 'ord_1', 'invoice', 'ord_1'), 'the key defaults to the order id');
 });

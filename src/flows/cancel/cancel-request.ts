@@ -3,11 +3,13 @@ import type { OrderStatus } from '../../model/order.ts';
 import { newId } from '../../model/ids.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { runIdempotent, type IdempotencyClaim, type IdempotentOutcome } from '../../store/idempotency/idempotency-records.ts';
-import { insertCancellation, openCancellation, readCancellation, updateOrderFlow, type Cancellation } from '../../store/orders/order-lifecycle-queries.ts';
+import { insertCancellation, openCancellation, readCancellation, readOrderFlow, updateOrderFlow, type Cancellation } from '../../store/orders/order-lifecycle-queries.ts';
+import { replayDeadLetters } from '../../store/runtime/dead-letter-queries.ts';
+import { isExceptionHold } from '../../domain/orders/order-exception.ts';
 import { appendTimeline, lockOrderStatus, readOrderStatus, transitionOrder } from '../../store/orders/order-status.ts';
 import { cancelJob } from './cancel.flow.ts';
 import { placeJob } from '../order-placed/order-placed.flow.ts';
-import { resumeFromException } from '../order-placed/exception-hold.ts';
+import { resumeFromException } from '../kit/exception-hold.ts';
 
 /** Accepting a cancel or a hold release: checked and recorded at once, carried out by the flows. */
 
@@ -48,6 +50,16 @@ export async function releaseHold(db: Database, orderId: string, request: { rele
   if (!(await readOrderStatus(db, orderId))) return { kind: 'not-found' };
   return db.transaction(async (tx): Promise<HoldReleaseResult> => {
     const status = await lockOrderStatus(tx, orderId);
+    const hold = (await readOrderFlow(tx, orderId))?.hold_reason;
+    if (isExceptionHold(hold) && hold.statusKept) {
+      // A flow after release failed (the order kept its status): releasing the hold replays that flow's dead letter.
+      const replayed = await replayDeadLetters(tx, { ids: [hold.deadLetterId] }, request.releasedBy);
+      if (replayed.length === 0) return { kind: 'not-on-hold', status };
+      await appendTimeline(tx, orderId, [
+        { system: 'operator', action: 'hold.released', outcome: 'succeeded', attempt: 1, durationMs: null, correlationId: request.correlationId, detail: { releasedBy: request.releasedBy, note: request.note, replayed: hold.deadLetterId, flow: hold.flow } },
+      ]);
+      return { kind: 'released' };
+    }
     if (status !== 'on_hold') return { kind: 'not-on-hold', status };
     // An exception hold is not overridden: the order goes back to where its flow stopped and
     // the flow retries the failed step, as a replay of its dead letter would.

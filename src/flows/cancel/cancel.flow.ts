@@ -13,6 +13,7 @@ import {
   readFulfilments,
   readLineStates,
   readOrderFlow,
+  settledCancelledValue,
   updateFulfilment,
   updateOrderFlow,
 } from '../../store/orders/order-lifecycle-queries.ts';
@@ -168,14 +169,18 @@ export async function cancelOrder(deps: FlowDeps, payload: CancelPayload, contex
   const lines = await readLineStates(db, payload.orderId);
   const order = (await findOrderById(db, payload.orderId))!;
   const scale = minorUnits(order.currency);
-  const cancelledValue = lines.reduce((n, l) => n + toScaled(l.unitPrice, scale) * BigInt(l.cancelled), 0n);
+  // This cancellation's part: every cancelled line's value less what earlier partial cancels settled
+  // (counted the same way after a crash, so a repeated run refunds and reverses the same amount).
+  const allCancelled = lines.reduce((n, l) => n + toScaled(l.unitPrice, scale) * BigInt(l.cancelled), 0n);
+  const cancelledValue = allCancelled - toScaled(await settledCancelledValue(db, payload.orderId, payload.cancellationId), scale);
+  const value = fromScaled(cancelledValue > 0n ? cancelledValue : 0n, scale);
   let refund: Record<string, unknown> | null = null;
   const capture = (await readSteps(db, ORDER_PLACED_FLOW, payload.orderId)).find((s) => s.step === 'payment.capture' && s.status === 'done');
   if (capture && cancelledValue > 0n) {
-    const r = await deps.connectors.payment.refund(String(capture.result.paymentId), { amount: fromScaled(cancelledValue, scale), refundKey: `cancel-${payload.cancellationId}` }, run.via(TARGETS.payment));
+    const r = await deps.connectors.payment.refund(String(capture.result.paymentId), { amount: value, refundKey: `cancel-${payload.cancellationId}` }, run.via(TARGETS.payment));
     refund = { refundId: r.id, amount: r.amount };
   }
-  const report = { cancelledFulfilments: cancelled, notStopped, refund };
+  const report = { cancelledFulfilments: cancelled, notStopped, refund, cancelledValue: value };
   await db.transaction(async (tx) => {
     await lockOrderStatus(tx, payload.orderId);
     const states = await readLineStates(tx, payload.orderId);
@@ -185,6 +190,8 @@ export async function cancelOrder(deps: FlowDeps, payload: CancelPayload, contex
       await enqueue(tx, invoiceJob(payload.orderId, run.correlationId));
     }
     await finishCancellation(tx, payload.cancellationId, 'partial', report);
+    // The points the cancelled part earned are taken back (its own job, like the award).
+    if (cancelledValue > 0n) await enqueue(tx, loyaltyReversalJob(payload.orderId, run.correlationId, { amount: value, reference: payload.cancellationId }));
     await appendTimeline(tx, payload.orderId, [
       { system: 'syncline', action: 'order.cancel.partial', outcome: 'succeeded', attempt: run.attempt, durationMs: null, correlationId: run.correlationId, detail: report },
     ]);

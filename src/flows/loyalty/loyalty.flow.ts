@@ -11,21 +11,29 @@ import { FLOW_JOBS, TARGETS, type FlowDeps } from '../flow-deps.ts';
  * reversal never overtakes the award it takes back.
  */
 
-const loyaltyJob = (type: string, jobKey: string, orderId: string, correlationId: string) => ({
+/** A reversal's job payload: the whole award, or (`part`) the points of a cancelled part of the order. */
+export interface ReversalPayload {
+  orderId: string;
+  /** The cancelled part's value (in the order's currency) and the cancellation that settles it. */
+  part?: { amount: string; reference: string };
+}
+
+const loyaltyJob = (type: string, jobKey: string, payload: ReversalPayload, correlationId: string) => ({
   type,
-  payload: { orderId },
+  payload,
   lane: 'bulk' as const,
-  orderingKey: `loyalty:${orderId}`,
+  orderingKey: `loyalty:${payload.orderId}`,
   jobKey,
   target: TARGETS.loyalty,
   correlationId,
 });
 
 /** The job that awards an order's points (enqueued when the order is released). */
-export const loyaltyAwardJob = (orderId: string, correlationId: string) => loyaltyJob(FLOW_JOBS.loyalty, `loyalty:${orderId}`, orderId, correlationId);
+export const loyaltyAwardJob = (orderId: string, correlationId: string) => loyaltyJob(FLOW_JOBS.loyalty, `loyalty:${orderId}`, { orderId }, correlationId);
 
-/** The job that takes an order's points back (enqueued when a released order is cancelled). */
-export const loyaltyReversalJob = (orderId: string, correlationId: string) => loyaltyJob(FLOW_JOBS.loyaltyReversal, `loyalty-reversal:${orderId}`, orderId, correlationId);
+/** The job that takes an order's points back: all of them (a released order cancelled) or those of a cancelled part. */
+export const loyaltyReversalJob = (orderId: string, correlationId: string, part?: ReversalPayload['part']) =>
+  loyaltyJob(FLOW_JOBS.loyaltyReversal, part ? `loyalty-reversal:${orderId}:${part.reference}` : `loyalty-reversal:${orderId}`, { orderId, ...(part ? { part } : {}) }, correlationId);
 
 /** Runs one loyalty call and writes its outcome on the order's timeline (`blocking: false` on failure). */
 async function onTimeline(deps: FlowDeps, orderId: string, action: string, context: HandlerContext, call: () => Promise<Omit<NewTimelineEntry, 'system' | 'action' | 'attempt' | 'correlationId' | 'durationMs'>>): Promise<void> {
@@ -60,15 +68,19 @@ export async function awardLoyalty(deps: FlowDeps, payload: { orderId: string },
   });
 }
 
-/** Takes back the points awarded for a cancelled order (nothing when none were awarded). */
-export async function reverseLoyalty(deps: FlowDeps, payload: { orderId: string }, context: HandlerContext): Promise<void> {
+/** Takes back the points awarded for a cancelled order, or for its cancelled part (nothing when none were awarded). */
+export async function reverseLoyalty(deps: FlowDeps, payload: ReversalPayload, context: HandlerContext): Promise<void> {
   if (!(await readOrderStatus(deps.db, payload.orderId))) throw new SynclineError('order.not_found', `no order ${payload.orderId}`);
   await onTimeline(deps, payload.orderId, 'loyalty.reverse', context, async () => {
+    const { part } = payload;
     const reversal = await deps.connectors.loyalty.reversePoints(
-      { orderId: payload.orderId, reason: 'order cancelled' },
+      part ? { orderId: payload.orderId, reason: 'order partly cancelled', amount: part.amount, reference: part.reference } : { orderId: payload.orderId, reason: 'order cancelled' },
       { correlationId: context.correlationId, signal: context.signal, target: context.target(TARGETS.loyalty) },
     );
     if (!reversal) return { outcome: 'skipped', detail: { reason: 'no points were awarded for the order' } };
-    return { outcome: 'succeeded', detail: { reversalId: reversal.id, awardId: reversal.awardId, points: reversal.points, created: reversal.created } };
+    return {
+      outcome: 'succeeded',
+      detail: { reversalId: reversal.id, awardId: reversal.awardId, points: reversal.points, created: reversal.created, ...(part ? { cancelledValue: part.amount, cancellationId: part.reference } : {}) },
+    };
   });
 }

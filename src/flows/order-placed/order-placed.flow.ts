@@ -12,7 +12,7 @@ import { compensateFlow, runFlow, stepRun } from '../kit/flow-runner.ts';
 import { advance, FLOW_JOBS, orderingKey, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 import { orderPlacedSteps, type PlacedState } from './order-placed.steps.ts';
-import { holdOnDeadLetter, resumeFromException } from './exception-hold.ts';
+import { holdOnDeadLetter, resumeFromException } from '../kit/exception-hold.ts';
 
 /**
  * The order-placed flow: from an accepted order to `released` (fulfilment requested),

@@ -149,6 +149,12 @@ function authorizeStep(deps: FlowDeps): FlowStep<PlacedState> {
       const voided = await deps.connectors.payment.void(paymentId, run.via(TARGETS.payment));
       return { paymentId, voided: voided.outcome === 'succeeded' };
     },
+    // An authorisation cut off by a timeout or a crash may have reserved the money: find it by the order id it carries.
+    async recover(run) {
+      const payments = await deps.connectors.payment.findPayments(run.orderId, run.via(TARGETS.payment));
+      const live = payments.find((p) => p.state === 'authorized');
+      return live ? { paymentId: live.id, amount: live.amount } : undefined;
+    },
   };
 }
 
@@ -289,6 +295,11 @@ function captureStep(deps: FlowDeps): FlowStep<PlacedState> {
       );
       return { refundId: refund.id, amount: refund.amount };
     },
+    // A capture cut off by a timeout or a crash may have taken the money: find the captured payment by the order id.
+    async recover(run) {
+      const captured = (await deps.connectors.payment.findPayments(run.orderId, run.via(TARGETS.payment))).find((p) => p.state === 'captured');
+      return captured ? { paymentId: captured.id, orderId: run.orderId, amount: captured.capturedAmount } : undefined;
+    },
   };
 }
 
@@ -324,6 +335,20 @@ function fulfilStep(deps: FlowDeps): FlowStep<PlacedState> {
           }
         },
       };
+    },
+    // A cancel after release has asked the WMS already; before release this undoes requests whose answer was lost.
+    async compensate(result, run) {
+      const outcomes: { location: string; id: string; outcome: string }[] = [];
+      for (const f of result.fulfilments as { location: string; id: string }[]) {
+        const cancelled = await deps.connectors.wms.cancelFulfilment(f.id, run.via(TARGETS.wms));
+        outcomes.push({ ...f, outcome: cancelled.outcome });
+      }
+      return { fulfilments: outcomes };
+    },
+    // A request cut off by a timeout or a crash may have created fulfilment orders: find them by the order id.
+    async recover(run) {
+      const found = (await deps.connectors.wms.findFulfilments(run.orderId, run.via(TARGETS.wms))).filter((f) => f.status !== 'cancelled');
+      return found.length > 0 ? { fulfilments: found.map((f) => ({ location: f.locationId, id: f.id })) } : undefined;
     },
   };
 }

@@ -1,5 +1,6 @@
 import { SynclineError } from '../../domain/errors.ts';
-import type { HandlerContext } from '../../runtime/runtime.ts';
+import type { DeadLetterNotice, HandlerContext } from '../../runtime/runtime.ts';
+import type { Queryable } from '../../store/database.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
 import {
   addLineQuantities,
@@ -7,10 +8,13 @@ import {
   completeReturn,
   readOrderFlow,
   readReturn,
+  setReturnException,
   type OrderReturn,
 } from '../../store/orders/order-lifecycle-queries.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
+import { appendTimeline } from '../../store/orders/order-status.ts';
 import { runFlow, stepRun, type FlowStep, type StepOutcome } from '../kit/flow-runner.ts';
+import { failureOf, timelineException } from '../kit/exception-hold.ts';
 import { FLOW_IDEMPOTENCY_SCOPE, FLOW_JOBS, orderingKey, TARGETS, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 
@@ -111,6 +115,23 @@ export async function processReturn(deps: FlowDeps, payload: { returnId: string 
   const order = await findOrderById(deps.db, ret.orderId);
   const flow = await readOrderFlow(deps.db, ret.orderId);
   if (!order) throw new SynclineError('order.not_found', `no order ${ret.orderId}`);
+  if (ret.exception) {
+    // A replayed dead letter: the return leaves its exception and the flow goes on where it stopped.
+    await deps.db.transaction(async (tx) => {
+      await setReturnException(tx, ret.id, null);
+      await appendTimeline(tx, ret.orderId, [
+        {
+          system: 'syncline',
+          action: 'return.exception.resumed',
+          outcome: 'succeeded',
+          attempt: context.attempt,
+          durationMs: null,
+          correlationId: context.correlationId,
+          detail: { returnId: ret.id, step: ret.exception!.step, code: ret.exception!.code, deadLetterId: ret.exception!.deadLetterId, by: 'replay' },
+        },
+      ]);
+    });
+  }
   await runFlow(
     deps.db,
     { flow: RETURN_FLOW, key: ret.id },
@@ -118,4 +139,19 @@ export async function processReturn(deps: FlowDeps, payload: { returnId: string 
     { ret, email: order.customer.email, paymentId: flow?.payment_id ?? null, results: {} },
     stepRun(ret.orderId, context),
   );
+}
+
+/**
+ * Dead-letter hook of the return job: the return (not the order, which keeps its status)
+ * shows the failing system, step, error and dead letter; `order.exception` announces it
+ * and the order's timeline has it. A replay of the dead letter clears it and goes on.
+ */
+export async function returnDeadLettered(deps: FlowDeps, notice: DeadLetterNotice<{ returnId: string }>, tx: Queryable): Promise<void> {
+  const ret = notice.job.payload?.returnId ? await readReturn(tx, notice.job.payload.returnId) : undefined;
+  if (!ret || ret.status === 'completed') return;
+  const exception = await failureOf(tx, ret.orderId, notice, { name: RETURN_FLOW, key: ret.id, steps: returnSteps(deps) });
+  await setReturnException(tx, ret.id, { ...exception });
+  const detail = { ...exception, returnId: ret.id };
+  await appendEvents(tx, [orderEvent(ORDER_EVENT_TYPES.exception, ret.orderId, notice.job.correlationId, { returnId: ret.id, exception })]);
+  await timelineException(tx, ret.orderId, notice, detail);
 }

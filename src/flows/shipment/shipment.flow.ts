@@ -1,7 +1,8 @@
 import { SynclineError } from '../../domain/errors.ts';
 import type { ShipmentConfirmation } from '../../model/shipment.ts';
 import { newId } from '../../model/ids.ts';
-import type { HandlerContext } from '../../runtime/runtime.ts';
+import type { DeadLetterNotice, HandlerContext } from '../../runtime/runtime.ts';
+import type { Queryable } from '../../store/database.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
 import {
@@ -9,12 +10,15 @@ import {
   insertShipment,
   readFulfilments,
   readLineStates,
+  readOrderFlow,
   updateFulfilment,
   updateOrderFlow,
 } from '../../store/orders/order-lifecycle-queries.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
 import { readOrderStatus } from '../../store/orders/order-status.ts';
 import { runFlow, stepRun, type FlowStep, type StepOutcome } from '../kit/flow-runner.ts';
+import { holdOnDeadLetter, resumeFromException } from '../kit/exception-hold.ts';
+import { isExceptionHold, isHoldOf } from '../../domain/orders/order-exception.ts';
 import { advance, FLOW_IDEMPOTENCY_SCOPE, FLOW_JOBS, orderingKey, TARGETS, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 
@@ -26,6 +30,7 @@ import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
  */
 
 export const SHIPMENT_FLOW = 'shipment';
+export const INVOICE_FLOW = 'invoice';
 
 export const shipmentKey = (c: ShipmentConfirmation) => `${c.source.system}:${c.source.shipmentId}`;
 
@@ -144,16 +149,42 @@ export async function recordShipment(deps: FlowDeps, confirmation: ShipmentConfi
     return { lineNumber: line.lineNumber, sku: l.sku, quantity: l.quantity };
   });
   const key = shipmentKey(confirmation);
+  await resumeKept(deps, order.id, { flow: SHIPMENT_FLOW, key }, context);
   await runFlow(deps.db, { flow: SHIPMENT_FLOW, key }, shipmentSteps(deps, key), { confirmation, lines, results: {} }, stepRun(order.id, context));
 }
 
+/** A replayed post-release flow takes its exception off the order (which kept its status) before it runs again. */
+async function resumeKept(deps: FlowDeps, orderId: string, of: { flow: string; key: string }, context: HandlerContext): Promise<void> {
+  // Most runs find no exception: only then is the order locked.
+  const hold = (await readOrderFlow(deps.db, orderId))?.hold_reason;
+  if (!isExceptionHold(hold) || !isHoldOf(hold, orderId, of.flow, of.key)) return;
+  await deps.db.transaction((tx) =>
+    resumeFromException(tx, orderId, { system: 'syncline', action: 'order.exception.resumed', correlationId: context.correlationId, attempt: context.attempt, detail: { by: 'replay' } }, of),
+  );
+}
+
+/** Dead-letter hook of the shipment job: the order keeps its status and shows the exception. */
+export async function shipmentDeadLettered(deps: FlowDeps, notice: DeadLetterNotice<ShipmentConfirmation>, tx: Queryable): Promise<void> {
+  const confirmation = notice.job.payload;
+  if (!confirmation?.orderId || !confirmation.source) return;
+  const key = shipmentKey(confirmation);
+  await holdOnDeadLetter(tx, confirmation.orderId, notice, { name: SHIPMENT_FLOW, key, steps: shipmentSteps(deps, key), keepStatus: true });
+}
+
+/** Dead-letter hook of the invoice job: the shipped order stays shipped and shows the exception. */
+export async function invoiceDeadLettered(notice: DeadLetterNotice<{ orderId: string }>, tx: Queryable): Promise<void> {
+  await holdOnDeadLetter(tx, notice.job.payload?.orderId, notice, { name: INVOICE_FLOW, steps: [INVOICE_STEP], keepStatus: true });
+}
+
+const INVOICE_STEP = { id: 'erp.invoice', system: 'erp' } as const;
+
 /** Records the ERP's invoice on the order and completes it when every line is shipped or cancelled. */
 export async function invoiceOrder(deps: FlowDeps, payload: { orderId: string }, context: HandlerContext): Promise<void> {
+  await resumeKept(deps, payload.orderId, { flow: INVOICE_FLOW, key: payload.orderId }, context);
   const status = await readOrderStatus(deps.db, payload.orderId);
   if (status !== 'shipped' && status !== 'partially_shipped') return;
   const step: FlowStep<{ results: Record<string, Record<string, unknown>> }> = {
-    id: 'erp.invoice',
-    system: 'erp',
+    ...INVOICE_STEP,
     async forward(_state, run): Promise<StepOutcome> {
       const invoices = (await deps.connectors.erp.postInvoices(payload.orderId, run.via(TARGETS.erp))).filter(
         (i) => i.kind === 'invoice' && i.state !== 'cancelled',
@@ -180,5 +211,5 @@ export async function invoiceOrder(deps: FlowDeps, payload: { orderId: string },
       };
     },
   };
-  await runFlow(deps.db, { flow: 'invoice', key: payload.orderId }, [step], { results: {} }, stepRun(payload.orderId, context));
+  await runFlow(deps.db, { flow: INVOICE_FLOW, key: payload.orderId }, [step], { results: {} }, stepRun(payload.orderId, context));
 }

@@ -263,6 +263,19 @@ export async function finishCancellation(tx: Queryable, id: string, status: Canc
   await tx.query('UPDATE order_cancellation SET status = $2, report = $3, finished_at = now() WHERE id = $1', [id, status, JSON.stringify(report)]);
 }
 
+/**
+ * The value of cancelled lines that the order's other partial cancellations already settled
+ * (their reports' `cancelledValue`), as a decimal string: what a new partial cancel must not count again.
+ */
+export async function settledCancelledValue(db: Queryable, orderId: string, exceptCancellationId: string): Promise<string> {
+  const result = await db.query<{ value: string }>(
+    `SELECT coalesce(sum((report->>'cancelledValue')::numeric), 0)::text AS value FROM order_cancellation
+      WHERE order_id = $1 AND id <> $2 AND status = 'partial' AND report ? 'cancelledValue'`,
+    [orderId, exceptCancellationId],
+  );
+  return result.rows[0]!.value;
+}
+
 export async function readCancellation(db: Queryable, id: string): Promise<Cancellation | undefined> {
   const result = await db.query<{
     id: string;
@@ -314,9 +327,11 @@ export interface OrderReturn {
   correlationId: string;
   createdAt: string;
   completedAt: string | null;
+  /** Why the return's flow stopped (its job is a dead letter), null while it runs or once done. */
+  exception: Record<string, unknown> | null;
 }
 
-export async function insertReturn(tx: Queryable, r: Omit<OrderReturn, 'status' | 'refundId' | 'creditNote' | 'createdAt' | 'completedAt'>): Promise<void> {
+export async function insertReturn(tx: Queryable, r: Omit<OrderReturn, 'status' | 'refundId' | 'creditNote' | 'createdAt' | 'completedAt' | 'exception'>): Promise<void> {
   await tx.query(
     `INSERT INTO order_return (id, order_id, lines, location_code, reason, refund_amount, correlation_id)
      VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -338,7 +353,11 @@ export async function readReturn(db: Queryable, id: string): Promise<OrderReturn
     correlation_id: string;
     created_at: Date;
     completed_at: Date | null;
-  }>('SELECT id, order_id, lines, location_code, reason, refund_amount::text, status, refund_id, credit_note, correlation_id, created_at, completed_at FROM order_return WHERE id = $1', [id]);
+    exception: Record<string, unknown> | null;
+  }>(
+    'SELECT id, order_id, lines, location_code, reason, refund_amount::text, status, refund_id, credit_note, correlation_id, created_at, completed_at, exception FROM order_return WHERE id = $1',
+    [id],
+  );
   const r = result.rows[0];
   return (
     r && {
@@ -354,8 +373,14 @@ export async function readReturn(db: Queryable, id: string): Promise<OrderReturn
       correlationId: r.correlation_id,
       createdAt: new Date(r.created_at).toISOString(),
       completedAt: r.completed_at ? new Date(r.completed_at).toISOString() : null,
+      exception: r.exception,
     }
   );
+}
+
+/** Sets (or with null clears) why the return's flow stopped. */
+export async function setReturnException(tx: Queryable, id: string, exception: Record<string, unknown> | null): Promise<void> {
+  await tx.query('UPDATE order_return SET exception = $2 WHERE id = $1', [id, exception === null ? null : JSON.stringify(exception)]);
 }
 
 /** Units of each line already on a return (requested or completed), so two returns cannot exceed what shipped. */
@@ -369,7 +394,7 @@ export async function returnedQuantities(db: Queryable, orderId: string): Promis
 }
 
 export async function completeReturn(tx: Queryable, id: string, values: { refundId: string | null; creditNote: Record<string, unknown> | null }): Promise<void> {
-  await tx.query("UPDATE order_return SET status = 'completed', refund_id = $2, credit_note = $3, completed_at = now() WHERE id = $1", [
+  await tx.query("UPDATE order_return SET status = 'completed', refund_id = $2, credit_note = $3, completed_at = now(), exception = NULL WHERE id = $1", [
     id,
     values.refundId,
     values.creditNote ? JSON.stringify(values.creditNote) : null,

@@ -19,7 +19,7 @@ export class LoyaltyClient implements LoyaltyConnector {
     return { id, orderId, email, points, balance, created: response.status === 201 };
   }
 
-  async reversePoints(input: { orderId: string; reason?: string }, context: CallContext = {}): Promise<PointsReversal | undefined> {
+  async reversePoints(input: { orderId: string; reason?: string; amount?: string; reference?: string }, context: CallContext = {}): Promise<PointsReversal | undefined> {
     const response = await this.http.request<{ id: string; orderId: string; awardId: string; email: string; points: number; balance: number }>(
       { method: 'POST', path: '/v1/reversals', body: input, accept: [404] },
       context,

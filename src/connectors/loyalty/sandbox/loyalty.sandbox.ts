@@ -9,21 +9,29 @@ import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListe
  * GET /v1/members/{email} reads the balance. API in ../README.md.
  */
 
+const Amount = z.string().regex(/^\d{1,18}(\.\d{1,6})?$/);
+
 const AwardBody = z.strictObject({
   orderId: z.string().min(1).max(128),
   email: z.string().min(3).max(254),
-  amount: z.string().regex(/^\d{1,18}(\.\d{1,6})?$/),
+  amount: Amount,
   currency: z.string().regex(/^[A-Z]{3}$/),
 });
 
 const ReversalBody = z.strictObject({
   orderId: z.string().min(1).max(128),
   reason: z.string().max(500).optional(),
-});
+  /** Part of the order's value to take the points of (default: the whole award, what is left of it). */
+  amount: Amount.optional(),
+  /** Makes a partial reversal idempotent (default: the order id); required with `amount`. */
+  reference: z.string().min(1).max(128).optional(),
+}).refine((b) => b.amount === undefined || b.reference !== undefined, { message: 'a partial reversal (amount) needs a reference', path: ['reference'] });
 
 interface Reversal {
   id: string;
   orderId: string;
+  reference: string;
+  amount: string | null;
   awardId: string;
   email: string;
   points: number;
@@ -35,16 +43,22 @@ interface Award {
   id: string;
   orderId: string;
   email: string;
+  /** The order value the points were earned on. */
+  amount: string;
   points: number;
+  /** Points taken back so far. */
+  reversed: number;
   createdAt: string;
 }
 
 export interface RunningLoyaltySandbox extends RunningSandbox {
   awards: Map<string, Award>;
-  /** By order id. */
+  /** By reference: the order id for a full reversal, the caller's reference for a partial one. */
   reversals: Map<string, Reversal>;
   balances: Map<string, number>;
 }
+
+const view = ({ reversed: _reversed, ...award }: Award) => award;
 
 /** Starts the loyalty sandbox. */
 export async function startLoyaltySandbox(options: SandboxListenOptions & { pointsPerUnit?: number } = {}): Promise<RunningLoyaltySandbox> {
@@ -62,30 +76,55 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     const existing = byOrder.get(parsed.data.orderId);
     if (existing) {
       const award = awards.get(existing)!;
-      return reply.code(200).send({ ...award, balance: balances.get(award.email) ?? 0 });
+      return reply.code(200).send({ ...view(award), balance: balances.get(award.email) ?? 0 });
     }
     // One point per whole currency unit spent (times pointsPerUnit); no floats involved.
     const whole = Number(toScaled(parsed.data.amount, 6) / 1_000_000n);
-    const award: Award = { id: `awd_${randomBytes(8).toString('hex')}`, orderId: parsed.data.orderId, email, points: whole * pointsPerUnit, createdAt: new Date().toISOString() };
+    const award: Award = {
+      id: `awd_${randomBytes(8).toString('hex')}`,
+      orderId: parsed.data.orderId,
+      email,
+      amount: parsed.data.amount,
+      points: whole * pointsPerUnit,
+      reversed: 0,
+      createdAt: new Date().toISOString(),
+    };
     awards.set(award.id, award);
     byOrder.set(award.orderId, award.id);
     balances.set(email, (balances.get(email) ?? 0) + award.points);
-    return reply.code(201).send({ ...award, balance: balances.get(email) });
+    return reply.code(201).send({ ...view(award), balance: balances.get(email) });
   });
 
   app.post('/v1/reversals', async (request, reply) => {
     const parsed = ReversalBody.safeParse(request.body);
     if (!parsed.success) return reply.code(422).send({ error: { code: 'invalid_request', message: 'the reversal is not valid', issues: parsed.error.issues } });
-    const { orderId } = parsed.data;
-    const done = reversals.get(orderId);
+    const { orderId, amount } = parsed.data;
+    const reference = parsed.data.reference ?? orderId;
+    const done = reversals.get(reference);
     if (done) return reply.code(200).send({ ...done, balance: balances.get(done.email) ?? 0 });
     const awardId = byOrder.get(orderId);
     if (!awardId) return reply.code(404).send({ error: { code: 'not_found', message: `no award for order ${orderId}` } });
     const award = awards.get(awardId)!;
+    const left = award.points - award.reversed;
+    // A part of the order takes back the points it earned, in proportion to the value the award was
+    // computed on (rounded down, in the member's favour); never more than is left of the award.
+    const base = toScaled(award.amount, 6);
+    const points = amount === undefined ? left : base === 0n ? 0 : Math.min(left, Number((BigInt(award.points) * toScaled(amount, 6)) / base));
     // The balance may go below zero when the points were spent meanwhile, as in most programmes.
-    const reversal: Reversal = { id: `rev_${randomBytes(8).toString('hex')}`, orderId, awardId, email: award.email, points: award.points, reason: parsed.data.reason ?? null, createdAt: new Date().toISOString() };
-    reversals.set(orderId, reversal);
-    balances.set(award.email, (balances.get(award.email) ?? 0) - award.points);
+    const reversal: Reversal = {
+      id: `rev_${randomBytes(8).toString('hex')}`,
+      orderId,
+      reference,
+      amount: amount ?? null,
+      awardId,
+      email: award.email,
+      points,
+      reason: parsed.data.reason ?? null,
+      createdAt: new Date().toISOString(),
+    };
+    reversals.set(reference, reversal);
+    award.reversed += points;
+    balances.set(award.email, (balances.get(award.email) ?? 0) - points);
     return reply.code(201).send({ ...reversal, balance: balances.get(award.email) });
   });
 

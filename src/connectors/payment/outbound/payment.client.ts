@@ -163,6 +163,16 @@ export class PaymentClient implements PaymentConnector {
     const response = await this.http.request<WireIntent>({ method: 'GET', path: `/v1/payment_intents/${encodeURIComponent(paymentId)}`, accept: [404] }, context);
     return response.status === 404 ? undefined : toRecord(response.body);
   }
+
+  async findPayments(orderId: string, context: CallContext = {}): Promise<PaymentRecord[]> {
+    // Stripe's search query language; a quote inside a value is escaped with a backslash.
+    const query = `metadata['order_id']:'${orderId.replace(/['\\]/g, (c) => `\\${c}`)}'`;
+    const response = await this.http.request<{ data: WireIntent[] }>(
+      { method: 'GET', path: `/v1/payment_intents/search?${new URLSearchParams({ query, limit: '100' })}` },
+      context,
+    );
+    return response.body.data.map(toRecord);
+  }
 }
 
 /** A payment connector. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
@@ -50,6 +51,8 @@ export interface PaymentState {
   refunds: Map<string, Refund>;
   /** Order ids (metadata[order_id]) whose captures fail; "*" fails every capture. */
   failCapturesFor: Set<string>;
+  /** Answer delays by route ("POST /v1/payment_intents"): the call takes effect, then answers late. */
+  delays: Map<string, number>;
 }
 
 export interface RunningPaymentSandbox extends RunningSandbox {
@@ -83,12 +86,28 @@ function decodeForm(text: string): Record<string, unknown> {
 }
 
 const invalid = (message: string, extra: Record<string, unknown> = {}) => ({ error: { type: 'invalid_request_error', message, ...extra } });
+
+/**
+ * The part of Stripe's search query language the sandbox understands: clauses
+ * `metadata['key']:'value'` and `status:'value'` joined by AND. Undefined for anything else.
+ */
+function parseSearch(query: string): ((intent: PaymentIntent) => boolean) | undefined {
+  const clause = /^\s*(?:metadata\['([^'\\]+)'\]|(status)):'((?:[^'\\]|\\.)*)'\s*$/;
+  const tests: ((intent: PaymentIntent) => boolean)[] = [];
+  for (const part of query.split(/\s+AND\s+/)) {
+    const m = clause.exec(part);
+    if (!m) return undefined;
+    const value = m[3]!.replace(/\\(.)/g, '$1');
+    tests.push(m[2] ? (i) => i.status === value : (i) => i.metadata[m[1]!] === value);
+  }
+  return (intent) => tests.every((t) => t(intent));
+}
 const positiveInt = z.string().regex(/^\d+$/).transform(Number).refine((n) => n > 0 && n <= 99_999_999, 'must be between 1 and 99999999');
 
 /** Starts the payment sandbox. */
 export async function startPaymentSandbox(options: PaymentSandboxOptions = {}): Promise<RunningPaymentSandbox> {
   const keyPrefix = options.keyPrefix ?? 'sk_test_';
-  const state: PaymentState = { intents: new Map(), refunds: new Map(), failCapturesFor: new Set() };
+  const state: PaymentState = { intents: new Map(), refunds: new Map(), failCapturesFor: new Set(), delays: new Map() };
   const idempotency = new Map<string, { fingerprint: string; status: number; body: string }>();
 
   const { app, faults } = createSandboxApp('payment', { render: renderFault, log: options.log });
@@ -102,6 +121,13 @@ export async function startPaymentSandbox(options: PaymentSandboxOptions = {}): 
     if (!key.startsWith(keyPrefix)) {
       return reply.code(401).send(invalid(`Invalid API Key provided: ${key ? `${key.slice(0, 8)}…` : '(none)'}`));
     }
+  });
+
+  // A busy gateway: the request takes effect (or is replayed) and the answer comes late, so a
+  // client that gives up first does not know what its call did (PUT /_sandbox/delays).
+  app.addHook('onSend', async (request) => {
+    const delayMs = state.delays.get(`${request.method} ${request.routeOptions.url ?? ''}`);
+    if (delayMs) await sleep(delayMs);
   });
 
   /** Runs a POST handler under Stripe's idempotency rules: same key + same parameters replays the saved response. */
@@ -177,6 +203,16 @@ export async function startPaymentSandbox(options: PaymentSandboxOptions = {}): 
       return { status: 200, body: intent };
     }),
   );
+
+  app.get<{ Querystring: { query?: string; limit?: string } }>('/v1/payment_intents/search', async (request, reply) => {
+    const matches = parseSearch(request.query.query ?? '');
+    if (!matches) return reply.code(400).send(invalid('Invalid search query: the sandbox understands metadata[\'key\']:\'value\' and status:\'value\' joined by AND.', { code: 'parameter_invalid', param: 'query' }));
+    const limit = positiveInt.safeParse(request.query.limit ?? '10');
+    if (!limit.success || limit.data > 100) return reply.code(400).send(invalid('Invalid limit: must be between 1 and 100.', { code: 'parameter_invalid_integer', param: 'limit' }));
+    // Newest first, as Stripe lists; the sandbox's index has no propagation delay.
+    const found = [...state.intents.values()].filter(matches).reverse();
+    return { object: 'search_result', url: '/v1/payment_intents/search', has_more: found.length > limit.data, next_page: null, data: found.slice(0, limit.data) };
+  });
 
   app.get<{ Params: { id: string } }>('/v1/payment_intents/:id', async (request, reply) => {
     const intent = state.intents.get(request.params.id);
@@ -267,6 +303,11 @@ export async function startPaymentSandbox(options: PaymentSandboxOptions = {}): 
     const input = z.strictObject({ failCapturesFor: z.array(z.string().min(1)) }).parse(request.body ?? {});
     state.failCapturesFor = new Set(input.failCapturesFor);
     return { failCapturesFor: [...state.failCapturesFor] };
+  });
+  app.put('/_sandbox/delays', async (request) => {
+    const delays = z.record(z.string().regex(/^(GET|POST) \/v1\/[a-z_/:]+$/), z.number().int().min(0).max(120_000)).parse(request.body ?? {});
+    state.delays = new Map(Object.entries(delays).filter(([, ms]) => ms > 0));
+    return Object.fromEntries(state.delays);
   });
   app.get('/_sandbox/state', async () => ({ paymentIntents: [...state.intents.values()], refunds: [...state.refunds.values()] }));
 
