@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.ts';
@@ -7,11 +6,14 @@ import type { Database } from './store/database.ts';
 import { openPostgres } from './store/postgres.database.ts';
 import { openPglite } from './store/pglite.database.ts';
 import { migrate } from './store/migrate.ts';
-import { getOrCreateSecret } from './store/clients/client-queries.ts';
 import { ensureBootstrapClient } from './domain/clients/client.service.ts';
 import { OrderIntakeService } from './domain/orders/order-intake.service.ts';
 import { InventoryService } from './domain/inventory/inventory.service.ts';
 import { TokenService } from './api/auth/tokens.ts';
+import { KeyRing } from './api/auth/key-ring.ts';
+import { AccessRegistry } from './api/auth/access-registry.ts';
+import { ClientRateLimiter, SharedWindowCounter } from './api/rate-limit.ts';
+import { ensureSigningKey } from './domain/clients/signing-keys.ts';
 import { buildServer } from './api/server.ts';
 import { RuntimeRegistry } from './runtime/registry.ts';
 import { Worker } from './runtime/worker.ts';
@@ -56,12 +58,22 @@ export async function startSyncline(
   let server: FastifyInstance | undefined;
   let url: string | undefined;
   let inventory: InventoryService | undefined;
+  let access: AccessRegistry | undefined;
+  let counters: SharedWindowCounter | undefined;
   if (roles.api) {
-    const jwtSecret = config.jwtSecret ?? (await getOrCreateSecret(db, 'jwt-signing-key', () => randomBytes(48).toString('base64url')));
-    const tokens = new TokenService(jwtSecret, config.tokenTtlSeconds);
+    // Clients, revocations and signing keys live in memory, refreshed by NOTIFY; request counts
+    // are shared every SYNCLINE_RATE_LIMIT_SYNC_MS (docs/adr/0008).
+    await ensureSigningKey(db, config.jwtSecret);
+    access = new AccessRegistry(db, logger, new KeyRing(config.jwtSecret), { keyLifetimeMs: config.tokenTtlSeconds * 1000 + 60_000 });
+    await access.start();
+    counters = new SharedWindowCounter(db, logger, { syncMs: config.rateLimitSyncMs });
+    counters.start();
+    const registry = access;
+    const admission = new ClientRateLimiter(counters, { defaultLimit: config.clientRateLimit, windowSeconds: config.clientRateWindowSeconds, limitOf: (id) => registry.rateLimitOf(id) });
+    const tokens = new TokenService(access.keys, config.tokenTtlSeconds, { checks: access, admission });
     const intake = new OrderIntakeService(db, { maxConcurrentBatches: config.intakeWriters, maxBatchSize: config.intakeBatchSize });
     inventory = new InventoryService(db, logger, { holdExpiryIntervalMs: config.holdExpiryIntervalMs, availabilityIntervalMs: config.availabilityIntervalMs });
-    server = await buildServer({ config, db, logger, tokens, intake, inventory });
+    server = await buildServer({ config, db, logger, tokens, intake, inventory, access, counters });
     url = await server.listen({ port: config.port, host: config.host });
     // Inventory's background loops (hold expiry, availability events) run beside the API for now.
     inventory.start();
@@ -91,6 +103,8 @@ export async function startSyncline(
       await server?.close();
       await worker?.stop(config.shutdownGraceMs);
       await inventory?.stop();
+      await counters?.stop();
+      await access?.stop();
       await db.close();
     },
   };

@@ -16,6 +16,8 @@ import { snapshotsRoutes } from './routes/inventory/snapshots.routes.ts';
 import { orderActionsRoutes } from './routes/orders/order-actions.routes.ts';
 import { returnsRoutes } from './routes/returns/returns.routes.ts';
 import { wmsWebhookRoutes } from './routes/webhooks/wms-webhook.routes.ts';
+import { adminClientsRoutes } from './routes/admin/clients.routes.ts';
+import { adminKeysAuditRoutes } from './routes/admin/keys-audit.routes.ts';
 
 /** Builds the HTTP application: correlation, error mapping and every route module. */
 export async function buildServer(context: ApiContext): Promise<FastifyInstance> {
@@ -76,6 +78,8 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
   await app.register(async (scope) => orderActionsRoutes(scope, context));
   await app.register(async (scope) => returnsRoutes(scope, context));
   await app.register(async (scope) => wmsWebhookRoutes(scope, context));
+  await app.register(async (scope) => adminClientsRoutes(scope, context));
+  await app.register(async (scope) => adminKeysAuditRoutes(scope, context));
   for (const routes of [locationsRoutes, inventoryRoutes, reservationsRoutes, policiesRoutes, snapshotsRoutes]) {
     await app.register(async (scope) => routes(scope, context));
   }

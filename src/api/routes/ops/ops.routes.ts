@@ -7,6 +7,7 @@ import type { ApiContext } from '../../api-context.ts';
 import { authorize } from '../../auth/authorize.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseBody, parseQuery } from '../../validation.ts';
+import { recordAudit } from '../../../domain/audit/audit.ts';
 
 const timestamp = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone' });
 
@@ -41,6 +42,8 @@ function deadLetterId(request: FastifyRequest): string {
 }
 
 const actorOf = (request: FastifyRequest) => `client:${request.principal?.clientId ?? 'unknown'}`;
+// Audited right after the dead-letter service commits (its transaction is not reachable from here).
+const auditOf = (request: FastifyRequest) => ({ actor: actorOf(request), correlationId: request.id });
 
 /** Operations: queue depth, target health, and dead letters (list, show, replay, discard). */
 export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext): Promise<void> {
@@ -74,6 +77,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
   app.post('/v1/ops/dead-letters/replay', { preHandler: canWrite }, async (request) => {
     const { limit, ...filter } = parseBody(ReplayFilterBody, request.body);
     const replayed = await deadLetters.replayMatching(filter, limit, actorOf(request));
+    for (const item of replayed) await recordAudit(db, auditOf(request), { action: 'dead_letter.replayed', targetType: 'dead_letter', targetId: item.id, details: { jobId: item.jobId, byFilter: true } });
     return { replayed: replayed.length, items: replayed };
   });
 
@@ -83,6 +87,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
     const outcome = await deadLetters.replay(id, actorOf(request));
     if (outcome.kind === 'not-found') throw new ProblemError('not-found', `No dead letter with id ${id}.`);
     if (outcome.kind === 'not-open') throw new ProblemError('dead-letter-not-open', `Dead letter ${id} is already ${outcome.status}.`, { currentStatus: outcome.status });
+    await recordAudit(db, auditOf(request), { action: 'dead_letter.replayed', targetType: 'dead_letter', targetId: id, details: { jobId: outcome.jobId } });
     return reply.code(202).send({ id, status: 'replayed', jobId: outcome.jobId });
   });
 
@@ -92,6 +97,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
     const outcome = await deadLetters.discard(id, actorOf(request), reason);
     if (outcome === 'not-found') throw new ProblemError('not-found', `No dead letter with id ${id}.`);
     if (outcome === 'not-open') throw new ProblemError('dead-letter-not-open', `Dead letter ${id} is not open.`);
+    await recordAudit(db, auditOf(request), { action: 'dead_letter.discarded', targetType: 'dead_letter', targetId: id });
     return { id, status: 'discarded' };
   });
 }
