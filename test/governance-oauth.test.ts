@@ -193,3 +193,34 @@ describe('OAuth endpoints', () => {
     await waitFor('the other process to see the revocation', async () => (await postForm(second.baseUrl, '/oauth/introspect', { token }, { authorization: admin, from: '127.0.4.1' })).body.active === false, 2000, 10);
   });
 });
+
+describe('SYNCLINE_JWT_SECRET as a configured signing key', () => {
+  const SECRET = 'a-configured-signing-secret-of-at-least-32-chars';
+  let database: TestDatabase;
+  let server: TestServer;
+  before(async () => {
+    database = await createTestDatabase();
+    server = await startTestServer(database.url, { SYNCLINE_JWT_SECRET: SECRET });
+  });
+  after(async () => {
+    await server?.close();
+    await database?.drop();
+  });
+
+  test('signs with the configured secret (kid cfg-…, secret not stored) until a rotation; its tokens keep verifying after', async () => {
+    const { jwtVerify } = await import('jose');
+    const configured = await server.token();
+    const { protectedHeader } = await jwtVerify(configured, new TextEncoder().encode(SECRET), { typ: 'at+jwt' });
+    assert.match(protectedHeader.kid!, /^cfg-/);
+    const stored = await database.db.query<{ secret: string | null; configured: boolean }>('SELECT secret, configured FROM api_signing_key WHERE kid = $1', [protectedHeader.kid]);
+    assert.deepEqual(stored.rows, [{ secret: null, configured: true }]);
+    assert.ok(!JSON.stringify((await database.db.query('SELECT * FROM api_signing_key')).rows).includes(SECRET));
+
+    const rotated = await call(server.baseUrl, 'POST', '/v1/admin/keys/rotate', { token: configured });
+    assert.equal(rotated.status, 201);
+    const fresh = await server.token();
+    assert.equal(JSON.parse(Buffer.from(fresh.split('.')[0]!, 'base64url').toString()).kid, rotated.body.kid);
+    assert.equal((await call(server.baseUrl, 'GET', '/v1/orders', { token: configured })).status, 200);
+    assert.equal((await call(server.baseUrl, 'GET', '/v1/orders', { token: fresh })).status, 200);
+  });
+});
