@@ -225,6 +225,15 @@ describe('governance: clients, keys and audit', () => {
     const cancel = await adminCall('POST', `/v1/orders/${order.body.id}/cancel`, { reason: 'customer called' }, { 'x-correlation-id': 'corr-cancel-audit' });
     assert.equal(cancel.status, 202, JSON.stringify(cancel.body));
 
+    // An order an operator found on hold (put there directly: no workers run in this test) and released.
+    const held = await submitOrder(server.baseUrl, admin, sampleOrder());
+    await database.db.query("UPDATE sales_order SET status = 'on_hold' WHERE id = $1", [held.body.id]);
+    const released = await adminCall('POST', `/v1/orders/${held.body.id}/hold/release`, { note: 'checked by phone' });
+    assert.equal(released.status, 202, JSON.stringify(released.body));
+    const releaseAudit = await adminCall('GET', `/v1/admin/audit?action=order.hold_released&targetId=${held.body.id}`);
+    assert.equal(releaseAudit.body.items.length, 1);
+    assert.equal(releaseAudit.body.items[0].actor, ADMIN_ACTOR);
+
     const replayed = await adminCall('GET', `/v1/admin/audit?action=dead_letter.replayed&targetId=${letters[0]!.id}`);
     assert.equal(replayed.body.items.length, 1);
     assert.ok(replayed.body.items[0].details.jobId, JSON.stringify(replayed.body));
