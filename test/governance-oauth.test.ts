@@ -18,7 +18,7 @@ interface FormAnswer {
 }
 
 /** POSTs a form from a chosen loopback address (127.0.0.x), so each test has a source address of its own. */
-function postForm(baseUrl: string, path: string, form: Record<string, string>, options: { authorization?: string; from?: string } = {}): Promise<FormAnswer> {
+function postForm(baseUrl: string, path: string, form: Record<string, string>, options: { authorization?: string; from?: string; headers?: Record<string, string> } = {}): Promise<FormAnswer> {
   const url = new URL(path, baseUrl);
   const body = new URLSearchParams(form).toString();
   const started = performance.now();
@@ -30,7 +30,7 @@ function postForm(baseUrl: string, path: string, form: Record<string, string>, o
         path: url.pathname,
         method: 'POST',
         localAddress: options.from ?? '127.0.0.1',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), ...(options.authorization ? { authorization: options.authorization } : {}) },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), ...(options.authorization ? { authorization: options.authorization } : {}), ...options.headers },
       },
       (res) => {
         let text = '';
@@ -104,7 +104,8 @@ describe('OAuth endpoints', () => {
       const unknown = await postForm(server.baseUrl, '/oauth/token', { grant_type: 'client_credentials', client_id: `guess-${i}`, client_secret: 'x' }, { from: '127.0.0.4' });
       assert.equal(unknown.status, 401);
     }
-    const fromThere = await postForm(server.baseUrl, '/oauth/token', { grant_type: 'client_credentials' }, { authorization: basic(ADMIN_CLIENT.id, ADMIN_CLIENT.secret), from: '127.0.0.4' });
+    // X-Forwarded-For is not believed unless SYNCLINE_TRUST_PROXY says so: it cannot dodge the throttle.
+    const fromThere = await postForm(server.baseUrl, '/oauth/token', { grant_type: 'client_credentials' }, { authorization: basic(ADMIN_CLIENT.id, ADMIN_CLIENT.secret), from: '127.0.0.4', headers: { 'x-forwarded-for': '203.0.113.9' } });
     assert.equal(fromThere.status, 429);
     const fromElsewhere = await postForm(server.baseUrl, '/oauth/token', { grant_type: 'client_credentials' }, { authorization: basic(ADMIN_CLIENT.id, ADMIN_CLIENT.secret), from: '127.0.0.5' });
     assert.equal(fromElsewhere.status, 200);

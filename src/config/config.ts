@@ -80,6 +80,10 @@ const environmentSchema = z.object({
   SYNCLINE_CLIENT_RATE_WINDOW_SECONDS: integer(1, 3600).default(60),
   SYNCLINE_RATE_LIMIT_SYNC_MS: integer(20, 5000).default(200),
   SYNCLINE_AUTH_FAILURE_LIMIT: integer(1, 1_000_000).default(10),
+  SYNCLINE_TRUST_PROXY: z
+    .string()
+    .regex(/^(true|\d{1,2}|[0-9a-fA-F:.\/]+(,[0-9a-fA-F:.\/]+)*)$/, 'must be true, a number of proxy hops, or a comma-separated list of proxy addresses or CIDR ranges')
+    .optional(),
 });
 
 /** Real external systems Syncline is pointed at; a system left undefined is served by its sandbox. */
@@ -139,6 +143,8 @@ export interface Config {
   rateLimitSyncMs: number;
   /** Failed client authentications per minute, per client id and per address, before 429 (SYNCLINE_AUTH_FAILURE_LIMIT, default: 10). */
   authFailureLimit: number;
+  /** Which proxies' X-Forwarded-For is believed for the client address (SYNCLINE_TRUST_PROXY, default: none). */
+  trustProxy: boolean | number | string[];
 }
 
 /** Reads and validates configuration from environment variables. */
@@ -218,5 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clientRateWindowSeconds: e.SYNCLINE_CLIENT_RATE_WINDOW_SECONDS,
     rateLimitSyncMs: e.SYNCLINE_RATE_LIMIT_SYNC_MS,
     authFailureLimit: e.SYNCLINE_AUTH_FAILURE_LIMIT,
+    trustProxy:
+      e.SYNCLINE_TRUST_PROXY === undefined ? false : e.SYNCLINE_TRUST_PROXY === 'true' ? true : /^\d+$/.test(e.SYNCLINE_TRUST_PROXY) ? Number(e.SYNCLINE_TRUST_PROXY) : e.SYNCLINE_TRUST_PROXY.split(','),
   };
 }
