@@ -215,9 +215,14 @@ describe('governance: clients, keys and audit', () => {
     assert.doesNotMatch(JSON.stringify(trail.body), /scrypt|clientSecret/);
 
     // Operational actions: dead letters (replay, discard) and orders (cancel).
-    await runUntilDeadLettered(database.url, [1, 2].map((n) => ({ type: 'test.needs-fix', payload: { n }, jobKey: `audit-${n}`, correlationId: `corr-audit-${n}` })));
+    await runUntilDeadLettered(database.url, [1, 2, 3].map((n) => ({ type: 'test.needs-fix', payload: { n }, jobKey: `audit-${n}`, correlationId: `corr-audit-${n}` })));
     const letters = (await adminCall('GET', '/v1/ops/dead-letters')).body.items as { id: string }[];
-    assert.equal(letters.length, 2);
+    assert.equal(letters.length, 3);
+    const discardedByCli = await runSyncline(['dlq', 'discard', letters[2]!.id, '--reason', 'sent twice by the shop'], { DATABASE_URL: database.url });
+    assert.equal(discardedByCli.code, 0, discardedByCli.stderr);
+    const cliDiscard = await adminCall('GET', `/v1/admin/audit?action=dead_letter.discarded&targetId=${letters[2]!.id}`);
+    assert.equal(cliDiscard.body.items.length, 1);
+    assert.match(cliDiscard.body.items[0].actor, /^cli:/);
     assert.equal((await adminCall('POST', `/v1/ops/dead-letters/${letters[0]!.id}/replay`)).status, 202);
     assert.equal((await adminCall('POST', `/v1/ops/dead-letters/${letters[1]!.id}/discard`, { reason: 'duplicate of another order' })).status, 200);
     const order = await submitOrder(server.baseUrl, admin, sampleOrder());
