@@ -58,9 +58,7 @@ export class AccessRegistry implements AccessChecks {
   }
 
   isRevoked(jti: string): boolean {
-    if (!jti) return false;
-    const expiresAt = this.#revoked.get(jti);
-    return expiresAt !== undefined;
+    return jti !== '' && this.#revoked.has(jti);
   }
 
   /** A client's own rate limit, or null for the default (also for a client not loaded yet). */

@@ -47,9 +47,10 @@ function failureBuckets(clientId: string, address: string): string[] {
 }
 
 /**
- * The client authenticated by a request to /oauth/token, /oauth/revoke or /oauth/introspect,
- * or undefined once the refusal is sent (a reply is thenable, so it is not returned): 401 invalid_client (unknown client, wrong secret, disabled), or
- * 429 invalid_client with Retry-After once failures from this id or address reach the limit.
+ * The client authenticated by a request to /oauth/token, /oauth/revoke or /oauth/introspect, or
+ * undefined once the refusal is sent (a reply is thenable, so it is not returned): 401
+ * invalid_client (unknown client, wrong secret, disabled), or 429 invalid_client with Retry-After
+ * once failures from this id or address reach the limit.
  */
 async function authenticate(
   request: FastifyRequest,
@@ -86,7 +87,7 @@ async function authenticate(
   return client;
 }
 
-/** Registers the form parser and rejects requests that are not form-encoded (RFC 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1). */
+/** Refuses a request that is not form-encoded (RFC 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1); undefined when it is. */
 function requireForm(request: FastifyRequest, reply: FastifyReply, what: string): FastifyReply | undefined {
   if (!request.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) {
     return oauthError(reply, 400, 'invalid_request', `Send the ${what} request as application/x-www-form-urlencoded.`);
