@@ -7,7 +7,7 @@ import { call, type ApiResponse } from './support/orders.ts';
 import { waitFor } from './support/runtime.ts';
 
 const LIMIT = 40;
-const WINDOW_SECONDS = 4;
+const WINDOW_SECONDS = 8;
 const SYNC_MS = 50;
 // The documented bound: a process hears of the other's admissions within one sync interval
 // plus the sync statement, so the window admits at most LIMIT plus what the other process
@@ -36,29 +36,36 @@ describe('per-client rate limit across two API processes', () => {
     await database?.drop();
   });
 
-  test('the accepted requests of both processes stay within the limit plus the documented bound; the rest are 429 with RateLimit headers', async () => {
+  test('the accepted requests of both processes stay within the limit plus the documented bound; the rest are 429 with RateLimit headers', async (t) => {
     const [a, b] = processes as [ChildServer, ChildServer];
     const token = await fetchToken(a.baseUrl, client);
-    // Start at the beginning of a window so that every request falls into the same one.
     const windowMs = WINDOW_SECONDS * 1000;
-    await new Promise((resolve) => setTimeout(resolve, windowMs - (Date.now() % windowMs) + 30));
-    const windowEnds = Math.ceil(Date.now() / windowMs) * windowMs;
-
-    const responses: ApiResponse[] = [];
-    const refusedBy = { a: 0, b: 0 };
-    for (let i = 0; i < 60; i++) {
-      const [fromA, fromB] = await Promise.all([a, b].map((p) => call(p.baseUrl, 'GET', '/v1/orders?limit=1', { token })));
-      if (fromA!.status === 429) refusedBy.a++;
-      if (fromB!.status === 429) refusedBy.b++;
-      responses.push(fromA!, fromB!);
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    // Every request must fall into one window. On a loaded machine a run can spill into the next
+    // window; then it is run again in a fresh window (at most three times, then the test fails).
+    let responses: ApiResponse[] = [];
+    let refusedBy = { a: 0, b: 0 };
+    let windowEnds = 0;
+    for (let attempt = 1; ; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, windowMs - (Date.now() % windowMs) + 30));
+      windowEnds = Math.ceil(Date.now() / windowMs) * windowMs;
+      responses = [];
+      refusedBy = { a: 0, b: 0 };
+      for (let i = 0; i < 50; i++) {
+        const [fromA, fromB] = await Promise.all([a, b].map((p) => call(p.baseUrl, 'GET', '/v1/orders?limit=1', { token })));
+        if (fromA!.status === 429) refusedBy.a++;
+        if (fromB!.status === 429) refusedBy.b++;
+        responses.push(fromA!, fromB!);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      if (Date.now() < windowEnds - 50) break;
+      assert.ok(attempt < 3, 'three runs in a row did not fit into one window: the machine is too slow for this test');
     }
-    assert.ok(Date.now() < windowEnds - 50, 'all requests fell into one window (the machine was too slow otherwise)');
 
     const accepted = responses.filter((r) => r.status === 200);
     const refused = responses.filter((r) => r.status === 429);
     assert.equal(accepted.length + refused.length, responses.length, `only 200 and 429: ${[...new Set(responses.map((r) => r.status))]}`);
     // A process's view never exceeds the true count, so nothing is refused before the limit is reached.
+    t.diagnostic(`accepted ${accepted.length} of ${responses.length} (limit ${LIMIT}); refused by A ${refusedBy.a}, by B ${refusedBy.b}`);
     assert.ok(accepted.length >= LIMIT, `at least the limit was accepted (${accepted.length})`);
     assert.ok(accepted.length <= LIMIT + OVERSHOOT_BOUND, `at most ${LIMIT} + ${OVERSHOOT_BOUND} accepted, got ${accepted.length}`);
     // Both processes refused: each counted the other's requests, not only its own.
