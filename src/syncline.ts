@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.ts';
@@ -7,12 +6,16 @@ import type { Database } from './store/database.ts';
 import { openPostgres } from './store/postgres.database.ts';
 import { openPglite } from './store/pglite.database.ts';
 import { migrate } from './store/migrate.ts';
-import { getOrCreateSecret } from './store/clients/client-queries.ts';
 import { ensureBootstrapClient } from './domain/clients/client.service.ts';
 import { OrderIntakeService } from './domain/orders/order-intake.service.ts';
 import { InventoryService } from './domain/inventory/inventory.service.ts';
 import { TokenService } from './api/auth/tokens.ts';
+import { KeyRing } from './api/auth/key-ring.ts';
+import { AccessRegistry } from './api/auth/access-registry.ts';
+import { ClientRateLimiter, SharedWindowCounter } from './api/rate-limit.ts';
+import { ensureSigningKey } from './domain/clients/signing-keys.ts';
 import { buildServer } from './api/server.ts';
+import type { ApiContext } from './api/api-context.ts';
 import { RuntimeRegistry } from './runtime/registry.ts';
 import { Worker } from './runtime/worker.ts';
 import { loadHandlerModules } from './runtime/handler-modules.ts';
@@ -31,6 +34,26 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   const applied = await migrate(db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
   return db;
+}
+
+/**
+ * The API's services on an open database: signing keys, the client registry (refreshed by
+ * NOTIFY), the shared request counters, intake and inventory. Their background loops start
+ * here, except inventory's, which the caller starts once the server listens.
+ */
+export async function createApiContext(config: Config, db: Database, logger: Logger): Promise<ApiContext> {
+  // Clients, revocations and signing keys live in memory, refreshed by NOTIFY; request counts
+  // are shared every SYNCLINE_RATE_LIMIT_SYNC_MS (docs/adr/0008).
+  await ensureSigningKey(db, config.jwtSecret);
+  const access = new AccessRegistry(db, logger, new KeyRing(config.jwtSecret), { keyLifetimeMs: config.tokenTtlSeconds * 1000 + 60_000 });
+  await access.start();
+  const counters = new SharedWindowCounter(db, logger, { syncMs: config.rateLimitSyncMs });
+  counters.start();
+  const admission = new ClientRateLimiter(counters, { defaultLimit: config.clientRateLimit, windowSeconds: config.clientRateWindowSeconds, limitOf: (id) => access.rateLimitOf(id) });
+  const tokens = new TokenService(access.keys, config.tokenTtlSeconds, { checks: access, admission });
+  const intake = new OrderIntakeService(db, { maxConcurrentBatches: config.intakeWriters, maxBatchSize: config.intakeBatchSize });
+  const inventory = new InventoryService(db, logger, { holdExpiryIntervalMs: config.holdExpiryIntervalMs, availabilityIntervalMs: config.availabilityIntervalMs });
+  return { config, db, logger, tokens, intake, inventory, access, counters };
 }
 
 export interface RunningSyncline {
@@ -56,12 +79,12 @@ export async function startSyncline(
   let server: FastifyInstance | undefined;
   let url: string | undefined;
   let inventory: InventoryService | undefined;
+  let access: AccessRegistry | undefined;
+  let counters: SharedWindowCounter | undefined;
   if (roles.api) {
-    const jwtSecret = config.jwtSecret ?? (await getOrCreateSecret(db, 'jwt-signing-key', () => randomBytes(48).toString('base64url')));
-    const tokens = new TokenService(jwtSecret, config.tokenTtlSeconds);
-    const intake = new OrderIntakeService(db, { maxConcurrentBatches: config.intakeWriters, maxBatchSize: config.intakeBatchSize });
-    inventory = new InventoryService(db, logger, { holdExpiryIntervalMs: config.holdExpiryIntervalMs, availabilityIntervalMs: config.availabilityIntervalMs });
-    server = await buildServer({ config, db, logger, tokens, intake, inventory });
+    const context = await createApiContext(config, db, logger);
+    ({ inventory, access, counters } = context);
+    server = await buildServer(context);
     url = await server.listen({ port: config.port, host: config.host });
     // Inventory's background loops (hold expiry, availability events) run beside the API for now.
     inventory.start();
@@ -91,6 +114,8 @@ export async function startSyncline(
       await server?.close();
       await worker?.stop(config.shutdownGraceMs);
       await inventory?.stop();
+      await counters?.stop();
+      await access?.stop();
       await db.close();
     },
   };

@@ -6,10 +6,8 @@ import { createConfig, lintFromString } from '@redocly/openapi-core';
 import { loadConfig } from '../src/config/config.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { createClient } from '../src/domain/clients/client.service.ts';
-import { OrderIntakeService } from '../src/domain/orders/order-intake.service.ts';
-import { InventoryService } from '../src/domain/inventory/inventory.service.ts';
-import { TokenService } from '../src/api/auth/tokens.ts';
 import { buildServer } from '../src/api/server.ts';
+import { createApiContext } from '../src/syncline.ts';
 import { operation, specOf } from '../src/api/route-kit.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { fetchToken, startTestServer, testEnvironment, type TestServer } from './support/server.ts';
@@ -226,9 +224,14 @@ describe('routes added through the kit', () => {
   /** A server built as startSyncline builds it, so that the test can add its own routes before it starts. */
   async function buildTestApp(): Promise<FastifyInstance> {
     const config = loadConfig(testEnvironment(database.url));
-    const logger = createLogger(config.logLevel);
-    const tokens = new TokenService('openapi-contract-test-signing-secret-0123456789', config.tokenTtlSeconds);
-    return buildServer({ config, db: database.db, logger, tokens, intake: new OrderIntakeService(database.db), inventory: new InventoryService(database.db, logger) });
+    const context = await createApiContext(config, database.db, createLogger(config.logLevel));
+    const app = await buildServer(context);
+    // The registry and the shared counters keep a listener and a timer: stop them with the app.
+    app.addHook('onClose', async () => {
+      await context.counters.stop();
+      await context.access.stop();
+    });
+    return app;
   }
 
   test('a deprecated operation answers with Deprecation and Sunset headers and is marked deprecated in the document', async () => {

@@ -17,6 +17,11 @@ import { snapshotsRoutes } from './routes/inventory/snapshots.routes.ts';
 import { orderActionsRoutes } from './routes/orders/order-actions.routes.ts';
 import { returnsRoutes } from './routes/returns/returns.routes.ts';
 import { wmsWebhookRoutes } from './routes/webhooks/wms-webhook.routes.ts';
+import { adminClientsRoutes } from './routes/admin/clients.routes.ts';
+import { adminKeysAuditRoutes } from './routes/admin/keys-audit.routes.ts';
+
+/** Believes X-Forwarded-For for the nearest `hops` proxies. */
+const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
 
 /** Builds the HTTP application: correlation, error mapping and every route module. */
 export async function buildServer(context: ApiContext): Promise<FastifyInstance> {
@@ -27,6 +32,8 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
     logController: new LogController({ requestIdLogLabel: 'correlationId' }),
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
+    // Behind a proxy, its X-Forwarded-For gives the client address the token endpoint throttles by.
+    trustProxy: typeof context.config.trustProxy === 'number' ? trustHops(context.config.trustProxy) : context.config.trustProxy,
   });
 
   // Only JSON bodies (and the token endpoint's form bodies) are accepted; anything else is a 415.
@@ -79,6 +86,8 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
   await app.register(async (scope) => orderActionsRoutes(scope, context));
   await app.register(async (scope) => returnsRoutes(scope, context));
   await app.register(async (scope) => wmsWebhookRoutes(scope, context));
+  await app.register(async (scope) => adminClientsRoutes(scope, context));
+  await app.register(async (scope) => adminKeysAuditRoutes(scope, context));
   for (const routes of [locationsRoutes, inventoryRoutes, reservationsRoutes, policiesRoutes, snapshotsRoutes]) {
     await app.register(async (scope) => routes(scope, context));
   }

@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -6,6 +5,7 @@ import { openDatabase } from '../syncline.ts';
 import { isId } from '../model/ids.ts';
 import { DeadLetterService } from '../runtime/dead-letters/dead-letter.service.ts';
 import type { DeadLetterFilter } from '../store/runtime/dead-letter-queries.ts';
+import { cliActor, recordAudit, type AuditContext } from '../domain/audit/audit.ts';
 
 export const DLQ_USAGE = `  dlq list [--status open|replayed|discarded] [--type <t>] [--target <t>] [--reason <text>]
            [--since <iso>] [--until <iso>] [--limit <n>] [--json]
@@ -79,10 +79,14 @@ function idArgument(positionals: string[], command: string): string {
   return id;
 }
 
-async function withService<T>(config: Config, fn: (service: DeadLetterService) => Promise<T>): Promise<T> {
+type DeadLetterAudit = (action: 'dead_letter.replayed' | 'dead_letter.discarded', id: string, details?: Record<string, unknown>) => Promise<void>;
+
+async function withService<T>(config: Config, fn: (service: DeadLetterService, audit: DeadLetterAudit) => Promise<T>, actor = cliActor()): Promise<T> {
   const db = await openDatabase(config, createLogger('warn'));
+  // Audited right after the dead-letter service commits; the actor is the operator (or --actor).
+  const who: AuditContext = { actor, correlationId: null };
   try {
-    return await fn(new DeadLetterService(db));
+    return await fn(new DeadLetterService(db), (action, id, details) => recordAudit(db, who, { action, targetType: 'dead_letter', targetId: id, details }));
   } finally {
     await db.close();
   }
@@ -90,7 +94,7 @@ async function withService<T>(config: Config, fn: (service: DeadLetterService) =
 
 async function run(args: string[], config: Config): Promise<number> {
   const [sub, ...rest] = args;
-  const actor = (values: { actor?: string | undefined }) => values.actor ?? `cli:${userInfo().username}`;
+  const actor = (values: { actor?: string | undefined }) => values.actor ?? cliActor();
   switch (sub) {
     case 'list': {
       const { values } = parseArgs({
@@ -133,7 +137,11 @@ async function run(args: string[], config: Config): Promise<number> {
       if (positionals.length > 0) {
         if (hasFilter) throw new DlqUsageError('give either a dead letter id or a filter, not both');
         const id = idArgument(positionals, 'replay');
-        const outcome = await withService(config, (s) => s.replay(id, actor(values)));
+        const outcome = await withService(config, async (s, audit) => {
+          const replayed = await s.replay(id, actor(values));
+          if (replayed.kind === 'replayed') await audit('dead_letter.replayed', id, { jobId: replayed.jobId });
+          return replayed;
+        }, actor(values));
         if (outcome.kind === 'not-found') {
           console.error(`syncline dlq: no dead letter with id ${id}`);
           return 1;
@@ -146,7 +154,11 @@ async function run(args: string[], config: Config): Promise<number> {
         return 0;
       }
       if (!hasFilter) throw new DlqUsageError('name a dead letter id, or a filter (--type, --target, --reason, --since, --until) to replay many');
-      const done = await withService(config, (s) => s.replayMatching(filter, limit(values.limit, 100, 1000), actor(values)));
+      const done = await withService(config, async (s, audit) => {
+        const replayed = await s.replayMatching(filter, limit(values.limit, 100, 1000), actor(values));
+        for (const d of replayed) await audit('dead_letter.replayed', d.id, { jobId: d.jobId, byFilter: true });
+        return replayed;
+      }, actor(values));
       console.log(`replayed ${done.length} dead letter(s)`);
       for (const d of done) console.log(`  ${d.id} -> job ${d.jobId}`);
       return 0;
@@ -156,7 +168,11 @@ async function run(args: string[], config: Config): Promise<number> {
       const id = idArgument(positionals, 'discard');
       const reason = values.reason?.trim();
       if (!reason || reason.length < 3) throw new DlqUsageError('--reason is required (at least 3 characters): say why the work is not needed');
-      const outcome = await withService(config, (s) => s.discard(id, actor(values), reason));
+      const outcome = await withService(config, async (s, audit) => {
+        const discarded = await s.discard(id, actor(values), reason);
+        if (discarded === 'discarded') await audit('dead_letter.discarded', id);
+        return discarded;
+      }, actor(values));
       if (outcome !== 'discarded') {
         console.error(outcome === 'not-found' ? `syncline dlq: no dead letter with id ${id}` : `syncline dlq: dead letter ${id} is not open`);
         return 1;

@@ -1,12 +1,11 @@
-import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { createLogger } from '../observability/logger.ts';
 import { openDatabase, startSyncline } from '../syncline.ts';
-import { createClient } from '../domain/clients/client.service.ts';
-import { parseScopes, SCOPES } from '../domain/clients/scopes.ts';
+import { SCOPES } from '../domain/clients/scopes.ts';
 import { runSandboxesCommand, SANDBOXES_USAGE } from '../connectors/sandboxes.ts';
 import { INVENTORY_USAGE, runInventoryCommand } from './inventory.ts';
 import { DLQ_USAGE, runDlqCommand } from './dlq.ts';
+import { CLIENTS_USAGE, runClientsCommand, runKeysCommand } from './clients.ts';
 
 const USAGE = `Usage: syncline <command>
 
@@ -15,8 +14,7 @@ Commands:
   api                            run the API only
   worker                         run the workers only (any number of processes share one PostgreSQL)
   migrate                        apply database migrations and exit
-  clients create --scopes <list> [--name <name>]
-                                 create an API client; prints its id and secret once
+${CLIENTS_USAGE}
 ${INVENTORY_USAGE}
 ${SANDBOXES_USAGE}
 ${DLQ_USAGE}
@@ -66,23 +64,10 @@ async function run(argv: string[]): Promise<number> {
       await db.close();
       return 0;
     }
-    case 'clients': {
-      const [sub, ...args] = rest;
-      if (sub !== 'create') throw new UsageError(`unknown clients command "${sub ?? ''}"; try: syncline clients create --scopes orders:write`);
-      const { values } = parseArgs({ args, options: { scopes: { type: 'string' }, name: { type: 'string' } }, strict: true });
-      if (!values.scopes) throw new UsageError('--scopes is required, for example --scopes orders:read,orders:write');
-      const { scopes, unknown } = parseScopes(values.scopes);
-      if (unknown.length > 0) throw new UsageError(`unknown scope(s): ${unknown.join(', ')}; known scopes: ${SCOPES.join(', ')}`);
-      if (scopes.length === 0) throw new UsageError('--scopes must name at least one scope');
-      const db = await openDatabase(config, createLogger('warn'));
-      try {
-        const credentials = await createClient(db, { name: values.name ?? 'api client', scopes });
-        console.log(JSON.stringify(credentials, null, 2));
-      } finally {
-        await db.close();
-      }
-      return 0;
-    }
+    case 'clients':
+      return runClientsCommand(rest, config);
+    case 'keys':
+      return runKeysCommand(rest, config);
     case 'sandboxes':
       return runSandboxesCommand(rest);
     case 'inventory':

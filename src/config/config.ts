@@ -75,6 +75,15 @@ const environmentSchema = z.object({
     }, 'must be a JSON object of target name to policy')
     .optional(),
   SYNCLINE_FLOW_BACKOFF_CAP_MS: integer(100, 3_600_000).default(60_000),
+  // API governance (README: Authentication).
+  SYNCLINE_CLIENT_RATE_LIMIT: integer(1, 100_000_000).default(60_000),
+  SYNCLINE_CLIENT_RATE_WINDOW_SECONDS: integer(1, 3600).default(60),
+  SYNCLINE_RATE_LIMIT_SYNC_MS: integer(20, 5000).default(200),
+  SYNCLINE_AUTH_FAILURE_LIMIT: integer(1, 1_000_000).default(10),
+  SYNCLINE_TRUST_PROXY: z
+    .string()
+    .regex(/^(true|\d{1,2}|[0-9a-fA-F:.\/]+(,[0-9a-fA-F:.\/]+)*)$/, 'must be true, a number of proxy hops, or a comma-separated list of proxy addresses or CIDR ranges')
+    .optional(),
 });
 
 /** Real external systems Syncline is pointed at; a system left undefined is served by its sandbox. */
@@ -126,6 +135,16 @@ export interface Config {
   targetPolicies: Record<string, Record<string, unknown>>;
   /** Longest retry delay of flow jobs, in ms (SYNCLINE_FLOW_BACKOFF_CAP_MS, default: 60000). */
   flowBackoffCapMs: number;
+  /** Requests per client per rate window unless the client has its own limit (SYNCLINE_CLIENT_RATE_LIMIT, default: 60000). */
+  clientRateLimit: number;
+  /** Length of the rate window in seconds (SYNCLINE_CLIENT_RATE_WINDOW_SECONDS, default: 60). */
+  clientRateWindowSeconds: number;
+  /** How often each API process shares its request counts, in ms (SYNCLINE_RATE_LIMIT_SYNC_MS, default: 200). */
+  rateLimitSyncMs: number;
+  /** Failed client authentications per minute, per client id and per address, before 429 (SYNCLINE_AUTH_FAILURE_LIMIT, default: 10). */
+  authFailureLimit: number;
+  /** Which proxies' X-Forwarded-For is believed for the client address (SYNCLINE_TRUST_PROXY, default: none). */
+  trustProxy: boolean | number | string[];
 }
 
 /** Reads and validates configuration from environment variables. */
@@ -201,5 +220,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     returnWindowDays: e.SYNCLINE_RETURN_WINDOW_DAYS,
     targetPolicies: e.SYNCLINE_TARGET_POLICIES ? (JSON.parse(e.SYNCLINE_TARGET_POLICIES) as Record<string, Record<string, unknown>>) : {},
     flowBackoffCapMs: e.SYNCLINE_FLOW_BACKOFF_CAP_MS,
+    clientRateLimit: e.SYNCLINE_CLIENT_RATE_LIMIT,
+    clientRateWindowSeconds: e.SYNCLINE_CLIENT_RATE_WINDOW_SECONDS,
+    rateLimitSyncMs: e.SYNCLINE_RATE_LIMIT_SYNC_MS,
+    authFailureLimit: e.SYNCLINE_AUTH_FAILURE_LIMIT,
+    trustProxy:
+      e.SYNCLINE_TRUST_PROXY === undefined ? false : e.SYNCLINE_TRUST_PROXY === 'true' ? true : /^\d+$/.test(e.SYNCLINE_TRUST_PROXY) ? Number(e.SYNCLINE_TRUST_PROXY) : e.SYNCLINE_TRUST_PROXY.split(','),
   };
 }

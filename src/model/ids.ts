@@ -16,6 +16,7 @@ export const ID_PREFIX = {
   cancellation: 'can',
   job: 'job',
   deadLetter: 'dlq',
+  auditEvent: 'aud',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

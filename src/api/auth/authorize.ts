@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { allows, type Scope } from '../../domain/clients/scopes.ts';
 import { sendProblem } from '../problem.ts';
+import { rateLimitHeaders } from '../rate-limit.ts';
 import type { AccessClaims, TokenService } from './tokens.ts';
 
 declare module 'fastify' {
@@ -11,7 +12,10 @@ declare module 'fastify' {
 
 const REALM = 'realm="syncline"';
 
-/** A preHandler that requires a valid bearer token carrying `scope` (or admin). */
+/**
+ * A preHandler that requires a valid bearer token carrying `scope` (or admin), within the
+ * client's rate limit (429 with Retry-After and RateLimit headers when it is spent).
+ */
 export function authorize(tokens: TokenService, scope: Scope): preHandlerAsyncHookHandler {
   return async function requireScope(request: FastifyRequest, reply: FastifyReply) {
     const header = request.headers.authorization;
@@ -24,6 +28,18 @@ export function authorize(tokens: TokenService, scope: Scope): preHandlerAsyncHo
     if ('error' in claims) {
       reply.header('WWW-Authenticate', `Bearer ${REALM}, error="invalid_token", error_description="${claims.error}"`);
       return sendProblem(reply, 'unauthorized', `The access token was refused: ${claims.error}.`);
+    }
+    const decision = tokens.admission?.admit(claims.clientId);
+    if (decision) {
+      reply.headers(rateLimitHeaders(decision));
+      if (!decision.allowed) {
+        reply.header('Retry-After', String(decision.resetSeconds));
+        return sendProblem(reply, 'rate-limited', `Client ${claims.clientId} has used its ${decision.limit} requests of this ${decision.windowSeconds} s window; retry in ${decision.resetSeconds} s.`, {
+          limit: decision.limit,
+          windowSeconds: decision.windowSeconds,
+          retryAfterSeconds: decision.resetSeconds,
+        });
+      }
     }
     if (!allows(claims.scopes, scope)) {
       reply.header('WWW-Authenticate', `Bearer ${REALM}, error="insufficient_scope", scope="${scope}"`);

@@ -1,5 +1,7 @@
-import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { randomBytes } from 'node:crypto';
+import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import type { KeyRing } from './key-ring.ts';
+import type { RateDecision } from '../rate-limit.ts';
 
 const ISSUER = 'syncline';
 const AUDIENCE = 'syncline-api';
@@ -9,20 +11,47 @@ export interface AccessClaims {
   scopes: string[];
 }
 
-// Clients reuse a token for its whole life, so a verified token is remembered until it
-// expires instead of being verified again on every request. Bounded, oldest evicted first.
+/** Everything a verified token says (RFC 9068 claims), for revocation and introspection. */
+export interface TokenDetails extends AccessClaims {
+  jti: string;
+  /** Epoch seconds. */
+  issuedAt: number;
+  /** Epoch seconds. */
+  expiresAt: number;
+  issuer: string;
+  audience: string;
+}
+
+/** Checks that can refuse a correctly signed token: revoked, or its client disabled. */
+export interface AccessChecks {
+  isRevoked(jti: string): boolean;
+  isDisabled(clientId: string): boolean;
+}
+
+/** The per-client request limit, asked once per authenticated request. */
+export interface ClientAdmission {
+  admit(clientId: string): RateDecision;
+}
+
+// Clients reuse a token for its whole life, so a verified signature is remembered until the
+// token expires instead of being verified again on every request. Bounded, oldest evicted first.
+// Revocation and disabled clients are checked on every use, cached or not.
 const VERIFIED_CACHE_SIZE = 10_000;
 
-/** Issues and verifies short-lived HS256 access tokens shared by every Syncline process. */
+/** Issues and verifies short-lived HS256 access tokens (RFC 9068 JWTs) signed by the key ring. */
 export class TokenService {
-  readonly #key: KeyObject;
+  readonly #keys: KeyRing;
   readonly #ttlSeconds: number;
-  readonly #verified = new Map<string, AccessClaims & { expiresAt: number }>();
+  readonly #checks: AccessChecks | undefined;
+  readonly #verified = new Map<string, TokenDetails>();
+  /** The per-client rate limit applied by authorize(); none when undefined. */
+  readonly admission: ClientAdmission | undefined;
 
-  constructor(secret: string, ttlSeconds: number) {
-    // A KeyObject made once; handing jose raw bytes would import the key on every verification.
-    this.#key = createSecretKey(Buffer.from(secret, 'utf8'));
+  constructor(keys: KeyRing, ttlSeconds: number, options: { checks?: AccessChecks; admission?: ClientAdmission } = {}) {
+    this.#keys = keys;
     this.#ttlSeconds = ttlSeconds;
+    this.#checks = options.checks;
+    this.admission = options.admission;
   }
 
   get ttlSeconds(): number {
@@ -30,34 +59,60 @@ export class TokenService {
   }
 
   async issue(claims: AccessClaims): Promise<string> {
-    return new SignJWT({ scope: claims.scopes.join(' ') })
-      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
+    const { kid, key } = this.#keys.signer();
+    return new SignJWT({ scope: claims.scopes.join(' '), client_id: claims.clientId })
+      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid })
       .setSubject(claims.clientId)
       .setIssuer(ISSUER)
       .setAudience(AUDIENCE)
       .setIssuedAt()
       .setExpirationTime(`${this.#ttlSeconds}s`)
       .setJti(randomBytes(12).toString('base64url'))
-      .sign(this.#key);
+      .sign(key);
   }
 
-  /** The token's claims, or a reason it is not acceptable. */
+  /** The token's claims when it is acceptable now, or a reason it is not. */
   async verify(token: string): Promise<AccessClaims | { error: string }> {
+    const details = await this.inspect(token);
+    if ('error' in details) return details;
+    if (this.#checks?.isRevoked(details.jti)) return { error: 'token was revoked' };
+    if (this.#checks?.isDisabled(details.clientId)) return { error: 'client is disabled' };
+    return { clientId: details.clientId, scopes: details.scopes };
+  }
+
+  /** The claims of a correctly signed, unexpired token, before revocation and client checks. */
+  async inspect(token: string): Promise<TokenDetails | { error: string }> {
     const cached = this.#verified.get(token);
     if (cached) {
-      if (cached.expiresAt > Date.now()) return { clientId: cached.clientId, scopes: cached.scopes };
+      if (cached.expiresAt * 1000 > Date.now()) return cached;
       this.#verified.delete(token);
     }
+    let payload: JWTPayload;
     try {
-      const { payload } = await jwtVerify(token, this.#key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'] });
-      if (typeof payload.sub !== 'string' || typeof payload.scope !== 'string') return { error: 'token lacks subject or scope' };
-      const claims = { clientId: payload.sub, scopes: payload.scope.split(' ').filter(Boolean) };
-      if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
-      this.#verified.set(token, { ...claims, expiresAt: (payload.exp ?? 0) * 1000 });
-      return claims;
+      ({ payload } = await jwtVerify(token, (header) => this.#keys.verifier(header.kid) ?? Promise.reject(new joseErrors.JWKSNoMatchingKey()), {
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        algorithms: ['HS256'],
+        typ: 'at+jwt',
+      }));
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) return { error: 'token expired' };
       return { error: 'token is not valid' };
     }
+    const clientId = typeof payload.client_id === 'string' ? payload.client_id : payload.sub;
+    if (typeof clientId !== 'string' || typeof payload.scope !== 'string' || typeof payload.exp !== 'number') return { error: 'token lacks subject, scope or expiry' };
+    const details: TokenDetails = {
+      clientId,
+      scopes: payload.scope.split(' ').filter(Boolean),
+      // Tokens from before RFC 9068 claims may lack a jti: they cannot be revoked one by one.
+      jti: typeof payload.jti === 'string' ? payload.jti : '',
+      issuedAt: payload.iat ?? 0,
+      expiresAt: payload.exp,
+      issuer: ISSUER,
+      audience: AUDIENCE,
+    };
+    if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(token, details);
+    return details;
   }
 }

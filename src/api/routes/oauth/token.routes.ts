@@ -1,9 +1,15 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient } from '../../../domain/clients/client.service.ts';
-import { parseScopes } from '../../../domain/clients/scopes.ts';
+import { allows, parseScopes } from '../../../domain/clients/scopes.ts';
+import { revokeToken } from '../../../domain/clients/revocation.ts';
+import { clientActor } from '../../../domain/audit/audit.ts';
+import type { ClientRecord } from '../../../store/clients/client-queries.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { operation } from '../../route-kit.ts';
+import type { SharedWindowCounter } from '../../rate-limit.ts';
+import { routeDoc } from '../admin/route-doc.ts';
 
 /** RFC 6749 §5.2 error response (OAuth errors are not problem+json by design of the spec). */
 function oauthError(reply: FastifyReply, status: number, error: string, description: string): FastifyReply {
@@ -86,8 +92,73 @@ const issueToken = operation({
   },
 });
 
-/** OAuth 2.0 client credentials grant at POST /oauth/token. */
-export async function tokenRoutes(app: FastifyInstance, { db, tokens }: ApiContext): Promise<void> {
+// Failed client authentications are counted per client id and per source address over one
+// minute, shared by every API process; at the limit the endpoint answers 429 without checking.
+const FAILURE_WINDOW_SECONDS = 60;
+
+/** Bucket names stay short whatever id an attacker sends. */
+function failureBuckets(clientId: string, address: string): string[] {
+  const id = /^[A-Za-z0-9_.-]{1,64}$/.test(clientId) ? clientId : `#${createHash('sha256').update(clientId).digest('base64url').slice(0, 22)}`;
+  return [`auth-fail:id:${id}`, `auth-fail:ip:${address}`];
+}
+
+/**
+ * The client authenticated by a request to /oauth/token, /oauth/revoke or /oauth/introspect, or
+ * undefined once the refusal is sent (a reply is thenable, so it is not returned): 401
+ * invalid_client (unknown client, wrong secret, disabled), or 429 invalid_client with Retry-After
+ * once failures from this id or address reach the limit.
+ */
+async function authenticate(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  { db, counters, limit }: { db: ApiContext['db']; counters: SharedWindowCounter; limit: number },
+): Promise<ClientRecord | undefined> {
+  const body = (request.body ?? {}) as Record<string, string>;
+  const credentials = clientCredentials(request.headers.authorization, body);
+  if (credentials === 'conflict') {
+    oauthError(reply, 400, 'invalid_request', 'Authenticate with HTTP Basic or with form fields, not both.');
+    return undefined;
+  }
+  if (!credentials) {
+    oauthError(reply, 401, 'invalid_client', 'Client authentication is required.');
+    return undefined;
+  }
+  const buckets = failureBuckets(credentials.id, request.ip);
+  const throttle = (bucket: string) => {
+    const { count, resetAt } = counters.current(bucket, FAILURE_WINDOW_SECONDS);
+    return count >= limit ? Math.max(1, Math.ceil((resetAt - Date.now()) / 1000)) : 0;
+  };
+  const wait = Math.max(...buckets.map(throttle));
+  if (wait > 0) {
+    reply.header('Retry-After', String(wait));
+    oauthError(reply, 429, 'invalid_client', `Too many failed client authentications; retry in ${wait} s.`);
+    return undefined;
+  }
+  const client = await authenticateClient(db, credentials.id, credentials.secret);
+  if (!client) {
+    for (const bucket of buckets) counters.add(bucket, FAILURE_WINDOW_SECONDS);
+    oauthError(reply, 401, 'invalid_client', 'Unknown client or wrong secret.');
+    return undefined;
+  }
+  return client;
+}
+
+/** Refuses a request that is not form-encoded (RFC 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1); undefined when it is. */
+function requireForm(request: FastifyRequest, reply: FastifyReply, what: string): FastifyReply | undefined {
+  if (!request.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) {
+    return oauthError(reply, 400, 'invalid_request', `Send the ${what} request as application/x-www-form-urlencoded.`);
+  }
+  return undefined;
+}
+
+/**
+ * OAuth 2.0 endpoints: the client credentials grant (POST /oauth/token), token revocation
+ * (RFC 7009, POST /oauth/revoke) and introspection (RFC 7662, POST /oauth/introspect).
+ * Revocation and introspection authenticate the client like the token endpoint; a client may
+ * revoke or introspect its own tokens, a client with the admin scope any token.
+ */
+export async function tokenRoutes(app: FastifyInstance, { db, tokens, access, counters, config }: ApiContext): Promise<void> {
+  const auth = { db, counters, limit: config.authFailureLimit };
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     const params = new URLSearchParams(body as string);
     const fields: Record<string, string> = {};
@@ -102,23 +173,20 @@ export async function tokenRoutes(app: FastifyInstance, { db, tokens }: ApiConte
     done(null, fields);
   });
 
+  // The client authenticates with HTTP Basic or form fields, which OpenAPI describes on the operation, not as a bearer scheme.
+  const oauthSchema = (operationId: string, summary: string) => routeDoc({ operationId, tags: ['oauth'], summary, security: [] });
+
   app.post('/oauth/token', { schema: issueToken }, async (request, reply) => {
     const body = (request.body ?? {}) as Record<string, string>;
-    if (!request.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) {
-      return oauthError(reply, 400, 'invalid_request', 'Send the token request as application/x-www-form-urlencoded.');
-    }
+    const notForm = requireForm(request, reply, 'token');
+    if (notForm) return notForm;
     if (body.grant_type !== 'client_credentials') {
       return body.grant_type === undefined
         ? oauthError(reply, 400, 'invalid_request', 'grant_type is required.')
         : oauthError(reply, 400, 'unsupported_grant_type', 'Only grant_type=client_credentials is supported.');
     }
-    const credentials = clientCredentials(request.headers.authorization, body);
-    if (credentials === 'conflict') {
-      return oauthError(reply, 400, 'invalid_request', 'Authenticate with HTTP Basic or with form fields, not both.');
-    }
-    if (!credentials) return oauthError(reply, 401, 'invalid_client', 'Client authentication is required.');
-    const client = await authenticateClient(db, credentials.id, credentials.secret);
-    if (!client) return oauthError(reply, 401, 'invalid_client', 'Unknown client or wrong secret.');
+    const client = await authenticate(request, reply, auth);
+    if (!client) return reply;
 
     let granted = client.scopes;
     if (body.scope !== undefined) {
@@ -137,5 +205,55 @@ export async function tokenRoutes(app: FastifyInstance, { db, tokens }: ApiConte
       .header('Cache-Control', 'no-store')
       .header('Pragma', 'no-cache')
       .send({ access_token: accessToken, token_type: 'Bearer', expires_in: tokens.ttlSeconds, scope: granted.join(' ') });
+  });
+
+  /** The authenticated client and the form's token of a revocation or introspection request; undefined once a refusal is sent. */
+  async function clientAndToken(request: FastifyRequest, reply: FastifyReply, what: string): Promise<{ client: ClientRecord; token: string } | undefined> {
+    if (requireForm(request, reply, what)) return undefined;
+    const client = await authenticate(request, reply, auth);
+    if (!client) return undefined;
+    const token = ((request.body ?? {}) as Record<string, string>).token;
+    if (token) return { client, token };
+    oauthError(reply, 400, 'invalid_request', 'token is required.');
+    return undefined;
+  }
+
+  app.post('/oauth/revoke', oauthSchema('revokeToken', 'Revoke an access token (RFC 7009)'), async (request, reply) => {
+    const asked = await clientAndToken(request, reply, 'revocation');
+    if (!asked) return reply;
+    const { client, token } = asked;
+    const details = await tokens.inspect(token);
+    // RFC 7009 §2.2: an invalid or expired token needs no revoking, and the answer is still 200.
+    if (!('error' in details) && details.jti && !access.isRevoked(details.jti)) {
+      if (details.clientId !== client.id && !allows(client.scopes, 'admin')) {
+        return oauthError(reply, 400, 'unauthorized_client', 'A client may revoke only the tokens issued to it.');
+      }
+      await revokeToken(db, { jti: details.jti, clientId: details.clientId, expiresAt: new Date(details.expiresAt * 1000) }, { actor: clientActor(client.id), correlationId: request.id });
+      access.markRevoked(details.jti, details.expiresAt * 1000);
+    }
+    return reply.header('Cache-Control', 'no-store').code(200).send();
+  });
+
+  app.post('/oauth/introspect', oauthSchema('introspectToken', 'Introspect an access token (RFC 7662)'), async (request, reply) => {
+    const asked = await clientAndToken(request, reply, 'introspection');
+    if (!asked) return reply;
+    const { client, token } = asked;
+    reply.header('Cache-Control', 'no-store');
+    const details = await tokens.inspect(token);
+    const verdict = await tokens.verify(token);
+    // Another client's token is reported inactive, so introspection reveals nothing about it.
+    if ('error' in details || 'error' in verdict || (details.clientId !== client.id && !allows(client.scopes, 'admin'))) return { active: false };
+    return {
+      active: true,
+      scope: details.scopes.join(' '),
+      client_id: details.clientId,
+      sub: details.clientId,
+      token_type: 'Bearer',
+      exp: details.expiresAt,
+      iat: details.issuedAt,
+      iss: details.issuer,
+      aud: details.audience,
+      jti: details.jti,
+    };
   });
 }

@@ -8,6 +8,7 @@ import { authorize } from '../../auth/authorize.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseBody, parseQuery } from '../../validation.ts';
 import { operation } from '../../route-kit.ts';
+import { recordAudit } from '../../../domain/audit/audit.ts';
 
 const NoQuery = z.strictObject({});
 
@@ -131,6 +132,8 @@ const deadLetterExample = {
 const deadLetterParams = { id: 'Dead letter id (dlq_…).' };
 
 const actorOf = (request: FastifyRequest) => `client:${request.principal?.clientId ?? 'unknown'}`;
+// Audited right after the dead-letter service commits (its transaction is not reachable from here).
+const auditOf = (request: FastifyRequest) => ({ actor: actorOf(request), correlationId: request.id });
 
 /** Operations: queue depth, target health, and dead letters (list, show, replay, discard). */
 export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext): Promise<void> {
@@ -249,6 +252,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
   app.post('/v1/ops/dead-letters/replay', { preHandler: canWrite, schema: replayDeadLetters }, async (request) => {
     const { limit, ...filter } = parseBody(ReplayFilterBody, request.body);
     const replayed = await deadLetters.replayMatching(filter, limit, actorOf(request));
+    for (const item of replayed) await recordAudit(db, auditOf(request), { action: 'dead_letter.replayed', targetType: 'dead_letter', targetId: item.id, details: { jobId: item.jobId, byFilter: true } });
     return { replayed: replayed.length, items: replayed };
   });
 
@@ -268,6 +272,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
     const outcome = await deadLetters.replay(id, actorOf(request));
     if (outcome.kind === 'not-found') throw new ProblemError('not-found', `No dead letter with id ${id}.`);
     if (outcome.kind === 'not-open') throw new ProblemError('dead-letter-not-open', `Dead letter ${id} is already ${outcome.status}.`, { currentStatus: outcome.status });
+    await recordAudit(db, auditOf(request), { action: 'dead_letter.replayed', targetType: 'dead_letter', targetId: id, details: { jobId: outcome.jobId } });
     return reply.code(202).send({ id, status: 'replayed', jobId: outcome.jobId });
   });
 
@@ -287,6 +292,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
     const outcome = await deadLetters.discard(id, actorOf(request), reason);
     if (outcome === 'not-found') throw new ProblemError('not-found', `No dead letter with id ${id}.`);
     if (outcome === 'not-open') throw new ProblemError('dead-letter-not-open', `Dead letter ${id} is not open.`);
+    await recordAudit(db, auditOf(request), { action: 'dead_letter.discarded', targetType: 'dead_letter', targetId: id });
     return { id, status: 'discarded' };
   });
 }

@@ -16,6 +16,7 @@ import { idempotencyClaim, settle } from '../../idempotency.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseBody } from '../../validation.ts';
 import { operation } from '../../route-kit.ts';
+import { clientActor, recordAudit } from '../../../domain/audit/audit.ts';
 
 // The lifecycle view, as the route assembles it from the store.
 const LifecycleView = z
@@ -193,6 +194,11 @@ export async function orderActionsRoutes(app: FastifyInstance, { db, tokens }: A
       case 'not-cancellable':
         throw new ProblemError('order-not-cancellable', `Order ${id} is ${result.status} and cannot be cancelled.`, { orderStatus: result.status });
       case 'accepted':
+        // Audited right after the cancel request commits (the flow owns that transaction); an
+        // idempotent replay or an already open cancellation was audited by the request that made it.
+        if (result.cancellation.correlationId === request.id && !reply.getHeader('Idempotent-Replayed')) {
+          await recordAudit(db, { actor: clientActor(request.principal!.clientId), correlationId: request.id }, { action: 'order.cancel_requested', targetType: 'order', targetId: id, details: { cancellationId: result.cancellation.id } });
+        }
         return reply.code(202).header('Location', `/v1/orders/${id}/cancellations/${result.cancellation.id}`).send(result.cancellation);
     }
   });
@@ -210,6 +216,7 @@ export async function orderActionsRoutes(app: FastifyInstance, { db, tokens }: A
     const result = await releaseHold(db, id, { releasedBy: request.principal!.clientId, note: body.note ?? null, correlationId: request.id });
     if (result.kind === 'not-found') throw new ProblemError('not-found', `No order with id ${id}.`);
     if (result.kind === 'not-on-hold') throw new ProblemError('order-not-on-hold', `Order ${id} is ${result.status}, not on hold.`, { orderStatus: result.status });
+    await recordAudit(db, { actor: clientActor(request.principal!.clientId), correlationId: request.id }, { action: 'order.hold_released', targetType: 'order', targetId: id });
     return reply.code(202).header('Location', `/v1/orders/${id}`).send({ orderId: id, status: 'validated', resumed: true });
   });
 
