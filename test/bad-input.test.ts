@@ -101,7 +101,9 @@ describe('shape and size', () => {
     assertProblem(patch, 405, 'method-not-allowed');
     assert.equal(patch.headers.get('allow'), 'GET, HEAD');
     // Within Node's header limit: the configured 8 KiB URL limit answers.
-    assertProblem(await call(server.baseUrl, 'GET', `/v1/orders?channel=${'a'.repeat(9000)}`, { token }), 414, 'uri-too-long');
+    const long = await call(server.baseUrl, 'GET', `/v1/orders?channel=${'a'.repeat(9000)}`, { token, headers: { 'x-correlation-id': 'long-url-1' } });
+    assertProblem(long, 414, 'uri-too-long');
+    assert.equal(long.headers.get('x-correlation-id'), 'long-url-1');
     // Beyond Node's 16 KiB header limit: answered before Fastify, still problem+json.
     assertProblem(await call(server.baseUrl, 'GET', `/v1/orders?channel=${'a'.repeat(20_000)}`, { token }), 414, 'uri-too-long');
     assertProblem(await call(server.baseUrl, 'GET', '/v1/orders', { token, headers: { 'x-filler': 'a'.repeat(20_000) } }), 431, 'header-fields-too-large');

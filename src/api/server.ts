@@ -36,7 +36,6 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
     clientErrorHandler: (error, socket) => answerClientError(error, socket, context.config.maxUrlBytes),
     frameworkErrors: (error, request, reply) => answerFrameworkError(error, request, reply),
   });
-  registerRequestGuards(app, { maxUrlBytes: context.config.maxUrlBytes });
 
   // Only JSON bodies (and the token endpoint's form bodies) are accepted; anything else is a 415.
   app.removeContentTypeParser('text/plain');
@@ -44,6 +43,7 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Correlation-Id', request.id);
   });
+  registerRequestGuards(app, { maxUrlBytes: context.config.maxUrlBytes });
 
   app.setNotFoundHandler((request, reply) => answerNoRoute(app, request, reply));
 
