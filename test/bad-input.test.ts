@@ -107,7 +107,7 @@ describe('shape and size', () => {
     // Beyond Node's 16 KiB header limit: answered before Fastify, still problem+json.
     assertProblem(await call(server.baseUrl, 'GET', `/v1/orders?channel=${'a'.repeat(20_000)}`, { token }), 414, 'uri-too-long');
     assertProblem(await call(server.baseUrl, 'GET', '/v1/orders', { token, headers: { 'x-filler': 'a'.repeat(20_000) } }), 431, 'header-fields-too-large');
-    assertProblem(await call(server.baseUrl, 'GET', `/v1/orders/${'a'.repeat(500)}`, { token }), 414, 'uri-too-long');
+    assertProblem(await call(server.baseUrl, 'GET', `/v1/orders/${'a'.repeat(600)}`, { token }), 414, 'uri-too-long');
   });
 
   test('/problems/{type} describes known types and is 404 for others', async () => {

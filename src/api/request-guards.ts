@@ -137,7 +137,7 @@ export function answerFrameworkError(error: { code?: string; message: string }, 
   const path = (request.url ?? '').split('?')[0]!;
   const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
   if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    return sendProblem(reply, 'uri-too-long', 'A path segment is longer than any identifier this API uses.', { instance: shown });
+    return sendProblem(reply, 'uri-too-long', 'A path segment is longer than 512 characters.', { instance: shown });
   }
   if (error.code === 'FST_ERR_BAD_URL') return sendProblem(reply, 'invalid-path', 'The path is not valid percent-encoded UTF-8.', { instance: shown });
   return sendProblem(reply, 'bad-request', 'The request could not be routed.', { instance: shown });

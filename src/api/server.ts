@@ -26,7 +26,8 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
     genReqId: (request) => correlationIdOf(request.headers),
     logController: new LogController({ requestIdLogLabel: 'correlationId' }),
     return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: true },
+    // maxParamLength: an e-mail address (254 characters) percent-encoded still fits in one path segment.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
     // Slow clients are cut off (README, Errors and limits): headers, whole request, idle sockets.
     requestTimeout: context.config.requestTimeoutMs,
     keepAliveTimeout: context.config.keepAliveTimeoutMs,
