@@ -13,10 +13,11 @@ let database: TestDatabase;
 let server: TestServer;
 let token: string;
 const HEADERS_TIMEOUT_MS = 1000;
+const REQUEST_TIMEOUT_MS = 3000;
 
 before(async () => {
   database = await createTestDatabase();
-  server = await startTestServer(database.url, { SYNCLINE_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS), SYNCLINE_REQUEST_TIMEOUT_MS: '3000' });
+  server = await startTestServer(database.url, { SYNCLINE_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS), SYNCLINE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) });
   token = await server.token();
 });
 after(async () => {
@@ -202,28 +203,45 @@ describe('signed WMS webhooks with malformed payloads', () => {
 });
 
 describe('slow clients', () => {
-  test('a client that sends its headers slowly is cut off within the headers timeout', async () => {
+  /** Opens a raw connection, sends head, then drips one line every 100 ms; resolves with when the server closed it and what it sent. */
+  async function dripUntilClosed(head: string, drip: () => string): Promise<{ closedAfter: number; received: string }> {
     const socket = connect(Number(new URL(server.baseUrl).port), '127.0.0.1');
     let received = '';
     socket.on('data', (chunk) => (received += chunk.toString()));
+    socket.on('error', () => {});
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     const started = Date.now();
-    socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n');
-    // One header line every 100 ms keeps the socket busy, so only the headers deadline can end it.
-    const drip = setInterval(() => socket.writable && socket.write(`X-Drip-${Date.now()}: a\r\n`), 100);
-    const closedAfter = await new Promise<number>((resolve, reject) => {
-      const deadline = setTimeout(() => reject(new Error('the slow client was not cut off within 10 s')), 10_000);
-      socket.once('close', () => {
-        clearTimeout(deadline);
-        resolve(Date.now() - started);
+    socket.write(head);
+    // One line every 100 ms keeps the socket busy, so only the deadline under test can end it.
+    const timer = setInterval(() => socket.writable && socket.write(drip()), 100);
+    try {
+      const closedAfter = await new Promise<number>((resolve, reject) => {
+        const deadline = setTimeout(() => reject(new Error('the slow client was not cut off within 10 s')), 10_000);
+        socket.once('close', () => {
+          clearTimeout(deadline);
+          resolve(Date.now() - started);
+        });
       });
-      socket.on('error', () => {});
-    });
-    clearInterval(drip);
+      return { closedAfter, received };
+    } finally {
+      clearInterval(timer);
+      socket.destroy();
+    }
+  }
+
+  test('a client that sends its headers slowly is cut off within the headers timeout', async () => {
+    const { closedAfter, received } = await dripUntilClosed('GET /healthz HTTP/1.1\r\nHost: localhost\r\n', () => `X-Drip-${Date.now()}: a\r\n`);
     assert.ok(closedAfter >= HEADERS_TIMEOUT_MS - 50, `closed after ${closedAfter} ms, before the timeout`);
     // Node checks deadlines once per checking interval (at most 1 s here).
     assert.ok(closedAfter < HEADERS_TIMEOUT_MS + 2000, `closed after ${closedAfter} ms`);
     assert.match(received, /^HTTP\/1\.1 408 /);
     assert.match(received, /application\/problem\+json/);
+  });
+
+  test('a client that sends its body slowly is cut off within the request timeout', async () => {
+    const head = 'POST /v1/locations HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"name":"';
+    const { closedAfter, received } = await dripUntilClosed(head, () => 'a');
+    assert.ok(closedAfter >= REQUEST_TIMEOUT_MS - 50 && closedAfter < REQUEST_TIMEOUT_MS + 2000, `closed after ${closedAfter} ms`);
+    assert.match(received, /^HTTP\/1\.1 408 /);
   });
 });

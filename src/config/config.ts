@@ -29,8 +29,9 @@ const environmentSchema = z.object({
   // Slow clients (docs: README, Errors and limits).
   SYNCLINE_HEADERS_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   SYNCLINE_REQUEST_TIMEOUT_MS: integer(100, 3_600_000).default(30_000),
-  SYNCLINE_KEEP_ALIVE_TIMEOUT_MS: integer(100, 600_000).default(5_000),
-  SYNCLINE_IDLE_TIMEOUT_MS: integer(100, 3_600_000).default(60_000),
+  // Longer than the 60 s idle timeout of common load balancers, or they reuse a connection Node just closed (502s).
+  SYNCLINE_KEEP_ALIVE_TIMEOUT_MS: integer(100, 600_000).default(72_000),
+  SYNCLINE_IDLE_TIMEOUT_MS: integer(100, 3_600_000).default(120_000),
   SYNCLINE_MAX_URL_BYTES: integer(256, 65_536).default(8192),
   SYNCLINE_INTAKE_WRITERS: integer(1, 64).default(1),
   SYNCLINE_INTAKE_BATCH_SIZE: integer(1, 1000).default(128),
@@ -105,9 +106,9 @@ export interface Config {
   headersTimeoutMs: number;
   /** How long a client may take to send a whole request, in ms (SYNCLINE_REQUEST_TIMEOUT_MS, default: 30000). */
   requestTimeoutMs: number;
-  /** How long an idle keep-alive connection stays open between requests, in ms (SYNCLINE_KEEP_ALIVE_TIMEOUT_MS, default: 5000). */
+  /** How long an idle keep-alive connection stays open between requests, in ms (SYNCLINE_KEEP_ALIVE_TIMEOUT_MS, default: 72000). */
   keepAliveTimeoutMs: number;
-  /** A connection with no traffic either way for this long is closed, in ms (SYNCLINE_IDLE_TIMEOUT_MS, default: 60000). */
+  /** A connection with no traffic either way for this long is closed, in ms (SYNCLINE_IDLE_TIMEOUT_MS, default: 120000). */
   idleTimeoutMs: number;
   /** Longest request URL (path and query) answered; longer ones get 414, in bytes (SYNCLINE_MAX_URL_BYTES, default: 8192). */
   maxUrlBytes: number;
