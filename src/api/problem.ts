@@ -28,6 +28,12 @@ export const PROBLEMS = {
   'return-not-eligible': { status: 422, title: 'The return is not eligible' },
   'webhook-rejected': { status: 401, title: 'The webhook could not be verified' },
   'malformed-json': { status: 400, title: 'The request body is not well-formed JSON' },
+  'json-too-deep': { status: 400, title: 'The request body is nested too deeply' },
+  'invalid-path': { status: 400, title: 'The request path holds characters that are not allowed' },
+  'secret-in-query': { status: 400, title: 'Credentials must not be sent in the query string' },
+  'request-timeout': { status: 408, title: 'The request was not received in time' },
+  'uri-too-long': { status: 414, title: 'The request URL is too long' },
+  'header-fields-too-large': { status: 431, title: 'The request headers are too large' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
   'bad-request': { status: 400, title: 'Bad request' },
@@ -43,6 +49,17 @@ export const PROBLEMS = {
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemType = keyof typeof PROBLEMS;
+
+/** True for the names of PROBLEMS (own keys only: "constructor" is not a problem type). */
+export function isProblemType(name: string): name is ProblemType {
+  return Object.hasOwn(PROBLEMS, name);
+}
+
+/**
+ * A problem lists at most this many errors, plus `errorCount` and `errorsTruncated`,
+ * so an answer stays about as small as the request that caused it.
+ */
+export const MAX_LISTED_ERRORS = 50;
 
 export interface FieldError {
   pointer: string;
@@ -75,9 +92,17 @@ export class ProblemError extends Error {
   }
 }
 
+/** A problem body; an `errors` list longer than MAX_LISTED_ERRORS is cut to it and counted. */
 export function buildProblem(type: ProblemType, detail: string | undefined, extensions: Record<string, unknown> = {}): Problem {
   const { status, title } = PROBLEMS[type];
-  return { type: PROBLEM_BASE + type, title, status, ...(detail ? { detail } : {}), ...extensions };
+  const { errors } = extensions;
+  const bounded =
+    Array.isArray(errors) && errors.length > MAX_LISTED_ERRORS
+      ? { errors: errors.slice(0, MAX_LISTED_ERRORS), errorCount: errors.length, errorsTruncated: true }
+      : Array.isArray(errors)
+        ? { errorCount: errors.length }
+        : {};
+  return { type: PROBLEM_BASE + type, title, status, ...(detail ? { detail } : {}), ...extensions, ...bounded };
 }
 
 /** Sends a problem+json response. */
@@ -87,7 +112,8 @@ export function sendProblem(
   detail?: string,
   extensions: Record<string, unknown> = {},
 ): FastifyReply {
-  const problem = buildProblem(type, detail, { instance: reply.request.url, correlationId: reply.request.id, ...extensions });
+  // The path only: a query string may hold what must not be echoed (a secret sent by mistake).
+  const problem = buildProblem(type, detail, { instance: reply.request.url.split('?')[0], correlationId: reply.request.id, ...extensions });
   // The contract promises Retry-After on every 503: the condition is temporary by definition.
   if (problem.status === 503 && !reply.hasHeader('retry-after')) reply.header('Retry-After', '1');
   return reply.code(problem.status).type('application/problem+json').send(problem);

@@ -4,6 +4,7 @@ import type { ApiContext } from './api-context.ts';
 import { correlationIdOf } from './correlation.ts';
 import { registerOpenApi } from './openapi.ts';
 import { ProblemError, sendProblem } from './problem.ts';
+import { answerClientError, answerFrameworkError, answerNoRoute, registerRequestGuards } from './request-guards.ts';
 import { eventsRoutes } from './routes/events/events.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { tokenRoutes } from './routes/oauth/token.routes.ts';
@@ -31,9 +32,18 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
     genReqId: (request) => correlationIdOf(request.headers),
     logController: new LogController({ requestIdLogLabel: 'correlationId' }),
     return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: true },
     // Behind a proxy, its X-Forwarded-For gives the client address the token endpoint throttles by.
     trustProxy: typeof context.config.trustProxy === 'number' ? trustHops(context.config.trustProxy) : context.config.trustProxy,
+    // maxParamLength: an e-mail address (254 characters) percent-encoded still fits in one path segment.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
+    // Slow clients are cut off (README, Errors and limits): headers, whole request, idle sockets.
+    requestTimeout: context.config.requestTimeoutMs,
+    keepAliveTimeout: context.config.keepAliveTimeoutMs,
+    connectionTimeout: context.config.idleTimeoutMs,
+    // Node checks the header and request deadlines on this interval (its default of 30 s would let a slow client linger).
+    http: { headersTimeout: context.config.headersTimeoutMs, connectionsCheckingInterval: Math.min(1000, context.config.headersTimeoutMs) },
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, context.config.maxUrlBytes),
+    frameworkErrors: (error, request, reply) => answerFrameworkError(error, request, reply),
   });
 
   // Only JSON bodies (and the token endpoint's form bodies) are accepted; anything else is a 415.
@@ -42,8 +52,9 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Correlation-Id', request.id);
   });
+  registerRequestGuards(app, { maxUrlBytes: context.config.maxUrlBytes });
 
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, 'not-found', `No route for ${request.method} ${request.url.split('?')[0]}.`));
+  app.setNotFoundHandler((request, reply) => answerNoRoute(app, request, reply));
 
   // The one place where errors become HTTP responses.
   app.setErrorHandler((error: FastifyError | ProblemError | SynclineError, request, reply) => {
@@ -69,6 +80,12 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
         return sendProblem(reply, 'unsupported-media-type', 'Send the body as application/json.');
     }
     if (error instanceof SyntaxError) return sendProblem(reply, 'malformed-json', 'The body could not be parsed as JSON.');
+    // PostgreSQL data exceptions (SQLSTATE class 22: out of range, bad encoding) come from values
+    // validation should have refused; answer as the client's fault, and log it so the gap gets closed.
+    if (/^22[0-9A-Z]{3}$/.test(String((error as { code?: unknown }).code)) && 'severity' in error) {
+      request.log.warn({ err: error }, 'a value reached the database that validation let through');
+      return sendProblem(reply, 'bad-request', 'A value in the request cannot be stored.');
+    }
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
       return sendProblem(reply, 'bad-request', error.message);
     }

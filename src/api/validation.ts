@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { findUnstorableText } from '../model/text.ts';
 import { ProblemError, type FieldError } from './problem.ts';
 
 /** RFC 6901 JSON pointer for a zod issue path. */
@@ -19,11 +20,17 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
   });
 }
 
-/** Parses input with a schema or throws a 422 problem listing every failing field. */
+/**
+ * Parses input with a schema or throws a 422 problem listing every failing field.
+ * Text the database cannot store (NUL, unpaired surrogates) is refused here for
+ * every model at once, with a pointer to each such string.
+ */
 export function parseBody<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const unstorable = findUnstorableText(input).map((t) => ({ pointer: jsonPointer(t.path), detail: t.message }));
   const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const errors = fieldErrors(result.error);
+  if (result.success && unstorable.length === 0) return result.data;
+  const flagged = new Set(unstorable.map((e) => e.pointer));
+  const errors = [...unstorable, ...(result.success ? [] : fieldErrors(result.error).filter((e) => !flagged.has(e.pointer)))];
   throw new ProblemError('validation-failed', `${errors.length} field(s) failed validation.`, { errors });
 }
 

@@ -26,6 +26,13 @@ const environmentSchema = z.object({
   SYNCLINE_DB_POOL_SIZE: integer(1, 500).default(20),
   SYNCLINE_MAX_BODY_BYTES: integer(1024, 100 * 1024 * 1024).default(1024 * 1024),
   SYNCLINE_TOKEN_TTL_SECONDS: integer(30, 86_400).default(900),
+  // Slow clients (docs: README, Errors and limits).
+  SYNCLINE_HEADERS_TIMEOUT_MS: integer(100, 600_000).default(10_000),
+  SYNCLINE_REQUEST_TIMEOUT_MS: integer(100, 3_600_000).default(30_000),
+  // Longer than the 60 s idle timeout of common load balancers, or they reuse a connection Node just closed (502s).
+  SYNCLINE_KEEP_ALIVE_TIMEOUT_MS: integer(100, 600_000).default(72_000),
+  SYNCLINE_IDLE_TIMEOUT_MS: integer(100, 3_600_000).default(120_000),
+  SYNCLINE_MAX_URL_BYTES: integer(256, 65_536).default(8192),
   SYNCLINE_INTAKE_WRITERS: integer(1, 64).default(1),
   SYNCLINE_INTAKE_BATCH_SIZE: integer(1, 1000).default(128),
   SYNCLINE_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -104,6 +111,16 @@ export interface Config {
   dbPoolSize: number;
   maxBodyBytes: number;
   tokenTtlSeconds: number;
+  /** How long a client may take to send a request's headers, in ms (SYNCLINE_HEADERS_TIMEOUT_MS, default: 10000). */
+  headersTimeoutMs: number;
+  /** How long a client may take to send a whole request, in ms (SYNCLINE_REQUEST_TIMEOUT_MS, default: 30000). */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open between requests, in ms (SYNCLINE_KEEP_ALIVE_TIMEOUT_MS, default: 72000). */
+  keepAliveTimeoutMs: number;
+  /** A connection with no traffic either way for this long is closed, in ms (SYNCLINE_IDLE_TIMEOUT_MS, default: 120000). */
+  idleTimeoutMs: number;
+  /** Longest request URL (path and query) answered; longer ones get 414, in bytes (SYNCLINE_MAX_URL_BYTES, default: 8192). */
+  maxUrlBytes: number;
   /** Order intake statements in flight at once per process; each carries a batch of orders. */
   intakeWriters: number;
   /** Most orders written by one intake statement. */
@@ -167,6 +184,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'Invalid configuration: SYNCLINE_BOOTSTRAP_CLIENT_ID and SYNCLINE_BOOTSTRAP_CLIENT_SECRET must be set together',
     );
   }
+  if (e.SYNCLINE_HEADERS_TIMEOUT_MS > e.SYNCLINE_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('Invalid configuration: SYNCLINE_HEADERS_TIMEOUT_MS must not be longer than SYNCLINE_REQUEST_TIMEOUT_MS');
+  }
   const together = (names: string[]) => {
     const set = names.filter((name) => present[name] !== undefined);
     if (set.length > 0 && set.length < names.length) {
@@ -193,6 +213,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPoolSize: e.SYNCLINE_DB_POOL_SIZE,
     maxBodyBytes: e.SYNCLINE_MAX_BODY_BYTES,
     tokenTtlSeconds: e.SYNCLINE_TOKEN_TTL_SECONDS,
+    headersTimeoutMs: e.SYNCLINE_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: e.SYNCLINE_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: e.SYNCLINE_KEEP_ALIVE_TIMEOUT_MS,
+    idleTimeoutMs: e.SYNCLINE_IDLE_TIMEOUT_MS,
+    maxUrlBytes: e.SYNCLINE_MAX_URL_BYTES,
     intakeWriters: e.SYNCLINE_INTAKE_WRITERS,
     intakeBatchSize: e.SYNCLINE_INTAKE_BATCH_SIZE,
     jwtSecret: e.SYNCLINE_JWT_SECRET,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ChannelSlug, Timestamp } from './order.ts';
+import { Sku } from './sku.ts';
 
 /**
  * Canonical inventory schemas: locations, movements, reservations, policies,
@@ -16,10 +17,7 @@ import { ChannelSlug, Timestamp } from './order.ts';
 
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 
-export const Sku = z
-  .string()
-  .regex(/^[\x21-\x7e]{1,64}$/, 'must be 1-64 printable ASCII characters without spaces')
-  .meta({ id: 'Sku', example: 'TEE-M-BLK' });
+export { Sku };
 
 /** A location is referenced by its id (`loc_…`) or its code. */
 export const LocationRef = z

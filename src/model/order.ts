@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { CountryCode } from './country.ts';
 import { CurrencyCode, DecimalAmount, decimalPlaces, isCurrency, minorUnits } from './money.ts';
+import { Sku } from './sku.ts';
 
 /** Canonical customer, address and order schemas. Every connector maps to and from these. */
 
@@ -10,9 +12,11 @@ export const ChannelSlug = z
   .regex(/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/, 'must be a lowercase slug such as "shopify-us"')
   .meta({ id: 'ChannelSlug', example: 'shopify-us' });
 
-/** ISO 8601 timestamp with a zone; stored and returned in UTC. */
+/** ISO 8601 timestamp with a zone, from 1970 on; stored and returned in UTC. */
 export const Timestamp = z.iso
   .datetime({ offset: true, message: 'must be an ISO 8601 date-time with a zone, such as 2026-11-22T10:15:00Z' })
+  // Year 0000 and the like parse here but PostgreSQL refuses them; no business date predates 1970.
+  .refine((value) => Date.parse(value) >= 0, 'must be 1970-01-01T00:00:00Z or later')
   .transform((value) => new Date(value).toISOString())
   .meta({ id: 'Timestamp', example: '2026-11-22T10:15:00Z' });
 
@@ -25,9 +29,7 @@ export const Address = z
     city: text(100),
     region: text(100).optional(),
     postalCode: text(20),
-    country: z
-      .string()
-      .regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code in capitals, such as "US"'),
+    country: CountryCode,
     phone: text(32).optional(),
   })
   .meta({ id: 'Address', description: 'A postal address.' });
@@ -48,7 +50,7 @@ export type CustomerRef = z.infer<typeof CustomerRef>;
 
 export const OrderLineInput = z
   .strictObject({
-    sku: text(64),
+    sku: Sku,
     quantity: z
       .number({ message: 'must be a number' })
       .int('must be a whole number')
@@ -89,12 +91,15 @@ function checkCurrencyPrecision(
   for (const field of ['shippingTotal', 'taxTotal', 'discountTotal']) check(order[field], [field]);
 }
 
+/** How far in the future a channel's clock may be: placedAt later than now plus this is refused (24 h). */
+export const MAX_CLOCK_SKEW_MS = 24 * 60 * 60 * 1000;
+
 /** What a channel submits to POST /v1/orders. */
 export const OrderSubmission = z
   .strictObject({
     channel: ChannelSlug,
     channelOrderId: text(128),
-    placedAt: Timestamp,
+    placedAt: Timestamp.refine((value) => Date.parse(value) <= Date.now() + MAX_CLOCK_SKEW_MS, 'must not be more than 24 hours in the future'),
     currency: CurrencyCode,
     customer: CustomerRef,
     shippingAddress: Address,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Timestamp } from './order.ts';
+import { Sku } from './sku.ts';
 
 /**
  * A shipment confirmation: a fulfilment location reports that it shipped some
@@ -12,7 +13,7 @@ export const ShipmentLine = z
   .strictObject({
     /** The order line this shipment line fulfils, when the external system echoes it back. */
     lineNumber: z.number().int().positive().optional(),
-    sku: z.string().min(1).max(64),
+    sku: Sku,
     quantity: z.number().int().positive(),
   })
   .meta({ id: 'ShipmentLine' });

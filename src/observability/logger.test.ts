@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { createLogger } from './logger.ts';
+import { createLogger, loggableUrl } from './logger.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -41,4 +41,11 @@ test('database errors are logged without the statement parameters', () => {
   assert.equal(entry.err.code, '23505');
   assert.equal(entry.err.params, undefined);
   assert.ok(!lines.join('').includes('ada@example.com'));
+});
+
+test('logged URLs keep the shape and lose query values and personal path segments', () => {
+  assert.equal(loggableUrl('/v1/customers/ada%40example.com/timeline'), '/v1/customers/[redacted]/timeline');
+  assert.equal(loggableUrl('/v1/customers/+1%20555%200100/timeline'), '/v1/customers/[redacted]/timeline');
+  assert.equal(loggableUrl('/v1/orders/ord_01jd5q8x7m2v3k4n5p6r7s8t9w?channel=web&client_secret=s3cret'), '/v1/orders/ord_01jd5q8x7m2v3k4n5p6r7s8t9w?channel=[redacted]&client_secret=[redacted]');
+  assert.ok(loggableUrl(`/v1/${'a'.repeat(5000)}`).length < 600);
 });

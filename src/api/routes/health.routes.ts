@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import { isMigrated } from '../../store/migrate.ts';
 import type { ApiContext } from '../api-context.ts';
-import { PROBLEMS, PROBLEM_BASE, sendProblem, type ProblemType } from '../problem.ts';
+import { isProblemType, PROBLEMS, PROBLEM_BASE, sendProblem } from '../problem.ts';
 import { operation } from '../route-kit.ts';
 
 const swaggerUiDir = join(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'), '..');
@@ -89,8 +89,7 @@ export async function healthRoutes(app: FastifyInstance, { db }: ApiContext): Pr
 
   app.get(`${PROBLEM_BASE}:type`, { schema: getProblemType }, async (request, reply) => {
     const { type } = request.params as { type: string };
-    const known = PROBLEMS[type as ProblemType];
-    if (!known) return sendProblem(reply, 'not-found', `No problem type ${type}.`);
-    return { type: PROBLEM_BASE + type, ...known };
+    if (!isProblemType(type)) return sendProblem(reply, 'not-found', `No problem type ${type}.`);
+    return { type: PROBLEM_BASE + type, ...PROBLEMS[type] };
   });
 }

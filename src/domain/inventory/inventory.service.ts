@@ -1,3 +1,4 @@
+import { mergeSameSkuLines } from './reservation-lines.ts';
 import type { Logger } from 'pino';
 import type { Database } from '../../store/database.ts';
 import { pruneRecords, runIdempotent, type IdempotencyClaim, type IdempotentOutcome } from '../../store/idempotency/idempotency-records.ts';
@@ -184,13 +185,9 @@ export class InventoryService {
       reference: request.reference,
       channel: request.channel,
       expiresAt: request.expiresAt ?? null,
-      lines: request.lines.map((l, i) => ({
-        lineNumber: i + 1,
-        sku: l.sku,
-        quantity: l.quantity,
-        locationId: l.location ? resolved.get(l.location) : undefined,
-        locationCode: l.location,
-      })),
+      lines: mergeSameSkuLines(
+        request.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, locationId: l.location ? resolved.get(l.location) : undefined, locationCode: l.location })),
+      ).map((l, i) => ({ ...l, lineNumber: i + 1 })),
       correlationId: context.correlationId,
       traceparent: context.traceparent,
       idempotency: context.idempotency,

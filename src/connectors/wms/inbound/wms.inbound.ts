@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { SynclineError } from '../../../domain/errors.ts';
 import { ShipmentConfirmation } from '../../../model/shipment.ts';
+import { findUnstorableText } from '../../../model/text.ts';
 import { DELIVERY_HEADER, signWmsPayload, SIGNATURE_HEADER, TOPIC_HEADER, type WireShipmentEvent } from '../wms-wire.ts';
 
 /**
@@ -67,9 +68,23 @@ export function verifyWmsWebhook(
   } catch {
     throw reject('webhook.body_invalid', 'the webhook body is not JSON');
   }
-  const deliveryId = header(headers, DELIVERY_HEADER) ?? (payload as { id?: string }).id ?? '';
-  const topic = header(headers, TOPIC_HEADER) ?? (payload as { topic?: string }).topic ?? '';
+  // A signed body is still untrusted in shape: any JSON value may arrive here.
+  const deliveryId = header(headers, DELIVERY_HEADER) ?? stringAt(payload, 'id') ?? '';
+  const topic = header(headers, TOPIC_HEADER) ?? stringAt(payload, 'topic') ?? '';
   return { deliveryId, topic, timestamp, payload };
+}
+
+type Untrusted = Record<string, unknown>;
+
+/** The object at key of value, or undefined when value or the member is not a plain object. */
+function objectAt(value: unknown, key: string): Untrusted | undefined {
+  const member = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Untrusted)[key] : undefined;
+  return member !== null && typeof member === 'object' && !Array.isArray(member) ? (member as Untrusted) : undefined;
+}
+
+function stringAt(value: unknown, key: string): string | undefined {
+  const member = value !== null && typeof value === 'object' ? (value as Untrusted)[key] : undefined;
+  return typeof member === 'string' ? member : undefined;
 }
 
 export type WmsInboundEvent = { kind: 'shipment'; confirmation: ShipmentConfirmation } | { kind: 'unsupported'; topic: string };
@@ -77,18 +92,31 @@ export type WmsInboundEvent = { kind: 'shipment'; confirmation: ShipmentConfirma
 /** Maps a verified delivery to a canonical event. */
 export function mapWmsDelivery(delivery: VerifiedWmsDelivery): WmsInboundEvent {
   if (delivery.topic !== 'shipment.created') return { kind: 'unsupported', topic: delivery.topic };
-  // Untrusted until parsed: every field is optional here, and the schema below decides.
-  const { shipment, fulfillmentOrder } = (delivery.payload as Partial<WireShipmentEvent>).data ?? ({} as Partial<WireShipmentEvent['data']>);
-  const parsed = ShipmentConfirmation.safeParse({
-    orderId: shipment?.orderId,
-    locationId: shipment?.locationId,
-    shippedAt: shipment?.shippedAt,
-    ...(shipment?.carrier ? { carrier: shipment.carrier } : {}),
-    trackingNumbers: shipment?.trackingNumbers ?? [],
-    lines: (shipment?.lines ?? []).map((l) => ({ lineNumber: l.lineNumber, sku: l.sku, quantity: l.quantity })),
-    fulfilmentComplete: fulfillmentOrder?.status === 'shipped',
-    source: { system: 'wms', shipmentId: shipment?.id, fulfilmentId: shipment?.fulfillmentOrderId, ...(delivery.deliveryId ? { deliveryId: delivery.deliveryId } : {}) },
-  });
+  // Untrusted until parsed: members are read only from objects, passed on as they are, and the schema decides.
+  const data = objectAt(delivery.payload, 'data');
+  const shipment = objectAt(data, 'shipment') ?? {};
+  const fulfillmentOrder = objectAt(data, 'fulfillmentOrder');
+  const lines = Array.isArray(shipment.lines)
+    ? shipment.lines.map((l: unknown) => (l !== null && typeof l === 'object' ? { lineNumber: (l as Untrusted).lineNumber, sku: (l as Untrusted).sku, quantity: (l as Untrusted).quantity } : l))
+    : (shipment.lines ?? []);
+  const candidate = {
+    orderId: shipment.orderId,
+    locationId: shipment.locationId,
+    shippedAt: shipment.shippedAt,
+    ...(shipment.carrier ? { carrier: shipment.carrier } : {}),
+    trackingNumbers: shipment.trackingNumbers ?? [],
+    lines,
+    fulfilmentComplete: fulfillmentOrder?.status === ('shipped' satisfies WireShipmentEvent['data']['fulfillmentOrder']['status']),
+    source: { system: 'wms', shipmentId: shipment.id, fulfilmentId: shipment.fulfillmentOrderId, ...(delivery.deliveryId ? { deliveryId: delivery.deliveryId } : {}) },
+  };
+  const unstorable = findUnstorableText(candidate);
+  if (unstorable.length > 0) {
+    throw new SynclineError('webhook.payload_invalid', 'the WMS shipment payload holds text that cannot be stored', {
+      retry: 'permanent',
+      details: { system: 'wms', issues: unstorable.map((i) => `${i.path.join('.')}: ${i.message}`) },
+    });
+  }
+  const parsed = ShipmentConfirmation.safeParse(candidate);
   if (!parsed.success) {
     throw new SynclineError('webhook.payload_invalid', 'the WMS shipment payload does not map to a shipment confirmation', {
       retry: 'permanent',
