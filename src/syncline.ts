@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Config } from './config/config.ts';
+import type { Config, ExternalSystems } from './config/config.ts';
 import type { Database } from './store/database.ts';
 import { openPostgres } from './store/postgres.database.ts';
 import { openPglite } from './store/pglite.database.ts';
@@ -17,6 +17,9 @@ import { RuntimeRegistry } from './runtime/registry.ts';
 import { Worker } from './runtime/worker.ts';
 import { loadHandlerModules } from './runtime/handler-modules.ts';
 import { registerFlows } from './flows/flows.ts';
+import { heldDataFolderLock } from './store/data-folder-lock.ts';
+import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
+import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
 
 /** The composition root: opens the store, applies migrations and wires services together. */
 
@@ -39,17 +42,86 @@ export interface RunningSyncline {
   url: string | undefined;
   /** The job worker, when this process runs the workers role. */
   worker: Worker | undefined;
+  /** The sandboxes this process runs for the systems left unconfigured, with their URLs. */
+  sandboxes: Partial<Record<keyof ExternalSystems, string>>;
   close(): Promise<void>;
 }
 
+export interface StartRoles {
+  api: boolean;
+  workers?: boolean;
+  registry?: RuntimeRegistry;
+  /**
+   * Run, in this process, the sandbox of every external system left unconfigured, unless
+   * SYNCLINE_SANDBOXES=off (default: false; `syncline start` asks for it, so tests that bring
+   * their own connectors or sandboxes never get a second set).
+   */
+  sandboxes?: boolean;
+}
+
+/** Each shutdown stage may overrun its budget by this much before it is abandoned. */
+export const SHUTDOWN_STAGE_MARGIN_MS = 1000;
+
+/** Waits for work at most ms; says whether it finished. The timer never keeps the process alive. */
+async function within(work: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (!work) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Starts the sandboxes of the unconfigured systems and returns the config that points at them. */
+async function startMissingSandboxes(config: Config, logger: Logger): Promise<{ config: Config; sandboxes: SomeSandboxes | undefined }> {
+  const missing = unconfiguredSystems(config);
+  if (missing.length === 0) return { config, sandboxes: undefined };
+  if (!config.sandboxes.enabled) {
+    const expected = connectorSettingsFromConfig(config);
+    logger.warn(
+      { systems: Object.fromEntries(missing.map((name) => [name, expected[name].url])) },
+      `SYNCLINE_SANDBOXES=off and no ${missing.join(', ')} configured: the flows expect them at these URLs and retry until they answer`,
+    );
+    return { config, sandboxes: undefined };
+  }
+  let sandboxes: SomeSandboxes;
+  try {
+    sandboxes = await startSomeSandboxes(missing, { host: '127.0.0.1', basePort: config.sandboxes.basePort, products: DEMO_PRODUCTS });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    throw new Error(
+      `a sandbox port (${config.sandboxes.basePort}-${config.sandboxes.basePort + 4}) is in use (${(error as Error).message}); ` +
+        'set SYNCLINE_SANDBOX_BASE_PORT to other ports (0: free ones), configure the external systems, or set SYNCLINE_SANDBOXES=off',
+      { cause: error },
+    );
+  }
+  for (const name of missing) {
+    logger.info({ system: name, url: sandboxes.settings[name]!.url }, `${name} sandbox listening at ${sandboxes.settings[name]!.url} (configure the real system to replace it)`);
+  }
+  // Configured systems win; the sandboxes fill in the rest, WMS webhook secret included.
+  return { config: { ...config, systems: { ...(sandboxes.settings as ExternalSystems), ...config.systems } }, sandboxes };
+}
+
 /** Starts the requested roles of Syncline in this process. */
-export async function startSyncline(
-  config: Config,
-  logger: Logger,
-  roles: { api: boolean; workers?: boolean; registry?: RuntimeRegistry },
-): Promise<RunningSyncline> {
-  const db = await openDatabase(config, logger);
-  const bootstrap = await ensureBootstrapClient(db, { dataDir: config.dataDir, configured: config.bootstrapClient });
+export async function startSyncline(configured: Config, logger: Logger, roles: StartRoles): Promise<RunningSyncline> {
+  const db = await openDatabase(configured, logger);
+  const lock = db.kind === 'pglite' ? heldDataFolderLock(join(configured.dataDir, 'pgdata')) : undefined;
+  let config = configured;
+  let sandboxes: SomeSandboxes | undefined;
+  if (roles.sandboxes) {
+    try {
+      ({ config, sandboxes } = await startMissingSandboxes(configured, logger));
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+  const bootstrap = await ensureBootstrapClient(db, { dataDir: config.dataDir, databaseUrl: config.databaseUrl, configured: config.bootstrapClient });
   if (bootstrap.kind === 'created') {
     logger.warn({ clientId: bootstrap.clientId, file: bootstrap.file }, `bootstrap admin client created; its credentials are in ${bootstrap.file} (mode 0600)`);
   }
@@ -63,6 +135,9 @@ export async function startSyncline(
     inventory = new InventoryService(db, logger, { holdExpiryIntervalMs: config.holdExpiryIntervalMs, availabilityIntervalMs: config.availabilityIntervalMs });
     server = await buildServer({ config, db, logger, tokens, intake, inventory });
     url = await server.listen({ port: config.port, host: config.host });
+    lock?.recordUrl(url);
+    // The WMS sandbox tells this Syncline about shipments (signed with the sandbox's own secret).
+    if (sandboxes?.sandboxes.wms) sandboxes.sandboxes.wms.state.config.callbackUrl = `${url}/webhooks/wms/default`;
     // Inventory's background loops (hold expiry, availability events) run beside the API for now.
     inventory.start();
   }
@@ -86,12 +161,22 @@ export async function startSyncline(
     server,
     url,
     worker,
+    sandboxes: Object.fromEntries(Object.entries(sandboxes?.settings ?? {}).map(([name, settings]) => [name, settings.url])),
     async close() {
       // Stop taking requests and jobs first; running jobs get the grace period to finish.
-      await server?.close();
-      await worker?.stop(config.shutdownGraceMs);
-      await inventory?.stop();
-      await db.close();
+      // Every stage is bounded: a request, job or transaction that never ends must not keep
+      // the process alive. Unfinished jobs go back to the queue (or their lease expires);
+      // whatever was accepted is already committed.
+      const stage = async (name: string, work: Promise<unknown> | undefined, ms: number) => {
+        if (!(await within(work, ms))) logger.warn({ stage: name, waitedMs: ms }, `shutdown: ${name} did not finish in time; no longer waiting for it`);
+      };
+      await stage('api', server?.close(), SHUTDOWN_STAGE_MARGIN_MS);
+      await stage('worker', worker?.stop(config.shutdownGraceMs), config.shutdownGraceMs + SHUTDOWN_STAGE_MARGIN_MS);
+      await stage('inventory', inventory?.stop(), SHUTDOWN_STAGE_MARGIN_MS);
+      await stage('database', db.close(), SHUTDOWN_STAGE_MARGIN_MS);
+      // Released even when PGlite's close was abandoned: this process is about to let go.
+      lock?.release();
+      await stage('sandboxes', sandboxes?.close(), SHUTDOWN_STAGE_MARGIN_MS);
     },
   };
 }
