@@ -101,7 +101,7 @@ async function startMissingSandboxes(config: Config, logger: Logger): Promise<{ 
     );
   }
   for (const name of missing) {
-    logger.info({ system: name, url: sandboxes.settings[name]!.url }, `${name} sandbox listening at ${sandboxes.settings[name]!.url} (configure the real system to replace it)`);
+    logger.info({ system: name, address: sandboxes.settings[name]!.url }, `${name} sandbox listening at ${sandboxes.settings[name]!.url} (configure the real system to replace it)`);
   }
   // Configured systems win; the sandboxes fill in the rest, WMS webhook secret included.
   return { config: { ...config, systems: { ...(sandboxes.settings as ExternalSystems), ...config.systems } }, sandboxes };
