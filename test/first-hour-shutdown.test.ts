@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { readmeQuickStart, startEmbedded, type EmbeddedSyncline } from './support/first-hour.ts';
 import { call } from './support/orders.ts';
 import { waitFor } from './support/runtime.ts';
@@ -40,4 +41,21 @@ test('SIGTERM ends syncline start within the grace period while a flow waits on 
   assert.ok(ms < GRACE_MS + EXIT_MARGIN_MS, `exited after ${ms} ms:\n${s.output().slice(-3000)}`);
   assert.notEqual(code, null, 'the process exited by itself, not by a signal');
   assert.match(s.output(), /"msg":"shutting down"/);
+});
+
+test('SIGTERM ends syncline start even when a job ignores its abort signal and never finishes', async (t) => {
+  const stubborn = fileURLToPath(new URL('./support/stubborn-handlers.ts', import.meta.url));
+  syncline = await startEmbedded({ SYNCLINE_SHUTDOWN_GRACE_MS: String(GRACE_MS), SYNCLINE_HANDLER_MODULES: stubborn, SYNCLINE_SANDBOXES: 'off' });
+  const s = syncline;
+  const { scopes, bodies } = readmeQuickStart();
+  const token = await s.token(scopes);
+  const created = await call(s.baseUrl, 'POST', '/v1/orders', { token, body: bodies[2], headers: { 'idempotency-key': 'order' } });
+  assert.equal(created.status, 201);
+  await waitFor('the stubborn job to run', async () => s.output().includes('stubborn job running'), 60_000, 100);
+
+  const { code, ms } = await s.terminate();
+  t.diagnostic(`exited with ${code} after ${ms} ms`);
+  assert.ok(ms < GRACE_MS + EXIT_MARGIN_MS, `exited after ${ms} ms:\n${s.output().slice(-3000)}`);
+  assert.notEqual(code, null, 'the process exited by itself, not by a signal');
+  assert.match(s.output(), /"msg":"stopped"/);
 });

@@ -94,7 +94,11 @@ export async function spawnSyncline(args: string[], env: Record<string, string>,
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`syncline did not start in time:\n${output}`)), options.startTimeoutMs ?? 30_000);
+    const timer = setTimeout(() => {
+      // Never leave a half-started server behind: it would outlive the test run.
+      child.kill('SIGKILL');
+      reject(new Error(`syncline did not start in time:\n${output}`));
+    }, options.startTimeoutMs ?? 30_000);
     let found = false;
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
