@@ -17,7 +17,7 @@ import { RuntimeRegistry } from './runtime/registry.ts';
 import { Worker } from './runtime/worker.ts';
 import { loadHandlerModules } from './runtime/handler-modules.ts';
 import { registerFlows } from './flows/flows.ts';
-import { heldDataFolderLock } from './store/data-folder-lock.ts';
+import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-lock.ts';
 import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
 import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
 
@@ -121,6 +121,24 @@ export async function startSyncline(configured: Config, logger: Logger, roles: S
       throw error;
     }
   }
+  try {
+    return await startRoles(db, lock, config, logger, roles, sandboxes);
+  } catch (error) {
+    // A start that fails half-way (the API port taken...) leaves nothing running or held.
+    await sandboxes?.close();
+    await db.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function startRoles(
+  db: Database,
+  lock: DataFolderLock | undefined,
+  config: Config,
+  logger: Logger,
+  roles: StartRoles,
+  sandboxes: SomeSandboxes | undefined,
+): Promise<RunningSyncline> {
   const bootstrap = await ensureBootstrapClient(db, { dataDir: config.dataDir, databaseUrl: config.databaseUrl, configured: config.bootstrapClient });
   if (bootstrap.kind === 'created') {
     logger.warn({ clientId: bootstrap.clientId, file: bootstrap.file }, `bootstrap admin client created; its credentials are in ${bootstrap.file} (mode 0600)`);
@@ -134,27 +152,32 @@ export async function startSyncline(configured: Config, logger: Logger, roles: S
     const intake = new OrderIntakeService(db, { maxConcurrentBatches: config.intakeWriters, maxBatchSize: config.intakeBatchSize });
     inventory = new InventoryService(db, logger, { holdExpiryIntervalMs: config.holdExpiryIntervalMs, availabilityIntervalMs: config.availabilityIntervalMs });
     server = await buildServer({ config, db, logger, tokens, intake, inventory });
-    url = await server.listen({ port: config.port, host: config.host });
+    try {
+      url = await server.listen({ port: config.port, host: config.host });
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
     lock?.recordUrl(url);
     // The WMS sandbox tells this Syncline about shipments (signed with the sandbox's own secret).
-    if (sandboxes?.sandboxes.wms) sandboxes.sandboxes.wms.state.config.callbackUrl = `${url}/webhooks/wms/default`;
+    if (sandboxes?.sandboxes.wms) {
+      // Same process: loopback reaches a server listening on every address, too.
+      const port = new URL(url).port;
+      const base = ['0.0.0.0', '::', 'localhost'].includes(config.host) ? `http://127.0.0.1:${port}` : url;
+      sandboxes.sandboxes.wms.state.config.callbackUrl = `${base}/webhooks/wms/default`;
+    }
     // Inventory's background loops (hold expiry, availability events) run beside the API for now.
     inventory.start();
   }
   let worker: Worker | undefined;
   if (roles.workers) {
-    // Flows and connectors register their handlers here; SYNCLINE_HANDLER_MODULES adds more.
-    const registry = roles.registry ?? new RuntimeRegistry();
-    // The order lifecycle flows (src/flows); their connectors come from config, else the sandboxes.
-    registerFlows(registry, { db, config, logger });
-    await loadHandlerModules(config.handlerModules, registry, { db, config, logger });
-    worker = new Worker(db, registry, logger, {
-      concurrency: config.workerConcurrency,
-      leaseMs: config.workerLeaseMs,
-      pollMs: config.workerPollMs,
-    });
-    await worker.start();
-    logger.info({ worker: worker.id, types: registry.types, concurrency: config.workerConcurrency }, 'worker ready');
+    try {
+      worker = await startWorker(db, config, logger, roles.registry);
+    } catch (error) {
+      await server?.close();
+      await inventory?.stop();
+      throw error;
+    }
   }
   return {
     db,
@@ -168,7 +191,9 @@ export async function startSyncline(configured: Config, logger: Logger, roles: S
       // the process alive. Unfinished jobs go back to the queue (or their lease expires);
       // whatever was accepted is already committed.
       const stage = async (name: string, work: Promise<unknown> | undefined, ms: number) => {
-        if (!(await within(work, ms))) logger.warn({ stage: name, waitedMs: ms }, `shutdown: ${name} did not finish in time; no longer waiting for it`);
+        // A stage that fails is logged and the next one still runs: the database is closed whatever the worker did.
+        const settled = work?.catch((error: unknown) => logger.error({ err: error, stage: name }, `shutdown: ${name} failed`));
+        if (!(await within(settled, ms))) logger.warn({ stage: name, waitedMs: ms }, `shutdown: ${name} did not finish in time; no longer waiting for it`);
       };
       await stage('api', server?.close(), SHUTDOWN_STAGE_MARGIN_MS);
       await stage('worker', worker?.stop(config.shutdownGraceMs), config.shutdownGraceMs + SHUTDOWN_STAGE_MARGIN_MS);
@@ -179,4 +204,21 @@ export async function startSyncline(configured: Config, logger: Logger, roles: S
       await stage('sandboxes', sandboxes?.close(), SHUTDOWN_STAGE_MARGIN_MS);
     },
   };
+}
+
+/** The job worker with the flows' handlers and those of SYNCLINE_HANDLER_MODULES, claiming. */
+async function startWorker(db: Database, config: Config, logger: Logger, given: RuntimeRegistry | undefined): Promise<Worker> {
+  // Flows and connectors register their handlers here; SYNCLINE_HANDLER_MODULES adds more.
+  const registry = given ?? new RuntimeRegistry();
+  // The order lifecycle flows (src/flows); their connectors come from config, else the sandboxes.
+  registerFlows(registry, { db, config, logger });
+  await loadHandlerModules(config.handlerModules, registry, { db, config, logger });
+  const worker = new Worker(db, registry, logger, {
+    concurrency: config.workerConcurrency,
+    leaseMs: config.workerLeaseMs,
+    pollMs: config.workerPollMs,
+  });
+  await worker.start();
+  logger.info({ worker: worker.id, types: registry.types, concurrency: config.workerConcurrency }, 'worker ready');
+  return worker;
 }
