@@ -9,6 +9,7 @@ import { INVENTORY_USAGE, runInventoryCommand } from './inventory.ts';
 import { DLQ_USAGE, runDlqCommand } from './dlq.ts';
 import { DataFolderInUseError } from '../store/data-folder-lock.ts';
 import { inUseMessage } from './data-folder-in-use.ts';
+
 /** After SIGTERM, the process ends at the latest this long after the grace period. */
 const SHUTDOWN_BACKSTOP_MS = 5000;
 
