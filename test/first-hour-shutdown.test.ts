@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readmeQuickStart, startEmbedded, type EmbeddedSyncline } from './support/first-hour.ts';
+import { fetchToken, spawnSyncline } from './support/server.ts';
 import { call } from './support/orders.ts';
 import { waitFor } from './support/runtime.ts';
 
@@ -58,4 +61,24 @@ test('SIGTERM ends syncline start even when a job holds a PGlite transaction for
   assert.ok(ms < GRACE_MS + EXIT_MARGIN_MS, `exited after ${ms} ms:\n${s.output().slice(-3000)}`);
   assert.notEqual(code, null, 'the process exited by itself, not by a signal');
   assert.match(s.output(), /did not finish in time; no longer waiting for it/);
+});
+
+test('after SIGKILL the lock is stale: the next start takes it over and serves the same data', async () => {
+  syncline = await startEmbedded({ SYNCLINE_SANDBOXES: 'off' });
+  const killed = syncline;
+  killed.child.kill('SIGKILL');
+  await killed.exited;
+  const stale = JSON.parse(readFileSync(join(killed.dataDir, 'pgdata.lock'), 'utf8')) as { pid: number };
+  assert.equal(stale.pid, killed.child.pid, 'SIGKILL leaves the lock behind');
+  const next = await spawnSyncline(['start'], killed.env, { startTimeoutMs: 120_000 });
+  try {
+    const holder = JSON.parse(readFileSync(join(killed.dataDir, 'pgdata.lock'), 'utf8')) as { pid: number; url: string };
+    assert.deepEqual(holder, { ...holder, pid: next.child.pid, url: next.baseUrl });
+    // The admin client the first process created is still there: same database.
+    const credentials = JSON.parse(readFileSync(join(killed.dataDir, 'bootstrap-client.json'), 'utf8')) as { clientId: string; clientSecret: string };
+    assert.ok(await fetchToken(next.baseUrl, { id: credentials.clientId, secret: credentials.clientSecret }));
+  } finally {
+    next.child.kill('SIGTERM');
+    await next.exited;
+  }
 });
