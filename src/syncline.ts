@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Config } from './config/config.ts';
+import type { Config, ExternalSystems } from './config/config.ts';
 import type { Database } from './store/database.ts';
 import { openPostgres } from './store/postgres.database.ts';
 import { openPglite } from './store/pglite.database.ts';
@@ -20,6 +20,9 @@ import { RuntimeRegistry } from './runtime/registry.ts';
 import { Worker } from './runtime/worker.ts';
 import { loadHandlerModules } from './runtime/handler-modules.ts';
 import { registerFlows } from './flows/flows.ts';
+import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-lock.ts';
+import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
+import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
 
 /** The composition root: opens the store, applies migrations and wires services together. */
 
@@ -62,17 +65,104 @@ export interface RunningSyncline {
   url: string | undefined;
   /** The job worker, when this process runs the workers role. */
   worker: Worker | undefined;
+  /** The sandboxes this process runs for the systems left unconfigured, with their URLs. */
+  sandboxes: Partial<Record<keyof ExternalSystems, string>>;
   close(): Promise<void>;
 }
 
+export interface StartRoles {
+  api: boolean;
+  workers?: boolean;
+  registry?: RuntimeRegistry;
+  /**
+   * Run, in this process, the sandbox of every external system left unconfigured, unless
+   * SYNCLINE_SANDBOXES=off (default: false; `syncline start` asks for it, so tests that bring
+   * their own connectors or sandboxes never get a second set).
+   */
+  sandboxes?: boolean;
+}
+
+/** Each shutdown stage may overrun its budget by this much before it is abandoned. */
+export const SHUTDOWN_STAGE_MARGIN_MS = 1000;
+
+/** Waits for work at most ms; says whether it finished. The timer never keeps the process alive. */
+async function within(work: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (!work) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Starts the sandboxes of the unconfigured systems and returns the config that points at them. */
+async function startMissingSandboxes(config: Config, logger: Logger): Promise<{ config: Config; sandboxes: SomeSandboxes | undefined }> {
+  const missing = unconfiguredSystems(config);
+  if (missing.length === 0) return { config, sandboxes: undefined };
+  if (!config.sandboxes.enabled) {
+    const expected = connectorSettingsFromConfig(config);
+    logger.warn(
+      { systems: Object.fromEntries(missing.map((name) => [name, expected[name].url])) },
+      `SYNCLINE_SANDBOXES=off and no ${missing.join(', ')} configured: the flows expect them at these URLs and retry until they answer`,
+    );
+    return { config, sandboxes: undefined };
+  }
+  let sandboxes: SomeSandboxes;
+  try {
+    sandboxes = await startSomeSandboxes(missing, { host: '127.0.0.1', basePort: config.sandboxes.basePort, products: DEMO_PRODUCTS });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    throw new Error(
+      `a sandbox port (${config.sandboxes.basePort}-${config.sandboxes.basePort + 4}) is in use (${(error as Error).message}); ` +
+        'set SYNCLINE_SANDBOX_BASE_PORT to other ports (0: free ones), configure the external systems, or set SYNCLINE_SANDBOXES=off',
+      { cause: error },
+    );
+  }
+  for (const name of missing) {
+    logger.info({ system: name, address: sandboxes.settings[name]!.url }, `${name} sandbox listening at ${sandboxes.settings[name]!.url} (configure the real system to replace it)`);
+  }
+  // Configured systems win; the sandboxes fill in the rest, WMS webhook secret included.
+  return { config: { ...config, systems: { ...(sandboxes.settings as ExternalSystems), ...config.systems } }, sandboxes };
+}
+
 /** Starts the requested roles of Syncline in this process. */
-export async function startSyncline(
+export async function startSyncline(configured: Config, logger: Logger, roles: StartRoles): Promise<RunningSyncline> {
+  const db = await openDatabase(configured, logger);
+  const lock = db.kind === 'pglite' ? heldDataFolderLock(join(configured.dataDir, 'pgdata')) : undefined;
+  let config = configured;
+  let sandboxes: SomeSandboxes | undefined;
+  if (roles.sandboxes) {
+    try {
+      ({ config, sandboxes } = await startMissingSandboxes(configured, logger));
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+  try {
+    return await startRoles(db, lock, config, logger, roles, sandboxes);
+  } catch (error) {
+    // A start that fails half-way (the API port taken...) leaves nothing running or held.
+    await sandboxes?.close();
+    await db.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function startRoles(
+  db: Database,
+  lock: DataFolderLock | undefined,
   config: Config,
   logger: Logger,
-  roles: { api: boolean; workers?: boolean; registry?: RuntimeRegistry },
+  roles: StartRoles,
+  sandboxes: SomeSandboxes | undefined,
 ): Promise<RunningSyncline> {
-  const db = await openDatabase(config, logger);
-  const bootstrap = await ensureBootstrapClient(db, { dataDir: config.dataDir, configured: config.bootstrapClient });
+  const bootstrap = await ensureBootstrapClient(db, { dataDir: config.dataDir, databaseUrl: config.databaseUrl, configured: config.bootstrapClient });
   if (bootstrap.kind === 'created') {
     logger.warn({ clientId: bootstrap.clientId, file: bootstrap.file }, `bootstrap admin client created; its credentials are in ${bootstrap.file} (mode 0600)`);
   }
@@ -85,38 +175,75 @@ export async function startSyncline(
     const context = await createApiContext(config, db, logger);
     ({ inventory, access, counters } = context);
     server = await buildServer(context);
-    url = await server.listen({ port: config.port, host: config.host });
+    try {
+      url = await server.listen({ port: config.port, host: config.host });
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+    lock?.recordUrl(url);
+    // The WMS sandbox tells this Syncline about shipments (signed with the sandbox's own secret).
+    if (sandboxes?.sandboxes.wms) {
+      // Same process: loopback reaches a server listening on every address, too.
+      const port = new URL(url).port;
+      const base = ['0.0.0.0', '::', 'localhost'].includes(config.host) ? `http://127.0.0.1:${port}` : url;
+      sandboxes.sandboxes.wms.state.config.callbackUrl = `${base}/webhooks/wms/default`;
+    }
     // Inventory's background loops (hold expiry, availability events) run beside the API for now.
     inventory.start();
   }
   let worker: Worker | undefined;
   if (roles.workers) {
-    // Flows and connectors register their handlers here; SYNCLINE_HANDLER_MODULES adds more.
-    const registry = roles.registry ?? new RuntimeRegistry();
-    // The order lifecycle flows (src/flows); their connectors come from config, else the sandboxes.
-    registerFlows(registry, { db, config, logger });
-    await loadHandlerModules(config.handlerModules, registry, { db, config, logger });
-    worker = new Worker(db, registry, logger, {
-      concurrency: config.workerConcurrency,
-      leaseMs: config.workerLeaseMs,
-      pollMs: config.workerPollMs,
-    });
-    await worker.start();
-    logger.info({ worker: worker.id, types: registry.types, concurrency: config.workerConcurrency }, 'worker ready');
+    try {
+      worker = await startWorker(db, config, logger, roles.registry);
+    } catch (error) {
+      await server?.close();
+      await inventory?.stop();
+      throw error;
+    }
   }
   return {
     db,
     server,
     url,
     worker,
+    sandboxes: Object.fromEntries(Object.entries(sandboxes?.settings ?? {}).map(([name, settings]) => [name, settings.url])),
     async close() {
       // Stop taking requests and jobs first; running jobs get the grace period to finish.
-      await server?.close();
-      await worker?.stop(config.shutdownGraceMs);
-      await inventory?.stop();
-      await counters?.stop();
-      await access?.stop();
-      await db.close();
+      // Every stage is bounded: a request, job or transaction that never ends must not keep
+      // the process alive. Unfinished jobs go back to the queue (or their lease expires);
+      // whatever was accepted is already committed.
+      const stage = async (name: string, work: Promise<unknown> | undefined, ms: number) => {
+        // A stage that fails is logged and the next one still runs: the database is closed whatever the worker did.
+        const settled = work?.catch((error: unknown) => logger.error({ err: error, stage: name }, `shutdown: ${name} failed`));
+        if (!(await within(settled, ms))) logger.warn({ stage: name, waitedMs: ms }, `shutdown: ${name} did not finish in time; no longer waiting for it`);
+      };
+      await stage('api', server?.close(), SHUTDOWN_STAGE_MARGIN_MS);
+      await stage('worker', worker?.stop(config.shutdownGraceMs), config.shutdownGraceMs + SHUTDOWN_STAGE_MARGIN_MS);
+      await stage('inventory', inventory?.stop(), SHUTDOWN_STAGE_MARGIN_MS);
+      await stage('rate limits', counters?.stop(), SHUTDOWN_STAGE_MARGIN_MS);
+      await stage('access registry', access?.stop(), SHUTDOWN_STAGE_MARGIN_MS);
+      await stage('database', db.close(), SHUTDOWN_STAGE_MARGIN_MS);
+      // Released even when PGlite's close was abandoned: this process is about to let go.
+      lock?.release();
+      await stage('sandboxes', sandboxes?.close(), SHUTDOWN_STAGE_MARGIN_MS);
     },
   };
+}
+
+/** The job worker with the flows' handlers and those of SYNCLINE_HANDLER_MODULES, claiming. */
+async function startWorker(db: Database, config: Config, logger: Logger, given: RuntimeRegistry | undefined): Promise<Worker> {
+  // Flows and connectors register their handlers here; SYNCLINE_HANDLER_MODULES adds more.
+  const registry = given ?? new RuntimeRegistry();
+  // The order lifecycle flows (src/flows); their connectors come from config, else the sandboxes.
+  registerFlows(registry, { db, config, logger });
+  await loadHandlerModules(config.handlerModules, registry, { db, config, logger });
+  const worker = new Worker(db, registry, logger, {
+    concurrency: config.workerConcurrency,
+    leaseMs: config.workerLeaseMs,
+    pollMs: config.workerPollMs,
+  });
+  await worker.start();
+  logger.info({ worker: worker.id, types: registry.types, concurrency: config.workerConcurrency }, 'worker ready');
+  return worker;
 }

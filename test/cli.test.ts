@@ -91,7 +91,7 @@ describe('starting up', () => {
 
   test('with no DATABASE_URL it runs on embedded PGlite, writes a 0600 bootstrap client file, and keeps data across restarts', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'syncline-embedded-'));
-    const env = { SYNCLINE_DATA_DIR: dataDir, PORT: '0' };
+    const env = { SYNCLINE_DATA_DIR: dataDir, PORT: '0', SYNCLINE_SANDBOXES: 'off' };
     const first = await spawnSyncline(['start'], env);
     let orderId: string;
     const file = join(dataDir, 'bootstrap-client.json');

@@ -6,6 +6,11 @@ import { runSandboxesCommand, SANDBOXES_USAGE } from '../connectors/sandboxes.ts
 import { INVENTORY_USAGE, runInventoryCommand } from './inventory.ts';
 import { DLQ_USAGE, runDlqCommand } from './dlq.ts';
 import { CLIENTS_USAGE, runClientsCommand, runKeysCommand } from './clients.ts';
+import { DataFolderInUseError } from '../store/data-folder-lock.ts';
+import { inUseMessage } from './data-folder-in-use.ts';
+
+/** After SIGTERM, the process ends at the latest this long after the grace period. */
+const SHUTDOWN_BACKSTOP_MS = 5000;
 
 const USAGE = `Usage: syncline <command>
 
@@ -38,7 +43,8 @@ async function run(argv: string[]): Promise<number> {
     case 'start':
     case 'api':
     case 'worker': {
-      const roles = { api: command !== 'worker', workers: command !== 'api' };
+      // Only `start` (API and workers together) runs the sandboxes of unconfigured systems.
+      const roles = { api: command !== 'worker', workers: command !== 'api', sandboxes: command === 'start' };
       const started = startSyncline(config, logger, roles);
       // SIGTERM: stop accepting requests and claiming jobs, let running jobs finish within
       // SYNCLINE_SHUTDOWN_GRACE_MS, then exit. A second signal exits at once. The handlers are
@@ -47,6 +53,12 @@ async function run(argv: string[]): Promise<number> {
       const stop = async (signal: string) => {
         logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
         process.once(signal, () => process.exit(1));
+        // The backstop: whatever still runs after the grace period and the stages' margins,
+        // the process ends (close() bounds each stage; this bounds what nobody foresaw).
+        setTimeout(() => {
+          logger.error({ signal, graceMs: config.shutdownGraceMs }, 'shutdown did not finish in time; exiting');
+          process.exit(1);
+        }, config.shutdownGraceMs + SHUTDOWN_BACKSTOP_MS).unref();
         const running = await started;
         await running.close();
         logger.info({ signal }, 'stopped');
@@ -56,7 +68,7 @@ async function run(argv: string[]): Promise<number> {
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
       const running = await started;
-      if (running.url) logger.info({ url: running.url, database: running.db.kind }, 'syncline is listening');
+      if (running.url) logger.info({ url: running.url, database: running.db.kind, sandboxes: running.sandboxes }, 'syncline is listening');
       return new Promise<number>(() => {});
     }
     case 'migrate': {
@@ -82,6 +94,10 @@ async function run(argv: string[]): Promise<number> {
 run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    if (error instanceof DataFolderInUseError) {
+      console.error(`syncline: ${inUseMessage(error, process.argv[2] ?? 'start')}`);
+      process.exit(2);
+    }
     if (error instanceof ConfigError || error instanceof UsageError) {
       console.error(`syncline: ${error.message}`);
       if (error instanceof UsageError) console.error(`\n${USAGE}`);

@@ -53,6 +53,8 @@ const environmentSchema = z.object({
   SYNCLINE_PAYMENT_API_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
   SYNCLINE_FRAUD_URL: z.url().optional(),
   SYNCLINE_LOYALTY_URL: z.url().optional(),
+  SYNCLINE_SANDBOXES: z.enum(['on', 'off']).default('on'),
+  SYNCLINE_SANDBOX_BASE_PORT: integer(0, 65530).default(7100),
   SYNCLINE_HOLD_EXPIRY_INTERVAL_MS: integer(10, 60_000).default(1000),
   SYNCLINE_AVAILABILITY_INTERVAL_MS: integer(10, 60_000).default(250),
   SYNCLINE_WORKER_CONCURRENCY: integer(1, 1000).default(10),
@@ -130,6 +132,11 @@ export interface Config {
   publicUrl: string | undefined;
   /** External systems from SYNCLINE_ERP_*, SYNCLINE_WMS_*, SYNCLINE_PAYMENT_*, SYNCLINE_FRAUD_URL, SYNCLINE_LOYALTY_URL (default: none, sandboxes). */
   systems: ExternalSystems;
+  /**
+   * `syncline start` runs the sandbox of every system left unset, in process (SYNCLINE_SANDBOXES, default: on);
+   * erp on basePort, wms + 1, payment + 2, fraud + 3, loyalty + 4 (SYNCLINE_SANDBOX_BASE_PORT, default: 7100; 0: free ports).
+   */
+  sandboxes: { enabled: boolean; basePort: number };
   /** Jobs one worker process runs at once (SYNCLINE_WORKER_CONCURRENCY, default: 10). */
   workerConcurrency: number;
   /** How long a claimed job belongs to its worker before others may take it, in ms (SYNCLINE_WORKER_LEASE_MS, default: 30000). */
@@ -227,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : undefined,
     publicUrl: e.SYNCLINE_PUBLIC_URL,
     systems,
+    sandboxes: { enabled: e.SYNCLINE_SANDBOXES === 'on', basePort: e.SYNCLINE_SANDBOX_BASE_PORT },
     workerConcurrency: e.SYNCLINE_WORKER_CONCURRENCY,
     workerLeaseMs: e.SYNCLINE_WORKER_LEASE_MS,
     workerPollMs: e.SYNCLINE_WORKER_POLL_MS,

@@ -1,6 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import type { RunningSandbox } from './kit/sandbox-app.ts';
 import type { ProductSeed } from './tryton/sandbox/tryton-data.ts';
 import { startTrytonSandbox, type RunningTrytonSandbox } from './tryton/sandbox/tryton.sandbox.ts';
 import { startWmsSandbox, type RunningWmsSandbox } from './wms/sandbox/wms.sandbox.ts';
@@ -22,7 +22,7 @@ export interface StartSandboxesOptions {
   ports?: Partial<Record<SandboxName, number>>;
   /** Where the WMS sends its signed shipment webhooks (default: none until set through its admin API). */
   callbackUrl?: string;
-  /** HMAC secret of the WMS webhooks (default: "wms-sandbox-secret"). */
+  /** HMAC secret of the WMS webhooks (default: a random one, in the returned settings). */
   webhookSecret?: string;
   /** Products (with stock) loaded into the ERP sandbox. */
   products?: ProductSeed[];
@@ -49,54 +49,105 @@ export const SANDBOX_ERP = { database: 'syncline', login: 'admin', password: 'ad
 /** API key the payment sandbox accepts (any key with the sk_test_ prefix works). */
 export const SANDBOX_PAYMENT_KEY = 'sk_test_syncline_sandbox';
 
-/** Starts the ERP, WMS, payment, fraud and loyalty sandboxes, each on its own port. */
-export async function startSandboxes(options: StartSandboxesOptions = {}): Promise<RunningSandboxes> {
+/** A fresh random secret for the WMS sandbox's webhooks; the sandbox and Syncline share it. */
+export function newWmsWebhookSecret(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** One sandbox started, with the settings that point a connector at it. */
+interface StartedSandbox<K extends SandboxName> {
+  sandbox: RunningSandboxes[K];
+  settings: ConnectorSettings[K];
+}
+
+/** Starts one system's sandbox on the given port (0: a free one). */
+async function startSandbox<K extends SandboxName>(
+  name: K,
+  port: number,
+  options: StartSandboxesOptions & { webhookSecret: string },
+): Promise<StartedSandbox<K>> {
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? false;
+  const started = await (async (): Promise<StartedSandbox<SandboxName>> => {
+    switch (name) {
+      case 'erp': {
+        const erp = await startTrytonSandbox({ host, log, port, ...SANDBOX_ERP, ...(options.products ? { products: options.products } : {}) });
+        return { sandbox: erp, settings: { url: erp.url, ...SANDBOX_ERP } };
+      }
+      case 'wms': {
+        const wms = await startWmsSandbox({
+          host,
+          log,
+          port,
+          webhookSecret: options.webhookSecret,
+          ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
+          autoShipDelayMs: options.autoShipDelayMs ?? null,
+        });
+        return { sandbox: wms, settings: { url: wms.url, webhookSecret: options.webhookSecret } };
+      }
+      case 'payment': {
+        const payment = await startPaymentSandbox({ host, log, port });
+        return { sandbox: payment, settings: { url: payment.url, apiKey: SANDBOX_PAYMENT_KEY } };
+      }
+      case 'fraud': {
+        const fraud = await startFraudSandbox({ host, log, port });
+        return { sandbox: fraud, settings: { url: fraud.url } };
+      }
+      default: {
+        const loyalty = await startLoyaltySandbox({ host, log, port });
+        return { sandbox: loyalty, settings: { url: loyalty.url } };
+      }
+    }
+  })();
+  return started as StartedSandbox<K>;
+}
+
+/** The sandboxes of some systems, started together. */
+export interface SomeSandboxes {
+  /** Each started system's sandbox. */
+  sandboxes: Partial<{ [K in SandboxName]: RunningSandboxes[K] }>;
+  /** Settings that point the connectors of those systems at their sandboxes. */
+  settings: Partial<ConnectorSettings>;
+  close(): Promise<void>;
+}
+
+/** Starts the sandboxes of the named systems (all or none: a failure closes those started). */
+export async function startSomeSandboxes(names: readonly SandboxName[], options: StartSandboxesOptions = {}): Promise<SomeSandboxes> {
   const port = (name: SandboxName) => options.ports?.[name] ?? (options.basePort ? options.basePort + SANDBOX_NAMES.indexOf(name) : 0);
-  const started: RunningSandbox[] = [];
-  const track = <T extends RunningSandbox>(sandbox: T): T => {
-    started.push(sandbox);
-    return sandbox;
+  // Never the published default: a delivery signed with a secret anyone can read is not proof.
+  const webhookSecret = options.webhookSecret ?? newWmsWebhookSecret();
+  const sandboxes: SomeSandboxes['sandboxes'] = {};
+  const settings: Record<string, unknown> = {};
+  const close = async () => {
+    await Promise.allSettled(Object.values(sandboxes).map((s) => s.close()));
   };
   try {
-    const erp = track(await startTrytonSandbox({ host, log, port: port('erp'), ...SANDBOX_ERP, ...(options.products ? { products: options.products } : {}) }));
-    const webhookSecret = options.webhookSecret ?? 'wms-sandbox-secret';
-    const wms = track(
-      await startWmsSandbox({
-        host,
-        log,
-        port: port('wms'),
-        webhookSecret,
-        ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
-        autoShipDelayMs: options.autoShipDelayMs ?? null,
-      }),
-    );
-    const payment = track(await startPaymentSandbox({ host, log, port: port('payment') }));
-    const fraud = track(await startFraudSandbox({ host, log, port: port('fraud') }));
-    const loyalty = track(await startLoyaltySandbox({ host, log, port: port('loyalty') }));
-    return {
-      urls: { erp: erp.url, wms: wms.url, payment: payment.url, fraud: fraud.url, loyalty: loyalty.url },
-      erp,
-      wms,
-      payment,
-      fraud,
-      loyalty,
-      settings: {
-        erp: { url: erp.url, ...SANDBOX_ERP },
-        wms: { url: wms.url, webhookSecret },
-        payment: { url: payment.url, apiKey: SANDBOX_PAYMENT_KEY },
-        fraud: { url: fraud.url },
-        loyalty: { url: loyalty.url },
-      },
-      close: async () => {
-        await Promise.allSettled(started.map((s) => s.close()));
-      },
-    };
+    for (const name of names) {
+      const started = await startSandbox(name, port(name), { ...options, webhookSecret });
+      Object.assign(sandboxes, { [name]: started.sandbox });
+      settings[name] = started.settings;
+    }
   } catch (error) {
-    await Promise.allSettled(started.map((s) => s.close()));
+    await close();
     throw error;
   }
+  return { sandboxes, settings: settings as Partial<ConnectorSettings>, close };
+}
+
+/** Starts the ERP, WMS, payment, fraud and loyalty sandboxes, each on its own port. */
+export async function startSandboxes(options: StartSandboxesOptions = {}): Promise<RunningSandboxes> {
+  const some = await startSomeSandboxes(SANDBOX_NAMES, options);
+  const { erp, wms, payment, fraud, loyalty } = some.sandboxes as Required<SomeSandboxes['sandboxes']>;
+  return {
+    urls: { erp: erp.url, wms: wms.url, payment: payment.url, fraud: fraud.url, loyalty: loyalty.url },
+    erp,
+    wms,
+    payment,
+    fraud,
+    loyalty,
+    settings: some.settings as ConnectorSettings,
+    close: some.close,
+  };
 }
 
 /** Products the standalone sandboxes start with, so an operator can rehearse at once. */

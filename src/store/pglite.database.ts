@@ -1,17 +1,27 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.ts';
+import { acquireDataFolderLock } from './data-folder-lock.ts';
 
 /**
  * A Database backed by embedded PGlite (PostgreSQL compiled to WASM) in a data folder.
  * PGlite is a single connection: every statement and transaction is serialised
  * through one queue here, so a transaction never interleaves with another caller.
+ * A data folder is opened by one process only: this process takes its lock first
+ * (data-folder-lock.ts) and a folder held by another live process is refused.
  */
 export async function openPglite(dataDir: string | undefined): Promise<Database> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const lock = dataDir ? acquireDataFolderLock(dataDir) : undefined;
   // Same exactness as the server path: BIGINT and NUMERIC stay strings.
   const parsers = { 20: (v: string) => v, 1700: (v: string) => v };
-  const db = dataDir ? await PGlite.create(dataDir, { parsers }) : await PGlite.create({ parsers });
+  let db: PGlite;
+  try {
+    if (dataDir) mkdirSync(dataDir, { recursive: true });
+    db = dataDir ? await PGlite.create(dataDir, { parsers }) : await PGlite.create({ parsers });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   let tail: Promise<unknown> = Promise.resolve();
 
   // Chains work so that exactly one query or transaction runs at a time.
@@ -54,7 +64,11 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
       return () => serialised(() => unsubscribe());
     },
     async close() {
-      await serialised(() => db.close());
+      try {
+        await serialised(() => db.close());
+      } finally {
+        lock?.release();
+      }
     },
   };
 }

@@ -19,6 +19,8 @@ export function testEnvironment(databaseUrl: string | undefined, extra: Record<s
     SYNCLINE_BOOTSTRAP_CLIENT_SECRET: ADMIN_CLIENT.secret,
     PORT: '0',
     LOG_LEVEL: 'warn',
+    // `start` would run sandboxes on fixed ports; tests bring their own (test/support/flows.ts).
+    SYNCLINE_SANDBOXES: 'off',
     ...extra,
   };
 }
@@ -85,14 +87,18 @@ async function freePort(): Promise<number> {
  * caller's LOG_LEVEL is kept (benchmarks: no per-request log lines), the port is
  * chosen here and readiness is polled on /healthz.
  */
-export async function spawnSyncline(args: string[], env: Record<string, string>, options: { quiet?: boolean } = {}): Promise<ChildServer> {
+export async function spawnSyncline(args: string[], env: Record<string, string>, options: { quiet?: boolean; startTimeoutMs?: number } = {}): Promise<ChildServer> {
   const port = options.quiet ? String(await freePort()) : env.PORT;
   const childEnv = { ...process.env, ...env, ...(port ? { PORT: port } : {}), LOG_LEVEL: options.quiet ? (env.LOG_LEVEL ?? 'warn') : 'info' };
   const child = spawn(process.execPath, [MAIN, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`syncline did not start in time:\n${output}`)), 30_000);
+    const timer = setTimeout(() => {
+      // Never leave a half-started server behind: it would outlive the test run.
+      child.kill('SIGKILL');
+      reject(new Error(`syncline did not start in time:\n${output}`));
+    }, options.startTimeoutMs ?? 30_000);
     let found = false;
     const onData = (chunk: Buffer) => {
       output += chunk.toString();

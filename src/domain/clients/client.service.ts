@@ -168,6 +168,21 @@ export async function rotateClientSecret(
 const BOOTSTRAP_LOCK_KEY = 7_305_311_002;
 export const BOOTSTRAP_FILE = 'bootstrap-client.json';
 
+/**
+ * The credentials file of a database: `bootstrap-client.json` for the embedded one,
+ * `bootstrap-client.<host>-<port>-<database>.json` for a PostgreSQL server, so that starting
+ * on another database from the same folder never overwrites the first one's credentials.
+ */
+export function bootstrapFileName(databaseUrl: string | undefined): string {
+  if (!databaseUrl) return BOOTSTRAP_FILE;
+  const url = new URL(databaseUrl);
+  const safe = (text: string) => text.replace(/[^A-Za-z0-9._-]+/g, '_');
+  // libpq's defaults: port 5432, database named after the user.
+  const host = url.hostname.replace(/^\[|\]$/g, '') || 'localhost';
+  const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || decodeURIComponent(url.username) || 'postgres';
+  return `bootstrap-client.${safe(host)}-${url.port || '5432'}-${safe(database)}.json`;
+}
+
 export type BootstrapOutcome =
   | { kind: 'configured'; clientId: string }
   | { kind: 'created'; clientId: string; file: string }
@@ -176,12 +191,12 @@ export type BootstrapOutcome =
 /**
  * Makes sure an admin client exists. With configured credentials, that client is
  * (re)written; otherwise the first start creates one and writes its credentials to
- * <dataDir>/bootstrap-client.json (mode 0600) before the creation commits, so they
- * cannot be lost.
+ * <dataDir>/<bootstrapFileName(databaseUrl)> (mode 0600) before the creation commits, so
+ * they cannot be lost.
  */
 export async function ensureBootstrapClient(
   db: Database,
-  options: { dataDir: string; configured: { id: string; secret: string } | undefined },
+  options: { dataDir: string; databaseUrl: string | undefined; configured: { id: string; secret: string } | undefined },
 ): Promise<BootstrapOutcome> {
   if (options.configured) {
     await createClient(db, { name: 'bootstrap admin', scopes: ['admin'], clientId: options.configured.id, clientSecret: options.configured.secret });
@@ -192,7 +207,7 @@ export async function ensureBootstrapClient(
     if ((await countClients(tx)) > 0) return { kind: 'existing' } as const;
     const credentials = await createClient(tx, { name: 'bootstrap admin', scopes: ['admin'] });
     mkdirSync(options.dataDir, { recursive: true });
-    const file = join(options.dataDir, BOOTSTRAP_FILE);
+    const file = join(options.dataDir, bootstrapFileName(options.databaseUrl));
     const temporary = `${file}.${process.pid}.tmp`;
     writeFileSync(temporary, JSON.stringify({ ...credentials, tokenUrl: '/oauth/token' }, null, 2) + '\n', { mode: 0o600 });
     renameSync(temporary, file);

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import { SynclineError } from '../../../domain/errors.ts';
-import { connectorSettingsFromConfig } from '../../../connectors/connector-settings.ts';
 import { mapWmsDelivery, verifyWmsWebhook } from '../../../connectors/wms/inbound/wms.inbound.ts';
 import { enqueue } from '../../../runtime/queue.ts';
 import { shipmentJob } from '../../../flows/shipment/shipment.flow.ts';
@@ -65,9 +64,13 @@ const wmsWebhook = operation({
  * `default`). The signature is checked on the raw bytes before anything is parsed; a
  * verified shipment is queued for the shipment flow (idempotent by the WMS shipment id)
  * and answered 202 at once; unknown topics are acknowledged and ignored.
+ *
+ * The secret is the configured SYNCLINE_WMS_WEBHOOK_SECRET, or the one the WMS sandbox of
+ * `syncline start` drew at random; with neither, every delivery is refused (the sandbox's
+ * published default secret proves nothing).
  */
 export async function wmsWebhookRoutes(app: FastifyInstance, { db, config }: ApiContext): Promise<void> {
-  const secret = connectorSettingsFromConfig(config).wms.webhookSecret;
+  const secret = config.systems.wms?.webhookSecret;
   // Raw bytes for this scope only: the signature covers them exactly as sent.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -75,6 +78,11 @@ export async function wmsWebhookRoutes(app: FastifyInstance, { db, config }: Api
   app.post('/webhooks/wms/:connection', { schema: wmsWebhook }, async (request, reply) => {
     const { connection } = request.params as { connection: string };
     if (connection !== 'default') throw new ProblemError('not-found', `No WMS connection named ${connection}.`);
+    if (secret === undefined) {
+      throw new ProblemError('webhook-rejected', 'No WMS is configured here (SYNCLINE_WMS_URL and SYNCLINE_WMS_WEBHOOK_SECRET) and no WMS sandbox runs in this process; deliveries are refused.', {
+        code: 'webhook.not_configured',
+      });
+    }
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     let event;
     try {
