@@ -30,7 +30,8 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
     bodyLimit: context.config.maxBodyBytes,
     genReqId: (request) => correlationIdOf(request.headers),
     logController: new LogController({ requestIdLogLabel: 'correlationId' }),
-    return503OnClosing: true,
+    // Replaced by the onRequest hook below, which answers problem+json with Retry-After.
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true },
     // Behind a proxy, its X-Forwarded-For gives the client address the token endpoint throttles by.
     trustProxy: typeof context.config.trustProxy === 'number' ? trustHops(context.config.trustProxy) : context.config.trustProxy,
@@ -41,6 +42,16 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Correlation-Id', request.id);
+  });
+
+  // While close() drains the requests in flight, one that still arrives on an open connection is
+  // turned away (fastify adds Connection: close), so that the client retries on another instance.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (closing) return sendProblem(reply, 'service-unavailable', 'The server is shutting down; retry after Retry-After, on another instance if there is one.');
   });
 
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 'not-found', `No route for ${request.method} ${request.url.split('?')[0]}.`));
