@@ -35,6 +35,39 @@ describe('the sandboxes together', () => {
     }
   });
 
+  test('the payment, WMS and Tryton sandboxes answer late where PUT /_sandbox/delays says, and refuse keys they do not take', async () => {
+    const running = await startSandboxes({ products: [{ code: 'SKU-RED', listPrice: '25.00', quantity: 10 }] });
+    try {
+      const connectors = createConnectors(running.settings);
+      const order = canonicalOrder({ lines: [{ sku: 'SKU-RED', quantity: 1, unitPrice: '25.00' }] });
+      const put = (url: string, body: unknown) => fetch(`${url}/_sandbox/delays`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const delayMs = 300;
+      const slowCalls: Array<[string, Record<string, number>, () => Promise<unknown>]> = [
+        ['payment', { 'POST /v1/payment_intents': delayMs, 'GET /v1/refunds': 0 }, () => connectors.payment.authorize({ orderId: order.id, amount: order.totals.grandTotal, currency: order.currency })],
+        ['wms', { 'POST /v1/fulfillment-orders': delayMs }, () => connectors.wms.createFulfilment({ orderId: order.id, locationId: 'loc_dc', shipTo: order.shippingAddress, lines: [{ lineNumber: 1, sku: 'SKU-RED', quantity: 1 }] })],
+        ['erp', { 'model.sale.sale.quote': delayMs }, () => connectors.erp.postOrder(order)],
+      ];
+      for (const [name, delays, call] of slowCalls) {
+        const url = running.urls[name as keyof typeof running.urls];
+        const set = await put(url, delays);
+        assert.equal(set.status, 200, name);
+        // A delay of 0 is none: only the positive ones are set.
+        assert.deepEqual(await set.json(), Object.fromEntries(Object.entries(delays).filter(([, ms]) => ms > 0)), name);
+        const started = performance.now();
+        await call();
+        assert.ok(performance.now() - started >= delayMs - 5, `${name}: the call answered after ${Math.round(performance.now() - started)} ms`);
+        assert.deepEqual(await (await put(url, {})).json(), {}, `${name}: {} clears every delay`);
+        for (const refused of [{ 'DELETE /nothing': 10 }, { [Object.keys(delays)[0]!]: -1 }, { [Object.keys(delays)[0]!]: 120_001 }]) {
+          const response = await put(url, refused);
+          assert.equal(response.status, 400, `${name}: ${JSON.stringify(refused)}`);
+          assert.equal(((await response.json()) as { error: { type: string } }).error.type, 'invalid_request');
+        }
+      }
+    } finally {
+      await running.close();
+    }
+  });
+
   test('`syncline sandboxes` runs them standalone and stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [MAIN, 'sandboxes', '--base-port', '0'], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

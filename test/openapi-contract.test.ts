@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
+import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
 import { createConfig, lintFromString } from '@redocly/openapi-core';
@@ -281,6 +282,58 @@ describe('routes added through the kit', () => {
       }, /declare request schemas in operation/);
     } finally {
       await compiled.close();
+    }
+  });
+
+  test('a request arriving while close() drains a slow request gets a service-unavailable problem with Retry-After', async () => {
+    const app = await buildTestApp();
+    let entered!: () => void;
+    const slowEntered = new Promise<void>((resolve) => (entered = resolve));
+    let finish!: () => void;
+    const slowMayFinish = new Promise<void>((resolve) => (finish = resolve));
+    app.get('/v1/test/slow', { schema: { hide: true } }, async () => {
+      entered();
+      await slowMayFinish;
+      return { done: true };
+    });
+    let closing!: () => void;
+    const closeStarted = new Promise<void>((resolve) => (closing = resolve));
+    app.addHook('preClose', async () => closing());
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    // One kept-alive connection: the second request arrives on it while the first is still being answered.
+    const socket = connect((app.server.address() as AddressInfo).port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+    const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    let closed: Promise<void> | undefined;
+    const deadline = <T>(promise: Promise<T>, what: string) =>
+      Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000).unref())]);
+    try {
+      socket.write('GET /v1/test/slow HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n');
+      await deadline(slowEntered, 'the slow request to start');
+      closed = app.close();
+      await deadline(closeStarted, 'close() to start');
+      // The turned-away request is answered only after the one in flight (HTTP/1.1 answers in order): wait until the server has read it.
+      const secondArrived = new Promise<void>((resolve) => app.server.once('request', () => resolve()));
+      socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n');
+      await deadline(secondArrived, 'the second request to reach the server');
+      finish();
+      await deadline(ended, 'the server to close the connection');
+      await deadline(closed, 'close() to finish');
+      const [first, second] = received.split(/(?=HTTP\/1\.1 )/);
+      assert.match(first ?? '', /^HTTP\/1\.1 200 /, received);
+      assert.match(second ?? '', /^HTTP\/1\.1 503 /, received);
+      const [head, body] = second!.split('\r\n\r\n') as [string, string];
+      assert.match(head, /^content-type: application\/problem\+json/im);
+      assert.match(head, /^retry-after: 1\r?$/im);
+      assert.match(head, /^connection: close\r?$/im);
+      const problem = JSON.parse(body) as Json;
+      assert.equal(problem.type, '/problems/service-unavailable');
+      assert.equal(problem.status, 503);
+    } finally {
+      finish();
+      socket.destroy();
+      await (closed ?? app.close());
     }
   });
 

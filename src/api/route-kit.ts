@@ -70,7 +70,10 @@ export interface OperationSpec {
    * raw: the route reads the bytes itself (no malformed-json or validation-failed answers).
    */
   body?: { schema: z.ZodType; example: unknown; required?: boolean; mediaType?: string; raw?: boolean };
-  /** Responses other than problems, by status; the lowest 2xx is the main success response. */
+  /**
+   * Responses other than problems, by status; the lowest 2xx is the main success response.
+   * At a status where the operation may also answer a problem, the document lists both bodies.
+   */
   responses: Record<number, ResponseSpec>;
   /** Problems this route answers beyond the standard ones, with what they mean here. */
   problems?: Partial<Record<ProblemType, string>>;
@@ -199,8 +202,15 @@ export const ProblemSchema = z
 
 const RATE_HEADERS: Record<string, HeaderSpec> = {
   'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 0 } },
-  'RateLimit-Policy': { description: 'The quota that applies to this client (IETF RateLimit headers draft).', schema: { type: 'string', examples: ['"default";q=100;w=1'] } },
-  RateLimit: { description: 'What is left of the quota and when it resets (IETF RateLimit headers draft).', schema: { type: 'string', examples: ['"default";r=0;t=1'] } },
+  'RateLimit-Policy': {
+    description:
+      'The quota of this client (draft-ietf-httpapi-ratelimit-headers): policy "default" (the deployment default) or "client" (its own limit), q requests per window of w seconds. Sent on every answer to a bearer token.',
+    schema: { type: 'string', examples: ['"default";q=100;w=60'] },
+  },
+  RateLimit: {
+    description: 'What is left of the quota (draft-ietf-httpapi-ratelimit-headers): r requests remain, the window resets in t seconds. Sent on every answer to a bearer token.',
+    schema: { type: 'string', examples: ['"default";r=0;t=45'] },
+  },
 };
 
 const EXAMPLE_DETAILS: Partial<Record<ProblemType, Json>> = {
@@ -350,8 +360,17 @@ export function swaggerSchemaOf(schema: FastifySchema | undefined, components: C
     }
   }
   for (const [status, problems] of problemsOf(spec, base.security)) {
-    if (responses[status]) continue;
-    responses[status] = problemResponse(problems, { ...STANDARD_HEADERS[status], ...deprecation });
+    const problem = problemResponse(problems, { ...STANDARD_HEADERS[status], ...deprecation });
+    const own = responses[status] as Json | undefined;
+    // A status the route answers both ways (the OAuth endpoints' RFC 6749 errors beside the problems every operation may answer) documents both media types.
+    const headers = { ...(problem.headers as Json | undefined), ...(own?.headers as Json | undefined) };
+    responses[status] = own
+      ? {
+          description: `${own.description as string} ${problem.description as string}`,
+          content: { ...(problem.content as Json), ...(own.content as Json | undefined) },
+          ...(Object.keys(headers).length > 0 ? { headers } : {}),
+        }
+      : problem;
   }
   base.response = responses;
   delete base[SPEC];

@@ -31,7 +31,8 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
     bodyLimit: context.config.maxBodyBytes,
     genReqId: (request) => correlationIdOf(request.headers),
     logController: new LogController({ requestIdLogLabel: 'correlationId' }),
-    return503OnClosing: true,
+    // Replaced by the onRequest hook below, which answers problem+json with Retry-After.
+    return503OnClosing: false,
     // Behind a proxy, its X-Forwarded-For gives the client address the token endpoint throttles by.
     trustProxy: typeof context.config.trustProxy === 'number' ? trustHops(context.config.trustProxy) : context.config.trustProxy,
     // maxParamLength: an e-mail address (254 characters) percent-encoded still fits in one path segment.
@@ -53,6 +54,16 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
     reply.header('X-Correlation-Id', request.id);
   });
   registerRequestGuards(app, { maxUrlBytes: context.config.maxUrlBytes });
+
+  // While close() drains the requests in flight, one that still arrives on an open connection is
+  // turned away (fastify adds Connection: close), so that the client retries on another instance.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (closing) return sendProblem(reply, 'service-unavailable', 'The server is shutting down; retry after Retry-After, on another instance if there is one.');
+  });
 
   app.setNotFoundHandler((request, reply) => answerNoRoute(app, request, reply));
 

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { findUnstorableText } from '../model/text.ts';
 import { ProblemError, type FieldError } from './problem.ts';
 
@@ -41,3 +41,12 @@ export function parseQuery<S extends z.ZodType>(schema: S, input: unknown): z.ou
   const errors = fieldErrors(result.error).map((e) => ({ parameter: e.pointer.slice(1), detail: e.detail }));
   throw new ProblemError('invalid-query', errors.map((e) => `${e.parameter} ${e.detail}`).join('; '), { errors });
 }
+
+/** The query of an operation that takes no parameters: any parameter is refused. */
+export const NoQuery = z.strictObject({});
+
+/** The optional body of an action that takes no input: absent or `{}`. */
+export const EmptyBody = z.strictObject({}).optional();
+
+/** An ISO 8601 date-time with a time zone, as query filters take it. */
+export const Timestamp = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone' });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LocationRef } from './inventory.ts';
+import { OrderException } from './order.ts';
 
 /** Requests an operator or channel makes on an order's lifecycle: cancel, hold release, return. */
 
@@ -49,6 +50,12 @@ export const ReturnRequest = z
   .meta({ id: 'ReturnRequest', description: 'Goods a customer brought or sent back.' });
 export type ReturnRequest = z.infer<typeof ReturnRequest>;
 
+/** A return's failed flow: the order's exception without what only an order has (its status is not touched). */
+const ReturnException = OrderException.omit({ kind: true, resumeStatus: true, statusKept: true }).meta({
+  id: 'ReturnException',
+  description: 'The failing system, step, error and the dead letter to replay once the cause is fixed.',
+});
+
 export const OrderReturn = z
   .object({
     id: z.string(),
@@ -63,5 +70,6 @@ export const OrderReturn = z
     correlationId: z.string(),
     createdAt: z.string(),
     completedAt: z.string().nullable(),
+    exception: ReturnException.nullable().meta({ description: "Why the return's flow stopped (its job is a dead letter); null while it runs and once it is done. Replaying the dead letter clears it." }),
   })
   .meta({ id: 'OrderReturn' });

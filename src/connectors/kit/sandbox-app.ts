@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { ZodError } from 'zod';
+import { z, ZodError } from 'zod';
 import { createLogger } from '../../observability/logger.ts';
 import { FaultControl, installFaults, type FaultRenderer, type FaultSettings, type FaultSettingsInput, type FaultStats } from './faults.ts';
 
@@ -46,6 +47,43 @@ export function createSandboxApp(system: string, options: { render?: FaultRender
     return reply.code(status).send({ error: { type: status >= 500 ? 'internal_error' : 'invalid_request', message: error instanceof Error ? error.message : String(error) } });
   });
   return { app, faults };
+}
+
+/** Longest answer delay a sandbox accepts: 2 minutes. */
+const MAX_ANSWER_DELAY_MS = 120_000;
+
+/**
+ * Answer delays by key (a route such as "POST /v1/payment_intents", or an RPC method): like a
+ * busy server, the call takes effect and the answer comes late, so a client that gives up first
+ * does not know what its call did.
+ */
+export class AnswerDelays {
+  #delays = new Map<string, number>();
+
+  /** Replaces every delay; a key set to 0 has none. Returns what is set. */
+  set(delays: Record<string, number>): Record<string, number> {
+    this.#delays = new Map(Object.entries(delays).filter(([, ms]) => ms > 0));
+    return Object.fromEntries(this.#delays);
+  }
+
+  /** Waits the delay set for key, if any. */
+  async wait(key: string): Promise<void> {
+    const ms = this.#delays.get(key);
+    if (ms) await sleep(ms);
+  }
+}
+
+/**
+ * Installs `PUT /_sandbox/delays` (a body `{ "<key>": <ms> }` replaces every delay; keys must
+ * match keyPattern). With byRoute, every answer of a route is delayed by the key
+ * "<METHOD> <route url>"; otherwise the sandbox waits itself where the key applies.
+ */
+export function installAnswerDelays(app: FastifyInstance, keyPattern: RegExp, options: { byRoute?: boolean } = {}): AnswerDelays {
+  const delays = new AnswerDelays();
+  const Delays = z.record(z.string().regex(keyPattern), z.number().int().min(0).max(MAX_ANSWER_DELAY_MS));
+  app.put('/_sandbox/delays', async (request) => delays.set(Delays.parse(request.body ?? {})));
+  if (options.byRoute) app.addHook('onSend', async (request) => delays.wait(`${request.method} ${request.routeOptions.url ?? ''}`));
+  return delays;
 }
 
 /** Starts listening and returns the sandbox's base URL and a close(). */

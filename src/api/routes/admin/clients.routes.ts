@@ -16,71 +16,206 @@ import { clientActor, type AuditContext } from '../../../domain/audit/audit.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { authorize } from '../../auth/authorize.ts';
 import { ProblemError } from '../../problem.ts';
-import { parseBody, parseQuery } from '../../validation.ts';
-import { routeDoc } from './route-doc.ts';
+import { operation } from '../../route-kit.ts';
+import { EmptyBody, NoQuery, parseBody, parseQuery } from '../../validation.ts';
 
 const ScopeList = z
-  .array(z.string().refine(isScope, `must be one of ${SCOPES.join(', ')}`))
+  .array(z.string().refine(isScope, `must be one of ${SCOPES.join(', ')}`).meta({ description: `One of ${SCOPES.join(', ')}.` }))
   .min(1)
   .max(SCOPES.length)
   .transform((scopes) => [...new Set(scopes)] as Scope[]);
 const Name = z.string().trim().min(1).max(200);
-const RateLimit = z.number().int().min(1).max(100_000_000).nullable();
 
-const CreateBody = z.strictObject({ name: Name, scopes: ScopeList, rateLimit: RateLimit.optional() });
+const RateLimit = z
+  .number()
+  .int()
+  .min(1)
+  .max(100_000_000)
+  .nullable()
+  .meta({ description: 'Requests per rate window (SYNCLINE_CLIENT_RATE_WINDOW_SECONDS); null: the deployment default (SYNCLINE_CLIENT_RATE_LIMIT).' });
+
+const CreateBody = z
+  .strictObject({ name: Name, scopes: ScopeList, rateLimit: RateLimit.optional() })
+  .meta({ id: 'ClientCreateRequest', description: 'A new API client: a name for people, its scopes and optionally its own rate limit.' });
 const UpdateBody = z
   .strictObject({ name: Name.optional(), scopes: ScopeList.optional(), rateLimit: RateLimit.optional() })
-  .refine((b) => b.name !== undefined || b.scopes !== undefined || b.rateLimit !== undefined, { message: 'name at least one of name, scopes, rateLimit' });
+  .refine((b) => b.name !== undefined || b.scopes !== undefined || b.rateLimit !== undefined, { message: 'name at least one of name, scopes, rateLimit' })
+  .meta({ id: 'ClientUpdateRequest', description: 'What to change; at least one field. Scopes replace the current ones.' });
 const RotateBody = z
   .strictObject({
     grace: z
       .string()
       .refine((v) => parseDuration(v) !== undefined, 'must be a duration such as 30s, 15m, 24h or 7d')
       .refine((v) => (parseDuration(v) ?? 0) <= MAX_SECRET_GRACE_MS, 'must be at most 30d')
-      .optional(),
+      .optional()
+      .meta({ description: 'How long the old secret keeps working, e.g. 30s, 15m, 24h or 7d (default: 24h, at most 30d).' }),
   })
-  .optional();
-const EmptyBody = z.strictObject({}).optional();
+  .optional()
+  .meta({ id: 'ClientSecretRotationRequest' });
 const ClientId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/);
+
+// What the domain's ClientView holds: never the secret or its hash.
+const clientFields = {
+  clientId: z.string(),
+  name: z.string(),
+  scopes: z.array(z.enum(SCOPES)),
+  status: z.enum(['enabled', 'disabled']).meta({ description: "A disabled client's tokens are refused and it gets no new ones." }),
+  rateLimit: z.number().int().nullable().meta({ description: 'Requests per rate window; null: the deployment default.' }),
+  previousSecretValidUntil: z.string().nullable().meta({ description: 'Until when the secret before the last rotation is still accepted; null: it is not.' }),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+};
+const ClientView = z.object(clientFields).meta({ id: 'ApiClient', description: 'An API client, without its secret.' });
+const ClientWithSecret = z
+  .object({ ...clientFields, clientSecret: z.string().meta({ description: 'Shown this once and stored only as a hash: keep it now.' }) })
+  .meta({ id: 'ApiClientWithSecret', description: 'An API client with its new secret.' });
+
+const clientExample = {
+  clientId: 'cli_01jd5q8x7m2v3k4n5p6r7s8t9w',
+  name: 'Storefront',
+  scopes: ['orders:write', 'orders:read'],
+  status: 'enabled',
+  rateLimit: 600,
+  previousSecretValidUntil: null,
+  createdAt: '2026-11-22T10:00:00.000Z',
+  updatedAt: '2026-11-22T10:00:00.000Z',
+};
+const secretExample = 'Zk3v9QeX1bT7mN2pR8sW4yC6hJ0aL5dF';
+const clientIdParam = { id: 'Client id (cli_…).' };
+const notFound = { 'not-found': 'No client with this id.' } as const;
+const noStore = { 'Cache-Control': { description: 'no-store: the secret is never cached.' } };
+
+const listClients = operation({
+  operationId: 'listClients',
+  tags: ['Admin'],
+  summary: 'List API clients',
+  description: 'Every client, oldest first, without secrets.',
+  auth: 'admin',
+  query: NoQuery,
+  responses: {
+    200: {
+      description: 'Every client.',
+      schema: z.object({ items: z.array(ClientView) }).meta({ id: 'ApiClientList' }),
+      example: { items: [clientExample] },
+    },
+  },
+});
+
+const getClient = operation({
+  operationId: 'getClient',
+  tags: ['Admin'],
+  summary: 'Show an API client (never its secret)',
+  auth: 'admin',
+  params: clientIdParam,
+  responses: { 200: { description: 'The client.', schema: ClientView, example: clientExample } },
+  problems: notFound,
+});
+
+const createClientOperation = operation({
+  operationId: 'createClient',
+  tags: ['Admin'],
+  summary: 'Create an API client; its secret is returned once',
+  description: 'The secret is in this answer and nowhere else (it is stored as a hash). Audited as client.created.',
+  auth: 'admin',
+  body: { schema: CreateBody, example: { name: 'Storefront', scopes: ['orders:write', 'orders:read'], rateLimit: 600 } },
+  responses: {
+    201: {
+      description: 'Created.',
+      schema: ClientWithSecret,
+      example: { ...clientExample, clientSecret: secretExample },
+      headers: { Location: { description: 'The client: /v1/admin/clients/{id}.' }, ...noStore },
+    },
+  },
+});
+
+const updateClient = operation({
+  operationId: 'updateClient',
+  tags: ['Admin'],
+  summary: 'Change the name, scopes or rate limit of an API client',
+  description: 'Tokens issued before the change keep the scopes they carry until they expire; the rate limit applies at once. Audited as client.updated.',
+  auth: 'admin',
+  params: clientIdParam,
+  body: { schema: UpdateBody, example: { scopes: ['orders:read'], rateLimit: null } },
+  responses: { 200: { description: 'The changed client.', schema: ClientView, example: { ...clientExample, scopes: ['orders:read'], rateLimit: null, updatedAt: '2026-11-22T12:00:00.000Z' } } },
+  problems: notFound,
+});
+
+const setEnabledOperation = (enabled: boolean) =>
+  operation({
+    operationId: enabled ? 'enableClient' : 'disableClient',
+    tags: ['Admin'],
+    summary: enabled ? 'Enable a disabled API client' : 'Disable an API client; its live tokens are refused at once',
+    description: enabled
+      ? 'The client may get tokens again; tokens issued before it was disabled are accepted again until they expire. Audited as client.enabled.'
+      : 'Every API process refuses its tokens once notified (this one before answering) and the token endpoint refuses it. Audited as client.disabled.',
+    auth: 'admin',
+    params: clientIdParam,
+    body: { schema: EmptyBody, example: {}, required: false },
+    responses: {
+      200: {
+        description: 'The client.',
+        schema: ClientView,
+        example: { ...clientExample, status: enabled ? 'enabled' : 'disabled', updatedAt: '2026-11-22T12:00:00.000Z' },
+      },
+    },
+    problems: notFound,
+  });
+
+const rotateSecret = operation({
+  operationId: 'rotateClientSecret',
+  tags: ['Admin'],
+  summary: 'Give an API client a new secret; the old one works for the grace period',
+  description: 'The new secret is returned once. The previous secret is accepted until previousSecretValidUntil. Audited as client.secret_rotated.',
+  auth: 'admin',
+  params: clientIdParam,
+  body: { schema: RotateBody, example: { grace: '24h' }, required: false },
+  responses: {
+    200: {
+      description: 'The client and its new secret.',
+      schema: ClientWithSecret,
+      example: { ...clientExample, previousSecretValidUntil: '2026-11-23T12:00:00.000Z', updatedAt: '2026-11-22T12:00:00.000Z', clientSecret: secretExample },
+      headers: noStore,
+    },
+  },
+  problems: notFound,
+});
 
 /** The audit context of an admin request: the calling client and the correlation id. */
 export function requestAuditContext(request: FastifyRequest): AuditContext {
   return { actor: clientActor(request.principal!.clientId), correlationId: request.id };
 }
 
-function clientIdParam(request: FastifyRequest): string {
+function clientIdOf(request: FastifyRequest): string {
   const { id } = request.params as { id: string };
   if (!ClientId.safeParse(id).success) throw new ProblemError('not-found', `No client with id ${id}.`);
   return id;
 }
 
-const doc = (operationId: string, summary: string) => routeDoc({ operationId, tags: ['admin'], summary, security: [{ oauth2: ['admin'] }] });
-
 /** Client lifecycle for administrators: list, show, create, change, disable, enable, rotate the secret. */
 export async function adminClientsRoutes(app: FastifyInstance, { db, tokens, access }: ApiContext): Promise<void> {
   const isAdmin = authorize(tokens, 'admin');
 
-  app.get('/v1/admin/clients', { preHandler: isAdmin, ...doc('listClients', 'List API clients') }, async (request) => {
-    parseQuery(z.strictObject({}), request.query);
+  app.get('/v1/admin/clients', { preHandler: isAdmin, schema: listClients }, async (request) => {
+    parseQuery(NoQuery, request.query);
     return { items: await listClientViews(db) };
   });
 
-  app.get('/v1/admin/clients/:id', { preHandler: isAdmin, ...doc('getClient', 'Show an API client (never its secret)') }, async (request) => {
-    const id = clientIdParam(request);
+  app.get('/v1/admin/clients/:id', { preHandler: isAdmin, schema: getClient }, async (request) => {
+    const id = clientIdOf(request);
     const client = await showClient(db, id);
     if (!client) throw new ProblemError('not-found', `No client with id ${id}.`);
     return client;
   });
 
-  app.post('/v1/admin/clients', { preHandler: isAdmin, ...doc('createClient', 'Create an API client; its secret is returned once') }, async (request, reply) => {
+  app.post('/v1/admin/clients', { preHandler: isAdmin, schema: createClientOperation }, async (request, reply) => {
     const body = parseBody(CreateBody, request.body);
     const { credentials, client } = await registerClient(db, body, requestAuditContext(request));
     await access.refresh();
     return reply.code(201).header('Location', `/v1/admin/clients/${client.clientId}`).header('Cache-Control', 'no-store').send({ ...client, clientSecret: credentials.clientSecret });
   });
 
-  app.patch('/v1/admin/clients/:id', { preHandler: isAdmin, ...doc('updateClient', 'Change the name, scopes or rate limit of an API client') }, async (request) => {
-    const id = clientIdParam(request);
+  app.patch('/v1/admin/clients/:id', { preHandler: isAdmin, schema: updateClient }, async (request) => {
+    const id = clientIdOf(request);
     const body = parseBody(UpdateBody, request.body);
     const result = await changeClient(db, id, body, requestAuditContext(request));
     if ('kind' in result) throw new ProblemError('not-found', `No client with id ${id}.`);
@@ -88,12 +223,12 @@ export async function adminClientsRoutes(app: FastifyInstance, { db, tokens, acc
     return result;
   });
 
-  for (const [action, enabled, operationId, summary] of [
-    ['disable', false, 'disableClient', "Disable an API client; its live tokens are refused at once"],
-    ['enable', true, 'enableClient', 'Enable a disabled API client'],
+  for (const [action, enabled] of [
+    ['disable', false],
+    ['enable', true],
   ] as const) {
-    app.post(`/v1/admin/clients/:id/${action}`, { preHandler: isAdmin, ...doc(operationId, summary) }, async (request) => {
-      const id = clientIdParam(request);
+    app.post(`/v1/admin/clients/:id/${action}`, { preHandler: isAdmin, schema: setEnabledOperation(enabled) }, async (request) => {
+      const id = clientIdOf(request);
       parseBody(EmptyBody, request.body ?? undefined);
       const result = await setClientEnabled(db, id, enabled, requestAuditContext(request));
       if ('kind' in result) throw new ProblemError('not-found', `No client with id ${id}.`);
@@ -103,8 +238,8 @@ export async function adminClientsRoutes(app: FastifyInstance, { db, tokens, acc
     });
   }
 
-  app.post('/v1/admin/clients/:id/rotate-secret', { preHandler: isAdmin, ...doc('rotateClientSecret', 'Give an API client a new secret; the old one works for the grace period') }, async (request, reply) => {
-    const id = clientIdParam(request);
+  app.post('/v1/admin/clients/:id/rotate-secret', { preHandler: isAdmin, schema: rotateSecret }, async (request, reply) => {
+    const id = clientIdOf(request);
     const body = parseBody(RotateBody, request.body ?? undefined);
     const graceMs = body?.grace ? parseDuration(body.grace)! : DEFAULT_SECRET_GRACE_MS;
     const result = await rotateClientSecret(db, id, graceMs, requestAuditContext(request));

@@ -7,9 +7,8 @@ import { revokeToken } from '../../../domain/clients/revocation.ts';
 import { clientActor } from '../../../domain/audit/audit.ts';
 import type { ClientRecord } from '../../../store/clients/client-queries.ts';
 import type { ApiContext } from '../../api-context.ts';
-import { operation } from '../../route-kit.ts';
+import { operation, type ResponseSpec } from '../../route-kit.ts';
 import type { SharedWindowCounter } from '../../rate-limit.ts';
-import { routeDoc } from '../admin/route-doc.ts';
 
 /** RFC 6749 §5.2 error response (OAuth errors are not problem+json by design of the spec). */
 function oauthError(reply: FastifyReply, status: number, error: string, description: string): FastifyReply {
@@ -38,58 +37,146 @@ function clientCredentials(authorization: string | undefined, body: Record<strin
   return undefined;
 }
 
+// Client authentication in the form (RFC 6749 §2.3.1), the alternative to HTTP Basic.
+const clientFields = {
+  client_id: z.string().optional().meta({ description: 'With client_secret, instead of HTTP Basic.' }),
+  client_secret: z.string().optional(),
+};
 const TokenRequest = z
   .object({
     grant_type: z.literal('client_credentials'),
     scope: z.string().optional().meta({ description: 'Space-separated subset of the client scopes; absent: all of them.' }),
-    client_id: z.string().optional().meta({ description: 'With client_secret, instead of HTTP Basic.' }),
-    client_secret: z.string().optional(),
+    ...clientFields,
   })
   .meta({ id: 'TokenRequest', description: 'RFC 6749 §4.4.2 access token request.' });
+const tokenFields = {
+  token: z.string().min(1).meta({ description: 'The access token.' }),
+  token_type_hint: z.string().optional().meta({ description: 'access_token, the only type this server issues; ignored.' }),
+  ...clientFields,
+};
+const RevocationRequest = z.object(tokenFields).meta({ id: 'RevocationRequest', description: 'RFC 7009 §2.1 revocation request.' });
+const IntrospectionRequest = z.object(tokenFields).meta({ id: 'IntrospectionRequest', description: 'RFC 7662 §2.1 introspection request.' });
+const Introspection = z
+  .object({
+    active: z.boolean().meta({ description: "false for an invalid, expired or revoked token and for another client's token (unless the caller has the admin scope)." }),
+    scope: z.string().optional(),
+    client_id: z.string().optional(),
+    sub: z.string().optional(),
+    token_type: z.literal('Bearer').optional(),
+    exp: z.number().int().optional(),
+    iat: z.number().int().optional(),
+    iss: z.string().optional(),
+    aud: z.string().optional(),
+    jti: z.string().optional(),
+  })
+  .meta({ id: 'Introspection', description: 'RFC 7662 §2.2 introspection response; an inactive token has only active: false.' });
 const TokenResponse = z
   .object({ access_token: z.string(), token_type: z.literal('Bearer'), expires_in: z.number().int(), scope: z.string() })
   .meta({ id: 'TokenResponse', description: 'RFC 6749 §5.1 access token response.' });
 const OAuthError = z
   .object({
-    error: z.enum(['invalid_request', 'invalid_client', 'invalid_scope', 'unsupported_grant_type']),
+    error: z.enum(['invalid_request', 'invalid_client', 'invalid_scope', 'unsupported_grant_type', 'unauthorized_client']),
     error_description: z.string(),
   })
   .meta({ id: 'OAuthError', description: 'RFC 6749 §5.2 error response (OAuth errors are not problem+json).' });
 const noStore = { 'Cache-Control': { description: 'no-store: tokens are never cached.' } };
+// Every endpoint that authenticates a client answers these two the same way (see authenticate below).
+const unauthenticated: ResponseSpec = {
+  description: 'invalid_client: unknown or disabled client, wrong secret or no client authentication.',
+  schema: OAuthError,
+  example: { error: 'invalid_client', error_description: 'Unknown client or wrong secret.' },
+  headers: { ...noStore, 'WWW-Authenticate': { description: 'Basic realm="syncline"' } },
+};
+const throttled: ResponseSpec = {
+  description: 'invalid_client: too many failed client authentications from this client id or address in the last minute.',
+  schema: OAuthError,
+  example: { error: 'invalid_client', error_description: 'Too many failed client authentications; retry in 42 s.' },
+  headers: noStore,
+};
 
-const issueToken = operation({
+/** A 400 RFC 6749 error response of an OAuth endpoint. */
+function invalidRequest(description: string, error: z.infer<typeof OAuthError>['error'], errorDescription: string): ResponseSpec {
+  return { description, schema: OAuthError, example: { error, error_description: errorDescription }, headers: noStore };
+}
+
+/**
+ * The operation of an OAuth endpoint: the client authenticates with HTTP Basic or in the form,
+ * the body is form-encoded, and the errors are RFC 6749 JSON (401, 429 and the spec's 400) beside
+ * the problems every operation may answer.
+ */
+function oauthOperation(spec: {
+  operationId: string;
+  summary: string;
+  description: string;
+  body: { schema: z.ZodType; example: Record<string, string> };
+  success: ResponseSpec;
+  invalid: ResponseSpec;
+}) {
+  return operation({
+    operationId: spec.operationId,
+    tags: ['OAuth'],
+    summary: spec.summary,
+    description: `Authenticate with HTTP Basic (client id and secret, form-encoded) or with client_id and client_secret in the form, not both. ${spec.description}`,
+    auth: 'client-credentials',
+    body: { ...spec.body, mediaType: 'application/x-www-form-urlencoded' },
+    responses: { 200: { ...spec.success, headers: noStore }, 400: spec.invalid, 401: unauthenticated, 429: throttled },
+    problems: { 'bad-request': 'A form parameter is repeated (RFC 6749 §3.2).' },
+  });
+}
+
+const exampleToken = 'eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzY29wZSI6Im9yZGVyczpyZWFkIn0.c2lnbmF0dXJl';
+const exampleClientId = 'cli_01jd5q8x7m2v3k4n5p6r7s8t9w';
+
+const issueToken = oauthOperation({
   operationId: 'issueToken',
-  tags: ['OAuth'],
   summary: 'Issue an access token (OAuth 2.0 client credentials grant)',
+  description: 'Errors are RFC 6749 JSON, except a form that repeats a parameter (400 bad-request) and the problems every operation may answer.',
+  body: { schema: TokenRequest, example: { grant_type: 'client_credentials', scope: 'orders:write orders:read' } },
+  success: {
+    description: 'An access token.',
+    schema: TokenResponse,
+    example: { access_token: exampleToken, token_type: 'Bearer', expires_in: 900, scope: 'orders:write orders:read' },
+  },
+  invalid: invalidRequest('invalid_request, invalid_scope or unsupported_grant_type.', 'invalid_scope', 'Unknown scope(s): orders:delete.'),
+});
+
+const revokeTokenOperation = oauthOperation({
+  operationId: 'revokeToken',
+  summary: 'Revoke an access token (RFC 7009)',
   description:
-    'Authenticate with HTTP Basic (client id and secret, form-encoded) or with client_id and client_secret in the form, not both. ' +
-    'Errors are RFC 6749 JSON, except a form that repeats a parameter (400 bad-request) and the problems every operation may answer.',
-  auth: 'client-credentials',
-  body: {
-    schema: TokenRequest,
-    mediaType: 'application/x-www-form-urlencoded',
-    example: { grant_type: 'client_credentials', scope: 'orders:write orders:read' },
+    'A client may revoke its own tokens, a client with the admin scope any token; every API process refuses a revoked token once notified (this one before answering). ' +
+    'An invalid, expired or already revoked token needs no revoking and is answered 200 too (RFC 7009 §2.2). Audited as token.revoked.',
+  body: { schema: RevocationRequest, example: { token: exampleToken, token_type_hint: 'access_token' } },
+  success: { description: 'Revoked, or nothing to revoke. No body.' },
+  invalid: invalidRequest(
+    "invalid_request (not a form, no token, or both ways of client authentication) or unauthorized_client (another client's token).",
+    'unauthorized_client',
+    'A client may revoke only the tokens issued to it.',
+  ),
+});
+
+const introspectTokenOperation = oauthOperation({
+  operationId: 'introspectToken',
+  summary: 'Introspect an access token (RFC 7662)',
+  description: 'A client sees its own tokens, a client with the admin scope any token; any other token is reported inactive, so that introspection reveals nothing about it.',
+  body: { schema: IntrospectionRequest, example: { token: exampleToken } },
+  success: {
+    description: 'What the token is, or active: false.',
+    schema: Introspection,
+    example: {
+      active: true,
+      scope: 'orders:read',
+      client_id: exampleClientId,
+      sub: exampleClientId,
+      token_type: 'Bearer',
+      exp: 1795349700,
+      iat: 1795348800,
+      iss: 'syncline',
+      aud: 'syncline-api',
+      jti: '01JD5Q8X7M2V3K4N5P6R7S8T9W',
+    },
   },
-  responses: {
-    200: {
-      description: 'An access token.',
-      schema: TokenResponse,
-      example: { access_token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzY29wZSI6Im9yZGVyczp3cml0ZSJ9.c2lnbmF0dXJl', token_type: 'Bearer', expires_in: 900, scope: 'orders:write orders:read' },
-      headers: noStore,
-    },
-    400: {
-      description: 'invalid_request, invalid_scope or unsupported_grant_type.',
-      schema: OAuthError,
-      example: { error: 'invalid_scope', error_description: 'Unknown scope(s): orders:delete.' },
-      headers: noStore,
-    },
-    401: {
-      description: 'invalid_client: unknown client, wrong secret or no client authentication.',
-      schema: OAuthError,
-      example: { error: 'invalid_client', error_description: 'Unknown client or wrong secret.' },
-      headers: { ...noStore, 'WWW-Authenticate': { description: 'Basic realm="syncline"' } },
-    },
-  },
+  invalid: invalidRequest('invalid_request: not a form, no token, or both ways of client authentication.', 'invalid_request', 'token is required.'),
 });
 
 // Failed client authentications are counted per client id and per source address over one
@@ -173,9 +260,6 @@ export async function tokenRoutes(app: FastifyInstance, { db, tokens, access, co
     done(null, fields);
   });
 
-  // The client authenticates with HTTP Basic or form fields, which OpenAPI describes on the operation, not as a bearer scheme.
-  const oauthSchema = (operationId: string, summary: string) => routeDoc({ operationId, tags: ['oauth'], summary, security: [] });
-
   app.post('/oauth/token', { schema: issueToken }, async (request, reply) => {
     const body = (request.body ?? {}) as Record<string, string>;
     const notForm = requireForm(request, reply, 'token');
@@ -208,18 +292,24 @@ export async function tokenRoutes(app: FastifyInstance, { db, tokens, access, co
   });
 
   /** The authenticated client and the form's token of a revocation or introspection request; undefined once a refusal is sent. */
-  async function clientAndToken(request: FastifyRequest, reply: FastifyReply, what: string): Promise<{ client: ClientRecord; token: string } | undefined> {
+  async function clientAndToken(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    what: string,
+    schema: typeof RevocationRequest,
+  ): Promise<{ client: ClientRecord; token: string } | undefined> {
     if (requireForm(request, reply, what)) return undefined;
     const client = await authenticate(request, reply, auth);
     if (!client) return undefined;
-    const token = ((request.body ?? {}) as Record<string, string>).token;
-    if (token) return { client, token };
+    // Form values are strings, so only a missing or empty token fails the schema.
+    const form = schema.safeParse(request.body ?? {});
+    if (form.success) return { client, token: form.data.token };
     oauthError(reply, 400, 'invalid_request', 'token is required.');
     return undefined;
   }
 
-  app.post('/oauth/revoke', oauthSchema('revokeToken', 'Revoke an access token (RFC 7009)'), async (request, reply) => {
-    const asked = await clientAndToken(request, reply, 'revocation');
+  app.post('/oauth/revoke', { schema: revokeTokenOperation }, async (request, reply) => {
+    const asked = await clientAndToken(request, reply, 'revocation', RevocationRequest);
     if (!asked) return reply;
     const { client, token } = asked;
     const details = await tokens.inspect(token);
@@ -234,8 +324,8 @@ export async function tokenRoutes(app: FastifyInstance, { db, tokens, access, co
     return reply.header('Cache-Control', 'no-store').code(200).send();
   });
 
-  app.post('/oauth/introspect', oauthSchema('introspectToken', 'Introspect an access token (RFC 7662)'), async (request, reply) => {
-    const asked = await clientAndToken(request, reply, 'introspection');
+  app.post('/oauth/introspect', { schema: introspectTokenOperation }, async (request, reply) => {
+    const asked = await clientAndToken(request, reply, 'introspection', IntrospectionRequest);
     if (!asked) return reply;
     const { client, token } = asked;
     reply.header('Cache-Control', 'no-store');

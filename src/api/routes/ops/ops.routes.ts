@@ -6,20 +6,16 @@ import { OpsService } from '../../../runtime/ops.service.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { authorize } from '../../auth/authorize.ts';
 import { ProblemError } from '../../problem.ts';
-import { parseBody, parseQuery } from '../../validation.ts';
+import { EmptyBody, NoQuery, parseBody, parseQuery, Timestamp } from '../../validation.ts';
 import { operation } from '../../route-kit.ts';
 import { recordAudit } from '../../../domain/audit/audit.ts';
-
-const NoQuery = z.strictObject({});
-
-const timestamp = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone' });
 
 const Filter = {
   type: z.string().min(1).max(200).optional(),
   target: z.string().min(1).max(200).optional(),
   reason: z.string().min(1).max(200).optional(),
-  since: timestamp.optional(),
-  until: timestamp.optional(),
+  since: Timestamp.optional(),
+  until: Timestamp.optional(),
 };
 
 const ListQuery = z.strictObject({
@@ -36,7 +32,6 @@ const ReplayFilterBody = z
   });
 
 const DiscardBody = z.strictObject({ reason: z.string().trim().min(3).max(1000) });
-const EmptyBody = z.strictObject({}).optional();
 
 function deadLetterId(request: FastifyRequest): string {
   const { id } = request.params as { id: string };

@@ -23,7 +23,11 @@ const LifecycleView = z
   .object({
     orderId: z.string(),
     status: z.string(),
-    hold: z.record(z.string(), z.unknown()).nullable().meta({ description: 'Why the order is on hold or waiting for stock: kind validation, fraud or backorder.' }),
+    hold: z.record(z.string(), z.unknown()).nullable().meta({
+      description:
+        'Why the order is on hold or waiting for stock: kind validation, fraud or backorder, or exception when a flow failed for good (see OrderException: the system, step, error and dead letter to replay). ' +
+        'An exception with statusKept: true comes from a flow after release; the order kept its status and the hold only reports it. Null otherwise.',
+    }),
     paymentId: z.string().nullable(),
     erpSale: z.record(z.string(), z.unknown()).nullable(),
     invoices: z.array(z.record(z.string(), z.unknown())),

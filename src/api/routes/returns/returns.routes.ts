@@ -27,6 +27,7 @@ const returnExample = {
   correlationId: '01JD5Q8X7M2V3K4N5P6R7S8T9W',
   createdAt: '2026-11-25T15:00:00.000Z',
   completedAt: null,
+  exception: null,
 };
 
 const createReturn = operation({

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
+import { createSandboxApp, installAnswerDelays, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
 import type { FaultRenderer } from '../../kit/faults.ts';
 
 /**
@@ -51,8 +50,6 @@ export interface PaymentState {
   refunds: Map<string, Refund>;
   /** Order ids (metadata[order_id]) whose captures fail; "*" fails every capture. */
   failCapturesFor: Set<string>;
-  /** Answer delays by route ("POST /v1/payment_intents"): the call takes effect, then answers late. */
-  delays: Map<string, number>;
 }
 
 export interface RunningPaymentSandbox extends RunningSandbox {
@@ -107,7 +104,7 @@ const positiveInt = z.string().regex(/^\d+$/).transform(Number).refine((n) => n 
 /** Starts the payment sandbox. */
 export async function startPaymentSandbox(options: PaymentSandboxOptions = {}): Promise<RunningPaymentSandbox> {
   const keyPrefix = options.keyPrefix ?? 'sk_test_';
-  const state: PaymentState = { intents: new Map(), refunds: new Map(), failCapturesFor: new Set(), delays: new Map() };
+  const state: PaymentState = { intents: new Map(), refunds: new Map(), failCapturesFor: new Set() };
   const idempotency = new Map<string, { fingerprint: string; status: number; body: string }>();
 
   const { app, faults } = createSandboxApp('payment', { render: renderFault, log: options.log });
@@ -125,10 +122,7 @@ export async function startPaymentSandbox(options: PaymentSandboxOptions = {}): 
 
   // A busy gateway: the request takes effect (or is replayed) and the answer comes late, so a
   // client that gives up first does not know what its call did (PUT /_sandbox/delays).
-  app.addHook('onSend', async (request) => {
-    const delayMs = state.delays.get(`${request.method} ${request.routeOptions.url ?? ''}`);
-    if (delayMs) await sleep(delayMs);
-  });
+  installAnswerDelays(app, /^(GET|POST) \/v1\/[a-z_/:]+$/, { byRoute: true });
 
   /** Runs a POST handler under Stripe's idempotency rules: same key + same parameters replays the saved response. */
   const idempotent = (handler: (request: FastifyRequest<{ Params: { id: string } }>) => { status: number; body: unknown }) =>
@@ -303,11 +297,6 @@ export async function startPaymentSandbox(options: PaymentSandboxOptions = {}): 
     const input = z.strictObject({ failCapturesFor: z.array(z.string().min(1)) }).parse(request.body ?? {});
     state.failCapturesFor = new Set(input.failCapturesFor);
     return { failCapturesFor: [...state.failCapturesFor] };
-  });
-  app.put('/_sandbox/delays', async (request) => {
-    const delays = z.record(z.string().regex(/^(GET|POST) \/v1\/[a-z_/:]+$/), z.number().int().min(0).max(120_000)).parse(request.body ?? {});
-    state.delays = new Map(Object.entries(delays).filter(([, ms]) => ms > 0));
-    return Object.fromEntries(state.delays);
   });
   app.get('/_sandbox/state', async () => ({ paymentIntents: [...state.intents.values()], refunds: [...state.refunds.values()] }));
 

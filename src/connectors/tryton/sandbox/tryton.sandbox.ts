@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
+import { createSandboxApp, installAnswerDelays, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
 import type { FaultRenderer } from '../../kit/faults.ts';
 import { parseTrytonJson, type JsonRpcError } from '../tryton-wire.ts';
 import { TrytonErp } from './tryton-erp.ts';
@@ -156,10 +155,9 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
   const erp = new TrytonErp();
   if (options.products) erp.seedProducts(options.products);
   const sessions = new Map<string, { userId: number; login: string; lastUsed: number }>();
-  // Per-method answer delays set through the admin API (PUT /_sandbox/delays).
-  const methodDelays = new Map<string, number>();
-
   const { app, faults } = createSandboxApp('tryton', { render: renderFault, log: options.log });
+  // Per-method answer delays set through the admin API (PUT /_sandbox/delays).
+  const methodDelays = installAnswerDelays(app, /^model\.[a-z_.]+$/);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     try {
@@ -285,8 +283,7 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
     if (userId === undefined) return reply.code(401).send('');
     // A slow method answers late, like a busy server: a client that gives up first does not
     // learn what the call did (the call still takes effect, after the delay).
-    const delayMs = methodDelays.get(body.method);
-    if (delayMs) await sleep(delayMs);
+    await methodDelays.wait(body.method);
     return respond(reply, body.id, () => dispatch(body.method, body.params, userId));
   };
   app.post('/:db/', handleDatabase);
@@ -306,12 +303,6 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
       )
       .parse(request.body);
     return erp.seedProducts(seeds).map((p) => ({ id: p.id, code: p.code, quantity: p.on_hand }));
-  });
-  app.put('/_sandbox/delays', async (request) => {
-    const delays = z.record(z.string().regex(/^model\.[a-z_.]+$/), z.number().int().min(0).max(120_000)).parse(request.body ?? {});
-    methodDelays.clear();
-    for (const [method, ms] of Object.entries(delays)) if (ms > 0) methodDelays.set(method, ms);
-    return Object.fromEntries(methodDelays);
   });
   app.post('/_sandbox/sessions/expire', async (_request, reply) => {
     sessions.clear();

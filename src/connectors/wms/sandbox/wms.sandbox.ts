@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
+import { createSandboxApp, installAnswerDelays, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, TOPIC_HEADER, wmsSignatureHeader, type WireFulfilmentOrder, type WireShipment } from '../wms-wire.ts';
 
 /**
@@ -65,8 +64,6 @@ export interface WmsState {
   orders: Map<string, FulfilmentOrder>;
   shipments: Map<string, Shipment>;
   deliveries: Delivery[];
-  /** Answer delays by route ("POST /v1/fulfillment-orders"): the call takes effect, then answers late. */
-  delays: Map<string, number>;
   config: { callbackUrl: string | null; webhookSecret: string; autoShipDelayMs: number | null; webhookMaxAttempts: number; webhookRetryDelayMs: number };
 }
 
@@ -80,7 +77,6 @@ export async function startWmsSandbox(options: WmsSandboxOptions = {}): Promise<
     orders: new Map(),
     shipments: new Map(),
     deliveries: [],
-    delays: new Map(),
     config: {
       callbackUrl: options.callbackUrl ?? null,
       webhookSecret: options.webhookSecret ?? 'wms-sandbox-secret',
@@ -107,10 +103,7 @@ export async function startWmsSandbox(options: WmsSandboxOptions = {}): Promise<
 
   // A busy WMS: the request takes effect and the answer comes late, so a client that gives up
   // first does not know whether its fulfilment order exists (PUT /_sandbox/delays).
-  app.addHook('onSend', async (request) => {
-    const delayMs = state.delays.get(`${request.method} ${request.routeOptions.url ?? ''}`);
-    if (delayMs) await sleep(delayMs);
-  });
+  installAnswerDelays(app, /^(GET|POST) \/v1\/[a-z/:-]+$/, { byRoute: true });
 
   const attemptDelivery = async (delivery: Delivery) => {
     if (closing) return;
@@ -260,11 +253,6 @@ export async function startWmsSandbox(options: WmsSandboxOptions = {}): Promise<
     const input = Config.parse(request.body ?? {});
     for (const [key, value] of Object.entries(input)) if (value !== undefined) Object.assign(state.config, { [key]: value });
     return { ...state.config, webhookSecret: '[set]' };
-  });
-  app.put('/_sandbox/delays', async (request) => {
-    const delays = z.record(z.string().regex(/^(GET|POST) \/v1\/[a-z/:-]+$/), z.number().int().min(0).max(120_000)).parse(request.body ?? {});
-    state.delays = new Map(Object.entries(delays).filter(([, ms]) => ms > 0));
-    return Object.fromEntries(state.delays);
   });
   app.get('/_sandbox/webhooks', async () => ({
     data: state.deliveries.map(({ body: _body, ...rest }) => rest),
