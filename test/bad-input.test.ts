@@ -7,6 +7,9 @@ import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { call, sampleOrder, submitOrder, type ApiResponse } from './support/orders.ts';
 
+// A configured WMS (never reached): its webhooks are verified with this secret.
+const WMS = { SYNCLINE_WMS_URL: 'http://127.0.0.1:9', SYNCLINE_WMS_WEBHOOK_SECRET: 'bad-input-wms-webhook-secret' };
+
 /** Bad input of every kind gets a clear 4xx problem+json, never a 500. */
 
 let database: TestDatabase;
@@ -17,7 +20,7 @@ const REQUEST_TIMEOUT_MS = 3000;
 
 before(async () => {
   database = await createTestDatabase();
-  server = await startTestServer(database.url, { SYNCLINE_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS), SYNCLINE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) });
+  server = await startTestServer(database.url, { ...WMS, SYNCLINE_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS), SYNCLINE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) });
   token = await server.token();
 });
 after(async () => {
@@ -194,7 +197,7 @@ describe('signed WMS webhooks with malformed payloads', () => {
       const timestamp = Math.floor(Date.now() / 1000);
       const response = await call(server.baseUrl, 'POST', '/webhooks/wms/default', {
         rawBody: body,
-        headers: { 'content-type': 'application/json', 'wms-signature': wmsSignatureHeader('wms-sandbox-secret', timestamp, body), 'wms-topic': 'shipment.created' },
+        headers: { 'content-type': 'application/json', 'wms-signature': wmsSignatureHeader(WMS.SYNCLINE_WMS_WEBHOOK_SECRET, timestamp, body), 'wms-topic': 'shipment.created' },
       });
       assertProblem(response, 400, 'bad-request');
       assert.equal(response.body.code, 'webhook.payload_invalid', body);

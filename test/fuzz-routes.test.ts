@@ -9,6 +9,9 @@ import { startTestServer, type TestServer } from './support/server.ts';
 import { call, sampleOrder, submitOrder } from './support/orders.ts';
 import { HOSTILE_STRINGS, hostileRawBody, mutations, SchemaArbitraries, type JsonSchema } from './support/json-schema-arbitrary.ts';
 
+// A configured WMS (never reached): its webhooks are verified with this secret.
+const WMS = { SYNCLINE_WMS_URL: 'http://127.0.0.1:9', SYNCLINE_WMS_WEBHOOK_SECRET: 'bad-input-wms-webhook-secret' };
+
 /**
  * Property-based fuzzing of every write route the server serves (taken from the
  * server's own route table, so a new route is fuzzed without touching this file),
@@ -31,7 +34,7 @@ const seeded: string[] = ['WH-EAST', 'TEE-M-BLK', 'web', 'default', 'shopify-us'
 
 before(async () => {
   database = await createTestDatabase();
-  server = await startTestServer(database.url);
+  server = await startTestServer(database.url, WMS);
   adminToken = await server.token();
   readOnlyToken = await server.token('orders:read');
   openapi = (await call(server.baseUrl, 'GET', '/openapi.json')).body;
@@ -211,7 +214,7 @@ test('every write route answers hostile requests with a 4xx (or success), never 
         const sent = headerValues(chosen);
         // Webhooks are verified before parsing: sign most of them so bodies reach the mapping.
         if (sign && route.url.startsWith('/webhooks/wms/')) {
-          sent['wms-signature'] = wmsSignatureHeader('wms-sandbox-secret', Math.floor(Date.now() / 1000), text);
+          sent['wms-signature'] = wmsSignatureHeader(WMS.SYNCLINE_WMS_WEBHOOK_SECRET, Math.floor(Date.now() / 1000), text);
           sent['wms-topic'] = 'shipment.created';
         }
         const request: Plan = { method: route.method, path, headers: sent, body: route.method === 'DELETE' && text === '' ? undefined : text };
