@@ -196,7 +196,9 @@ export const ProblemSchema = z
         }),
       )
       .optional()
-      .meta({ description: 'One entry per failing field or parameter.' }),
+      .meta({ description: 'One entry per failing field or parameter, at most 50 of them.' }),
+    errorCount: z.number().int().optional().meta({ description: 'How many fields or parameters failed, listed or not.' }),
+    errorsTruncated: z.boolean().optional().meta({ description: 'true when `errors` lists only the first 50.' }),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details; extension members depend on the type.' });
 
