@@ -92,7 +92,8 @@ describe('starting up', () => {
   test('with no DATABASE_URL it runs on embedded PGlite, writes a 0600 bootstrap client file, and keeps data across restarts', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'syncline-embedded-'));
     const env = { SYNCLINE_DATA_DIR: dataDir, PORT: '0', SYNCLINE_SANDBOXES: 'off' };
-    const first = await spawnSyncline(['start'], env);
+    // Embedded PGlite starts in seconds on an idle machine, but in tens of seconds on a loaded one.
+    const first = await spawnSyncline(['start'], env, { startTimeoutMs: 120_000 });
     let orderId: string;
     const file = join(dataDir, 'bootstrap-client.json');
     try {
@@ -109,7 +110,7 @@ describe('starting up', () => {
       first.child.kill('SIGTERM');
       await first.exited;
     }
-    const second = await spawnSyncline(['start'], env);
+    const second = await spawnSyncline(['start'], env, { startTimeoutMs: 120_000 });
     try {
       const credentials = JSON.parse(readFileSync(file, 'utf8')) as { clientId: string; clientSecret: string };
       const token = await fetchToken(second.baseUrl, { id: credentials.clientId, secret: credentials.clientSecret });
