@@ -8,6 +8,17 @@ import { call } from './support/orders.ts';
 import { waitFor } from './support/runtime.ts';
 
 const FAILURE_LIMIT = 5;
+
+/**
+ * Failures are counted in one-minute windows aligned to the clock: a test that counts failures
+ * and then expects the throttle must not straddle the start of a minute, so it waits for one
+ * with at least 20 s left.
+ */
+async function startOfFreshWindow(): Promise<void> {
+  const secondsLeft = () => 60 - (Math.floor(Date.now() / 1000) % 60);
+  if (secondsLeft() >= 20) return;
+  await waitFor('a fresh one-minute window', async () => secondsLeft() >= 40, 25_000);
+}
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
 interface FormAnswer {
@@ -82,13 +93,14 @@ describe('OAuth endpoints', () => {
   });
 
   test('failed authentications are throttled per client id: 429 invalid_client with Retry-After, even with the right secret', async () => {
+    await startOfFreshWindow();
     for (let i = 0; i < FAILURE_LIMIT; i++) {
       const wrong = await postForm(server.baseUrl, '/oauth/token', { grant_type: 'client_credentials' }, { authorization: basic(reader.id, `wrong-${i}`), from: '127.0.0.2' });
       assert.equal(wrong.status, 401);
     }
     // Another address, the right secret: this client id is throttled for the rest of the minute, in every process.
     for (const baseUrl of [server.baseUrl, second.baseUrl]) {
-      await waitFor('the failures to be shared', async () => (await postForm(baseUrl, '/oauth/token', { grant_type: 'client_credentials' }, { authorization: basic(reader.id, reader.secret), from: '127.0.0.3' })).status === 429, 3000);
+      await waitFor('the failures to be shared', async () => (await postForm(baseUrl, '/oauth/token', { grant_type: 'client_credentials' }, { authorization: basic(reader.id, reader.secret), from: '127.0.0.3' })).status === 429, 10_000);
     }
     const throttled = await postForm(server.baseUrl, '/oauth/token', { grant_type: 'client_credentials' }, { authorization: basic(reader.id, reader.secret), from: '127.0.0.3' });
     assert.equal(throttled.status, 429);
@@ -100,6 +112,7 @@ describe('OAuth endpoints', () => {
   });
 
   test('failed authentications are throttled per source address, whatever client id is tried', async () => {
+    await startOfFreshWindow();
     for (let i = 0; i < FAILURE_LIMIT; i++) {
       const unknown = await postForm(server.baseUrl, '/oauth/token', { grant_type: 'client_credentials', client_id: `guess-${i}`, client_secret: 'x' }, { from: '127.0.0.4' });
       assert.equal(unknown.status, 401);
