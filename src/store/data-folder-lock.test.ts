@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -56,4 +56,15 @@ test('a lock another process holds is left as it is', () => {
   writeFileSync(lockFileOf(dir), content);
   assert.throws(() => acquireDataFolderLock(dir), DataFolderInUseError);
   assert.equal(readFileSync(lockFileOf(dir), 'utf8'), content);
+});
+
+test('an empty lock is being written and is held; empty for long, its writer died and it is taken over', () => {
+  const dir = folder();
+  writeFileSync(lockFileOf(dir), '');
+  assert.throws(() => acquireDataFolderLock(dir), DataFolderInUseError);
+  const longAgo = new Date(Date.now() - 60_000);
+  utimesSync(lockFileOf(dir), longAgo, longAgo);
+  const lock = acquireDataFolderLock(dir);
+  assert.equal(JSON.parse(readFileSync(lock.file, 'utf8')).pid, process.pid);
+  lock.release();
 });

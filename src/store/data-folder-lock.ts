@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SynclineError } from '../domain/errors.ts';
 
@@ -69,6 +69,17 @@ function readHolder(file: string): LockHolder | undefined {
   }
 }
 
+// A lock file is written right after it is created; empty for this long, its writer is gone.
+const EMPTY_LOCK_STALE_MS = 10_000;
+
+function emptyForLong(file: string): boolean {
+  try {
+    return Date.now() - statSync(file).mtimeMs > EMPTY_LOCK_STALE_MS;
+  } catch {
+    return true;
+  }
+}
+
 function tryCreate(file: string, holder: LockHolder): boolean {
   let fd: number;
   try {
@@ -95,9 +106,10 @@ export function acquireDataFolderLock(folder: string): DataFolderLock {
   mkdirSync(dirname(file), { recursive: true });
   if (!tryCreate(file, me)) {
     const holder = readHolder(file);
-    // A lock being written this very moment has no content yet: treat it as held.
-    if (!holder) throw new DataFolderInUseError(folder, { pid: 0, startedAt: '' });
-    if (alive(holder.pid)) throw new DataFolderInUseError(folder, holder);
+    // A lock being written this very moment has no content yet: treat it as held, unless it
+    // has been empty for longer than any write takes (its process died between create and write).
+    if (!holder && !emptyForLong(file)) throw new DataFolderInUseError(folder, { pid: 0, startedAt: '' });
+    if (holder && alive(holder.pid)) throw new DataFolderInUseError(folder, holder);
     // Stale: its process is gone (killed, crashed). Remove and race for it once more; a
     // process that wins in between holds it and we are refused.
     try {
