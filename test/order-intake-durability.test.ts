@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { ADMIN_CLIENT, fetchToken, spawnSyncline, testEnvironment, type ChildServer } from './support/server.ts';
 import { call, sampleOrder, submitOrder } from './support/orders.ts';
+import { waitFor } from './support/runtime.ts';
 
 let database: TestDatabase;
 let server: ChildServer | undefined;
@@ -44,8 +45,8 @@ test('SIGKILL mid-load: every 201 order is stored exactly once with exactly one 
     }
   };
   const clients = Array.from({ length: 24 }, client);
-  // Let the load build up, then kill the server without warning.
-  await new Promise((resolve) => setTimeout(resolve, 2500));
+  // Let the load build up (a loaded machine takes longer), then kill the server without warning.
+  await waitFor('150 orders accepted under load', async () => attempts.filter((a) => a.status === 201).length >= 150, 60_000);
   server.child.kill('SIGKILL');
   await server.exited;
   stop = true;
