@@ -60,7 +60,11 @@ describe('NATS relay across a crash', () => {
     const atCrash = await probe.count(settings.stream);
     const cursorAtCrash = await count("SELECT count(*) AS n FROM outbox_event e, runtime_relay_cursor c WHERE c.name = $1 AND (e.tx_id, e.position) <= (c.tx_id, c.position)", [`nats:${settings.stream}`]);
     await sleep(300);
-    const [second, third] = await Promise.all([spawnWorker(env), spawnWorker(env)]);
+    // The restarted processes log in with a user and password (the server has no auth and takes
+    // any): they must appear in no log line.
+    const password = 'nats-password-not-for-logs';
+    const withLogin = { ...env, SYNCLINE_NATS_USER: 'syncline', SYNCLINE_NATS_PASSWORD: password };
+    const [second, third] = await Promise.all([spawnWorker(withLogin), spawnWorker(withLogin)]);
     workers.push(second, third);
     await waitFor('the relay to resume', async () => (await probe.count(settings.stream)) >= atCrash + 300, 60_000);
     writing = false;
@@ -89,5 +93,10 @@ describe('NATS relay across a crash', () => {
     await waitFor('the cursor to reach the end', async () =>
       (await count("SELECT count(*) AS n FROM runtime_relay_cursor c WHERE c.name = $1 AND (c.tx_id, c.position) = (SELECT tx_id, position FROM outbox_event ORDER BY tx_id DESC, position DESC LIMIT 1)", [`nats:${settings.stream}`])) === 1,
       10_000);
+
+    // SIGTERM stops the NATS relay with the rest; the credentials were never logged.
+    for (const w of [second, third]) w.child.kill('SIGTERM');
+    assert.deepEqual(await Promise.all([second.exited, third.exited]), [0, 0], second.output() + third.output());
+    assert.ok(!(second.output() + third.output()).includes(password), 'the NATS password is not logged');
   });
 });
