@@ -8,6 +8,7 @@ import { readRelayCursor } from '../src/store/runtime/relay-cursor.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { NatsOutage, NatsProbe, testNatsSettings, type StoredEvent } from './support/nats.ts';
 import { waitFor } from './support/runtime.ts';
+import { startTestServer } from './support/server.ts';
 
 /**
  * The NATS relay in this process, on the real PostgreSQL and the real NATS server (JetStream):
@@ -165,5 +166,24 @@ describe('NATS relay', () => {
     const stored = await probe.messages(s.stream);
     assert.ok(stored.some((m) => m.event.id === e.id));
     assert.ok(await database.db.transaction((tx) => readRelayCursor(tx, r.cursorName)));
+
+    // Operators see the cursor over the ops API: at the end, then two events behind.
+    const server = await startTestServer(database.url);
+    try {
+      const token = await server.token('ops:read');
+      const relays = async () => {
+        const response = await fetch(`${server.baseUrl}/v1/ops/relays`, { headers: { authorization: `Bearer ${token}` } });
+        assert.equal(response.status, 200);
+        return ((await response.json()) as { items: { name: string; behind: number; updatedAt: string }[] }).items.find((i) => i.name === r.cursorName);
+      };
+      while ((await r.relayOnce()) > 0);
+      assert.equal((await relays())?.behind, 0);
+      await database.db.transaction((tx) => appendEvents(tx, [event('order.created', 'x1', 2), event('order.created', 'x1', 3)]));
+      const waiting = await relays();
+      assert.equal(waiting?.behind, 2);
+      assert.ok(!Number.isNaN(Date.parse(waiting.updatedAt)));
+    } finally {
+      await server.close();
+    }
   });
 });
