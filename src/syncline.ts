@@ -19,6 +19,7 @@ import type { ApiContext } from './api/api-context.ts';
 import { RuntimeRegistry } from './runtime/registry.ts';
 import { Worker } from './runtime/worker.ts';
 import { loadHandlerModules } from './runtime/handler-modules.ts';
+import { NatsRelay } from './runtime/outbox/nats-relay.ts';
 import { registerFlows } from './flows/flows.ts';
 import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-lock.ts';
 import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
@@ -65,6 +66,8 @@ export interface RunningSyncline {
   url: string | undefined;
   /** The job worker, when this process runs the workers role. */
   worker: Worker | undefined;
+  /** The publisher of outbox events to NATS JetStream, when this process runs workers and SYNCLINE_NATS_URL is set. */
+  natsRelay: NatsRelay | undefined;
   /** The sandboxes this process runs for the systems left unconfigured, with their URLs. */
   sandboxes: Partial<Record<keyof ExternalSystems, string>>;
   close(): Promise<void>;
@@ -202,11 +205,15 @@ async function startRoles(
       throw error;
     }
   }
+  // Beside the worker's relay, with a cursor of its own: Syncline's subscribers never wait for NATS.
+  const natsRelay = worker && config.nats ? new NatsRelay(db, config.nats, logger) : undefined;
+  natsRelay?.start();
   return {
     db,
     server,
     url,
     worker,
+    natsRelay,
     sandboxes: Object.fromEntries(Object.entries(sandboxes?.settings ?? {}).map(([name, settings]) => [name, settings.url])),
     async close() {
       // Stop taking requests and jobs first; running jobs get the grace period to finish.
@@ -220,6 +227,8 @@ async function startRoles(
       };
       await stage('api', server?.close(), SHUTDOWN_STAGE_MARGIN_MS);
       await stage('worker', worker?.stop(config.shutdownGraceMs), config.shutdownGraceMs + SHUTDOWN_STAGE_MARGIN_MS);
+      // A batch in flight ends when its PubAcks arrive or time out (5 s).
+      await stage('nats relay', natsRelay?.stop(), 5000 + SHUTDOWN_STAGE_MARGIN_MS);
       await stage('inventory', inventory?.stop(), SHUTDOWN_STAGE_MARGIN_MS);
       await stage('rate limits', counters?.stop(), SHUTDOWN_STAGE_MARGIN_MS);
       await stage('access registry', access?.stop(), SHUTDOWN_STAGE_MARGIN_MS);

@@ -93,7 +93,36 @@ const environmentSchema = z.object({
     .string()
     .regex(/^(true|\d{1,2}|[0-9a-fA-F:.\/]+(,[0-9a-fA-F:.\/]+)*)$/, 'must be true, a number of proxy hops, or a comma-separated list of proxy addresses or CIDR ranges')
     .optional(),
+  // NATS JetStream (docs/runtime.md, Events on NATS JetStream).
+  SYNCLINE_NATS_URL: z
+    .string()
+    .regex(/^(nats|tls):\/\/[^\s,]+(,(nats|tls):\/\/[^\s,]+)*$/, 'must be a nats:// or tls:// URL (several comma-separated)')
+    .optional(),
+  SYNCLINE_NATS_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of letters, digits, _ and -')
+    .default('SYNCLINE'),
+  SYNCLINE_NATS_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated tokens of letters, digits, _ and -')
+    .default('syncline'),
+  SYNCLINE_NATS_TOKEN: z.string().min(1).optional(),
+  SYNCLINE_NATS_USER: z.string().min(1).optional(),
+  SYNCLINE_NATS_PASSWORD: z.string().min(1).optional(),
+  SYNCLINE_NATS_CREDS_FILE: z.string().min(1).optional(),
 });
+
+/** Where and how outbox events are published to NATS JetStream (docs/runtime.md). */
+export interface NatsSettings {
+  /** Server URLs (SYNCLINE_NATS_URL, comma-separated). */
+  servers: string[];
+  /** JetStream stream name (SYNCLINE_NATS_STREAM, default: SYNCLINE). */
+  stream: string;
+  /** Subjects are `<prefix>.<event type>` (SYNCLINE_NATS_SUBJECT_PREFIX, default: syncline). */
+  subjectPrefix: string;
+  /** At most one of: a token, a user and password, a credentials file. Never logged. */
+  auth: { token: string } | { user: string; password: string } | { credsFile: string } | undefined;
+}
 
 /** Real external systems Syncline is pointed at; a system left undefined is served by its sandbox. */
 export interface ExternalSystems {
@@ -169,6 +198,8 @@ export interface Config {
   authFailureLimit: number;
   /** Which proxies' X-Forwarded-For is believed for the client address (SYNCLINE_TRUST_PROXY, default: none). */
   trustProxy: boolean | number | string[];
+  /** Publish every outbox event to NATS JetStream (SYNCLINE_NATS_*, default: off). */
+  nats: NatsSettings | undefined;
 }
 
 /** Reads and validates configuration from environment variables. */
@@ -180,7 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0]);
       const value = present[name];
-      const shown = value === undefined || /SECRET|URL|PASSWORD|KEY/.test(name) ? '' : ` (got "${value}")`;
+      const shown = value === undefined || /SECRET|URL|PASSWORD|KEY|NATS_TOKEN/.test(name) ? '' : ` (got "${value}")`;
       return `${name} ${issue.message}${shown}`;
     });
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
@@ -203,6 +234,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   together(['SYNCLINE_ERP_URL', 'SYNCLINE_ERP_DATABASE', 'SYNCLINE_ERP_LOGIN', 'SYNCLINE_ERP_PASSWORD']);
   together(['SYNCLINE_WMS_URL', 'SYNCLINE_WMS_WEBHOOK_SECRET']);
   together(['SYNCLINE_PAYMENT_URL', 'SYNCLINE_PAYMENT_API_KEY']);
+  together(['SYNCLINE_NATS_USER', 'SYNCLINE_NATS_PASSWORD']);
+  const natsAuths = ['SYNCLINE_NATS_TOKEN', 'SYNCLINE_NATS_USER', 'SYNCLINE_NATS_CREDS_FILE'].filter((name) => present[name] !== undefined);
+  if (natsAuths.length > 1) throw new ConfigError(`Invalid configuration: set only one NATS credential (got ${natsAuths.join(', ')})`);
+  if (natsAuths.length > 0 && !e.SYNCLINE_NATS_URL) throw new ConfigError(`Invalid configuration: ${natsAuths[0]} is set but SYNCLINE_NATS_URL is not`);
   const systems: ExternalSystems = {};
   if (e.SYNCLINE_ERP_URL && e.SYNCLINE_ERP_DATABASE && e.SYNCLINE_ERP_LOGIN && e.SYNCLINE_ERP_PASSWORD) {
     systems.erp = { url: e.SYNCLINE_ERP_URL, database: e.SYNCLINE_ERP_DATABASE, login: e.SYNCLINE_ERP_LOGIN, password: e.SYNCLINE_ERP_PASSWORD };
@@ -259,5 +294,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authFailureLimit: e.SYNCLINE_AUTH_FAILURE_LIMIT,
     trustProxy:
       e.SYNCLINE_TRUST_PROXY === undefined ? false : e.SYNCLINE_TRUST_PROXY === 'true' ? true : /^\d+$/.test(e.SYNCLINE_TRUST_PROXY) ? Number(e.SYNCLINE_TRUST_PROXY) : e.SYNCLINE_TRUST_PROXY.split(','),
+    nats: e.SYNCLINE_NATS_URL
+      ? {
+          servers: e.SYNCLINE_NATS_URL.split(','),
+          stream: e.SYNCLINE_NATS_STREAM,
+          subjectPrefix: e.SYNCLINE_NATS_SUBJECT_PREFIX,
+          auth: e.SYNCLINE_NATS_TOKEN
+            ? { token: e.SYNCLINE_NATS_TOKEN }
+            : e.SYNCLINE_NATS_USER && e.SYNCLINE_NATS_PASSWORD
+              ? { user: e.SYNCLINE_NATS_USER, password: e.SYNCLINE_NATS_PASSWORD }
+              : e.SYNCLINE_NATS_CREDS_FILE
+                ? { credsFile: resolve(e.SYNCLINE_NATS_CREDS_FILE) }
+                : undefined,
+        }
+      : undefined,
   };
 }

@@ -1,6 +1,7 @@
 import type { Database } from '../store/database.ts';
 import { queueStats } from '../store/runtime/queue-stats.ts';
 import { listTargetStatus } from '../store/runtime/target-queries.ts';
+import { relayBacklogs } from '../store/runtime/relay-cursor.ts';
 import { laneName } from './runtime.ts';
 
 export interface QueueGroup {
@@ -41,6 +42,11 @@ export class OpsService {
     const order = ['critical', 'normal', 'bulk'];
     lanes.sort((a, b) => order.indexOf(a.key) - order.indexOf(b.key));
     return { lanes, types: group('type', (k) => k), targets: group('target', (k) => k) };
+  }
+
+  /** Each outbox relay (subscriptions: `default`; NATS: `nats:<stream>`), when its cursor last moved and how many events wait. */
+  async relays(): Promise<{ name: string; updatedAt: string; behind: number }[]> {
+    return (await relayBacklogs(this.#db)).map((r) => ({ name: r.name, updatedAt: new Date(r.updated_at).toISOString(), behind: Number(r.behind) }));
   }
 
   async targets(): Promise<unknown[]> {

@@ -27,3 +27,20 @@ export async function writeRelayCursor(tx: Queryable, name: string, cursor: Feed
     [name, cursor.txId, cursor.position],
   );
 }
+
+export interface RelayBacklogRow {
+  name: string;
+  updated_at: Date | string;
+  behind: string;
+}
+
+/** Every relay cursor with the number of outbox events after it (a NATS relay waiting on an outage grows here). */
+export async function relayBacklogs(db: Queryable): Promise<RelayBacklogRow[]> {
+  const result = await db.query<RelayBacklogRow>(
+    `SELECT c.name, c.updated_at,
+            (SELECT count(*) FROM outbox_event e WHERE (e.tx_id, e.position) > (c.tx_id, c.position)) AS behind
+       FROM runtime_relay_cursor c
+      ORDER BY c.name`,
+  );
+  return result.rows;
+}

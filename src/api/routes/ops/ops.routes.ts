@@ -194,6 +194,32 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
     return { items: await ops.targets() };
   });
 
+  const relays = operation({
+    operationId: 'getRelays',
+    tags: ['Operations'],
+    summary: 'Outbox relays: where each cursor stands and how many events wait behind it',
+    auth: 'ops:read',
+    query: NoQuery,
+    responses: {
+      200: {
+        description: 'Every relay that has moved its cursor once: `default` feeds the subscriptions, `nats:<stream>` publishes to NATS JetStream.',
+        schema: z
+          .object({ items: z.array(z.object({ name: z.string(), updatedAt: z.string(), behind: z.number().int() }).meta({ id: 'RelayStatus' })) })
+          .meta({ id: 'RelayList' }),
+        example: {
+          items: [
+            { name: 'default', updatedAt: '2026-03-02T10:15:00.000Z', behind: 0 },
+            { name: 'nats:SYNCLINE', updatedAt: '2026-03-02T10:12:41.000Z', behind: 1840 },
+          ],
+        },
+      },
+    },
+  });
+  app.get('/v1/ops/relays', { preHandler: canRead, schema: relays }, async (request) => {
+    parseQuery(NoQuery, request.query);
+    return { items: await ops.relays() };
+  });
+
   const listDeadLetters = operation({
     operationId: 'listDeadLetters',
     tags: ['Operations'],
