@@ -8,6 +8,8 @@ import { ORDER_EVENT_TYPES } from '../src/flows/order-events.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { call, sampleOrder, submitOrder } from './support/orders.ts';
+import { flowApi, startFlowRig, type FlowRig } from './support/flows.ts';
+import { waitFor } from './support/runtime.ts';
 
 /**
  * The event contract matches the code: /asyncapi.json is a valid AsyncAPI 3.0 document
@@ -96,6 +98,7 @@ describe('the AsyncAPI document', () => {
       const [example] = message.examples;
       const parsed = eventSchema(type).safeParse(example.payload);
       assert.ok(parsed.success, `${type}: ${parsed.error?.message}`);
+      assert.deepEqual(parsed.data, example.payload, `${type}: the example has members its schema does not describe`);
       assert.equal(example.headers['Nats-Msg-Id'], example.payload.id);
       const hook = served.components.messages[`${eventName(type)}Webhook`].examples[0];
       assert.equal(hook.headers['webhook-id'], hook.payload.id);
@@ -133,22 +136,78 @@ describe('events the code writes satisfy the document', () => {
     const consumed = await post(`/v1/inventory/reservations/${kept.body.id}/consume`, { reference: 'SHP-1' });
     assert.equal(consumed.status, 200, JSON.stringify(consumed.body));
 
-    const events: Json[] = [];
-    const opsToken = await server.token('ops:read');
-    for (let cursor: string | null = null, page = 0; page < 100; page++) {
-      const response = await call(server.baseUrl, 'GET', `/v1/events?limit=200${cursor ? `&after=${cursor}` : ''}`, { token: opsToken });
-      assert.equal(response.status, 200);
-      if (response.body.events.length === 0) break;
-      events.push(...response.body.events);
-      cursor = response.body.nextCursor;
-    }
-    const seen = new Set(events.map((e) => e.type));
-    for (const type of [EVENT_TYPES.orderCreated, EVENT_TYPES.inventoryAdjusted, EVENT_TYPES.inventoryReserved, EVENT_TYPES.inventoryReleased]) {
-      assert.ok(seen.has(type), `no ${type} event was written`);
-    }
-    for (const event of events) {
-      const parsed = eventSchema(event.type).safeParse(event);
-      assert.ok(parsed.success, `${event.type}: ${parsed.error?.message}\n${JSON.stringify(event.data)}`);
+    await assertEventsMatch(server.baseUrl, await server.token('ops:read'), [
+      EVENT_TYPES.orderCreated,
+      EVENT_TYPES.inventoryAdjusted,
+      EVENT_TYPES.inventoryReserved,
+      EVENT_TYPES.inventoryReleased,
+    ]);
+  });
+
+  test('the order lifecycle events from the flows, against the sandboxes', async () => {
+    const rig: FlowRig = await startFlowRig();
+    try {
+      const f = flowApi(rig);
+      await f.location('WH-EAST', 'warehouse');
+      await f.stock([
+        { type: 'receipt', sku: 'TEE-M', location: 'WH-EAST', quantity: 20 },
+        { type: 'receipt', sku: 'MUG', location: 'WH-EAST', quantity: 20 },
+        { type: 'count', sku: 'SOCKS', location: 'WH-EAST', quantity: 0 },
+      ]);
+      // Shipped in two parts, invoiced, completed, then one unit returned.
+      const shipped = await f.submit();
+      await f.waitForStatus(shipped, 'released');
+      const [fulfilment] = await f.fulfilments(shipped);
+      await f.ship(fulfilment.id, { lines: [{ lineNumber: 1, quantity: 2 }] });
+      await f.waitForStatus(shipped, 'partially_shipped');
+      await f.ship(fulfilment.id, { lines: [{ lineNumber: 2, quantity: 1 }] });
+      await f.waitForStatus(shipped, 'completed');
+      const accepted = await f.api('POST', '/v1/returns', { orderId: shipped, location: 'WH-EAST', lines: [{ lineNumber: 2, quantity: 1, condition: 'resellable' }] }, { 'idempotency-key': randomUUID() });
+      assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+      await waitFor('the return to complete', async () => (await f.api('GET', `/v1/returns/${accepted.body.id}`)).body.status === 'completed', 30_000, 100);
+      // Cancelled after release; waiting for stock; held by validation (a US address without a state).
+      const cancelled = await f.submit();
+      await f.waitForStatus(cancelled, 'released');
+      await f.cancelAndWait(cancelled);
+      const backordered = await f.submit({ lines: [{ sku: 'SOCKS', quantity: 1, unitPrice: '48.48' }] });
+      await f.waitForStatus(backordered, 'pending_allocation');
+      const { region: _region, ...noRegion } = sampleOrder().shippingAddress as Record<string, unknown>;
+      const held = await f.submit({ shippingAddress: noRegion });
+      await f.waitForStatus(held, 'on_hold');
+
+      await assertEventsMatch(rig.baseUrl, rig.token, [
+        ORDER_EVENT_TYPES.released,
+        ORDER_EVENT_TYPES.partiallyShipped,
+        ORDER_EVENT_TYPES.shipped,
+        ORDER_EVENT_TYPES.invoiced,
+        ORDER_EVENT_TYPES.completed,
+        ORDER_EVENT_TYPES.returned,
+        ORDER_EVENT_TYPES.cancelled,
+        ORDER_EVENT_TYPES.backordered,
+        ORDER_EVENT_TYPES.onHold,
+      ]);
+    } finally {
+      await rig.close();
     }
   });
 });
+
+/** Reads the whole feed, checks that `expected` types were written, and parses every event with its type's schema. */
+async function assertEventsMatch(baseUrl: string, token: string, expected: readonly string[]): Promise<void> {
+  const events: Json[] = [];
+  for (let cursor: string | null = null, page = 0; page < 100; page++) {
+    const response = await call(baseUrl, 'GET', `/v1/events?limit=200${cursor ? `&after=${cursor}` : ''}`, { token });
+    assert.equal(response.status, 200);
+    if (response.body.events.length === 0) break;
+    events.push(...response.body.events);
+    cursor = response.body.nextCursor;
+  }
+  const seen = new Set(events.map((e) => e.type));
+  for (const type of expected) assert.ok(seen.has(type), `no ${type} event was written; seen: ${[...seen].join(', ')}`);
+  for (const event of events) {
+    const parsed = eventSchema(event.type).safeParse(event);
+    assert.ok(parsed.success, `${event.type}: ${parsed.error?.message}\n${JSON.stringify(event.data)}`);
+    // zod drops members a schema does not name: equal means the schema names everything the writer wrote.
+    assert.deepEqual(parsed.data, event, `${event.type} carries members its schema does not describe`);
+  }
+}
