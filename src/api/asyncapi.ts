@@ -24,12 +24,15 @@ type Json = Record<string, unknown>;
 /** Every event type Syncline writes to its outbox, with its payload schema. */
 export const EVENT_CATALOGUE: Record<string, z.ZodType> = { ...EVENT_PAYLOADS, ...ORDER_EVENT_PAYLOADS };
 
+/** An event type the code emits: a new constant without a payload schema, summary and example does not compile. */
+export type EventType = keyof typeof EVENT_PAYLOADS | keyof typeof ORDER_EVENT_PAYLOADS;
+
 /** The event types the code can emit, from the writers' constants. */
 export const EMITTED_EVENT_TYPES: readonly string[] = [...Object.values(EVENT_TYPES), ...Object.values(ORDER_EVENT_TYPES)];
 
 const SOURCES: Record<string, string> = { order: '/syncline/orders', inventory: '/syncline/inventory' };
 
-const SUMMARIES: Record<string, string> = {
+const SUMMARIES: Record<EventType, string> = {
   'order.created': 'An order was accepted from a channel (the whole canonical order).',
   'order.on_hold': 'An order stopped: validation, fraud, or a flow that failed for good.',
   'order.exception': 'A flow after release (shipment, invoice, return) failed for good; the order kept its status.',
@@ -68,7 +71,7 @@ export function eventSchema(type: string): z.ZodType {
 
 /** A complete example event of one type: the CloudEvent around its example payload. */
 export function exampleEvent(type: string): CloudEvent {
-  const data = EVENT_DATA_EXAMPLES[type] as Record<string, unknown>;
+  const data = EVENT_DATA_EXAMPLES[type as EventType] as Record<string, unknown>;
   const subject = (data.orderId ?? data.id ?? data.reservationId ?? data.sku) as string;
   return {
     specversion: '1.0',
@@ -144,7 +147,7 @@ export function buildAsyncApiDocument(): Json {
     const common = {
       name: type,
       title: type,
-      summary: SUMMARIES[type] ?? type,
+      summary: SUMMARIES[type as EventType],
       contentType: 'application/cloudevents+json',
       correlationId: { $ref: '#/components/correlationIds/correlationid' },
       payload: { $ref: `#/components/schemas/${name}Event` },
@@ -164,7 +167,7 @@ export function buildAsyncApiDocument(): Json {
     channels[channel] = {
       address: `syncline.${type}`,
       title: `syncline.${type}`,
-      summary: SUMMARIES[type] ?? type,
+      summary: SUMMARIES[type as EventType],
       servers: [{ $ref: '#/servers/nats' }],
       messages: { [name]: { $ref: `#/components/messages/${name}` } },
     };

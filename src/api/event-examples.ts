@@ -1,3 +1,4 @@
+import type { EventType } from './asyncapi.ts';
 import { movementReceiptExample, orderExample, reservationExample } from './routes/examples.ts';
 
 /**
@@ -24,7 +25,7 @@ const exception = {
 const heldLine = reservationExample.lines[0]!;
 
 /** Example payloads by event type. */
-export const EVENT_DATA_EXAMPLES: Record<string, unknown> = {
+export const EVENT_DATA_EXAMPLES: Record<EventType, unknown> = {
   'order.created': orderExample,
   'order.on_hold': { orderId, reason: 'exception', exception: { ...exception, resumeStatus: 'allocated' } },
   'order.exception': {
