@@ -8,6 +8,7 @@ import { ORDER_EVENT_TYPES } from '../src/flows/order-events.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { call, sampleOrder, submitOrder } from './support/orders.ts';
+import { sandboxAdmin } from '../src/connectors/kit/sandbox-app.ts';
 import { flowApi, startFlowRig, type FlowRig } from './support/flows.ts';
 import { waitFor } from './support/runtime.ts';
 
@@ -153,6 +154,8 @@ describe('events the code writes satisfy the document', () => {
         { type: 'receipt', sku: 'TEE-M', location: 'WH-EAST', quantity: 20 },
         { type: 'receipt', sku: 'MUG', location: 'WH-EAST', quantity: 20 },
         { type: 'count', sku: 'SOCKS', location: 'WH-EAST', quantity: 0 },
+        // In stock, but unknown to the ERP: posting the order fails for good.
+        { type: 'receipt', sku: 'GHOST', location: 'WH-EAST', quantity: 5 },
       ]);
       // Shipped in two parts, invoiced, completed, then one unit returned.
       const shipped = await f.submit();
@@ -174,6 +177,12 @@ describe('events the code writes satisfy the document', () => {
       const { region: _region, ...noRegion } = sampleOrder().shippingAddress as Record<string, unknown>;
       const held = await f.submit({ shippingAddress: noRegion });
       await f.waitForStatus(held, 'on_hold');
+      const rejected = await f.submit({ lines: [{ sku: 'GHOST', quantity: 1, unitPrice: '12.00' }], payments: [] });
+      await f.waitForStatus(rejected, 'on_hold');
+      const payment = sandboxAdmin(rig.sandboxes.urls.payment);
+      await payment.call('PUT', '/_sandbox/config', { failCapturesFor: ['*'] });
+      const declined = await f.submit();
+      await f.waitForStatus(declined, 'payment_failed');
 
       await assertEventsMatch(rig.baseUrl, rig.token, [
         ORDER_EVENT_TYPES.released,
@@ -185,7 +194,10 @@ describe('events the code writes satisfy the document', () => {
         ORDER_EVENT_TYPES.cancelled,
         ORDER_EVENT_TYPES.backordered,
         ORDER_EVENT_TYPES.onHold,
+        ORDER_EVENT_TYPES.paymentFailed,
       ]);
+      const holds = (await f.api('GET', '/v1/events?limit=1000')).body.events.filter((e: Json) => e.type === ORDER_EVENT_TYPES.onHold).map((e: Json) => e.data.reason);
+      assert.deepEqual(holds.sort(), ['exception', 'validation']);
     } finally {
       await rig.close();
     }
