@@ -137,7 +137,16 @@ describe('events the code writes satisfy the document', () => {
     const consumed = await post(`/v1/inventory/reservations/${kept.body.id}/consume`, { reference: 'SHP-1' });
     assert.equal(consumed.status, 200, JSON.stringify(consumed.body));
 
-    await assertEventsMatch(server.baseUrl, await server.token('ops:read'), [
+    const opsToken = await server.token('ops:read');
+    // Availability is announced by a background round (every 250 ms), not by the request.
+    await waitFor(
+      'an inventory.availability.changed event',
+      async () => (await readFeed(server.baseUrl, opsToken)).some((e) => e.type === EVENT_TYPES.inventoryAvailabilityChanged),
+      10_000,
+      100,
+    );
+    await assertEventsMatch(server.baseUrl, opsToken, [
+      EVENT_TYPES.inventoryAvailabilityChanged,
       EVENT_TYPES.orderCreated,
       EVENT_TYPES.inventoryAdjusted,
       EVENT_TYPES.inventoryReserved,
@@ -204,8 +213,8 @@ describe('events the code writes satisfy the document', () => {
   });
 });
 
-/** Reads the whole feed, checks that `expected` types were written, and parses every event with its type's schema. */
-async function assertEventsMatch(baseUrl: string, token: string, expected: readonly string[]): Promise<void> {
+/** Every event of the feed, page after page. */
+async function readFeed(baseUrl: string, token: string): Promise<Json[]> {
   const events: Json[] = [];
   for (let cursor: string | null = null, page = 0; page < 100; page++) {
     const response = await call(baseUrl, 'GET', `/v1/events?limit=200${cursor ? `&after=${cursor}` : ''}`, { token });
@@ -214,6 +223,12 @@ async function assertEventsMatch(baseUrl: string, token: string, expected: reado
     events.push(...response.body.events);
     cursor = response.body.nextCursor;
   }
+  return events;
+}
+
+/** Checks that `expected` types were written, and parses every event of the feed with its type's schema. */
+async function assertEventsMatch(baseUrl: string, token: string, expected: readonly string[]): Promise<void> {
+  const events = await readFeed(baseUrl, token);
   const seen = new Set(events.map((e) => e.type));
   for (const type of expected) assert.ok(seen.has(type), `no ${type} event was written; seen: ${[...seen].join(', ')}`);
   for (const event of events) {
