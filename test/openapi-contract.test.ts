@@ -40,7 +40,7 @@ const recordRoutes = (message: unknown) => {
 diagnostics.subscribe('fastify.initialization', recordRoutes);
 
 // The reference itself (document and UI) is not part of the API it describes.
-const REFERENCE_ROUTES = new Set(['/openapi.json', '/docs', '/docs/assets/:file']);
+const REFERENCE_ROUTES = new Set(['/openapi.json', '/asyncapi.json', '/docs', '/docs/assets/:file']);
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'] as const;
 
 /** `/v1/orders/:id` as an OpenAPI path template: `/v1/orders/{id}`. */

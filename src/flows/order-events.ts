@@ -1,3 +1,16 @@
+import type { z } from 'zod';
+import {
+  OrderBackorderedData,
+  OrderCancelledData,
+  OrderCompletedData,
+  OrderExceptionData,
+  OrderInvoicedData,
+  OrderOnHoldData,
+  OrderPaymentFailedData,
+  OrderReleasedData,
+  OrderReturnedData,
+  OrderShippedData,
+} from '../model/events.ts';
 import { newId } from '../model/ids.ts';
 import type { NewEvent } from '../runtime/outbox/outbox.ts';
 
@@ -17,7 +30,32 @@ export const ORDER_EVENT_TYPES = {
   returned: 'order.returned',
 } as const;
 
+/** The payload schema of each order lifecycle event (src/model/events.ts). */
+export const ORDER_EVENT_PAYLOADS = {
+  [ORDER_EVENT_TYPES.onHold]: OrderOnHoldData,
+  [ORDER_EVENT_TYPES.exception]: OrderExceptionData,
+  [ORDER_EVENT_TYPES.backordered]: OrderBackorderedData,
+  [ORDER_EVENT_TYPES.released]: OrderReleasedData,
+  [ORDER_EVENT_TYPES.partiallyShipped]: OrderShippedData,
+  [ORDER_EVENT_TYPES.shipped]: OrderShippedData,
+  [ORDER_EVENT_TYPES.invoiced]: OrderInvoicedData,
+  [ORDER_EVENT_TYPES.completed]: OrderCompletedData,
+  [ORDER_EVENT_TYPES.cancelled]: OrderCancelledData,
+  [ORDER_EVENT_TYPES.paymentFailed]: OrderPaymentFailedData,
+  [ORDER_EVENT_TYPES.returned]: OrderReturnedData,
+} as const satisfies Record<OrderEventType, z.ZodType>;
+
+export type OrderEventType = (typeof ORDER_EVENT_TYPES)[keyof typeof ORDER_EVENT_TYPES];
+
+// Distributes over unions, so each variant of a payload keeps its own members.
+type WithoutOrderId<T> = T extends unknown ? Omit<T, 'orderId'> : never;
+
 /** An order event for the outbox; `subject` is the order id, so consumers can follow one order. */
-export function orderEvent(type: string, orderId: string, correlationId: string, data: Record<string, unknown>): NewEvent {
+export function orderEvent<T extends OrderEventType>(
+  type: T,
+  orderId: string,
+  correlationId: string,
+  data: WithoutOrderId<z.input<(typeof ORDER_EVENT_PAYLOADS)[T]>>,
+): NewEvent {
   return { id: newId('event'), type, source: '/syncline/orders', subject: orderId, time: new Date().toISOString(), correlationId, data: { orderId, ...data } };
 }

@@ -51,7 +51,7 @@ export const ReturnRequest = z
 export type ReturnRequest = z.infer<typeof ReturnRequest>;
 
 /** A return's failed flow: the order's exception without what only an order has (its status is not touched). */
-const ReturnException = OrderException.omit({ kind: true, resumeStatus: true, statusKept: true }).meta({
+export const ReturnException = OrderException.omit({ kind: true, resumeStatus: true, statusKept: true }).meta({
   id: 'ReturnException',
   description: 'The failing system, step, error and the dead letter to replay once the cause is fixed.',
 });

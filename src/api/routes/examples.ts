@@ -59,7 +59,7 @@ export const eventExample = {
   time: at,
   datacontenttype: 'application/json',
   correlationid: correlationId,
-  data: { orderId, channel: 'shopify-us', channelOrderId: 'SO-1001' },
+  data: orderExample,
 };
 
 export const locationExample = { id: 'loc_01jd5q8x7m2v3k4n5p6r7s8t9y', code: 'WH-EAST', name: 'East warehouse', kind: 'warehouse', createdAt: at };

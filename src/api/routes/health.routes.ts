@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import { isMigrated } from '../../store/migrate.ts';
+import { asyncApiDocument } from '../asyncapi.ts';
 import type { ApiContext } from '../api-context.ts';
 import { isProblemType, PROBLEMS, PROBLEM_BASE, sendProblem } from '../problem.ts';
 import { operation } from '../route-kit.ts';
@@ -65,7 +66,7 @@ const getProblemType = operation({
   problems: { 'not-found': 'No such problem type.' },
 });
 
-/** Liveness, readiness, the OpenAPI document, the browsable reference and problem type descriptions. */
+/** Liveness, readiness, the OpenAPI and AsyncAPI documents, the browsable reference and problem type descriptions. */
 export async function healthRoutes(app: FastifyInstance, { db }: ApiContext): Promise<void> {
   app.get('/healthz', { schema: health }, async () => ({ status: 'ok' }));
 
@@ -79,6 +80,7 @@ export async function healthRoutes(app: FastifyInstance, { db }: ApiContext): Pr
   });
 
   app.get('/openapi.json', hidden, async () => app.swagger());
+  app.get('/asyncapi.json', hidden, async () => asyncApiDocument());
   app.get('/docs', hidden, async (_request, reply) => reply.type('text/html; charset=utf-8').send(DOCS_PAGE));
   app.get('/docs/assets/:file', hidden, async (request, reply) => {
     const { file } = request.params as { file: string };

@@ -9,6 +9,7 @@ import {
 import { listPolicyChannels } from '../../store/inventory/stock-queries.ts';
 import { appendEvents, type NewEvent } from '../../runtime/outbox/outbox.ts';
 import { EVENT_TYPES } from '../../model/cloud-event.ts';
+import type { EventData } from '../../model/events.ts';
 import { newId } from '../../model/ids.ts';
 import { evaluate } from './availability.ts';
 import { INVENTORY_SOURCE } from './reservation-batch.ts';
@@ -78,7 +79,7 @@ export class AvailabilityPublisher {
               previousAvailable: previous?.available ?? null,
               onHand: figure.onHand,
               reserved: figure.reserved,
-            },
+            } satisfies EventData<'inventory.availability.changed'>,
           });
         }
       }

@@ -10,6 +10,7 @@ import {
 import { lockBalanceRows, markAvailabilityChanged, writeBalances } from '../../store/inventory/stock-queries.ts';
 import { appendEvents, type NewEvent } from '../../runtime/outbox/outbox.ts';
 import { EVENT_TYPES } from '../../model/cloud-event.ts';
+import type { EventData } from '../../model/events.ts';
 import { newId } from '../../model/ids.ts';
 import type { LedgerEntry, Reservation } from '../../model/inventory.ts';
 import { INVENTORY_SOURCE } from './reservation-batch.ts';
@@ -80,7 +81,7 @@ export async function releaseHolds(
         channel: r.channel,
         reason: status === 'expired' ? 'expired' : 'released',
         lines: r.lines.filter((l) => l.open > 0).map((l) => ({ sku: l.sku, location: l.code, quantity: l.open })),
-      },
+      } satisfies EventData<'inventory.released'>,
     });
   }
   await appendEvents(tx, events);
@@ -177,7 +178,7 @@ export async function consumeHold(
       time: now,
       correlationId: context.correlationId,
       traceparent: context.traceparent,
-      data: { requestId, reservationId: held.id, reference: reference ?? held.reference, entries, balances: balances.map((b) => ({ sku: b.sku, location: b.code, onHand: b.onHand, reserved: b.reserved })) },
+      data: { requestId, reservationId: held.id, reference: reference ?? held.reference, entries, balances: balances.map((b) => ({ sku: b.sku, location: b.code, onHand: b.onHand, reserved: b.reserved })) } satisfies EventData<'inventory.adjusted'>,
     },
   ]);
   return { kind: 'consumed', reservation, entries };

@@ -3,6 +3,7 @@ import { appendLedger, type NewLedgerRow } from '../../store/inventory/movement-
 import { lockBalanceRows, markAvailabilityChanged, writeBalances, type BalanceRow } from '../../store/inventory/stock-queries.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
 import { EVENT_TYPES } from '../../model/cloud-event.ts';
+import type { EventData } from '../../model/events.ts';
 import { newId } from '../../model/ids.ts';
 import type { MovementReceipt } from '../../model/inventory.ts';
 import { INVENTORY_SOURCE } from './reservation-batch.ts';
@@ -117,7 +118,7 @@ export async function applyMovements(tx: Queryable, movements: readonly Resolved
       time: now,
       correlationId: context.correlationId,
       traceparent: context.traceparent,
-      data: { requestId, sku, entries: entries.filter((e) => e.sku === sku), balances: receipt.balances.filter((b) => b.sku === sku) },
+      data: { requestId, sku, entries: entries.filter((e) => e.sku === sku), balances: receipt.balances.filter((b) => b.sku === sku) } satisfies EventData<'inventory.adjusted'>,
     })),
   );
   return { kind: 'recorded', receipt };

@@ -1,6 +1,7 @@
 import { SynclineError } from '../../domain/errors.ts';
 import { BEFORE_RELEASE, TERMINAL_STATUSES } from '../../domain/orders/order-state.ts';
 import { fromScaled, minorUnits, toScaled } from '../../model/money.ts';
+import type { OrderCancelledData } from '../../model/events.ts';
 import type { OrderStatus } from '../../model/order.ts';
 import type { HandlerContext } from '../../runtime/runtime.ts';
 import { enqueue } from '../../runtime/queue.ts';
@@ -56,7 +57,7 @@ async function finishAsCancelled(
   run: StepRun,
   cancellationId: string,
   from: readonly OrderStatus[],
-  report: Record<string, unknown>,
+  report: Omit<OrderCancelledData, 'orderId' | 'cancellationId'>,
   also: { reverseLoyalty?: boolean; settleDeadLetter?: string | undefined } = {},
 ): Promise<void> {
   await deps.db.transaction(async (tx) => {

@@ -1,5 +1,6 @@
 import { SynclineError } from '../../domain/errors.ts';
 import { fromScaled, minorUnits, toScaled } from '../../model/money.ts';
+import type { OrderBackorderedData } from '../../model/events.ts';
 import type { Order } from '../../model/order.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
@@ -172,7 +173,7 @@ async function stockFor(deps: FlowDeps, order: Order): Promise<LocationStock[]> 
 }
 
 function allocateStep(deps: FlowDeps): FlowStep<PlacedState> {
-  const backorder = (order: Order, run: { correlationId: string }, lines: unknown[], skus: string[]): StepOutcome => ({
+  const backorder = (order: Order, run: { correlationId: string }, lines: OrderBackorderedData['lines'], skus: string[]): StepOutcome => ({
     kind: 'stop',
     outcome: 'pending',
     detail: { backordered: lines },

@@ -2,6 +2,7 @@ import { SynclineError } from '../../domain/errors.ts';
 import type { DeadLetterNotice, HandlerContext } from '../../runtime/runtime.ts';
 import type { Queryable } from '../../store/database.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
+import type { OrderReturnedData } from '../../model/events.ts';
 import {
   addLineQuantities,
   appendCustomerTimeline,
@@ -90,7 +91,7 @@ function returnSteps(deps: FlowDeps): FlowStep<ReturnState>[] {
       system: 'syncline',
       async forward({ ret, email, results }, run): Promise<StepOutcome> {
         const refundId = (results['payment.refund']?.refundId as string | null) ?? null;
-        const creditNotes = results['erp.credit']?.creditNotes as Record<string, unknown>[] | undefined;
+        const creditNotes = results['erp.credit']?.creditNotes as NonNullable<OrderReturnedData['creditNote']>[] | undefined;
         const summary = { returnId: ret.id, refundId, refundAmount: ret.refundAmount, creditNote: creditNotes?.[0] ?? null, location: ret.locationCode, lines: ret.lines };
         return {
           kind: 'done',

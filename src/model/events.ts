@@ -1,0 +1,164 @@
+import { z } from 'zod';
+import { EVENT_TYPES } from './cloud-event.ts';
+import { BalanceAfter, LedgerEntry, Reservation } from './inventory.ts';
+import { ReturnCondition, ReturnException } from './order-actions.ts';
+import { Order, OrderException, OrderStatus } from './order.ts';
+
+/**
+ * Event payloads: the `data` member of each CloudEvent Syncline writes to the outbox,
+ * exactly as the writers build it. The AsyncAPI document (src/api/asyncapi.ts) is
+ * generated from these schemas; the writers are typed by them.
+ */
+
+const orderId = z.string().meta({ description: 'The order the event is about (also the CloudEvent subject).' });
+
+// ---------------------------------------------------------------------------
+// Order events (types in src/flows/order-events.ts, beside order.created)
+// ---------------------------------------------------------------------------
+
+export const OrderCreatedData = Order;
+
+export const OrderOnHoldData = z
+  .discriminatedUnion('reason', [
+    z.object({ orderId, reason: z.literal('validation'), problems: z.array(z.string()).meta({ description: 'What is wrong with the order, one sentence each.' }) }),
+    z.object({ orderId, reason: z.literal('fraud'), reasons: z.array(z.object({ code: z.string(), message: z.string() })) }),
+    z.object({ orderId, reason: z.literal('exception'), exception: OrderException.omit({ kind: true }) }),
+  ])
+  .meta({ id: 'OrderOnHoldData', description: 'The order stopped: a validation problem, a fraud hold, or a flow that failed for good (replay its dead letter).' });
+
+export const OrderExceptionData = z
+  .object({
+    orderId,
+    returnId: z.string().optional().meta({ description: 'Present when the failing flow is a return’s.' }),
+    exception: ReturnException.extend({
+      status: OrderStatus.optional().meta({ description: 'The status the order kept (absent for a return’s exception).' }),
+      shownOnOrder: z.boolean().optional().meta({ description: 'Whether the exception is attached to the order (one at a time is).' }),
+    }),
+  })
+  .meta({ id: 'OrderExceptionData', description: 'A flow after release (shipment, invoice, return) failed for good; the order kept its status.' });
+
+export const OrderBackorderedData = z
+  .object({ orderId, lines: z.array(z.object({ lineNumber: z.number().int(), sku: z.string(), requested: z.number().int(), available: z.number().int() })) })
+  .meta({ id: 'OrderBackorderedData', description: 'Not enough stock for these lines; the order waits for stock.' });
+export type OrderBackorderedData = z.infer<typeof OrderBackorderedData>;
+
+export const OrderReleasedData = z
+  .object({ orderId, fulfilments: z.array(z.object({ location: z.string().meta({ description: 'Location code.' }), id: z.string().meta({ description: "The warehouse's fulfilment id." }) })) })
+  .meta({ id: 'OrderReleasedData', description: 'Paid, reserved, posted to the ERP and sent to the warehouses.' });
+
+export const OrderShippedData = z
+  .object({
+    orderId,
+    shipmentId: z.string(),
+    location: z.string().meta({ description: 'Code of the location that shipped.' }),
+    carrier: z.string().nullable(),
+    trackingNumbers: z.array(z.string()),
+    lines: z.array(z.object({ lineNumber: z.number().int(), sku: z.string(), quantity: z.number().int() })),
+  })
+  .meta({ id: 'OrderShippedData', description: 'One shipment; order.shipped when every line is shipped or cancelled, else order.partially_shipped.' });
+
+export const OrderInvoicedData = z
+  .object({
+    orderId,
+    invoices: z.array(
+      z.object({ erpId: z.number().int(), number: z.string().nullable(), state: z.string(), totalAmount: z.string(), currency: z.string(), invoiceDate: z.string().nullable() }),
+    ),
+  })
+  .meta({ id: 'OrderInvoicedData', description: "The ERP's invoices for the order." });
+
+export const OrderCompletedData = z.object({ orderId }).meta({ id: 'OrderCompletedData', description: 'Shipped (or cancelled) in full and invoiced.' });
+
+const Compensated = z
+  .array(z.object({ step: z.string(), detail: z.record(z.string(), z.unknown()) }))
+  .meta({ description: 'The steps undone (last first), each with what its compensation reported.' });
+
+export const OrderCancelledData = z
+  .object({
+    orderId,
+    cancellationId: z.string(),
+    compensated: Compensated,
+    strayHoldsReleased: z.array(z.string()).optional().meta({ description: 'Reservations of the order released besides those of its flow.' }),
+    exception: z
+      .object({ step: z.string().nullable(), code: z.string(), deadLetterId: z.string() })
+      .optional()
+      .meta({ description: 'The exception the order was held for; its dead letter is settled by the cancel.' }),
+    cancelledFulfilments: z
+      .array(z.object({ location: z.string(), fulfilmentId: z.string() }))
+      .optional()
+      .meta({ description: 'Present when the order was released: the fulfilments the warehouses stopped.' }),
+  })
+  .meta({ id: 'OrderCancelledData', description: 'Cancelled in full: what was done is undone.' });
+export type OrderCancelledData = z.infer<typeof OrderCancelledData>;
+
+export const OrderPaymentFailedData = z
+  .discriminatedUnion('at', [
+    z.object({ orderId, at: z.literal('authorize'), code: z.string().meta({ description: "The payment provider's decline code." }) }),
+    z.object({ orderId, at: z.literal('capture'), compensated: z.array(z.string()).meta({ description: 'The steps undone.' }) }),
+  ])
+  .meta({ id: 'OrderPaymentFailedData', description: 'The payment was declined at authorisation or capture.' });
+
+export const OrderReturnedData = z
+  .object({
+    orderId,
+    returnId: z.string(),
+    refundId: z.string().nullable(),
+    refundAmount: z.string(),
+    creditNote: z
+      .object({ erpId: z.number().int(), number: z.string().nullable(), state: z.string(), totalAmount: z.string() })
+      .nullable()
+      .meta({ description: "The ERP's credit note." }),
+    location: z.string().meta({ description: 'Code of the location the goods came back to.' }),
+    lines: z.array(z.object({ lineNumber: z.number().int(), sku: z.string(), quantity: z.number().int(), condition: ReturnCondition, unitPrice: z.string() })),
+  })
+  .meta({ id: 'OrderReturnedData', description: 'A return is done: refunded, credited in the ERP, resellable goods restocked.' });
+export type OrderReturnedData = z.infer<typeof OrderReturnedData>;
+
+// ---------------------------------------------------------------------------
+// Inventory events (types in EVENT_TYPES)
+// ---------------------------------------------------------------------------
+
+export const InventoryAdjustedData = z
+  .object({
+    requestId: z.string(),
+    sku: z.string().optional().meta({ description: 'Movements: the SKU (one event per SKU of a request).' }),
+    reservationId: z.string().optional().meta({ description: 'Sales: the reservation that shipped.' }),
+    reference: z.string().optional().meta({ description: 'Sales: the shipment reference, or the reservation’s.' }),
+    entries: z.array(LedgerEntry),
+    balances: z.array(BalanceAfter),
+  })
+  .meta({ id: 'InventoryAdjustedData', description: 'Stock movements (or a sale from a reservation) and the balances after them.' });
+
+export const InventoryReservedData = Reservation;
+
+export const InventoryReleasedData = z
+  .object({
+    reservationId: z.string(),
+    reference: z.string(),
+    channel: z.string(),
+    reason: z.enum(['released', 'expired']),
+    lines: z.array(z.object({ sku: z.string(), location: z.string(), quantity: z.number().int().meta({ description: 'Units that were still held.' }) })),
+  })
+  .meta({ id: 'InventoryReleasedData', description: 'A reservation was released or lapsed; its open units are available again.' });
+
+export const InventoryAvailabilityChangedData = z
+  .object({
+    sku: z.string(),
+    channel: z.string().nullable().meta({ description: 'null: the shared pool (channels without a policy).' }),
+    available: z.number().int(),
+    previousAvailable: z.number().int().nullable().meta({ description: 'The last figure announced; null for the first.' }),
+    onHand: z.number().int(),
+    reserved: z.number().int(),
+  })
+  .meta({ id: 'InventoryAvailabilityChangedData', description: 'What a channel can sell of a SKU changed (coalesced: at most one per round).' });
+
+/** The payload schema of each event type in EVENT_TYPES. */
+export const EVENT_PAYLOADS = {
+  [EVENT_TYPES.orderCreated]: OrderCreatedData,
+  [EVENT_TYPES.inventoryAdjusted]: InventoryAdjustedData,
+  [EVENT_TYPES.inventoryReserved]: InventoryReservedData,
+  [EVENT_TYPES.inventoryReleased]: InventoryReleasedData,
+  [EVENT_TYPES.inventoryAvailabilityChanged]: InventoryAvailabilityChangedData,
+} as const satisfies Record<(typeof EVENT_TYPES)[keyof typeof EVENT_TYPES], z.ZodType>;
+
+/** The `data` of an event of one of the EVENT_TYPES, as its writer builds it. */
+export type EventData<T extends keyof typeof EVENT_PAYLOADS> = z.input<(typeof EVENT_PAYLOADS)[T]>;
