@@ -12,6 +12,7 @@ import type { HandlerContext, JobSpec } from '../runtime.ts';
 import { createTargetCaller } from '../targets/target-caller.ts';
 import { parseRetryAfter, TargetError } from '../targets/target-errors.ts';
 import { resolveTargetPolicy } from '../targets/target-policy.ts';
+import { upsertTarget } from '../../store/runtime/target-queries.ts';
 import { postWebhook } from './webhook-post.ts';
 
 /**
@@ -80,16 +81,24 @@ const isSuccess = (status: number) => status >= 200 && status < 300;
 /** Registers the event router and the delivery handler with a worker's registry. */
 export function registerWebhookDeliveries(registry: RuntimeRegistry, { db, config }: WebhookDeliveryOptions): void {
   const settings = config.webhooks;
+  // Targets whose row and concurrency slots this process has written, with the limits written.
+  const published = new Set<string>();
   registry.route(routeToSubscriptions);
   registry.register<DeliveryPayload>(
     WEBHOOK_JOB_TYPE,
-    (payload, context) => deliver(db, settings, payload, context),
+    (payload, context) => deliver(db, settings, published, payload, context),
     // Attempts never run out before the pause rule applies; the schedule spreads them over hours.
     { maxAttempts: 1000, backoffScheduleMs: settings.retryScheduleMs, timeoutMs: settings.timeoutMs + 30_000 },
   );
 }
 
-async function deliver(db: Database, settings: Config['webhooks'], { subscriptionId, event }: DeliveryPayload, context: HandlerContext): Promise<void> {
+async function deliver(
+  db: Database,
+  settings: Config['webhooks'],
+  published: Set<string>,
+  { subscriptionId, event }: DeliveryPayload,
+  context: HandlerContext,
+): Promise<void> {
   const subscription = await selectSubscription(db, subscriptionId);
   // Deleted or disabled: the event is dropped (a disabled subscription can be resumed and replayed).
   if (!subscription || subscription.status === 'disabled') return;
@@ -105,6 +114,12 @@ async function deliver(db: Database, settings: Config['webhooks'], { subscriptio
     maxWaitMs: 200,
     breaker: { failureThreshold: 5, cooldownMs: settings.breakerCooldownMs },
   });
+  // The concurrency cap needs the target's slot rows before the first call.
+  const version = `${name}:${policy.ratePerSecond}:${policy.maxConcurrency}`;
+  if (!published.has(version)) {
+    await upsertTarget(db, name, policy, policy.maxConcurrency);
+    published.add(version);
+  }
   const caller = createTargetCaller(db, name, policy, `${context.job.id}:${randomUUID()}`, context.signal);
   const body = JSON.stringify(event);
   let started: number | undefined;

@@ -41,10 +41,11 @@ export async function selectDeliveryAttempts(
     outcome: DeliveryAttemptRow['outcome'];
     error: string | null;
   }>(
-    `SELECT id::text, event_id, event_type, subject, attempt, at, status_code, latency_ms, outcome, error
+    `SELECT id::text AS id, event_id, event_type, subject, attempt, at, status_code, latency_ms, outcome, error
        FROM webhook_delivery_attempt
       WHERE subscription_id = $1 AND ($2::text IS NULL OR event_id = $2) AND ($3::bigint IS NULL OR id < $3)
-      ORDER BY id DESC
+      -- The table's id: the output column of the same name is text and would sort as text.
+      ORDER BY webhook_delivery_attempt.id DESC
       LIMIT $4`,
     [subscriptionId, filter.eventId ?? null, filter.before ?? null, limit],
   );
