@@ -22,6 +22,10 @@ export interface WebhookReceiver {
   received: Delivery[];
   /** Every request, whatever it was answered. */
   requests: number;
+  /** Most requests open at once. */
+  maxInFlight: number;
+  /** Arrival times (ms) of the deliveries answered with a 2xx. */
+  arrivals: number[];
   mode: ReceiverMode;
   close(): Promise<void>;
 }
@@ -29,8 +33,12 @@ export interface WebhookReceiver {
 /** Starts a receiver on a free loopback port. */
 export async function startWebhookReceiver(mode: ReceiverMode = { status: 200 }): Promise<WebhookReceiver> {
   const hanging = new Set<() => void>();
-  const receiver: WebhookReceiver = { url: '', received: [], requests: 0, mode, close: async () => {} };
+  const receiver: WebhookReceiver = { url: '', received: [], requests: 0, maxInFlight: 0, arrivals: [], mode, close: async () => {} };
+  let inFlight = 0;
   const server: Server = createServer((request, response) => {
+    inFlight += 1;
+    receiver.maxInFlight = Math.max(receiver.maxInFlight, inFlight);
+    response.on('close', () => (inFlight -= 1));
     const chunks: Buffer[] = [];
     request.on('data', (c: Buffer) => chunks.push(c));
     request.on('end', () => {
@@ -41,7 +49,10 @@ export async function startWebhookReceiver(mode: ReceiverMode = { status: 200 })
         return;
       }
       const body = Buffer.concat(chunks).toString('utf8');
-      if (current.status >= 200 && current.status < 300) receiver.received.push({ headers: request.headers, body, event: JSON.parse(body) });
+      if (current.status >= 200 && current.status < 300) {
+        receiver.received.push({ headers: request.headers, body, event: JSON.parse(body) });
+        receiver.arrivals.push(Date.now());
+      }
       response.writeHead(current.status).end();
     });
   });
