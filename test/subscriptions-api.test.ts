@@ -116,6 +116,7 @@ describe('subscriptions API', () => {
     assert.ok(Date.parse(rotated.body.previousSecretValidUntil) > Date.now() + 50 * 60_000);
     assert.equal((await rig.api('DELETE', `/v1/subscriptions/${id}`)).status, 204);
     assert.equal((await rig.api('GET', `/v1/subscriptions/${id}`)).status, 404);
+    assert.equal((await rig.database.db.query('SELECT 1 FROM runtime_target WHERE name = $1', [`webhook:${id}`])).rowCount, 0);
     const audit = await rig.database.db.query<{ action: string; actor: string }>('SELECT action, actor FROM audit_event WHERE target_id = $1 ORDER BY id', [id]);
     assert.deepEqual(
       audit.rows.map((r) => r.action),

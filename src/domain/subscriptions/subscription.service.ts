@@ -151,11 +151,15 @@ export async function setSubscriptionPaused(
   });
 }
 
-/** Deletes a subscription and its delivery log; deliveries still queued are dropped. */
-export async function removeSubscription(db: Database, id: string, who: AuditContext): Promise<boolean> {
+/**
+ * Deletes a subscription and its delivery log; deliveries still queued are dropped.
+ * `onDeleted` runs in the same transaction (the runtime forgets the subscription's target).
+ */
+export async function removeSubscription(db: Database, id: string, who: AuditContext, onDeleted: (tx: Queryable) => Promise<void>): Promise<boolean> {
   return db.transaction(async (tx) => {
     if (!(await deleteSubscription(tx, id))) return false;
     await recordAudit(tx, who, { action: 'subscription.deleted', targetType: 'subscription', targetId: id });
+    await onDeleted(tx);
     return true;
   });
 }

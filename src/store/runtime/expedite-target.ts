@@ -16,3 +16,8 @@ export async function expediteTarget(db: Queryable, target: string): Promise<voi
     [target],
   );
 }
+
+/** Removes a target that will not be called again, with its slots (its queued jobs, if any, then run unlimited). */
+export async function forgetTarget(db: Queryable, target: string): Promise<void> {
+  await db.query('DELETE FROM runtime_target WHERE name = $1', [target]);
+}

@@ -14,7 +14,7 @@ import {
 } from '../../../domain/subscriptions/subscription.service.ts';
 import { webhookUrlRefusal } from '../../../domain/subscriptions/webhook-address.ts';
 import { isId } from '../../../model/ids.ts';
-import { expediteTarget } from '../../../store/runtime/expedite-target.ts';
+import { expediteTarget, forgetTarget } from '../../../store/runtime/expedite-target.ts';
 import { webhookTarget } from '../../../runtime/webhooks/webhook-delivery.ts';
 import { MAX_REPLAY_EVENTS, replaySubscription } from '../../../runtime/webhooks/webhook-replay.ts';
 import type { ApiContext } from '../../api-context.ts';
@@ -291,7 +291,7 @@ export async function subscriptionsRoutes(app: FastifyInstance, { db, tokens, co
 
   app.delete('/v1/subscriptions/:id', { preHandler: canManage, schema: deleteOperation }, async (request, reply) => {
     const id = idOf(request);
-    if (!(await removeSubscription(db, id, requestAuditContext(request)))) throw missing(id);
+    if (!(await removeSubscription(db, id, requestAuditContext(request), (tx) => forgetTarget(tx, webhookTarget(id))))) throw missing(id);
     return reply.code(204).send();
   });
 
