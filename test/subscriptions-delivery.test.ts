@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { waitFor } from './support/runtime.ts';
+import { spawnWorker, waitFor } from './support/runtime.ts';
 import { startSubscriptionRig, type SubscriptionRig } from './support/subscriptions.ts';
 import { startWebhookReceiver, verifyStandardWebhook, type WebhookReceiver } from './support/webhook-receiver.ts';
 
@@ -194,5 +194,42 @@ describe('webhook pause after a failing period', () => {
     assert.equal(resumed.body.status, 'active');
     await waitFor('all three delivered after resume', async () => new Set(r.received.map((d) => d.event.id)).size === 3, 15_000);
     assert.deepEqual(r.received.filter((d) => d.event.subject === 'p-1').map((d) => d.event.id), ids.slice(0, 2));
+  });
+});
+
+describe('webhook deliveries across a worker killed mid-delivery', () => {
+  let rig: SubscriptionRig;
+  let r: WebhookReceiver;
+  before(async () => {
+    rig = await startSubscriptionRig({}, { workers: false });
+    r = await startWebhookReceiver('hang');
+  });
+  after(async () => {
+    await rig?.close();
+    await r?.close();
+  });
+
+  test('SIGKILL while a delivery is in flight: a new worker delivers every event, in order per subject', async () => {
+    const created = await rig.api('POST', '/v1/subscriptions', { url: r.url, types: ['crash.*'] });
+    const id = created.body.id as string;
+    const env = { ...rig.env, SYNCLINE_HANDLER_MODULES: '', SYNCLINE_WORKER_LEASE_MS: '1000', SYNCLINE_WEBHOOK_TIMEOUT_MS: '60000' };
+    const first = await spawnWorker(env);
+    const ids = await rig.emit('crash.tested', ['crash-1', 'crash-1', 'crash-1', 'crash-2']);
+    await waitFor('a delivery in flight', async () => r.requests >= 1, 20_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    r.mode = { status: 200 };
+    const second = await spawnWorker(env);
+    try {
+      await waitFor('every event delivered', async () => new Set(r.received.map((d) => d.event.id)).size === 4, 30_000);
+      const firstSeen = (subject: string) => [...new Set(r.received.filter((d) => d.event.subject === subject).map((d) => d.event.id))];
+      assert.deepEqual(firstSeen('crash-1'), ids.slice(0, 3));
+      assert.deepEqual(firstSeen('crash-2'), ids.slice(3));
+      const log = await rig.api('GET', `/v1/subscriptions/${id}/deliveries?limit=100`);
+      assert.equal(log.body.items.filter((a: any) => a.outcome === 'delivered').length, r.received.length);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
   });
 });

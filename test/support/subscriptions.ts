@@ -11,6 +11,8 @@ import { fetchToken, testEnvironment } from './server.ts';
 export interface SubscriptionRig {
   database: TestDatabase;
   running: RunningSyncline;
+  /** The environment this rig's Syncline runs with (to start more processes on the same database). */
+  env: Record<string, string>;
   baseUrl: string;
   /** A token with events:manage. */
   token: string;
@@ -20,22 +22,21 @@ export interface SubscriptionRig {
   close(): Promise<void>;
 }
 
-/** Starts a rig; env overrides the fast defaults. */
-export async function startSubscriptionRig(env: Record<string, string> = {}): Promise<SubscriptionRig> {
+/** Starts a rig (API, and a worker unless workers is false); env overrides the fast defaults. */
+export async function startSubscriptionRig(env: Record<string, string> = {}, options: { workers?: boolean } = {}): Promise<SubscriptionRig> {
   const database = await createTestDatabase();
-  const config = loadConfig(
-    testEnvironment(database.url, {
-      SYNCLINE_WORKER_POLL_MS: '50',
-      SYNCLINE_WEBHOOK_RETRY_SCHEDULE_MS: '100,200,400',
-      SYNCLINE_WEBHOOK_BREAKER_COOLDOWN_MS: '300',
-      SYNCLINE_WEBHOOK_TIMEOUT_MS: '1000',
-      SYNCLINE_WEBHOOK_PAUSE_AFTER_MS: '3600000',
-      ...env,
-    }),
-  );
+  const environment = testEnvironment(database.url, {
+    SYNCLINE_WORKER_POLL_MS: '50',
+    SYNCLINE_WEBHOOK_RETRY_SCHEDULE_MS: '100,200,400',
+    SYNCLINE_WEBHOOK_BREAKER_COOLDOWN_MS: '300',
+    SYNCLINE_WEBHOOK_TIMEOUT_MS: '1000',
+    SYNCLINE_WEBHOOK_PAUSE_AFTER_MS: '3600000',
+    ...env,
+  });
+  const config = loadConfig(environment);
   let running: RunningSyncline;
   try {
-    running = await startSyncline(config, createLogger(config.logLevel), { api: true, workers: true });
+    running = await startSyncline(config, createLogger(config.logLevel), { api: true, workers: options.workers !== false });
   } catch (error) {
     await database.drop();
     throw error;
@@ -45,6 +46,7 @@ export async function startSubscriptionRig(env: Record<string, string> = {}): Pr
   return {
     database,
     running,
+    env: environment,
     baseUrl,
     token,
     api: (method, path, body, other) => call(baseUrl, method, path, { token: other ?? token, ...(body !== undefined ? { body } : {}) }),
