@@ -21,6 +21,7 @@ import { Worker } from './runtime/worker.ts';
 import { loadHandlerModules } from './runtime/handler-modules.ts';
 import { NatsRelay } from './runtime/outbox/nats-relay.ts';
 import { registerFlows } from './flows/flows.ts';
+import { registerWebhookDeliveries } from './runtime/webhooks/webhook-delivery.ts';
 import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-lock.ts';
 import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
 import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
@@ -246,6 +247,8 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   const registry = given ?? new RuntimeRegistry();
   // The order lifecycle flows (src/flows); their connectors come from config, else the sandboxes.
   registerFlows(registry, { db, config, logger });
+  // Webhook subscriptions: the relay routes events to them; deliveries are jobs (docs/events.md).
+  registerWebhookDeliveries(registry, { db, config, logger });
   await loadHandlerModules(config.handlerModules, registry, { db, config, logger });
   const worker = new Worker(db, registry, logger, {
     concurrency: config.workerConcurrency,

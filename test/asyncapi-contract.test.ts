@@ -137,15 +137,15 @@ describe('events the code writes satisfy the document', () => {
     const consumed = await post(`/v1/inventory/reservations/${kept.body.id}/consume`, { reference: 'SHP-1' });
     assert.equal(consumed.status, 200, JSON.stringify(consumed.body));
 
-    const opsToken = await server.token('ops:read');
+    const feedToken = await server.token('events:read');
     // Availability is announced by a background round (every 250 ms), not by the request.
     await waitFor(
       'an inventory.availability.changed event',
-      async () => (await readFeed(server.baseUrl, opsToken)).some((e) => e.type === EVENT_TYPES.inventoryAvailabilityChanged),
+      async () => (await readFeed(server.baseUrl, feedToken)).some((e) => e.type === EVENT_TYPES.inventoryAvailabilityChanged),
       10_000,
       100,
     );
-    await assertEventsMatch(server.baseUrl, opsToken, [
+    await assertEventsMatch(server.baseUrl, feedToken, [
       EVENT_TYPES.inventoryAvailabilityChanged,
       EVENT_TYPES.orderCreated,
       EVENT_TYPES.inventoryAdjusted,

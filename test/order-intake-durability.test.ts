@@ -59,7 +59,7 @@ test('SIGKILL mid-load: every 201 order is stored exactly once with exactly one 
 
   server = await spawnSyncline(['api'], env);
   const after = await fetchToken(server.baseUrl, ADMIN_CLIENT);
-  const opsToken = await fetchToken(server.baseUrl, ADMIN_CLIENT, 'ops:read');
+  const opsToken = await fetchToken(server.baseUrl, ADMIN_CLIENT, 'events:read');
 
   // Every acknowledged order is there, once, under its channel order id.
   const rows = await database.db.query<{ id: string; channel_order_id: string }>('SELECT id, channel_order_id FROM sales_order');

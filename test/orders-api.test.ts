@@ -171,7 +171,7 @@ describe('correlation', () => {
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const created = await submitOrder(server.baseUrl, token, sampleOrder(), randomUUID(), { traceparent });
     assert.equal(created.headers.get('x-correlation-id'), '4bf92f3577b34da6a3ce929d0e0e4736');
-    const events = await readAllEvents(server.baseUrl, await server.token('ops:read'));
+    const events = await readAllEvents(server.baseUrl, await server.token('events:read'));
     const event = events.find((e) => e.subject === created.body.id);
     assert.equal(event.correlationid, '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(event.traceparent, traceparent);
@@ -198,7 +198,7 @@ async function readAllEvents(baseUrl: string, opsToken: string): Promise<any[]> 
 
 describe('GET /v1/events', () => {
   test('each accepted order has exactly one order.created CloudEvent; a follower sees no gaps or repeats under concurrent writes', async () => {
-    const opsToken = await server.token('ops:read');
+    const opsToken = await server.token('events:read');
     const seen: string[] = [];
     let cursor: string | null = null;
     let writing = true;
@@ -234,7 +234,7 @@ describe('GET /v1/events', () => {
   });
 
   test('a cursor that was not issued by the feed is a 400 problem; an empty page keeps the cursor', async () => {
-    const opsToken = await server.token('ops:read');
+    const opsToken = await server.token('events:read');
     const bad = await call(server.baseUrl, 'GET', '/v1/events?after=garbage', { token: opsToken });
     assert.equal(bad.status, 400);
     const all = await readAllEvents(server.baseUrl, opsToken);

@@ -66,4 +66,6 @@ export const EVENT_DATA_EXAMPLES: Record<EventType, unknown> = {
     lines: [{ sku: heldLine.sku, location: heldLine.location, quantity: heldLine.quantity }],
   },
   'inventory.availability.changed': { sku: 'TEE-M-BLK', channel: 'shopify-us', available: 93, previousAvailable: 95, onHand: 100, reserved: 5 },
+  'subscription.paused': { subscriptionId: 'sub_01jd5q8x7m2v3k4n5p6r7s8t9y', reason: 'every delivery failed for longer than 259200 s' },
+  'subscription.disabled': { subscriptionId: 'sub_01jd5q8x7m2v3k4n5p6r7s8t9y', reason: 'the subscriber answered 410 Gone' },
 };

@@ -16,8 +16,10 @@ const SCOPE_DESCRIPTIONS: Record<(typeof SCOPES)[number], string> = {
   'orders:write': 'Submit, cancel and return orders.',
   'inventory:read': 'Read locations, stock, availability, reservations and policies.',
   'inventory:write': 'Record movements, reserve, set policies, reconcile.',
-  'ops:read': 'Read the event feed, queues, targets and dead letters.',
+  'ops:read': 'Read queues, targets and dead letters.',
   'ops:write': 'Replay and discard dead letters, release holds.',
+  'events:read': 'Follow the event feed (GET /v1/events).',
+  'events:manage': 'Create and manage webhook subscriptions, read their delivery logs, replay them.',
   admin: 'Every scope, and the administration of clients and keys.',
 };
 

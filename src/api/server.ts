@@ -20,6 +20,7 @@ import { returnsRoutes } from './routes/returns/returns.routes.ts';
 import { wmsWebhookRoutes } from './routes/webhooks/wms-webhook.routes.ts';
 import { adminClientsRoutes } from './routes/admin/clients.routes.ts';
 import { adminKeysAuditRoutes } from './routes/admin/keys-audit.routes.ts';
+import { subscriptionsRoutes } from './routes/subscriptions/subscriptions.routes.ts';
 
 /** Believes X-Forwarded-For for the nearest `hops` proxies. */
 const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
@@ -116,6 +117,7 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
   await app.register(async (scope) => wmsWebhookRoutes(scope, context));
   await app.register(async (scope) => adminClientsRoutes(scope, context));
   await app.register(async (scope) => adminKeysAuditRoutes(scope, context));
+  await app.register(async (scope) => subscriptionsRoutes(scope, context));
   for (const routes of [locationsRoutes, inventoryRoutes, reservationsRoutes, policiesRoutes, snapshotsRoutes]) {
     await app.register(async (scope) => routes(scope, context));
   }

@@ -58,6 +58,14 @@ const environmentSchema = z.object({
   SYNCLINE_HOLD_EXPIRY_INTERVAL_MS: integer(10, 60_000).default(1000),
   SYNCLINE_AVAILABILITY_INTERVAL_MS: integer(10, 60_000).default(250),
   SYNCLINE_WORKER_CONCURRENCY: integer(1, 1000).default(10),
+  SYNCLINE_WEBHOOK_NETWORKS: z.enum(['public', 'loopback', 'any']).default('loopback'),
+  SYNCLINE_WEBHOOK_PAUSE_AFTER_MS: integer(1, 365 * 86_400_000).default(3 * 86_400_000),
+  SYNCLINE_WEBHOOK_RETRY_SCHEDULE_MS: z
+    .string()
+    .regex(/^\d{1,10}(,\d{1,10}){0,49}$/, 'must be a comma-separated list of delays in ms')
+    .default('5000,300000,1800000,7200000,18000000,36000000'),
+  SYNCLINE_WEBHOOK_TIMEOUT_MS: integer(100, 300_000).default(10_000),
+  SYNCLINE_WEBHOOK_BREAKER_COOLDOWN_MS: integer(10, 3_600_000).default(60_000),
   SYNCLINE_WORKER_LEASE_MS: integer(500, 3_600_000).default(30_000),
   SYNCLINE_WORKER_POLL_MS: integer(10, 60_000).default(1000),
   SYNCLINE_SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(10_000),
@@ -172,6 +180,16 @@ export interface Config {
   workerLeaseMs: number;
   /** Fallback poll of idle workers, in ms (SYNCLINE_WORKER_POLL_MS, default: 1000). */
   workerPollMs: number;
+  /**
+   * Webhook subscriptions (docs/events.md): which networks a subscription URL may point to (SYNCLINE_WEBHOOK_NETWORKS:
+   * public = public addresses over https only; loopback = that plus loopback over http or https; any = also private and
+   * link-local addresses and plain http; default: loopback); a subscriber failing for longer than pauseAfterMs is paused
+   * (SYNCLINE_WEBHOOK_PAUSE_AFTER_MS, default: 259200000, 3 days); retry delays before jitter, the last one repeating
+   * (SYNCLINE_WEBHOOK_RETRY_SCHEDULE_MS, default: 5000,300000,1800000,7200000,18000000,36000000); one attempt's timeout
+   * (SYNCLINE_WEBHOOK_TIMEOUT_MS, default: 10000); how long a subscriber's breaker stays open after 5 failures in a row
+   * (SYNCLINE_WEBHOOK_BREAKER_COOLDOWN_MS, default: 60000).
+   */
+  webhooks: { networks: 'public' | 'loopback' | 'any'; pauseAfterMs: number; retryScheduleMs: number[]; timeoutMs: number; breakerCooldownMs: number };
   /** On SIGTERM, how long running jobs may take to finish, in ms (SYNCLINE_SHUTDOWN_GRACE_MS, default: 10000). */
   shutdownGraceMs: number;
   /** Modules that register job handlers, comma-separated paths (SYNCLINE_HANDLER_MODULES, default: none). */
@@ -273,6 +291,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerConcurrency: e.SYNCLINE_WORKER_CONCURRENCY,
     workerLeaseMs: e.SYNCLINE_WORKER_LEASE_MS,
     workerPollMs: e.SYNCLINE_WORKER_POLL_MS,
+    webhooks: {
+      networks: e.SYNCLINE_WEBHOOK_NETWORKS,
+      pauseAfterMs: e.SYNCLINE_WEBHOOK_PAUSE_AFTER_MS,
+      retryScheduleMs: e.SYNCLINE_WEBHOOK_RETRY_SCHEDULE_MS.split(',').map(Number),
+      timeoutMs: e.SYNCLINE_WEBHOOK_TIMEOUT_MS,
+      breakerCooldownMs: e.SYNCLINE_WEBHOOK_BREAKER_COOLDOWN_MS,
+    },
     shutdownGraceMs: e.SYNCLINE_SHUTDOWN_GRACE_MS,
     handlerModules: (e.SYNCLINE_HANDLER_MODULES ?? '')
       .split(',')

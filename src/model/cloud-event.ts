@@ -24,4 +24,6 @@ export const EVENT_TYPES = {
   inventoryReserved: 'inventory.reserved',
   inventoryReleased: 'inventory.released',
   inventoryAvailabilityChanged: 'inventory.availability.changed',
+  subscriptionPaused: 'subscription.paused',
+  subscriptionDisabled: 'subscription.disabled',
 } as const;

@@ -151,6 +151,13 @@ export const InventoryAvailabilityChangedData = z
   })
   .meta({ id: 'InventoryAvailabilityChangedData', description: 'What a channel can sell of a SKU changed (coalesced: at most one per round).' });
 
+export const SubscriptionStatusData = z
+  .object({
+    subscriptionId: z.string().meta({ description: 'The webhook subscription (sub_…); also the event subject.' }),
+    reason: z.string().meta({ description: 'Why: every delivery failed for longer than the pause period, or the subscriber answered 410 Gone.' }),
+  })
+  .meta({ id: 'SubscriptionStatusData', description: 'A webhook subscription stopped receiving deliveries: paused (resume it) or disabled (the subscriber said it is gone).' });
+
 /** The payload schema of each event type in EVENT_TYPES. */
 export const EVENT_PAYLOADS = {
   [EVENT_TYPES.orderCreated]: OrderCreatedData,
@@ -158,6 +165,8 @@ export const EVENT_PAYLOADS = {
   [EVENT_TYPES.inventoryReserved]: InventoryReservedData,
   [EVENT_TYPES.inventoryReleased]: InventoryReleasedData,
   [EVENT_TYPES.inventoryAvailabilityChanged]: InventoryAvailabilityChangedData,
+  [EVENT_TYPES.subscriptionPaused]: SubscriptionStatusData,
+  [EVENT_TYPES.subscriptionDisabled]: SubscriptionStatusData,
 } as const satisfies Record<(typeof EVENT_TYPES)[keyof typeof EVENT_TYPES], z.ZodType>;
 
 /** The `data` of an event of one of the EVENT_TYPES, as its writer builds it. */

@@ -17,6 +17,7 @@ export const ID_PREFIX = {
   job: 'job',
   deadLetter: 'dlq',
   auditEvent: 'aud',
+  subscription: 'sub',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -1,8 +1,8 @@
-import type { Database } from '../store/database.ts';
+import type { Database, Queryable } from '../store/database.ts';
 import { upsertTarget } from '../store/runtime/target-queries.ts';
 import type { CloudEvent } from '../model/cloud-event.ts';
 import { DEFAULT_JOB_POLICY } from './retry-policy.ts';
-import type { JobHandler, JobHooks, JobPolicy, Lane } from './runtime.ts';
+import type { JobHandler, JobHooks, JobPolicy, JobSpec, Lane } from './runtime.ts';
 import { resolveTargetPolicy, type ResolvedTargetPolicy, type TargetPolicy } from './targets/target-policy.ts';
 
 export interface RegisteredHandler {
@@ -24,6 +24,12 @@ export interface Subscription {
 }
 
 /**
+ * Turns a batch of relayed events into jobs, reading what it needs in the relay's
+ * transaction: for subscribers that are data (webhook subscriptions), not code.
+ */
+export type EventRouter = (tx: Queryable, events: readonly CloudEvent[]) => Promise<JobSpec[]>;
+
+/**
  * What a worker process can do: job handlers with their retry policies, target
  * policies, and outbox subscriptions. Flows and connectors add to it at start-up.
  */
@@ -31,6 +37,7 @@ export class RuntimeRegistry {
   readonly #handlers = new Map<string, RegisteredHandler>();
   readonly #targets = new Map<string, ResolvedTargetPolicy>();
   readonly #subscriptions: Subscription[] = [];
+  readonly #routers: EventRouter[] = [];
 
   /** Registers the handler of a job type; a second registration of a type is a mistake and throws. */
   register<P>(type: string, handler: JobHandler<P>, policy: JobPolicy = {}, hooks: JobHooks<P> = {}): this {
@@ -50,6 +57,16 @@ export class RuntimeRegistry {
     if (this.#subscriptions.some((s) => s.name === subscription.name)) throw new Error(`subscription "${subscription.name}" already exists`);
     this.#subscriptions.push(subscription);
     return this.register<CloudEvent>(`event:${subscription.name}`, (event, context) => subscription.handle(event, context), subscription.policy);
+  }
+
+  /** Adds an event router: the relay enqueues the jobs it returns with those of the subscriptions. */
+  route(router: EventRouter): this {
+    this.#routers.push(router);
+    return this;
+  }
+
+  get routers(): readonly EventRouter[] {
+    return this.#routers;
   }
 
   handler(type: string): RegisteredHandler | undefined {

@@ -14,6 +14,14 @@ test('backoff doubles per attempt, is capped, and keeps half of the delay fixed'
   assert.equal(backoffDelayMs(30, policy, () => 0), 30_000);
 });
 
+test('a schedule replaces the exponential backoff: one delay per attempt, the last repeating, ±10% jitter', () => {
+  const scheduled = { ...policy, backoffScheduleMs: [5000, 300_000, 1_800_000] };
+  assert.equal(backoffDelayMs(1, scheduled, () => 0.5), 5000);
+  assert.equal(backoffDelayMs(2, scheduled, () => 0), 270_000);
+  assert.equal(backoffDelayMs(3, scheduled, () => 1), 1_980_000);
+  assert.equal(backoffDelayMs(9, scheduled, () => 0.5), 1_800_000);
+});
+
 test('permanent errors dead-letter at once; transient ones retry until attempts run out', () => {
   const permanent = classifyError(new SynclineError('MAPPING_FAILED', 'no mapping'));
   assert.deepEqual(decideFailure(permanent, 1, 10, policy), { kind: 'dead-letter' });

@@ -22,6 +22,7 @@ export const DEFAULT_JOB_POLICY: Required<JobPolicy> = {
   maxAttempts: 10,
   backoffBaseMs: 1000,
   backoffCapMs: 300_000,
+  backoffScheduleMs: [],
   timeoutMs: 300_000,
 };
 
@@ -39,10 +40,16 @@ export function classifyError(error: unknown): ClassifiedError {
 }
 
 /**
- * Exponential backoff with "equal jitter": half the delay is fixed, half random, so
+ * A policy's schedule (backoffScheduleMs) when it has one, else exponential backoff with
+ * "equal jitter": half the delay is fixed, half random, so
  * retries spread out but never come back immediately.
  */
 export function backoffDelayMs(attempt: number, policy: Required<JobPolicy>, random = Math.random): number {
+  const schedule = policy.backoffScheduleMs;
+  if (schedule.length > 0) {
+    const planned = schedule[Math.min(Math.max(0, attempt - 1), schedule.length - 1)]!;
+    return Math.round(planned * (0.9 + random() * 0.2));
+  }
   const exponential = Math.min(policy.backoffCapMs, policy.backoffBaseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(exponential / 2 + random() * (exponential / 2));
 }

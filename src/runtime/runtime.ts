@@ -58,6 +58,11 @@ export interface JobPolicy {
   backoffBaseMs?: number;
   /** Longest retry delay (default: 300000 ms). */
   backoffCapMs?: number;
+  /**
+   * Retry delays by attempt, the last one repeating, each with up to ±10% jitter; when set it
+   * replaces the exponential backoff (default: none). For retries spread over hours (webhooks).
+   */
+  backoffScheduleMs?: readonly number[];
   /** The handler is abandoned (transient failure) after this long (default: 300000 ms). */
   timeoutMs?: number;
 }

@@ -24,6 +24,13 @@ export const AUDIT_ACTIONS = [
   'dead_letter.discarded',
   'order.hold_released',
   'order.cancel_requested',
+  'subscription.created',
+  'subscription.paused',
+  'subscription.resumed',
+  'subscription.disabled',
+  'subscription.deleted',
+  'subscription.secret_rotated',
+  'subscription.replayed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

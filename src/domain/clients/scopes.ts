@@ -6,6 +6,8 @@ export const SCOPES = [
   'inventory:write',
   'ops:read',
   'ops:write',
+  'events:read',
+  'events:manage',
   'admin',
 ] as const;
 export type Scope = (typeof SCOPES)[number];

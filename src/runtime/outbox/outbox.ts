@@ -58,7 +58,8 @@ export function decodeCursor(text: string): FeedCursor | undefined {
   return match ? { txId: match[1]!, position: match[2]! } : undefined;
 }
 
-interface OutboxRow {
+/** An outbox_event row as read (readers map it with toCloudEvent). */
+export interface OutboxRow {
   tx_id: string;
   position: string;
   id: string;
@@ -112,7 +113,8 @@ export async function readFeed(db: Queryable, after: FeedCursor | undefined, lim
   };
 }
 
-function toCloudEvent(row: OutboxRow): CloudEvent {
+/** The CloudEvent of an outbox row. */
+export function toCloudEvent(row: OutboxRow): CloudEvent {
   return {
     specversion: '1.0',
     id: row.id,

@@ -43,7 +43,7 @@ export class OutboxRelay {
   }
 
   start(): void {
-    if (this.#registry.subscriptions.length === 0) return;
+    if (this.#registry.subscriptions.length === 0 && this.#registry.routers.length === 0) return;
     this.#loop = this.#run();
   }
 
@@ -70,6 +70,7 @@ export class OutboxRelay {
           });
         }
       }
+      for (const route of this.#registry.routers) jobs.push(...(await route(tx, page.events)));
       await enqueue(tx, jobs);
       await writeRelayCursor(tx, this.#name, decodeCursor(page.nextCursor!)!);
       return page.events.length;

@@ -22,12 +22,12 @@ export async function eventsRoutes(app: FastifyInstance, { db, tokens }: ApiCont
     operationId: 'readEvents',
     tags: ['Events'],
     summary: 'Follow the event feed',
-    description: 'Events in commit order. Pass nextCursor as `after` to continue; an empty page returns the same cursor.',
-    auth: 'ops:read',
+    description: 'Events in commit order. Pass nextCursor as `after` to continue; an empty page returns the same cursor. Needs the consumer scope events:read (ops:read no longer grants it).',
+    auth: 'events:read',
     query: FeedQuery,
     responses: { 200: { description: 'A page of CloudEvents.', schema: EventPage, example: { events: [eventExample], nextCursor: 'MTIzNDU2OjA' } } },
   });
-  app.get('/v1/events', { preHandler: authorize(tokens, 'ops:read'), schema: readEvents }, async (request) => {
+  app.get('/v1/events', { preHandler: authorize(tokens, 'events:read'), schema: readEvents }, async (request) => {
     const query = parseQuery(FeedQuery, request.query);
     const after = query.after === undefined ? undefined : decodeCursor(query.after);
     if (query.after !== undefined && !after) {

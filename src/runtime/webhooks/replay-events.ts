@@ -1,0 +1,34 @@
+import type { Queryable } from '../../store/database.ts';
+import { toCloudEvent, type OutboxRow } from '../outbox/outbox.ts';
+import type { CloudEvent } from '../../model/cloud-event.ts';
+
+/** Where a replay starts: an event (itself included) or a time (events at or after it). */
+export type ReplayStart = { eventId: string } | { time: string };
+
+/** True when the outbox holds an event with this id. */
+export async function eventExists(db: Queryable, eventId: string): Promise<boolean> {
+  const result = await db.query('SELECT 1 FROM outbox_event WHERE id = $1', [eventId]);
+  return result.rowCount > 0;
+}
+
+/** Committed events from a start, in commit order, at most limit of them. */
+export async function selectEventsFrom(db: Queryable, start: ReplayStart, limit: number): Promise<CloudEvent[]> {
+  const result =
+    'eventId' in start
+      ? await db.query<OutboxRow>(
+          `SELECT e.tx_id, e.position, e.id, e.type, e.source, e.subject, e.time, e.correlation_id, e.traceparent, e.data
+             FROM outbox_event e, (SELECT tx_id, position FROM outbox_event WHERE id = $1) AS s
+            WHERE (e.tx_id, e.position) >= (s.tx_id, s.position)
+            ORDER BY e.tx_id, e.position
+            LIMIT $2`,
+          [start.eventId, limit],
+        )
+      : await db.query<OutboxRow>(
+          `SELECT tx_id, position, id, type, source, subject, time, correlation_id, traceparent, data
+             FROM outbox_event WHERE time >= $1
+            ORDER BY tx_id, position
+            LIMIT $2`,
+          [start.time, limit],
+        );
+  return result.rows.map(toCloudEvent);
+}
