@@ -21,6 +21,8 @@ export const TARGETS = { erp: 'erp', wms: 'wms', payment: 'payment', fraud: 'fra
 /** Job types of the flows. */
 export const FLOW_JOBS = {
   place: 'flow.order-placed',
+  /** The back-office part of the order-placed flow (ERP, capture, fulfilment), on the normal lane. */
+  release: 'flow.order-release',
   cancel: 'flow.cancel',
   shipment: 'flow.shipment',
   invoice: 'flow.invoice',

@@ -12,7 +12,7 @@ import type { TargetPolicy } from '../runtime/targets/target-policy.ts';
 import { cancelOrder, type CancelPayload } from './cancel/cancel.flow.ts';
 import { FLOW_JOBS, TARGETS, type FlowDeps } from './flow-deps.ts';
 import { awardLoyalty, reverseLoyalty, type ReversalPayload } from './loyalty/loyalty.flow.ts';
-import { placeOrder, placementDeadLettered, retryBackorders, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
+import { placeOrder, placementDeadLettered, releaseOrder, retryBackorders, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
 import { processReturn, returnDeadLettered } from './return/return.flow.ts';
 import { invoiceDeadLettered, invoiceOrder, recordShipment, shipmentDeadLettered } from './shipment/shipment.flow.ts';
 
@@ -63,6 +63,10 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
   }
   const critical: JobPolicy = { maxAttempts: 30, backoffBaseMs: 500, backoffCapMs: options.config.flowBackoffCapMs, timeoutMs: 120_000 };
   registry.register<PlacePayload>(FLOW_JOBS.place, (payload, context) => placeOrder(deps, payload, context), critical, {
+    onDeadLetter: (notice, tx) => placementDeadLettered(deps, notice, tx),
+  });
+  // The back-office part waits for the ERP's quota on the normal lane; the order's exception state is the same.
+  registry.register<PlacePayload>(FLOW_JOBS.release, (payload, context) => releaseOrder(deps, payload, context), critical, {
     onDeadLetter: (notice, tx) => placementDeadLettered(deps, notice, tx),
   });
   registry.register<CancelPayload>(FLOW_JOBS.cancel, (payload, context) => cancelOrder(deps, payload, context), critical);

@@ -63,6 +63,9 @@ export interface FlowIdentity {
 
 export type FlowResult = { kind: 'completed' } | { kind: 'stopped'; step: string; outcome: string };
 
+/** The outcome of a run that reached a step another part of the flow runs (another job, another lane). */
+export const HANDED_OFF = 'handed-off';
+
 /** A StepRun for a job: targets come from the job's handler context. */
 export function stepRun(orderId: string, context: HandlerContext): StepRun {
   return {
@@ -83,7 +86,15 @@ export async function runFlow<S extends { results: Record<string, Record<string,
   steps: readonly FlowStep<S>[],
   state: S,
   run: StepRun,
-  options: { interrupted?: () => Promise<string | undefined> } = {},
+  options: {
+    interrupted?: () => Promise<string | undefined>;
+    /**
+     * The steps this run may do (default: all). A flow split across jobs runs each part in its
+     * own job: a step outside the part that is not done yet ends the run, outcome `handed-off`;
+     * done steps of every part still give their results.
+     */
+    part?: ReadonlySet<string>;
+  } = {},
 ): Promise<FlowResult> {
   const records = new Map((await readSteps(db, identity.flow, identity.key)).map((r) => [r.step, r]));
   for (const step of steps) {
@@ -93,6 +104,7 @@ export async function runFlow<S extends { results: Record<string, Record<string,
       continue;
     }
     if (recorded?.status === 'compensated') return { kind: 'stopped', step: step.id, outcome: 'compensated' };
+    if (options.part && !options.part.has(step.id)) return { kind: 'stopped', step: step.id, outcome: HANDED_OFF };
     // Checked before every step still to do: a cancel must not wait for a flow stuck on a system that is down.
     const reason = await options.interrupted?.();
     if (reason) {

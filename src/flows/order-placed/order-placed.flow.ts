@@ -3,20 +3,24 @@ import { BEFORE_RELEASE, TERMINAL_STATUSES } from '../../domain/orders/order-sta
 import type { CloudEvent } from '../../model/cloud-event.ts';
 import type { DeadLetterNotice, HandlerContext } from '../../runtime/runtime.ts';
 import type { Queryable } from '../../store/database.ts';
+import type { OrderStatus } from '../../model/order.ts';
+import { readSteps } from '../../store/flows/flow-steps.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
 import { appendTimeline, readOrderStatus } from '../../store/orders/order-status.ts';
 import { findBackorders, openCancellation, readOrderFlow, startOrderFlow } from '../../store/orders/order-lifecycle-queries.ts';
-import { compensateFlow, runFlow, stepRun } from '../kit/flow-runner.ts';
-import { advance, FLOW_JOBS, orderingKey, type FlowDeps } from '../flow-deps.ts';
+import { compensateFlow, HANDED_OFF, runFlow, stepRun, type FlowResult, type StepRun } from '../kit/flow-runner.ts';
+import { advance, FLOW_JOBS, orderingKey, TARGETS, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
-import { orderPlacedSteps, type PlacedState } from './order-placed.steps.ts';
+import { BACK_OFFICE_PART, CUSTOMER_PART, orderPlacedSteps, type PlacedState } from './order-placed.steps.ts';
 import { holdOnDeadLetter, resumeFromException } from '../kit/exception-hold.ts';
 
 /**
- * The order-placed flow: from an accepted order to `released` (fulfilment requested),
- * or to on_hold, pending_allocation or payment_failed. Its business key is the order id.
+ * The order-placed flow: from an accepted order to `allocated` (reserved and routed) on the
+ * critical lane, then, as a job of its own on the normal lane, to `released` (posted to the ERP,
+ * captured, fulfilment requested); or to on_hold, pending_allocation or payment_failed. Its
+ * business key is the order id; both parts record their steps under it (ADR 0019).
  * It starts from the `order.created` outbox event (at-least-once: starting twice is a
  * no-op) and is resumed by an operator's hold release or by stock arriving.
  */
@@ -34,6 +38,21 @@ export const placeJob = (orderId: string, correlationId: string, jobKey = `place
   lane: 'critical' as const,
   orderingKey: orderingKey(orderId),
   jobKey,
+  correlationId,
+});
+
+/**
+ * The job that runs the back-office part of an allocated order: normal lane, in the order's
+ * ordering key (after its customer-facing part, before a later cancel), with the ERP as its
+ * target so that it waits in the queue while the ERP's breaker is open.
+ */
+export const releaseJob = (orderId: string, correlationId: string) => ({
+  type: FLOW_JOBS.release,
+  payload: { orderId } satisfies PlacePayload,
+  lane: 'normal' as const,
+  orderingKey: orderingKey(orderId),
+  target: TARGETS.erp,
+  jobKey: `release:${orderId}`,
   correlationId,
 });
 
@@ -61,33 +80,36 @@ export async function retryBackorders(deps: FlowDeps, event: CloudEvent): Promis
   if (waiting.length > 0) await enqueue(deps.db, waiting.map((w) => placeJob(w.order_id, event.correlationid, `place:${w.order_id}:${event.id}`)));
 }
 
-/** Runs the order-placed flow for one order, from wherever it stopped. */
-export async function placeOrder(deps: FlowDeps, payload: PlacePayload, context: HandlerContext): Promise<void> {
+/** The order's status, after taking away an exception hold this run resumes (a replayed dead letter). */
+async function statusForRun(deps: FlowDeps, orderId: string, context: HandlerContext): Promise<OrderStatus> {
+  const status = await readOrderStatus(deps.db, orderId);
+  if (!status) throw new SynclineError('order.not_found', `no order ${orderId}`);
+  if (status !== 'on_hold') return status;
+  // A replayed dead letter: the order leaves its exception hold and the flow goes on where it stopped.
+  const resumed = await deps.db.transaction((tx) =>
+    resumeFromException(tx, orderId, { system: 'syncline', action: 'order.exception.resumed', correlationId: context.correlationId, attempt: context.attempt, detail: { by: 'replay' } }),
+  );
+  return resumed ?? status;
+}
+
+/** Runs one part of the order-placed flow, then settles a capture that was declined. */
+async function runPart(deps: FlowDeps, orderId: string, context: HandlerContext, part: ReadonlySet<string>, before?: (run: StepRun) => Promise<void>): Promise<FlowResult> {
   const { db } = deps;
-  let status = await readOrderStatus(db, payload.orderId);
-  if (!status) throw new SynclineError('order.not_found', `no order ${payload.orderId}`);
-  if (status === 'on_hold') {
-    // A replayed dead letter: the order leaves its exception hold and the flow goes on where it stopped.
-    const resumed = await db.transaction((tx) =>
-      resumeFromException(tx, payload.orderId, { system: 'syncline', action: 'order.exception.resumed', correlationId: context.correlationId, attempt: context.attempt, detail: { by: 'replay' } }),
-    );
-    if (resumed) status = resumed;
-  }
-  // Nothing to do once released or finished; on hold (validation, fraud) waits for an operator.
-  if (TERMINAL_STATUSES.has(status) || !BEFORE_RELEASE.has(status) || status === 'on_hold') return;
-  const order = await findOrderById(db, payload.orderId);
-  let flow = await readOrderFlow(db, payload.orderId);
-  if (!order) throw new SynclineError('order.not_found', `no order ${payload.orderId}`);
+  const order = await findOrderById(db, orderId);
+  let flow = await readOrderFlow(db, orderId);
+  if (!order) throw new SynclineError('order.not_found', `no order ${orderId}`);
   if (!flow) {
     await db.transaction((tx) => startOrderFlow(tx, order));
-    flow = (await readOrderFlow(db, payload.orderId))!;
+    flow = (await readOrderFlow(db, orderId))!;
   }
   const steps = orderPlacedSteps(deps);
   const identity = { flow: ORDER_PLACED_FLOW, key: order.id };
   const run = stepRun(order.id, context);
+  await before?.(run);
   const state: PlacedState = { order, flow, results: {} };
   const result = await runFlow(db, identity, steps, state, run, {
     interrupted: async () => ((await openCancellation(db, order.id)) ? 'a cancel was requested' : undefined),
+    part,
   });
   const captureDeclined = result.kind === 'stopped' && result.step === 'payment.capture' && result.outcome === 'failed';
   // Steps already undone and no cancel: a payment failure whose compensation failed, now replayed; finish undoing it.
@@ -103,9 +125,45 @@ export async function placeOrder(deps: FlowDeps, payload: PlacePayload, context:
       ]);
     });
   }
+  return result;
 }
 
-/** Dead-letter hook of the order-placed job: the order enters the exception state instead of waiting silently. */
+/**
+ * Runs the customer-facing part of the order-placed flow (validate, fraud screen, authorise,
+ * route and reserve) from wherever it stopped; once the order is allocated the back-office
+ * part is enqueued as its own job.
+ */
+export async function placeOrder(deps: FlowDeps, payload: PlacePayload, context: HandlerContext): Promise<void> {
+  const status = await statusForRun(deps, payload.orderId, context);
+  // Nothing to do once released or finished; on hold (validation, fraud) waits for an operator.
+  if (TERMINAL_STATUSES.has(status) || !BEFORE_RELEASE.has(status) || status === 'on_hold') return;
+  const result = await runPart(deps, payload.orderId, context, CUSTOMER_PART);
+  // Allocated: the back-office part goes on as its own job (queued once: its job key), whatever
+  // path led here (first run, stock arriving, a hold released, a replay).
+  if (result.kind === 'stopped' && result.outcome === HANDED_OFF) await enqueue(deps.db, releaseJob(payload.orderId, context.correlationId));
+}
+
+/**
+ * Runs the back-office part of the order-placed flow (ERP posting, capture, fulfilment
+ * request → released) for an allocated order. The first run writes on the timeline how long
+ * the order waited for it since it was allocated.
+ */
+export async function releaseOrder(deps: FlowDeps, payload: PlacePayload, context: HandlerContext): Promise<void> {
+  const status = await statusForRun(deps, payload.orderId, context);
+  // Released already, cancelled, or on a hold an operator must lift: nothing for the back office.
+  if (status !== 'allocated') return;
+  await runPart(deps, payload.orderId, context, BACK_OFFICE_PART, async (run) => {
+    const records = await readSteps(deps.db, ORDER_PLACED_FLOW, payload.orderId);
+    const allocated = records.find((r) => r.step === 'inventory.allocate' && r.status === 'done');
+    if (!allocated || records.some((r) => BACK_OFFICE_PART.has(r.step))) return;
+    const waitedMs = Math.max(0, Date.now() - new Date(allocated.doneAt).getTime());
+    await appendTimeline(deps.db, payload.orderId, [
+      { system: 'syncline', action: 'order.back-office', outcome: 'succeeded', attempt: run.attempt, durationMs: null, correlationId: run.correlationId, detail: { waitedMs, lane: 'normal' } },
+    ]);
+  });
+}
+
+/** Dead-letter hook of both parts' jobs: the order enters the exception state instead of waiting silently. */
 export async function placementDeadLettered(deps: FlowDeps, notice: DeadLetterNotice<PlacePayload>, tx: Queryable): Promise<void> {
   await holdOnDeadLetter(tx, notice.job.payload?.orderId, notice, { name: ORDER_PLACED_FLOW, steps: orderPlacedSteps(deps) });
 }

@@ -15,8 +15,16 @@ import { planRoute, type LocationStock, type RouteGroup } from './routing.ts';
  * The steps of the order-placed flow, in order:
  *   order.validate → fraud.screen → payment.authorize → inventory.allocate (route + reserve)
  *   → erp.post → payment.capture → wms.fulfil (→ released)
- * Each compensation receives only the ids its forward action returned.
+ * Each compensation receives only the ids its forward action returned. The flow runs in two
+ * parts, each its own job (ADR 0019): the customer-facing part on the critical lane ends at
+ * `allocated`; the back-office part runs on the normal lane under the ERP's quota.
  */
+
+/** The customer-facing part: what the channel and the customer wait for (→ allocated). */
+export const CUSTOMER_PART: ReadonlySet<string> = new Set(['order.validate', 'fraud.screen', 'payment.authorize', 'inventory.allocate']);
+
+/** The back-office part: the ERP, the money and the warehouse (→ released). */
+export const BACK_OFFICE_PART: ReadonlySet<string> = new Set(['erp.post', 'payment.capture', 'wms.fulfil']);
 
 export interface PlacedState {
   order: Order;

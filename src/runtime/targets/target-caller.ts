@@ -10,6 +10,13 @@ import type { ResolvedTargetPolicy } from './target-policy.ts';
  * A TargetCaller for one target and one job: takes a concurrency slot, then an atomic
  * breaker + rate-limit grant from PostgreSQL, and only then runs the call, so that the
  * target sees the limits whichever process the call comes from.
+ *
+ * A caller's first call never waits in the handler (ADR 0020): with no slot or grant free it
+ * throws a throttled error carrying the time the grant is due, and the job yields its worker
+ * slot, deferred to then without counting an attempt. Once a call went through, later calls
+ * of the same caller (the rest of an exchange of several requests, such as an ERP posting)
+ * may wait up to `maxWaitMs` for theirs: yielding half-way would repeat the requests already
+ * spent against the quota on the next run.
  */
 export function createTargetCaller(
   db: Database,
@@ -30,6 +37,8 @@ export function createTargetCaller(
     // A call is abandoned at its timeout, so it cannot reach the target later than this.
     holdMs: policy.timeoutMs + 1000,
   };
+  // Set once a call of this caller was granted: it is in the middle of an exchange.
+  let engaged = false;
   const throttled = (code: string, message: string, waitMs: number) =>
     new TargetError(code, message, { retry: 'throttled', target: name, retryAt: new Date(Date.now() + Math.max(waitMs, 50)) });
 
@@ -61,17 +70,18 @@ export function createTargetCaller(
     for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
       const taken = await takeSlot(db, name, holder, policy.timeoutMs + 5000);
       if (taken !== undefined) return taken;
-      if (Date.now() + delay > deadline) throw throttled('TARGET_BUSY', `all ${policy.maxConcurrency} concurrency slots of ${name} are in use`, 250);
+      if (Date.now() + delay > deadline) throw throttled('TARGET_BUSY', `all ${policy.maxConcurrency} concurrency slots of ${name} are in use`, 100);
       await sleep(delay, undefined, { signal: jobSignal });
     }
   }
 
   return {
     async call<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-      const deadline = Date.now() + policy.maxWaitMs;
+      const deadline = Date.now() + (engaged ? policy.maxWaitMs : 0);
       const held = await slot(deadline);
       try {
         const { probe, failures, reach } = await grant(deadline);
+        engaged = true;
         const signal = AbortSignal.any([jobSignal, AbortSignal.timeout(policy.timeoutMs)]);
         let value: T;
         try {

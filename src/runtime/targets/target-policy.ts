@@ -18,8 +18,10 @@ export interface TargetPolicy {
   /** A call is abandoned as a transient failure after this long (default: 30000 ms). */
   timeoutMs?: number;
   /**
-   * How long a call may wait inside the handler for a rate-limit grant or a concurrency slot;
-   * beyond it the job goes back to the queue until then, without counting an attempt (default: 2000 ms).
+   * How long a call may wait inside the handler for a rate-limit grant or a concurrency slot
+   * once an earlier call of the same exchange went through; beyond it the job goes back to the
+   * queue until then, without counting an attempt. A job's first call to the target never waits:
+   * it yields its worker slot at once and is rescheduled for when the grant is due (default: 2000 ms).
    */
   maxWaitMs?: number;
   breaker?: BreakerPolicy;

@@ -12,12 +12,14 @@ export interface StepRecord {
   status: 'started' | 'done' | 'compensated';
   result: Record<string, unknown>;
   attempt: number;
+  /** When the step was recorded (started or done). */
+  doneAt: Date;
 }
 
 /** Every recorded step of one flow run, in the order they were done. */
 export async function readSteps(db: Queryable, flow: string, key: string): Promise<StepRecord[]> {
   const result = await db.query<StepRecord>(
-    'SELECT step, status, result, attempt FROM flow_step WHERE flow = $1 AND flow_key = $2 ORDER BY done_at, step',
+    'SELECT step, status, result, attempt, done_at AS "doneAt" FROM flow_step WHERE flow = $1 AND flow_key = $2 ORDER BY done_at, step',
     [flow, key],
   );
   return result.rows;
