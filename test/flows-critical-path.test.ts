@@ -74,6 +74,14 @@ describe('the critical path never waits on the ERP', () => {
     assert.ok(allocatedAfterMs < ALLOCATED_WITHIN_MS, `allocated ${allocatedAfterMs} ms after it was submitted`);
     assert.ok((during.allocated ?? 0) > 0, `the backlog was still draining when the new order was allocated: ${JSON.stringify(during)}`);
 
+    // An order cancelled while it waits for the back office: its back-office job stops before the ERP, and the customer-facing part is undone.
+    const waiting = (await db.query<{ id: string }>("SELECT id FROM sales_order WHERE id = ANY($1) AND status = 'allocated' ORDER BY id DESC LIMIT 1", [backlog])).rows[0]!.id;
+    const cancellation = await f.cancelAndWait(waiting);
+    assert.equal(cancellation.status, 'completed');
+    const undone = cancellation.report.compensated.map((c: { step: string }) => c.step);
+    assert.deepEqual(undone, ['inventory.allocate', 'payment.authorize'], `compensated: ${JSON.stringify(cancellation.report)}`);
+    backlog.splice(backlog.indexOf(waiting), 1);
+
     // Its reservation is announced to the channels before the ERP hears of it.
     let announced: Date | undefined;
     await waitFor(
@@ -86,7 +94,7 @@ describe('the critical path never waits on the ERP', () => {
       5000,
       50,
     );
-    await waitFor('every order to be released', async () => ((await statuses([...backlog, probeId])).released ?? 0) === BACKLOG + 1, BACKLOG * 2000, 250);
+    await waitFor('every order to be released', async () => ((await statuses([...backlog, probeId])).released ?? 0) === backlog.length + 1, BACKLOG * 2000, 250);
     const drainedAfterMs = Date.now() - submittedAt;
     const timeline = await f.timeline(probeId);
     const at = (action: string) => {
@@ -107,6 +115,7 @@ describe('the critical path never waits on the ERP', () => {
     const perReference = new Map<string, number>();
     for (const sale of state.sales) perReference.set(sale.reference, (perReference.get(sale.reference) ?? 0) + 1);
     assert.deepEqual([...backlog, probeId].filter((id) => perReference.get(id) !== 1), [], 'each order posted exactly once');
+    assert.equal(perReference.get(waiting), undefined, 'the order cancelled while it waited never reached the ERP');
     const stats = await erp.stats();
     const busiest = stats.perSecond.reduce((max, s) => Math.max(max, s.accepted + s.throttled + s.failed), 0);
     assert.ok(busiest <= QUOTA, `the ERP received ${busiest} requests in one second; its quota is ${QUOTA}`);

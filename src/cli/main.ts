@@ -8,6 +8,7 @@ import { DLQ_USAGE, runDlqCommand } from './dlq.ts';
 import { CLIENTS_USAGE, runClientsCommand, runKeysCommand } from './clients.ts';
 import { DataFolderInUseError } from '../store/data-folder-lock.ts';
 import { inUseMessage } from './data-folder-in-use.ts';
+import { REHEARSE_USAGE, runRehearseCommand } from './rehearse.ts';
 
 /** After SIGTERM, the process ends at the latest this long after the grace period. */
 const SHUTDOWN_BACKSTOP_MS = 5000;
@@ -23,6 +24,7 @@ ${CLIENTS_USAGE}
 ${INVENTORY_USAGE}
 ${SANDBOXES_USAGE}
 ${DLQ_USAGE}
+${REHEARSE_USAGE}
 
 Scopes: ${SCOPES.join(', ')}
 Configuration comes from environment variables; see README.md.`;
@@ -86,6 +88,8 @@ async function run(argv: string[]): Promise<number> {
       return runInventoryCommand(rest, config);
     case 'dlq':
       return runDlqCommand(rest, config);
+    case 'rehearse':
+      return runRehearseCommand(rest, config);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -1,0 +1,68 @@
+import { parseArgs } from 'node:util';
+import type { Config } from '../config/config.ts';
+import { createLogger } from '../observability/logger.ts';
+import { runFlashSale, type FlashSaleOptions } from '../rehearsals/flash-sale.ts';
+
+export const REHEARSE_USAGE = `  rehearse flash-sale [--duration <s>] [--time-factor <n>] [--out <folder>] [--base-rate <orders/s>]
+           [--multiplier <n>] [--erp-quota <requests/s>] [--hot-stock <units>] [--drain-timeout <s>]
+                                 run the flash-sale rehearsal against in-process sandboxes (embedded
+                                 database, or DATABASE_URL: use one of its own) and write report.json and
+                                 report.html under <folder>/flash-sale-<time>; exits 1 when a check fails`;
+
+/** A wrong use of the rehearse command; printed as one line, exit code 2. */
+class RehearseUsageError extends Error {}
+
+const SCENARIOS = ['flash-sale'] as const;
+
+function positive(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new RehearseUsageError(`--${name} must be a positive number (got "${value}")`);
+  return n;
+}
+
+/** Runs `syncline rehearse <scenario>`; progress on stderr, the report's folder and verdict on stdout. */
+export async function runRehearseCommand(args: string[], config: Config): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        duration: { type: 'string' },
+        'time-factor': { type: 'string' },
+        out: { type: 'string' },
+        'base-rate': { type: 'string' },
+        multiplier: { type: 'string' },
+        'erp-quota': { type: 'string' },
+        'hot-stock': { type: 'string' },
+        'drain-timeout': { type: 'string' },
+      },
+    });
+    const [scenario] = positionals;
+    if (!scenario || !(SCENARIOS as readonly string[]).includes(scenario) || positionals.length > 1) {
+      throw new RehearseUsageError(`name one scenario: ${SCENARIOS.join(', ')} (got "${positionals.join(' ')}")`);
+    }
+    const options: FlashSaleOptions = {
+      ...(values.out ? { out: values.out } : {}),
+      durationSeconds: positive('duration', values.duration),
+      timeFactor: positive('time-factor', values['time-factor']),
+      baseRate: positive('base-rate', values['base-rate']),
+      multiplier: positive('multiplier', values.multiplier),
+      erpQuotaPerSecond: positive('erp-quota', values['erp-quota']),
+      hotStock: positive('hot-stock', values['hot-stock']),
+      drainTimeoutSeconds: positive('drain-timeout', values['drain-timeout']),
+      onProgress: (line) => process.stderr.write(`${line}\n`),
+    };
+    for (const key of Object.keys(options) as (keyof FlashSaleOptions)[]) if (options[key] === undefined) delete options[key];
+    const { report, folder } = await runFlashSale(config, createLogger('error'), options);
+    for (const check of report.checks) console.log(`${check.ok ? 'pass' : 'FAIL'}  ${check.name}: ${check.value} (expected ${check.expected})`);
+    console.log(`report: ${folder}/report.json, ${folder}/report.html`);
+    return report.passed ? 0 : 1;
+  } catch (error) {
+    if (error instanceof RehearseUsageError || (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+      console.error(`syncline rehearse: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
