@@ -61,23 +61,23 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
     const override = (options.config.targetPolicies[name] ?? {}) as TargetPolicy;
     registry.defineTarget(name, { ...policy, ...override, breaker: { ...policy.breaker, ...override.breaker } });
   }
-  const critical: JobPolicy = { maxAttempts: 30, backoffBaseMs: 500, backoffCapMs: options.config.flowBackoffCapMs, timeoutMs: 120_000 };
-  registry.register<PlacePayload>(FLOW_JOBS.place, (payload, context) => placeOrder(deps, payload, context), critical, {
+  const flowPolicy: JobPolicy = { maxAttempts: 30, backoffBaseMs: 500, backoffCapMs: options.config.flowBackoffCapMs, timeoutMs: 120_000 };
+  registry.register<PlacePayload>(FLOW_JOBS.place, (payload, context) => placeOrder(deps, payload, context), flowPolicy, {
     onDeadLetter: (notice, tx) => placementDeadLettered(deps, notice, tx),
   });
   // The back-office part waits for the ERP's quota on the normal lane; the order's exception state is the same.
-  registry.register<PlacePayload>(FLOW_JOBS.release, (payload, context) => releaseOrder(deps, payload, context), critical, {
+  registry.register<PlacePayload>(FLOW_JOBS.release, (payload, context) => releaseOrder(deps, payload, context), flowPolicy, {
     onDeadLetter: (notice, tx) => placementDeadLettered(deps, notice, tx),
   });
-  registry.register<CancelPayload>(FLOW_JOBS.cancel, (payload, context) => cancelOrder(deps, payload, context), critical);
+  registry.register<CancelPayload>(FLOW_JOBS.cancel, (payload, context) => cancelOrder(deps, payload, context), flowPolicy);
   // A flow after release that fails for good leaves the order's status alone and shows the exception.
-  registry.register<ShipmentConfirmation>(FLOW_JOBS.shipment, (payload, context) => recordShipment(deps, payload, context), critical, {
+  registry.register<ShipmentConfirmation>(FLOW_JOBS.shipment, (payload, context) => recordShipment(deps, payload, context), flowPolicy, {
     onDeadLetter: (notice, tx) => shipmentDeadLettered(deps, notice, tx),
   });
-  registry.register<{ orderId: string }>(FLOW_JOBS.invoice, (payload, context) => invoiceOrder(deps, payload, context), critical, {
+  registry.register<{ orderId: string }>(FLOW_JOBS.invoice, (payload, context) => invoiceOrder(deps, payload, context), flowPolicy, {
     onDeadLetter: (notice, tx) => invoiceDeadLettered(notice, tx),
   });
-  registry.register<{ returnId: string }>(FLOW_JOBS.return, (payload, context) => processReturn(deps, payload, context), critical, {
+  registry.register<{ returnId: string }>(FLOW_JOBS.return, (payload, context) => processReturn(deps, payload, context), flowPolicy, {
     onDeadLetter: (notice, tx) => returnDeadLettered(deps, notice, tx),
   });
   const loyalty: JobPolicy = { maxAttempts: 5, backoffBaseMs: 1000, backoffCapMs: options.config.flowBackoffCapMs };
