@@ -70,7 +70,7 @@ export function createTargetCaller(
     for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
       const taken = await takeSlot(db, name, holder, policy.timeoutMs + 5000);
       if (taken !== undefined) return taken;
-      if (Date.now() + delay > deadline) throw throttled('TARGET_BUSY', `all ${policy.maxConcurrency} concurrency slots of ${name} are in use`, 100);
+      if (Date.now() + delay > deadline) throw throttled('TARGET_BUSY', `all ${policy.maxConcurrency} concurrency slots of ${name} are in use`, 250);
       await sleep(delay, undefined, { signal: jobSignal });
     }
   }
