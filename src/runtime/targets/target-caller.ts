@@ -11,13 +11,17 @@ import type { ResolvedTargetPolicy } from './target-policy.ts';
  * breaker + rate-limit grant from PostgreSQL, and only then runs the call, so that the
  * target sees the limits whichever process the call comes from.
  *
- * A caller's first call never waits in the handler (ADR 0020): with no slot or grant free it
- * throws a throttled error carrying the time the grant is due, and the job yields its worker
- * slot, deferred to then without counting an attempt. Once a call went through, later calls
- * of the same caller (the rest of an exchange of several requests, such as an ERP posting)
- * may wait up to `maxWaitMs` for theirs: yielding half-way would repeat the requests already
- * spent against the quota on the next run.
+ * A caller's first call does not wait in the handler for a rate-limit grant (ADR 0020): when
+ * the grant is due later than SHORT_WAIT_MS it throws a throttled error carrying the time it is
+ * due, and the job yields its worker slot, deferred to then without counting an attempt. Once a
+ * call went through, later calls of the same caller (the rest of an exchange of several
+ * requests, such as an ERP posting) may wait up to `maxWaitMs` for theirs: yielding half-way
+ * would repeat the requests already spent against the quota on the next run. A concurrency
+ * slot frees as soon as any call returns: every call may wait up to `maxWaitMs` for one.
  */
+/** A grant due within this long is awaited in the handler: a reschedule and a claim cost more. */
+const SHORT_WAIT_MS = 100;
+
 export function createTargetCaller(
   db: Database,
   name: string,
@@ -77,10 +81,10 @@ export function createTargetCaller(
 
   return {
     async call<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-      const deadline = Date.now() + (engaged ? policy.maxWaitMs : 0);
+      const deadline = Date.now() + policy.maxWaitMs;
       const held = await slot(deadline);
       try {
-        const { probe, failures, reach } = await grant(deadline);
+        const { probe, failures, reach } = await grant(engaged ? deadline : Date.now() + Math.min(SHORT_WAIT_MS, policy.maxWaitMs));
         engaged = true;
         const signal = AbortSignal.any([jobSignal, AbortSignal.timeout(policy.timeoutMs)]);
         let value: T;

@@ -18,10 +18,11 @@ export interface TargetPolicy {
   /** A call is abandoned as a transient failure after this long (default: 30000 ms). */
   timeoutMs?: number;
   /**
-   * How long a call may wait inside the handler for a rate-limit grant or a concurrency slot
+   * How long a call may wait inside the handler for a concurrency slot, or for a rate-limit grant
    * once an earlier call of the same exchange went through; beyond it the job goes back to the
-   * queue until then, without counting an attempt. A job's first call to the target never waits:
-   * it yields its worker slot at once and is rescheduled for when the grant is due (default: 2000 ms).
+   * queue until then, without counting an attempt. A job's first call does not wait for a grant
+   * due later than 100 ms: it yields its worker slot at once and is rescheduled for when the
+   * grant is due (default: 2000 ms).
    */
   maxWaitMs?: number;
   breaker?: BreakerPolicy;
