@@ -85,7 +85,8 @@ describe('a throttled job yields its slot', () => {
       const throttled = limitedRuns.filter((r) => !r.called);
       assert.ok(throttled.length > 0, 'some limited runs were throttled');
       const longest = Math.max(...throttled.map((r) => r.heldMs));
-      assert.ok(longest < 1000, `a throttled run held its slot for ${longest.toFixed(0)} ms`);
+      // Waiting in the slot would hold it for maxWaitMs (2000 ms) before giving up; yielding costs a few reads, slow only on a busy host.
+      assert.ok(longest < 1500, `a throttled run held its slot for ${longest.toFixed(0)} ms`);
       // Deferred, not failed: each job ran its call on attempt 1.
       assert.ok(limitedRuns.every((r) => r.attempt === 1), `attempts: ${limitedRuns.map((r) => r.attempt).join(',')}`);
       // The rate held: never more than RATE calls in any one second.
