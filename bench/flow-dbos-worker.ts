@@ -80,7 +80,7 @@ if (!bare) {
   DBOS.setConfig({
     name: 'syncline-flow-bench',
     systemDatabaseUrl: process.env.DBOS_SYSTEM_DATABASE_URL!,
-    systemDatabasePoolSize: Number(process.env.POOL_SIZE ?? 8) + 2,
+    systemDatabasePoolSize: Number(process.env.POOL_SIZE ?? 8),
     executorID: process.env.EXECUTOR_ID ?? 'bench-0',
     applicationVersion: 'bench',
     logLevel: 'error',
