@@ -39,6 +39,16 @@ import { percentile, writeResult } from './support.ts';
  * PostgreSQL backends connected to the run's databases (sampled from /proc at both ends;
  * backends that exit in between are missed, the server's shared background processes
  * are not counted).
+ *
+ * A reference row, "bare": the same steps and writes called one after another with no
+ * durability at all (bench/flow-dbos-worker.ts with BARE=1), the floor both engines stand on.
+ *
+ * Settings (environment): BENCH_FLOW_ORDERS per run (default: 300), BENCH_FLOW_ROUNDS
+ * (default: 3), BENCH_FLOW_CONCURRENCY orders at once per process (default: 10),
+ * BENCH_FLOW_PROCESSES (default: 1,4), BENCH_FLOW_SYSTEMS (default:
+ * syncline,dbos-queue,dbos-direct,bare), BENCH_FLOW_POOL_SIZE connections per process and
+ * database (default: 4), BENCH_FLOW_CPU_PROF=<dir> (V8 profiles of the Syncline workers),
+ * BENCH_FLOW_DEBUG=1 (Syncline's step durations from the order timelines).
  */
 const ORDERS = Number(process.env.BENCH_FLOW_ORDERS ?? 300);
 const ROUNDS = Number(process.env.BENCH_FLOW_ROUNDS ?? 3);
