@@ -43,14 +43,14 @@ import { percentile, writeResult } from './support.ts';
  * A reference row, "bare": the same steps and writes called one after another with no
  * durability at all (bench/flow-dbos-worker.ts with BARE=1), the floor both engines stand on.
  *
- * Settings (environment): BENCH_FLOW_ORDERS per run (default: 300), BENCH_FLOW_ROUNDS
+ * Settings (environment): BENCH_FLOW_ORDERS per run (default: 100), BENCH_FLOW_ROUNDS
  * (default: 3), BENCH_FLOW_CONCURRENCY orders at once per process (default: 10),
  * BENCH_FLOW_PROCESSES (default: 1,4), BENCH_FLOW_SYSTEMS (default:
  * syncline,dbos-queue,dbos-direct,bare), BENCH_FLOW_POOL_SIZE connections per process and
  * database (default: 4), BENCH_FLOW_CPU_PROF=<dir> (V8 profiles of the Syncline workers),
  * BENCH_FLOW_DEBUG=1 (Syncline's step durations from the order timelines).
  */
-const ORDERS = Number(process.env.BENCH_FLOW_ORDERS ?? 300);
+const ORDERS = Number(process.env.BENCH_FLOW_ORDERS ?? 100);
 const ROUNDS = Number(process.env.BENCH_FLOW_ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_FLOW_CONCURRENCY ?? 10);
 const PROCESSES = (process.env.BENCH_FLOW_PROCESSES ?? '1,4').split(',').map(Number);
