@@ -25,6 +25,7 @@ export const AUDIT_ACTIONS = [
   'order.hold_released',
   'order.cancel_requested',
   'subscription.created',
+  'subscription.updated',
   'subscription.paused',
   'subscription.resumed',
   'subscription.disabled',

@@ -11,9 +11,11 @@ import {
   rotateSecret,
   selectSubscription,
   selectSubscriptions,
+  updateSettings,
   updateStatus,
   type SubscriptionRow,
 } from '../../store/subscriptions/subscription-queries.ts';
+import { runIdempotent, type IdempotencyClaim, type IdempotentOutcome } from '../../store/idempotency/idempotency-records.ts';
 import { selectDeliveryAttempts, type DeliveryAttemptRow } from '../../store/subscriptions/delivery-log-queries.ts';
 import { recordAudit, type AuditContext } from '../audit/audit.ts';
 import { newWebhookSecret } from './webhook-signature.ts';
@@ -64,6 +66,11 @@ export interface NewSubscription {
   maxConcurrency?: number | undefined;
 }
 
+/** Deliveries per second to a subscription unless it says otherwise. */
+export const DEFAULT_RATE_PER_SECOND = 50;
+/** Deliveries in flight at once to a subscription unless it says otherwise. */
+export const DEFAULT_MAX_CONCURRENCY = 4;
+
 /** The default overlap during which the previous secret still signs (24 h). */
 export const DEFAULT_SECRET_OVERLAP_MS = 24 * 3_600_000;
 
@@ -95,19 +102,39 @@ export function signingSecrets(row: SubscriptionRow, now = Date.now()): string[]
   return row.previousSecret && row.previousSecretUntil && Date.parse(row.previousSecretUntil) > now ? [row.secret, row.previousSecret] : [row.secret];
 }
 
-/** Creates a subscription (the URL already checked by the caller) and returns it with its secret. */
-export async function createSubscription(db: Database, input: NewSubscription, who: AuditContext): Promise<{ subscription: SubscriptionView; secret: string }> {
+/**
+ * A created subscription. secret is null when the answer is a replay of an
+ * Idempotency-Key: the secret is shown once and never kept outside the subscription
+ * row, so the idempotency record holds only the subscription id (see docs/events.md).
+ */
+export interface CreatedSubscription {
+  subscription: SubscriptionView;
+  secret: string | null;
+}
+
+/**
+ * Creates a subscription (the URL already checked by the caller) and returns it with its
+ * secret. Under an idempotency claim, a replay returns the subscription as it is now
+ * without the secret, or not-found when it has been deleted since.
+ */
+export async function createSubscription(
+  db: Database,
+  input: NewSubscription,
+  who: AuditContext,
+  idempotency?: IdempotencyClaim,
+): Promise<IdempotentOutcome<CreatedSubscription | NotFound>> {
   const secret = newWebhookSecret();
-  const row = await db.transaction(async (tx) => {
-    const created = await insertSubscription(tx, {
+  let created: SubscriptionRow | undefined;
+  const outcome = await runIdempotent(db, idempotency, async (tx): Promise<{ subscriptionId: string }> => {
+    created = await insertSubscription(tx, {
       id: newId('subscription'),
       url: input.url,
       types: [...new Set(input.types)],
       channel: input.channel ?? null,
       description: input.description ?? null,
       secret,
-      ratePerSecond: input.rateLimitPerSecond ?? 50,
-      maxConcurrency: input.maxConcurrency ?? 4,
+      ratePerSecond: input.rateLimitPerSecond ?? DEFAULT_RATE_PER_SECOND,
+      maxConcurrency: input.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
     });
     await recordAudit(tx, who, {
       action: 'subscription.created',
@@ -115,9 +142,55 @@ export async function createSubscription(db: Database, input: NewSubscription, w
       targetId: created.id,
       details: { types: created.types, channel: created.channel, host: new URL(created.url).host },
     });
-    return created;
+    return { subscriptionId: created.id };
   });
-  return { subscription: viewOf(row), secret };
+  if (outcome.kind !== 'done') return outcome;
+  if (!outcome.replayed) return { ...outcome, result: { subscription: viewOf(created!), secret } };
+  const now = await selectSubscription(db, outcome.result.subscriptionId);
+  return { ...outcome, result: now ? { subscription: viewOf(now), secret: null } : notFound };
+}
+
+/**
+ * A change to a subscription, with JSON merge-patch meaning: an absent field keeps its
+ * value; null clears channel and description and puts the rate limit and concurrency
+ * back to their defaults.
+ */
+export interface SubscriptionChange {
+  url?: string | undefined;
+  types?: string[] | undefined;
+  channel?: string | null | undefined;
+  description?: string | null | undefined;
+  rateLimitPerSecond?: number | null | undefined;
+  maxConcurrency?: number | null | undefined;
+}
+
+/**
+ * Changes a subscription's settings (the URL already checked by the caller), audited as
+ * subscription.updated with the names of the fields changed. Deliveries already queued
+ * keep going to the subscription and use the new URL and limits from their next attempt;
+ * new types and channel apply to events committed after the change.
+ */
+export async function changeSubscription(db: Database, id: string, change: SubscriptionChange, who: AuditContext): Promise<SubscriptionView | NotFound> {
+  return db.transaction(async (tx) => {
+    const before = await selectSubscription(tx, id, true);
+    if (!before) return notFound;
+    const row = (await updateSettings(tx, id, {
+      url: change.url,
+      types: change.types && [...new Set(change.types)],
+      channel: change.channel,
+      description: change.description,
+      ratePerSecond: change.rateLimitPerSecond === null ? DEFAULT_RATE_PER_SECOND : change.rateLimitPerSecond,
+      maxConcurrency: change.maxConcurrency === null ? DEFAULT_MAX_CONCURRENCY : change.maxConcurrency,
+    }))!;
+    const fields = (Object.keys(change) as (keyof SubscriptionChange)[]).filter((f) => change[f] !== undefined).sort();
+    await recordAudit(tx, who, {
+      action: 'subscription.updated',
+      targetType: 'subscription',
+      targetId: id,
+      details: { fields, ...(change.url !== undefined ? { host: new URL(row.url).host } : {}) },
+    });
+    return viewOf(row);
+  });
 }
 
 /** Every subscription, oldest first. */

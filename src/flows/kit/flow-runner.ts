@@ -3,7 +3,7 @@ import type { Database, Queryable } from '../../store/database.ts';
 import { SynclineError } from '../../domain/errors.ts';
 import { classifyError } from '../../runtime/retry-policy.ts';
 import type { HandlerContext } from '../../runtime/runtime.ts';
-import { markCompensated, markStarted, readSteps, recordStep, type StepRecord } from '../../store/flows/flow-steps.ts';
+import { markCompensated, markStarted, readSteps, recordStep, unmarkStarted, type StepRecord } from '../../store/flows/flow-steps.ts';
 import { appendTimeline } from '../../store/orders/order-status.ts';
 
 /**
@@ -97,7 +97,9 @@ export async function runFlow<S extends { results: Record<string, Record<string,
   } = {},
 ): Promise<FlowResult> {
   const records = new Map((await readSteps(db, identity.flow, identity.key)).map((r) => [r.step, r]));
-  for (const step of steps) {
+  // The step the previous step's transaction marked started: that saves a commit per step that can recover.
+  let markedAhead: string | undefined;
+  for (const [index, step] of steps.entries()) {
     const recorded = records.get(step.id);
     if (recorded?.status === 'done') {
       state.results[step.id] = recorded.result;
@@ -108,6 +110,8 @@ export async function runFlow<S extends { results: Record<string, Record<string,
     // Checked before every step still to do: a cancel must not wait for a flow stuck on a system that is down.
     const reason = await options.interrupted?.();
     if (reason) {
+      // Marked ahead but never begun: not an unknown outcome for a compensation to look up.
+      if (markedAhead === step.id) await unmarkStarted(db, identity.flow, identity.key, step.id);
       await appendTimeline(db, run.orderId, [
         { system: 'syncline', action: `${identity.flow}.interrupted`, outcome: 'skipped', attempt: run.attempt, durationMs: null, correlationId: run.correlationId, detail: { before: step.id, reason } },
       ]);
@@ -116,7 +120,7 @@ export async function runFlow<S extends { results: Record<string, Record<string,
     const started = performance.now();
     let outcome: StepOutcome;
     try {
-      if (step.recover && !recorded) await markStarted(db, identity.flow, identity.key, step.id, run.attempt);
+      if (step.recover && !recorded && markedAhead !== step.id) await markStarted(db, identity.flow, identity.key, step.id, run.attempt);
       outcome = await step.forward(state, run);
     } catch (error) {
       await recordFailure(db, run, step, error, elapsed(started));
@@ -134,6 +138,10 @@ export async function runFlow<S extends { results: Record<string, Record<string,
         await appendTimeline(tx, run.orderId, [
           { system: step.system, action: step.id, outcome: 'succeeded', attempt: run.attempt, durationMs, correlationId: run.correlationId, detail: outcome.detail ?? result },
         ]);
+        // The next step's started mark commits with this step: the same order of records, one commit fewer.
+        const next = steps[index + 1];
+        markedAhead = next?.recover && !records.has(next.id) ? next.id : undefined;
+        if (markedAhead) await markStarted(tx, identity.flow, identity.key, markedAhead, run.attempt);
       });
       state.results[step.id] = result;
       continue;

@@ -34,6 +34,11 @@ export async function markStarted(db: Queryable, flow: string, key: string, step
   );
 }
 
+/** Takes back a `started` mark of a step whose forward action never ran (a done step is left as it is). */
+export async function unmarkStarted(db: Queryable, flow: string, key: string, step: string): Promise<void> {
+  await db.query("DELETE FROM flow_step WHERE flow = $1 AND flow_key = $2 AND step = $3 AND status = 'started'", [flow, key, step]);
+}
+
 /**
  * Records a step as done. Returns false when it was already recorded (another run of
  * the same flow got there first): the caller's transaction should then roll back.

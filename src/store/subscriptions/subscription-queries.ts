@@ -103,6 +103,41 @@ export async function updateStatus(db: Queryable, id: string, status: Subscripti
   return result.rows[0] ? fromRaw(result.rows[0]) : undefined;
 }
 
+/** The settings a client may change; absent fields keep their value. */
+export type SubscriptionSettings = Partial<Pick<SubscriptionRow, 'url' | 'types' | 'channel' | 'description' | 'ratePerSecond' | 'maxConcurrency'>>;
+
+/** Changes settings of a subscription; the row as it is after the change. */
+export async function updateSettings(db: Queryable, id: string, change: SubscriptionSettings): Promise<SubscriptionRow | undefined> {
+  const has = (field: keyof SubscriptionSettings) => change[field] !== undefined;
+  const result = await db.query<Raw>(
+    `UPDATE webhook_subscription
+        SET url = CASE WHEN $2 THEN $3 ELSE url END,
+            types = CASE WHEN $4 THEN $5::text[] ELSE types END,
+            channel = CASE WHEN $6 THEN $7 ELSE channel END,
+            description = CASE WHEN $8 THEN $9 ELSE description END,
+            rate_per_second = CASE WHEN $10 THEN $11::int ELSE rate_per_second END,
+            max_concurrency = CASE WHEN $12 THEN $13::int ELSE max_concurrency END,
+            updated_at = now()
+      WHERE id = $1 RETURNING *`,
+    [
+      id,
+      has('url'),
+      change.url ?? null,
+      has('types'),
+      change.types ?? null,
+      has('channel'),
+      change.channel ?? null,
+      has('description'),
+      change.description ?? null,
+      has('ratePerSecond'),
+      change.ratePerSecond ?? null,
+      has('maxConcurrency'),
+      change.maxConcurrency ?? null,
+    ],
+  );
+  return result.rows[0] ? fromRaw(result.rows[0]) : undefined;
+}
+
 /** Replaces the secret; the old one keeps signing for overlapMs. */
 export async function rotateSecret(db: Queryable, id: string, secret: string, overlapMs: number): Promise<SubscriptionRow | undefined> {
   const result = await db.query<Raw>(

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseDuration } from '../../../domain/clients/client.service.ts';
 import {
+  changeSubscription,
   createSubscription,
   DEFAULT_SECRET_OVERLAP_MS,
   listDeliveryAttempts,
@@ -19,6 +20,7 @@ import { webhookTarget } from '../../../runtime/webhooks/webhook-delivery.ts';
 import { MAX_REPLAY_EVENTS, replaySubscription } from '../../../runtime/webhooks/webhook-replay.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { authorize } from '../../auth/authorize.ts';
+import { idempotencyClaim, settle } from '../../idempotency.ts';
 import { ProblemError } from '../../problem.ts';
 import { operation } from '../../route-kit.ts';
 import { EmptyBody, NoQuery, parseBody, parseQuery, Timestamp } from '../../validation.ts';
@@ -31,19 +33,44 @@ const EventTypePattern = z
   .regex(/^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$/, 'must be an event type (order.created), a prefix with .* (order.*) or *')
   .meta({ description: 'An event type, a prefix ending in .* (order.*), or * for every type.' });
 
+const settable = {
+  url: z.string().max(2048).meta({
+    description:
+      'Where deliveries are POSTed: https to a public address; http or https to loopback; private and link-local addresses only when SYNCLINE_WEBHOOK_NETWORKS=any.',
+  }),
+  types: z.array(EventTypePattern).min(1).max(50),
+  channel: z.string().trim().min(1).max(100).meta({ description: "Only events whose data.channel is this (an order's sales channel)." }),
+  description: z.string().trim().min(1).max(500),
+  rateLimitPerSecond: z.number().int().min(0).max(10_000).meta({ description: 'Deliveries per second to this URL, across processes (default: 50; 0: unlimited).' }),
+  maxConcurrency: z.number().int().min(1).max(100).meta({ description: 'Deliveries in flight at once to this URL (default: 4).' }),
+};
+
 const CreateBody = z
   .strictObject({
-    url: z.string().max(2048).meta({
-      description:
-        'Where deliveries are POSTed: https to a public address; http or https to loopback; private and link-local addresses only when SYNCLINE_WEBHOOK_NETWORKS=any.',
-    }),
-    types: z.array(EventTypePattern).min(1).max(50),
-    channel: z.string().trim().min(1).max(100).optional().meta({ description: "Only events whose data.channel is this (an order's sales channel)." }),
-    description: z.string().trim().min(1).max(500).optional(),
-    rateLimitPerSecond: z.number().int().min(0).max(10_000).optional().meta({ description: 'Deliveries per second to this URL, across processes (default: 50; 0: unlimited).' }),
-    maxConcurrency: z.number().int().min(1).max(100).optional().meta({ description: 'Deliveries in flight at once to this URL (default: 4).' }),
+    url: settable.url,
+    types: settable.types,
+    channel: settable.channel.optional(),
+    description: settable.description.optional(),
+    rateLimitPerSecond: settable.rateLimitPerSecond.optional(),
+    maxConcurrency: settable.maxConcurrency.optional(),
   })
   .meta({ id: 'SubscriptionCreateRequest', description: 'A new webhook subscription.' });
+
+// JSON merge patch (RFC 7396): absent keeps, null clears (or restores the default); url and types cannot be cleared.
+const UpdateBody = z
+  .strictObject({
+    url: settable.url.optional(),
+    types: settable.types.optional(),
+    channel: settable.channel.nullable().optional(),
+    description: settable.description.nullable().optional(),
+    rateLimitPerSecond: settable.rateLimitPerSecond.nullable().optional().meta({ description: 'Deliveries per second to this URL, across processes; null: the default (50); 0: unlimited.' }),
+    maxConcurrency: settable.maxConcurrency.nullable().optional().meta({ description: 'Deliveries in flight at once to this URL; null: the default (4).' }),
+  })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'give at least one field to change' })
+  .meta({
+    id: 'SubscriptionUpdateRequest',
+    description: 'What to change, as a JSON merge patch: an absent field keeps its value; null clears channel and description and restores the default rate limit and concurrency.',
+  });
 
 const RotateBody = z
   .strictObject({
@@ -87,6 +114,15 @@ const subscriptionFields = {
   updatedAt: z.string(),
 };
 const SubscriptionView = z.object(subscriptionFields).meta({ id: 'Subscription', description: 'A webhook subscription, without its secret.' });
+const SubscriptionCreated = z
+  .object({
+    ...subscriptionFields,
+    secret: z.string().nullable().meta({
+      description:
+        'whsec_… Shown in this answer only: keep it to verify deliveries. null when the answer is a replay of an Idempotency-Key (Idempotent-Replayed: true): the secret is never stored outside the subscription; rotate it to get a new one.',
+    }),
+  })
+  .meta({ id: 'SubscriptionCreated', description: 'A new webhook subscription with its signing secret (null in a replay).' });
 const SubscriptionWithSecret = z
   .object({ ...subscriptionFields, secret: z.string().meta({ description: 'whsec_… Shown in this answer only: keep it to verify deliveries.' }) })
   .meta({ id: 'SubscriptionWithSecret', description: 'A webhook subscription with its new signing secret.' });
@@ -133,17 +169,38 @@ const createOperation = operation({
   summary: 'Subscribe a URL to events; the signing secret is returned once',
   description:
     'Deliveries follow Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature) with the CloudEvent as the body (application/cloudevents+json). ' +
-    'The secret is in this answer only. The URL is refused when it points to an address SYNCLINE_WEBHOOK_NETWORKS does not allow. Audited as subscription.created.',
+    'The secret is in this answer only. The URL is refused when it points to an address SYNCLINE_WEBHOOK_NETWORKS does not allow. Audited as subscription.created. ' +
+    'With an Idempotency-Key, a retry of the same request answers 201 with Idempotent-Replayed: true and the subscription as it is now, its secret null (the secret is not kept for replays; rotate it if the first answer was lost).',
   auth,
+  idempotencyKey: 'optional',
   body: { schema: CreateBody, example: { url: 'https://crm.example.com/hooks/syncline', types: ['order.*'], channel: 'shopify-us', description: 'CRM order sync' } },
   responses: {
     201: {
       description: 'Created.',
-      schema: SubscriptionWithSecret,
+      schema: SubscriptionCreated,
       example: { ...subscriptionExample, secret: secretExample },
-      headers: { Location: { description: 'The subscription: /v1/subscriptions/{id}.' }, ...noStore },
+      headers: {
+        Location: { description: 'The subscription: /v1/subscriptions/{id}.' },
+        ...noStore,
+        'Idempotent-Replayed': { description: 'true: a replay of an earlier request with this Idempotency-Key; secret is null.' },
+      },
     },
   },
+  problems: { 'not-found': 'A replay whose subscription has been deleted since.' },
+});
+
+const updateOperation = operation({
+  operationId: 'updateSubscription',
+  tags,
+  summary: 'Change the URL, types, channel, description, rate limit or concurrency of a subscription',
+  description:
+    'A JSON merge patch (RFC 7396) sent as application/json: absent fields keep their value, null clears channel and description and restores the default rate limit and concurrency. ' +
+    'Validated as at creation, the URL included. Queued deliveries use the new URL and limits from their next attempt; new types and channel apply to events committed after the change. Audited as subscription.updated.',
+  auth,
+  params: idParam,
+  body: { schema: UpdateBody, example: { types: ['order.*', 'return.*'], channel: null, rateLimitPerSecond: 20 } },
+  responses: { 200: { description: 'The changed subscription.', schema: SubscriptionView, example: { ...subscriptionExample, types: ['order.*', 'return.*'], channel: null, rateLimitPerSecond: 20 } } },
+  problems: notFound,
 });
 
 const listOperation = operation({
@@ -265,15 +322,22 @@ async function resolveAll(host: string): Promise<string[]> {
   return (await dns.lookup(host, { all: true })).map((a) => a.address);
 }
 
-/** Webhook subscriptions: create, list, show, pause, resume, delete, rotate the secret, the delivery log, replay. */
+/** Webhook subscriptions: create, list, show, change, pause, resume, delete, rotate the secret, the delivery log, replay. */
 export async function subscriptionsRoutes(app: FastifyInstance, { db, tokens, config }: ApiContext): Promise<void> {
   const canManage = authorize(tokens, 'events:manage');
 
-  app.post('/v1/subscriptions', { preHandler: canManage, schema: createOperation }, async (request, reply) => {
-    const body = parseBody(CreateBody, request.body);
-    const refusal = await webhookUrlRefusal(body.url, config.webhooks.networks, resolveAll);
+  const checkUrl = async (url: string) => {
+    const refusal = await webhookUrlRefusal(url, config.webhooks.networks, resolveAll);
     if (refusal) throw new ProblemError('validation-failed', `url ${refusal}.`, { errors: [{ pointer: '/url', detail: refusal }] });
-    const { subscription, secret } = await createSubscription(db, body, requestAuditContext(request));
+  };
+
+  app.post('/v1/subscriptions', { preHandler: canManage, schema: createOperation }, async (request, reply) => {
+    const claim = idempotencyClaim(request, { required: false });
+    const body = parseBody(CreateBody, request.body);
+    await checkUrl(body.url);
+    const result = settle(reply, await createSubscription(db, body, requestAuditContext(request), claim));
+    if ('kind' in result) throw new ProblemError('not-found', 'The subscription this Idempotency-Key created has been deleted since.');
+    const { subscription, secret } = result;
     return reply.code(201).header('Location', `/v1/subscriptions/${subscription.id}`).header('Cache-Control', 'no-store').send({ ...subscription, secret });
   });
 
@@ -287,6 +351,15 @@ export async function subscriptionsRoutes(app: FastifyInstance, { db, tokens, co
     const subscription = await showSubscription(db, id);
     if (!subscription) throw missing(id);
     return subscription;
+  });
+
+  app.patch('/v1/subscriptions/:id', { preHandler: canManage, schema: updateOperation }, async (request) => {
+    const id = idOf(request);
+    const body = parseBody(UpdateBody, request.body);
+    if (body.url !== undefined) await checkUrl(body.url);
+    const result = await changeSubscription(db, id, body, requestAuditContext(request));
+    if ('kind' in result) throw missing(id);
+    return result;
   });
 
   app.delete('/v1/subscriptions/:id', { preHandler: canManage, schema: deleteOperation }, async (request, reply) => {
