@@ -139,8 +139,11 @@ export async function runFlow<S extends { results: Record<string, Record<string,
           { system: step.system, action: step.id, outcome: 'succeeded', attempt: run.attempt, durationMs, correlationId: run.correlationId, detail: outcome.detail ?? result },
         ]);
         // The next step's started mark commits with this step: the same order of records, one commit fewer.
+        // Not across a hand-off: the next part may wait long in its queue, and a cancel meanwhile
+        // must not take a step that never began for one whose outcome is unknown.
         const next = steps[index + 1];
-        markedAhead = next?.recover && !records.has(next.id) ? next.id : undefined;
+        const nextRunsHere = next !== undefined && (!options.part || options.part.has(next.id));
+        markedAhead = nextRunsHere && next.recover && !records.has(next.id) ? next.id : undefined;
         if (markedAhead) await markStarted(tx, identity.flow, identity.key, markedAhead, run.attempt);
       });
       state.results[step.id] = result;
