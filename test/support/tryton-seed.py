@@ -82,7 +82,8 @@ for code, name, kind, price, stock in [
     template = Template(name=name, type=kind, default_uom=unit, list_price=Decimal(price), salable=True, account_category=category)
     template.save()
     product, = template.products
-    product.code = code
+    # Tryton 6.0: a variant's code is the template's prefix + its suffix code.
+    product.suffix_code = code
     product.save()
     products[code] = product.id
     if stock:
