@@ -560,25 +560,35 @@ export class TrytonClient implements ErpConnector {
       await this.rpc.call('model.stock.shipment.out.write', [[shipment.id], { reference: input.shipmentKey }], context);
     }
 
-    // Ship what was confirmed: lower the outgoing moves to the shipped quantities (Tryton plans the rest again).
-    const moves = await this.rpc.call<Row[]>('model.stock.move.read', [shipment.outgoing_moves, ['product', 'quantity', 'state']], context);
+    // Ship what was confirmed: lower the moves to the shipped quantities (Tryton plans the rest again).
+    // Both kinds: packing copies the inventory moves' quantities onto the outgoing ones (recorded on a
+    // real Tryton 6.0: lowering only the outgoing moves shipped everything).
+    const [withMoves] = await this.rpc.call<Row[]>('model.stock.shipment.out.read', [[shipment.id], ['inventory_moves']], context);
+    const inventoryMoves = (withMoves?.inventory_moves as number[] | undefined) ?? [];
     const products = await this.#productsOrFail(input.lines.map((l) => l.sku), context);
-    const remaining = new Map<number, number>();
+    const shipped = new Map<number, number>();
     for (const line of input.lines) {
       const id = products.get(line.sku)!.id;
-      remaining.set(id, (remaining.get(id) ?? 0) + line.quantity);
+      shipped.set(id, (shipped.get(id) ?? 0) + line.quantity);
     }
-    for (const move of moves) {
-      const want = remaining.get(move.product as number) ?? 0;
-      const ship = Math.min(want, Number(move.quantity));
-      remaining.set(move.product as number, want - ship);
-      if (ship !== Number(move.quantity)) await this.rpc.call('model.stock.move.write', [[move.id], { quantity: ship }], context);
-    }
+    const lower = async (moveIds: number[]): Promise<Map<number, number>> => {
+      const moves = await this.rpc.call<Row[]>('model.stock.move.read', [moveIds, ['product', 'quantity', 'state']], context);
+      const remaining = new Map(shipped);
+      for (const move of moves.filter((m) => m.state !== 'cancelled' && m.state !== 'done')) {
+        const want = remaining.get(move.product as number) ?? 0;
+        const ship = Math.min(want, Number(move.quantity));
+        remaining.set(move.product as number, want - ship);
+        if (ship !== Number(move.quantity)) await this.rpc.call('model.stock.move.write', [[move.id], { quantity: ship }], context);
+      }
+      return remaining;
+    };
+    const remaining = await lower(shipment.outgoing_moves as number[]);
     const unmatched = [...remaining].filter(([, quantity]) => quantity > 0);
     if (unmatched.length) {
       const codes = [...products].filter(([, p]) => unmatched.some(([id]) => id === p.id)).map(([code]) => code);
       throw permanent('erp.shipment_mismatch', `tryton shipment ${shipment.id} does not have the quantities confirmed for ${codes.join(', ')}`, { skus: codes });
     }
+    await lower(inventoryMoves);
 
     const state = String((await this.rpc.call<Row[]>('model.stock.shipment.out.read', [[shipment.id], ['state']], context))[0]?.state);
     if (state === 'waiting') {

@@ -181,22 +181,34 @@ export class TrytonErp {
     return roundTo(price * quantityScaled, PRICE_SCALE + 2, AMOUNT_SCALE);
   }
 
-  /** The line's tax, unrounded (scale AMOUNT_SCALE + 4): Tryton rounds taxes per document by default (account configuration `tax_rounding`). */
-  #taxOf(amount: bigint, taxIds: unknown): bigint {
-    let tax = 0n;
-    for (const id of (taxIds as number[] | undefined) ?? []) tax += amount * scaledOf(this.get('account.tax', id).rate, 4);
-    return tax;
+  /**
+   * A document's tax: Tryton rounds taxes per document by default (account configuration
+   * `tax_rounding`), in one group per tax and sign of the base (recorded: bases 59.06 and -1.82 at
+   * 10 % gave tax lines 5.91 and -0.18, a sale tax of 5.73, not 5.72).
+   */
+  #taxTotal(lines: { amount: bigint; taxes: unknown }[]): bigint {
+    const groups = new Map<string, bigint>();
+    for (const { amount, taxes } of lines) {
+      for (const id of (taxes as number[] | undefined) ?? []) {
+        const key = `${id}:${amount >= 0n}`;
+        groups.set(key, (groups.get(key) ?? 0n) + amount * scaledOf(this.get('account.tax', id).rate, 4));
+      }
+    }
+    let total = 0n;
+    for (const unrounded of groups.values()) total += roundTo(unrounded, AMOUNT_SCALE + 4, AMOUNT_SCALE);
+    return total;
   }
 
   #saleComputed(sale: Rec): Record<string, unknown> {
     let untaxed = 0n;
-    let tax = 0n;
+    const taxed: { amount: bigint; taxes: unknown }[] = [];
     for (const id of sale.lines as number[]) {
       const line = this.get('sale.line', id);
       const amount = this.#lineAmount(line);
       untaxed += amount;
-      tax += this.#taxOf(amount, line.taxes);
+      taxed.push({ amount, taxes: line.taxes });
     }
+    const tax = this.#taxTotal(taxed);
     const moves = this.#saleMoves(sale);
     const shipments = new Set<number>();
     const returns = new Set<number>();
@@ -208,8 +220,8 @@ export class TrytonErp {
     const invoices = [...this.table('account.invoice').values()].filter((i) => i.sale_origin === sale.id).map((i) => i.id);
     return {
       untaxed_amount: dec(untaxed, AMOUNT_SCALE),
-      tax_amount: dec(roundTo(tax, AMOUNT_SCALE + 4, AMOUNT_SCALE), AMOUNT_SCALE),
-      total_amount: dec(untaxed + roundTo(tax, AMOUNT_SCALE + 4, AMOUNT_SCALE), AMOUNT_SCALE),
+      tax_amount: dec(tax, AMOUNT_SCALE),
+      total_amount: dec(untaxed + tax, AMOUNT_SCALE),
       moves: moves.map((m) => m.id),
       shipments: [...shipments].sort((a, b) => a - b),
       shipment_returns: [...returns].sort((a, b) => a - b),
@@ -219,14 +231,14 @@ export class TrytonErp {
 
   #invoiceAmounts(invoice: Rec): Record<string, unknown> {
     let untaxed = 0n;
-    let tax = 0n;
+    const taxed: { amount: bigint; taxes: unknown }[] = [];
     for (const id of invoice.lines as number[]) {
       const line = this.get('account.invoice.line', id);
       const amount = scaledOf(line.amount, AMOUNT_SCALE);
       untaxed += amount;
-      tax += this.#taxOf(amount, line.taxes);
+      taxed.push({ amount, taxes: line.taxes });
     }
-    const rounded = roundTo(tax, AMOUNT_SCALE + 4, AMOUNT_SCALE);
+    const rounded = this.#taxTotal(taxed);
     return { untaxed_amount: dec(untaxed, AMOUNT_SCALE), tax_amount: dec(rounded, AMOUNT_SCALE), total_amount: dec(untaxed + rounded, AMOUNT_SCALE) };
   }
 
@@ -342,7 +354,9 @@ export class TrytonErp {
     if (typeof values.party !== 'number') throw new TrytonUserError('A value is required for field "Party" in "Sale".');
     // Required fields are checked before relations (recorded: a missing unit price is refused whatever the party).
     for (const line of this.#relationCreates(values.lines)) {
-      if ((line.type ?? 'line') === 'line' && line.unit_price == null) throw new TrytonUserError('A value is required for field "Unit Price" in "Sale Line".');
+      if ((line.type ?? 'line') !== 'line') continue;
+      if (line.unit == null) throw new TrytonUserError('A value is required for field "Unit" in "Sale Line".');
+      if (line.unit_price == null) throw new TrytonUserError('A value is required for field "Unit Price" in "Sale Line".');
     }
     const party = this.get('party.party', values.party);
     const firstAddress = (party.addresses as number[])[0] ?? null;
@@ -422,12 +436,12 @@ export class TrytonErp {
       if (forecast < Number(line.quantity)) {
         const name = `stock_quantity_warning_${line.id}`;
         if (!acknowledged(name)) {
-          // Python's float repr and the line's rec_name ("9u Blue mug @ <sale number> [<reference>]"); "forcast" sic.
+          // Python's float repr and the line's rec_name ("2u [SKU-GREEN] Green mug @ <sale number> [<reference>]"); "forcast" sic.
           const float = (n: number) => (Number.isInteger(n) ? `${n}.0` : String(n));
           const saleName = `${sale.number ? `${String(sale.number)} ` : ''}[${String(sale.reference ?? '')}]`;
           throw new TrytonUserWarning(
             name,
-            `The forcast quantity (${float(forecast)}u) for line "${Number(line.quantity)}u ${String(product.name)} @ ${saleName}" is lower than its quantity (${float(Number(line.quantity))}u).`,
+            `The forcast quantity (${float(forecast)}u) for line "${Number(line.quantity)}u ${String(product.rec_name)} @ ${saleName}" is lower than its quantity (${float(Number(line.quantity))}u).`,
           );
         }
       }
@@ -684,14 +698,20 @@ export class TrytonErp {
     for (const id of ids) {
       const shipment = this.get('stock.shipment.out', id);
       if (shipment.state !== 'picked' && shipment.state !== 'waiting') continue;
-      // Inventory moves are done (goods reach the output zone); quantities follow the outgoing moves.
+      // Inventory moves are done (goods reach the output zone); the outgoing moves' quantities follow
+      // the inventory moves (Tryton 6.0 syncs inventory to outgoing; recorded: lowering only an outgoing
+      // move shipped the full inventory quantity).
       const outgoing = (shipment.outgoing_moves as number[]).map((m) => this.get('stock.move', m));
       const inventory = (shipment.inventory_moves as number[]).map((m) => this.get('stock.move', m));
+      const picked = new Map<unknown, number>();
       for (const move of inventory) {
-        const target = outgoing.filter((o) => o.product === move.product).reduce((sum, o) => sum + Number(o.quantity), 0);
-        move.quantity = target;
+        picked.set(move.product, (picked.get(move.product) ?? 0) + Number(move.quantity));
         move.state = 'done';
         move.effective_date = TrytonDate.today();
+      }
+      for (const move of outgoing) {
+        move.quantity = picked.get(move.product) ?? 0;
+        picked.set(move.product, 0);
       }
       shipment.state = 'packed';
     }
