@@ -199,3 +199,52 @@ describe('Tryton client behind a per-request gate', () => {
     assert.ok(stats.maxAcceptedPerSecond <= limit, `the ERP served ${stats.maxAcceptedPerSecond} requests in one second`);
   });
 });
+
+describe('Tryton sandbox answers like the recorded real server (fixtures/errors-and-warnings.recorded.json)', () => {
+  const recorded = JSON.parse(readFileSync(new URL('../src/connectors/tryton/fixtures/errors-and-warnings.recorded.json', import.meta.url), 'utf8')) as Record<string, { status: number; body: string }>;
+  const errorOf = (entry: { body: string }) => (JSON.parse(entry.body) as { error: [string, unknown] }).error;
+  let sandbox: RunningTrytonSandbox;
+  before(async () => {
+    sandbox = await startTrytonSandbox({ products: [{ code: 'SKU-BLUE', name: 'Blue mug', listPrice: '10.00', quantity: 5 }] });
+  });
+  after(async () => sandbox?.close());
+
+  test('bad login, bad session, unknown database and methods not exposed: the recorded statuses and bodies', async () => {
+    const badLogin = await rpc(sandbox.url, 'common.db.login', ['admin', { password: 'wrong' }, 'en']);
+    assert.deepEqual([badLogin.status, badLogin.text], [recorded.badLogin!.status, recorded.badLogin!.body]);
+    const login = await rpc(sandbox.url, 'common.db.login', ['admin', { password: 'admin' }, 'en']);
+    const [uid, session] = (login.body as { result: [number, string] }).result;
+    const auth = sessionAuthorization('admin', uid, session);
+    const badSession = await rpc(sandbox.url, 'model.product.product.search', [[], 0, 1, null, {}], sessionAuthorization('admin', uid, 'nope'));
+    assert.deepEqual([badSession.status, badSession.text], [recorded.badSession!.status, recorded.badSession!.body]);
+    const notExposed = await rpc(sandbox.url, 'model.sale.sale.create_invoice', [[1], {}], auth);
+    assert.deepEqual([notExposed.status, notExposed.text], [recorded.notExposed!.status, recorded.notExposed!.body]);
+    const unknown = await fetch(`${sandbox.url}/nodb/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 1, method: 'common.db.login', params: ['admin', { password: 'admin' }, 'en'] }) });
+    assert.equal(unknown.status, recorded.unknownDatabase!.status);
+    const [message, traceback] = ((await unknown.json()) as { error: [string, string] }).error;
+    const [recordedMessage, recordedTraceback] = errorOf(recorded.unknownDatabase!) as [string, string];
+    assert.equal(message.replace(/'.*\//, "'"), recordedMessage.replace(/'.*\//, "'"));
+    assert.equal(traceback, recordedTraceback);
+  });
+
+  test('the short-stock warning on quote and on confirm: recorded names and texts', async () => {
+    const login = await rpc(sandbox.url, 'common.db.login', ['admin', { password: 'admin' }, 'en']);
+    const [uid, session] = (login.body as { result: [number, string] }).result;
+    const auth = sessionAuthorization('admin', uid, session);
+    const call = (method: string, params: unknown[]) => rpc(sandbox.url, method, [...params, {}], auth);
+    const party = ((await call('model.party.party.create', [[{ name: 'Acme Retail Customer' }]])).body as { result: number[] }).result[0];
+    const [product] = ((await call('model.product.product.search', [[['code', '=', 'SKU-BLUE']], 0, 1, null])).body as { result: number[] }).result;
+    // The recording's sale was the second of its database: make one before it so that the line ids match.
+    await call('model.sale.sale.create', [[{ party, reference: 'probe-1', lines: [['create', [{ type: 'line', product, quantity: 1, unit: 1, unit_price: { __class__: 'Decimal', decimal: '10.0000' } }]]] }]]);
+    const saleId = ((await call('model.sale.sale.create', [[{ party, reference: 'probe-2', lines: [['create', [{ type: 'line', product, quantity: 9, unit: 1, unit_price: { __class__: 'Decimal', decimal: '10.0000' } }]]] }]])).body as { result: number[] }).result[0];
+    const quote = await call('model.sale.sale.quote', [[saleId]]);
+    assert.deepEqual((quote.body as { error: unknown }).error, errorOf(recorded.quoteShort!));
+    const [, [name]] = errorOf(recorded.quoteShort!) as [string, [string]];
+    await call('model.res.user.warning.create', [[{ user: uid, name, always: false }]]);
+    assert.deepEqual((await call('model.sale.sale.quote', [[saleId]])).body, { id: 7, result: JSON.parse(recorded.quoteAfterAck!.body).result });
+    const confirm = await call('model.sale.sale.confirm', [[saleId]]);
+    assert.deepEqual((confirm.body as { error: unknown }).error, errorOf(recorded.confirmShort!));
+    await call('model.res.user.warning.create', [[{ user: uid, name, always: false }]]);
+    assert.deepEqual((await call('model.sale.sale.confirm', [[saleId]])).body, { id: 7, result: JSON.parse(recorded.confirmAfterAck!.body).result });
+  });
+});
