@@ -6,7 +6,7 @@ import { sandboxAdmin } from '../src/connectors/kit/sandbox-app.ts';
 import { startTrytonSandbox, type RunningTrytonSandbox } from '../src/connectors/tryton/sandbox/tryton.sandbox.ts';
 import { createTrytonClient, type TrytonClient } from '../src/connectors/tryton/outbound/tryton.client.ts';
 import { sessionAuthorization } from '../src/connectors/tryton/tryton-wire.ts';
-import { trytonContract } from '../src/connectors/tryton/tryton.contract.ts';
+import { rawRpc, trytonContract } from '../src/connectors/tryton/tryton.contract.ts';
 
 const DB = 'syncline';
 /** The products the contract expects (as test/support/tryton-seed.py seeds the real server). */
@@ -16,22 +16,8 @@ const CONTRACT_PRODUCTS = [
 ];
 
 
-/** Raw JSON-RPC over HTTP, as Tryton's own clients speak it. */
-async function rpc(url: string, method: string, params: unknown[], authorization?: string): Promise<{ status: number; text: string; body: unknown }> {
-  const response = await fetch(`${url}/${DB}/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
-    body: JSON.stringify({ id: 7, method, params }),
-  });
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: response.status, text, body };
-}
+/** Raw JSON-RPC over HTTP to the test database. */
+const rpc = (url: string, method: string, params: unknown[], authorization?: string) => rawRpc(url, `/${DB}/`, method, params, authorization);
 
 describe('Tryton contract against the sandbox', () => {
   let sandbox: RunningTrytonSandbox;

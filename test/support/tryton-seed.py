@@ -78,6 +78,11 @@ for code, name, kind, price, stock in [
     ('SHIP', 'Shipping', 'service', '0', 0),
     ('DISC', 'Discount', 'service', '0', 0),
     ('FEE', 'Handling fee', 'service', '0', 0),
+    # The order flows' SKUs (test/support/flows.ts FLOW_SKUS); CAP has no ERP stock.
+    ('TEE-M', 'T-shirt M', 'goods', '19.99', 1000),
+    ('MUG', 'Mug', 'goods', '8.50', 1000),
+    ('CAP', 'Cap', 'goods', '15.00', 0),
+    ('SOCKS', 'Socks', 'goods', '5.00', 1000),
 ]:
     template = Template(name=name, type=kind, default_uom=unit, list_price=Decimal(price), salable=True, account_category=category)
     template.save()

@@ -24,7 +24,7 @@ export interface TrytonContractTarget {
 type Row = Record<string, unknown> & { id: number };
 
 /** Raw JSON-RPC over HTTP, as Tryton's own clients speak it. */
-async function rpc(url: string, path: string, method: string, params: unknown[], authorization?: string): Promise<{ status: number; text: string; body: unknown }> {
+export async function rawRpc(url: string, path: string, method: string, params: unknown[], authorization?: string): Promise<{ status: number; text: string; body: unknown }> {
   const response = await fetch(`${url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
@@ -60,24 +60,24 @@ export function trytonContract(target: () => TrytonContractTarget): void {
   test('wire format: Session login, tagged Decimals, errors as HTTP 200 arrays, 401 and 403 as recorded', async () => {
     const t = target();
     const path = `/${t.database}/`;
-    const version = await rpc(t.url, '/', 'common.server.version', []);
+    const version = await rawRpc(t.url, '/', 'common.server.version', []);
     assert.deepEqual(version.body, { id: 7, result: '6.0.29' });
-    const badLogin = await rpc(t.url, path, 'common.db.login', [t.login, { password: 'wrong' }, 'en']);
+    const badLogin = await rawRpc(t.url, path, 'common.db.login', [t.login, { password: 'wrong' }, 'en']);
     assert.equal(badLogin.status, 401);
     assert.match(badLogin.text, /<title>401 Unauthorized<\/title>/);
-    const login = await rpc(t.url, path, 'common.db.login', [t.login, { password: t.password }, 'en']);
+    const login = await rawRpc(t.url, path, 'common.db.login', [t.login, { password: t.password }, 'en']);
     const [uid, session] = (login.body as { result: [number, string] }).result;
     const auth = sessionAuthorization(t.login, uid, session);
-    const ctx = ((await rpc(t.url, path, 'model.res.user.get_preferences', [true, {}], auth)).body as { result: Record<string, unknown> }).result;
+    const ctx = ((await rawRpc(t.url, path, 'model.res.user.get_preferences', [true, {}], auth)).body as { result: Record<string, unknown> }).result;
     assert.equal(typeof ctx.company, 'number');
-    const [productId] = ((await rpc(t.url, path, 'model.product.product.search', [[['code', '=', 'SKU-RED']], 0, 10, null, ctx], auth)).body as { result: number[] }).result;
-    const read = await rpc(t.url, path, 'model.product.product.read', [[productId], ['list_price', 'salable', 'type'], { ...ctx, locations: [5] }], auth);
+    const [productId] = ((await rawRpc(t.url, path, 'model.product.product.search', [[['code', '=', 'SKU-RED']], 0, 10, null, ctx], auth)).body as { result: number[] }).result;
+    const read = await rawRpc(t.url, path, 'model.product.product.read', [[productId], ['list_price', 'salable', 'type'], { ...ctx, locations: [5] }], auth);
     const [product] = (read.body as { result: Record<string, unknown>[] }).result;
     assert.deepEqual(product!.list_price, { __class__: 'Decimal', decimal: '25.00' });
     assert.equal(product!.salable, 1, 'SQLite booleans come back as 1/0');
 
     const required = async (line: Record<string, unknown>) => {
-      const answer = await rpc(t.url, path, 'model.sale.sale.create', [[{ party: 1, lines: [['create', [{ type: 'line', product: productId, quantity: 1, ...line }]]] }], ctx], auth);
+      const answer = await rawRpc(t.url, path, 'model.sale.sale.create', [[{ party: 1, lines: [['create', [{ type: 'line', product: productId, quantity: 1, ...line }]]] }], ctx], auth);
       assert.equal(answer.status, 200, 'Tryton errors are HTTP 200 with an error member');
       return (answer.body as { error: unknown }).error;
     };
@@ -85,19 +85,19 @@ export function trytonContract(target: () => TrytonContractTarget): void {
     assert.deepEqual(await required({}), ['UserError', ['A value is required for field "Unit" in "Sale Line".', '', null]]);
     assert.deepEqual(await required({ unit: 1 }), ['UserError', ['A value is required for field "Unit Price" in "Sale Line".', '', null]]);
 
-    const onChange = await rpc(t.url, path, 'model.sale.line.on_change', [{ id: -1, type: 'line', product: productId, quantity: 3, unit: null, unit_price: null, taxes: [], sale: -1, '_parent_sale.party': 1, '_parent_sale.currency': 1 }, ['product'], ctx], auth);
+    const onChange = await rawRpc(t.url, path, 'model.sale.line.on_change', [{ id: -1, type: 'line', product: productId, quantity: 3, unit: null, unit_price: null, taxes: [], sale: -1, '_parent_sale.party': 1, '_parent_sale.currency': 1 }, ['product'], ctx], auth);
     const [changes] = (onChange.body as { result: Record<string, unknown>[] }).result;
     assert.deepEqual(changes!.unit_price, { __class__: 'Decimal', decimal: '25.0000' });
     assert.deepEqual(changes!.amount, { __class__: 'Decimal', decimal: '75.00' });
     assert.equal(((changes!.taxes as { add: unknown[] }).add).length, 1);
 
-    const noSession = await rpc(t.url, path, 'model.product.product.search', [[], 0, 10, null, {}], sessionAuthorization(t.login, uid, 'nope'));
+    const noSession = await rawRpc(t.url, path, 'model.product.product.search', [[], 0, 10, null, {}], sessionAuthorization(t.login, uid, 'nope'));
     assert.equal(noSession.status, 401);
     assert.equal(noSession.text, '');
-    const notExposed = await rpc(t.url, path, 'model.sale.sale.create_invoice', [[1], ctx], auth);
+    const notExposed = await rawRpc(t.url, path, 'model.sale.sale.create_invoice', [[1], ctx], auth);
     assert.equal(notExposed.status, 403);
     assert.match(notExposed.text, /<title>403 Forbidden<\/title>/);
-    const unknownDb = await rpc(t.url, '/no_such_db/', 'common.db.login', [t.login, { password: t.password }, 'en']);
+    const unknownDb = await rawRpc(t.url, '/no_such_db/', 'common.db.login', [t.login, { password: t.password }, 'en']);
     assert.equal(unknownDb.status, 200);
     assert.match(String((unknownDb.body as { error: [string] }).error[0]), /^Database '.*no_such_db\.sqlite' doesn't exist!$/);
   });
