@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,9 +46,10 @@ const SEED_SCRIPT = new URL('./tryton-seed.py', import.meta.url).pathname;
 const DATABASE = 'syncline';
 const ADMIN_PASSWORD = 'admin';
 
-/** (default: 600000 ms) apt-get update + install; (default: 300000 ms) building the template. */
+/** apt-get update + install, each (600000 ms); each step of building the template (600000 ms); waiting for another file's build (900000 ms). */
 const INSTALL_TIMEOUT_MS = 600_000;
-const TEMPLATE_TIMEOUT_MS = 300_000;
+const TEMPLATE_STEP_TIMEOUT_MS = 600_000;
+const TEMPLATE_TIMEOUT_MS = 900_000;
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -89,7 +90,8 @@ function run(file: string, args: string[], options: { timeoutMs: number; env?: N
       args,
       { timeout: options.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 32 * 1024 * 1024, env: { ...process.env, ...options.env }, cwd: options.cwd },
       (error, stdout, stderr) => {
-        if (error) reject(new Error(`${file} ${args.join(' ')} failed: ${error.message}\n${stderr.slice(-3000)}`));
+        if (error?.killed) reject(new Error(`${file} ${args.join(' ')} did not finish within ${options.timeoutMs} ms\n${stderr.slice(-3000)}`));
+        else if (error) reject(new Error(`${file} ${args.join(' ')} failed: ${error.message}\n${stderr.slice(-3000)}`));
         else resolve(stdout);
       },
     );
@@ -184,6 +186,15 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** Templates of other seeds or years, unused for a day, are removed when a new one is built. */
+function removeOldTemplates(keep: string): void {
+  for (const name of readdirSync(tmpdir())) {
+    const path = join(tmpdir(), name);
+    if (!name.startsWith('syncline-tryton-template-') || path === keep || name.endsWith('.lock')) continue;
+    if (Date.now() - statSync(path).mtimeMs > 86_400_000) rmSync(path, { recursive: true, force: true });
+  }
+}
+
 /** Builds the seeded template once; parallel test files wait for the builder (a lock folder holding its pid). */
 async function ensureTemplate(): Promise<{ file: string; seed: TrytonSeed }> {
   const version = (await run(TRYTOND, ['--version'], { timeoutMs: 30_000 })).trim();
@@ -209,25 +220,29 @@ async function ensureTemplate(): Promise<{ file: string; seed: TrytonSeed }> {
   try {
     if (existsSync(seedFile)) return { file, seed: JSON.parse(readFileSync(seedFile, 'utf8')) as TrytonSeed };
     const building = mkdtempSync(join(tmpdir(), 'syncline-tryton-building-'));
-    const conf = join(building, 'trytond.conf');
-    mkdirSync(join(building, 'db'));
-    writeFileSync(conf, configText(building, 0));
-    // The SQLite backend refuses a database file that does not exist.
-    writeFileSync(join(building, 'db', `${DATABASE}.sqlite`), '');
-    writeFileSync(join(building, 'admin.pass'), `${ADMIN_PASSWORD}\n`);
-    const options = { timeoutMs: TEMPLATE_TIMEOUT_MS, cwd: building };
-    await run(TRYTOND_ADMIN, ['-c', conf, '-d', DATABASE, '--all', '--email', 'admin@example.com'], { ...options, env: { TRYTONPASSFILE: join(building, 'admin.pass') } });
-    await run(TRYTOND_ADMIN, ['-c', conf, '-d', DATABASE, '-u', ...MODULES, '--activate-dependencies'], options);
-    const seedLine = (await run(PYTHON, [SEED_SCRIPT, conf, DATABASE], options)).trim().split('\n').pop()!;
-    const seed = JSON.parse(seedLine) as TrytonSeed;
-    writeFileSync(join(building, 'seed.json'), JSON.stringify(seed));
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir);
-    renameSync(join(building, 'db', `${DATABASE}.sqlite`), file);
-    // seed.json last: its presence says the template is complete.
-    renameSync(join(building, 'seed.json'), seedFile);
-    rmSync(building, { recursive: true, force: true });
-    return { file, seed };
+    try {
+      const conf = join(building, 'trytond.conf');
+      mkdirSync(join(building, 'db'));
+      writeFileSync(conf, configText(building, 0));
+      // The SQLite backend refuses a database file that does not exist.
+      writeFileSync(join(building, 'db', `${DATABASE}.sqlite`), '');
+      writeFileSync(join(building, 'admin.pass'), `${ADMIN_PASSWORD}\n`);
+      const options = { timeoutMs: TEMPLATE_STEP_TIMEOUT_MS, cwd: building };
+      await run(TRYTOND_ADMIN, ['-c', conf, '-d', DATABASE, '--all', '--email', 'admin@example.com'], { ...options, env: { TRYTONPASSFILE: join(building, 'admin.pass') } });
+      await run(TRYTOND_ADMIN, ['-c', conf, '-d', DATABASE, '-u', ...MODULES, '--activate-dependencies'], options);
+      const seedLine = (await run(PYTHON, [SEED_SCRIPT, conf, DATABASE], options)).trim().split('\n').pop()!;
+      const seed = JSON.parse(seedLine) as TrytonSeed;
+      writeFileSync(join(building, 'seed.json'), JSON.stringify(seed));
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir);
+      renameSync(join(building, 'db', `${DATABASE}.sqlite`), file);
+      // seed.json last: its presence says the template is complete.
+      renameSync(join(building, 'seed.json'), seedFile);
+      removeOldTemplates(dir);
+      return { file, seed };
+    } finally {
+      rmSync(building, { recursive: true, force: true });
+    }
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
