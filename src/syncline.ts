@@ -249,10 +249,12 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   // The order lifecycle flows (src/flows); their connectors come from config, else the sandboxes.
   registerFlows(registry, { db, config, logger });
   // An ERP that lacks what the settings name fails every posting: say so at start, not per order.
-  checkErpSetup(connectorSettingsFromConfig(config).erp).then(
-    (problems) => problems.forEach((problem) => logger.warn({ code: problem.code, ...problem.details }, `ERP setup: ${problem.message}`)),
-    (error: unknown) => logger.warn({ err: (error as Error).message }, 'ERP setup could not be checked'),
-  );
+  if (config.systems.erp) {
+    checkErpSetup(config.systems.erp).then(
+      (problems) => problems.forEach((problem) => logger.warn({ code: problem.code, ...problem.details }, `ERP setup: ${problem.message}`)),
+      (error: unknown) => logger.warn({ err: (error as Error).message }, 'ERP setup could not be checked'),
+    );
+  }
   // Webhook subscriptions: the relay routes events to them; deliveries are jobs (docs/events.md).
   registerWebhookDeliveries(registry, { db, config, logger });
   await loadHandlerModules(config.handlerModules, registry, { db, config, logger });

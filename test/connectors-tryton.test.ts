@@ -7,6 +7,8 @@ import { startTrytonSandbox, type RunningTrytonSandbox } from '../src/connectors
 import { createTrytonClient, type TrytonClient } from '../src/connectors/tryton/outbound/tryton.client.ts';
 import { sessionAuthorization } from '../src/connectors/tryton/tryton-wire.ts';
 import { rawRpc, trytonContract } from '../src/connectors/tryton/tryton.contract.ts';
+import { checkErpSetup } from '../src/connectors/connectors.ts';
+import { loadConfig } from '../src/config/config.ts';
 
 const DB = 'syncline';
 /** The products the contract expects (as test/support/tryton-seed.py seeds the real server). */
@@ -232,5 +234,35 @@ describe('Tryton sandbox answers like the recorded real server (fixtures/errors-
     assert.deepEqual((confirm.body as { error: unknown }).error, errorOf(recorded.confirmShort!));
     await call('model.res.user.warning.create', [[{ user: uid, name, always: false }]]);
     assert.deepEqual((await call('model.sale.sale.confirm', [[saleId]])).body, { id: 7, result: JSON.parse(recorded.confirmAfterAck!.body).result });
+  });
+});
+
+describe('ERP options from the configuration, checked against the ERP', () => {
+  let sandbox: RunningTrytonSandbox;
+  before(async () => {
+    sandbox = await startTrytonSandbox();
+  });
+  after(async () => sandbox?.close());
+
+  test('SYNCLINE_ERP_* options reach the connector; checkErpSetup names a charge product the ERP lacks', async () => {
+    const config = loadConfig({
+      SYNCLINE_ERP_URL: sandbox.url,
+      SYNCLINE_ERP_DATABASE: DB,
+      SYNCLINE_ERP_LOGIN: 'admin',
+      SYNCLINE_ERP_PASSWORD: 'admin',
+      SYNCLINE_ERP_CHARGE_PRODUCTS: 'shipping=FREIGHT,discount=',
+      SYNCLINE_ERP_SHORT_STOCK: 'hold',
+      SYNCLINE_ERP_PAYMENT_TERM: '1',
+      SYNCLINE_ERP_PRICES_INCLUDE_TAX: 'false',
+    });
+    const erp = config.systems.erp!;
+    assert.deepEqual(erp.chargeProducts, { shipping: 'FREIGHT', discount: null });
+    assert.equal(erp.shortStock, 'hold');
+    assert.equal(erp.paymentTermId, 1);
+    assert.equal(erp.pricesIncludeTax, false);
+    const problems = await checkErpSetup(erp);
+    assert.deepEqual(problems.map((p) => [p.code, p.details?.productCode]), [['erp.charge_product_missing', 'FREIGHT']]);
+    assert.deepEqual(await checkErpSetup({ ...erp, chargeProducts: {} }), []);
+    assert.throws(() => loadConfig({ SYNCLINE_ERP_SHORT_STOCK: 'maybe' }), /SYNCLINE_ERP_SHORT_STOCK/);
   });
 });
