@@ -24,6 +24,7 @@ import { registerFlows } from './flows/flows.ts';
 import { registerWebhookDeliveries } from './runtime/webhooks/webhook-delivery.ts';
 import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-lock.ts';
 import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
+import { checkErpSetup } from './connectors/connectors.ts';
 import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
 
 /** The composition root: opens the store, applies migrations and wires services together. */
@@ -247,6 +248,13 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   const registry = given ?? new RuntimeRegistry();
   // The order lifecycle flows (src/flows); their connectors come from config, else the sandboxes.
   registerFlows(registry, { db, config, logger });
+  // An ERP that lacks what the settings name fails every posting: say so at start, not per order.
+  if (config.systems.erp) {
+    checkErpSetup(config.systems.erp).then(
+      (problems) => problems.forEach((problem) => logger.warn({ code: problem.code, ...problem.details }, `ERP setup: ${problem.message}`)),
+      (error: unknown) => logger.warn({ err: (error as Error).message }, 'ERP setup could not be checked'),
+    );
+  }
   // Webhook subscriptions: the relay routes events to them; deliveries are jobs (docs/events.md).
   registerWebhookDeliveries(registry, { db, config, logger });
   await loadHandlerModules(config.handlerModules, registry, { db, config, logger });

@@ -47,6 +47,13 @@ const environmentSchema = z.object({
   SYNCLINE_ERP_DATABASE: z.string().min(1).optional(),
   SYNCLINE_ERP_LOGIN: z.string().min(1).optional(),
   SYNCLINE_ERP_PASSWORD: z.string().min(1).optional(),
+  SYNCLINE_ERP_CHARGE_PRODUCTS: z
+    .string()
+    .regex(/^(shipping|discount)=[^,=]*(,(shipping|discount)=[^,=]*)*$/, 'must look like shipping=SHIP,discount=DISC (empty: not posted)')
+    .optional(),
+  SYNCLINE_ERP_SHORT_STOCK: z.enum(['acknowledge', 'hold']).optional(),
+  SYNCLINE_ERP_PAYMENT_TERM: integer(1, 2_147_483_647).optional(),
+  SYNCLINE_ERP_PRICES_INCLUDE_TAX: z.enum(['auto', 'true', 'false']).optional(),
   SYNCLINE_WMS_URL: z.url().optional(),
   SYNCLINE_WMS_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   SYNCLINE_PAYMENT_URL: z.url().optional(),
@@ -134,7 +141,20 @@ export interface NatsSettings {
 
 /** Real external systems Syncline is pointed at; a system left undefined is served by its sandbox. */
 export interface ExternalSystems {
-  erp?: { url: string; database: string; login: string; password: string };
+  erp?: {
+    url: string;
+    database: string;
+    login: string;
+    password: string;
+    /** SYNCLINE_ERP_CHARGE_PRODUCTS, e.g. shipping=SHIP,discount=DISC (default: the connector's, SHIP and DISC). */
+    chargeProducts?: { shipping?: string | null; discount?: string | null };
+    /** SYNCLINE_ERP_SHORT_STOCK: acknowledge | hold (default: acknowledge). */
+    shortStock?: 'acknowledge' | 'hold';
+    /** SYNCLINE_ERP_PAYMENT_TERM: the ERP's payment term id (default: the customer's). */
+    paymentTermId?: number;
+    /** SYNCLINE_ERP_PRICES_INCLUDE_TAX: auto | true | false (default: auto, see src/connectors/tryton/README.md). */
+    pricesIncludeTax?: 'auto' | boolean;
+  };
   wms?: { url: string; webhookSecret: string };
   payment?: { url: string; apiKey: string };
   fraud?: { url: string };
@@ -259,6 +279,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const systems: ExternalSystems = {};
   if (e.SYNCLINE_ERP_URL && e.SYNCLINE_ERP_DATABASE && e.SYNCLINE_ERP_LOGIN && e.SYNCLINE_ERP_PASSWORD) {
     systems.erp = { url: e.SYNCLINE_ERP_URL, database: e.SYNCLINE_ERP_DATABASE, login: e.SYNCLINE_ERP_LOGIN, password: e.SYNCLINE_ERP_PASSWORD };
+    if (e.SYNCLINE_ERP_CHARGE_PRODUCTS) {
+      systems.erp.chargeProducts = Object.fromEntries(e.SYNCLINE_ERP_CHARGE_PRODUCTS.split(',').map((pair) => pair.split('=')).map(([charge, code]) => [charge, code || null]));
+    }
+    if (e.SYNCLINE_ERP_SHORT_STOCK) systems.erp.shortStock = e.SYNCLINE_ERP_SHORT_STOCK;
+    if (e.SYNCLINE_ERP_PAYMENT_TERM) systems.erp.paymentTermId = e.SYNCLINE_ERP_PAYMENT_TERM;
+    if (e.SYNCLINE_ERP_PRICES_INCLUDE_TAX) systems.erp.pricesIncludeTax = e.SYNCLINE_ERP_PRICES_INCLUDE_TAX === 'auto' ? 'auto' : e.SYNCLINE_ERP_PRICES_INCLUDE_TAX === 'true';
   }
   if (e.SYNCLINE_WMS_URL && e.SYNCLINE_WMS_WEBHOOK_SECRET) systems.wms = { url: e.SYNCLINE_WMS_URL, webhookSecret: e.SYNCLINE_WMS_WEBHOOK_SECRET };
   if (e.SYNCLINE_PAYMENT_URL && e.SYNCLINE_PAYMENT_API_KEY) systems.payment = { url: e.SYNCLINE_PAYMENT_URL, apiKey: e.SYNCLINE_PAYMENT_API_KEY };

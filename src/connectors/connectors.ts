@@ -1,4 +1,4 @@
-import type { ErpConnector, FraudConnector, LoyaltyConnector, PaymentConnector, WmsConnector } from './kit/contracts.ts';
+import type { ErpConnector, ErpSetupProblem, FraudConnector, LoyaltyConnector, PaymentConnector, WmsConnector } from './kit/contracts.ts';
 import { createTrytonClient, type TrytonClientOptions } from './tryton/outbound/tryton.client.ts';
 import { createWmsClient } from './wms/outbound/wms.client.ts';
 import { createPaymentClient } from './payment/outbound/payment.client.ts';
@@ -34,4 +34,14 @@ export function createConnectors(settings: ConnectorSettings): Connectors {
     loyalty: createLoyaltyClient(settings.loyalty),
     wmsWebhookSecret: settings.wms.webhookSecret,
   };
+}
+
+/**
+ * Configuration problems of the ERP (a charge product, the payment term or the warehouse the
+ * settings name and the ERP lacks): start-up logs them, `config check` can report them. A problem
+ * here would otherwise fail every order at posting.
+ */
+export async function checkErpSetup(settings: ConnectorSettings['erp']): Promise<ErpSetupProblem[]> {
+  const erp: ErpConnector = createTrytonClient(settings);
+  return (await erp.checkSetup?.()) ?? [];
 }

@@ -107,8 +107,17 @@ export interface ErpStockLevel {
   forecastQuantity: number;
 }
 
+/** A configuration problem found by `checkSetup()` (a charge product or payment term missing in the ERP): each one would fail every posting. */
+export interface ErpSetupProblem {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
 export interface ErpConnector {
   readonly system: string;
+  /** Checks the ERP has what the configuration names (charge products, payment term, warehouse); [] when all is well. */
+  checkSetup?(context?: CallContext): Promise<ErpSetupProblem[]>;
   /** Posts the order as a confirmed sale; a repeat finds the existing sale by reference and completes it. */
   postOrder(order: Order, context?: CallContext): Promise<ErpPostResult>;
   /** The sale posted for an order id (or return id), if any. */

@@ -13,6 +13,8 @@ import { parseTrytonJson, sessionAuthorization, type JsonRpcResponse } from '../
  *   LoginException                connector.unauthorized                 permanent
  *   [message, traceback]          erp.server_error                       transient (an unexpected server exception)
  *   HTTP 403 (method not exposed) connector.unauthorized                 permanent
+ *   unknown database (HTTP 404,   erp.database_unknown                   permanent (a configuration error: retrying cannot help)
+ *     or the backend's error)
  */
 
 export interface TrytonRpcOptions {
@@ -42,7 +44,7 @@ export class TrytonRpc {
   async #send(method: string, params: unknown[], authorization: string | undefined, context: CallContext): Promise<{ status: number; body: unknown }> {
     const id = this.#nextId++;
     const response = await this.http.request<unknown>(
-      { method: 'POST', path: this.path, body: { id, method, params }, headers: authorization ? { authorization } : {}, accept: [401] },
+      { method: 'POST', path: this.path, body: { id, method, params }, headers: authorization ? { authorization } : {}, accept: [401, 404] },
       context,
     );
     return { status: response.status, body: response.body };
@@ -52,6 +54,7 @@ export class TrytonRpc {
     const { login, password } = this.#options;
     this.#session ??= (async () => {
       const answer = await this.#send('common.db.login', [login, { password }, 'en'], undefined, context);
+      this.#databaseKnown(answer.status, 'common.db.login');
       if (answer.status === 401) {
         throw new SynclineError('connector.unauthorized', 'tryton refused the login (401): check the login and password', {
           retry: 'permanent',
@@ -69,6 +72,11 @@ export class TrytonRpc {
     return this.#session;
   }
 
+  /** The logged-in session: the user's id and context (company, language …). */
+  async session(context: CallContext = {}): Promise<{ userId: number; context: Record<string, unknown> }> {
+    return this.#login(context);
+  }
+
   /** The logged-in user's id (for res.user.warning). */
   async userId(context: CallContext = {}): Promise<number> {
     return (await this.#login(context)).userId;
@@ -82,6 +90,7 @@ export class TrytonRpc {
     for (let attempt = 1; ; attempt++) {
       const session = await this.#login(context);
       const answer = await this.#send(method, [...params, { ...session.context, ...extraContext }], session.authorization, context);
+      this.#databaseKnown(answer.status, method);
       if (answer.status === 401) {
         // Expired or revoked session: log in again once; a second 401 is not an expiry.
         this.#session = undefined;
@@ -93,6 +102,18 @@ export class TrytonRpc {
       }
       return this.#result(method, answer.body) as T;
     }
+  }
+
+  /** trytond answers 404 for a database it does not serve (dispatcher.py). */
+  #databaseKnown(status: number, method: string): void {
+    if (status === 404) this.#unknownDatabase(method);
+  }
+
+  #unknownDatabase(method: string): never {
+    throw new SynclineError('erp.database_unknown', `tryton has no database ${this.#options.database}: check the ERP database setting`, {
+      retry: 'permanent',
+      details: { system: 'tryton', method, database: this.#options.database },
+    });
   }
 
   #result(method: string, body: unknown): unknown {
@@ -117,6 +138,9 @@ export class TrytonRpc {
       return this.#throw('erp.user_warning', `tryton warning: ${message}`, 'permanent', details);
     }
     if (name === 'ConcurrencyException') return this.#throw('erp.concurrency', `tryton: ${String(args)}`, 'transient', details);
+    // The backend's own words for a missing database, as trytond passes them on (recorded with SQLite:
+    // "Database '<path>/<name>.sqlite' doesn't exist!"; PostgreSQL: 'database "<name>" does not exist').
+    if (/^Database '.*' doesn't exist!?$|database ".*" does not exist/.test(name)) this.#unknownDatabase(method);
     if (name === 'LoginException') return this.#throw('connector.unauthorized', `tryton asks for login parameter ${JSON.stringify(args)}`, 'permanent', details);
     details.traceback = typeof args === 'string' ? args.slice(-500) : undefined;
     return this.#throw('erp.server_error', `tryton failed ${method}: ${name}`, 'transient', details);

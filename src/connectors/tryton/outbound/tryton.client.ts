@@ -1,5 +1,5 @@
 import { SynclineError } from '../../../domain/errors.ts';
-import { toScaled } from '../../../model/money.ts';
+import { fromScaled, toScaled } from '../../../model/money.ts';
 import type { Address, CustomerRef, Order } from '../../../model/order.ts';
 import type {
   CallContext,
@@ -10,6 +10,7 @@ import type {
   ErpReturnInput,
   ErpReturnResult,
   ErpSale,
+  ErpSetupProblem,
   ErpShipmentInput,
   ErpShipmentResult,
   ErpStockLevel,
@@ -24,25 +25,33 @@ import { TrytonRpc, type TrytonRpcOptions } from './json-rpc.ts';
  * confirmed); a shipment is recorded under the external shipment id.
  */
 
+/** ERP products the order's charges are posted as, by product code (default: shipping "SHIP", discount "DISC"; null: not posted). */
+export interface TrytonChargeProducts {
+  shipping?: string | null;
+  discount?: string | null;
+}
+
 export interface TrytonClientOptions extends TrytonRpcOptions {
   /** Warehouse location the sales ship from (default: 5). */
   warehouseId?: number;
-  /** Payment term id for new sales (default: none). */
+  /** Payment term id for new sales (default: the customer's `customer_payment_term`, else none). */
   paymentTermId?: number;
-  /** Customer tax ids put on every product line (default: none: amounts are posted untaxed). */
-  taxIds?: number[];
-  /** Service product for the shipping charge; null posts no shipping line (default: "SHIPPING"). */
-  shippingProductCode?: string | null;
-  /** Service product for order-level discounts, posted with a negative price (default: "DISCOUNT"). */
-  discountProductCode?: string | null;
+  /** The ERP products charges post as (default: { shipping: "SHIP", discount: "DISC" }); `checkSetup()` reports missing ones. */
+  chargeProducts?: TrytonChargeProducts;
   /**
-   * Answer "yes" to sale_stock_quantity's warning (forecast stock lower than the line) by
-   * creating a one-shot res.user.warning, as a user would in the client. Syncline has
-   * already reserved the stock in its own inventory, so the ERP's forecast is advisory
-   * (default: true).
+   * What to do when the ERP's forecast stock is lower than a line (sale_stock_quantity's warning, raised
+   * on quote and again on confirm). "acknowledge": answer yes, as a user would in the client; Syncline's
+   * own inventory already reserved the stock, so the ERP's forecast is advisory. "hold": stop with the
+   * permanent `erp.short_stock`, so the order goes to exception instead of being retried (default: "acknowledge").
    */
-  acknowledgeStockWarnings?: boolean;
-  /** How long product ids found by code are reused (default: 300000 ms; 0 = always look up). */
+  shortStock?: 'acknowledge' | 'hold';
+  /**
+   * Whether the order's prices include tax. "auto": they do when the order carries no separate tax
+   * (`totals.tax` is zero), as channels with tax-included prices report them (default: "auto").
+   * See README.md, "Taxes and amounts".
+   */
+  pricesIncludeTax?: 'auto' | boolean;
+  /** How long product ids and line taxes found by code are reused (default: 300000 ms; 0 = always look up). */
   productCacheMs?: number;
 }
 
@@ -64,9 +73,15 @@ const SALE_FIELDS = [
   'shipment_address',
 ];
 const INVOICE_FIELDS = ['number', 'state', 'untaxed_amount', 'tax_amount', 'total_amount', 'currency', 'invoice_date'];
+const DEFAULT_CHARGE_PRODUCTS: Required<TrytonChargeProducts> = { shipping: 'SHIP', discount: 'DISC' };
+const PRICE_SCALE = 4;
+const RATE_SCALE = 6;
 const OPEN_SHIPMENT_STATES = new Set(['waiting', 'assigned', 'picked', 'packed']);
 
 type Row = Record<string, unknown> & { id: number };
+
+/** a / b rounded half away from zero (b > 0). */
+const divideRounded = (a: bigint, b: bigint): bigint => (a >= 0n ? (2n * a + b) / (2n * b) : -((-2n * a + b) / (2n * b)));
 
 const permanent = (code: string, message: string, details: Record<string, unknown> = {}) =>
   new SynclineError(code, message, { retry: 'permanent', details: { system: 'tryton', ...details } });
@@ -80,6 +95,8 @@ export class TrytonClient implements ErpConnector {
   readonly #currencyIds = new Map<string, number>();
   readonly #countryIds = new Map<string, number | null>();
   readonly #productCache = new Map<string, { row: Row; at: number }>();
+  readonly #paymentTerms = new Map<number, { term: number | null; at: number }>();
+  readonly #taxCache = new Map<string, { taxes: { taxIds: number[]; rate: bigint }; at: number }>();
 
   constructor(options: TrytonClientOptions) {
     this.#options = options;
@@ -277,26 +294,41 @@ export class TrytonClient implements ErpConnector {
   }
 
   /**
-   * Moves a sale through quote and confirm, acknowledging stock warnings when configured.
-   * Buttons skip silently when the state does not fit, so they are sent without reading
-   * in between; one read at the end tells where the sale is.
+   * Calls a sale button that sale_stock_quantity guards (quote, and confirm again): its warning
+   * names the line whose quantity is above the ERP's forecast. Per `shortStock`, acknowledge it
+   * (a one-shot res.user.warning, then call again) or stop with the permanent `erp.short_stock`.
+   */
+  async #stockGuarded(button: 'quote' | 'confirm', saleId: number, context: CallContext): Promise<void> {
+    for (let acknowledgements = 0; ; acknowledgements++) {
+      try {
+        await this.rpc.call(`model.sale.sale.${button}`, [[saleId]], context);
+        return;
+      } catch (error) {
+        const warning = error instanceof SynclineError && error.code === 'erp.user_warning' ? String(error.details?.warningName ?? '') : '';
+        // One warning per short line; a sale cannot have more acknowledgements than that.
+        if (!warning.startsWith('stock_quantity_warning_') || acknowledgements > 500) throw error;
+        if ((this.#options.shortStock ?? 'acknowledge') === 'hold') {
+          throw permanent('erp.short_stock', `tryton's forecast stock is lower than a line of sale ${saleId}; the short-stock policy is to hold`, {
+            saleId,
+            button,
+            warningName: warning,
+            warning: (error as Error).message,
+          });
+        }
+        await this.rpc.call('model.res.user.warning.create', [[{ user: await this.rpc.userId(context), name: warning, always: false }]], context);
+      }
+    }
+  }
+
+  /**
+   * Moves a sale through quote and confirm. Buttons skip silently when the state does not
+   * fit; one read at the end tells where the sale is.
    */
   async #confirm(row: Row, context: CallContext): Promise<Row> {
     if (row.state !== 'draft' && row.state !== 'quotation' && row.state !== 'confirmed') return row;
     const saleId = row.id;
-    if (row.state === 'draft') {
-      for (let acknowledgements = 0; ; ) {
-        try {
-          await this.rpc.call('model.sale.sale.quote', [[saleId]], context);
-          break;
-        } catch (error) {
-          const warning = error instanceof SynclineError && error.code === 'erp.user_warning' ? String(error.details?.warningName ?? '') : '';
-          if (!warning.startsWith('stock_quantity_warning_') || this.#options.acknowledgeStockWarnings === false || acknowledgements++ > 500) throw error;
-          await this.rpc.call('model.res.user.warning.create', [[{ user: await this.rpc.userId(context), name: warning, always: false }]], context);
-        }
-      }
-    }
-    if (row.state !== 'confirmed') await this.rpc.call('model.sale.sale.confirm', [[saleId]], context);
+    if (row.state === 'draft') await this.#stockGuarded('quote', saleId, context);
+    if (row.state !== 'confirmed') await this.#stockGuarded('confirm', saleId, context);
     let after = await this.#readSale(saleId, context);
     // With a queue worker, processing happens later; ask for it now.
     if (after.state === 'confirmed') {
@@ -304,6 +336,135 @@ export class TrytonClient implements ErpConnector {
       after = await this.#readSale(saleId, context);
     }
     return after;
+  }
+
+  /** The taxes Tryton's own rules put on a line of `product` for `partyId` (sale.line on_change), cached like products. */
+  async #lineTaxes(product: Row, partyId: number, currencyId: number, context: CallContext): Promise<{ taxIds: number[]; rate: bigint }> {
+    const key = `${product.id}:${partyId}:${currencyId}`;
+    const cached = this.#taxCache.get(key);
+    const ttl = this.#options.productCacheMs ?? 300_000;
+    if (cached && Date.now() - cached.at < ttl) return cached.taxes;
+    const session = await this.rpc.session(context);
+    const [changes] = await this.rpc.call<Record<string, unknown>[]>(
+      'model.sale.line.on_change',
+      [
+        {
+          id: -1,
+          type: 'line',
+          product: product.id,
+          quantity: 1,
+          unit: null,
+          unit_price: null,
+          taxes: [],
+          sale: -1,
+          '_parent_sale.party': partyId,
+          '_parent_sale.currency': currencyId,
+          '_parent_sale.company': session.context.company ?? null,
+        },
+        ['product'],
+      ],
+      context,
+    );
+    // on_change answers many2many changes as {"add": [[index, {"id": …}]]}, not in write syntax.
+    const added = ((changes?.taxes as { add?: [number, { id: number }][] } | undefined)?.add ?? []).map(([, tax]) => tax.id);
+    let rate = 0n;
+    if (added.length) {
+      const taxes = await this.rpc.call<Row[]>('model.account.tax.read', [added, ['type', 'rate']], context);
+      for (const tax of taxes) if (tax.type === 'percentage' && tax.rate != null) rate += toScaled(decimalOf(tax.rate), RATE_SCALE);
+    }
+    const taxes = { taxIds: added, rate };
+    this.#taxCache.set(key, { taxes, at: Date.now() });
+    return taxes;
+  }
+
+  /** Tryton's unit prices exclude tax (4 decimals): a tax-included price is divided by 1 + the line's percentage rates. */
+  #unitPrice(price: string, includedRate: bigint): bigint {
+    const scaled = toScaled(price, PRICE_SCALE);
+    if (includedRate === 0n) return scaled;
+    const one = 10n ** BigInt(RATE_SCALE);
+    return divideRounded(scaled * one, one + includedRate);
+  }
+
+  /** Whether this order's prices include tax (see `pricesIncludeTax`). */
+  #includesTax(order: Order): boolean {
+    const option = this.#options.pricesIncludeTax ?? 'auto';
+    return option === 'auto' ? toScaled(order.totals.tax, 6) === 0n : option;
+  }
+
+  async #saleValues(order: Order, context: CallContext): Promise<Record<string, unknown>> {
+    const charges = { ...DEFAULT_CHARGE_PRODUCTS, ...this.#options.chargeProducts };
+    const shipping = toScaled(order.totals.shipping, 6) > 0n ? charges.shipping : null;
+    const discount = toScaled(order.totals.discount, 6) > 0n ? charges.discount : null;
+    if (toScaled(order.totals.shipping, 6) > 0n && !shipping) throw permanent('erp.charge_product_unset', 'the order has a shipping charge but no ERP product is configured for it', { charge: 'shipping' });
+    if (toScaled(order.totals.discount, 6) > 0n && !discount) throw permanent('erp.charge_product_unset', 'the order has a discount but no ERP product is configured for it', { charge: 'discount' });
+    const codes = [...order.lines.map((l) => l.sku), ...(shipping ? [shipping] : []), ...(discount ? [discount] : [])];
+    const products = await this.#productsOrFail(codes, context);
+    const { partyId, shipmentAddress, invoiceAddress } = await this.#partyAddresses(order.customer, order.shippingAddress, order.billingAddress, context);
+    const currencyId = await this.#currencyId(order.currency, context);
+    const includesTax = this.#includesTax(order);
+    const productLine = async (code: string, quantity: number, price: string, description: string) => {
+      const product = products.get(code)!;
+      const { taxIds, rate } = await this.#lineTaxes(product, partyId, currencyId, context);
+      const unitPrice = this.#unitPrice(price, includesTax ? rate : 0n);
+      return {
+        type: 'line',
+        product: product.id,
+        quantity,
+        unit: product.default_uom,
+        unit_price: new TrytonDecimal(fromScaled(unitPrice, PRICE_SCALE)),
+        description,
+        taxes: taxIds.length ? [['add', taxIds]] : [],
+      };
+    };
+    const lines: Record<string, unknown>[] = [];
+    for (const line of order.lines) lines.push(await productLine(line.sku, line.quantity, line.unitPrice, line.name ?? line.sku));
+    if (shipping) lines.push(await productLine(shipping, 1, order.totals.shipping, 'Shipping'));
+    if (discount) lines.push(await productLine(discount, 1, `-${order.totals.discount}`, 'Discount'));
+    if (order.notes) lines.push({ type: 'comment', description: order.notes });
+    const paymentTerm = this.#options.paymentTermId ?? (await this.#customerPaymentTerm(partyId, context));
+    return {
+      party: partyId,
+      invoice_address: invoiceAddress,
+      shipment_address: shipmentAddress,
+      warehouse: this.#warehouse,
+      currency: currencyId,
+      description: `${order.channel} ${order.channelOrderId}`,
+      ...(paymentTerm ? { payment_term: paymentTerm } : {}),
+      lines: [['create', lines]],
+    };
+  }
+
+  /** The customer's own payment term, cached like products. */
+  async #customerPaymentTerm(partyId: number, context: CallContext): Promise<number | null> {
+    const cached = this.#paymentTerms.get(partyId);
+    if (cached && Date.now() - cached.at < (this.#options.productCacheMs ?? 300_000)) return cached.term;
+    const [party] = await this.rpc.call<Row[]>('model.party.party.read', [[partyId], ['customer_payment_term']], context);
+    const term = (party?.customer_payment_term as number | null | undefined) ?? null;
+    this.#paymentTerms.set(partyId, { term, at: Date.now() });
+    return term;
+  }
+
+  /**
+   * The ERP's total must be what the customer paid: a difference beyond rounding (a cent per
+   * priced line, from tax-included prices brought to 4-decimal unit prices) is the permanent
+   * `erp.amount_mismatch`, never posted silently.
+   */
+  #reconcile(order: Order, sale: ErpSale): void {
+    const erp = toScaled(sale.totalAmount, 2);
+    const expected = toScaled(order.totals.grandTotal, 2);
+    const priced = BigInt(order.lines.length + (toScaled(order.totals.shipping, 6) > 0n ? 1 : 0) + (toScaled(order.totals.discount, 6) > 0n ? 1 : 0));
+    const difference = erp > expected ? erp - expected : expected - erp;
+    if (difference > priced) {
+      throw permanent('erp.amount_mismatch', `tryton computed ${sale.totalAmount} for sale ${sale.number ?? sale.erpId}, the order's total is ${order.totals.grandTotal}`, {
+        reference: order.id,
+        saleId: sale.erpId,
+        erpTotal: sale.totalAmount,
+        erpUntaxed: sale.untaxedAmount,
+        erpTax: sale.taxAmount,
+        orderTotal: order.totals.grandTotal,
+        orderTax: order.totals.tax,
+      });
+    }
   }
 
   async postOrder(order: Order, context: CallContext = {}): Promise<ErpPostResult> {
@@ -314,40 +475,40 @@ export class TrytonClient implements ErpConnector {
     let row = existing;
     let created = false;
     if (!row) {
-      const { shippingProductCode = 'SHIPPING', discountProductCode = 'DISCOUNT' } = this.#options;
-      const shipping = shippingProductCode && toScaled(order.totals.shipping, 6) > 0n ? shippingProductCode : null;
-      const discount = discountProductCode && toScaled(order.totals.discount, 6) > 0n ? discountProductCode : null;
-      const codes = [...order.lines.map((l) => l.sku), ...(shipping ? [shipping] : []), ...(discount ? [discount] : [])];
-      const products = await this.#productsOrFail(codes, context);
-      const { partyId, shipmentAddress, invoiceAddress } = await this.#partyAddresses(order.customer, order.shippingAddress, order.billingAddress, context);
-      const taxes = this.#options.taxIds?.length ? [['add', this.#options.taxIds]] : [];
-      const productLine = (code: string, quantity: number, unitPrice: string, description: string) => {
-        const product = products.get(code)!;
-        return { type: 'line', product: product.id, quantity, unit: product.default_uom, unit_price: new TrytonDecimal(unitPrice), description, taxes };
-      };
-      const lines: Record<string, unknown>[] = order.lines.map((line) => productLine(line.sku, line.quantity, line.unitPrice, line.name ?? line.sku));
-      if (shipping) lines.push(productLine(shipping, 1, order.totals.shipping, 'Shipping'));
-      if (discount) lines.push(productLine(discount, 1, `-${order.totals.discount}`, 'Discount'));
-      if (order.notes) lines.push({ type: 'comment', description: order.notes });
-      const result = await this.#createSale(
-        order.id,
-        {
-          party: partyId,
-          invoice_address: invoiceAddress,
-          shipment_address: shipmentAddress,
-          warehouse: this.#warehouse,
-          currency: await this.#currencyId(order.currency, context),
-          description: `${order.channel} ${order.channelOrderId}`,
-          ...(this.#options.paymentTermId ? { payment_term: this.#options.paymentTermId } : {}),
-          lines: [['create', lines]],
-        },
-        context,
-      );
+      const result = await this.#createSale(order.id, await this.#saleValues(order, context), context);
       row = result.row;
       created = result.created;
     }
+    // Compare before confirming: a sale with the wrong amount stays a draft (cancelled by the flow's compensation).
+    if (row.state === 'draft') this.#reconcile(order, await this.#toSale(row, context));
     row = await this.#confirm(row, context);
-    return { sale: await this.#toSale(row, context), created };
+    const sale = await this.#toSale(row, context);
+    this.#reconcile(order, sale);
+    return { sale, created };
+  }
+
+  // ---- setup ----------------------------------------------------------------------------------
+
+  /** Checks that the charge products, the payment term and the warehouse the options name exist in the ERP. */
+  async checkSetup(context: CallContext = {}): Promise<ErpSetupProblem[]> {
+    const problems: ErpSetupProblem[] = [];
+    try {
+      const charges = Object.entries({ ...DEFAULT_CHARGE_PRODUCTS, ...this.#options.chargeProducts }).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+      const found = await this.#products(charges.map(([, code]) => code), context);
+      for (const [charge, code] of charges) {
+        if (!found.has(code)) problems.push({ code: 'erp.charge_product_missing', message: `the ERP has no product with code ${code} for the ${charge} charge (chargeProducts.${charge})`, details: { charge, productCode: code } });
+      }
+      if (this.#options.paymentTermId !== undefined) {
+        const terms = await this.rpc.call<number[]>('model.account.invoice.payment_term.search', [[['id', '=', this.#options.paymentTermId]], 0, 1, null], context);
+        if (!terms.length) problems.push({ code: 'erp.payment_term_missing', message: `the ERP has no payment term ${this.#options.paymentTermId} (paymentTermId)`, details: { paymentTermId: this.#options.paymentTermId } });
+      }
+      const warehouses = await this.rpc.call<number[]>('model.stock.location.search', [[['id', '=', this.#warehouse], ['type', '=', 'warehouse']], 0, 1, null], context);
+      if (!warehouses.length) problems.push({ code: 'erp.warehouse_missing', message: `location ${this.#warehouse} is not a warehouse in the ERP (warehouseId)`, details: { warehouseId: this.#warehouse } });
+    } catch (error) {
+      if (!(error instanceof SynclineError) || error.retry !== 'permanent') throw error;
+      problems.push({ code: error.code, message: error.message });
+    }
+    return problems;
   }
 
   // ---- cancelling -----------------------------------------------------------------------------
@@ -399,25 +560,35 @@ export class TrytonClient implements ErpConnector {
       await this.rpc.call('model.stock.shipment.out.write', [[shipment.id], { reference: input.shipmentKey }], context);
     }
 
-    // Ship what was confirmed: lower the outgoing moves to the shipped quantities (Tryton plans the rest again).
-    const moves = await this.rpc.call<Row[]>('model.stock.move.read', [shipment.outgoing_moves, ['product', 'quantity', 'state']], context);
+    // Ship what was confirmed: lower the moves to the shipped quantities (Tryton plans the rest again).
+    // Both kinds: packing copies the inventory moves' quantities onto the outgoing ones (recorded on a
+    // real Tryton 6.0: lowering only the outgoing moves shipped everything).
+    const [withMoves] = await this.rpc.call<Row[]>('model.stock.shipment.out.read', [[shipment.id], ['inventory_moves']], context);
+    const inventoryMoves = (withMoves?.inventory_moves as number[] | undefined) ?? [];
     const products = await this.#productsOrFail(input.lines.map((l) => l.sku), context);
-    const remaining = new Map<number, number>();
+    const shipped = new Map<number, number>();
     for (const line of input.lines) {
       const id = products.get(line.sku)!.id;
-      remaining.set(id, (remaining.get(id) ?? 0) + line.quantity);
+      shipped.set(id, (shipped.get(id) ?? 0) + line.quantity);
     }
-    for (const move of moves) {
-      const want = remaining.get(move.product as number) ?? 0;
-      const ship = Math.min(want, Number(move.quantity));
-      remaining.set(move.product as number, want - ship);
-      if (ship !== Number(move.quantity)) await this.rpc.call('model.stock.move.write', [[move.id], { quantity: ship }], context);
-    }
+    const lower = async (moveIds: number[]): Promise<Map<number, number>> => {
+      const moves = await this.rpc.call<Row[]>('model.stock.move.read', [moveIds, ['product', 'quantity', 'state']], context);
+      const remaining = new Map(shipped);
+      for (const move of moves.filter((m) => m.state !== 'cancelled' && m.state !== 'done')) {
+        const want = remaining.get(move.product as number) ?? 0;
+        const ship = Math.min(want, Number(move.quantity));
+        remaining.set(move.product as number, want - ship);
+        if (ship !== Number(move.quantity)) await this.rpc.call('model.stock.move.write', [[move.id], { quantity: ship }], context);
+      }
+      return remaining;
+    };
+    const remaining = await lower(shipment.outgoing_moves as number[]);
     const unmatched = [...remaining].filter(([, quantity]) => quantity > 0);
     if (unmatched.length) {
       const codes = [...products].filter(([, p]) => unmatched.some(([id]) => id === p.id)).map(([code]) => code);
       throw permanent('erp.shipment_mismatch', `tryton shipment ${shipment.id} does not have the quantities confirmed for ${codes.join(', ')}`, { skus: codes });
     }
+    await lower(inventoryMoves);
 
     const state = String((await this.rpc.call<Row[]>('model.stock.shipment.out.read', [[shipment.id], ['state']], context))[0]?.state);
     if (state === 'waiting') {
@@ -471,12 +642,17 @@ export class TrytonClient implements ErpConnector {
       const original = await this.#liveSale(input.orderId, context);
       if (!original) throw permanent('erp.sale_not_found', `tryton has no sale for ${input.orderId} to return against`, { reference: input.orderId });
       const products = await this.#productsOrFail(input.lines.map((l) => l.sku), context);
-      const taxes = this.#options.taxIds?.length ? [['add', this.#options.taxIds]] : [];
       // A return is a sale with negative quantities: Tryton answers with a return shipment and a credit note.
-      const lines = input.lines.map((line) => {
+      const lines = [];
+      for (const line of input.lines) {
         const product = products.get(line.sku)!;
-        return { type: 'line', product: product.id, quantity: -line.quantity, unit: product.default_uom, unit_price: new TrytonDecimal(line.unitPrice), description: `Return of ${line.sku}`, taxes };
-      });
+        const { taxIds, rate } = await this.#lineTaxes(product, original.party as number, original.currency as number, context);
+        const taxes = taxIds.length ? [['add', taxIds]] : [];
+        // A return carries no tax total: with "auto", its prices are taken as tax-included, like the orders they refund.
+        const includesTax = (this.#options.pricesIncludeTax ?? 'auto') !== false;
+        const unitPrice = new TrytonDecimal(fromScaled(this.#unitPrice(line.unitPrice, includesTax ? rate : 0n), PRICE_SCALE));
+        lines.push({ type: 'line', product: product.id, quantity: -line.quantity, unit: product.default_uom, unit_price: unitPrice, description: `Return of ${line.sku}`, taxes });
+      }
       const result = await this.#createSale(
         input.returnId,
         {

@@ -29,7 +29,8 @@ export class TrytonUserWarning extends Error {
 export class TrytonForbidden extends Error {}
 
 // Location ids: the warehouse is 5, as in the recorded installation.
-export const LOCATION = { supplier: 1, customer: 2, input: 3, output: 4, warehouse: 5, storage: 6, lostFound: 7 } as const;
+// Ids as a real Tryton 6.0 creates them (fixtures/errors-and-warnings.recorded.json, `locations`).
+export const LOCATION = { input: 1, output: 2, storage: 3, lostFound: 4, warehouse: 5, supplier: 6, customer: 7 } as const;
 export const INTERNAL_LOCATIONS = new Set<number>([LOCATION.input, LOCATION.output, LOCATION.storage, LOCATION.warehouse]);
 
 export const PRICE_SCALE = 4;
@@ -75,6 +76,7 @@ export const SUPPORTED_MODELS = [
   'country.country',
   'currency.currency',
   'account.tax',
+  'account.invoice.payment_term',
   'stock.location',
   'sale.sale',
   'sale.line',

@@ -123,7 +123,7 @@ function readFields(erp: TrytonErp, model: string, records: Rec[], fields: unkno
 const BUTTONS: Record<string, Record<string, (erp: TrytonErp, ids: number[], warnings: (name: string) => boolean) => unknown>> = {
   'sale.sale': {
     quote: (erp, ids, ack) => void erp.quote(ids, ack),
-    confirm: (erp, ids) => void erp.confirm(ids),
+    confirm: (erp, ids, ack) => void erp.confirm(ids, ack),
     process: (erp, ids) => void erp.process(ids),
     cancel: (erp, ids) => void erp.cancel(ids),
   },
@@ -143,6 +143,9 @@ const BUTTONS: Record<string, Record<string, (erp: TrytonErp, ids: number[], war
     cancel: (erp, ids) => void erp.cancelInvoices(ids),
   },
 };
+
+const UNAUTHORIZED_PAGE =
+  '<!doctype html>\n<html lang=en>\n<title>401 Unauthorized</title>\n<h1>Unauthorized</h1>\n<p>The server could not verify that you are authorized to access the URL requested. You either supplied the wrong credentials (e.g. a bad password), or your browser doesn&#39;t understand how to supply the credentials required.</p>\n';
 
 const GENERIC_METHODS = ['search', 'search_read', 'search_count', 'read', 'create', 'write'];
 
@@ -188,7 +191,7 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
     reply
       .code(403)
       .type('text/html; charset=utf-8')
-      .send('<!doctype html>\n<html lang=en>\n<title>403 Forbidden</title>\n<h1>Forbidden</h1>\n<p>You don\'t have the permission to access the requested resource. It is either read-protected or not readable by the server.</p>\n');
+      .send('<!doctype html>\n<html lang=en>\n<title>403 Forbidden</title>\n<h1>Forbidden</h1>\n<p>You don&#39;t have the permission to access the requested resource. It is either read-protected or not readable by the server.</p>\n');
 
   const dispatch = (method: string, params: unknown[], userId: number): unknown => {
     const context = (params.at(-1) && typeof params.at(-1) === 'object' && !Array.isArray(params.at(-1)) ? params.at(-1) : {}) as Record<string, unknown>;
@@ -196,6 +199,7 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
     if (method === 'model.res.user.get_preferences') {
       return { id: userId, login, name: 'Administrator', company: 1, companies: [1], employee: 1, language: 'en', language_direction: 'ltr', groups: [1], locale: { date: '%m/%d/%Y', decimal_point: '.', thousands_sep: ',', grouping: [3, 3, 0] } };
     }
+    if (method === 'model.sale.line.on_change') return [erp.saleLineOnChange((params[0] ?? {}) as Record<string, unknown>)];
     if (method === 'system.listMethods') {
       return [
         ...SUPPORTED_MODELS.flatMap((model) => GENERIC_METHODS.map((m) => `model.${model}.${m}`)),
@@ -268,12 +272,16 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
   });
 
   const handleDatabase = async (request: FastifyRequest<{ Params: { db: string } }>, reply: FastifyReply) => {
-    if (request.params.db !== database) return reply.code(404).type('text/html; charset=utf-8').send('<title>404 Not Found</title>\n');
     const body = rpcBody(request.body);
     if (!body) return reply.code(400).type('text/html; charset=utf-8').send('<title>400 Bad Request</title>\n');
+    // Recorded: an unknown database is HTTP 200 with the backend's message as the error (SQLite here).
+    if (request.params.db !== database) {
+      return reply.send({ id: body.id, error: [`Database '/var/lib/trytond/db/${request.params.db}.sqlite' doesn't exist!`, ''] });
+    }
     if (body.method === 'common.db.login') {
       const [user, parameters] = body.params as [unknown, { password?: unknown } | undefined];
-      if (user !== login || parameters?.password !== password) return reply.code(401).send('');
+      // Recorded: a failed login is werkzeug's 401 page (a bad session, below, has an empty body).
+      if (user !== login || parameters?.password !== password) return reply.code(401).type('text/html; charset=utf-8').send(UNAUTHORIZED_PAGE);
       const token = randomBytes(20).toString('hex');
       sessions.set(token, { userId: 1, login, lastUsed: Date.now() });
       return respond(reply, body.id, () => [1, token]);
