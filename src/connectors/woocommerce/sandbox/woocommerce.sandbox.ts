@@ -187,7 +187,9 @@ export async function startWooSandbox(options: WooSandboxOptions): Promise<Runni
   };
   let nextId = 100;
   const newId = () => nextId++;
-  const now = () => Date.now();
+  // The store's clock, which tests may move forward (POST /_sandbox/clock) instead of waiting.
+  let clockOffsetMs = 0;
+  const now = () => Date.now() + clockOffsetMs;
   const local = (ms: number) => isoToGmt(ms + offsetMs);
 
   for (const input of options.products ?? DEFAULT_PRODUCTS) {
@@ -721,6 +723,12 @@ export async function startWooSandbox(options: WooSandboxOptions): Promise<Runni
     const order = findOrder(request.params.id);
     if (!order) return reply.code(404).send({ error: { type: 'not_found', message: `no order ${request.params.id}` } });
     return { order: orderView(order), notes: state.notes.get(order.id) ?? [] };
+  });
+
+  app.post('/_sandbox/clock', async (request) => {
+    const { advanceMs } = z.strictObject({ advanceMs: z.number().int().min(0).max(86_400_000) }).parse(request.body ?? {});
+    clockOffsetMs += advanceMs;
+    return { now: new Date(now()).toISOString() };
   });
 
   app.get('/_sandbox/webhooks', async () => ({ ...state.config, webhookSecret: '[set]', data: state.deliveries.map(deliveryView) }));
