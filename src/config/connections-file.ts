@@ -90,7 +90,7 @@ function issueMessages(prefix: readonly PropertyKey[], error: z.ZodError): strin
   return error.issues.map((issue) => {
     // zod says "Invalid input: expected string, received undefined" for a missing key.
     const message = issue.code === 'invalid_type' && /received undefined$/.test(issue.message) ? 'required' : issue.message;
-    return `${problemPath([...prefix, ...issue.path])}: ${message}`;
+    return `${problemPath([...prefix, ...issue.path]) || 'top level'}: ${message}`;
   });
 }
 
@@ -147,10 +147,11 @@ export function checkConnectionsText(
   env: NodeJS.ProcessEnv,
   systemsFromEnvironment: readonly SystemKind[] = [],
 ): { problems: string[]; connections: ConnectionSettings[] } {
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
+    // The first errors only: one syntax mistake makes the parser stumble over everything after it.
     return {
-      problems: document.errors.map((e) => `${e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : 'file'}: ${e.message.split('\n')[0]}`),
+      problems: document.errors.slice(0, 3).map((e) => `line ${e.linePos?.[0].line ?? '?'}, column ${e.linePos?.[0].col ?? '?'}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`),
       connections: [],
     };
   }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { ChannelConnector } from '../kit/channel-connector.ts';
 import type { ExternalSystems } from '../../config/config.ts';
+import { shopifyConnector } from '../shopify/shopify.connector.ts';
+import { woocommerceConnector } from '../woocommerce/woocommerce.connector.ts';
 
 /**
  * The connector registry: which connectors a connection in syncline.yaml may name.
@@ -50,7 +52,7 @@ export interface ConnectorRegistry {
 }
 
 /** The channel connectors built into Syncline. */
-export const BUILT_IN_CHANNELS: readonly ChannelConnector[] = [];
+export const BUILT_IN_CHANNELS: readonly ChannelConnector[] = [shopifyConnector as ChannelConnector, woocommerceConnector as ChannelConnector];
 
 /** A registry of the given channel connectors (default: the built-in ones) and the system connectors. */
 export function connectorRegistry(channels: readonly ChannelConnector[] = BUILT_IN_CHANNELS): ConnectorRegistry {

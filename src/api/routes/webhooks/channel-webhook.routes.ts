@@ -66,7 +66,7 @@ export async function channelWebhookRoutes(app: FastifyInstance, { db, config }:
       verified = connection.channel!.inbound.verify(raw, request.headers, connection.options, Date.now(), connection.webhookMaxAgeSeconds);
     } catch (error) {
       if (error instanceof SynclineError && error.code.startsWith('webhook.')) {
-        const status = /payload|body|malformed|missing_(id|topic)/.test(error.code) ? 'bad-request' : 'webhook-rejected';
+        const status = /body_invalid|payload_invalid|delivery_id_malformed/.test(error.code) ? 'bad-request' : 'webhook-rejected';
         throw new ProblemError(status, error.message, { code: error.code });
       }
       throw error;
