@@ -25,6 +25,8 @@ import { registerWebhookDeliveries } from './runtime/webhooks/webhook-delivery.t
 import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-lock.ts';
 import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
 import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
+import { channelConnections, registerChannels, startChannelJobs } from './flows/channel/channel.flow.ts';
+import { ensureConnectionStates } from './store/channels/channel-queries.ts';
 
 /** The composition root: opens the store, applies migrations and wires services together. */
 
@@ -166,6 +168,8 @@ async function startRoles(
   roles: StartRoles,
   sandboxes: SomeSandboxes | undefined,
 ): Promise<RunningSyncline> {
+  // Channel connections of syncline.yaml: their state rows exist before any webhook arrives.
+  await ensureConnectionStates(db, [...channelConnections(config).values()]);
   const bootstrap = await ensureBootstrapClient(db, { dataDir: config.dataDir, databaseUrl: config.databaseUrl, configured: config.bootstrapClient });
   if (bootstrap.kind === 'created') {
     logger.warn({ clientId: bootstrap.clientId, file: bootstrap.file }, `bootstrap admin client created; its credentials are in ${bootstrap.file} (mode 0600)`);
@@ -246,7 +250,10 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   // Flows and connectors register their handlers here; SYNCLINE_HANDLER_MODULES adds more.
   const registry = given ?? new RuntimeRegistry();
   // The order lifecycle flows (src/flows); their connectors come from config, else the sandboxes.
-  registerFlows(registry, { db, config, logger });
+  const flows = registerFlows(registry, { db, config, logger });
+  // Channel connections of syncline.yaml: intake, outbound jobs on each connection's target, reconciliation.
+  const intake = new OrderIntakeService(db, { maxConcurrentBatches: config.intakeWriters, maxBatchSize: config.intakeBatchSize });
+  registerChannels(registry, { db, config, logger, intake, inventory: flows.inventory });
   // Webhook subscriptions: the relay routes events to them; deliveries are jobs (docs/events.md).
   registerWebhookDeliveries(registry, { db, config, logger });
   await loadHandlerModules(config.handlerModules, registry, { db, config, logger });
@@ -256,6 +263,7 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
     pollMs: config.workerPollMs,
   });
   await worker.start();
+  await startChannelJobs(db, config);
   logger.info({ worker: worker.id, types: registry.types, concurrency: config.workerConcurrency }, 'worker ready');
   return worker;
 }

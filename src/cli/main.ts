@@ -8,6 +8,7 @@ import { DLQ_USAGE, runDlqCommand } from './dlq.ts';
 import { CLIENTS_USAGE, runClientsCommand, runKeysCommand } from './clients.ts';
 import { DataFolderInUseError } from '../store/data-folder-lock.ts';
 import { inUseMessage } from './data-folder-in-use.ts';
+import { CONFIG_USAGE, runConfigCommand } from './config-check.ts';
 
 /** After SIGTERM, the process ends at the latest this long after the grace period. */
 const SHUTDOWN_BACKSTOP_MS = 5000;
@@ -23,9 +24,10 @@ ${CLIENTS_USAGE}
 ${INVENTORY_USAGE}
 ${SANDBOXES_USAGE}
 ${DLQ_USAGE}
+${CONFIG_USAGE}
 
 Scopes: ${SCOPES.join(', ')}
-Configuration comes from environment variables; see README.md.`;
+Configuration comes from environment variables (see README.md) and syncline.yaml (docs/connections.md).`;
 
 /** Thrown for wrong command-line use; printed without a stack trace. */
 class UsageError extends Error {}
@@ -36,6 +38,8 @@ async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  // Checks the file itself: runs before the configuration is loaded (which would refuse a bad file).
+  if (command === 'config') return runConfigCommand(rest);
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
 
