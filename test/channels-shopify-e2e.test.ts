@@ -19,11 +19,16 @@ const SHOP = 'acme-us.myshopify.com';
 const CONNECTION = 'acme-us';
 const SECRET = randomBytes(24).toString('base64url');
 const TOKEN = `shpat_${randomBytes(16).toString('hex')}`;
+// A second store of the same retailer, with its own secret, token, target and limits.
+const SHOP_EU = 'acme-eu.myshopify.com';
+const SECRET_EU = randomBytes(24).toString('base64url');
+const TOKEN_EU = `shpat_${randomBytes(16).toString('hex')}`;
 const address = { firstName: 'Ada', lastName: 'Lovelace', address1: '12 Analytical Row', city: 'Louisville', province: 'Kentucky', provinceCode: 'KY', zip: '40202', countryCode: 'US' };
 
 describe('Shopify connection end to end', () => {
   let systems: RunningSandboxes;
   let shop: RunningShopifySandbox;
+  let shopEu: RunningShopifySandbox;
   let rig: ConnectionsRig;
   let f: ReturnType<typeof flowApi>;
   const shopAdmin = () => sandboxAdmin(shop.url);
@@ -49,7 +54,9 @@ describe('Shopify connection end to end', () => {
     assert.equal(orders.length, 1);
     return orders[0]!.id;
   };
-  const deliveries = async () => (await rig.database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM channel_delivery')).rows[0]!.n;
+  /** Stored deliveries with this webhook id (the reconciliation poll stores deliveries of its own at any time). */
+  const stored = async (webhookId: string) =>
+    (await rig.database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM channel_delivery WHERE delivery_id = $1', [webhookId])).rows[0]!.n;
   const shopifyLevel = async (sku: string) =>
     (await shopAdmin().call<{ levels: { sku: string; available: number }[] }>('GET', '/_sandbox/inventory')).levels.find((l) => l.sku === sku)?.available;
   const synclineAvailable = async (sku: string): Promise<number> => (await f.api('GET', `/v1/inventory/availability?sku=${sku}&channel=${CONNECTION}`)).body.available;
@@ -66,19 +73,27 @@ describe('Shopify connection end to end', () => {
         { sku: 'CAP', price: '12.00', available: 7 },
       ],
     });
+    shopEu = await startShopifySandbox({ webhookSecret: SECRET_EU, shopDomain: SHOP_EU, accessToken: TOKEN_EU, products: [{ sku: 'MUG', price: '9.00', available: 4 }] });
     const yaml = [
       'connections:',
       `  - id: ${CONNECTION}`,
       '    connector: shopify',
       '    options: { shopDomain: ' + SHOP + ', accessToken: "${SHOPIFY_TOKEN}", webhookSecret: "${SHOPIFY_SECRET}", adminUrl: "${SHOPIFY_URL}" }',
       '    reconcile: { everySeconds: 10 }',
+      '  - id: acme-eu',
+      '    connector: shopify',
+      '    options: { shopDomain: ' + SHOP_EU + ', accessToken: "${SHOPIFY_EU_TOKEN}", webhookSecret: "${SHOPIFY_EU_SECRET}", adminUrl: "${SHOPIFY_EU_URL}" }',
+      '    limits: { ratePerSecond: 2, maxConcurrency: 1 }',
       '',
     ].join('\n');
     // The systems' environment without a database of its own: the rig brings the database.
     const systemsEnv = flowEnvironment({ url: undefined } as unknown as TestDatabase, systems);
     delete systemsEnv.SYNCLINE_DATA_DIR;
-    rig = await startWithConnections(yaml, { env: { ...systemsEnv, SHOPIFY_TOKEN: TOKEN, SHOPIFY_SECRET: SECRET, SHOPIFY_URL: shop.url } });
+    rig = await startWithConnections(yaml, {
+      env: { ...systemsEnv, SHOPIFY_TOKEN: TOKEN, SHOPIFY_SECRET: SECRET, SHOPIFY_URL: shop.url, SHOPIFY_EU_TOKEN: TOKEN_EU, SHOPIFY_EU_SECRET: SECRET_EU, SHOPIFY_EU_URL: shopEu.url },
+    });
     await shopAdmin().call('PUT', '/_sandbox/config', { webhookUrl: `${rig.baseUrl}/webhooks/shopify/${CONNECTION}`, webhookRetryDelayMs: 100 });
+    await sandboxAdmin(shopEu.url).call('PUT', '/_sandbox/config', { webhookUrl: `${rig.baseUrl}/webhooks/shopify/acme-eu`, webhookRetryDelayMs: 100 });
     await sandboxAdmin(systems.urls.wms).call('PUT', '/_sandbox/config', { callbackUrl: `${rig.baseUrl}/webhooks/wms/default`, webhookRetryDelayMs: 100 });
     f = flowApi({ baseUrl: rig.baseUrl, token: rig.token, sandboxes: systems });
     await f.location('WH-EAST', 'warehouse');
@@ -91,6 +106,7 @@ describe('Shopify connection end to end', () => {
   after(async () => {
     await rig?.close();
     await shop?.close();
+    await shopEu?.close();
     await systems?.close();
   });
 
@@ -133,25 +149,25 @@ describe('Shopify connection end to end', () => {
   test('a tampered delivery gets 401 and nothing is stored', async () => {
     const channelOrderId = '7046999999999999001';
     const delivery = shopifyDelivery({ secret: SECRET, shopDomain: SHOP, topic: 'orders/create', payload: shopifyOrder(channelOrderId, 'TEE-M') });
-    const before = await deliveries();
+    const webhookId = delivery.headers['x-shopify-webhook-id']!;
     const tampered = Buffer.from(delivery.body);
     const middle = Math.floor(tampered.length / 2);
     tampered[middle] = tampered[middle]! ^ 0x01;
     const refused = await postDelivery(rig.baseUrl, 'shopify', CONNECTION, { ...delivery, body: tampered });
     assert.equal(refused.status, 401);
-    assert.equal(await deliveries(), before);
+    assert.equal(await stored(webhookId), 0);
     assert.deepEqual(await ordersOf(channelOrderId), []);
     // The same bytes untampered are taken in: the refusal was the signature's.
     const sent = Date.now();
     const accepted = await postDelivery(rig.baseUrl, 'shopify', CONNECTION, delivery);
     assert.equal(accepted.status, 200);
-    assert.equal(await deliveries(), before + 1);
+    assert.equal(await stored(webhookId), 1);
     // The same delivery sent several times at once (they may share one commit): stored once, one intake.
     const again = shopifyDelivery({ secret: SECRET, shopDomain: SHOP, topic: 'orders/create', payload: shopifyOrder('7046999999999999002', 'MUG') });
     const answers = await Promise.all(Array.from({ length: 6 }, () => postDelivery(rig.baseUrl, 'shopify', CONNECTION, again)));
     assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200, 200]);
     assert.equal(answers.filter((a) => a.body.duplicate === false).length, 1, JSON.stringify(answers.map((a) => a.body)));
-    assert.equal(await deliveries(), before + 2);
+    assert.equal(await stored(again.headers['x-shopify-webhook-id']!), 1);
     // The connection shows the delivery as its last inbound activity, and no secret.
     const connection = (await f.api('GET', `/v1/connections/${CONNECTION}`)).body;
     assert.ok(Date.parse(connection.lastInboundAt) >= sent - 1000, JSON.stringify(connection));
@@ -218,5 +234,31 @@ describe('Shopify connection end to end', () => {
       return view.order.cancelled_at !== null;
     }, 30_000, 100);
     await waitFor('channel.cancel on the timeline', async () => (await f.timeline(orderId)).some((e) => e.action === 'channel.cancel' && e.outcome === 'succeeded'), 10_000, 100);
+  });
+
+  test('two Shopify stores at once: each its own connection, target and limits; one store\'s delivery is refused by the other', async () => {
+    const created = await sandboxAdmin(shopEu.url).call<{ order: { id: string } }>('POST', '/_sandbox/orders', { email: 'eu@example.com', shippingAddress: address, lines: [{ sku: 'MUG', quantity: 1 }], currency: 'EUR' });
+    let orders: { id: string; channel: string }[] = [];
+    await waitFor('the EU order in Syncline', async () => {
+      orders = (await f.api('GET', `/v1/orders?channel=acme-eu&channelOrderId=${created.order.id}`)).body.data;
+      return orders.length === 1;
+    }, 30_000, 100);
+    assert.equal(orders[0]!.channel, 'acme-eu');
+    assert.deepEqual(await ordersOf(created.order.id), [], 'not an order of the US store');
+    // Signed by the US store (its secret, its shop domain): refused at the EU store's URL, and the other way round.
+    const us = shopifyDelivery({ secret: SECRET, shopDomain: SHOP, topic: 'orders/create', payload: shopifyOrder('7046999999999999101', 'MUG') });
+    assert.equal((await postDelivery(rig.baseUrl, 'shopify', 'acme-eu', us)).status, 401);
+    const euSecretUsShop = shopifyDelivery({ secret: SECRET_EU, shopDomain: SHOP, topic: 'orders/create', payload: shopifyOrder('7046999999999999102', 'MUG') });
+    assert.equal((await postDelivery(rig.baseUrl, 'shopify', 'acme-eu', euSecretUsShop)).status, 401);
+    const connections = (await f.api('GET', '/v1/connections')).body.items as { id: string; target: { name: string } }[];
+    assert.deepEqual(
+      connections.filter((c) => c.id.startsWith('acme-')).map((c) => [c.id, c.target.name]).sort(),
+      [
+        ['acme-eu', 'shopify:acme-eu'],
+        ['acme-us', 'shopify:acme-us'],
+      ],
+    );
+    const euLimits = rig.config.connections.connections.find((c) => c.id === 'acme-eu')!.limits;
+    assert.deepEqual(euLimits, { ratePerSecond: 2, maxConcurrency: 1 });
   });
 });
