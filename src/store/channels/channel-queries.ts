@@ -128,7 +128,9 @@ export interface ListingInput {
  * (from an order line) only fills in a SKU not yet listed, so it never erases an inventory item.
  */
 export async function upsertListings(db: Queryable, connectionId: string, listings: readonly ListingInput[], source: 'discovered' | 'order'): Promise<void> {
-  if (listings.length === 0) return;
+  // One row per SKU (an order may sell a SKU on two lines): the last one wins.
+  const bySku = [...new Map(listings.map((l) => [l.sku, l])).values()];
+  if (bySku.length === 0) return;
   await db.query(
     `INSERT INTO channel_listing (connection_id, sku, product_id, variant_id, inventory_item_id, location_ids, source)
      SELECT $1, l.sku, l.product_id, l.variant_id, l.inventory_item_id, coalesce(l.location_ids, '{}'), $3
@@ -140,7 +142,7 @@ export async function upsertListings(db: Queryable, connectionId: string, listin
     [
       connectionId,
       JSON.stringify(
-        listings.map((l) => ({ sku: l.sku, product_id: l.productId, variant_id: l.variantId ?? null, inventory_item_id: l.inventoryItemId ?? null, location_ids: l.locationIds ?? [] })),
+        bySku.map((l) => ({ sku: l.sku, product_id: l.productId, variant_id: l.variantId ?? null, inventory_item_id: l.inventoryItemId ?? null, location_ids: l.locationIds ?? [] })),
       ),
       source,
     ],
