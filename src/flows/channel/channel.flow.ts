@@ -84,7 +84,9 @@ export function registerChannels(registry: RuntimeRegistry, options: ChannelOpti
     if (!connection) throw new SynclineError('channel.unknown_connection', `no channel connection "${id}" is configured`, { retry: 'permanent', details: { connectionId: id } });
     return connection;
   };
-  const deps = { ...options, connections, clientOf, connectionOf };
+  // The channel location stock goes to when the connection maps none (its first location), once per process.
+  const firstLocation = new Map<string, string | undefined>();
+  const deps = { ...options, connections, clientOf, connectionOf, firstLocation };
 
   registry.register<IntakePayload>(CHANNEL_JOBS.intake, (payload, context) => intakeDelivery(deps, payload, context), { maxAttempts: 20, backoffBaseMs: 500, backoffCapMs: 60_000 }, {
     onDeadLetter: async (notice, tx) =>
@@ -112,6 +114,7 @@ type Deps = ChannelOptions & {
   connections: Map<string, ConnectionSettings>;
   clientOf: (c: ConnectionSettings) => ChannelClient | null;
   connectionOf: (id: string) => ConnectionSettings;
+  firstLocation: Map<string, string | undefined>;
 };
 
 async function intakeDelivery(deps: Deps, payload: IntakePayload, context: HandlerContext): Promise<void> {
@@ -196,8 +199,6 @@ async function discoverListings(deps: Deps, payload: { connectionId: string; sku
   if (found.length) await enqueue(deps.db, found.map((sku) => availabilityJob(connection, sku, context.correlationId, `listed:${context.job.id}`)));
 }
 
-const locationCache = new Map<string, string | undefined>();
-
 async function pushAvailability(deps: Deps, payload: { connectionId: string; sku: string }, context: HandlerContext): Promise<void> {
   const connection = deps.connectionOf(payload.connectionId);
   if (await uninstalled(deps, connection, context)) return;
@@ -220,11 +221,11 @@ async function pushAvailability(deps: Deps, payload: { connectionId: string; sku
   } else {
     const availability = await deps.inventory.getAvailability({ sku: listing.sku, channel: connection.id });
     const available = 'kind' in availability ? 0 : Math.max(0, availability.available);
-    if (!locationCache.has(connection.id)) {
+    if (!deps.firstLocation.has(connection.id)) {
       const locations = await recorded(deps, connection, () => client.listLocations(call));
-      locationCache.set(connection.id, locations[0]?.id);
+      deps.firstLocation.set(connection.id, locations[0]?.id);
     }
-    const channelLocationId = listing.location_ids[0] ?? locationCache.get(connection.id);
+    const channelLocationId = listing.location_ids[0] ?? deps.firstLocation.get(connection.id);
     updates.push({ listing: channelListing, ...(channelLocationId ? { channelLocationId } : {}), available });
   }
   const result = await recorded(deps, connection, () => client.setAvailability(updates, call));
