@@ -172,12 +172,12 @@ export const ORDER_FULFILMENT = /* GraphQL */ `
     order(id: $id) {
       id
       cancelledAt
-      fulfillments(first: 50) { id status trackingInfo(first: 5) { company number url } }
-      fulfillmentOrders(first: 20) {
+      fulfillments(first: 10) { id status trackingInfo(first: 3) { company number url } }
+      fulfillmentOrders(first: 5) {
         nodes {
           id status
           assignedLocation { location { id } }
-          lineItems(first: 100) { nodes { id remainingQuantity totalQuantity lineItem { id sku } } }
+          lineItems(first: 50) { nodes { id remainingQuantity totalQuantity lineItem { id sku } } }
         }
       }
     }
@@ -186,7 +186,7 @@ export const ORDER_FULFILMENT = /* GraphQL */ `
 export const FULFILMENT_CREATE = /* GraphQL */ `
   mutation FulfilmentCreate($fulfillment: FulfillmentInput!) {
     fulfillmentCreate(fulfillment: $fulfillment) {
-      fulfillment { id status trackingInfo(first: 5) { company number url } }
+      fulfillment { id status trackingInfo(first: 3) { company number url } }
       userErrors { field message }
     }
   }`;
@@ -200,7 +200,15 @@ export const ORDER_CANCEL = /* GraphQL */ `
   }`;
 
 const MONEY = 'shopMoney { amount currencyCode }';
+const LINE_ITEMS = `nodes { id sku name quantity originalUnitPriceSet { ${MONEY} } variant { id product { id } } }
+  pageInfo { hasNextPage endCursor }`;
 const ADDRESS = 'firstName lastName name company address1 address2 city province provinceCode zip countryCodeV2 phone';
+
+/** The rest of an order's lines, when it has more than a page of ORDERS_UPDATED_SINCE holds. */
+export const ORDER_LINE_ITEMS = /* GraphQL */ `
+  query OrderLineItems($id: ID!, $after: String) {
+    order(id: $id) { id lineItems(first: 50, after: $after) { ${LINE_ITEMS} } }
+  }`;
 
 export const ORDERS_UPDATED_SINCE = /* GraphQL */ `
   query OrdersUpdatedSince($query: String!, $first: Int!, $after: String) {
@@ -215,10 +223,7 @@ export const ORDERS_UPDATED_SINCE = /* GraphQL */ `
         totalTaxSet { ${MONEY} }
         totalDiscountsSet { ${MONEY} }
         totalShippingPriceSet { ${MONEY} }
-        lineItems(first: 100) {
-          nodes { id sku name quantity originalUnitPriceSet { ${MONEY} } variant { id product { id } } }
-          pageInfo { hasNextPage endCursor }
-        }
+        lineItems(first: 15) { ${LINE_ITEMS} }
       }
       pageInfo { hasNextPage endCursor }
     }

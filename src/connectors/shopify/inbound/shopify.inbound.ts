@@ -404,6 +404,9 @@ function buildUpsert(facts: OrderFacts, connectionId: string): ChannelCommand {
   };
 }
 
+/** Refund line restock types that put the goods back into stock. */
+const RESTOCKING = new Set(['return', 'cancel', 'legacy_restock']);
+
 /** refunds/create: the refunded lines, and the amount the refund transactions moved (else the lines' subtotal and tax). */
 function mapRefund(refund: unknown): ChannelCommand {
   if (!isObject(refund)) throw unmappable('the Shopify refund payload is not an object');
@@ -428,7 +431,7 @@ function mapRefund(refund: unknown): ChannelCommand {
       throw unmappable(`the Shopify refund ${channelRefundId} has a line without a line item id or a positive quantity`);
     }
     const restockType = textAt(l, 'restock_type');
-    return { channelLineId, quantity, restock: restockType === 'return' || restockType === 'cancel' || (restockType === undefined && refund.restock === true) };
+    return { channelLineId, quantity, restock: RESTOCKING.has(restockType ?? '') || (restockType === undefined && refund.restock === true) };
   });
   const note = clip(textAt(refund, 'note'), 2000);
   return { kind: 'order.refund', channelOrderId, channelRefundId, amount, currency, lines, ...(note ? { note } : {}) };

@@ -78,11 +78,12 @@ export function createShopifyGraphql(options: ShopifyGraphqlOptions): ShopifyGra
         if ('tooLongMs' in taken) throw throttledError(options.shopDomain, taken.tooLongMs, undefined);
         // 429 is how Shopify answers some throttles over HTTP: read its body for the cost before deciding.
         const response = await http.request<GraphqlResponse<T> | string>({ method: 'POST', path, body: { query, variables }, accept: [429] }, call);
-        const body = typeof response.body === 'object' && response.body !== null ? response.body : undefined;
+        const body = typeof response.body === 'object' && response.body !== null && !Array.isArray(response.body) ? response.body : undefined;
         const cost = body?.extensions?.cost;
         if (cost?.throttleStatus) shopBucket.observe(cost.throttleStatus);
         if (cost && Number.isFinite(cost.requestedQueryCost)) estimates.set(estimateKey, cost.requestedQueryCost);
-        const throttled = body?.errors?.some((e) => e.extensions?.code === 'THROTTLED') ?? false;
+        const errors = Array.isArray(body?.errors) ? body.errors : [];
+        const throttled = errors.some((e) => e.extensions?.code === 'THROTTLED');
         if (response.status === 429 && !throttled) {
           throw errorForStatus('shopify', 429, { method: 'POST', path, body: response.body, retryAfter: response.headers.get('retry-after') });
         }
@@ -94,12 +95,12 @@ export function createShopifyGraphql(options: ShopifyGraphqlOptions): ShopifyGra
           continue;
         }
         if (!body) throw new SynclineError('shopify.response_invalid', `Shopify answered ${operation} with a body that is not JSON`, { retry: 'transient', details: { system: 'shopify' } });
-        if (body.errors?.length) {
-          const codes = body.errors.map((e) => e.extensions?.code ?? 'GRAPHQL');
+        if (errors.length > 0 || (body.errors !== undefined && !Array.isArray(body.errors))) {
+          const codes = errors.map((e) => e.extensions?.code ?? 'GRAPHQL');
           const transient = codes.some((c) => c === 'INTERNAL_SERVER_ERROR' || c === 'SERVICE_UNAVAILABLE');
-          throw new SynclineError(transient ? 'connector.unavailable' : 'shopify.graphql_error', `Shopify refused ${operation}: ${body.errors[0]!.message}`, {
+          throw new SynclineError(transient ? 'connector.unavailable' : 'shopify.graphql_error', `Shopify refused ${operation}: ${errors[0]?.message ?? JSON.stringify(body.errors)}`, {
             retry: transient ? 'transient' : 'permanent',
-            details: { system: 'shopify', operation, codes, messages: body.errors.slice(0, 5).map((e) => e.message) },
+            details: { system: 'shopify', operation, codes, messages: errors.slice(0, 5).map((e) => e.message) },
           });
         }
         if (body.data === undefined || body.data === null) {

@@ -9,6 +9,7 @@ import {
   LIST_LOCATIONS,
   ORDER_CANCEL,
   ORDER_FULFILMENT,
+  ORDER_LINE_ITEMS,
   ORDERS_UPDATED_SINCE,
   SET_QUANTITIES,
   type Connection,
@@ -23,14 +24,18 @@ import { createShopifyGraphql, type ShopifyGraphql, type ShopifyGraphqlOptions }
  * the same ids the webhooks carry.
  */
 
-/** SKUs per productVariants search (a search string stays short). */
+/**
+ * Page sizes keep each query's requested cost (connections cost `first` times their node) well
+ * under Shopify's single-query maximum of 1000 points.
+ */
+/** SKUs per productVariants search (and variants per page). */
 const SKUS_PER_SEARCH = 25;
 /** Quantities per inventorySetQuantities call. */
 const QUANTITIES_PER_SET = 100;
 /** Compare-and-set rounds before a quantity that keeps changing is left to the next availability job. */
 const MAX_STALE_ROUNDS = 3;
 /** Orders per reconciliation page. */
-const ORDERS_PER_PAGE = 50;
+const ORDERS_PER_PAGE = 8;
 
 const permanent = (code: string, message: string, details: Record<string, unknown> = {}) =>
   new SynclineError(code, message, { retry: 'permanent', details: { system: 'shopify', ...details } });
@@ -88,7 +93,7 @@ export class ShopifyClient implements ChannelClient {
       let after: string | null = null;
       do {
         type Page = { productVariants: Connection<{ id: string; sku: string | null; product: { id: string }; inventoryItem: { id: string } | null }> };
-        const page: Page = await this.graphql.request<Page>('FindVariants', FIND_VARIANTS, { query, first: 100, after }, call);
+        const page: Page = await this.graphql.request<Page>('FindVariants', FIND_VARIANTS, { query, first: SKUS_PER_SEARCH, after }, call);
         for (const v of page.productVariants.nodes) {
           // Shopify's search matches loosely: keep exact SKUs only, the first variant of each.
           if (!v.sku || !wanted.has(v.sku) || found.has(v.sku)) continue;
@@ -111,7 +116,7 @@ export class ShopifyClient implements ChannelClient {
     let after: string | null = null;
     do {
       type Page = { locations: Connection<{ id: string; name: string; isActive: boolean }> };
-      const page: Page = await this.graphql.request<Page>('ListLocations', LIST_LOCATIONS, { first: 100, after }, call);
+      const page: Page = await this.graphql.request<Page>('ListLocations', LIST_LOCATIONS, { first: 50, after }, call);
       for (const l of page.locations.nodes) if (l.isActive) locations.push({ id: gidTail(l.id, 'Location') ?? l.id, name: l.name });
       after = page.locations.pageInfo.hasNextPage ? page.locations.pageInfo.endCursor : null;
     } while (after);
@@ -301,6 +306,17 @@ export class ShopifyClient implements ChannelClient {
     type Page = { orders: Connection<WireGraphqlOrder> };
     const page = await this.graphql.request<Page>('OrdersUpdatedSince', ORDERS_UPDATED_SINCE, { query, first: ORDERS_PER_PAGE, after: after ?? null }, call);
     const orders = page.orders.nodes;
+    // An order with more lines than one page holds gets the rest now: a mapped order must have all its lines.
+    for (const order of orders) {
+      let lines = order.lineItems;
+      while (lines.pageInfo.hasNextPage && lines.pageInfo.endCursor) {
+        type More = { order: { lineItems: WireGraphqlOrder['lineItems'] } | null };
+        const more: More = await this.graphql.request<More>('OrderLineItems', ORDER_LINE_ITEMS, { id: order.id, after: lines.pageInfo.endCursor }, call);
+        if (!more.order) break;
+        lines = more.order.lineItems;
+        order.lineItems = { nodes: [...order.lineItems.nodes, ...lines.nodes], pageInfo: lines.pageInfo };
+      }
+    }
     if (page.orders.pageInfo.hasNextPage && page.orders.pageInfo.endCursor) {
       return { orders, nextCursor: `${from}|${page.orders.pageInfo.endCursor}`, more: true };
     }
