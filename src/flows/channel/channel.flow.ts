@@ -14,6 +14,7 @@ import type { RuntimeRegistry } from '../../runtime/registry.ts';
 import type { HandlerContext, JobSpec } from '../../runtime/runtime.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { TargetError } from '../../runtime/targets/target-errors.ts';
+import type { TargetPolicy } from '../../runtime/targets/target-policy.ts';
 import { ensureConnectionStates, finishDelivery, insertDelivery, knownSkus, readConnectionState, readListings, recordOutbound, saveReconcileCursor, upsertListings } from '../../store/channels/channel-queries.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
 import { readCancellation } from '../../store/orders/order-lifecycle-queries.ts';
@@ -72,7 +73,12 @@ export async function recordDelivery(db: Queryable, connection: ConnectionSettin
 /** Adds the channel connections' targets, handlers and event router to a worker's registry. */
 export function registerChannels(registry: RuntimeRegistry, options: ChannelOptions): void {
   const connections = channelConnections(options.config);
-  for (const connection of connections.values()) registry.defineTarget(targetOf(connection), connection.limits ?? connection.channel!.defaultTargetPolicy);
+  for (const connection of connections.values()) {
+    // The file's limits, else the connector's defaults; SYNCLINE_TARGET_POLICIES still wins, as for the systems.
+    const policy = connection.limits ?? connection.channel!.defaultTargetPolicy;
+    const override = (options.config.targetPolicies[targetOf(connection)] ?? {}) as TargetPolicy;
+    registry.defineTarget(targetOf(connection), { ...policy, ...override, breaker: { ...policy.breaker, ...override.breaker } });
+  }
   const clients = new Map<string, ChannelClient | null>();
   const clientOf = (connection: ConnectionSettings) => {
     if (!clients.has(connection.id)) clients.set(connection.id, connection.channel!.client(connection.options));
