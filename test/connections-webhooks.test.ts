@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { call } from './support/orders.ts';
 import { fetchToken } from './support/server.ts';
@@ -107,6 +108,23 @@ test('the same delivery twice, and a second delivery of the same order, make one
   const timeline = (await api('GET', `/v1/orders/${created.result.orderId}/timeline`)).body.entries as any[];
   assert.ok(timeline.some((e) => e.action === 'channel.order.changed' && e.system === 'acme-us' && e.outcome === 'pending'));
   assert.equal((await ordersOf('acme-us', '6100000000000000001')).length, 1);
+});
+
+test('a refund taken in Shopify is recorded on the order and announced', async () => {
+  const id = '6100000000000000001';
+  const orderId = (await ordersOf('acme-us', id))[0].id;
+  // Raw text: Shopify's ids are 64-bit, beyond what JSON.parse keeps exactly.
+  const refund = readFileSync(new URL('../src/connectors/shopify/fixtures/trigger.dev_Refund.json', import.meta.url), 'utf8').replace(/"order_id": \d+/, `"order_id": ${id}`);
+  const answer = await postDelivery(rig.baseUrl, 'shopify', 'acme-us', us('refunds/create', refund, 'wh-refund-1'));
+  assert.equal(answer.status, 200);
+  const row = await processed('acme-us', 'wh-refund-1');
+  assert.deepEqual([row.status, row.result.outcome, row.result.orderId], ['applied', 'recorded', orderId]);
+  const timeline = (await api('GET', `/v1/orders/${orderId}/timeline`)).body.entries as any[];
+  assert.ok(timeline.some((e) => e.action === 'channel.refund' && e.detail.channelRefundId === row.result.channelRefundId));
+  const events = (await api('GET', '/v1/events?limit=1000')).body.events as any[];
+  const announced = events.filter((e) => e.type === 'order.channel_refunded' && e.subject === orderId);
+  assert.equal(announced.length, 1);
+  assert.equal(announced[0].data.channel, 'acme-us');
 });
 
 test('a tampered body, a wrong secret or no signature: 401 and nothing stored', async () => {
