@@ -63,7 +63,7 @@ export function channelConnections(config: Config): Map<string, ConnectionSettin
   return new Map(config.connections.connections.filter((c) => c.kind === 'channel').map((c) => [c.id, c]));
 }
 
-/** Stores a delivery once and, when it is new, enqueues its intake job, in the caller's transaction; true when new. */
+/** Marks a connection's stored delivery as done by its command's outcome. */
 export async function recordDelivery(db: Queryable, connection: ConnectionSettings, delivery: Omit<IntakePayload, 'connectionId'>, correlationId: string): Promise<boolean> {
   const inserted = await insertDelivery(db, { connectionId: connection.id, deliveryId: delivery.deliveryId, topic: delivery.topic, triggeredAt: delivery.triggeredAt, payload: delivery.payload });
   if (inserted) await enqueue(db, intakeJob({ connectionId: connection.id, ...delivery }, correlationId));

@@ -57,12 +57,10 @@ export interface NewDelivery {
   payload: unknown;
 }
 
-/** Notes the connection's last inbound activity (outside the delivery's transaction: one row every delivery would queue on). */
-export async function touchInbound(db: Queryable, id: string): Promise<void> {
-  await db.query('UPDATE channel_connection SET last_inbound_at = now() WHERE id = $1', [id]);
-}
-
-/** Stores a delivery once: true when it is new, false when the same delivery id was stored before (the channel sent it again). */
+/**
+ * Stores a delivery once: true when it is new, false when the same delivery id was stored
+ * before (the channel sent it again). Also notes the connection's last inbound activity.
+ */
 export async function insertDelivery(tx: Queryable, d: NewDelivery): Promise<boolean> {
   const result = await tx.query<{ inserted: boolean }>(
     `WITH ins AS (
@@ -70,6 +68,8 @@ export async function insertDelivery(tx: Queryable, d: NewDelivery): Promise<boo
        VALUES ($1, $2, $3, $4, $5::jsonb)
        ON CONFLICT (connection_id, delivery_id) DO NOTHING
        RETURNING 1
+     ), seen AS (
+       UPDATE channel_connection SET last_inbound_at = now() WHERE id = $1
      )
      SELECT EXISTS (SELECT 1 FROM ins) AS inserted`,
     [d.connectionId, d.deliveryId, d.topic, d.triggeredAt ?? null, JSON.stringify(d.payload ?? null)],

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import { SynclineError } from '../../../domain/errors.ts';
 import { channelConnections, recordDelivery } from '../../../flows/channel/channel.flow.ts';
-import { touchInbound } from '../../../store/channels/channel-queries.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { ProblemError } from '../../problem.ts';
 import { operation } from '../../route-kit.ts';
@@ -49,16 +48,8 @@ const channelWebhook = operation({
  * answer comes right after one durable write (the delivery and its job), never after the
  * work, so the channel's deadline (Shopify: 5 s) holds whatever the intake is doing.
  */
-export async function channelWebhookRoutes(app: FastifyInstance, { db, config, logger }: ApiContext): Promise<void> {
+export async function channelWebhookRoutes(app: FastifyInstance, { db, config }: ApiContext): Promise<void> {
   const connections = channelConnections(config);
-  // Last inbound activity: written at most once a second per connection and process, after the answer's write.
-  const touched = new Map<string, number>();
-  const touch = (id: string) => {
-    const now = Date.now();
-    if ((touched.get(id) ?? 0) > now - 1000) return;
-    touched.set(id, now);
-    touchInbound(db, id).catch((error: unknown) => logger.warn({ err: error, connection: id }, 'could not record inbound activity'));
-  };
   // Raw bytes of any media type (WooCommerce's ping is a form): the signature covers them exactly as sent.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -85,7 +76,6 @@ export async function channelWebhookRoutes(app: FastifyInstance, { db, config, l
     const inserted = await db.transaction((tx) =>
       recordDelivery(tx, connection, { deliveryId: delivery.deliveryId, topic: delivery.topic, triggeredAt: delivery.triggeredAt, source: 'webhook', payload: delivery.payload }, request.id),
     );
-    touch(connection.id);
     return reply.code(200).send({ accepted: true, duplicate: !inserted, deliveryId: delivery.deliveryId });
   });
 }
