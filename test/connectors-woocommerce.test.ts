@@ -217,6 +217,7 @@ describe('WooCommerce webhook signature', () => {
     assert.equal(failureCode(() => verifyWooWebhook(raw, { ...headers, 'x-wc-webhook-signature': 'not base64!' }, { secret: SECRET })), 'webhook.signature_malformed');
     const hexSignature = createHmac('sha256', SECRET).update(raw).digest('hex');
     assert.equal(failureCode(() => verifyWooWebhook(raw, { ...headers, 'x-wc-webhook-signature': hexSignature }, { secret: SECRET })), 'webhook.signature_malformed');
+    assert.equal(failureCode(() => verifyWooWebhook(raw, { ...headers, 'x-wc-webhook-delivery-id': 'a b' }, { secret: SECRET })), 'webhook.delivery_id_malformed');
     const notJson = Buffer.from('{"id": 727');
     assert.equal(failureCode(() => verifyWooWebhook(notJson, headersFor(notJson), { secret: SECRET })), 'webhook.body_invalid');
   });

@@ -9,6 +9,8 @@ import { listOrders, findOrderById } from '../../store/orders/order-queries.ts';
 import { appendTimeline } from '../../store/orders/order-status.ts';
 import { markUninstalled, upsertListings, type DeliveryStatus } from '../../store/channels/channel-queries.ts';
 import { requestCancel } from '../cancel/cancel-request.ts';
+import { appendEvents } from '../../runtime/outbox/outbox.ts';
+import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 
 /**
  * Carries out a channel's canonical command (a mapped webhook delivery or an order found
@@ -107,20 +109,33 @@ export async function applyCommand(deps: CommandDeps, connection: ConnectionSett
       };
     }
     case 'order.refund': {
-      // Recorded on the order: a refund taken in the channel moved money there, not goods here.
+      // Recorded on the order and announced: a refund taken in the channel moved money there, not goods here
+      // (the return flow is for goods that come back; a restock in the channel arrives as a stock change).
       const order = await findChannelOrder(deps.db, connection.id, command.channelOrderId);
       if (!order) return { status: 'applied', result: { command: command.kind, outcome: 'order-not-found', channelOrderId: command.channelOrderId, channelRefundId: command.channelRefundId } };
-      await appendTimeline(deps.db, order.id, [
-        {
-          system: connection.id,
-          action: 'channel.refund',
-          outcome: 'succeeded',
-          attempt: 1,
-          durationMs: null,
-          correlationId,
-          detail: { channelRefundId: command.channelRefundId, amount: command.amount, currency: command.currency, lines: command.lines, note: command.note ?? null },
-        },
-      ]);
+      await deps.db.transaction(async (tx) => {
+        await appendTimeline(tx, order.id, [
+          {
+            system: connection.id,
+            action: 'channel.refund',
+            outcome: 'succeeded',
+            attempt: 1,
+            durationMs: null,
+            correlationId,
+            detail: { channelRefundId: command.channelRefundId, amount: command.amount, currency: command.currency, lines: command.lines, note: command.note ?? null },
+          },
+        ]);
+        await appendEvents(tx, [
+          orderEvent(ORDER_EVENT_TYPES.channelRefunded, order.id, correlationId, {
+            channel: connection.id,
+            channelRefundId: command.channelRefundId,
+            amount: command.amount,
+            currency: command.currency,
+            lines: command.lines,
+            note: command.note ?? null,
+          }),
+        ]);
+      });
       return { status: 'applied', result: { command: command.kind, outcome: 'recorded', orderId: order.id, channelRefundId: command.channelRefundId } };
     }
     case 'connection.uninstalled': {

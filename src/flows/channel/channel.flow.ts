@@ -14,6 +14,7 @@ import type { RuntimeRegistry } from '../../runtime/registry.ts';
 import type { HandlerContext, JobSpec } from '../../runtime/runtime.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { TargetError } from '../../runtime/targets/target-errors.ts';
+import type { TargetPolicy } from '../../runtime/targets/target-policy.ts';
 import { deliveryKey, ensureConnectionStates, finishDelivery, insertDeliveries, knownSkus, readConnectionState, readListings, recordOutbound, saveReconcileCursor, upsertListings } from '../../store/channels/channel-queries.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
 import { readCancellation } from '../../store/orders/order-lifecycle-queries.ts';
@@ -98,7 +99,12 @@ export async function recordDelivery(db: Queryable, connection: ConnectionSettin
 /** Adds the channel connections' targets, handlers and event router to a worker's registry. */
 export function registerChannels(registry: RuntimeRegistry, options: ChannelOptions): void {
   const connections = channelConnections(options.config);
-  for (const connection of connections.values()) registry.defineTarget(targetOf(connection), connection.limits ?? connection.channel!.defaultTargetPolicy);
+  for (const connection of connections.values()) {
+    // The file's limits, else the connector's defaults; SYNCLINE_TARGET_POLICIES still wins, as for the systems.
+    const policy = connection.limits ?? connection.channel!.defaultTargetPolicy;
+    const override = (options.config.targetPolicies[targetOf(connection)] ?? {}) as TargetPolicy;
+    registry.defineTarget(targetOf(connection), { ...policy, ...override, breaker: { ...policy.breaker, ...override.breaker } });
+  }
   const clients = new Map<string, ChannelClient | null>();
   const clientOf = (connection: ConnectionSettings) => {
     if (!clients.has(connection.id)) clients.set(connection.id, connection.channel!.client(connection.options));
@@ -110,7 +116,9 @@ export function registerChannels(registry: RuntimeRegistry, options: ChannelOpti
     if (!connection) throw new SynclineError('channel.unknown_connection', `no channel connection "${id}" is configured`, { retry: 'permanent', details: { connectionId: id } });
     return connection;
   };
-  const deps = { ...options, connections, clientOf, connectionOf };
+  // The channel location stock goes to when the connection maps none (its first location), once per process.
+  const firstLocation = new Map<string, string | undefined>();
+  const deps = { ...options, connections, clientOf, connectionOf, firstLocation };
 
   registry.register<IntakePayload>(CHANNEL_JOBS.intake, (payload, context) => intakeDelivery(deps, payload, context), { maxAttempts: 20, backoffBaseMs: 500, backoffCapMs: 60_000 }, {
     onDeadLetter: async (notice, tx) =>
@@ -138,6 +146,7 @@ type Deps = ChannelOptions & {
   connections: Map<string, ConnectionSettings>;
   clientOf: (c: ConnectionSettings) => ChannelClient | null;
   connectionOf: (id: string) => ConnectionSettings;
+  firstLocation: Map<string, string | undefined>;
 };
 
 async function intakeDelivery(deps: Deps, payload: IntakePayload, context: HandlerContext): Promise<void> {
@@ -222,8 +231,6 @@ async function discoverListings(deps: Deps, payload: { connectionId: string; sku
   if (found.length) await enqueue(deps.db, found.map((sku) => availabilityJob(connection, sku, context.correlationId, `listed:${context.job.id}`)));
 }
 
-const locationCache = new Map<string, string | undefined>();
-
 async function pushAvailability(deps: Deps, payload: { connectionId: string; sku: string }, context: HandlerContext): Promise<void> {
   const connection = deps.connectionOf(payload.connectionId);
   if (await uninstalled(deps, connection, context)) return;
@@ -246,11 +253,11 @@ async function pushAvailability(deps: Deps, payload: { connectionId: string; sku
   } else {
     const availability = await deps.inventory.getAvailability({ sku: listing.sku, channel: connection.id });
     const available = 'kind' in availability ? 0 : Math.max(0, availability.available);
-    if (!locationCache.has(connection.id)) {
+    if (!deps.firstLocation.has(connection.id)) {
       const locations = await recorded(deps, connection, () => client.listLocations(call));
-      locationCache.set(connection.id, locations[0]?.id);
+      deps.firstLocation.set(connection.id, locations[0]?.id);
     }
-    const channelLocationId = listing.location_ids[0] ?? locationCache.get(connection.id);
+    const channelLocationId = listing.location_ids[0] ?? deps.firstLocation.get(connection.id);
     updates.push({ listing: channelListing, ...(channelLocationId ? { channelLocationId } : {}), available });
   }
   const result = await recorded(deps, connection, () => client.setAvailability(updates, call));

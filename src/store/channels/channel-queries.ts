@@ -90,11 +90,6 @@ export async function insertDeliveries(tx: Queryable, deliveries: readonly NewDe
 /** The key insertDeliveries returns for a delivery. */
 export const deliveryKey = (connectionId: string, deliveryId: string) => `${connectionId}\n${deliveryId}`;
 
-/** Stores one delivery once: true when it is new, false when the channel sent it before. */
-export async function insertDelivery(tx: Queryable, d: NewDelivery): Promise<boolean> {
-  return (await insertDeliveries(tx, [d])).size > 0;
-}
-
 export type DeliveryStatus = 'received' | 'applied' | 'unsupported' | 'failed';
 
 export async function finishDelivery(db: Queryable, connectionId: string, deliveryId: string, status: DeliveryStatus, result: Record<string, unknown>): Promise<void> {
@@ -145,7 +140,9 @@ export interface ListingInput {
  * (from an order line) only fills in a SKU not yet listed, so it never erases an inventory item.
  */
 export async function upsertListings(db: Queryable, connectionId: string, listings: readonly ListingInput[], source: 'discovered' | 'order'): Promise<void> {
-  if (listings.length === 0) return;
+  // One row per SKU (an order may sell a SKU on two lines): the last one wins.
+  const bySku = [...new Map(listings.map((l) => [l.sku, l])).values()];
+  if (bySku.length === 0) return;
   await db.query(
     `INSERT INTO channel_listing (connection_id, sku, product_id, variant_id, inventory_item_id, location_ids, source)
      SELECT $1, l.sku, l.product_id, l.variant_id, l.inventory_item_id, coalesce(l.location_ids, '{}'), $3
@@ -157,7 +154,7 @@ export async function upsertListings(db: Queryable, connectionId: string, listin
     [
       connectionId,
       JSON.stringify(
-        listings.map((l) => ({ sku: l.sku, product_id: l.productId, variant_id: l.variantId ?? null, inventory_item_id: l.inventoryItemId ?? null, location_ids: l.locationIds ?? [] })),
+        bySku.map((l) => ({ sku: l.sku, product_id: l.productId, variant_id: l.variantId ?? null, inventory_item_id: l.inventoryItemId ?? null, location_ids: l.locationIds ?? [] })),
       ),
       source,
     ],
