@@ -1,12 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase } from '../test/support/postgres.ts';
 import { fetchToken, spawnSyncline, testEnvironment } from '../test/support/server.ts';
 import { sampleOrder } from '../test/support/orders.ts';
-import { pgbenchPath, runPgbench, writeResult } from './support.ts';
+import { pgbenchPath, processCpuMs, requireTool, runPgbench, runWrk, writeResult } from './support.ts';
 
 /**
  * Order intake throughput and latency at 32 concurrent clients on the real
@@ -16,9 +15,9 @@ import { pgbenchPath, runPgbench, writeResult } from './support.ts';
  * The HTTP load comes from wrk (a C load generator, as pgbench is a C client), so
  * that the client's own cost does not decide the result on a small machine.
  */
-const CLIENTS = 32;
-const WARMUP_SECONDS = 3;
-const MEASURE_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+export const CLIENTS = 32;
+export const WARMUP_SECONDS = 3;
+export const MEASURE_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 
 // Each request carries a fresh channel order id and idempotency key: every request creates an order.
 const WRK_SCRIPT = `
@@ -54,34 +53,8 @@ function done(summary, latency, requests)
 end
 `;
 
-interface WrkResult {
-  requests: number;
-  durationUs: number;
-  non2xx: number;
-  socketErrors: number;
-  p50Us: number;
-  p99Us: number;
-}
-
-function requireTool(name: string, hint: string): void {
-  try {
-    execFileSync('bash', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-  } catch {
-    throw new Error(`bench intake needs ${name}: ${hint}`);
-  }
-}
-
-function runWrk(url: string, seconds: number, script: string, args: string[]): WrkResult {
-  const output = execFileSync('wrk', ['-t', '2', '-c', String(CLIENTS), '-d', `${seconds}s`, '-s', script, url, '--', ...args], {
-    encoding: 'utf8',
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const line = output.split('\n').find((l) => l.startsWith('RESULT '));
-  if (!line) throw new Error(`could not read wrk's result:\n${output}`);
-  return JSON.parse(line.slice('RESULT '.length)) as WrkResult;
-}
-
-async function measureIntake() {
+/** POST /v1/orders at CLIENTS concurrent clients on a fresh database: orders/s, latency, API CPU per order. */
+export async function measureIntake() {
   const database = await createTestDatabase();
   // Request logging is off (warn): the measurement is of intake, not of writing two log lines per request.
   // The client's rate limit is raised out of reach: the limiter still counts every request (its
@@ -93,9 +66,9 @@ async function measureIntake() {
     const script = join(mkdtempSync(join(tmpdir(), 'syncline-wrk-')), 'intake.lua');
     writeFileSync(script, WRK_SCRIPT);
     const [head, tail] = JSON.stringify(sampleOrder({ channelOrderId: '@ID@' })).split('@ID@') as [string, string];
-    runWrk(server.baseUrl, WARMUP_SECONDS, script, [head, tail, token, `warm${randomBytes(4).toString('hex')}`]);
+    runWrk(server.baseUrl, CLIENTS, WARMUP_SECONDS, script, [head, tail, token, `warm${randomBytes(4).toString('hex')}`]);
     const cpuBefore = processCpuMs(server.child.pid!);
-    const result = runWrk(server.baseUrl, MEASURE_SECONDS, script, [head, tail, token, `run${randomBytes(4).toString('hex')}`]);
+    const result = runWrk(server.baseUrl, CLIENTS, MEASURE_SECONDS, script, [head, tail, token, `run${randomBytes(4).toString('hex')}`]);
     const cpuMs = processCpuMs(server.child.pid!) - cpuBefore;
     const stored = await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM sales_order');
     return {
@@ -116,15 +89,6 @@ async function measureIntake() {
   }
 }
 
-/** User + system CPU time of a process so far, in ms (Linux /proc; clock ticks of 10 ms). */
-function processCpuMs(pid: number): number {
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
-}
-
 function measurePgbench(): { tps: number; command: string } {
   return runPgbench({
     name: 'insert',
@@ -136,8 +100,8 @@ function measurePgbench(): { tps: number; command: string } {
 }
 
 export async function run(): Promise<void> {
-  requireTool('wrk', 'install it with "apt-get install wrk"');
-  requireTool(pgbenchPath(), 'it ships with PostgreSQL (postgresql-contrib or the server package)');
+  requireTool('wrk', 'install it with "apt-get install wrk"', 'intake');
+  requireTool(pgbenchPath(), 'it ships with PostgreSQL (postgresql-contrib or the server package)', 'intake');
   const intake = await measureIntake();
   const pgbench = measurePgbench();
   const ratio = Number((intake.ordersPerSecond / pgbench.tps).toFixed(2));

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,4 +78,43 @@ export function runPgbench(run: PgbenchRun): { tps: number; command: string } {
     psql(`DROP DATABASE IF EXISTS ${database}`);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Throws with a hint when a command-line tool a benchmark needs is missing. */
+export function requireTool(name: string, hint: string, benchmark: string): void {
+  try {
+    execFileSync('bash', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`bench ${benchmark} needs ${name}: ${hint}`);
+  }
+}
+
+/** What a wrk script's done() prints after "RESULT ". */
+export interface WrkResult {
+  requests: number;
+  durationUs: number;
+  non2xx: number;
+  socketErrors: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+/** Runs wrk (2 threads, `connections` open) with a Lua script whose done() prints a RESULT line. */
+export function runWrk(url: string, connections: number, seconds: number, script: string, args: string[]): WrkResult {
+  const output = execFileSync('wrk', ['-t', '2', '-c', String(connections), '-d', `${seconds}s`, '-s', script, url, '--', ...args], {
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const line = output.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) throw new Error(`could not read wrk's result:\n${output}`);
+  return JSON.parse(line.slice('RESULT '.length)) as WrkResult;
+}
+
+/** User + system CPU time of a process so far, in ms (Linux /proc; clock ticks of 10 ms). */
+export function processCpuMs(pid: number): number {
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
 }

@@ -26,6 +26,8 @@ import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-loc
 import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
 import { checkErpSetup } from './connectors/connectors.ts';
 import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
+import { channelConnections, registerChannels, startChannelJobs } from './flows/channel/channel.flow.ts';
+import { ensureConnectionStates } from './store/channels/channel-queries.ts';
 
 /** The composition root: opens the store, applies migrations and wires services together. */
 
@@ -167,6 +169,8 @@ async function startRoles(
   roles: StartRoles,
   sandboxes: SomeSandboxes | undefined,
 ): Promise<RunningSyncline> {
+  // Channel connections of syncline.yaml: their state rows exist before any webhook arrives.
+  await ensureConnectionStates(db, [...channelConnections(config).values()]);
   const bootstrap = await ensureBootstrapClient(db, { dataDir: config.dataDir, databaseUrl: config.databaseUrl, configured: config.bootstrapClient });
   if (bootstrap.kind === 'created') {
     logger.warn({ clientId: bootstrap.clientId, file: bootstrap.file }, `bootstrap admin client created; its credentials are in ${bootstrap.file} (mode 0600)`);
@@ -247,7 +251,7 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   // Flows and connectors register their handlers here; SYNCLINE_HANDLER_MODULES adds more.
   const registry = given ?? new RuntimeRegistry();
   // The order lifecycle flows (src/flows); their connectors come from config, else the sandboxes.
-  registerFlows(registry, { db, config, logger });
+  const flows = registerFlows(registry, { db, config, logger });
   // An ERP that lacks what the settings name fails every posting: say so at start, not per order.
   if (config.systems.erp) {
     checkErpSetup(config.systems.erp).then(
@@ -255,6 +259,9 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
       (error: unknown) => logger.warn({ err: (error as Error).message }, 'ERP setup could not be checked'),
     );
   }
+  // Channel connections of syncline.yaml: intake, outbound jobs on each connection's target, reconciliation.
+  const intake = new OrderIntakeService(db, { maxConcurrentBatches: config.intakeWriters, maxBatchSize: config.intakeBatchSize });
+  registerChannels(registry, { db, config, logger, intake, inventory: flows.inventory });
   // Webhook subscriptions: the relay routes events to them; deliveries are jobs (docs/events.md).
   registerWebhookDeliveries(registry, { db, config, logger });
   await loadHandlerModules(config.handlerModules, registry, { db, config, logger });
@@ -264,6 +271,7 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
     pollMs: config.workerPollMs,
   });
   await worker.start();
+  await startChannelJobs(db, config);
   logger.info({ worker: worker.id, types: registry.types, concurrency: config.workerConcurrency }, 'worker ready');
   return worker;
 }

@@ -45,6 +45,7 @@ const SUMMARIES: Record<EventType, string> = {
   'order.cancelled': 'An order was cancelled in full.',
   'order.payment_failed': 'The payment was declined at authorisation or capture.',
   'order.returned': 'A return is done: refunded, credited and restocked.',
+  'order.channel_refunded': 'A refund was taken in the sales channel; recorded on the order.',
   'inventory.adjusted': 'Stock moved: receipts, adjustments, transfers, counts, returns and sales.',
   'inventory.reserved': 'Units were reserved for an order or a cart.',
   'inventory.released': 'A reservation was released or lapsed.',

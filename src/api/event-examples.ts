@@ -56,6 +56,15 @@ export const EVENT_DATA_EXAMPLES: Record<EventType, unknown> = {
     location: 'STORE-NYC',
     lines: [{ lineNumber: 2, sku: 'MUG', quantity: 1, condition: 'resellable', unitPrice: '8.50' }],
   },
+  'order.channel_refunded': {
+    orderId,
+    channel: 'shopify-us',
+    channelRefundId: '509562969',
+    amount: '41.94',
+    currency: 'USD',
+    lines: [{ channelLineId: '466157049', quantity: 1, restock: true }],
+    note: 'wrong size',
+  },
   'inventory.adjusted': { ...movementReceiptExample, sku: 'TEE-M-BLK' },
   'inventory.reserved': reservationExample,
   'inventory.released': {

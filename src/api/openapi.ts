@@ -37,6 +37,12 @@ const SECURITY_SCHEMES = {
     name: 'Wms-Signature',
     description: '`t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` over the raw bytes.',
   },
+  channelSignature: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Shopify-Hmac-Sha256',
+    description: "The channel's own signature over the raw bytes, with the connection's webhookSecret: Shopify X-Shopify-Hmac-Sha256, WooCommerce X-WC-Webhook-Signature (base64 HMAC-SHA256 of the body).",
+  },
 } as const;
 
 /**

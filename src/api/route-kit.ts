@@ -28,6 +28,7 @@ export const API_TAGS = {
   Events: 'The event feed: every committed event in commit order.',
   Subscriptions: 'Webhook subscriptions: events pushed to a URL, signed per Standard Webhooks; delivery logs and replays.',
   Operations: 'Queues, targets and dead letters, for operators.',
+  Connections: 'Configured connections (syncline.yaml and SYNCLINE_*_URL): health, activity and targets; never secrets.',
   Admin: 'API clients, signing keys and the audit log (scope admin).',
   OAuth: 'Access tokens (OAuth 2.0 client credentials grant).',
   Webhooks: 'Signed deliveries from external systems.',
@@ -36,7 +37,7 @@ export const API_TAGS = {
 export type ApiTag = keyof typeof API_TAGS;
 
 /** How a caller authenticates: an OAuth scope, or one of the non-token schemes. */
-export type Auth = Scope | 'none' | 'client-credentials' | 'wms-signature';
+export type Auth = Scope | 'none' | 'client-credentials' | 'wms-signature' | 'channel-signature';
 
 export interface HeaderSpec {
   description: string;
@@ -94,6 +95,7 @@ const SECURITY: Record<Exclude<Auth, Scope>, Array<Record<string, string[]>>> = 
   // HTTP Basic, or client_id and client_secret in the form ({}: no header needed then).
   'client-credentials': [{ clientBasic: [] }, {}],
   'wms-signature': [{ wmsSignature: [] }],
+  'channel-signature': [{ channelSignature: [] }],
 };
 
 /** The OpenAPI security requirement for an auth kind. */

@@ -18,6 +18,8 @@ import { snapshotsRoutes } from './routes/inventory/snapshots.routes.ts';
 import { orderActionsRoutes } from './routes/orders/order-actions.routes.ts';
 import { returnsRoutes } from './routes/returns/returns.routes.ts';
 import { wmsWebhookRoutes } from './routes/webhooks/wms-webhook.routes.ts';
+import { channelWebhookRoutes } from './routes/webhooks/channel-webhook.routes.ts';
+import { connectionsRoutes } from './routes/connections/connections.routes.ts';
 import { adminClientsRoutes } from './routes/admin/clients.routes.ts';
 import { adminKeysAuditRoutes } from './routes/admin/keys-audit.routes.ts';
 import { subscriptionsRoutes } from './routes/subscriptions/subscriptions.routes.ts';
@@ -115,6 +117,8 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
   await app.register(async (scope) => orderActionsRoutes(scope, context));
   await app.register(async (scope) => returnsRoutes(scope, context));
   await app.register(async (scope) => wmsWebhookRoutes(scope, context));
+  await app.register(async (scope) => channelWebhookRoutes(scope, context));
+  await app.register(async (scope) => connectionsRoutes(scope, context));
   await app.register(async (scope) => adminClientsRoutes(scope, context));
   await app.register(async (scope) => adminKeysAuditRoutes(scope, context));
   await app.register(async (scope) => subscriptionsRoutes(scope, context));

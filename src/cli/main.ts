@@ -9,6 +9,7 @@ import { CLIENTS_USAGE, runClientsCommand, runKeysCommand } from './clients.ts';
 import { DataFolderInUseError } from '../store/data-folder-lock.ts';
 import { inUseMessage } from './data-folder-in-use.ts';
 import { REHEARSE_USAGE, runRehearseCommand } from './rehearse.ts';
+import { CONFIG_USAGE, runConfigCommand } from './config-check.ts';
 
 /** After SIGTERM, the process ends at the latest this long after the grace period. */
 const SHUTDOWN_BACKSTOP_MS = 5000;
@@ -25,9 +26,10 @@ ${INVENTORY_USAGE}
 ${SANDBOXES_USAGE}
 ${DLQ_USAGE}
 ${REHEARSE_USAGE}
+${CONFIG_USAGE}
 
 Scopes: ${SCOPES.join(', ')}
-Configuration comes from environment variables; see README.md.`;
+Configuration comes from environment variables (see README.md) and syncline.yaml (docs/connections.md).`;
 
 /** Thrown for wrong command-line use; printed without a stack trace. */
 class UsageError extends Error {}
@@ -38,6 +40,8 @@ async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  // Checks the file itself: runs before the configuration is loaded (which would refuse a bad file).
+  if (command === 'config') return runConfigCommand(rest);
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
 

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { connectorRegistry, SYSTEM_KINDS, type ConnectorRegistry, type SystemKind } from '../connectors/registry/connector-registry.ts';
+import { checkConnectionsFile, connectionsFilePath, systemConnections, type ConnectionsFile } from './connections-file.ts';
 
 /** Thrown when an environment variable is missing or malformed; the message names it. */
 export class ConfigError extends Error {
@@ -60,6 +62,8 @@ const environmentSchema = z.object({
   SYNCLINE_PAYMENT_API_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
   SYNCLINE_FRAUD_URL: z.url().optional(),
   SYNCLINE_LOYALTY_URL: z.url().optional(),
+  // Connections (docs/connections.md): the syncline.yaml to read instead of ./syncline.yaml.
+  SYNCLINE_CONFIG: z.string().min(1).optional(),
   SYNCLINE_SANDBOXES: z.enum(['on', 'off']).default('on'),
   SYNCLINE_SANDBOX_BASE_PORT: integer(0, 65530).default(7100),
   SYNCLINE_HOLD_EXPIRY_INTERVAL_MS: integer(10, 60_000).default(1000),
@@ -238,10 +242,15 @@ export interface Config {
   trustProxy: boolean | number | string[];
   /** Publish every outbox event to NATS JetStream (SYNCLINE_NATS_*, default: off). */
   nats: NatsSettings | undefined;
+  /**
+   * The connections of syncline.yaml (SYNCLINE_CONFIG, else ./syncline.yaml; default: none) and where each
+   * system kind's settings came from: `file`, `environment` (SYNCLINE_*_URL); a kind absent is served by its sandbox.
+   */
+  connections: ConnectionsFile & { systemSources: Partial<Record<SystemKind, 'file' | 'environment'>> };
 }
 
-/** Reads and validates configuration from environment variables. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** Reads and validates configuration from environment variables and the connections file (syncline.yaml). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: ConnectorRegistry = connectorRegistry()): Config {
   // Empty strings count as unset, as most shells and orchestrators produce them for "no value".
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
   const parsed = environmentSchema.safeParse(present);
@@ -290,6 +299,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.SYNCLINE_PAYMENT_URL && e.SYNCLINE_PAYMENT_API_KEY) systems.payment = { url: e.SYNCLINE_PAYMENT_URL, apiKey: e.SYNCLINE_PAYMENT_API_KEY };
   if (e.SYNCLINE_FRAUD_URL) systems.fraud = { url: e.SYNCLINE_FRAUD_URL };
   if (e.SYNCLINE_LOYALTY_URL) systems.loyalty = { url: e.SYNCLINE_LOYALTY_URL };
+  const systemSources: Partial<Record<SystemKind, 'file' | 'environment'>> = Object.fromEntries(SYSTEM_KINDS.filter((k) => systems[k]).map((k) => [k, 'environment']));
+  const targetPolicies = e.SYNCLINE_TARGET_POLICIES ? (JSON.parse(e.SYNCLINE_TARGET_POLICIES) as Record<string, Record<string, unknown>>) : {};
+  const file: ConnectionsFile = { path: connectionsFilePath(present), connections: [] };
+  if (file.path) {
+    const checked = checkConnectionsFile(file.path, registry, present, SYSTEM_KINDS.filter((k) => systems[k]));
+    if (checked.problems.length > 0) throw new ConfigError(`Invalid configuration in ${file.path}:\n  ${checked.problems.join('\n  ')}`);
+    file.connections = checked.connections;
+    // A system connection of the file stands where its SYNCLINE_*_URL variables would.
+    for (const [kind, connection] of systemConnections(checked.connections)) {
+      (systems as Record<string, unknown>)[kind] = connection.options;
+      systemSources[kind] = 'file';
+      if (connection.limits) targetPolicies[kind] = { ...connection.limits, ...targetPolicies[kind] };
+    }
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     dataDir: resolve(e.SYNCLINE_DATA_DIR),
@@ -337,7 +360,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       priorities: Object.fromEntries((e.SYNCLINE_ROUTING_PRIORITIES ?? '').split(',').filter(Boolean).map((pair) => [pair.split('=')[0]!, Number(pair.split('=')[1])])),
     },
     returnWindowDays: e.SYNCLINE_RETURN_WINDOW_DAYS,
-    targetPolicies: e.SYNCLINE_TARGET_POLICIES ? (JSON.parse(e.SYNCLINE_TARGET_POLICIES) as Record<string, Record<string, unknown>>) : {},
+    targetPolicies,
     flowBackoffCapMs: e.SYNCLINE_FLOW_BACKOFF_CAP_MS,
     clientRateLimit: e.SYNCLINE_CLIENT_RATE_LIMIT,
     clientRateWindowSeconds: e.SYNCLINE_CLIENT_RATE_WINDOW_SECONDS,
@@ -359,5 +382,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
                 : undefined,
         }
       : undefined,
+    connections: { ...file, systemSources },
   };
 }

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import {
   OrderBackorderedData,
   OrderCancelledData,
+  OrderChannelRefundedData,
   OrderCompletedData,
   OrderExceptionData,
   OrderInvoicedData,
@@ -28,6 +29,8 @@ export const ORDER_EVENT_TYPES = {
   cancelled: 'order.cancelled',
   paymentFailed: 'order.payment_failed',
   returned: 'order.returned',
+  /** A refund taken in a sales channel (channel connections). */
+  channelRefunded: 'order.channel_refunded',
 } as const;
 
 /** The payload schema of each order lifecycle event (src/model/events.ts). */
@@ -43,6 +46,7 @@ export const ORDER_EVENT_PAYLOADS = {
   [ORDER_EVENT_TYPES.cancelled]: OrderCancelledData,
   [ORDER_EVENT_TYPES.paymentFailed]: OrderPaymentFailedData,
   [ORDER_EVENT_TYPES.returned]: OrderReturnedData,
+  [ORDER_EVENT_TYPES.channelRefunded]: OrderChannelRefundedData,
 } as const satisfies Record<OrderEventType, z.ZodType>;
 
 export type OrderEventType = (typeof ORDER_EVENT_TYPES)[keyof typeof ORDER_EVENT_TYPES];

@@ -97,6 +97,18 @@ export const OrderPaymentFailedData = z
   ])
   .meta({ id: 'OrderPaymentFailedData', description: 'The payment was declined at authorisation or capture.' });
 
+export const OrderChannelRefundedData = z
+  .object({
+    orderId,
+    channel: z.string().meta({ description: 'The connection the refund was taken in (the order\'s channel).' }),
+    channelRefundId: z.string(),
+    amount: z.string().meta({ description: 'Decimal string in the currency\'s units.' }),
+    currency: z.string(),
+    lines: z.array(z.object({ channelLineId: z.string(), quantity: z.number().int(), restock: z.boolean() })),
+    note: z.string().nullable(),
+  })
+  .meta({ id: 'OrderChannelRefundedData', description: 'A refund was taken in the channel (money back to the customer there); recorded on the order, no goods moved in Syncline.' });
+
 export const OrderReturnedData = z
   .object({
     orderId,

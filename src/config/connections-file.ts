@@ -1,0 +1,235 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ChannelSlug } from '../model/order.ts';
+import type { ChannelConnector } from '../connectors/kit/channel-connector.ts';
+import { connectorNames, type ConnectorRegistry, type SystemKind } from '../connectors/registry/connector-registry.ts';
+import type { TargetPolicy } from '../runtime/targets/target-policy.ts';
+
+/**
+ * syncline.yaml: the connections (docs/connections.md). Read from SYNCLINE_CONFIG, else
+ * ./syncline.yaml when it exists; without either, Syncline runs as before (the systems from
+ * SYNCLINE_*_URL or the sandboxes, no channel connections).
+ *
+ * Secrets are given by reference, never written in the file:
+ *   "${VAR}" inside any string option is replaced by the environment variable (unset: an error);
+ *   { file: /run/secrets/x } as an option's value is replaced by that file's content (one
+ *   trailing newline dropped), for secrets mounted as files.
+ */
+
+/** Seconds between reconciliation polls when a connection does not say (default: 300). */
+export const DEFAULT_RECONCILE_SECONDS = 300;
+/** Deliveries older than this (by the channel's own timestamp) are refused, in seconds (default: 86400). */
+export const DEFAULT_WEBHOOK_MAX_AGE_SECONDS = 86_400;
+
+/** One connection of syncline.yaml, its secrets resolved and its options validated by its connector. */
+export interface ConnectionSettings {
+  id: string;
+  connector: string;
+  /** `channel`, or the system kind the connection serves. */
+  kind: 'channel' | SystemKind;
+  /** The connector's options, as its schema parsed them. Holds secrets: show only through maskSecrets. */
+  options: Record<string, unknown>;
+  secretOptions: readonly string[];
+  /** The target policy from the file; absent: the connector's defaultTargetPolicy. */
+  limits: TargetPolicy | undefined;
+  /** Seconds between reconciliation polls (channels; default: 300). */
+  reconcileEverySeconds: number;
+  /** Syncline location code to the channel's location id; absent: the channel's first location. */
+  locations: Record<string, string> | undefined;
+  /** Deliveries the channel says it sent longer ago than this are refused (default: 86400 s). */
+  webhookMaxAgeSeconds: number;
+  /** The channel connector (kind channel). */
+  channel: ChannelConnector | undefined;
+}
+
+export interface ConnectionsFile {
+  /** The file read, absolute; undefined when there is none. */
+  path: string | undefined;
+  connections: ConnectionSettings[];
+}
+
+const Breaker = z.strictObject({
+  failureThreshold: z.number().int().min(1).optional(),
+  failureRatio: z.number().min(0).max(1).optional(),
+  minCalls: z.number().int().min(1).optional(),
+  windowMs: z.number().int().min(1).optional(),
+  cooldownMs: z.number().int().min(0).optional(),
+});
+
+/** A connection's `limits`: the runtime's TargetPolicy. */
+const Limits = z.strictObject({
+  ratePerSecond: z.number().int().min(0).optional(),
+  burst: z.number().int().min(0).optional(),
+  windowMarginMs: z.number().int().min(0).optional(),
+  maxConcurrency: z.number().int().min(0).optional(),
+  timeoutMs: z.number().int().min(1).optional(),
+  maxWaitMs: z.number().int().min(0).optional(),
+  breaker: Breaker.optional(),
+});
+
+const Connection = z.strictObject({
+  id: ChannelSlug,
+  connector: z.string().min(1),
+  options: z.record(z.string(), z.unknown()).default({}),
+  limits: Limits.optional(),
+  reconcile: z.strictObject({ everySeconds: z.number().int().min(10).max(86_400) }).optional(),
+  locations: z.record(z.string().min(1), z.string().min(1)).optional(),
+  webhookMaxAgeSeconds: z.number().int().min(1).optional(),
+});
+
+const FileSchema = z.strictObject({ connections: z.array(z.unknown()).default([]) });
+
+/** A problem path as written in messages: connections[2].options.shopDomain. */
+export function problemPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
+}
+
+function issueMessages(prefix: readonly PropertyKey[], error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    // zod says "Invalid input: expected string, received undefined" for a missing key.
+    const message = issue.code === 'invalid_type' && /received undefined$/.test(issue.message) ? 'required' : issue.message;
+    return `${problemPath([...prefix, ...issue.path]) || 'top level'}: ${message}`;
+  });
+}
+
+const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Replaces secret references in an option value; problems are collected, not thrown. */
+function resolveReferences(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv, problems: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(REFERENCE, (_whole, name: string) => {
+      const found = env[name];
+      if (found === undefined || found === '') {
+        problems.push(`${problemPath(path)}: environment variable ${name} is not set`);
+        return '';
+      }
+      return found;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => resolveReferences(item, [...path, i], env, problems));
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value);
+    if (entries.length === 1 && entries[0]![0] === 'file') {
+      const file = entries[0]![1];
+      if (typeof file !== 'string' || file === '') {
+        problems.push(`${problemPath([...path, 'file'])}: must be the path of a file holding the secret`);
+        return '';
+      }
+      try {
+        return readFileSync(resolve(file), 'utf8').replace(/\r?\n$/, '');
+      } catch (error) {
+        problems.push(`${problemPath(path)}: cannot read secret file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+        return '';
+      }
+    }
+    return Object.fromEntries(entries.map(([key, item]) => [key, resolveReferences(item, [...path, key], env, problems)]));
+  }
+  return value;
+}
+
+/** Where the connections file is: SYNCLINE_CONFIG, else ./syncline.yaml if it exists, else none. */
+export function connectionsFilePath(env: NodeJS.ProcessEnv, cwd = process.cwd()): string | undefined {
+  if (env.SYNCLINE_CONFIG) return resolve(cwd, env.SYNCLINE_CONFIG);
+  const local = resolve(cwd, 'syncline.yaml');
+  return existsSync(local) ? local : undefined;
+}
+
+/**
+ * Checks a connections file and resolves it: every problem, each named by its path in the
+ * file, or the connections. `systemsFromEnvironment`: the system kinds SYNCLINE_*_URL already
+ * set (a file connection of the same kind is then an error: two ERPs is a later step).
+ */
+export function checkConnectionsText(
+  text: string,
+  registry: ConnectorRegistry,
+  env: NodeJS.ProcessEnv,
+  systemsFromEnvironment: readonly SystemKind[] = [],
+): { problems: string[]; connections: ConnectionSettings[] } {
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    // The first errors only: one syntax mistake makes the parser stumble over everything after it.
+    return {
+      problems: document.errors.slice(0, 3).map((e) => `line ${e.linePos?.[0].line ?? '?'}, column ${e.linePos?.[0].col ?? '?'}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`),
+      connections: [],
+    };
+  }
+  const file = FileSchema.safeParse(document.toJS() ?? {});
+  if (!file.success) return { problems: issueMessages([], file.error), connections: [] };
+  const problems: string[] = [];
+  const connections: ConnectionSettings[] = [];
+  const firstById = new Map<string, number>();
+  const firstByKind = new Map<SystemKind, number>();
+  file.data.connections.forEach((raw, index) => {
+    const at: PropertyKey[] = ['connections', index];
+    const parsed = Connection.safeParse(raw);
+    if (!parsed.success) {
+      problems.push(...issueMessages(at, parsed.error));
+      return;
+    }
+    const c = parsed.data;
+    const earlier = firstById.get(c.id);
+    if (earlier !== undefined) problems.push(`${problemPath([...at, 'id'])}: "${c.id}" is already the id of connections[${earlier}]`);
+    else firstById.set(c.id, index);
+    const channel = registry.channels.get(c.connector);
+    const system = registry.systems.get(c.connector);
+    if (!channel && !system) {
+      problems.push(`${problemPath([...at, 'connector'])}: unknown connector "${c.connector}" (known: ${connectorNames(registry).join(', ')})`);
+      return;
+    }
+    if (system) {
+      if (systemsFromEnvironment.includes(system.kind)) {
+        problems.push(`${problemPath([...at, 'connector'])}: the ${system.kind} is already set by the SYNCLINE_${system.kind.toUpperCase()}_* environment variables; use one or the other`);
+      }
+      const same = firstByKind.get(system.kind);
+      if (same !== undefined) problems.push(`${problemPath([...at, 'connector'])}: connections[${same}] is already the ${system.kind}; one ${system.kind} connection is supported`);
+      else firstByKind.set(system.kind, index);
+      for (const key of ['reconcile', 'locations', 'webhookMaxAgeSeconds'] as const) {
+        if (c[key] !== undefined) problems.push(`${problemPath([...at, key])}: only channel connections take ${key}`);
+      }
+    }
+    const before = problems.length;
+    const resolved = resolveReferences(c.options, [...at, 'options'], env, problems);
+    if (problems.length > before) return;
+    const options = (channel ?? system)!.options.safeParse(resolved);
+    if (!options.success) {
+      problems.push(...issueMessages([...at, 'options'], options.error));
+      return;
+    }
+    connections.push({
+      id: c.id,
+      connector: c.connector,
+      kind: channel ? 'channel' : system!.kind,
+      options: options.data as Record<string, unknown>,
+      secretOptions: (channel ?? system)!.secretOptions,
+      limits: c.limits,
+      reconcileEverySeconds: c.reconcile?.everySeconds ?? DEFAULT_RECONCILE_SECONDS,
+      locations: c.locations,
+      webhookMaxAgeSeconds: c.webhookMaxAgeSeconds ?? DEFAULT_WEBHOOK_MAX_AGE_SECONDS,
+      channel,
+    });
+  });
+  return { problems, connections: problems.length ? [] : connections };
+}
+
+/** Reads and checks the connections file at `path`; a file that cannot be read is one problem. */
+export function checkConnectionsFile(
+  path: string,
+  registry: ConnectorRegistry,
+  env: NodeJS.ProcessEnv,
+  systemsFromEnvironment: readonly SystemKind[] = [],
+): { problems: string[]; connections: ConnectionSettings[] } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return { problems: [`${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`], connections: [] };
+  }
+  return checkConnectionsText(text, registry, env, systemsFromEnvironment);
+}
+
+/** The system kinds given by a connection of the file. */
+export function systemConnections(connections: readonly ConnectionSettings[]): Map<SystemKind, ConnectionSettings> {
+  return new Map(connections.filter((c) => c.kind !== 'channel').map((c) => [c.kind as SystemKind, c]));
+}

@@ -1,0 +1,148 @@
+import type { Database } from '../../store/database.ts';
+import type { OrderIntakeService } from '../../domain/orders/order-intake.service.ts';
+import { BEFORE_RELEASE } from '../../domain/orders/order-state.ts';
+import { SynclineError } from '../../domain/errors.ts';
+import { OrderSubmission, type Order } from '../../model/order.ts';
+import type { ChannelCommand } from '../../connectors/kit/channel-connector.ts';
+import type { ConnectionSettings } from '../../config/connections-file.ts';
+import { listOrders, findOrderById } from '../../store/orders/order-queries.ts';
+import { appendTimeline } from '../../store/orders/order-status.ts';
+import { markUninstalled, upsertListings, type DeliveryStatus } from '../../store/channels/channel-queries.ts';
+import { requestCancel } from '../cancel/cancel-request.ts';
+import { appendEvents } from '../../runtime/outbox/outbox.ts';
+import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
+
+/**
+ * Carries out a channel's canonical command (a mapped webhook delivery or an order found
+ * by the reconciliation poll) through the domain: order intake (idempotent by channel and
+ * channel order id), the cancel flow, the order timeline. Every outcome is a result, so
+ * the delivery records what it did; only faults throw.
+ */
+
+export interface CommandDeps {
+  db: Database;
+  intake: OrderIntakeService;
+}
+
+export interface CommandOutcome {
+  status: DeliveryStatus;
+  result: Record<string, unknown>;
+}
+
+/** Who a cancel requested by a channel is recorded as; outbound cancels skip these (no echo). */
+export const channelRequester = (connectionId: string) => `channel:${connectionId}`;
+
+async function findChannelOrder(db: Database, connectionId: string, channelOrderId: string): Promise<Order | undefined> {
+  return (await listOrders(db, { channel: connectionId, channelOrderId, limit: 1 }))[0];
+}
+
+/** What differs between the order Syncline took in and the channel's newer version of it (empty: nothing that matters). */
+export function orderChanges(order: Order, submission: OrderSubmission): string[] {
+  const changes: string[] = [];
+  const lines = (l: readonly { sku: string; quantity: number; unitPrice: string }[]) =>
+    JSON.stringify(l.map((x) => [x.sku, x.quantity, Number(x.unitPrice)]).sort());
+  if (lines(order.lines) !== lines(submission.lines)) changes.push('lines');
+  const address = (a: Record<string, unknown>) => JSON.stringify(Object.entries(a).filter(([, v]) => v !== undefined).sort());
+  if (address(order.shippingAddress) !== address(submission.shippingAddress)) changes.push('shippingAddress');
+  return changes;
+}
+
+async function upsertOrder(deps: CommandDeps, connection: ConnectionSettings, command: Extract<ChannelCommand, { kind: 'order.upsert' }>, correlationId: string): Promise<CommandOutcome> {
+  // The order belongs to this connection, whatever the mapping put in `channel`.
+  const parsed = OrderSubmission.safeParse({ ...command.submission, channel: connection.id });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new SynclineError('channel.order_invalid', `the channel's order ${command.submission.channelOrderId} is not a valid order: ${problems.join('; ')}`, {
+      retry: 'permanent',
+      details: { problems },
+    });
+  }
+  const submission = parsed.data;
+  // The channel's own ids of each SKU it sold: listings (a discovered listing is never overwritten).
+  await upsertListings(
+    deps.db,
+    connection.id,
+    command.lines.flatMap((l) => (l.productId ? [{ sku: l.sku, productId: l.productId, variantId: l.variantId }] : [])),
+    'order',
+  );
+  const outcome = await deps.intake.submit(submission, { correlationId });
+  if (outcome.kind === 'created') return { status: 'applied', result: { command: command.kind, outcome: 'created', orderId: outcome.order.id } };
+  if (outcome.kind !== 'duplicate') throw new SynclineError('channel.intake_unexpected', `order intake answered ${outcome.kind} without an idempotency key`, { retry: 'transient' });
+  const order = await findOrderById(deps.db, outcome.existingOrderId);
+  if (!order) throw new SynclineError('channel.order_vanished', `order ${outcome.existingOrderId} is gone`, { retry: 'transient' });
+  const changes = orderChanges(order, submission);
+  if (changes.length === 0) return { status: 'applied', result: { command: command.kind, outcome: 'unchanged', orderId: order.id } };
+  // Syncline does not amend an order's lines or address in place: before release the change
+  // waits for an operator's review (cancel and let the channel resend, or handle it by hand);
+  // after release the goods are on their way and the change is only reported.
+  const review = BEFORE_RELEASE.has(order.status);
+  const outcomeName = review ? 'review' : 'reported';
+  await appendTimeline(deps.db, order.id, [
+    {
+      system: connection.id,
+      action: 'channel.order.changed',
+      outcome: review ? 'pending' : 'skipped',
+      attempt: 1,
+      durationMs: null,
+      correlationId,
+      detail: { changes, status: order.status, channelUpdatedAt: command.channelUpdatedAt ?? null, note: review ? 'changed in the channel before release: review it' : 'changed in the channel after release: not applied' },
+    },
+  ]);
+  return { status: 'applied', result: { command: command.kind, outcome: outcomeName, orderId: order.id, changes } };
+}
+
+/** Carries out one command of a connection. */
+export async function applyCommand(deps: CommandDeps, connection: ConnectionSettings, command: ChannelCommand, correlationId: string): Promise<CommandOutcome> {
+  switch (command.kind) {
+    case 'order.upsert':
+      return upsertOrder(deps, connection, command, correlationId);
+    case 'order.cancel':
+    case 'order.deleted': {
+      const order = await findChannelOrder(deps.db, connection.id, command.channelOrderId);
+      if (!order) return { status: 'applied', result: { command: command.kind, outcome: 'order-not-found', channelOrderId: command.channelOrderId } };
+      const reason = command.kind === 'order.cancel' ? command.reason : 'deleted in the channel';
+      const outcome = await requestCancel(deps.db, order.id, { reason, requestedBy: channelRequester(connection.id), correlationId });
+      const result = outcome.kind === 'done' ? outcome.result : undefined;
+      return {
+        status: 'applied',
+        result: { command: command.kind, orderId: order.id, outcome: result?.kind ?? outcome.kind, ...(result?.kind === 'accepted' ? { cancellationId: result.cancellation.id } : {}) },
+      };
+    }
+    case 'order.refund': {
+      // Recorded on the order and announced: a refund taken in the channel moved money there, not goods here
+      // (the return flow is for goods that come back; a restock in the channel arrives as a stock change).
+      const order = await findChannelOrder(deps.db, connection.id, command.channelOrderId);
+      if (!order) return { status: 'applied', result: { command: command.kind, outcome: 'order-not-found', channelOrderId: command.channelOrderId, channelRefundId: command.channelRefundId } };
+      await deps.db.transaction(async (tx) => {
+        await appendTimeline(tx, order.id, [
+          {
+            system: connection.id,
+            action: 'channel.refund',
+            outcome: 'succeeded',
+            attempt: 1,
+            durationMs: null,
+            correlationId,
+            detail: { channelRefundId: command.channelRefundId, amount: command.amount, currency: command.currency, lines: command.lines, note: command.note ?? null },
+          },
+        ]);
+        await appendEvents(tx, [
+          orderEvent(ORDER_EVENT_TYPES.channelRefunded, order.id, correlationId, {
+            channel: connection.id,
+            channelRefundId: command.channelRefundId,
+            amount: command.amount,
+            currency: command.currency,
+            lines: command.lines,
+            note: command.note ?? null,
+          }),
+        ]);
+      });
+      return { status: 'applied', result: { command: command.kind, outcome: 'recorded', orderId: order.id, channelRefundId: command.channelRefundId } };
+    }
+    case 'connection.uninstalled': {
+      const changed = await markUninstalled(deps.db, connection.id);
+      return { status: 'applied', result: { command: command.kind, outcome: changed ? 'uninstalled' : 'already-uninstalled' } };
+    }
+    case 'unsupported':
+      return { status: 'unsupported', result: { command: command.kind, topic: command.topic, reason: command.reason } };
+  }
+}
