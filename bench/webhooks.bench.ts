@@ -141,7 +141,7 @@ async function measureWebhooks(expectedRate: number) {
   const runFile = join(dir, 'run.tsv');
   const bodyBytes = await writeDeliveries(runFile, count, secret);
   await writeDeliveries(warmFile, Math.ceil(count * (WARMUP_SECONDS / (WARMUP_SECONDS + MEASURE_SECONDS))) + 100, secret);
-  const env = testEnvironment(database.url, { LOG_LEVEL: 'warn', SYNCLINE_CONFIG: configFile, SHOPIFY_BENCH_SECRET: secret, SYNCLINE_CLIENT_RATE_LIMIT: '100000000' });
+  const env = testEnvironment(database.url, { ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}), LOG_LEVEL: 'warn', SYNCLINE_CONFIG: configFile, SHOPIFY_BENCH_SECRET: secret, SYNCLINE_CLIENT_RATE_LIMIT: '100000000' });
   const server = await spawnSyncline(['api'], env, { quiet: true });
   try {
     const script = join(dir, 'webhooks.lua');

@@ -142,9 +142,20 @@ describe('Shopify connection end to end', () => {
     assert.equal(await deliveries(), before);
     assert.deepEqual(await ordersOf(channelOrderId), []);
     // The same bytes untampered are taken in: the refusal was the signature's.
+    const sent = Date.now();
     const accepted = await postDelivery(rig.baseUrl, 'shopify', CONNECTION, delivery);
     assert.equal(accepted.status, 200);
     assert.equal(await deliveries(), before + 1);
+    // The same delivery sent several times at once (they may share one commit): stored once, one intake.
+    const again = shopifyDelivery({ secret: SECRET, shopDomain: SHOP, topic: 'orders/create', payload: shopifyOrder('7046999999999999002', 'MUG') });
+    const answers = await Promise.all(Array.from({ length: 6 }, () => postDelivery(rig.baseUrl, 'shopify', CONNECTION, again)));
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200, 200]);
+    assert.equal(answers.filter((a) => a.body.duplicate === false).length, 1, JSON.stringify(answers.map((a) => a.body)));
+    assert.equal(await deliveries(), before + 2);
+    // The connection shows the delivery as its last inbound activity, and no secret.
+    const connection = (await f.api('GET', `/v1/connections/${CONNECTION}`)).body;
+    assert.ok(Date.parse(connection.lastInboundAt) >= sent - 1000, JSON.stringify(connection));
+    assert.ok(!JSON.stringify(connection).includes(SECRET) && !JSON.stringify(connection).includes(TOKEN));
   });
 
   test('availability reaches Shopify through compare-and-set, and a quantity changed in Shopify meanwhile is re-read and set', async () => {

@@ -15,7 +15,7 @@ import type { HandlerContext, JobSpec } from '../../runtime/runtime.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { TargetError } from '../../runtime/targets/target-errors.ts';
 import type { TargetPolicy } from '../../runtime/targets/target-policy.ts';
-import { ensureConnectionStates, finishDelivery, insertDelivery, knownSkus, readConnectionState, readListings, recordOutbound, saveReconcileCursor, upsertListings } from '../../store/channels/channel-queries.ts';
+import { deliveryKey, ensureConnectionStates, finishDelivery, insertDeliveries, knownSkus, readConnectionState, readListings, recordOutbound, saveReconcileCursor, upsertListings } from '../../store/channels/channel-queries.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
 import { readCancellation } from '../../store/orders/order-lifecycle-queries.ts';
 import { appendTimeline } from '../../store/orders/order-status.ts';
@@ -63,11 +63,37 @@ export function channelConnections(config: Config): Map<string, ConnectionSettin
   return new Map(config.connections.connections.filter((c) => c.kind === 'channel').map((c) => [c.id, c]));
 }
 
-/** Marks a connection's stored delivery as done by its command's outcome. */
+/** One delivery to store with its intake job. */
+export interface DeliveryToRecord {
+  connection: ConnectionSettings;
+  delivery: Omit<IntakePayload, 'connectionId'>;
+  correlationId: string;
+}
+
+/**
+ * Stores deliveries (each once) with their intake jobs in the caller's transaction; for each,
+ * true when it is new, false when the same delivery was stored before (also earlier in the batch).
+ */
+export async function recordDeliveries(db: Queryable, items: readonly DeliveryToRecord[]): Promise<boolean[]> {
+  const stored = await insertDeliveries(
+    db,
+    items.map(({ connection, delivery }) => ({ connectionId: connection.id, deliveryId: delivery.deliveryId, topic: delivery.topic, triggeredAt: delivery.triggeredAt, payload: delivery.payload })),
+  );
+  const claimed = new Set<string>();
+  const outcomes = items.map(({ connection, delivery }) => {
+    const key = deliveryKey(connection.id, delivery.deliveryId);
+    if (!stored.has(key) || claimed.has(key)) return false;
+    claimed.add(key);
+    return true;
+  });
+  const jobs = items.filter((_, i) => outcomes[i]).map(({ connection, delivery, correlationId }) => intakeJob({ connectionId: connection.id, ...delivery }, correlationId));
+  if (jobs.length) await enqueue(db, jobs);
+  return outcomes;
+}
+
+/** Stores one delivery with its intake job; true when it is new. */
 export async function recordDelivery(db: Queryable, connection: ConnectionSettings, delivery: Omit<IntakePayload, 'connectionId'>, correlationId: string): Promise<boolean> {
-  const inserted = await insertDelivery(db, { connectionId: connection.id, deliveryId: delivery.deliveryId, topic: delivery.topic, triggeredAt: delivery.triggeredAt, payload: delivery.payload });
-  if (inserted) await enqueue(db, intakeJob({ connectionId: connection.id, ...delivery }, correlationId));
-  return inserted;
+  return (await recordDeliveries(db, [{ connection, delivery, correlationId }]))[0]!;
 }
 
 /** Adds the channel connections' targets, handlers and event router to a worker's registry. */

@@ -23,12 +23,21 @@ export async function ensureConnectionStates(db: Queryable, connections: readonl
   );
 }
 
+/**
+ * The state columns, with the last inbound time read from the newest delivery (index
+ * channel_delivery_received) instead of written on every delivery: an UPDATE of the connection's
+ * one row in each webhook's transaction made all deliveries of a connection wait for each other's commit.
+ */
+const STATE_COLUMNS = `c.id, c.connector, c.uninstalled_at,
+  (SELECT max(d.received_at) FROM channel_delivery d WHERE d.connection_id = c.id) AS last_inbound_at,
+  c.last_outbound_at, c.last_outbound_error, c.reconcile_cursor, c.reconciled_at, c.created_at`;
+
 export async function readConnectionStates(db: Queryable): Promise<ConnectionStateRow[]> {
-  return (await db.query<ConnectionStateRow>('SELECT * FROM channel_connection ORDER BY id')).rows;
+  return (await db.query<ConnectionStateRow>(`SELECT ${STATE_COLUMNS} FROM channel_connection c ORDER BY c.id`)).rows;
 }
 
 export async function readConnectionState(db: Queryable, id: string): Promise<ConnectionStateRow | undefined> {
-  return (await db.query<ConnectionStateRow>('SELECT * FROM channel_connection WHERE id = $1', [id])).rows[0];
+  return (await db.query<ConnectionStateRow>(`SELECT ${STATE_COLUMNS} FROM channel_connection c WHERE c.id = $1`, [id])).rows[0];
 }
 
 /** Marks the connection uninstalled (outbound stops); true when it was installed until now. */
@@ -58,24 +67,32 @@ export interface NewDelivery {
 }
 
 /**
- * Stores a delivery once: true when it is new, false when the same delivery id was stored
- * before (the channel sent it again). Also notes the connection's last inbound activity.
+ * Stores deliveries, each once: returns the keys (`connectionId` + "\n" + `deliveryId`) of those
+ * newly stored; one the channel sent before is not stored again. One statement for the whole
+ * batch (the webhook route groups concurrent deliveries into one commit). The connection's last
+ * inbound activity is the newest delivery's received_at (readConnectionState), so concurrent
+ * deliveries share no row.
  */
-export async function insertDelivery(tx: Queryable, d: NewDelivery): Promise<boolean> {
-  const result = await tx.query<{ inserted: boolean }>(
-    `WITH ins AS (
-       INSERT INTO channel_delivery (connection_id, delivery_id, topic, triggered_at, payload)
-       VALUES ($1, $2, $3, $4, $5::jsonb)
-       ON CONFLICT (connection_id, delivery_id) DO NOTHING
-       RETURNING 1
-     ), seen AS (
-       UPDATE channel_connection SET last_inbound_at = now() WHERE id = $1
-     )
-     SELECT EXISTS (SELECT 1 FROM ins) AS inserted`,
-    [d.connectionId, d.deliveryId, d.topic, d.triggeredAt ?? null, JSON.stringify(d.payload ?? null)],
+export async function insertDeliveries(tx: Queryable, deliveries: readonly NewDelivery[]): Promise<Set<string>> {
+  const rows = deliveries.map((d) => ({ connection_id: d.connectionId, delivery_id: d.deliveryId, topic: d.topic, triggered_at: d.triggeredAt ?? null, payload: d.payload ?? null }));
+  const result = await tx.query<{ connection_id: string; delivery_id: string }>(
+    `INSERT INTO channel_delivery (connection_id, delivery_id, topic, triggered_at, payload)
+     SELECT x.connection_id, x.delivery_id, x.topic, x.triggered_at, coalesce(x.payload, 'null'::jsonb)
+       FROM jsonb_to_recordset($1::jsonb) AS x(connection_id text, delivery_id text, topic text, triggered_at timestamptz, payload jsonb)
+     ON CONFLICT (connection_id, delivery_id) DO NOTHING
+     RETURNING connection_id, delivery_id`,
+    [JSON.stringify(rows)],
     { prepare: true },
   );
-  return result.rows[0]!.inserted;
+  return new Set(result.rows.map((r) => deliveryKey(r.connection_id, r.delivery_id)));
+}
+
+/** The key insertDeliveries returns for a delivery. */
+export const deliveryKey = (connectionId: string, deliveryId: string) => `${connectionId}\n${deliveryId}`;
+
+/** Stores one delivery once: true when it is new, false when the channel sent it before. */
+export async function insertDelivery(tx: Queryable, d: NewDelivery): Promise<boolean> {
+  return (await insertDeliveries(tx, [d])).size > 0;
 }
 
 export type DeliveryStatus = 'received' | 'applied' | 'unsupported' | 'failed';

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import { SynclineError } from '../../../domain/errors.ts';
-import { channelConnections, recordDelivery } from '../../../flows/channel/channel.flow.ts';
+import { channelConnections, recordDeliveries, type DeliveryToRecord } from '../../../flows/channel/channel.flow.ts';
+import { CommitBatcher } from '../../../store/commit-batcher.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { ProblemError } from '../../problem.ts';
 import { operation } from '../../route-kit.ts';
@@ -50,6 +51,9 @@ const channelWebhook = operation({
  */
 export async function channelWebhookRoutes(app: FastifyInstance, { db, config }: ApiContext): Promise<void> {
   const connections = channelConnections(config);
+  // Deliveries arriving together share one transaction and one commit (as order intake does);
+  // none is answered before the commit that stored it.
+  const deliveries = new CommitBatcher<DeliveryToRecord, boolean>(db, recordDeliveries);
   // Raw bytes of any media type (WooCommerce's ping is a form): the signature covers them exactly as sent.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -73,9 +77,11 @@ export async function channelWebhookRoutes(app: FastifyInstance, { db, config }:
     }
     if (verified.kind === 'ping') return reply.code(200).send({ accepted: false });
     const { delivery } = verified;
-    const inserted = await db.transaction((tx) =>
-      recordDelivery(tx, connection, { deliveryId: delivery.deliveryId, topic: delivery.topic, triggeredAt: delivery.triggeredAt, source: 'webhook', payload: delivery.payload }, request.id),
-    );
+    const inserted = await deliveries.submit({
+      connection,
+      delivery: { deliveryId: delivery.deliveryId, topic: delivery.topic, triggeredAt: delivery.triggeredAt, source: 'webhook', payload: delivery.payload },
+      correlationId: request.id,
+    });
     return reply.code(200).send({ accepted: true, duplicate: !inserted, deliveryId: delivery.deliveryId });
   });
 }
