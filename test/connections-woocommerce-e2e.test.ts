@@ -85,8 +85,8 @@ test('an order placed in the store is released, shipped by the WMS, and the ship
   // The store gets the shipment as its status and a note with the tracking number.
   await waitFor('the tracking note in the store', async () => ((await wooOrderOf(wooId)).notes as any[]).some((n) => String(n.note).includes('1ZWOO0001')), 20_000, 200);
   assert.equal((await wooOrderOf(wooId)).order.status, 'completed');
-  const timeline = await f.timeline(order.id);
-  assert.ok(timeline.some((e) => e.action === 'channel.fulfil' && e.system === 'woo-main' && e.outcome === 'succeeded'));
+  // Written once the store has answered the last call of the fulfilment.
+  await waitFor('the fulfilment on the order timeline', async () => (await f.timeline(order.id)).some((e) => e.action === 'channel.fulfil' && e.system === 'woo-main' && e.outcome === 'succeeded'), 10_000, 100);
 });
 
 test('a cancel made in Syncline is reflected in the store; a cancel made in the store runs the cancel flow', async () => {

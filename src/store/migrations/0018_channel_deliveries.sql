@@ -9,7 +9,7 @@ CREATE TABLE channel_connection (
   connector              text NOT NULL,
   -- The store removed the app or deleted the webhook: outbound calls stop (NULL: installed).
   uninstalled_at         timestamptz,
-  last_inbound_at        timestamptz,
+  -- (The last inbound time is the newest delivery's received_at: no row every webhook would update.)
   last_outbound_at       timestamptz,
   -- The last outbound failure, code and message only (never a secret, never a body).
   last_outbound_error    jsonb,
