@@ -24,6 +24,7 @@ import { registerFlows } from './flows/flows.ts';
 import { registerWebhookDeliveries } from './runtime/webhooks/webhook-delivery.ts';
 import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-lock.ts';
 import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
+import { startTraceExport, stopTraceExport } from './observability/tracing.ts';
 import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
 
 /** The composition root: opens the store, applies migrations and wires services together. */
@@ -136,6 +137,8 @@ async function startMissingSandboxes(config: Config, logger: Logger): Promise<{ 
 
 /** Starts the requested roles of Syncline in this process. */
 export async function startSyncline(configured: Config, logger: Logger, roles: StartRoles): Promise<RunningSyncline> {
+  // Spans are exported only when an OTLP endpoint is configured (docs/adr/0022).
+  startTraceExport({ endpoint: configured.otlpEndpoint });
   const db = await openDatabase(configured, logger);
   const lock = db.kind === 'pglite' ? heldDataFolderLock(join(configured.dataDir, 'pgdata')) : undefined;
   let config = configured;
@@ -237,6 +240,7 @@ async function startRoles(
       // Released even when PGlite's close was abandoned: this process is about to let go.
       lock?.release();
       await stage('sandboxes', sandboxes?.close(), SHUTDOWN_STAGE_MARGIN_MS);
+      await stage('trace export', stopTraceExport(), SHUTDOWN_STAGE_MARGIN_MS);
     },
   };
 }

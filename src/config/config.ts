@@ -54,6 +54,8 @@ const environmentSchema = z.object({
   SYNCLINE_FRAUD_URL: z.url().optional(),
   SYNCLINE_LOYALTY_URL: z.url().optional(),
   SYNCLINE_SANDBOXES: z.enum(['on', 'off']).default('on'),
+  SYNCLINE_METRICS_PUBLIC: z.enum(['true', 'false']).default('false'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   SYNCLINE_SANDBOX_BASE_PORT: integer(0, 65530).default(7100),
   SYNCLINE_HOLD_EXPIRY_INTERVAL_MS: integer(10, 60_000).default(1000),
   SYNCLINE_AVAILABILITY_INTERVAL_MS: integer(10, 60_000).default(250),
@@ -218,6 +220,10 @@ export interface Config {
   trustProxy: boolean | number | string[];
   /** Publish every outbox event to NATS JetStream (SYNCLINE_NATS_*, default: off). */
   nats: NatsSettings | undefined;
+  /** GET /metrics answers without a token (SYNCLINE_METRICS_PUBLIC=true, default: false: scope ops:read). */
+  metricsPublic: boolean;
+  /** Spans are exported over OTLP/HTTP to this collector (OTEL_EXPORTER_OTLP_ENDPOINT, default: none, nothing is exported). */
+  otlpEndpoint: string | undefined;
 }
 
 /** Reads and validates configuration from environment variables. */
@@ -333,5 +339,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
                 : undefined,
         }
       : undefined,
+    metricsPublic: e.SYNCLINE_METRICS_PUBLIC === 'true',
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
   };
 }
