@@ -25,7 +25,7 @@ const percentiles = (expr: string) => `
   count(*)::integer AS count`;
 
 /**
- * Business latencies: order placed to ERP posting and to allocation (the first success of the
+ * Business latencies: order received (intake) to ERP posting and to allocation (the first success of the
  * step, from the latest timeline rows), shipment confirmation (shipped at the warehouse to
  * recorded here) and refund completion (return requested to completed), over the last hour.
  */
@@ -38,7 +38,7 @@ export async function latencyKpis(db: Queryable): Promise<LatencyRow[]> {
           AND t.outcome = 'succeeded' AND t.action IN ('erp.post', 'inventory.allocate')
         GROUP BY t.order_id, t.action),
      steps AS (
-       SELECT r.action, extract(epoch FROM r.at - o.placed_at) AS seconds
+       SELECT r.action, extract(epoch FROM r.at - o.created_at) AS seconds
          FROM recent r JOIN sales_order o ON o.id = r.order_id
         WHERE r.at > now() - interval '1 hour')
      SELECT CASE action WHEN 'erp.post' THEN 'erp_posting' ELSE 'allocation' END AS kpi, ${percentiles('seconds')}
