@@ -138,7 +138,7 @@ async function startMissingSandboxes(config: Config, logger: Logger): Promise<{ 
 /** Starts the requested roles of Syncline in this process. */
 export async function startSyncline(configured: Config, logger: Logger, roles: StartRoles): Promise<RunningSyncline> {
   // Spans are exported only when an OTLP endpoint is configured (docs/adr/0022).
-  startTraceExport({ endpoint: configured.otlpEndpoint });
+  await startTraceExport({ endpoint: configured.otlpEndpoint });
   const db = await openDatabase(configured, logger);
   const lock = db.kind === 'pglite' ? heldDataFolderLock(join(configured.dataDir, 'pgdata')) : undefined;
   let config = configured;

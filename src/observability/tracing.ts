@@ -11,10 +11,7 @@ import {
 } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ParentBasedSampler, AlwaysOnSampler, TracerProvider } from '@opentelemetry/sdk-trace';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { TracerProvider } from '@opentelemetry/sdk-trace';
 import { metrics } from './metrics.ts';
 
 /**
@@ -52,8 +49,17 @@ let provider: TracerProvider | undefined;
  * OTEL_EXPORTER_OTLP_ENDPOINT and appends /v1/traces; OTEL_EXPORTER_OTLP_HEADERS too).
  * Sampling follows the parent's sampled flag; a trace Syncline starts is sampled.
  */
-export function startTraceExport(options: { endpoint: string | undefined; serviceVersion?: string }): void {
+export async function startTraceExport(options: { endpoint: string | undefined; serviceVersion?: string }): Promise<void> {
   if (!options.endpoint || provider) return;
+  // Loaded only when exporting: a process that exports nothing does not pay for the SDK's start-up.
+  const [{ OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, ParentBasedSampler, AlwaysOnSampler, TracerProvider }, { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION }] =
+    await Promise.all([
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/sdk-trace'),
+      import('@opentelemetry/semantic-conventions'),
+    ]);
+  if (provider) return;
   provider = new TracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: process.env.OTEL_SERVICE_NAME ?? 'syncline', [ATTR_SERVICE_VERSION]: options.serviceVersion ?? '0.0.0' }),
     sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
