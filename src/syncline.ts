@@ -25,6 +25,7 @@ import { registerWebhookDeliveries } from './runtime/webhooks/webhook-delivery.t
 import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-lock.ts';
 import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
 import { checkErpSetup } from './connectors/connectors.ts';
+import { startTraceExport, stopTraceExport } from './observability/tracing.ts';
 import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
 import { channelConnections, registerChannels, startChannelJobs } from './flows/channel/channel.flow.ts';
 import { ensureConnectionStates } from './store/channels/channel-queries.ts';
@@ -139,6 +140,8 @@ async function startMissingSandboxes(config: Config, logger: Logger): Promise<{ 
 
 /** Starts the requested roles of Syncline in this process. */
 export async function startSyncline(configured: Config, logger: Logger, roles: StartRoles): Promise<RunningSyncline> {
+  // Spans are exported only when an OTLP endpoint is configured (docs/adr/0022).
+  await startTraceExport({ endpoint: configured.otlpEndpoint });
   const db = await openDatabase(configured, logger);
   const lock = db.kind === 'pglite' ? heldDataFolderLock(join(configured.dataDir, 'pgdata')) : undefined;
   let config = configured;
@@ -242,6 +245,7 @@ async function startRoles(
       // Released even when PGlite's close was abandoned: this process is about to let go.
       lock?.release();
       await stage('sandboxes', sandboxes?.close(), SHUTDOWN_STAGE_MARGIN_MS);
+      await stage('trace export', stopTraceExport(), SHUTDOWN_STAGE_MARGIN_MS);
     },
   };
 }

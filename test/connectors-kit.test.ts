@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SynclineError } from '../src/domain/errors.ts';
-import { childTraceparent, createHttpClient, type HttpClient } from '../src/connectors/kit/http-client.ts';
+import { createHttpClient, type HttpClient } from '../src/connectors/kit/http-client.ts';
 import { TargetError } from '../src/runtime/targets/target-errors.ts';
 import { expectSynclineError } from '../src/connectors/kit/contract-fixtures.ts';
 import { createSandboxApp, listenSandbox, sandboxAdmin, type RunningSandbox } from '../src/connectors/kit/sandbox-app.ts';
@@ -26,7 +26,7 @@ describe('connector kit: HTTP client', () => {
   });
   after(async () => sandbox?.close());
 
-  test('the correlation id and a child traceparent of the caller reach the system', async () => {
+  test('the correlation id and the trace of the caller (trace id, sampled flag) reach the system', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const response = await client.request<{ headers: Record<string, string> }>(
       { method: 'GET', path: '/echo' },
@@ -34,9 +34,13 @@ describe('connector kit: HTTP client', () => {
     );
     assert.equal(response.body.headers['x-correlation-id'], 'corr-123');
     const sent = response.body.headers.traceparent!;
+    // Nothing is exported in this process (no OTLP endpoint): the call carries the caller's
+    // context as is; with export on it is a new span of the same trace (test/telemetry-traces.test.ts).
     assert.match(sent, new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
-    assert.notEqual(sent.split('-')[2], '00f067aa0ba902b7', 'the outbound call is a new span');
-    assert.match(childTraceparent({}), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    const unsampled = await client.request<{ headers: Record<string, string> }>({ method: 'GET', path: '/echo' }, { traceparent: `00-${traceId}-00f067aa0ba902b7-00` });
+    assert.match(unsampled.body.headers.traceparent!, /-00$/, 'the sampled flag is kept');
+    const none = await client.request<{ headers: Record<string, string> }>({ method: 'GET', path: '/echo' });
+    assert.equal(none.body.headers.traceparent, undefined, 'no trace, no traceparent');
   });
 
   test('added latency delays every answer', async () => {

@@ -23,6 +23,8 @@ import { connectionsRoutes } from './routes/connections/connections.routes.ts';
 import { adminClientsRoutes } from './routes/admin/clients.routes.ts';
 import { adminKeysAuditRoutes } from './routes/admin/keys-audit.routes.ts';
 import { subscriptionsRoutes } from './routes/subscriptions/subscriptions.routes.ts';
+import { metricsRoutes } from './routes/ops/metrics.routes.ts';
+import { registerRequestTelemetry } from '../observability/request-telemetry.ts';
 
 /** Believes X-Forwarded-For for the nearest `hops` proxies. */
 const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
@@ -57,6 +59,8 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
     reply.header('X-Correlation-Id', request.id);
   });
   registerRequestGuards(app, { maxUrlBytes: context.config.maxUrlBytes });
+  // A span per request (continuing an incoming traceparent) and the HTTP metrics (docs/metrics.md).
+  registerRequestTelemetry(app);
 
   // While close() drains the requests in flight, one that still arrives on an open connection is
   // turned away (fastify adds Connection: close), so that the client retries on another instance.
@@ -122,6 +126,7 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
   await app.register(async (scope) => adminClientsRoutes(scope, context));
   await app.register(async (scope) => adminKeysAuditRoutes(scope, context));
   await app.register(async (scope) => subscriptionsRoutes(scope, context));
+  await app.register(async (scope) => metricsRoutes(scope, context));
   for (const routes of [locationsRoutes, inventoryRoutes, reservationsRoutes, policiesRoutes, snapshotsRoutes]) {
     await app.register(async (scope) => routes(scope, context));
   }

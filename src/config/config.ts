@@ -65,6 +65,8 @@ const environmentSchema = z.object({
   // Connections (docs/connections.md): the syncline.yaml to read instead of ./syncline.yaml.
   SYNCLINE_CONFIG: z.string().min(1).optional(),
   SYNCLINE_SANDBOXES: z.enum(['on', 'off']).default('on'),
+  SYNCLINE_METRICS_PUBLIC: z.enum(['true', 'false']).default('false'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   SYNCLINE_SANDBOX_BASE_PORT: integer(0, 65530).default(7100),
   SYNCLINE_HOLD_EXPIRY_INTERVAL_MS: integer(10, 60_000).default(1000),
   SYNCLINE_AVAILABILITY_INTERVAL_MS: integer(10, 60_000).default(250),
@@ -247,6 +249,10 @@ export interface Config {
    * system kind's settings came from: `file`, `environment` (SYNCLINE_*_URL); a kind absent is served by its sandbox.
    */
   connections: ConnectionsFile & { systemSources: Partial<Record<SystemKind, 'file' | 'environment'>> };
+  /** GET /metrics answers without a token (SYNCLINE_METRICS_PUBLIC=true, default: false: scope ops:read). */
+  metricsPublic: boolean;
+  /** Spans are exported over OTLP/HTTP to this collector (OTEL_EXPORTER_OTLP_ENDPOINT, default: none, nothing is exported). */
+  otlpEndpoint: string | undefined;
 }
 
 /** Reads and validates configuration from environment variables and the connections file (syncline.yaml). */
@@ -383,5 +389,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
         }
       : undefined,
     connections: { ...file, systemSources },
+    metricsPublic: e.SYNCLINE_METRICS_PUBLIC === 'true',
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
   };
 }

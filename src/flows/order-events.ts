@@ -14,6 +14,7 @@ import {
 } from '../model/events.ts';
 import { newId } from '../model/ids.ts';
 import type { NewEvent } from '../runtime/outbox/outbox.ts';
+import { currentTraceparent } from '../observability/tracing.ts';
 
 /** Order lifecycle events the flows publish through the outbox (beside order.created from intake). */
 export const ORDER_EVENT_TYPES = {
@@ -54,12 +55,16 @@ export type OrderEventType = (typeof ORDER_EVENT_TYPES)[keyof typeof ORDER_EVENT
 // Distributes over unions, so each variant of a payload keeps its own members.
 type WithoutOrderId<T> = T extends unknown ? Omit<T, 'orderId'> : never;
 
-/** An order event for the outbox; `subject` is the order id, so consumers can follow one order. */
+/**
+ * An order event for the outbox; `subject` is the order id, so consumers can follow one order.
+ * It carries the traceparent of the span that writes it (the flow step's), so every event of
+ * an order joins the order's trace (CloudEvents distributed tracing extension).
+ */
 export function orderEvent<T extends OrderEventType>(
   type: T,
   orderId: string,
   correlationId: string,
   data: WithoutOrderId<z.input<(typeof ORDER_EVENT_PAYLOADS)[T]>>,
 ): NewEvent {
-  return { id: newId('event'), type, source: '/syncline/orders', subject: orderId, time: new Date().toISOString(), correlationId, data: { orderId, ...data } };
+  return { id: newId('event'), type, source: '/syncline/orders', subject: orderId, time: new Date().toISOString(), correlationId, traceparent: currentTraceparent(), data: { orderId, ...data } };
 }

@@ -1,6 +1,7 @@
 import type { Queryable } from '../store/database.ts';
 import { insertJobs } from '../store/runtime/insert-jobs.ts';
 import { laneNumber, type JobSpec } from './runtime.ts';
+import { currentCarrier } from '../observability/tracing.ts';
 
 /**
  * Enqueues jobs inside the caller's transaction: the jobs exist if and only if the
@@ -17,6 +18,7 @@ export async function enqueue(tx: Queryable, specs: JobSpec | readonly JobSpec[]
       throw new TypeError(`job ${spec.type}: maxAttempts must be a whole number of at least 1`);
     }
   }
+  const active = currentCarrier();
   return insertJobs(
     tx,
     list.map((spec) => ({
@@ -29,6 +31,8 @@ export async function enqueue(tx: Queryable, specs: JobSpec | readonly JobSpec[]
       correlationId: spec.correlationId,
       runAt: spec.runAt ? spec.runAt.toISOString() : null,
       maxAttempts: spec.maxAttempts ?? null,
+      traceparent: (spec.trace ?? active).traceparent ?? null,
+      tracestate: (spec.trace ?? active).tracestate ?? null,
     })),
   );
 }

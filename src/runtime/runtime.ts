@@ -1,3 +1,4 @@
+import type { TraceCarrier } from '../observability/tracing.ts';
 /**
  * The durable runtime's public interfaces: what flows and connectors use to
  * enqueue work, handle it and talk to external systems safely.
@@ -48,6 +49,8 @@ export interface JobSpec {
   correlationId: string;
   /** Overrides the job type's policy (default: the registered policy's maxAttempts, else 10). */
   maxAttempts?: number | undefined;
+  /** The W3C trace context the job continues (default: the active span's, see src/observability/tracing.ts). */
+  trace?: TraceCarrier | undefined;
 }
 
 /** Retry policy of a job type. Every field has a default. */

@@ -15,6 +15,7 @@ import { laneName, type HandlerContext, type Job, type JobHooks } from './runtim
 import { createTargetCaller } from './targets/target-caller.ts';
 import { OutboxRelay } from './outbox/relay.ts';
 import { SynclineError } from '../domain/errors.ts';
+import { inJobSpan, withTrace } from '../observability/tracing.ts';
 
 export interface WorkerOptions {
   /** Unique per process; shows as locked_by (default: host-pid-random). */
@@ -246,13 +247,13 @@ export class Worker {
       };
       await new Promise<void>((resolve, reject) => {
         controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-        registered.handler(row.payload, context).then(resolve, reject);
+        inJobSpan({ ...job, trace: row }, () => registered.handler(row.payload, context)).then(resolve, reject);
       });
       clearTimeout(timeout);
       this.#complete(row);
     } catch (error) {
       clearTimeout(timeout);
-      await this.#fail(row, job, registered?.hooks, policy, error, log);
+      await withTrace(row, () => this.#fail(row, job, registered?.hooks, policy, error, log));
     }
   }
 

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import type { TargetCaller } from '../../runtime/runtime.ts';
+import { inClientSpan } from '../../observability/tracing.ts';
 import { classifyHttpStatus, parseRetryAfter, redactExcerpt, TargetError } from '../../runtime/targets/target-errors.ts';
 
 /**
- * The one way connectors call out over HTTP. It adds the correlation id and a W3C
- * traceparent, bounds every call with a timeout, and turns every failure into a
+ * The one way connectors call out over HTTP. It sends each call in a client span whose W3C
+ * trace context (traceparent, tracestate) the OpenTelemetry propagator adds, with the
+ * correlation id, bounds every call with a timeout, and turns every failure into a
  * TargetError (a SynclineError) whose retry class tells the runtime what to do, by the
  * runtime's one mapping (src/runtime/targets/target-errors.ts):
  *
@@ -17,7 +18,10 @@ import { classifyHttpStatus, parseRetryAfter, redactExcerpt, TargetError } from 
 export interface CallContext {
   /** Sent as X-Correlation-Id so the external system's logs can be joined with ours. */
   correlationId?: string;
-  /** The caller's W3C traceparent; the outbound call is sent as a child span of it. */
+  /**
+   * The caller's stored W3C traceparent, for a call made outside any span; the call is a child
+   * span of it. Inside a span (a request, a job) the active trace context is used.
+   */
   traceparent?: string;
   /** Aborts the call early (for example when a worker shuts down). */
   signal?: AbortSignal;
@@ -59,20 +63,6 @@ export interface HttpResponse<T = unknown> {
   /** Parsed JSON when the response is JSON, else the text (empty string for no body). */
   body: T;
   durationMs: number;
-}
-
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-/**
- * The traceparent for an outbound call: same trace as the caller with a new span id,
- * or a new trace when the caller has none (a 32-hex correlation id becomes the trace id).
- */
-export function childTraceparent(context: CallContext): string {
-  const spanId = randomBytes(8).toString('hex');
-  const parent = context.traceparent ? TRACEPARENT.exec(context.traceparent) : null;
-  if (parent && !/^0+$/.test(parent[1]!)) return `00-${parent[1]}-${spanId}-${parent[3]}`;
-  const fromCorrelation = context.correlationId && /^[0-9a-f]{32}$/.test(context.correlationId) ? context.correlationId : undefined;
-  return `00-${fromCorrelation ?? randomBytes(16).toString('hex')}-${spanId}-01`;
 }
 
 /** A short excerpt of a body for error details (never a whole page). */
@@ -157,7 +147,6 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     async request<T>(request: HttpRequest, context: CallContext = {}): Promise<HttpResponse<T>> {
       const timeoutMs = request.timeoutMs ?? defaultTimeout;
       const headers: Record<string, string> = { accept: 'application/json', ...options.headers, ...request.headers };
-      headers.traceparent = childTraceparent(context);
       if (context.correlationId) headers['x-correlation-id'] = context.correlationId;
       let body: string | undefined;
       if (request.body instanceof URLSearchParams) {
@@ -207,7 +196,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       };
       // Each HTTP request, not each connector call, passes the runtime's rate limit and
       // breaker; thrown inside the gate, a failure status feeds the breaker.
-      return context.target ? context.target.call((granted) => send(granted)) : send();
+      const call = { system: options.system, method: request.method, path: request.path, url: `${baseUrl}${request.path}`, parent: { traceparent: context.traceparent } };
+      return inClientSpan(call, headers, () => (context.target ? context.target.call((granted) => send(granted)) : send()));
     },
   };
 }

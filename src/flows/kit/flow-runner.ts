@@ -2,6 +2,7 @@ import type { CallContext } from '../../connectors/kit/contracts.ts';
 import type { Database, Queryable } from '../../store/database.ts';
 import { SynclineError } from '../../domain/errors.ts';
 import { classifyError } from '../../runtime/retry-policy.ts';
+import { inStepSpan } from '../../observability/tracing.ts';
 import type { HandlerContext } from '../../runtime/runtime.ts';
 import { markCompensated, markStarted, readSteps, recordStep, unmarkStarted, type StepRecord } from '../../store/flows/flow-steps.ts';
 import { appendTimeline } from '../../store/orders/order-status.ts';
@@ -121,7 +122,7 @@ export async function runFlow<S extends { results: Record<string, Record<string,
     let outcome: StepOutcome;
     try {
       if (step.recover && !recorded && markedAhead !== step.id) await markStarted(db, identity.flow, identity.key, step.id, run.attempt);
-      outcome = await step.forward(state, run);
+      outcome = await inStepSpan(identity.flow, step, () => step.forward(state, run));
     } catch (error) {
       await recordFailure(db, run, step, error, elapsed(started));
       throw error;
@@ -185,9 +186,9 @@ export async function compensateFlow<S>(
       if (unknownOutcome) {
         // The call may have taken effect before it was cut off: look it up by its business key.
         const found = await step.recover!(run);
-        detail = { unknownOutcome: true, ...(found ? (await step.compensate(found, run)) ?? {} : { found: false }) };
+        detail = { unknownOutcome: true, ...(found ? (await inStepSpan(identity.flow, { id: `${step.id}.compensate`, system: step.system }, () => step.compensate!(found, run))) ?? {} : { found: false }) };
       } else {
-        detail = (await step.compensate(recorded.result, run)) ?? {};
+        detail = (await inStepSpan(identity.flow, { id: `${step.id}.compensate`, system: step.system }, () => step.compensate!(recorded.result, run))) ?? {};
       }
     } catch (error) {
       await recordFailure(db, run, { id: `${step.id}.compensate`, system: step.system }, error, elapsed(started));

@@ -67,6 +67,7 @@ export class OutboxRelay {
             target: s.target,
             jobKey: `${s.name}:${event.id}`,
             correlationId: event.correlationid,
+            trace: { traceparent: event.traceparent },
           });
         }
       }

@@ -11,6 +11,9 @@ export interface NewJobRow {
   correlationId: string;
   runAt: string | null;
   maxAttempts: number | null;
+  /** W3C trace context the job's run continues (migration 0025). */
+  traceparent: string | null;
+  tracestate: string | null;
 }
 
 export const JOBS_CHANNEL = 'syncline_jobs';
@@ -25,11 +28,12 @@ export async function insertJobs(tx: Queryable, jobs: readonly NewJobRow[]): Pro
   if (jobs.length === 0) return [];
   const result = await tx.query<{ ids: string[] | null }>(
     `WITH ins AS (
-       INSERT INTO runtime_job (type, lane, payload, ordering_key, target, job_key, correlation_id, run_at, max_attempts)
-       SELECT j.type, j.lane, j.payload, j.ordering_key, j.target, j.job_key, j.correlation_id, coalesce(j.run_at, now()), j.max_attempts
+       INSERT INTO runtime_job (type, lane, payload, ordering_key, target, job_key, correlation_id, run_at, max_attempts, traceparent, tracestate)
+       SELECT j.type, j.lane, j.payload, j.ordering_key, j.target, j.job_key, j.correlation_id, coalesce(j.run_at, now()), j.max_attempts, j.traceparent, j.tracestate
          FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (type text, lane smallint, payload jsonb, ordering_key text, target text,
-                                                          job_key text, correlation_id text, run_at timestamptz, max_attempts integer))
-              WITH ORDINALITY AS j(type, lane, payload, ordering_key, target, job_key, correlation_id, run_at, max_attempts, ord)
+                                                          job_key text, correlation_id text, run_at timestamptz, max_attempts integer,
+                                                          traceparent text, tracestate text))
+              WITH ORDINALITY AS j(type, lane, payload, ordering_key, target, job_key, correlation_id, run_at, max_attempts, traceparent, tracestate, ord)
         ORDER BY j.ord
        ON CONFLICT (job_key) DO NOTHING
        RETURNING id, lane
@@ -49,6 +53,8 @@ export async function insertJobs(tx: Queryable, jobs: readonly NewJobRow[]): Pro
           correlation_id: j.correlationId,
           run_at: j.runAt,
           max_attempts: j.maxAttempts,
+          traceparent: j.traceparent,
+          tracestate: j.tracestate,
         })),
       ),
     ],

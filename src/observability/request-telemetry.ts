@@ -1,0 +1,62 @@
+import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
+import type { FastifyInstance, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import { failSpan } from './tracing.ts';
+import { metrics } from './metrics.ts';
+
+/**
+ * The API's spans and request metrics (docs/adr/0022). Every request gets a server span that
+ * continues an incoming `traceparent` (and `tracestate`) through the W3C propagator; the route
+ * handler runs inside it, so the events, jobs and connector calls it causes join the trace.
+ * Hooks rather than an instrumentation package: no module loader hook is needed under ESM.
+ */
+
+const SPAN = Symbol('syncline.span');
+const CONTEXT = Symbol('syncline.context');
+const STARTED = Symbol('syncline.started');
+
+type Traced = FastifyRequest & { [SPAN]?: Span; [CONTEXT]?: Context; [STARTED]?: bigint };
+
+/** The route template of a request (`/v1/orders/:id`), or `unmatched`: never the raw URL, which may hold personal data. */
+function routeOf(request: FastifyRequest): string {
+  return request.routeOptions?.url ?? 'unmatched';
+}
+
+/** Adds the request span and metrics to every route registered after this call. */
+export function registerRequestTelemetry(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request: Traced) => {
+    request[STARTED] = process.hrtime.bigint();
+    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+    const span = trace.getTracer('syncline').startSpan(
+      `${request.method} ${routeOf(request)}`,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'http.route': routeOf(request), 'url.scheme': request.protocol } },
+      parent,
+    );
+    request[SPAN] = span;
+    request[CONTEXT] = trace.setSpan(parent, span);
+  });
+  // The handler runs in the request's context (body parsing may have left it).
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler as (this: unknown, ...args: unknown[]) => unknown;
+    route.handler = function (this: unknown, request: Traced, ...rest: unknown[]) {
+      const active = request[CONTEXT];
+      return active ? context.with(active, () => handler.call(this, request, ...rest)) : handler.call(this, request, ...rest);
+    } as RouteHandlerMethod;
+  });
+  app.addHook('onError', async (request: Traced, _reply, error) => {
+    if (request[SPAN]) failSpan(request[SPAN], error);
+  });
+  app.addHook('onResponse', async (request: Traced, reply) => {
+    const span = request[SPAN];
+    span?.setAttribute('http.response.status_code', reply.statusCode);
+    span?.end();
+    const started = request[STARTED];
+    if (started === undefined) return;
+    metrics.observeRequest({
+      method: request.method,
+      route: routeOf(request),
+      statusCode: reply.statusCode,
+      seconds: Number(process.hrtime.bigint() - started) / 1e9,
+      clientId: request.principal?.clientId,
+    });
+  });
+}
