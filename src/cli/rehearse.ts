@@ -52,6 +52,8 @@ export async function runRehearseCommand(args: string[], config: Config): Promis
       throw new RehearseUsageError(`name one scenario: ${Object.keys(SCENARIOS).join(', ')} (got "${positionals.join(' ')}")`);
     }
     const run = SCENARIOS[scenario as keyof typeof SCENARIOS];
+    const outageFlag = ['outage-start', 'outage-duration', 'erp-breaker-cooldown'].find((name) => values[name as keyof typeof values] !== undefined);
+    if (outageFlag && scenario !== 'erp-outage') throw new RehearseUsageError(`--${outageFlag} is an option of erp-outage only`);
     const outageStart = values['outage-start'] === '0' ? 0 : positive('outage-start', values['outage-start']);
     const options: ErpOutageOptions = {
       ...(values.out ? { out: values.out } : {}),
