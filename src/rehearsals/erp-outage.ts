@@ -50,7 +50,7 @@ export function runErpOutage(base: Config, logger: Logger, options: ErpOutageOpt
       ...(options.erpBreakerCooldownSeconds ? { erpPolicy: { breaker: { ...configuredBreaker, cooldownMs: options.erpBreakerCooldownSeconds * 1000 } } } : {}),
       settings: { ...load.settings, outageStartSeconds: downAt - load.shoulderSeconds, outageSeconds: upAt - downAt, erpBreakerCooldownSeconds: options.erpBreakerCooldownSeconds ?? 'as configured' },
       onTick,
-      describe: (t) => (outage.down !== undefined && outage.up === undefined ? 'peak, ERP down' : undefined),
+      describe: (t) => (outage.down !== undefined && outage.up === undefined ? `${load.phases.find((p) => t < p.until)?.name ?? 'drain'}, ERP down` : undefined),
       findings: async (_context, run) => findings(run, outage),
     },
     options,
