@@ -1,18 +1,24 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.ts';
 import { createLogger } from '../observability/logger.ts';
-import { runFlashSale, type FlashSaleOptions } from '../rehearsals/flash-sale.ts';
+import { runErpOutage, type ErpOutageOptions } from '../rehearsals/erp-outage.ts';
+import { runFlashSale } from '../rehearsals/flash-sale.ts';
 
 export const REHEARSE_USAGE = `  rehearse flash-sale [--duration <s>] [--time-factor <n>] [--out <folder>] [--base-rate <orders/s>]
            [--multiplier <n>] [--erp-quota <requests/s>] [--hot-stock <units>] [--drain-timeout <s>]
                                  run the flash-sale rehearsal against in-process sandboxes (embedded
                                  database, or DATABASE_URL: use one of its own) and write report.json and
-                                 report.html under <folder>/flash-sale-<time>; exits 1 when a check fails`;
+                                 report.html under <folder>/flash-sale-<time>; exits 1 when a check fails
+  rehearse erp-outage [the flash-sale options] [--outage-start <s>] [--outage-duration <s>]
+           [--erp-breaker-cooldown <s>]
+                                 the same load with the ERP down for a part of the peak (default: from a
+                                 quarter of the peak, for half of it); the report shows the backlog
+                                 growing and draining and checks every order was posted once`;
 
 /** A wrong use of the rehearse command; printed as one line, exit code 2. */
 class RehearseUsageError extends Error {}
 
-const SCENARIOS = ['flash-sale'] as const;
+const SCENARIOS = { 'flash-sale': runFlashSale, 'erp-outage': runErpOutage } as const;
 
 function positive(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -36,13 +42,20 @@ export async function runRehearseCommand(args: string[], config: Config): Promis
         'erp-quota': { type: 'string' },
         'hot-stock': { type: 'string' },
         'drain-timeout': { type: 'string' },
+        'outage-start': { type: 'string' },
+        'outage-duration': { type: 'string' },
+        'erp-breaker-cooldown': { type: 'string' },
       },
     });
     const [scenario] = positionals;
-    if (!scenario || !(SCENARIOS as readonly string[]).includes(scenario) || positionals.length > 1) {
-      throw new RehearseUsageError(`name one scenario: ${SCENARIOS.join(', ')} (got "${positionals.join(' ')}")`);
+    if (!scenario || !Object.hasOwn(SCENARIOS, scenario) || positionals.length > 1) {
+      throw new RehearseUsageError(`name one scenario: ${Object.keys(SCENARIOS).join(', ')} (got "${positionals.join(' ')}")`);
     }
-    const options: FlashSaleOptions = {
+    const run = SCENARIOS[scenario as keyof typeof SCENARIOS];
+    const outageFlag = ['outage-start', 'outage-duration', 'erp-breaker-cooldown'].find((name) => values[name as keyof typeof values] !== undefined);
+    if (outageFlag && scenario !== 'erp-outage') throw new RehearseUsageError(`--${outageFlag} is an option of erp-outage only`);
+    const outageStart = values['outage-start'] === '0' ? 0 : positive('outage-start', values['outage-start']);
+    const options: ErpOutageOptions = {
       ...(values.out ? { out: values.out } : {}),
       durationSeconds: positive('duration', values.duration),
       timeFactor: positive('time-factor', values['time-factor']),
@@ -51,10 +64,13 @@ export async function runRehearseCommand(args: string[], config: Config): Promis
       erpQuotaPerSecond: positive('erp-quota', values['erp-quota']),
       hotStock: positive('hot-stock', values['hot-stock']),
       drainTimeoutSeconds: positive('drain-timeout', values['drain-timeout']),
+      outageStartSeconds: outageStart,
+      outageSeconds: positive('outage-duration', values['outage-duration']),
+      erpBreakerCooldownSeconds: positive('erp-breaker-cooldown', values['erp-breaker-cooldown']),
       onProgress: (line) => process.stderr.write(`${line}\n`),
     };
-    for (const key of Object.keys(options) as (keyof FlashSaleOptions)[]) if (options[key] === undefined) delete options[key];
-    const { report, folder } = await runFlashSale(config, createLogger('error'), options);
+    for (const key of Object.keys(options) as (keyof ErpOutageOptions)[]) if (options[key] === undefined) delete options[key];
+    const { report, folder } = await run(config, createLogger('error'), options);
     for (const check of report.checks) console.log(`${check.ok ? 'pass' : 'FAIL'}  ${check.name}: ${check.value} (expected ${check.expected})`);
     console.log(`report: ${folder}/report.json, ${folder}/report.html`);
     return report.passed ? 0 : 1;

@@ -1,27 +1,16 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
-import { startSandboxes, type RunningSandboxes } from '../connectors/sandboxes.ts';
-import { sandboxAdmin } from '../connectors/kit/sandbox-app.ts';
-import { FLOW_JOBS } from '../flows/flow-deps.ts';
-import { startSyncline, type RunningSyncline } from '../syncline.ts';
-import { percentile, renderHtml, type RehearsalCheck, type RehearsalReport, type Series } from './rehearsal-report.ts';
+import type { RehearsalReport } from './rehearsal-report.ts';
+import { runRehearsal, type Phase, type RehearsalOptions } from './rehearsal-harness.ts';
 
 /**
  * The flash-sale rehearsal: orders arrive at a normal rate, then at `multiplier` times that
  * for the peak, then at the normal rate again, across several channels, a share of them for a
- * few hot SKUs with limited stock, while the ERP serves only its quota. Syncline runs in this
- * process against in-process sandboxes, on the embedded PGlite (a fresh data folder) or on
- * DATABASE_URL. The run ends when the ERP backlog has drained (or the drain timeout passed);
- * the report states what was measured and whether the invariants held (docs/rehearsals.md).
+ * few hot SKUs with limited stock, while the ERP serves only its quota (docs/rehearsals.md).
  */
 
-export interface FlashSaleOptions {
-  /** Where the report folder is made (default: ./rehearsals). */
-  out?: string;
+/** Options of the flash-sale plan and of the scenarios that build on its load. */
+export interface FlashSaleOptions extends RehearsalOptions {
   /** Length of the peak as run, in seconds (default: the 20-minute peak divided by timeFactor). */
   durationSeconds?: number;
   /** How much the 20-minute peak is compressed when no duration is given (default: 60, a 20 s peak). */
@@ -35,384 +24,42 @@ export interface FlashSaleOptions {
   /** Hot SKUs, each with `hotStock` units (default: 3 SKUs, 20 units each); half the orders want one. */
   hotSkus?: number;
   hotStock?: number;
-  /** Requests per second the ERP serves; Syncline's ERP limit is set to it (default: 40). */
-  erpQuotaPerSecond?: number;
-  /** How long the backlog may take to drain after the last order before the run gives up (default: 300 s). */
-  drainTimeoutSeconds?: number;
-  /** The p99 time from submission to `allocated` the run must keep (default: 2000 ms). */
-  allocatedP99BoundMs?: number;
-  /** A line of progress, about once a second. */
-  onProgress?: (line: string) => void;
 }
 
 const PEAK_MINUTES = 20;
-const WAREHOUSE = 'WH-FLASH';
-const REGULAR_SKUS = ['REG-1', 'REG-2', 'REG-3', 'REG-4', 'REG-5'];
-/** Statuses of an order that holds stock (reserved or shipped from it). */
-const HOLDING = new Set(['allocated', 'released', 'partially_shipped', 'shipped', 'completed']);
 
-interface Submission {
-  channel: string;
-  channelOrderId: string;
-  lines: { sku: string; quantity: number; unitPrice: string }[];
-  /** Seconds since the load started. */
-  submittedAt: number;
-  acceptedAt?: number;
-  id?: string;
-  refused?: number;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Runs the flash-sale rehearsal and writes report.json and report.html under a new folder; returns both. */
-export async function runFlashSale(base: Config, logger: Logger, options: FlashSaleOptions = {}): Promise<{ report: RehearsalReport; folder: string }> {
+/** The load of a flash sale: normal, peak, normal; with the settings that describe it. */
+export function peakLoad(options: FlashSaleOptions, defaults: { hotStock: number }) {
   const timeFactor = options.timeFactor ?? 60;
   const peakSeconds = options.durationSeconds ?? (PEAK_MINUTES * 60) / timeFactor;
   const shoulderSeconds = Math.max(2, Math.round(peakSeconds / 4));
   const baseRate = options.baseRate ?? 2;
   const multiplier = options.multiplier ?? 8;
-  const channels = options.channels ?? ['shopify-us', 'shopify-ca', 'woocommerce-eu'];
-  const hotSkus = Array.from({ length: options.hotSkus ?? 3 }, (_, i) => `HOT-${i + 1}`);
-  const hotStock = options.hotStock ?? 20;
-  const quota = options.erpQuotaPerSecond ?? 40;
-  const drainTimeoutSeconds = options.drainTimeoutSeconds ?? 300;
-  const p99Bound = options.allocatedP99BoundMs ?? 2000;
-  const progress = options.onProgress ?? (() => {});
-  const startedAt = new Date();
-  const folder = join(options.out ?? 'rehearsals', `flash-sale-${startedAt.toISOString().replace(/[:.]/g, '-')}`);
-  mkdirSync(folder, { recursive: true });
-
-  const sandboxes = await startSandboxes({
-    products: [...hotSkus, ...REGULAR_SKUS].map((code) => ({ code, name: code, listPrice: '10.00', quantity: 1_000_000 })),
-  });
-  let running: RunningSyncline | undefined;
-  try {
-    const client = { id: `rehearsal-${randomBytes(4).toString('hex')}`, secret: randomBytes(24).toString('base64url') };
-    const config: Config = {
-      ...base,
-      // The embedded database is a fresh one: a rehearsal never touches the data folder in use.
-      dataDir: base.databaseUrl ? base.dataDir : mkdtempSync(join(tmpdir(), 'syncline-rehearsal-')),
-      port: 0,
-      host: '127.0.0.1',
-      logLevel: 'error',
-      bootstrapClient: client,
-      sandboxes: { enabled: false, basePort: 0 },
-      systems: sandboxes.settings,
-      workerPollMs: Math.min(base.workerPollMs, 100),
-      targetPolicies: { ...base.targetPolicies, erp: { ...base.targetPolicies.erp, ratePerSecond: quota } },
-    };
-    running = await startSyncline(config, logger, { api: true, workers: true });
-    const api = apiClient(running.url!, client);
-    await setUp(api, hotSkus, hotStock);
-    const erp = sandboxAdmin(sandboxes.urls.erp);
-    await erp.setFaults({ quotaPerSecond: quota });
-    await erp.resetStats();
-
-    // The load: normal, peak, normal; one tick per 100 ms submits what is due.
-    const submissions: Submission[] = [];
-    const loadStart = Date.now();
-    const now = () => (Date.now() - loadStart) / 1000;
-    const phases = [
-      { until: shoulderSeconds, rate: baseRate, name: 'normal' },
-      { until: shoulderSeconds + peakSeconds, rate: baseRate * multiplier, name: 'peak' },
-      { until: 2 * shoulderSeconds + peakSeconds, rate: baseRate, name: 'normal' },
-    ];
-    const peakEnd = shoulderSeconds + peakSeconds;
-    const due = (t: number) => {
-      let n = 0;
-      let from = 0;
-      for (const p of phases) {
-        n += p.rate * Math.max(0, Math.min(t, p.until) - from);
-        from = p.until;
-      }
-      return Math.floor(n);
-    };
-    const inFlight = new Set<Promise<void>>();
-    const samples: { t: number; erpBacklog: number; lanes: [number, number, number] }[] = [];
-    let nextSample = 0;
-    let sequence = 0;
-    const loadSeconds = phases.at(-1)!.until;
-    while (now() < loadSeconds) {
-      const t = now();
-      while (submissions.length < due(t)) {
-        const submission = newSubmission(channels, hotSkus, sequence++, t);
-        submissions.push(submission);
-        const sent = submit(api, submission, now).finally(() => inFlight.delete(sent));
-        inFlight.add(sent);
-      }
-      if (t >= nextSample) {
-        samples.push(await sample(running, t));
-        const s = samples.at(-1)!;
-        const phase = phases.find((p) => t < p.until)?.name ?? 'drain';
-        progress(`t=${t.toFixed(0)}s ${phase} submitted=${submissions.length} accepted=${submissions.filter((x) => x.id).length} erp-backlog=${s.erpBacklog} queued=${s.lanes.join('/')}`);
-        nextSample = Math.floor(t) + 1;
-      }
-      await sleep(100);
-    }
-    await Promise.all(inFlight);
-
-    // The drain: until no order of the run waits for either part of its flow.
-    const ids = submissions.flatMap((s) => (s.id ? [s.id] : []));
-    let drainedAt: number | null = null;
-    while (now() < loadSeconds + drainTimeoutSeconds) {
-      const s = await sample(running, now());
-      samples.push(s);
-      const waiting = await count(running, `SELECT count(*) AS n FROM sales_order WHERE id = ANY($1) AND status IN ('received', 'validated', 'allocated')`, [ids]);
-      progress(`t=${s.t.toFixed(0)}s drain erp-backlog=${s.erpBacklog} waiting=${waiting} queued=${s.lanes.join('/')}`);
-      if (waiting === 0 && s.erpBacklog === 0) {
-        drainedAt = s.t;
-        break;
-      }
-      await sleep(1000);
-    }
-
-    const report = await measure(running, erp, {
-      scenario: 'flash-sale',
-      startedAt,
-      loadStart,
-      submissions,
-      samples,
-      peakEnd,
-      drainedAt,
-      hotSkus,
-      hotStock,
-      quota,
-      p99Bound,
-      api,
-      settings: { peakSeconds, shoulderSeconds, timeFactor, nominalPeakMinutes: options.durationSeconds ? (peakSeconds * timeFactor) / 60 : PEAK_MINUTES, baseRate, multiplier, channels, hotSkus, hotStock, erpQuotaPerSecond: quota, drainTimeoutSeconds },
-    });
-    writeFileSync(join(folder, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-    writeFileSync(join(folder, 'report.html'), renderHtml(report));
-    return { report, folder };
-  } finally {
-    await running?.close().catch(() => {});
-    await sandboxes.close();
-  }
-}
-
-type Api = ReturnType<typeof apiClient>;
-
-/** The API over HTTP with a client-credentials token, renewed when it is refused. */
-function apiClient(baseUrl: string, client: { id: string; secret: string }) {
-  let token: Promise<string> | undefined;
-  const fetchToken = async () => {
-    const response = await fetch(`${baseUrl}/oauth/token`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}` },
-      body: new URLSearchParams({ grant_type: 'client_credentials' }),
-    });
-    if (response.status !== 200) throw new Error(`the rehearsal's client could not get a token: ${response.status}`);
-    return ((await response.json()) as { access_token: string }).access_token;
-  };
-  return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> => {
-    token ??= fetchToken();
-    const response = await fetch(baseUrl + path, {
-      method,
-      headers: { authorization: `Bearer ${await token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    if (response.status === 401) token = undefined;
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
-  };
-}
-
-async function setUp(api: Api, hotSkus: string[], hotStock: number): Promise<void> {
-  const location = await api('POST', '/v1/locations', { code: WAREHOUSE, name: WAREHOUSE, kind: 'warehouse' }, { 'idempotency-key': randomUUID() });
-  if (location.status !== 201 && location.status !== 409) throw new Error(`creating the rehearsal's warehouse: ${location.status} ${JSON.stringify(location.body)}`);
-  const movements = [
-    ...hotSkus.map((sku) => ({ type: 'receipt', sku, location: WAREHOUSE, quantity: hotStock })),
-    ...REGULAR_SKUS.map((sku) => ({ type: 'receipt', sku, location: WAREHOUSE, quantity: 1_000_000 })),
-  ];
-  const stocked = await api('POST', '/v1/inventory/movements', { movements }, { 'idempotency-key': randomUUID() });
-  if (stocked.status !== 201 && stocked.status !== 200) throw new Error(`stocking the rehearsal's warehouse: ${stocked.status} ${JSON.stringify(stocked.body)}`);
-}
-
-/** An order of one channel: one regular line, and every second order a hot SKU too. */
-function newSubmission(channels: string[], hotSkus: string[], n: number, t: number): Submission {
-  const lines = [{ sku: REGULAR_SKUS[n % REGULAR_SKUS.length]!, quantity: 1 + (n % 2), unitPrice: '10.00' }];
-  if (n % 2 === 0) lines.unshift({ sku: hotSkus[(n / 2) % hotSkus.length]!, quantity: 1, unitPrice: '10.00' });
-  return { channel: channels[n % channels.length]!, channelOrderId: `FS-${n}-${randomUUID().slice(0, 8)}`, lines, submittedAt: t };
-}
-
-/** Submits one order, sent again with its Idempotency-Key after a failure (at most three tries). */
-async function submit(api: Api, s: Submission, now: () => number): Promise<void> {
-  const key = randomUUID();
-  const order = {
-    channel: s.channel,
-    channelOrderId: s.channelOrderId,
-    placedAt: new Date().toISOString(),
-    currency: 'USD',
-    customer: { email: 'flash@example.com', name: 'Flash Buyer' },
-    shippingAddress: { name: 'Flash Buyer', line1: '1 Main St', city: 'Springfield', region: 'IL', postalCode: '62701', country: 'US' },
-    lines: s.lines,
-    payments: [],
-  };
-  for (let attempt = 1; attempt <= 3; attempt += 1) {
-    try {
-      const response = await api('POST', '/v1/orders', order, { 'idempotency-key': key });
-      if (response.status === 201 || response.status === 200) {
-        s.id = response.body.id as string;
-        s.acceptedAt = now();
-        return;
-      }
-      s.refused = response.status;
-      if (response.status < 500 && response.status !== 429) return;
-    } catch {
-      s.refused = 0;
-    }
-    await sleep(200 * attempt);
-  }
-}
-
-async function count(running: RunningSyncline, sql: string, params: unknown[] = []): Promise<number> {
-  return Number((await running.db.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0);
-}
-
-async function sample(running: RunningSyncline, t: number): Promise<{ t: number; erpBacklog: number; lanes: [number, number, number] }> {
-  const rows = (await running.db.query<{ lane: number; n: string; release: string }>(
-    `SELECT lane, count(*) AS n, count(*) FILTER (WHERE type = $1) AS release FROM runtime_job GROUP BY lane`,
-    [FLOW_JOBS.release],
-  )).rows;
-  const lanes: [number, number, number] = [0, 0, 0];
-  let erpBacklog = 0;
-  for (const r of rows) {
-    lanes[r.lane] = Number(r.n);
-    erpBacklog += Number(r.release);
-  }
-  return { t, erpBacklog, lanes };
-}
-
-interface MeasureInput {
-  scenario: string;
-  startedAt: Date;
-  loadStart: number;
-  submissions: Submission[];
-  samples: { t: number; erpBacklog: number; lanes: [number, number, number] }[];
-  peakEnd: number;
-  drainedAt: number | null;
-  hotSkus: string[];
-  hotStock: number;
-  quota: number;
-  p99Bound: number;
-  api: Api;
-  settings: Record<string, unknown>;
-}
-
-/** Reads back what happened to every submitted order and checks the invariants. */
-async function measure(running: RunningSyncline, erp: ReturnType<typeof sandboxAdmin>, m: MeasureInput): Promise<RehearsalReport> {
-  const { db } = running;
-  const accepted = m.submissions.filter((s) => s.id);
-  const ids = accepted.map((s) => s.id!);
-  const second = (ms: number) => Math.floor((ms - m.loadStart) / 1000);
-
-  // Lost: acknowledged but not stored. Doubled: one channel order stored twice, or posted twice to the ERP.
-  const stored = (await db.query<{ id: string; channel: string; channel_order_id: string; status: string }>(
-    'SELECT id, channel, channel_order_id, status FROM sales_order WHERE channel_order_id = ANY($1)',
-    [m.submissions.map((s) => s.channelOrderId)],
-  )).rows;
-  const storedIds = new Set(stored.map((r) => r.id));
-  const lostOrders = ids.filter((id) => !storedIds.has(id)).length;
-  const perChannelOrder = new Map<string, number>();
-  for (const r of stored) perChannelOrder.set(`${r.channel}\n${r.channel_order_id}`, (perChannelOrder.get(`${r.channel}\n${r.channel_order_id}`) ?? 0) + 1);
-  const erpState = await erp.call<{ sales: { reference: string }[] }>('GET', '/_sandbox/state');
-  const perReference = new Map<string, number>();
-  for (const sale of erpState.sales) perReference.set(sale.reference, (perReference.get(sale.reference) ?? 0) + 1);
-  const doubledOrders =
-    [...perChannelOrder.values()].reduce((n, c) => n + Math.max(0, c - 1), 0) + ids.reduce((n, id) => n + Math.max(0, (perReference.get(id) ?? 0) - 1), 0);
-
-  // Oversold: units held by orders beyond the stock, and reservations beyond what is on hand.
-  const status = new Map(stored.map((r) => [r.id, r.status]));
-  let oversoldUnits = 0;
-  for (const sku of m.hotSkus) {
-    const held = accepted.filter((s) => HOLDING.has(status.get(s.id!) ?? '')).reduce((n, s) => n + s.lines.filter((l) => l.sku === sku).reduce((q, l) => q + l.quantity, 0), 0);
-    oversoldUnits += Math.max(0, held - m.hotStock);
-    const figure = (await m.api('GET', `/v1/inventory/availability?sku=${sku}&location=${WAREHOUSE}`)).body as { onHand: number; reserved: number };
-    oversoldUnits += Math.max(0, figure.reserved - figure.onHand);
-  }
-
-  const timeline = (await db.query<{ order_id: string; received: Date | null; allocated: Date | null }>(
-    `SELECT o.id AS order_id, o.created_at AS received, min(t.at) AS allocated
-       FROM sales_order o JOIN order_timeline t ON t.order_id = o.id AND t.action = 'inventory.allocate' AND t.outcome = 'succeeded'
-      WHERE o.id = ANY($1) GROUP BY o.id, o.created_at`,
-    [ids],
-  )).rows;
-  const toAllocated = timeline.filter((r) => r.received && r.allocated).map((r) => new Date(r.allocated!).getTime() - new Date(r.received!).getTime());
-
-  const stats = await erp.stats();
-  const erpRequestsPerSecond: Series = stats.perSecond.map((s) => ({ t: second(Date.parse(s.second)), value: s.accepted + s.throttled + s.failed })).filter((p) => p.t >= 0);
-  const quotaExceededSeconds = erpRequestsPerSecond.filter((p) => p.value > m.quota).length;
-  // Whole seconds strictly between the end of the peak and the drain, when the backlog kept the ERP busy.
-  const drainEnd = m.drainedAt ?? Infinity;
-  const drainSeconds = stats.perSecond.filter((s) => second(Date.parse(s.second)) > m.peakEnd && second(Date.parse(s.second)) < Math.floor(drainEnd) - 1);
-  const drainRatio = drainSeconds.length > 0 ? drainSeconds.reduce((n, s) => n + s.accepted, 0) / (drainSeconds.length * m.quota) : 1;
-
-  const acceptedPerSecond = new Map<number, number>();
-  for (const s of accepted) acceptedPerSecond.set(Math.floor(s.acceptedAt!), (acceptedPerSecond.get(Math.floor(s.acceptedAt!)) ?? 0) + 1);
-  const lastSecond = Math.ceil(Math.max(...m.samples.map((s) => s.t), 0));
-  const availability = new Map(
-    (await db.query<{ s: string; n: string }>(
-      `SELECT floor(extract(epoch FROM time))::bigint AS s, count(*) AS n FROM outbox_event
-        WHERE type = 'inventory.availability.changed' AND time >= $1 GROUP BY 1`,
-      [new Date(m.loadStart).toISOString()],
-    )).rows.map((r) => [second(Number(r.s) * 1000), Number(r.n)]),
-  );
-  const deadLetters = Object.fromEntries(
-    (await db.query<{ error_code: string; n: string }>('SELECT error_code, count(*) AS n FROM runtime_dead_letter GROUP BY error_code')).rows.map((r) => [r.error_code, Number(r.n)]),
-  );
-  const exceptions = Object.fromEntries(
-    (await db.query<{ kind: string; n: string }>(
-      `SELECT coalesce(f.hold_reason->>'kind', 'none') AS kind, count(*) AS n FROM sales_order o JOIN order_flow f ON f.order_id = o.id
-        WHERE o.id = ANY($1) AND o.status = 'on_hold' GROUP BY 1`,
-      [ids],
-    )).rows.map((r) => [r.kind, Number(r.n)]),
-  );
-
-  const by = (wanted: string) => stored.filter((r) => r.status === wanted).length;
-  const released = stored.filter((r) => ['released', 'partially_shipped', 'shipped', 'completed'].includes(r.status)).length;
-  const p99 = percentile(toAllocated, 99);
-  const drainedAfterSeconds = m.drainedAt === null ? null : Math.max(0, Number((m.drainedAt - m.peakEnd).toFixed(1)));
-  const checks: RehearsalCheck[] = [
-    { name: 'oversold units', ok: oversoldUnits === 0, value: oversoldUnits, expected: '0' },
-    { name: 'orders lost', ok: lostOrders === 0, value: lostOrders, expected: '0' },
-    { name: 'orders doubled', ok: doubledOrders === 0, value: doubledOrders, expected: '0' },
-    { name: 'seconds above the ERP quota', ok: quotaExceededSeconds === 0, value: quotaExceededSeconds, expected: '0' },
-    { name: 'backlog drained', ok: m.drainedAt !== null, value: drainedAfterSeconds ?? -1, expected: 'seconds after the peak, within the drain timeout' },
-    { name: 'time to allocated p99 (ms)', ok: p99 <= m.p99Bound, value: p99, expected: `<= ${m.p99Bound}` },
-    { name: 'drain rate over the ERP quota', ok: drainRatio >= 0.8, value: Number(drainRatio.toFixed(2)), expected: '>= 0.8 (the target is 0.95)' },
+  const phases: Phase[] = [
+    { until: shoulderSeconds, rate: baseRate, name: 'normal' },
+    { until: shoulderSeconds + peakSeconds, rate: baseRate * multiplier, name: 'peak' },
+    { until: 2 * shoulderSeconds + peakSeconds, rate: baseRate, name: 'normal' },
   ];
   return {
-    scenario: m.scenario,
-    startedAt: m.startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    database: db.kind === 'pglite' ? 'pglite' : 'postgres',
-    settings: m.settings,
-    orders: {
-      submitted: m.submissions.length,
-      accepted: accepted.length,
-      refused: m.submissions.length - accepted.length,
-      released,
-      backordered: by('pending_allocation'),
-      onHold: by('on_hold'),
-      other: stored.length - released - by('pending_allocation') - by('on_hold'),
+    phases,
+    shoulderSeconds,
+    peakSeconds,
+    channels: options.channels ?? ['shopify-us', 'shopify-ca', 'woocommerce-eu'],
+    hotSkus: Array.from({ length: options.hotSkus ?? 3 }, (_, i) => `HOT-${i + 1}`),
+    hotStock: options.hotStock ?? defaults.hotStock,
+    settings: {
+      peakSeconds,
+      shoulderSeconds,
+      timeFactor,
+      nominalPeakMinutes: options.durationSeconds ? (peakSeconds * timeFactor) / 60 : PEAK_MINUTES,
+      baseRate,
+      multiplier,
     },
-    timeToAllocatedMs: { p50: percentile(toAllocated, 50), p99, max: Math.max(0, ...toAllocated), count: toAllocated.length },
-    drainedAfterSeconds,
-    oversoldUnits,
-    lostOrders,
-    doubledOrders,
-    quotaExceededSeconds,
-    drainRatio: Number(drainRatio.toFixed(3)),
-    deadLetters,
-    exceptions,
-    series: {
-      acceptedPerSecond: Array.from({ length: lastSecond + 1 }, (_, t) => ({ t, value: acceptedPerSecond.get(t) ?? 0 })),
-      erpBacklog: m.samples.map((s) => ({ t: Math.round(s.t), value: s.erpBacklog })),
-      erpRequestsPerSecond,
-      availabilityEventsPerSecond: Array.from({ length: lastSecond + 1 }, (_, t) => ({ t, value: availability.get(t) ?? 0 })),
-      jobsQueued: m.samples.map((s) => ({ t: Math.round(s.t), critical: s.lanes[0], normal: s.lanes[1], bulk: s.lanes[2] })),
-    },
-    checks,
-    passed: checks.every((c) => c.ok),
   };
+}
+
+/** Runs the flash-sale rehearsal and writes report.json and report.html under a new folder; returns both. */
+export function runFlashSale(base: Config, logger: Logger, options: FlashSaleOptions = {}): Promise<{ report: RehearsalReport; folder: string }> {
+  const load = peakLoad(options, { hotStock: 20 });
+  return runRehearsal(base, logger, { scenario: 'flash-sale', ...load }, options);
 }

@@ -43,7 +43,11 @@ export interface RehearsalReport {
     erpRequestsPerSecond: Series;
     availabilityEventsPerSecond: Series;
     jobsQueued: { t: number; critical: number; normal: number; bulk: number }[];
+    /** The scenario's own series by name (erp-outage: `erpDown`), each drawn as one more chart. */
+    scenario?: Record<string, Series>;
   };
+  /** The scenario's own figures (erp-outage: the orders submitted during the outage, ...). */
+  figures?: Record<string, unknown>;
   checks: RehearsalCheck[];
   passed: boolean;
 }
@@ -111,6 +115,7 @@ ${row('drained after the peak (s)', report.drainedAfterSeconds ?? 'not within th
 ${row('drain rate / ERP quota', report.drainRatio)}
 ${row('dead letters by code', report.deadLetters)}
 ${row('exceptions by reason', report.exceptions)}
+${report.figures ? row('scenario figures', report.figures) : ''}
 ${row('settings', report.settings)}
 </table>
 <h2>Charts</h2>
@@ -123,6 +128,7 @@ ${lineChart('Jobs queued per lane', [
   { label: 'normal', color: '#ff7f0e', series: s.jobsQueued.map((j) => ({ t: j.t, value: j.normal })) },
   { label: 'bulk', color: '#7f7f7f', series: s.jobsQueued.map((j) => ({ t: j.t, value: j.bulk })) },
 ])}
+${Object.entries(s.scenario ?? {}).map(([name, series]) => lineChart(`${report.scenario}: ${name}`, [{ label: name, color: '#17becf', series }])).join('\n')}
 </body></html>
 `;
 }
