@@ -104,12 +104,13 @@ const GRAPHILE_VARIANTS: GraphileVariant[] = [
   { name: 'localQueue 50, batched completions', preset: batched(CONCURRENCY * 5), poolSize: POOL_SIZE },
   { name: 'localQueue 200, batched completions', preset: batched(200), poolSize: POOL_SIZE },
   { name: 'localQueue 500, batched completions', preset: batched(500), poolSize: POOL_SIZE },
+  { name: 'localQueue 1000, batched completions', preset: batched(1000), poolSize: POOL_SIZE },
   { name: 'localQueue 50, batched completions, pool 11', preset: batched(CONCURRENCY * 5), poolSize: CONCURRENCY + 1 },
   { name: 'localQueue 50, completeJobBatchDelay 5', preset: batched(CONCURRENCY * 5, { completeJobBatchDelay: 5, failJobBatchDelay: 5 }), poolSize: POOL_SIZE },
 ];
 const SELECTED = process.env.BENCH_RUNTIME_GRAPHILE
   ? GRAPHILE_VARIANTS.filter((v) => process.env.BENCH_RUNTIME_GRAPHILE!.split(',').some((n) => v.name.startsWith(n.trim())))
-  : GRAPHILE_VARIANTS.filter((v) => ['defaults', 'localQueue 50, batched completions', 'localQueue 200, batched completions', 'localQueue 500, batched completions'].includes(v.name));
+  : GRAPHILE_VARIANTS.filter((v) => ['defaults', 'localQueue 200, batched completions', 'localQueue 500, batched completions', 'localQueue 1000, batched completions'].includes(v.name));
 
 interface Measurement {
   system: string;

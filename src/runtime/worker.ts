@@ -37,7 +37,7 @@ export interface WorkerOptions {
    * How much work to keep claimed ahead, in milliseconds at the rate this worker has been
    * starting jobs: fast jobs are claimed hundreds at a time, slow ones a few at a time, so a
    * buffer never holds more than about this long of work that another process could have run
-   * (default: 100 ms; never fewer than 2 x concurrency jobs, never more than `prefetch`).
+   * (default: 500 ms; never fewer than 2 x concurrency jobs, never more than `prefetch`).
    */
   prefetchMs?: number;
   /** Fallback poll when no notification arrives: retries coming due, expired leases (default: 1000 ms). */
@@ -105,7 +105,7 @@ export class Worker {
     this.#pollMs = options.pollMs ?? 1000;
     this.#prefetch = Math.max(0, options.prefetch ?? this.#concurrency * 50);
     this.#minPrefetch = Math.min(this.#prefetch, this.#concurrency * 2);
-    this.#prefetchMs = Math.max(0, options.prefetchMs ?? 100);
+    this.#prefetchMs = Math.max(0, options.prefetchMs ?? 500);
     // One DELETE per batch of finished jobs, while the previous batch commits.
     this.#completer = new CompletionBatcher(db);
     this.#relay = options.relay === false ? undefined : new OutboxRelay(db, registry, this.#logger, { pollMs: options.relayPollMs ?? 200 });

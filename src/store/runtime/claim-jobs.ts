@@ -11,7 +11,6 @@ export interface ClaimedJobRow {
   correlation_id: string;
   attempts: number;
   max_attempts: number | null;
-  created_at: Date | string;
 }
 
 /**
@@ -25,7 +24,7 @@ export const ASYNC_COMMIT = `SELECT set_config('synchronous_commit', 'off', true
 // runtime_claim_jobs (migrations 0005 and 0021) holds the claim itself, with a fixed plan kept between calls.
 const CLAIM_SQL = `
   WITH async_commit AS (${ASYNC_COMMIT})
-  SELECT j.id, j.type, j.lane, j.payload, j.ordering_key, j.target, j.job_key, j.correlation_id, j.attempts, j.max_attempts, j.created_at
+  SELECT j.id, j.type, j.lane, j.payload, j.ordering_key, j.target, j.job_key, j.correlation_id, j.attempts, j.max_attempts
     FROM async_commit, runtime_claim_jobs($5, $6, $1, $2, $3, $4) j
    WHERE async_commit.v = 'off'`;
 
