@@ -35,7 +35,7 @@ export interface WorkerOptions {
   prefetch?: number;
   /**
    * How much work to keep claimed ahead, in milliseconds at the rate this worker has been
-   * starting jobs: fast jobs are claimed hundreds at a time, slow ones a few at a time, so a
+   * completing jobs: fast jobs are claimed hundreds at a time, slow ones a few at a time, so a
    * buffer never holds more than about this long of work that another process could have run
    * (default: 500 ms; never fewer than 2 x concurrency jobs, never more than `prefetch`).
    */
@@ -78,10 +78,11 @@ export class Worker {
   // Claimed, not yet started: one queue per lane, each in id order.
   readonly #buffer: [JobQueue, JobQueue, JobQueue] = [new JobQueue(), new JobQueue(), new JobQueue()];
   readonly #runningByLane = [0, 0, 0];
-  // Jobs started per second (smoothed), which sizes the prefetch.
+  // Jobs completed per second (smoothed), which sizes the prefetch. Failures do not count: jobs
+  // deferred by a rate limit or an open breaker come back fast and would inflate it.
   #rate = 0;
   #rateSince = performance.now();
-  #startedSince = 0;
+  #completedSince = 0;
   #stopping = false;
   // There may be jobs to claim (a notification, the poll, or a claim that got all it asked for).
   #maybeMore = true;
@@ -157,15 +158,15 @@ export class Worker {
     }
   }
 
-  /** Jobs to keep claimed ahead: about prefetchMs of work at the recent start rate, within bounds. */
+  /** Jobs to keep claimed ahead: about prefetchMs of work at the recent completion rate, within bounds. */
   #prefetchTarget(): number {
     const now = performance.now();
     const elapsed = now - this.#rateSince;
     if (elapsed >= 250) {
-      const sample = (this.#startedSince * 1000) / elapsed;
+      const sample = (this.#completedSince * 1000) / elapsed;
       this.#rate = this.#rate === 0 ? sample : (this.#rate + sample) / 2;
       this.#rateSince = now;
-      this.#startedSince = 0;
+      this.#completedSince = 0;
     }
     return Math.min(this.#prefetch, Math.max(this.#minPrefetch, Math.round((this.#rate * this.#prefetchMs) / 1000)));
   }
@@ -214,7 +215,6 @@ export class Worker {
     const entry: Running = { row, controller, done: Promise.resolve() };
     this.#running.set(row.id, entry);
     this.#runningByLane[row.lane]! += 1;
-    this.#startedSince += 1;
     entry.done = this.#execute(row, controller).finally(() => {
       this.#running.delete(row.id);
       this.#runningByLane[row.lane]! -= 1;
@@ -274,6 +274,7 @@ export class Worker {
   }
 
   #complete(row: ClaimedJobRow): void {
+    this.#completedSince += 1;
     this.#completing.add(row.id);
     const finished = this.#completer
       .complete(row.id)
