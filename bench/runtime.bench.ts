@@ -54,13 +54,23 @@ async function freshDatabase(name: string): Promise<string> {
   return urlOf(name);
 }
 
+const workerErrors = new WeakMap<ChildProcess, string[]>();
+function errorsOf(child: ChildProcess): string[] {
+  let list = workerErrors.get(child);
+  if (!list) workerErrors.set(child, (list = []));
+  return list;
+}
+
 function startProcess(args: string[], env: Record<string, string>, ready: RegExp): Promise<ChildProcess> {
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let output = '';
     const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 60_000);
     const onData = (chunk: Buffer) => {
-      output += chunk.toString();
+      const text = chunk.toString();
+      output += text;
+      // Errors a worker logs during the run (a lost connection, a failed claim) go with the measurement.
+      for (const line of text.split('\n')) if (/"level":50|Error:/.test(line)) errorsOf(child).push(line.slice(0, 300));
       if (ready.test(output)) {
         clearTimeout(timer);
         resolve(child);
@@ -120,6 +130,9 @@ interface Measurement {
   /** CPU (user + system) per job, in microseconds, of the worker processes and of the database backends. */
   workerCpuUsPerJob: number;
   databaseCpuUsPerJob: number;
+  /** Error lines the workers logged during the run, and the first of them. */
+  workerErrors: number;
+  firstWorkerError?: string;
 }
 
 const TICK_US = 1_000_000 / 100; // USER_HZ
@@ -167,6 +180,8 @@ async function timeDrain(url: string, table: string, system: string, children: C
       jobsPerSecond: Math.round(JOBS / seconds),
       workerCpuUsPerJob: Math.round((workerCpu * TICK_US) / JOBS),
       databaseCpuUsPerJob: Math.round((databaseCpu * TICK_US) / JOBS),
+      workerErrors: children.reduce((n, c) => n + errorsOf(c).length, 0),
+      firstWorkerError: children.flatMap((c) => errorsOf(c))[0],
     };
   } finally {
     await client.end();
@@ -272,7 +287,7 @@ export async function run(): Promise<void> {
     const runs = new Map<string, Measurement[]>();
     const record = (m: Measurement) => {
       runs.set(m.system, [...(runs.get(m.system) ?? []), m]);
-      console.log(`  ${processes} x ${CONCURRENCY}  ${m.system}: ${m.jobsPerSecond} jobs/s (${m.seconds} s), CPU per job: workers ${m.workerCpuUsPerJob} µs, database ${m.databaseCpuUsPerJob} µs`);
+      console.log(`  ${processes} x ${CONCURRENCY}  ${m.system}: ${m.jobsPerSecond} jobs/s (${m.seconds} s), CPU per job: workers ${m.workerCpuUsPerJob} µs, database ${m.databaseCpuUsPerJob} µs` + (m.workerErrors ? `; ${m.workerErrors} worker errors, first: ${m.firstWorkerError}` : ''));
     };
     for (let r = 0; r < ROUNDS; r += 1) {
       // Interleaved, and the order rotates each round, so that a busy moment of the shared machine hits each system in turn.

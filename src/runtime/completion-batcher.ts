@@ -1,8 +1,14 @@
 import type { Database } from '../store/database.ts';
 import { completeJobs } from '../store/runtime/finish-jobs.ts';
 
+// A DELETE that failed (a dropped connection, a deadlock with a lease renewal) is tried again
+// this many times in all before its jobs are left to run again when their leases expire.
+const ATTEMPTS = 3;
+const RETRY_DELAY_MS = 100;
+
 interface Pending {
   id: string;
+  failures: number;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -11,7 +17,9 @@ interface Pending {
  * Group-commits job completions. Completions are gathered until the current turn of the event
  * loop ends (jobs started together mostly finish together), then deleted with one statement;
  * while `maxInFlight` statements are running, more completions wait and join the next one.
- * A completion resolves once its DELETE has committed (asynchronously, see ASYNC_COMMIT).
+ * A completion resolves once its DELETE has committed (asynchronously, see ASYNC_COMMIT); a
+ * failed DELETE is tried again after a short pause, so one dropped connection does not send a
+ * whole batch of finished jobs back to the queue.
  */
 export class CompletionBatcher {
   readonly #db: Database;
@@ -32,7 +40,7 @@ export class CompletionBatcher {
   /** Resolves once the job's row is deleted. */
   complete(id: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ id, resolve, reject });
+      this.#pending.push({ id, failures: 0, resolve, reject });
       this.#schedule();
     });
   }
@@ -59,7 +67,15 @@ export class CompletionBatcher {
             for (const p of batch) p.resolve();
           },
           (error: unknown) => {
-            for (const p of batch) p.reject(error);
+            const again = batch.filter((p) => {
+              p.failures += 1;
+              if (p.failures < ATTEMPTS) return true;
+              p.reject(error);
+              return false;
+            });
+            if (again.length === 0) return;
+            this.#pending.unshift(...again);
+            return new Promise<void>((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
           },
         )
         .finally(() => {
