@@ -2,14 +2,17 @@ import { run } from 'graphile-worker';
 
 /**
  * One graphile-worker process for the runtime benchmark: the same trivial task and the
- * same concurrency as a Syncline worker process. Prints "ready" once it listens.
+ * same concurrency as a Syncline worker process. GRAPHILE_PRESET (JSON) holds the
+ * `preset.worker` options of the configuration measured (local queue, batched
+ * completions, pool size); empty means graphile-worker's defaults. Prints "ready" once it listens.
  */
+const preset = JSON.parse(process.env.GRAPHILE_PRESET || '{}') as Record<string, unknown>;
 const runner = await run({
   connectionString: process.env.DATABASE_URL!,
   concurrency: Number(process.env.CONCURRENCY ?? 10),
   maxPoolSize: Number(process.env.POOL_SIZE ?? 8),
   noHandleSignals: true,
-  ...(process.env.LOCAL_QUEUE ? { preset: { worker: { localQueue: { size: Number(process.env.LOCAL_QUEUE) }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } } } : {}),
+  ...(Object.keys(preset).length > 0 ? { preset: { worker: preset } } : {}),
   taskList: { 'bench.noop': async () => {} },
   logger: undefined,
 });

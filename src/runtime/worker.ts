@@ -2,13 +2,13 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../store/database.ts';
-import { CommitBatcher } from '../store/commit-batcher.ts';
-import { claimJobs, type ClaimedJobRow } from '../store/runtime/claim-jobs.ts';
-import { completeJobs, releaseJobs, renewLeases, rescheduleJob } from '../store/runtime/finish-jobs.ts';
+import { claimJobs, compareJobIds, type ClaimedJobRow } from '../store/runtime/claim-jobs.ts';
+import { releaseJobs, renewLeases, rescheduleJob } from '../store/runtime/finish-jobs.ts';
 import { moveToDeadLetter } from '../store/runtime/dead-letter-queries.ts';
 import { JOBS_CHANNEL } from '../store/runtime/insert-jobs.ts';
 import { newId } from '../model/ids.ts';
 import { enqueue } from './queue.ts';
+import { CompletionBatcher } from './completion-batcher.ts';
 import { classifyError, decideFailure, DEFAULT_JOB_POLICY, remediationFor } from './retry-policy.ts';
 import type { RuntimeRegistry } from './registry.ts';
 import { laneName, type HandlerContext, type Job, type JobHooks } from './runtime.ts';
@@ -29,11 +29,18 @@ export interface WorkerOptions {
   /** How long a claimed job belongs to this worker before others may take it; renewed while it runs (default: 30000 ms). */
   leaseMs?: number;
   /**
-   * Jobs claimed ahead of free slots, so that one claim serves many completions. Buffered jobs
-   * are leased like running ones; critical work is still claimed at once when a slot is free
-   * (default: 2 x concurrency).
+   * Most jobs claimed ahead of free slots, so that one claim serves many completions. Buffered
+   * jobs are leased like running ones; critical work is still claimed at once when a slot is
+   * free (default: 50 x concurrency).
    */
   prefetch?: number;
+  /**
+   * How much work to keep claimed ahead, in milliseconds at the rate this worker has been
+   * completing jobs: fast jobs are claimed hundreds at a time, slow ones a few at a time, so a
+   * buffer never holds more than about this long of work that another process could have run
+   * (default: 500 ms; never fewer than 2 x concurrency jobs, never more than `prefetch`).
+   */
+  prefetchMs?: number;
   /** Fallback poll when no notification arrives: retries coming due, expired leases (default: 1000 ms). */
   pollMs?: number;
   /** Run the outbox relay in this process (default: true); only one process relays at a time. */
@@ -64,11 +71,19 @@ export class Worker {
   readonly #pollMs: number;
   readonly #running = new Map<string, Running>();
   readonly #completing = new Set<string>();
-  readonly #completer: CommitBatcher<string, void>;
+  readonly #completer: CompletionBatcher;
   readonly #relay: OutboxRelay | undefined;
   readonly #prefetch: number;
-  // Claimed, not yet started; kept sorted by lane, then id.
-  #buffer: ClaimedJobRow[] = [];
+  readonly #minPrefetch: number;
+  readonly #prefetchMs: number;
+  // Claimed, not yet started: one queue per lane, each in id order.
+  readonly #buffer: [JobQueue, JobQueue, JobQueue] = [new JobQueue(), new JobQueue(), new JobQueue()];
+  readonly #runningByLane = [0, 0, 0];
+  // Jobs completed per second (smoothed), which sizes the prefetch. Failures do not count: jobs
+  // deferred by a rate limit or an open breaker come back fast and would inflate it.
+  #rate = 0;
+  #rateSince = performance.now();
+  #completedSince = 0;
   #stopping = false;
   // There may be jobs to claim (a notification, the poll, or a claim that got all it asked for).
   #maybeMore = true;
@@ -90,16 +105,11 @@ export class Worker {
     this.#maxNormal = Math.max(1, Math.min(this.#concurrency, options.maxNormal ?? this.#concurrency - 1));
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#pollMs = options.pollMs ?? 1000;
-    this.#prefetch = Math.max(0, options.prefetch ?? this.#concurrency * 2);
+    this.#prefetch = Math.max(0, options.prefetch ?? this.#concurrency * 50);
+    this.#minPrefetch = Math.min(this.#prefetch, this.#concurrency * 2);
+    this.#prefetchMs = Math.max(0, options.prefetchMs ?? 500);
     // One DELETE per batch of finished jobs, while the previous batch commits.
-    this.#completer = new CommitBatcher<string, void>(
-      db,
-      async (tx, ids) => {
-        await completeJobs(tx, ids);
-        return ids.map(() => undefined);
-      },
-      { maxBatchSize: 1000, maxConcurrentBatches: 2, transactional: false },
-    );
+    this.#completer = new CompletionBatcher(db);
     this.#relay = options.relay === false ? undefined : new OutboxRelay(db, registry, this.#logger, { pollMs: options.relayPollMs ?? 200 });
   }
 
@@ -123,7 +133,7 @@ export class Worker {
 
   /** Jobs claimed but not started yet. */
   get buffered(): number {
-    return this.#buffer.length;
+    return this.#buffer[0].length + this.#buffer[1].length + this.#buffer[2].length;
   }
 
   /** Jobs running now in this process. */
@@ -138,39 +148,40 @@ export class Worker {
     wake?.();
   }
 
-  #countLane(lane: number): number {
-    let n = 0;
-    for (const r of this.#running.values()) if (r.row.lane === lane) n += 1;
-    return n;
-  }
-
   /** Starts buffered jobs while slots are free, lowest lane first, within the lane caps. */
   #dispatch(): void {
-    let normal = this.#countLane(1);
-    let bulk = this.#countLane(2);
-    for (let i = 0; i < this.#buffer.length && this.#running.size < this.#concurrency; ) {
-      const row = this.#buffer[i]!;
-      const allowed = row.lane === 0 || (row.lane === 1 && normal < this.#maxNormal) || (row.lane === 2 && bulk < this.#maxBulk);
-      if (!allowed) {
-        i += 1;
-        continue;
-      }
-      this.#buffer.splice(i, 1);
-      if (row.lane === 1) normal += 1;
-      if (row.lane === 2) bulk += 1;
-      this.#start(row);
+    const [critical, normal, bulk] = this.#buffer;
+    while (this.#running.size < this.#concurrency) {
+      if (critical.length > 0) this.#start(critical.shift());
+      else if (normal.length > 0 && this.#runningByLane[1]! < this.#maxNormal) this.#start(normal.shift());
+      else if (bulk.length > 0 && this.#runningByLane[2]! < this.#maxBulk) this.#start(bulk.shift());
+      else return;
     }
+  }
+
+  /** Jobs to keep claimed ahead: about prefetchMs of work at the recent completion rate, within bounds. */
+  #prefetchTarget(): number {
+    const now = performance.now();
+    const elapsed = now - this.#rateSince;
+    if (elapsed >= 250) {
+      const sample = (this.#completedSince * 1000) / elapsed;
+      this.#rate = this.#rate === 0 ? sample : (this.#rate + sample) / 2;
+      this.#rateSince = now;
+      this.#completedSince = 0;
+    }
+    return Math.min(this.#prefetch, Math.max(this.#minPrefetch, Math.round((this.#rate * this.#prefetchMs) / 1000)));
   }
 
   async #pump(): Promise<void> {
     while (!this.#stopping) {
       this.#dispatch();
-      const capacity = this.#concurrency + this.#prefetch;
-      const room = capacity - this.#running.size - this.#buffer.length;
-      const criticalRoom = this.#concurrency - this.#running.size - this.#buffer.filter((r) => r.lane === 0).length;
+      const capacity = this.#concurrency + this.#prefetchTarget();
+      const buffered = this.buffered;
+      const room = capacity - this.#running.size - buffered;
+      const criticalRoom = this.#concurrency - this.#running.size - this.#buffer[0].length;
       // Claim in batches: wait until half the capacity is free, unless nothing is left to run
       // or a critical job may be waiting for a free slot.
-      const batchDue = this.#maybeMore && room > 0 && (room >= Math.ceil(capacity / 2) || this.#buffer.length === 0);
+      const batchDue = this.#maybeMore && room > 0 && (room >= Math.ceil(capacity / 2) || buffered === 0);
       const criticalDue = this.#criticalPending && criticalRoom > 0;
       if (batchDue || criticalDue) {
         const limits: [number, number, number] = batchDue ? [Math.max(room, criticalRoom), room, room] : [criticalRoom, 0, 0];
@@ -183,7 +194,7 @@ export class Worker {
             await releaseJobs(this.#db, this.id, rows.map((r) => r.id));
             break;
           }
-          this.#buffer = [...this.#buffer, ...rows].sort((a, b) => a.lane - b.lane || (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+          for (const row of rows) this.#buffer[row.lane]!.push(row);
           if (rows.length === total) {
             this.#maybeMore = true;
             this.#criticalPending ||= limits[0] > 0 && rows.every((r) => r.lane === 0);
@@ -204,8 +215,10 @@ export class Worker {
     const controller = new AbortController();
     const entry: Running = { row, controller, done: Promise.resolve() };
     this.#running.set(row.id, entry);
+    this.#runningByLane[row.lane]! += 1;
     entry.done = this.#execute(row, controller).finally(() => {
       this.#running.delete(row.id);
+      this.#runningByLane[row.lane]! -= 1;
       this.#signal(false);
     });
   }
@@ -226,7 +239,9 @@ export class Worker {
       attempt: row.attempts,
       maxAttempts,
     };
-    const log = this.#logger.child({ jobId: row.id, type: row.type, correlationId: row.correlation_id, attempt: row.attempts });
+    // A child logger per job costs more than a trivial job; made only when something logs.
+    let log: Logger | undefined;
+    const logger = () => (log ??= this.#logger.child({ jobId: row.id, type: row.type, correlationId: row.correlation_id, attempt: row.attempts }));
     const timeout = setTimeout(() => controller.abort(new SynclineError('JOB_TIMEOUT', `the job ran longer than ${policy.timeoutMs} ms`, { retry: 'transient' })), policy.timeoutMs);
     try {
       if (!registered) throw new SynclineError('NO_HANDLER', `no handler is registered for job type "${row.type}" in this worker`, { retry: 'transient', details: { remediation: `Deploy a worker that registers "${row.type}", then replay.` } });
@@ -243,7 +258,9 @@ export class Worker {
         enqueue: async (spec) => {
           await enqueue(this.#db, { ...spec, correlationId: spec.correlationId || row.correlation_id });
         },
-        logger: log,
+        get logger() {
+          return logger();
+        },
       };
       await new Promise<void>((resolve, reject) => {
         controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
@@ -253,14 +270,15 @@ export class Worker {
       this.#complete(row);
     } catch (error) {
       clearTimeout(timeout);
-      await withTrace(row, () => this.#fail(row, job, registered?.hooks, policy, error, log));
+      await withTrace(row, () => this.#fail(row, job, registered?.hooks, policy, error, logger()));
     }
   }
 
   #complete(row: ClaimedJobRow): void {
+    this.#completedSince += 1;
     this.#completing.add(row.id);
     const finished = this.#completer
-      .submit(row.id)
+      .complete(row.id)
       .then(
         () => {
           // The next job of this ordering key became claimable.
@@ -322,7 +340,7 @@ export class Worker {
   }
 
   async #renew(): Promise<void> {
-    const ids = [...this.#running.keys(), ...this.#buffer.map((r) => r.id), ...this.#completing];
+    const ids = [...this.#running.keys(), ...this.#buffer.flatMap((q) => q.ids()), ...this.#completing];
     if (ids.length === 0) return;
     try {
       await renewLeases(this.#db, this.id, ids, this.#leaseMs);
@@ -342,8 +360,7 @@ export class Worker {
     await this.#relay?.stop();
     await this.#pumpDone;
     // Claimed but never started: back to the queue at once, attempt not counted.
-    const unstarted = this.#buffer.map((r) => r.id);
-    this.#buffer = [];
+    const unstarted = this.#buffer.flatMap((q) => q.drain().map((r) => r.id));
     await releaseJobs(this.#db, this.id, unstarted).catch((error: unknown) => this.#logger.warn({ err: error }, 'releasing unstarted jobs failed; they return when their lease expires'));
     const running = [...this.#running.values()];
     let timer: NodeJS.Timeout | undefined;
@@ -363,5 +380,48 @@ export class Worker {
     for (const t of this.#timers) clearInterval(t);
     await this.#unlisten?.().catch(() => {});
     return { finished, released };
+  }
+}
+
+/** Claimed jobs of one lane waiting for a slot, in id order; O(1) to take the next. */
+class JobQueue {
+  #rows: ClaimedJobRow[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#rows.length - this.#head;
+  }
+
+  /** Adds a claimed job; a job older than the last one queued (a retry come due) is put in its place. */
+  push(row: ClaimedJobRow): void {
+    const last = this.#rows[this.#rows.length - 1];
+    this.#rows.push(row);
+    if (this.length > 1 && last && compareJobIds(row.id, last.id) < 0) {
+      this.#rows = this.#rows.slice(this.#head).sort((a, b) => compareJobIds(a.id, b.id));
+      this.#head = 0;
+    }
+  }
+
+  /** Takes the oldest job; the caller checks length first. */
+  shift(): ClaimedJobRow {
+    const row = this.#rows[this.#head]!;
+    this.#head += 1;
+    if (this.#head > 1024 && this.#head * 2 > this.#rows.length) {
+      this.#rows = this.#rows.slice(this.#head);
+      this.#head = 0;
+    }
+    return row;
+  }
+
+  ids(): string[] {
+    return this.#rows.slice(this.#head).map((r) => r.id);
+  }
+
+  /** Empties the queue and returns what it held. */
+  drain(): ClaimedJobRow[] {
+    const rows = this.#rows.slice(this.#head);
+    this.#rows = [];
+    this.#head = 0;
+    return rows;
   }
 }

@@ -11,7 +11,6 @@ export interface ClaimedJobRow {
   correlation_id: string;
   attempts: number;
   max_attempts: number | null;
-  created_at: Date | string;
   traceparent: string | null;
   tracestate: string | null;
 }
@@ -24,10 +23,10 @@ export interface ClaimedJobRow {
  */
 export const ASYNC_COMMIT = `SELECT set_config('synchronous_commit', 'off', true) AS v`;
 
-// runtime_claim_jobs (migration 0005) holds the claim itself, with a fixed plan.
+// runtime_claim_jobs (migrations 0005 and 0021) holds the claim itself, with a fixed plan kept between calls.
 const CLAIM_SQL = `
   WITH async_commit AS (${ASYNC_COMMIT})
-  SELECT j.id, j.type, j.lane, j.payload, j.ordering_key, j.target, j.job_key, j.correlation_id, j.attempts, j.max_attempts, j.created_at,
+  SELECT j.id, j.type, j.lane, j.payload, j.ordering_key, j.target, j.job_key, j.correlation_id, j.attempts, j.max_attempts,
          j.traceparent, j.tracestate
     FROM async_commit, runtime_claim_jobs($5, $6, $1, $2, $3, $4) j
    WHERE async_commit.v = 'off'`;
@@ -46,5 +45,10 @@ export async function claimJobs(
   const [critical, normal, bulk] = options.limits.map((n) => Math.max(0, Math.min(n, options.total)));
   const result = await db.query<ClaimedJobRow>(CLAIM_SQL, [critical, normal, bulk, options.total, worker, options.leaseMs], { prepare: true });
   // UPDATE ... RETURNING does not keep the picking order.
-  return result.rows.sort((a, b) => a.lane - b.lane || (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  return result.rows.sort((a, b) => a.lane - b.lane || compareJobIds(a.id, b.id));
+}
+
+/** Orders job ids (bigint as decimal strings, no leading zeros) without parsing them. */
+export function compareJobIds(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
