@@ -106,10 +106,12 @@ export function flowApi(rig: { baseUrl: string; token: string; sandboxes: Runnin
     async status(orderId: string): Promise<string> {
       return (await api('GET', `/v1/orders/${orderId}`)).body.status as string;
     },
-    async waitForStatus(orderId: string, status: string, timeoutMs = 30_000) {
+    /** Waits for the order to reach status (or any of several, where the next one may follow at once). */
+    async waitForStatus(orderId: string, status: string | readonly string[], timeoutMs = 30_000) {
+      const wanted = typeof status === 'string' ? [status] : status;
       let last = '';
       try {
-        await waitFor(`order ${orderId} to be ${status}`, async () => (last = (await api('GET', `/v1/orders/${orderId}`)).body.status) === status, timeoutMs, 100);
+        await waitFor(`order ${orderId} to be ${wanted.join(' or ')}`, async () => wanted.includes((last = (await api('GET', `/v1/orders/${orderId}`)).body.status)), timeoutMs, 100);
       } catch (error) {
         const timeline = (await api('GET', `/v1/orders/${orderId}/timeline`)).body;
         throw new Error(`${(error as Error).message} (last status ${last}); timeline: ${JSON.stringify(timeline.entries, null, 1)}`);
