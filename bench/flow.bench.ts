@@ -15,7 +15,7 @@ import { insertOrders } from '../src/store/orders/insert-orders.ts';
 import { flowEnvironment } from '../test/support/flows.ts';
 import { sampleOrder } from '../test/support/orders.ts';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.ts';
-import { percentile, writeResult } from './support.ts';
+import { percentile, stopAll, writeResult } from './support.ts';
 
 /**
  * Orders per second through the whole order-placed flow (validate, fraud, authorise,
@@ -154,20 +154,6 @@ function startProcess(child: ChildProcess, ready: RegExp): Promise<ChildProcess>
   });
 }
 
-async function stopAll(children: ChildProcess[]): Promise<void> {
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          c.removeAllListeners('exit');
-          c.once('exit', () => resolve());
-          c.kill('SIGTERM');
-          setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
-        }),
-    ),
-  );
-}
 
 /** A fresh application database with a warehouse holding plenty of every SKU. */
 async function seededDatabase(): Promise<TestDatabase> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createTestDatabase } from '../test/support/postgres.ts';
 import { fetchToken, spawnSyncline, testEnvironment } from '../test/support/server.ts';
 import { sampleOrder } from '../test/support/orders.ts';
-import { pgbenchPath, processCpuMs, requireTool, runPgbench, runWrk, writeResult } from './support.ts';
+import { pgbenchPath, processCpuMs, requireTool, runPgbench, runWrk, writeResult, WRK_REPORT_LUA } from './support.ts';
 
 /**
  * Order intake throughput and latency at 32 concurrent clients on the real
@@ -45,13 +45,7 @@ function request()
   }, head .. id .. tail)
 end
 
-function done(summary, latency, requests)
-  io.write(string.format('RESULT {"requests":%d,"durationUs":%d,"non2xx":%d,"socketErrors":%d,"p50Us":%d,"p99Us":%d}\\n',
-    summary.requests, summary.duration, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
-`;
+${WRK_REPORT_LUA}`;
 
 /** POST /v1/orders at CLIENTS concurrent clients on a fresh database: orders/s, latency, API CPU per order. */
 export async function measureIntake() {

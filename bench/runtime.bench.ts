@@ -9,7 +9,7 @@ import { migrate } from '../src/store/migrate.ts';
 import { openPostgres } from '../src/store/postgres.database.ts';
 import { enqueue } from '../src/runtime/queue.ts';
 import { readFileSync } from 'node:fs';
-import { writeResult } from './support.ts';
+import { stopAll, writeResult } from './support.ts';
 
 /**
  * Jobs per second for 20,000 trivial jobs, with 1 and with 4 worker processes, on
@@ -82,20 +82,6 @@ function startProcess(args: string[], env: Record<string, string>, ready: RegExp
   });
 }
 
-async function stopAll(children: ChildProcess[]): Promise<void> {
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null) return resolve();
-          c.removeAllListeners('exit');
-          c.once('exit', () => resolve());
-          c.kill('SIGTERM');
-          setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
-        }),
-    ),
-  );
-}
 
 /** A graphile-worker configuration: `preset.worker` options and the pool size. */
 interface GraphileVariant {

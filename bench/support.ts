@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -99,7 +99,16 @@ export interface WrkResult {
   p99Us: number;
 }
 
-/** Runs wrk (2 threads, `connections` open) with a Lua script whose done() prints a RESULT line. */
+/** The Lua done() every wrk script ends with: prints the RESULT line runWrk reads. */
+export const WRK_REPORT_LUA = `function done(summary, latency, requests)
+  io.write(string.format('RESULT {"requests":%d,"durationUs":%d,"non2xx":%d,"socketErrors":%d,"p50Us":%d,"p99Us":%d}\\n',
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+`;
+
+/** Runs wrk (2 threads, `connections` open) with a Lua script ending with WRK_REPORT_LUA. */
 export function runWrk(url: string, connections: number, seconds: number, script: string, args: string[]): WrkResult {
   const output = execFileSync('wrk', ['-t', '2', '-c', String(connections), '-d', `${seconds}s`, '-s', script, url, '--', ...args], {
     encoding: 'utf8',
@@ -117,4 +126,20 @@ export function processCpuMs(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+}
+
+/** Stops child processes: SIGTERM, then SIGKILL after 10 s; resolves when every one has exited. */
+export async function stopAll(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          c.removeAllListeners('exit');
+          c.once('exit', () => resolve());
+          c.kill('SIGTERM');
+          setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
+        }),
+    ),
+  );
 }

@@ -8,7 +8,7 @@ import { spawnSyncline, testEnvironment } from '../test/support/server.ts';
 import { restOrder, serialiseShopifyJson, ShopState, type SOrder } from '../src/connectors/shopify/sandbox/shop-state.ts';
 import { SHOPIFY_API_VERSION, signShopifyWebhook } from '../src/connectors/shopify/shopify-wire.ts';
 import { CLIENTS, measureIntake, MEASURE_SECONDS, WARMUP_SECONDS } from './intake.bench.ts';
-import { pgbenchPath, processCpuMs, requireTool, runWrk, writeResult } from './support.ts';
+import { pgbenchPath, processCpuMs, requireTool, runWrk, writeResult, WRK_REPORT_LUA } from './support.ts';
 
 /**
  * Shopify webhook intake: signed `orders/create` deliveries accepted per second at 32
@@ -64,13 +64,7 @@ function request()
   }, e[4])
 end
 
-function done(summary, latency, requests)
-  io.write(string.format('RESULT {"requests":%d,"durationUs":%d,"non2xx":%d,"socketErrors":%d,"p50Us":%d,"p99Us":%d}\\n',
-    summary.requests, summary.duration, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
-`;
+${WRK_REPORT_LUA}`;
 
 /** Writes `count` signed orders/create deliveries, one per line: webhook id, HMAC, triggered-at, body. */
 async function writeDeliveries(file: string, count: number, secret: string): Promise<number> {
