@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify';
+import { SynclineError } from '../domain/errors.ts';
 
 /**
  * RFC 9457 problem details. Every error response of the HTTP API goes through
@@ -117,4 +118,13 @@ export function sendProblem(
   // The contract promises Retry-After on every 503: the condition is temporary by definition.
   if (problem.status === 503 && !reply.hasHeader('retry-after')) reply.header('Retry-After', '1');
   return reply.code(problem.status).type('application/problem+json').send(problem);
+}
+
+/** Codes of a refused webhook whose sender sent a malformed delivery (400); every other `webhook.*` code is a refusal (401). */
+const MALFORMED_WEBHOOK_CODES: ReadonlySet<string> = new Set(['webhook.body_invalid', 'webhook.payload_invalid', 'webhook.delivery_id_malformed']);
+
+/** The problem for a `webhook.*` SynclineError an inbound connector threw; other errors are returned unchanged. */
+export function webhookProblem(error: unknown): unknown {
+  if (!(error instanceof SynclineError) || !error.code.startsWith('webhook.')) return error;
+  return new ProblemError(MALFORMED_WEBHOOK_CODES.has(error.code) ? 'bad-request' : 'webhook-rejected', error.message, { code: error.code });
 }

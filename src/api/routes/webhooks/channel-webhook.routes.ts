@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
-import { SynclineError } from '../../../domain/errors.ts';
 import { channelConnections, recordDeliveries, type DeliveryToRecord } from '../../../flows/channel/channel.flow.ts';
 import { CommitBatcher } from '../../../store/commit-batcher.ts';
 import type { ApiContext } from '../../api-context.ts';
-import { ProblemError } from '../../problem.ts';
+import { ProblemError, webhookProblem } from '../../problem.ts';
 import { operation } from '../../route-kit.ts';
 
 const ChannelDeliveryBody = z
@@ -69,11 +68,7 @@ export async function channelWebhookRoutes(app: FastifyInstance, { db, config }:
     try {
       verified = connection.channel!.inbound.verify(raw, request.headers, connection.options, Date.now(), connection.webhookMaxAgeSeconds);
     } catch (error) {
-      if (error instanceof SynclineError && error.code.startsWith('webhook.')) {
-        const status = /body_invalid|payload_invalid|delivery_id_malformed/.test(error.code) ? 'bad-request' : 'webhook-rejected';
-        throw new ProblemError(status, error.message, { code: error.code });
-      }
-      throw error;
+      throw webhookProblem(error);
     }
     if (verified.kind === 'ping') return reply.code(200).send({ accepted: false });
     const { delivery } = verified;

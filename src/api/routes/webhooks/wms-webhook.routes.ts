@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
-import { SynclineError } from '../../../domain/errors.ts';
 import { mapWmsDelivery, verifyWmsWebhook } from '../../../connectors/wms/inbound/wms.inbound.ts';
 import { enqueue } from '../../../runtime/queue.ts';
 import { shipmentJob } from '../../../flows/shipment/shipment.flow.ts';
 import type { ApiContext } from '../../api-context.ts';
-import { ProblemError } from '../../problem.ts';
+import { ProblemError, webhookProblem } from '../../problem.ts';
 import { operation } from '../../route-kit.ts';
 
 // The WMS's own delivery format (src/connectors/wms/README.md); the route verifies and maps the raw bytes itself.
@@ -88,11 +87,7 @@ export async function wmsWebhookRoutes(app: FastifyInstance, { db, config }: Api
     try {
       event = mapWmsDelivery(verifyWmsWebhook(raw, request.headers, { secret }));
     } catch (error) {
-      if (error instanceof SynclineError && error.code.startsWith('webhook.')) {
-        const status = error.code === 'webhook.payload_invalid' || error.code === 'webhook.body_invalid' ? 'bad-request' : 'webhook-rejected';
-        throw new ProblemError(status, error.message, { code: error.code });
-      }
-      throw error;
+      throw webhookProblem(error);
     }
     if (event.kind === 'unsupported') return reply.code(202).send({ accepted: false, reason: `topic ${event.topic} is not supported; ignored` });
     await enqueue(db, shipmentJob(event.confirmation, request.id));
