@@ -77,8 +77,8 @@ describe('dead letters across processes', () => {
     assert.equal(many.status, 200, JSON.stringify(many.body));
     assert.equal(many.body.replayed, 2);
     await waitFor('the filtered replays to complete', async () => (await effects(keys)) === 3, 15_000);
-
-    assert.equal((await database.db.query('SELECT 1 FROM runtime_job')).rowCount, 0);
+    // A job's completion (its row deleted) commits just after its effects: completions are batched (ADR 18).
+    await waitFor('the completed jobs to leave the queue', async () => (await database.db.query('SELECT 1 FROM runtime_job')).rowCount === 0, 15_000);
     const letters = await database.db.query<{ job_key: string; status: string; resolved_by: string }>(
       'SELECT job_key, status, resolved_by FROM runtime_dead_letter ORDER BY id',
     );
