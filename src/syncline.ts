@@ -27,6 +27,8 @@ import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/c
 import { checkErpSetup } from './connectors/connectors.ts';
 import { startTraceExport, stopTraceExport } from './observability/tracing.ts';
 import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
+import { CHANNEL_SANDBOX_PORT_OFFSETS, startChannelSandboxes, type RunningChannelSandboxes } from './connectors/channel-sandboxes.ts';
+import { connectorRegistry } from './connectors/registry/connector-registry.ts';
 import { channelConnections, registerChannels, startChannelJobs } from './flows/channel/channel.flow.ts';
 import { ensureConnectionStates } from './store/channels/channel-queries.ts';
 
@@ -75,6 +77,8 @@ export interface RunningSyncline {
   natsRelay: NatsRelay | undefined;
   /** The sandboxes this process runs for the systems left unconfigured, with their URLs. */
   sandboxes: Partial<Record<keyof ExternalSystems, string>>;
+  /** The storefront sandboxes this process runs when no channel connection is declared, by connection id. */
+  channelSandboxes: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -108,8 +112,46 @@ async function within(work: Promise<unknown> | undefined, ms: number): Promise<b
   }
 }
 
+/** The sandboxes this process started (none when every system and a channel is configured). */
+interface StartedSandboxes {
+  systems?: SomeSandboxes | undefined;
+  channels?: RunningChannelSandboxes | undefined;
+}
+
+/**
+ * Starts the sandboxes of the unconfigured systems, and the storefront sandboxes when no channel
+ * connection is declared; returns the config that points at them.
+ */
+async function startMissingSandboxes(config: Config, logger: Logger): Promise<{ config: Config; sandboxes: StartedSandboxes }> {
+  const { config: withSystems, sandboxes: systems } = await startMissingSystemSandboxes(config, logger);
+  if (!config.sandboxes.enabled || channelConnections(config).size > 0) return { config: withSystems, sandboxes: { systems } };
+  let channels: RunningChannelSandboxes;
+  try {
+    channels = await startChannelSandboxes({ host: '127.0.0.1', basePort: config.sandboxes.basePort, products: DEMO_PRODUCTS, registry: connectorRegistry() });
+  } catch (error) {
+    await systems?.close();
+    throw portsInUse(config, error);
+  }
+  for (const [id, url] of Object.entries(channels.urls)) {
+    logger.info({ connection: id, address: url }, `${id} listening at ${url}: place a test order with POST ${url}/_sandbox/orders (declare a connection in syncline.yaml to replace it)`);
+  }
+  const connections = { ...withSystems.connections, connections: [...withSystems.connections.connections, ...channels.connections] };
+  return { config: { ...withSystems, connections }, sandboxes: { systems, channels } };
+}
+
+/** A sandbox port taken is said with what to do about it; any other error is returned as it is. */
+function portsInUse(config: Config, error: unknown): unknown {
+  if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') return error;
+  const last = config.sandboxes.basePort + CHANNEL_SANDBOX_PORT_OFFSETS.woocommerce;
+  return new Error(
+    `a sandbox port (${config.sandboxes.basePort}-${last}) is in use (${(error as Error).message}); ` +
+      'set SYNCLINE_SANDBOX_BASE_PORT to other ports (0: free ones), configure the external systems, or set SYNCLINE_SANDBOXES=off',
+    { cause: error },
+  );
+}
+
 /** Starts the sandboxes of the unconfigured systems and returns the config that points at them. */
-async function startMissingSandboxes(config: Config, logger: Logger): Promise<{ config: Config; sandboxes: SomeSandboxes | undefined }> {
+async function startMissingSystemSandboxes(config: Config, logger: Logger): Promise<{ config: Config; sandboxes: SomeSandboxes | undefined }> {
   const missing = unconfiguredSystems(config);
   if (missing.length === 0) return { config, sandboxes: undefined };
   if (!config.sandboxes.enabled) {
@@ -124,12 +166,7 @@ async function startMissingSandboxes(config: Config, logger: Logger): Promise<{ 
   try {
     sandboxes = await startSomeSandboxes(missing, { host: '127.0.0.1', basePort: config.sandboxes.basePort, products: DEMO_PRODUCTS });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-    throw new Error(
-      `a sandbox port (${config.sandboxes.basePort}-${config.sandboxes.basePort + 4}) is in use (${(error as Error).message}); ` +
-        'set SYNCLINE_SANDBOX_BASE_PORT to other ports (0: free ones), configure the external systems, or set SYNCLINE_SANDBOXES=off',
-      { cause: error },
-    );
+    throw portsInUse(config, error);
   }
   for (const name of missing) {
     logger.info({ system: name, address: sandboxes.settings[name]!.url }, `${name} sandbox listening at ${sandboxes.settings[name]!.url} (configure the real system to replace it)`);
@@ -145,7 +182,7 @@ export async function startSyncline(configured: Config, logger: Logger, roles: S
   const db = await openDatabase(configured, logger);
   const lock = db.kind === 'pglite' ? heldDataFolderLock(join(configured.dataDir, 'pgdata')) : undefined;
   let config = configured;
-  let sandboxes: SomeSandboxes | undefined;
+  let sandboxes: StartedSandboxes = {};
   if (roles.sandboxes) {
     try {
       ({ config, sandboxes } = await startMissingSandboxes(configured, logger));
@@ -158,7 +195,7 @@ export async function startSyncline(configured: Config, logger: Logger, roles: S
     return await startRoles(db, lock, config, logger, roles, sandboxes);
   } catch (error) {
     // A start that fails half-way (the API port taken...) leaves nothing running or held.
-    await sandboxes?.close();
+    await Promise.allSettled([sandboxes.systems?.close(), sandboxes.channels?.close()]);
     await db.close().catch(() => {});
     throw error;
   }
@@ -170,7 +207,7 @@ async function startRoles(
   config: Config,
   logger: Logger,
   roles: StartRoles,
-  sandboxes: SomeSandboxes | undefined,
+  sandboxes: StartedSandboxes,
 ): Promise<RunningSyncline> {
   // Channel connections of syncline.yaml: their state rows exist before any webhook arrives.
   await ensureConnectionStates(db, [...channelConnections(config).values()]);
@@ -194,13 +231,12 @@ async function startRoles(
       throw error;
     }
     lock?.recordUrl(url);
+    // Same process: loopback reaches a server listening on every address, too.
+    const base = ['0.0.0.0', '::', 'localhost'].includes(config.host) ? `http://127.0.0.1:${new URL(url).port}` : url;
     // The WMS sandbox tells this Syncline about shipments (signed with the sandbox's own secret).
-    if (sandboxes?.sandboxes.wms) {
-      // Same process: loopback reaches a server listening on every address, too.
-      const port = new URL(url).port;
-      const base = ['0.0.0.0', '::', 'localhost'].includes(config.host) ? `http://127.0.0.1:${port}` : url;
-      sandboxes.sandboxes.wms.state.config.callbackUrl = `${base}/webhooks/wms/default`;
-    }
+    const wms = sandboxes.systems?.sandboxes.wms;
+    if (wms) wms.state.config.callbackUrl = `${base}/webhooks/wms/default`;
+    await sandboxes.channels?.sendWebhooksTo(base);
     // Inventory's background loops (hold expiry, availability events) run beside the API for now.
     inventory.start();
   }
@@ -223,7 +259,8 @@ async function startRoles(
     url,
     worker,
     natsRelay,
-    sandboxes: Object.fromEntries(Object.entries(sandboxes?.settings ?? {}).map(([name, settings]) => [name, settings.url])),
+    sandboxes: Object.fromEntries(Object.entries(sandboxes.systems?.settings ?? {}).map(([name, settings]) => [name, settings.url])),
+    channelSandboxes: sandboxes.channels?.urls ?? {},
     async close() {
       // Stop taking requests and jobs first; running jobs get the grace period to finish.
       // Every stage is bounded: a request, job or transaction that never ends must not keep
@@ -244,7 +281,7 @@ async function startRoles(
       await stage('database', db.close(), SHUTDOWN_STAGE_MARGIN_MS);
       // Released even when PGlite's close was abandoned: this process is about to let go.
       lock?.release();
-      await stage('sandboxes', sandboxes?.close(), SHUTDOWN_STAGE_MARGIN_MS);
+      await stage('sandboxes', Promise.all([sandboxes.systems?.close(), sandboxes.channels?.close()]), SHUTDOWN_STAGE_MARGIN_MS);
       await stage('trace export', stopTraceExport(), SHUTDOWN_STAGE_MARGIN_MS);
     },
   };
