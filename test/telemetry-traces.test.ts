@@ -70,8 +70,8 @@ describe('traces: one order, one trace, from the API through jobs, flow steps an
   }
 
   /** Every event of the feed about one order. */
-  async function eventsOf(orderId: string): Promise<{ type: string; traceparent?: string }[]> {
-    const found: { type: string; traceparent?: string }[] = [];
+  async function eventsOf(orderId: string): Promise<{ type: string; traceparent?: string; tracestate?: string }[]> {
+    const found: { type: string; traceparent?: string; tracestate?: string }[] = [];
     let after: string | null = null;
     for (;;) {
       const page = await call(syncline.baseUrl, 'GET', `/v1/events?limit=500${after ? `&after=${after}` : ''}`, { token });
@@ -113,7 +113,10 @@ describe('traces: one order, one trace, from the API through jobs, flow steps an
 
     const events = await eventsOf(orderId);
     assert.ok(events.some((e) => e.type === 'order.created') && events.some((e) => e.type === 'order.released'), JSON.stringify(events));
-    for (const event of events) assert.match(event.traceparent ?? '', new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`), `${event.type} carries the trace`);
+    for (const event of events) {
+      assert.match(event.traceparent ?? '', new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`), `${event.type} carries the trace`);
+      assert.equal(event.tracestate, 'vendor=abc', `${event.type} keeps the caller's tracestate`);
+    }
   });
 
   test('an unsampled traceparent is propagated to every event but nothing of it is exported', async () => {

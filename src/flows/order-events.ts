@@ -14,7 +14,7 @@ import {
 } from '../model/events.ts';
 import { newId } from '../model/ids.ts';
 import type { NewEvent } from '../runtime/outbox/outbox.ts';
-import { currentTraceparent } from '../observability/tracing.ts';
+import { currentTraceContext } from '../observability/tracing.ts';
 
 /** Order lifecycle events the flows publish through the outbox (beside order.created from intake). */
 export const ORDER_EVENT_TYPES = {
@@ -66,5 +66,5 @@ export function orderEvent<T extends OrderEventType>(
   correlationId: string,
   data: WithoutOrderId<z.input<(typeof ORDER_EVENT_PAYLOADS)[T]>>,
 ): NewEvent {
-  return { id: newId('event'), type, source: '/syncline/orders', subject: orderId, time: new Date().toISOString(), correlationId, traceparent: currentTraceparent(), data: { orderId, ...data } };
+  return { id: newId('event'), type, source: '/syncline/orders', subject: orderId, time: new Date().toISOString(), correlationId, ...currentTraceContext(), data: { orderId, ...data } };
 }

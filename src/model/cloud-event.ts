@@ -12,6 +12,7 @@ export const CloudEvent = z
     datacontenttype: z.literal('application/json'),
     correlationid: z.string().meta({ description: 'Extension: the correlation id of the request that caused the event.' }),
     traceparent: z.string().optional().meta({ description: 'Extension (distributed tracing): W3C trace context.' }),
+    tracestate: z.string().optional().meta({ description: 'Extension (distributed tracing): the W3C tracestate given with the traceparent, kept as received.' }),
     data: z.unknown(),
   })
   .meta({ id: 'CloudEvent', description: 'A CloudEvents 1.0 event.' });

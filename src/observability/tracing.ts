@@ -90,9 +90,10 @@ export function currentCarrier(active: Context = context.active()): TraceCarrier
   return carrier;
 }
 
-/** The `traceparent` of the active span, if any (what an event written now carries). */
-export function currentTraceparent(): string | undefined {
-  return currentCarrier().traceparent ?? undefined;
+/** The trace context of the active span (what an event written now carries); empty fields are left out. */
+export function currentTraceContext(): { traceparent?: string; tracestate?: string } {
+  const { traceparent, tracestate } = currentCarrier();
+  return { ...(traceparent ? { traceparent } : {}), ...(traceparent && tracestate ? { tracestate } : {}) };
 }
 
 /** Runs `work` in a new span, child of `parent` (default: the active context); ends it with the outcome. */

@@ -29,6 +29,7 @@ export type ReleaseResult =
 export interface HoldContext {
   correlationId: string;
   traceparent?: string | undefined;
+  tracestate?: string | undefined;
 }
 
 /** Releases active reservations in the caller's transaction (status released or expired). */
@@ -75,6 +76,7 @@ export async function releaseHolds(
       time: now,
       correlationId: context.correlationId,
       traceparent: context.traceparent,
+      tracestate: context.tracestate,
       data: {
         reservationId: r.id,
         reference: r.reference,
@@ -178,6 +180,7 @@ export async function consumeHold(
       time: now,
       correlationId: context.correlationId,
       traceparent: context.traceparent,
+      tracestate: context.tracestate,
       data: { requestId, reservationId: held.id, reference: reference ?? held.reference, entries, balances: balances.map((b) => ({ sku: b.sku, location: b.code, onHand: b.onHand, reserved: b.reserved })) } satisfies EventData<'inventory.adjusted'>,
     },
   ]);

@@ -63,6 +63,7 @@ export interface InventoryServiceOptions {
 export interface WriteContext {
   correlationId: string;
   traceparent?: string | undefined;
+  tracestate?: string | undefined;
   idempotency?: IdempotencyClaim | undefined;
 }
 
@@ -190,6 +191,7 @@ export class InventoryService {
       ).map((l, i) => ({ ...l, lineNumber: i + 1 })),
       correlationId: context.correlationId,
       traceparent: context.traceparent,
+      tracestate: context.tracestate,
       idempotency: context.idempotency,
     });
     if (outcome.kind === 'key-reused' || outcome.kind === 'key-in-flight') return outcome;

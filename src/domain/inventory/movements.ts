@@ -29,6 +29,7 @@ export type MovementResult = { kind: 'recorded'; receipt: MovementReceipt } | { 
 export interface MovementContext {
   correlationId: string;
   traceparent?: string | undefined;
+  tracestate?: string | undefined;
 }
 
 /** Applies movements in the caller's transaction; takes its own locks on the balance rows it changes. */
@@ -118,6 +119,7 @@ export async function applyMovements(tx: Queryable, movements: readonly Resolved
       time: now,
       correlationId: context.correlationId,
       traceparent: context.traceparent,
+      tracestate: context.tracestate,
       data: { requestId, sku, entries: entries.filter((e) => e.sku === sku), balances: receipt.balances.filter((b) => b.sku === sku) } satisfies EventData<'inventory.adjusted'>,
     })),
   );

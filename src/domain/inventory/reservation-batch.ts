@@ -24,6 +24,7 @@ export interface ReserveItem {
   lines: { lineNumber: number; sku: string; quantity: number; locationId?: string | undefined; locationCode?: string | undefined }[];
   correlationId: string;
   traceparent?: string | undefined;
+  tracestate?: string | undefined;
   idempotency?: IdempotencyClaim | undefined;
 }
 
@@ -104,6 +105,7 @@ export async function writeReservations(tx: Queryable, items: readonly ReserveIt
         time: now,
         correlationId: item.correlationId,
         traceparent: item.traceparent,
+        tracestate: item.tracestate,
         data: result.reservation,
       });
     }

@@ -11,6 +11,7 @@ import { SynclineError } from '../errors.ts';
 export interface IntakeContext {
   correlationId: string;
   traceparent?: string | undefined;
+  tracestate?: string | undefined;
   /** Idempotency key scoped to the caller (the API client id), with a fingerprint of the request. */
   idempotency?: { scope: string; key: string; fingerprint: string } | undefined;
 }
@@ -57,6 +58,7 @@ export class OrderIntakeService {
         time: order.createdAt,
         correlationId: context.correlationId,
         traceparent: context.traceparent,
+        tracestate: context.tracestate,
         data: order,
       },
     });

@@ -14,6 +14,7 @@ export interface NewEvent {
   time: string;
   correlationId: string;
   traceparent?: string | undefined;
+  tracestate?: string | undefined;
   data: unknown;
 }
 
@@ -21,10 +22,10 @@ export interface NewEvent {
 export async function appendEvents(tx: Queryable, events: readonly NewEvent[]): Promise<void> {
   if (events.length === 0) return;
   await tx.query(
-    `INSERT INTO outbox_event (id, type, source, subject, time, correlation_id, traceparent, data)
-     SELECT e.id, e.type, e.source, e.subject, e.time, e.correlation_id, e.traceparent, e.data
+    `INSERT INTO outbox_event (id, type, source, subject, time, correlation_id, traceparent, tracestate, data)
+     SELECT e.id, e.type, e.source, e.subject, e.time, e.correlation_id, e.traceparent, e.tracestate, e.data
        FROM jsonb_to_recordset($1::jsonb) AS e(id text, type text, source text, subject text, time timestamptz,
-                                               correlation_id text, traceparent text, data jsonb)`,
+                                               correlation_id text, traceparent text, tracestate text, data jsonb)`,
     [
       JSON.stringify(
         events.map((e) => ({
@@ -35,6 +36,7 @@ export async function appendEvents(tx: Queryable, events: readonly NewEvent[]): 
           time: e.time,
           correlation_id: e.correlationId,
           traceparent: e.traceparent ?? null,
+          tracestate: e.tracestate ?? null,
           data: e.data,
         })),
       ),
@@ -69,6 +71,7 @@ export interface OutboxRow {
   time: Date | string;
   correlation_id: string;
   traceparent: string | null;
+  tracestate: string | null;
   data: unknown;
 }
 
@@ -89,7 +92,7 @@ export interface FeedPage {
  */
 export async function readFeed(db: Queryable, after: FeedCursor | undefined, limit: number): Promise<FeedPage> {
   const result = await db.query<OutboxRow>(
-    `SELECT tx_id, position, id, type, source, subject, time, correlation_id, traceparent, data
+    `SELECT tx_id, position, id, type, source, subject, time, correlation_id, traceparent, tracestate, data
        FROM outbox_event
       WHERE (tx_id, position) > ($1::xid8, $2::bigint)
         AND tx_id < (
@@ -125,6 +128,7 @@ export function toCloudEvent(row: OutboxRow): CloudEvent {
     datacontenttype: 'application/json',
     correlationid: row.correlation_id,
     ...(row.traceparent ? { traceparent: row.traceparent } : {}),
+    ...(row.traceparent && row.tracestate ? { tracestate: row.tracestate } : {}),
     data: row.data,
   };
 }

@@ -67,7 +67,7 @@ export class OutboxRelay {
             target: s.target,
             jobKey: `${s.name}:${event.id}`,
             correlationId: event.correlationid,
-            trace: { traceparent: event.traceparent },
+            trace: { traceparent: event.traceparent, tracestate: event.tracestate },
           });
         }
       }

@@ -16,7 +16,7 @@ export async function selectEventsFrom(db: Queryable, start: ReplayStart, limit:
   const result =
     'eventId' in start
       ? await db.query<OutboxRow>(
-          `SELECT e.tx_id, e.position, e.id, e.type, e.source, e.subject, e.time, e.correlation_id, e.traceparent, e.data
+          `SELECT e.tx_id, e.position, e.id, e.type, e.source, e.subject, e.time, e.correlation_id, e.traceparent, e.tracestate, e.data
              FROM outbox_event e, (SELECT tx_id, position FROM outbox_event WHERE id = $1) AS s
             WHERE (e.tx_id, e.position) >= (s.tx_id, s.position)
             ORDER BY e.tx_id, e.position
@@ -24,7 +24,7 @@ export async function selectEventsFrom(db: Queryable, start: ReplayStart, limit:
           [start.eventId, limit],
         )
       : await db.query<OutboxRow>(
-          `SELECT tx_id, position, id, type, source, subject, time, correlation_id, traceparent, data
+          `SELECT tx_id, position, id, type, source, subject, time, correlation_id, traceparent, tracestate, data
              FROM outbox_event WHERE time >= $1
             ORDER BY tx_id, position
             LIMIT $2`,

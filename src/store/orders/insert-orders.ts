@@ -36,7 +36,7 @@ WITH input AS MATERIALIZED (
            n int, id text, channel text, channel_order_id text, status text, currency text, grand_total numeric,
            placed_at timestamptz, created_at timestamptz, correlation_id text, customer_email text, document jsonb,
            idem_scope text, idem_key text, request_hash text,
-           event_id text, event_type text, event_source text, traceparent text)
+           event_id text, event_type text, event_source text, traceparent text, tracestate text)
 ),
 prior AS (
   SELECT i.n, s.id AS existing_id, s.request_hash AS existing_hash
@@ -57,8 +57,8 @@ inserted AS (
   RETURNING id
 ),
 events AS (
-  INSERT INTO outbox_event (id, type, source, subject, time, correlation_id, traceparent, data)
-  SELECT i.event_id, i.event_type, i.event_source, i.id, i.created_at, i.correlation_id, i.traceparent, i.document
+  INSERT INTO outbox_event (id, type, source, subject, time, correlation_id, traceparent, tracestate, data)
+  SELECT i.event_id, i.event_type, i.event_source, i.id, i.created_at, i.correlation_id, i.traceparent, i.tracestate, i.document
     FROM input i JOIN inserted USING (id)
    ORDER BY i.n
 )
@@ -125,6 +125,7 @@ export async function insertOrders(db: Queryable, inserts: readonly OrderInsert[
           event_type: event.type,
           event_source: event.source,
           traceparent: event.traceparent ?? null,
+          tracestate: event.tracestate ?? null,
         })),
       ),
     ],

@@ -4,7 +4,7 @@ import { Availability, LedgerEntry, LocationRef, MovementReceipt, MovementReques
 import { ChannelSlug } from '../../../model/order.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { authorize } from '../../auth/authorize.ts';
-import { currentTraceparent } from '../../../observability/tracing.ts';
+import { currentTraceContext } from '../../../observability/tracing.ts';
 import { idempotencyClaim, settle } from '../../idempotency.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseBody, parseQuery } from '../../validation.ts';
@@ -69,7 +69,7 @@ export async function inventoryRoutes(app: FastifyInstance, { tokens, inventory 
   app.post('/v1/inventory/movements', { preHandler: canWrite, schema: recordMovements }, async (request, reply) => {
     const claim = idempotencyClaim(request, { required: true });
     const body = parseBody(MovementRequest, request.body);
-    const outcome = known(await inventory.recordMovements(body, { correlationId: request.id, traceparent: currentTraceparent(), idempotency: claim }));
+    const outcome = known(await inventory.recordMovements(body, { correlationId: request.id, ...currentTraceContext(), idempotency: claim }));
     const result = settle(reply, outcome);
     if (result.kind === 'rejected') {
       throw new ProblemError('movement-rejected', `${result.problems.length} movement(s) cannot be applied; nothing was recorded.`, { errors: result.problems });

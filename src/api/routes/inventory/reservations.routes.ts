@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { ConsumeRequest, LedgerEntry, Reservation, ReservationRequest } from '../../../model/inventory.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { authorize } from '../../auth/authorize.ts';
-import { currentTraceparent } from '../../../observability/tracing.ts';
+import { currentTraceContext } from '../../../observability/tracing.ts';
 import { idempotencyClaim, settle } from '../../idempotency.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseBody } from '../../validation.ts';
@@ -99,7 +99,7 @@ export async function reservationsRoutes(app: FastifyInstance, { tokens, invento
   app.post('/v1/inventory/reservations', { preHandler: canWrite, schema: reserve }, async (request, reply) => {
     const claim = idempotencyClaim(request, { required: true });
     const body = parseBody(ReservationRequest, request.body);
-    const result = settle(reply, known(await inventory.reserve(body, { correlationId: request.id, traceparent: currentTraceparent(), idempotency: claim })));
+    const result = settle(reply, known(await inventory.reserve(body, { correlationId: request.id, ...currentTraceContext(), idempotency: claim })));
     if (result.kind === 'insufficient-stock') {
       const short = result.lines.filter((l) => l.short);
       throw new ProblemError(
@@ -128,7 +128,7 @@ export async function reservationsRoutes(app: FastifyInstance, { tokens, invento
   app.delete('/v1/inventory/reservations/:id', { preHandler: canWrite, schema: releaseReservation }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const claim = idempotencyClaim(request, { required: false });
-    const result = settle(reply, await inventory.release(id, { correlationId: request.id, traceparent: currentTraceparent(), idempotency: claim }));
+    const result = settle(reply, await inventory.release(id, { correlationId: request.id, ...currentTraceContext(), idempotency: claim }));
     if (result.kind === 'not-found') throw new ProblemError('not-found', `No reservation with id ${id}.`);
     return result.reservation;
   });
@@ -139,7 +139,7 @@ export async function reservationsRoutes(app: FastifyInstance, { tokens, invento
     const body = parseBody(ConsumeRequest, request.body ?? {});
     const result = settle(
       reply,
-      known(await inventory.consume(id, body, { correlationId: request.id, traceparent: currentTraceparent(), idempotency: claim })),
+      known(await inventory.consume(id, body, { correlationId: request.id, ...currentTraceContext(), idempotency: claim })),
     );
     switch (result.kind) {
       case 'consumed':

@@ -4,7 +4,7 @@ import { DriftReport, SnapshotRequest } from '../../../model/inventory.ts';
 import type { ReconcileResult } from '../../../domain/inventory/reconciliation.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { authorize } from '../../auth/authorize.ts';
-import { currentTraceparent } from '../../../observability/tracing.ts';
+import { currentTraceContext } from '../../../observability/tracing.ts';
 import { idempotencyClaim, settle } from '../../idempotency.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseBody, parseQuery } from '../../validation.ts';
@@ -102,7 +102,7 @@ export async function snapshotsRoutes(app: FastifyInstance, { tokens, inventory 
   app.post('/v1/inventory/snapshots', { preHandler: canWrite, schema: reconcileSnapshot }, async (request, reply) => {
     const claim = idempotencyClaim(request, { required: true });
     const body = parseBody(SnapshotRequest, request.body);
-    const result = settle(reply, known(await inventory.reconcile(body, { correlationId: request.id, traceparent: currentTraceparent(), idempotency: claim })));
+    const result = settle(reply, known(await inventory.reconcile(body, { correlationId: request.id, ...currentTraceContext(), idempotency: claim })));
     const report = reportOf(result);
     return reply.code(201).header('Location', `/v1/inventory/snapshots/${report.id}`).send(report);
   });
@@ -110,7 +110,7 @@ export async function snapshotsRoutes(app: FastifyInstance, { tokens, inventory 
   app.post('/v1/inventory/snapshots/:id/apply', { preHandler: canWrite, schema: applySnapshot }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const claim = idempotencyClaim(request, { required: true });
-    return reportOf(settle(reply, await inventory.applySnapshot(id, { correlationId: request.id, traceparent: currentTraceparent(), idempotency: claim })), id);
+    return reportOf(settle(reply, await inventory.applySnapshot(id, { correlationId: request.id, ...currentTraceContext(), idempotency: claim })), id);
   });
 
   app.get('/v1/inventory/snapshots', { preHandler: canRead, schema: listSnapshots }, async (request) => {

@@ -6,7 +6,7 @@ import { Order, OrderSubmission, TimelineEntry } from '../../../model/order.ts';
 import { findOrderById, listOrders, readTimeline } from '../../../store/orders/order-queries.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { authorize } from '../../auth/authorize.ts';
-import { currentTraceparent } from '../../../observability/tracing.ts';
+import { currentTraceContext } from '../../../observability/tracing.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseBody, parseQuery } from '../../validation.ts';
 import { operation } from '../../route-kit.ts';
@@ -56,7 +56,7 @@ export async function ordersRoutes(app: FastifyInstance, { db, tokens, intake }:
     const fingerprint = createHash('sha256').update(stringify(request.body) ?? '').digest('base64url');
     const result = await intake.submit(submission, {
       correlationId: request.id,
-      traceparent: currentTraceparent(),
+      ...currentTraceContext(),
       idempotency: { scope: request.principal!.clientId, key, fingerprint },
     });
     switch (result.kind) {
