@@ -1,16 +1,19 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createTestDatabase } from '../test/support/postgres.ts';
 import { fetchToken, spawnSyncline, testEnvironment } from '../test/support/server.ts';
 import { sampleOrder } from '../test/support/orders.ts';
-import { pgbenchPath, processCpuMs, requireTool, runPgbench, runWrk, writeResult, WRK_REPORT_LUA } from './support.ts';
+import { pgbenchPath, requireTool, runPgbench, runWrk, startCpuMeter, writeResult, WRK_REPORT_LUA } from './support.ts';
 
 /**
- * Order intake throughput and latency at 32 concurrent clients on the real
- * PostgreSQL server, against pgbench's single-row insert rate at 32 clients on
- * the same server in the same run.
+ * Order intake throughput, latency and CPU per order at 32 concurrent clients on the real
+ * PostgreSQL server, against, in the same run: a do-it-yourself baseline (a bare Fastify route
+ * inserting the body into one jsonb column; bench/intake-diy-server.ts) under the same load, and
+ * pgbench's single-row insert rate at 32 clients on the same server.
  *
  * The HTTP load comes from wrk (a C load generator, as pgbench is a C client), so
  * that the client's own cost does not decide the result on a small machine.
@@ -18,6 +21,9 @@ import { pgbenchPath, processCpuMs, requireTool, runPgbench, runWrk, writeResult
 export const CLIENTS = 32;
 export const WARMUP_SECONDS = 3;
 export const MEASURE_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+/** Rounds of the three measurements (BENCH_ROUNDS; default 3). */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DIY_SERVER = fileURLToPath(new URL('./intake-diy-server.ts', import.meta.url));
 
 // Each request carries a fresh channel order id and idempotency key: every request creates an order.
 const WRK_SCRIPT = `
@@ -47,39 +53,125 @@ end
 
 ${WRK_REPORT_LUA}`;
 
-/** POST /v1/orders at CLIENTS concurrent clients on a fresh database: orders/s, latency, API CPU per order. */
-export async function measureIntake() {
+/** A server under measurement: its process, its address and its database. */
+interface ServerUnderTest {
+  pid: number;
+  baseUrl: string;
+  databaseUrl: string;
+  token: string;
+  /** Orders it stored (read after the run). */
+  stored(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** One wrk run of POST /v1/orders at CLIENTS clients: orders/s, latency, CPU per order of the process and of its database backends. */
+async function measure(server: ServerUnderTest) {
+  const script = join(mkdtempSync(join(tmpdir(), 'syncline-wrk-')), 'intake.lua');
+  writeFileSync(script, WRK_SCRIPT);
+  const [head, tail] = JSON.stringify(sampleOrder({ channelOrderId: '@ID@' })).split('@ID@') as [string, string];
+  runWrk(server.baseUrl, CLIENTS, WARMUP_SECONDS, script, [head, tail, server.token, `warm${randomBytes(4).toString('hex')}`]);
+  const meter = await startCpuMeter(server.databaseUrl, [server.pid]);
+  const result = runWrk(server.baseUrl, CLIENTS, MEASURE_SECONDS, script, [head, tail, server.token, `run${randomBytes(4).toString('hex')}`]);
+  const cpu = await meter.stop();
+  const accepted = Math.max(1, result.requests - result.non2xx);
+  const processCpuUsPerOrder = Math.round((cpu.processesMs * 1000) / accepted);
+  const databaseCpuUsPerOrder = Math.round((cpu.databaseMs * 1000) / accepted);
+  return {
+    ordersPerSecond: Math.round(result.requests / (result.durationUs / 1e6)),
+    p50Ms: Number((result.p50Us / 1000).toFixed(2)),
+    p99Ms: Number((result.p99Us / 1000).toFixed(2)),
+    requests: result.requests,
+    non2xx: result.non2xx,
+    socketErrors: result.socketErrors,
+    ordersStored: await server.stored(),
+    // CPU (user + system, from /proc) per accepted order during the measured run.
+    processCpuUsPerOrder,
+    databaseCpuUsPerOrder,
+    totalCpuUsPerOrder: processCpuUsPerOrder + databaseCpuUsPerOrder,
+  };
+}
+
+/** `syncline api` on a fresh database. */
+async function startSynclineApi(): Promise<ServerUnderTest> {
   const database = await createTestDatabase();
   // Request logging is off (warn): the measurement is of intake, not of writing two log lines per request.
   // The client's rate limit is raised out of reach: the limiter still counts every request (its
   // cost is in the figure), but the default 60,000 a minute would cap a fast run.
   const env = testEnvironment(database.url, { LOG_LEVEL: 'warn', SYNCLINE_CLIENT_RATE_LIMIT: '100000000' });
-  const server = await spawnSyncline(['api'], env, { quiet: true });
-  try {
-    const token = await fetchToken(server.baseUrl, undefined, 'orders:write');
-    const script = join(mkdtempSync(join(tmpdir(), 'syncline-wrk-')), 'intake.lua');
-    writeFileSync(script, WRK_SCRIPT);
-    const [head, tail] = JSON.stringify(sampleOrder({ channelOrderId: '@ID@' })).split('@ID@') as [string, string];
-    runWrk(server.baseUrl, CLIENTS, WARMUP_SECONDS, script, [head, tail, token, `warm${randomBytes(4).toString('hex')}`]);
-    const cpuBefore = processCpuMs(server.child.pid!);
-    const result = runWrk(server.baseUrl, CLIENTS, MEASURE_SECONDS, script, [head, tail, token, `run${randomBytes(4).toString('hex')}`]);
-    const cpuMs = processCpuMs(server.child.pid!) - cpuBefore;
-    const stored = await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM sales_order');
-    return {
-      ordersPerSecond: Math.round(result.requests / (result.durationUs / 1e6)),
-      p50Ms: Number((result.p50Us / 1000).toFixed(2)),
-      p99Ms: Number((result.p99Us / 1000).toFixed(2)),
-      requests: result.requests,
-      non2xx: result.non2xx,
-      socketErrors: result.socketErrors,
-      ordersStored: stored.rows[0]!.n,
-      // CPU the API process spent (user + system) per accepted order during the measured run.
-      apiCpuUsPerOrder: Math.round((cpuMs * 1000) / Math.max(1, result.requests - result.non2xx)),
-    };
-  } finally {
-    server.child.kill('SIGTERM');
-    await server.exited;
+  const server = await spawnSyncline(['api'], env, { quiet: true }).catch(async (error: unknown) => {
     await database.drop();
+    throw error;
+  });
+  return {
+    pid: server.child.pid!,
+    baseUrl: server.baseUrl,
+    databaseUrl: database.url,
+    token: await fetchToken(server.baseUrl, undefined, 'orders:write'),
+    stored: async () => (await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM sales_order')).rows[0]!.n,
+    async stop() {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await database.drop();
+    },
+  };
+}
+
+/** The do-it-yourself baseline (bench/intake-diy-server.ts) on a fresh, empty database. */
+async function startDiyServer(): Promise<ServerUnderTest> {
+  const database = await createTestDatabase({ migrated: false });
+  const child = spawn(process.execPath, [DIY_SERVER, database.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    const baseUrl = await new Promise<string>((resolve, reject) => {
+      let output = '';
+      const timer = setTimeout(() => reject(new Error(`the baseline server did not start:\n${output}`)), 30_000);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /LISTENING (\S+)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      void exited.then(() => reject(new Error(`the baseline server exited:\n${output}`)));
+    });
+    return {
+      pid: child.pid!,
+      baseUrl,
+      databaseUrl: database.url,
+      token: 'none',
+      stored: async () => (await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM diy_order')).rows[0]!.n,
+      async stop() {
+        child.kill('SIGTERM');
+        await exited;
+        await database.drop();
+      },
+    };
+  } catch (error) {
+    child.kill('SIGKILL');
+    await database.drop();
+    throw error;
+  }
+}
+
+/** POST /v1/orders on Syncline's API at CLIENTS concurrent clients (also used by the webhooks benchmark). */
+export async function measureIntake() {
+  const server = await startSynclineApi();
+  try {
+    return await measure(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function measureDiy() {
+  const server = await startDiyServer();
+  try {
+    return await measure(server);
+  } finally {
+    await server.stop();
   }
 }
 
@@ -93,23 +185,53 @@ function measurePgbench(): { tps: number; command: string } {
   });
 }
 
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
+
 export async function run(): Promise<void> {
   requireTool('wrk', 'install it with "apt-get install wrk"', 'intake');
   requireTool(pgbenchPath(), 'it ships with PostgreSQL (postgresql-contrib or the server package)', 'intake');
-  const intake = await measureIntake();
-  const pgbench = measurePgbench();
-  const ratio = Number((intake.ordersPerSecond / pgbench.tps).toFixed(2));
-  console.log(`intake:  ${intake.ordersPerSecond} orders/s at ${CLIENTS} clients (p50 ${intake.p50Ms} ms, p99 ${intake.p99Ms} ms, non-2xx ${intake.non2xx}; API CPU ${intake.apiCpuUsPerOrder} µs per order)`);
-  console.log(`pgbench: ${pgbench.tps} single-row inserts/s at ${CLIENTS} clients`);
-  console.log(`ratio:   ${ratio}x (target >= 1.0x)`);
-  const file = writeResult('intake', {
-    clients: CLIENTS,
-    seconds: MEASURE_SECONDS,
-    loadGenerator: 'wrk -t 2 -c 32',
-    intake,
-    pgbench,
-    ratio,
-    target: '>= 1.0x pgbench single-row insert rate',
-  });
+  // The host's speed moves from minute to minute: the three are measured in turn, the order
+  // rotating each round, and each round's ratios are taken between runs seconds apart.
+  const rounds: { syncline: Awaited<ReturnType<typeof measure>>; diy: Awaited<ReturnType<typeof measure>>; pgbench: { tps: number; command: string } }[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const steps = ['syncline', 'diy', 'pgbench'] as const;
+    const order = [...steps.slice(round % 3), ...steps.slice(0, round % 3)];
+    const measured: Partial<(typeof rounds)[number]> = {};
+    for (const step of order) {
+      if (step === 'syncline') measured.syncline = await measureIntake();
+      else if (step === 'diy') measured.diy = await measureDiy();
+      else measured.pgbench = measurePgbench();
+    }
+    const r = measured as (typeof rounds)[number];
+    rounds.push(r);
+    console.log(
+      `round ${round + 1} (${order.join(', ')}): syncline ${r.syncline.ordersPerSecond}/s p99 ${r.syncline.p99Ms} ms, CPU ${r.syncline.processCpuUsPerOrder} + ${r.syncline.databaseCpuUsPerOrder} µs; ` +
+        `diy ${r.diy.ordersPerSecond}/s p99 ${r.diy.p99Ms} ms, CPU ${r.diy.processCpuUsPerOrder} + ${r.diy.databaseCpuUsPerOrder} µs; pgbench ${r.pgbench.tps} tps`,
+    );
+  }
+  const summary = {
+    synclineOrdersPerSecond: median(rounds.map((r) => r.syncline.ordersPerSecond)),
+    diyOrdersPerSecond: median(rounds.map((r) => r.diy.ordersPerSecond)),
+    pgbenchTps: median(rounds.map((r) => r.pgbench.tps)),
+    ratioToDiy: median(rounds.map((r) => ratio(r.syncline.ordersPerSecond, r.diy.ordersPerSecond))),
+    ratioToPgbench: median(rounds.map((r) => ratio(r.syncline.ordersPerSecond, r.pgbench.tps))),
+    synclineP99Ms: median(rounds.map((r) => r.syncline.p99Ms)),
+    synclineCpuUsPerOrder: { api: median(rounds.map((r) => r.syncline.processCpuUsPerOrder)), database: median(rounds.map((r) => r.syncline.databaseCpuUsPerOrder)), total: median(rounds.map((r) => r.syncline.totalCpuUsPerOrder)) },
+    diyCpuUsPerOrder: { server: median(rounds.map((r) => r.diy.processCpuUsPerOrder)), database: median(rounds.map((r) => r.diy.databaseCpuUsPerOrder)), total: median(rounds.map((r) => r.diy.totalCpuUsPerOrder)) },
+  };
+  const targets = [
+    { name: 'intake / do-it-yourself', value: summary.ratioToDiy, target: '>= 1.0', met: summary.ratioToDiy >= 1.0 },
+    { name: 'intake / pgbench', value: summary.ratioToPgbench, target: '>= 0.5', met: summary.ratioToPgbench >= 0.5 },
+    { name: 'API + PostgreSQL CPU per order (µs)', value: summary.synclineCpuUsPerOrder.total, target: '<= 400', met: summary.synclineCpuUsPerOrder.total <= 400 },
+    { name: 'p99 at 32 clients (ms)', value: summary.synclineP99Ms, target: '< 50', met: summary.synclineP99Ms < 50 },
+  ];
+  console.log(`medians of ${ROUNDS} rounds: syncline ${summary.synclineOrdersPerSecond} orders/s, diy ${summary.diyOrdersPerSecond}/s, pgbench ${summary.pgbenchTps} tps`);
+  for (const t of targets) console.log(`  ${t.name}: ${t.value} (target ${t.target}) ${t.met ? 'met' : 'NOT met'}`);
+  const file = writeResult('intake', { clients: CLIENTS, seconds: MEASURE_SECONDS, rounds: ROUNDS, loadGenerator: 'wrk -t 2 -c 32', summary, targets, runs: rounds });
   console.log(`written to ${file}`);
 }

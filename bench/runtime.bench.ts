@@ -8,8 +8,7 @@ import { runMigrations } from 'graphile-worker';
 import { migrate } from '../src/store/migrate.ts';
 import { openPostgres } from '../src/store/postgres.database.ts';
 import { enqueue } from '../src/runtime/queue.ts';
-import { readFileSync } from 'node:fs';
-import { stopAll, writeResult } from './support.ts';
+import { backendPids, cpuTicks, stopAll, TICK_US, writeResult } from './support.ts';
 
 /**
  * Jobs per second for 20,000 trivial jobs, with 1 and with 4 worker processes, on
@@ -119,24 +118,6 @@ interface Measurement {
   /** Error lines the workers logged during the run, and the first of them. */
   workerErrors: number;
   firstWorkerError?: string;
-}
-
-const TICK_US = 1_000_000 / 100; // USER_HZ
-
-/** CPU ticks (user + system) of a process, 0 once it is gone. */
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
-
-async function backendPids(client: pg.Client): Promise<number[]> {
-  const { rows } = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
-  return rows.map((r) => r.pid);
 }
 
 /** Times the drain of the queue and the CPU spent by workers and backends meanwhile. */

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 
 /** Facts about the machine a benchmark ran on, recorded with every result. */
 export function machine(): Record<string, unknown> {
@@ -119,13 +120,53 @@ export function runWrk(url: string, connections: number, seconds: number, script
   return JSON.parse(line.slice('RESULT '.length)) as WrkResult;
 }
 
-/** User + system CPU time of a process so far, in ms (Linux /proc; clock ticks of 10 ms). */
+/** Microseconds per clock tick of /proc's CPU times (USER_HZ). */
+export const TICK_US = 1_000_000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** CPU ticks (user + system) a process has used so far; 0 once it is gone. */
+export function cpuTicks(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** User + system CPU time of a process so far, in ms (Linux /proc). */
 export function processCpuMs(pid: number): number {
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+  return (cpuTicks(pid) * TICK_US) / 1000;
+}
+
+/** The PostgreSQL backends serving a database (other than the asking session). */
+export async function backendPids(client: pg.Client): Promise<number[]> {
+  const { rows } = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+  return rows.map((r) => r.pid);
+}
+
+/**
+ * Starts counting the CPU that some processes and the backends of one database use; `stop()`
+ * gives both in ms. Backends opened meanwhile count from zero (their whole life is inside).
+ */
+export async function startCpuMeter(databaseUrl: string, pids: readonly number[]): Promise<{ stop(): Promise<{ processesMs: number; databaseMs: number }> }> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const processesBefore = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+  const backendsBefore = new Map((await backendPids(client)).map((pid) => [pid, cpuTicks(pid)]));
+  return {
+    async stop() {
+      try {
+        const processes = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0) - processesBefore;
+        let database = 0;
+        for (const pid of await backendPids(client)) database += cpuTicks(pid) - (backendsBefore.get(pid) ?? 0);
+        return { processesMs: (processes * TICK_US) / 1000, databaseMs: (database * TICK_US) / 1000 };
+      } finally {
+        await client.end();
+      }
+    },
+  };
 }
 
 /** Stops child processes: SIGTERM, then SIGKILL after 10 s; resolves when every one has exited. */
