@@ -11,11 +11,18 @@ import { z } from 'zod';
 const NOT_ISO_3166_1 = new Set(['AC', 'CP', 'CQ', 'DG', 'EA', 'EU', 'EZ', 'IC', 'QO', 'TA', 'UN', 'XA', 'XB', 'XK', 'ZZ']);
 const regionNames = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
 
+// Asking Intl costs microseconds on every address of every order; there are only 676 candidates.
+const known = new Map<string, boolean>();
+
 /** True when code is an officially assigned ISO 3166-1 alpha-2 code (capitals). */
 export function isCountryCode(code: string): boolean {
-  if (!/^[A-Z]{2}$/.test(code) || NOT_ISO_3166_1.has(code)) return false;
-  if (regionNames.of(code) === undefined) return false;
-  return Intl.getCanonicalLocales(`und-${code}`)[0] === `und-${code}`;
+  if (!/^[A-Z]{2}$/.test(code)) return false;
+  let answer = known.get(code);
+  if (answer === undefined) {
+    answer = !NOT_ISO_3166_1.has(code) && regionNames.of(code) !== undefined && Intl.getCanonicalLocales(`und-${code}`)[0] === `und-${code}`;
+    known.set(code, answer);
+  }
+  return answer;
 }
 
 export const CountryCode = z
