@@ -89,12 +89,12 @@ export class BusinessCentralClient implements ErpConnector {
   // ---- reading --------------------------------------------------------------------------------
 
   async #openOrder(reference: string, context: CallContext): Promise<BcSalesOrder | undefined> {
-    const [order] = await this.odata.list<BcSalesOrder>(`salesOrders?$filter=externalDocumentNumber eq ${odataString(reference)}&$expand=salesOrderLines`, context);
+    const [order] = await this.odata.list<BcSalesOrder>(`salesOrders?$filter=${encodeURIComponent(`externalDocumentNumber eq ${odataString(reference)}`)}&$expand=salesOrderLines`, context);
     return order;
   }
 
   async #documents(collection: 'salesInvoices' | 'salesCreditMemos' | 'salesShipments', reference: string, context: CallContext): Promise<BcSalesDocument[]> {
-    return this.odata.list<BcSalesDocument>(`${collection}?$filter=externalDocumentNumber eq ${odataString(reference)}`, context);
+    return this.odata.list<BcSalesDocument>(`${collection}?$filter=${encodeURIComponent(`externalDocumentNumber eq ${odataString(reference)}`)}`, context);
   }
 
   #toInvoice(doc: BcSalesDocument, kind: ErpInvoice['kind']): ErpInvoice {
