@@ -178,7 +178,7 @@ describe('Business Central fixtures: the recorded API v2.0 examples', () => {
     sandbox = await startBusinessCentralSandbox({ items: [...CONTRACT_ITEMS, { number: '1996-S', displayName: 'ATLANTA Whiteboard, base', unitPrice: '1397.30', inventory: 20, taxPercent: 6 }] });
     erp = createBusinessCentralClient(clientOptions(sandbox));
     // A server that answers with the recorded responses, so the client is shown to read them.
-    const order = { ...fixture('dynamics_salesOrder_create__response.json'), externalDocumentNumber: 'ord_recorded' };
+    const order: Record<string, unknown> = { ...fixture('dynamics_salesOrder_create__response.json'), externalDocumentNumber: 'ord_recorded' };
     delete order.documentLines;
     const routes: Record<string, unknown> = {
       salesOrders: { value: [{ ...order, salesOrderLines: [fixture('dynamics_salesOrderLine_create__response.json')] }] },
@@ -220,7 +220,7 @@ describe('Business Central fixtures: the recorded API v2.0 examples', () => {
   test('the sandbox accepts the recorded create requests and answers in the recorded shapes', async () => {
     const customer = await erp.odata.create<{ id: string; number: string }>('customers', { displayName: 'Adatum Corporation', email: 'robert.townes@contoso.com', country: 'GB' });
     // The recorded request names a customer of Microsoft's demo company; ours has its own number.
-    const orderRequest = { ...fixture('dynamics_salesOrder_create__request.json'), customerNumber: customer.number };
+    const orderRequest: Record<string, unknown> = { ...fixture('dynamics_salesOrder_create__request.json'), customerNumber: customer.number };
     delete orderRequest.paymentTermsId;
     const created = await erp.odata.create<Record<string, unknown> & { id: string }>('salesOrders', orderRequest);
     // documentLines is not a salesOrder property in the API v2.0 reference; the example shows it anyway.
@@ -238,7 +238,7 @@ describe('Business Central fixtures: the recorded API v2.0 examples', () => {
     assertSameShape(fixture('dynamics_salesOrderLine_create__response.json'), line, 'salesOrderLine (create)');
     // The recorded example's amounts: 12 x 1397.30 at 6 %.
     assert.deepEqual([line.amountExcludingTax, line.totalTaxAmount, line.amountIncludingTax], [16767.6, 1006.06, 17773.66]);
-    const lineRead = await erp.odata.get<Record<string, unknown>>(`salesOrders(${created.id})/salesOrderLines(${line.id})`);
+    const lineRead = await erp.odata.get<Record<string, unknown> & { id: string }>(`salesOrders(${created.id})/salesOrderLines(${line.id})`);
     assertSameShape(fixture('dynamics_salesorderline_get__response.json'), lineRead!, 'salesOrderLine (get)');
 
     const [item] = await erp.odata.list<Record<string, unknown> & { id: string }>(`items?$filter=${encodeURIComponent("number eq '1996-S'")}`);
