@@ -14,7 +14,7 @@ const itemNumber = z.string().min(1).max(20, 'must be a Business Central item nu
 export const BusinessCentralOptions = z
   .strictObject({
     /** Microsoft Entra tenant: its id (GUID) or a verified domain such as contoso.onmicrosoft.com. */
-    tenantId: z.union([guid, z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be the tenant id (GUID) or its domain')]),
+    tenantId: z.string().regex(/^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[a-z0-9][a-z0-9.-]*\.[a-z]{2,})$/i, 'must be the tenant id (a GUID) or its domain, such as contoso.onmicrosoft.com'),
     /** The environment's name, e.g. "production" or "sandbox". */
     environment: z.string().regex(/^[A-Za-z0-9_-]{1,30}$/, 'must be an environment name such as "production"'),
     /** The company's id (GET .../api/v2.0/companies lists them). */
