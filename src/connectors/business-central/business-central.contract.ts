@@ -55,6 +55,19 @@ export function businessCentralContract(target: () => BusinessCentralContractTar
     assert.equal(a!.customerId, b!.customerId);
   });
 
+  test('amounts are reconciled at posting: BC\'s total beyond rounding from the order\'s is erp.amount_mismatch, on every attempt', async () => {
+    // Prices read as tax-excluded while the order says the customer paid 25.00 in all: BC adds 10 %.
+    const wrong = client({ pricesIncludeTax: false });
+    const order = canonicalOrder({ lines: [{ sku: 'SKU-RED', quantity: 1, unitPrice: '25.00' }] });
+    const mismatch = await expectSynclineError(wrong.postOrder(order));
+    assert.equal(mismatch.code, 'erp.amount_mismatch');
+    assert.equal(mismatch.retry, 'permanent');
+    assert.deepEqual([mismatch.details?.erpTotal, mismatch.details?.orderTotal], ['27.50', '25.00']);
+    const again = await expectSynclineError(wrong.postOrder(order));
+    assert.equal(again.code, 'erp.amount_mismatch');
+    assert.equal((await ordersFor(order.id)).length, 1, 'the repeat found the order instead of making a second one');
+  });
+
   test('a shipment posts shipment and invoice through shipAndInvoice; a repeat records nothing; the closed order is still found', async () => {
     const order = canonicalOrder({ lines: [{ sku: 'SKU-RED', quantity: 2, unitPrice: '25.00' }, { sku: 'SKU-BLUE', quantity: 1, unitPrice: '12.50' }] });
     await erp().postOrder(order);

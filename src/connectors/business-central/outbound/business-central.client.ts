@@ -16,6 +16,7 @@ import type {
   ErpStockLevel,
 } from '../../kit/contracts.ts';
 import type { TargetPolicy } from '../../../runtime/targets/target-policy.ts';
+import { assertErpTotalMatches } from '../../kit/erp-amounts.ts';
 import {
   decimalOfNumber,
   guidToErpId,
@@ -230,7 +231,11 @@ export class BusinessCentralClient implements ErpConnector {
 
   async postOrder(order: Order, context: CallContext = {}): Promise<ErpPostResult> {
     const existing = await this.getSale(order.id, context);
-    if (existing) return { sale: existing, created: false };
+    if (existing) {
+      // A repeat checks the amounts again: the first attempt may have stopped at the mismatch.
+      if (existing.state !== 'done') assertErpTotalMatches(SYSTEM, order, existing);
+      return { sale: existing, created: false };
+    }
     const charges = this.#charges;
     const shipping = toScaled(order.totals.shipping, 2);
     const discount = toScaled(order.totals.discount, 2);
@@ -276,7 +281,9 @@ export class BusinessCentralClient implements ErpConnector {
       },
       context,
     );
-    return { sale: this.#saleOfOrder(created, [], []), created: true };
+    const sale = this.#saleOfOrder(created, [], []);
+    assertErpTotalMatches(SYSTEM, order, sale);
+    return { sale, created: true };
   }
 
   // ---- cancelling -----------------------------------------------------------------------------
