@@ -76,6 +76,7 @@ export class BcODataClient {
   readonly #options: BcODataOptions;
   #token: { value: string; expiresAt: number } | undefined;
   #pendingToken: Promise<string> | undefined;
+  readonly #tokenPath: string;
   /** Tokens fetched so far (the contract tests count them). */
   tokensFetched = 0;
 
@@ -89,8 +90,6 @@ export class BcODataClient {
     this.#login = createHttpClient({ system: SYSTEM, baseUrl: tokenUrl.origin, timeoutMs: options.timeoutMs ?? 30_000 });
     this.#tokenPath = `${tokenUrl.pathname}${tokenUrl.search}`;
   }
-
-  readonly #tokenPath: string;
 
   /** The API root this client calls, without a trailing slash. */
   get apiUrl(): string {
