@@ -70,6 +70,9 @@ const DEFAULT_CHARGES: Required<BcChargeItems> = { shipping: 'SHIP', discount: n
 const permanent = (code: string, message: string, details: Record<string, unknown> = {}) =>
   new SynclineError(code, message, { retry: 'permanent', details: { system: SYSTEM, ...details } });
 
+/** BC's document statuses in the port's words: a posted invoice BC calls Open (unpaid) is posted. */
+const DOCUMENT_STATE: Record<string, string> = { Draft: 'draft', 'In Review': 'draft', Open: 'posted', Paid: 'paid', Canceled: 'cancelled', Corrective: 'cancelled' };
+
 /** BC's money is a JSON number; Syncline's is a decimal string (scale 2 for every currency BC posts in). */
 const wireAmount = (value: string) => Number(value);
 
@@ -103,7 +106,7 @@ export class BusinessCentralClient implements ErpConnector {
     return {
       erpId: guidToErpId(doc.id),
       number: doc.number || null,
-      state: String(doc.status ?? '').toLowerCase() || 'open',
+      state: DOCUMENT_STATE[String(doc.status)] ?? String(doc.status ?? '').toLowerCase(),
       kind,
       untaxedAmount: decimalOfNumber(sign * doc.totalAmountExcludingTax),
       taxAmount: decimalOfNumber(sign * doc.totalTaxAmount),
