@@ -149,6 +149,19 @@ describe('Business Central sandbox only: ETags, paging, the per-user window, tok
     assert.equal(error.code, 'connector.bad_response');
   });
 
+  test('a failed query names no personal data: the $filter values are dropped from the error', async () => {
+    await admin.setFaults({ down: true });
+    try {
+      const error = await expectSynclineError(erp.odata.list(`customers?$filter=${encodeURIComponent("email eq 'ada.lovelace@example.com'")}`));
+      assert.equal(error.retry, 'transient');
+      const shown = JSON.stringify({ message: error.message, details: error.details, excerpt: (error as unknown as { excerpt?: unknown }).excerpt });
+      assert.doesNotMatch(shown, /lovelace/);
+      assert.match(error.message, /customers\?\$filter=\[redacted\]/);
+    } finally {
+      await admin.clearFaults();
+    }
+  });
+
   describe('fault controls contract', { concurrency: 1 }, () => {
     const target: FaultTarget = { system: 'business-central', url: '', call: () => erp.stockLevels(['SKU-RED']) };
     for (const [behaviour, check] of Object.entries(FAULT_CONTRACT)) {

@@ -1,5 +1,6 @@
 import { SynclineError } from '../../../domain/errors.ts';
 import { TargetError } from '../../../runtime/targets/target-errors.ts';
+import { loggableUrl } from '../../../observability/logger.ts';
 import { createHttpClient, type CallContext, type HttpClient, type HttpResponse } from '../../kit/http-client.ts';
 import { BC_SCOPE, type BcEntity, type BcErrorBody, type BcPage, type BcTokenResponse } from '../business-central-wire.ts';
 
@@ -56,6 +57,24 @@ export function mapODataError(error: TargetError): TargetError {
     remediation: error.remediation,
     details: { ...error.details, odataCode: bc.code, odataMessage: bc.message },
     cause: error,
+  });
+}
+
+/**
+ * The error without the query's values: a `$filter` names customers by e-mail and orders by id,
+ * and errors end up in logs, dead letters and the console.
+ */
+function withoutQueryValues(error: TargetError, path: string): TargetError {
+  if (!path.includes('?')) return error;
+  const shown = loggableUrl(path);
+  return new TargetError(error.code, error.message.replaceAll(path, shown), {
+    retry: error.retry,
+    target: error.target,
+    retryAt: error.retryAt,
+    excerpt: error.excerpt?.request ? { ...error.excerpt, request: { ...error.excerpt.request, url: shown } } : error.excerpt,
+    remediation: error.remediation,
+    details: { ...error.details, path: shown },
+    cause: error.cause,
   });
 }
 
@@ -163,7 +182,7 @@ export class BcODataClient {
           this.dropToken();
           continue;
         }
-        throw mapODataError(error);
+        throw withoutQueryValues(mapODataError(error), path);
       }
     }
   }
