@@ -90,6 +90,16 @@ describe('Business Central sandbox only: ETags, paging, the per-user window, tok
     assert.equal((await erp.cancelOrder(other.id)).outcome, 'cancelled', 'the next attempt goes through');
   });
 
+  test('a cancel that meets a shipment made meanwhile (412) re-reads the order with its lines and deletes nothing', async () => {
+    const order = canonicalOrder({ lines: [{ sku: 'SKU-RED', quantity: 2, unitPrice: '25.00' }] });
+    await erp.postOrder(order);
+    await admin.call('PUT', '/_sandbox/conflicts', { count: 1, change: 'shipment' });
+    const outcome = await erp.cancelOrder(order.id);
+    assert.equal(outcome.outcome, 'already_shipped');
+    const sale = await erp.getSale(order.id);
+    assert.equal(sale?.shipmentState, 'partially_sent', 'the order is still there, one unit shipped');
+  });
+
   test('a PATCH without If-Match is refused: the client always sends the ETag it read', async () => {
     const order = canonicalOrder({ lines: [{ sku: 'SKU-RED', quantity: 3, unitPrice: '25.00' }] });
     await erp.postOrder(order);

@@ -304,7 +304,7 @@ export class BusinessCentralClient implements ErpConnector {
     await this.odata.write('DELETE', `salesOrders(${order.id})`, order, (fresh) => {
       shippedMeanwhile = fresh.fullyShipped || (fresh.salesOrderLines ?? []).some((l) => l.shippedQuantity > 0);
       return shippedMeanwhile ? undefined : {};
-    }, context);
+    }, context, `salesOrders(${order.id})?$expand=salesOrderLines`);
     if (shippedMeanwhile) return { outcome: 'already_shipped', sale: (await this.getSale(orderId, context)) ?? sale };
     return { outcome: 'cancelled', sale: { ...sale, state: 'cancelled' } };
   }

@@ -219,7 +219,7 @@ export class BcODataClient {
    * A conditional write: PATCH or DELETE with the entity's ETag as If-Match. When BC answers 412
    * (another user changed it since it was read), the entity is read again and `decide` says, on
    * the fresh copy, whether and what to write; the write is retried once. A second 412 is thrown
-   * as the transient erp.conflict.
+   * as the transient erp.conflict. `readPath` re-reads with what `decide` needs (`$expand`).
    */
   async write<T extends BcEntity>(
     method: 'PATCH' | 'DELETE',
@@ -227,6 +227,7 @@ export class BcODataClient {
     current: T,
     decide: (fresh: T) => unknown | undefined,
     context: CallContext = {},
+    readPath = path,
   ): Promise<{ entity: T | undefined; retried: boolean }> {
     let entity = current;
     for (let attempt = 1; ; attempt++) {
@@ -239,7 +240,7 @@ export class BcODataClient {
         return { entity: method === 'DELETE' ? undefined : response.body, retried: attempt > 1 };
       } catch (error) {
         if (!(error instanceof SynclineError) || error.code !== 'erp.conflict' || attempt > 1) throw error;
-        const fresh = await this.get<T>(path, context);
+        const fresh = await this.get<T>(readPath, context);
         if (!fresh) throw new SynclineError('erp.not_found', `business-central ${path} was deleted by someone else`, { retry: 'permanent', details: { system: SYSTEM, path } });
         entity = fresh;
       }

@@ -383,8 +383,8 @@ export class BcCompany {
   }
 
   deleteSalesOrder(order: StoredOrder): void {
-    if (order.lines.some((l) => (l.fields.shippedQuantity as number) > 0 && l.fields.invoicedQuantity !== l.fields.quantity)) {
-      throw new BcApiError(400, 'Application_DialogException', `You cannot delete order ${String(order.fields.number)} because it has been shipped but not fully invoiced.`);
+    if (order.lines.some((l) => (l.fields.shippedQuantity as number) > 0)) {
+      throw new BcApiError(400, 'Application_DialogException', `You cannot delete order ${String(order.fields.number)} because part of it has been shipped.`);
     }
     this.salesOrders.delete(order.id);
   }
@@ -536,6 +536,17 @@ export class BcCompany {
     }
     memo.fields.status = 'Open';
     memo.version += 1;
+  }
+
+  /** Another user ships and invoices one unit of the order's first open line (the sandbox's conflict control). */
+  shipOneUnit(order: StoredOrder): void {
+    const open = order.lines.find((l) => (l.fields.shippedQuantity as number) < (l.fields.quantity as number));
+    if (!open) return this.touch(order);
+    for (const line of order.lines) {
+      const q = line === open ? 1 : 0;
+      Object.assign(line.fields, { shipQuantity: q, invoiceQuantity: q });
+    }
+    this.shipAndInvoice(order);
   }
 
   /** Another user edits the entity (the sandbox's conflict control): its ETag changes. */

@@ -63,7 +63,8 @@ const renderFault: FaultRenderer = (kind, _status, message) => ({
 });
 
 const Limits = z.strictObject({ requestsPerWindow: z.number().int().min(1), windowSeconds: z.number().int().min(1).max(3600) }).partial();
-const Conflicts = z.strictObject({ count: z.number().int().min(0).max(1000) });
+/** `edit`: another user edits the record; `shipment`: on a sales order, another user ships and invoices one unit of its first open line. */
+const Conflicts = z.strictObject({ count: z.number().int().min(0).max(1000), change: z.enum(['edit', 'shipment']).default('edit') });
 
 type Segment = { name: string; key?: string };
 
@@ -88,6 +89,7 @@ export async function startBusinessCentralSandbox(options: BusinessCentralSandbo
   const lifetime = options.tokenLifetimeSeconds ?? 3599;
   let limits = { requestsPerWindow: options.requestsPerWindow ?? 6000, windowSeconds: options.windowSeconds ?? 300 };
   let pendingConflicts = 0;
+  let conflictChange: 'edit' | 'shipment' = 'edit';
   let issued = 0;
   const company = new BcCompany(companyId, 'Syncline Sandbox Company', options.items ?? []);
   const tokens = new Map<string, { clientId: string; expiresAt: number }>();
@@ -125,8 +127,10 @@ export async function startBusinessCentralSandbox(options: BusinessCentralSandbo
   });
   /** The next `count` conditional writes meet an entity another user has just changed: 412. */
   app.put('/_sandbox/conflicts', async (request) => {
-    pendingConflicts = Conflicts.parse(request.body ?? {}).count;
-    return { count: pendingConflicts };
+    const parsed = Conflicts.parse(request.body ?? {});
+    pendingConflicts = parsed.count;
+    conflictChange = parsed.change;
+    return { count: pendingConflicts, change: conflictChange };
   });
   app.post('/_sandbox/items', async (request, reply) => reply.code(201).send(company.addItem(request.body as ItemSeed)));
   /** Ends every token now (as when a secret is rotated): the next API call gets 401. */
@@ -192,7 +196,8 @@ export async function startBusinessCentralSandbox(options: BusinessCentralSandbo
     if (!ifMatch) throw new BcApiError(428, 'Request_PreconditionRequired', 'Could not validate the client concurrency token required by the service. Please provide a valid token in the client request.');
     if (pendingConflicts > 0) {
       pendingConflicts -= 1;
-      company.touch(entity);
+      if (conflictChange === 'shipment' && 'lines' in entity) company.shipOneUnit(entity as StoredOrder);
+      else company.touch(entity);
     }
     if (ifMatch !== '*' && ifMatch !== etagOf(entity)) throw new BcApiError(412, 'Request_EntityChanged', 'Another user has already changed the record.');
   };
