@@ -154,6 +154,14 @@ describe('Business Central sandbox only: ETags, paging, the per-user window, tok
     assert.equal(fresh.odata.tokensFetched, 2);
   });
 
+  test('calls that start together share one token request', async () => {
+    const fresh = createBusinessCentralClient(clientOptions(sandbox));
+    const issued = sandbox.tokensIssued();
+    await Promise.all(['SKU-RED', 'SKU-BLUE', 'SHIP', 'PAGE-A', 'PAGE-B'].map((sku) => fresh.stockLevels([sku])));
+    assert.equal(fresh.odata.tokensFetched, 1);
+    assert.equal(sandbox.tokensIssued(), issued + 1);
+  });
+
   test('a nextLink to another host is refused: the token never leaves the API', async () => {
     const error = await expectSynclineError(erp.odata.list('https://elsewhere.example.com/v2.0/x/items'));
     assert.equal(error.code, 'connector.bad_response');
