@@ -157,7 +157,7 @@ async function startMissingSystemSandboxes(config: Config, logger: Logger): Prom
   if (!config.sandboxes.enabled) {
     const expected = connectorSettingsFromConfig(config);
     logger.warn(
-      { systems: Object.fromEntries(missing.map((name) => [name, expected[name].url])) },
+      { systems: Object.fromEntries(missing.map((name) => [name, (expected[name] as { url?: string }).url])) },
       `SYNCLINE_SANDBOXES=off and no ${missing.join(', ')} configured: the flows expect them at these URLs and retry until they answer`,
     );
     return { config, sandboxes: undefined };

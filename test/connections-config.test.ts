@@ -92,7 +92,7 @@ connections:
   ]);
   // The unknown connector is reported when the entry is otherwise well formed.
   assert.deepEqual(check('connections:\n  - { id: shop, connector: shopfy }').problems, [
-    'connections[0].connector: unknown connector "shopfy" (known: shopify, woocommerce, tryton, wms, payment, fraud, loyalty)',
+    'connections[0].connector: unknown connector "shopfy" (known: shopify, woocommerce, tryton, wms, payment, fraud, loyalty, business-central)',
   ]);
   // The connector's own rules: WooCommerce wants the REST keys with a site URL.
   assert.deepEqual(check('connections:\n  - { id: woo, connector: woocommerce, options: { siteUrl: "https://s.example.com", webhookSecret: long-enough-secret } }').problems, [

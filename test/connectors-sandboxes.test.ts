@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { startSandboxes } from '../src/connectors/sandboxes.ts';
-import { createConnectors } from '../src/connectors/connectors.ts';
+import { createConnectors, type TrytonErpSettings } from '../src/connectors/connectors.ts';
 import { canonicalOrder } from '../src/connectors/kit/contract-fixtures.ts';
 import { loadConfig } from '../src/config/config.ts';
 
@@ -94,7 +94,7 @@ describe('the sandboxes together', () => {
       SYNCLINE_ERP_PASSWORD: 'hunter22',
       SYNCLINE_FRAUD_URL: 'http://fraud.internal',
     });
-    assert.equal(config.systems.erp?.database, 'prod');
+    assert.equal((config.systems.erp as TrytonErpSettings | undefined)?.database, 'prod');
     assert.equal(config.systems.fraud?.url, 'http://fraud.internal');
     assert.equal(config.systems.wms, undefined);
     assert.throws(() => loadConfig({ SYNCLINE_PAYMENT_URL: 'http://pay.internal' }), /SYNCLINE_PAYMENT_API_KEY/);

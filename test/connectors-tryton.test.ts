@@ -7,7 +7,7 @@ import { startTrytonSandbox, type RunningTrytonSandbox } from '../src/connectors
 import { createTrytonClient, type TrytonClient } from '../src/connectors/tryton/outbound/tryton.client.ts';
 import { sessionAuthorization } from '../src/connectors/tryton/tryton-wire.ts';
 import { rawRpc, trytonContract } from '../src/connectors/tryton/tryton.contract.ts';
-import { checkErpSetup } from '../src/connectors/connectors.ts';
+import { checkErpSetup, type TrytonErpSettings } from '../src/connectors/connectors.ts';
 import { loadConfig } from '../src/config/config.ts';
 
 const DB = 'syncline';
@@ -255,7 +255,7 @@ describe('ERP options from the configuration, checked against the ERP', () => {
       SYNCLINE_ERP_PAYMENT_TERM: '1',
       SYNCLINE_ERP_PRICES_INCLUDE_TAX: 'false',
     });
-    const erp = config.systems.erp!;
+    const erp = config.systems.erp! as TrytonErpSettings;
     assert.deepEqual(erp.chargeProducts, { shipping: 'FREIGHT', discount: null });
     assert.equal(erp.shortStock, 'hold');
     assert.equal(erp.paymentTermId, 1);

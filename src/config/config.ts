@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { connectorRegistry, SYSTEM_KINDS, type ConnectorRegistry, type SystemKind } from '../connectors/registry/connector-registry.ts';
+import type { BusinessCentralErpSettings } from '../connectors/business-central/business-central.connector.ts';
+import type { TargetPolicy } from '../runtime/targets/target-policy.ts';
 import { checkConnectionsFile, connectionsFilePath, systemConnections, type ConnectionsFile } from './connections-file.ts';
 
 /** Thrown when an environment variable is missing or malformed; the message names it. */
@@ -147,7 +149,8 @@ export interface NatsSettings {
 
 /** Real external systems Syncline is pointed at; a system left undefined is served by its sandbox. */
 export interface ExternalSystems {
-  erp?: {
+  /** Tryton (SYNCLINE_ERP_* or a `tryton` connection) or Business Central (a `business-central` connection). */
+  erp?: BusinessCentralErpSettings | {
     url: string;
     database: string;
     login: string;
@@ -316,7 +319,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
     for (const [kind, connection] of systemConnections(checked.connections)) {
       (systems as Record<string, unknown>)[kind] = connection.options;
       systemSources[kind] = 'file';
-      if (connection.limits) targetPolicies[kind] = { ...connection.limits, ...targetPolicies[kind] };
+      // The connector's own limits (Business Central's), then the file's, then SYNCLINE_TARGET_POLICIES.
+      const defaults = registry.systems.get(connection.connector)?.defaultTargetPolicy;
+      if (connection.limits || defaults) {
+        const override = targetPolicies[kind] as TargetPolicy | undefined;
+        const breaker = { ...defaults?.breaker, ...connection.limits?.breaker, ...override?.breaker };
+        targetPolicies[kind] = { ...defaults, ...connection.limits, ...override, ...(Object.keys(breaker).length ? { breaker } : {}) };
+      }
     }
   }
   return {

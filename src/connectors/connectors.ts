@@ -4,10 +4,16 @@ import { createWmsClient } from './wms/outbound/wms.client.ts';
 import { createPaymentClient } from './payment/outbound/payment.client.ts';
 import { createFraudClient } from './fraud/outbound/fraud.client.ts';
 import { createLoyaltyClient } from './loyalty/outbound/loyalty.client.ts';
+import { createBusinessCentralClient } from './business-central/outbound/business-central.client.ts';
+import { BUSINESS_CENTRAL, type BusinessCentralErpSettings } from './business-central/business-central.connector.ts';
 
 /** Where each external system is, and its credentials: real systems or the sandboxes. */
+/** Tryton's settings (SYNCLINE_ERP_*, a `tryton` connection, the sandbox). */
+export type TrytonErpSettings = Omit<TrytonClientOptions, 'timeoutMs'> & { timeoutMs?: number };
+
 export interface ConnectorSettings {
-  erp: Omit<TrytonClientOptions, 'timeoutMs'> & { timeoutMs?: number };
+  /** The ERP: Tryton, or Business Central when a `business-central` connection is the ERP. */
+  erp: TrytonErpSettings | BusinessCentralErpSettings;
   wms: { url: string; webhookSecret: string; apiKey?: string; timeoutMs?: number };
   payment: { url: string; apiKey: string; timeoutMs?: number };
   fraud: { url: string; timeoutMs?: number };
@@ -24,10 +30,15 @@ export interface Connectors {
   wmsWebhookSecret: string;
 }
 
+/** The ERP client of the configured connector. */
+export function createErpClient(settings: ConnectorSettings['erp']): ErpConnector {
+  return 'connector' in settings && settings.connector === BUSINESS_CENTRAL ? createBusinessCentralClient(settings) : createTrytonClient(settings as TrytonErpSettings);
+}
+
 /** The outbound clients for the configured systems. */
 export function createConnectors(settings: ConnectorSettings): Connectors {
   return {
-    erp: createTrytonClient(settings.erp),
+    erp: createErpClient(settings.erp),
     wms: createWmsClient(settings.wms),
     payment: createPaymentClient(settings.payment),
     fraud: createFraudClient(settings.fraud),
@@ -42,6 +53,6 @@ export function createConnectors(settings: ConnectorSettings): Connectors {
  * here would otherwise fail every order at posting.
  */
 export async function checkErpSetup(settings: ConnectorSettings['erp']): Promise<ErpSetupProblem[]> {
-  const erp: ErpConnector = createTrytonClient(settings);
+  const erp: ErpConnector = createErpClient(settings);
   return (await erp.checkSetup?.()) ?? [];
 }

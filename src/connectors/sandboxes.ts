@@ -7,7 +7,7 @@ import { startWmsSandbox, type RunningWmsSandbox } from './wms/sandbox/wms.sandb
 import { startPaymentSandbox, type RunningPaymentSandbox } from './payment/sandbox/payment.sandbox.ts';
 import { startFraudSandbox, type RunningFraudSandbox } from './fraud/sandbox/fraud.sandbox.ts';
 import { startLoyaltySandbox, type RunningLoyaltySandbox } from './loyalty/sandbox/loyalty.sandbox.ts';
-import type { ConnectorSettings } from './connectors.ts';
+import type { ConnectorSettings, TrytonErpSettings } from './connectors.ts';
 
 /** The five sandboxes, in port order: basePort + 0 … basePort + 4. */
 export const SANDBOX_NAMES = ['erp', 'wms', 'payment', 'fraud', 'loyalty'] as const;
@@ -40,9 +40,12 @@ export interface RunningSandboxes {
   fraud: RunningFraudSandbox;
   loyalty: RunningLoyaltySandbox;
   /** Settings that point Syncline's connectors at these sandboxes. */
-  settings: ConnectorSettings;
+  settings: SandboxSettings;
   close(): Promise<void>;
 }
+
+/** The sandboxes' settings: the ERP sandbox is Tryton's. */
+export type SandboxSettings = ConnectorSettings & { erp: TrytonErpSettings };
 
 /** ERP sandbox credentials (the sandbox accepts only these). */
 export const SANDBOX_ERP = { database: 'syncline', login: 'admin', password: 'admin' } as const;
@@ -57,7 +60,7 @@ export function newWmsWebhookSecret(): string {
 /** One sandbox started, with the settings that point a connector at it. */
 interface StartedSandbox<K extends SandboxName> {
   sandbox: RunningSandboxes[K];
-  settings: ConnectorSettings[K];
+  settings: SandboxSettings[K];
 }
 
 /** Starts one system's sandbox on the given port (0: a free one). */
@@ -107,7 +110,7 @@ export interface SomeSandboxes {
   /** Each started system's sandbox. */
   sandboxes: Partial<{ [K in SandboxName]: RunningSandboxes[K] }>;
   /** Settings that point the connectors of those systems at their sandboxes. */
-  settings: Partial<ConnectorSettings>;
+  settings: Partial<SandboxSettings>;
   close(): Promise<void>;
 }
 
@@ -131,7 +134,7 @@ export async function startSomeSandboxes(names: readonly SandboxName[], options:
     await close();
     throw error;
   }
-  return { sandboxes, settings: settings as Partial<ConnectorSettings>, close };
+  return { sandboxes, settings: settings as Partial<SandboxSettings>, close };
 }
 
 /** Starts the ERP, WMS, payment, fraud and loyalty sandboxes, each on its own port. */
@@ -145,7 +148,7 @@ export async function startSandboxes(options: StartSandboxesOptions = {}): Promi
     payment,
     fraud,
     loyalty,
-    settings: some.settings as ConnectorSettings,
+    settings: some.settings as SandboxSettings,
     close: some.close,
   };
 }

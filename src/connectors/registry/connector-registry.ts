@@ -3,6 +3,8 @@ import type { ChannelConnector } from '../kit/channel-connector.ts';
 import type { ExternalSystems } from '../../config/config.ts';
 import { shopifyConnector } from '../shopify/shopify.connector.ts';
 import { woocommerceConnector } from '../woocommerce/woocommerce.connector.ts';
+import { businessCentralSystem } from '../business-central/business-central.connector.ts';
+import type { TargetPolicy } from '../../runtime/targets/target-policy.ts';
 
 /**
  * The connector registry: which connectors a connection in syncline.yaml may name.
@@ -24,6 +26,8 @@ export interface SystemConnector {
   kind: SystemKind;
   options: z.ZodType<NonNullable<ExternalSystems[SystemKind]>>;
   secretOptions: readonly string[];
+  /** The target policy of the kind's target when this connector serves it (default: the flows' built-in one). */
+  defaultTargetPolicy?: TargetPolicy;
 }
 
 const url = z.url('must be a URL such as https://erp.example.com');
@@ -41,6 +45,7 @@ export const SYSTEM_CONNECTORS: readonly SystemConnector[] = [
   { connector: 'payment', kind: 'payment', options: z.strictObject({ url, apiKey: secret(8) }), secretOptions: ['apiKey'] },
   { connector: 'fraud', kind: 'fraud', options: z.strictObject({ url }), secretOptions: [] },
   { connector: 'loyalty', kind: 'loyalty', options: z.strictObject({ url }), secretOptions: [] },
+  businessCentralSystem,
 ];
 
 /** The connector of each system kind when it is set by environment variables (or served by its sandbox). */

@@ -15,6 +15,7 @@ import type {
   ErpShipmentResult,
   ErpStockLevel,
 } from '../../kit/contracts.ts';
+import { assertErpTotalMatches } from '../../kit/erp-amounts.ts';
 import { decimalOf, TrytonDate, TrytonDecimal } from '../tryton-wire.ts';
 import { TrytonRpc, type TrytonRpcOptions } from './json-rpc.ts';
 
@@ -450,21 +451,7 @@ export class TrytonClient implements ErpConnector {
    * `erp.amount_mismatch`, never posted silently.
    */
   #reconcile(order: Order, sale: ErpSale): void {
-    const erp = toScaled(sale.totalAmount, 2);
-    const expected = toScaled(order.totals.grandTotal, 2);
-    const priced = BigInt(order.lines.length + (toScaled(order.totals.shipping, 6) > 0n ? 1 : 0) + (toScaled(order.totals.discount, 6) > 0n ? 1 : 0));
-    const difference = erp > expected ? erp - expected : expected - erp;
-    if (difference > priced) {
-      throw permanent('erp.amount_mismatch', `tryton computed ${sale.totalAmount} for sale ${sale.number ?? sale.erpId}, the order's total is ${order.totals.grandTotal}`, {
-        reference: order.id,
-        saleId: sale.erpId,
-        erpTotal: sale.totalAmount,
-        erpUntaxed: sale.untaxedAmount,
-        erpTax: sale.taxAmount,
-        orderTotal: order.totals.grandTotal,
-        orderTax: order.totals.tax,
-      });
-    }
+    assertErpTotalMatches('tryton', order, sale);
   }
 
   async postOrder(order: Order, context: CallContext = {}): Promise<ErpPostResult> {
