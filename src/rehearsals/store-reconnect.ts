@@ -31,11 +31,11 @@ export interface StoreReconnectOptions extends RehearsalOptions {
 }
 
 /** SKUs sold in the stores; the web orders want others, so the arithmetic per store is exact. */
-const POS_SKUS = Array.from({ length: 8 }, (_, i) => `POS-${i + 1}`);
+export const POS_SKUS = Array.from({ length: 8 }, (_, i) => `POS-${i + 1}`);
 /** Units of every POS SKU on each store's shelf before it went offline: more than its offline sales can take. */
-const SHELF_STOCK = 500;
+export const SHELF_STOCK = 500;
 
-interface Batch {
+export interface Batch {
   store: string;
   key: string;
   movements: { type: 'adjustment' | 'return'; sku: string; location: string; quantity: number; reason: string; reference: string }[];
@@ -46,7 +46,7 @@ interface Batch {
 }
 
 /** A store's offline backlog: sales of one or two SKUs, one to three units each; every tenth a one-unit return. */
-function backlog(runId: string, store: string, sales: number, batchSize: number): Batch[] {
+export function backlog(runId: string, store: string, sales: number, batchSize: number): Batch[] {
   const batches: Batch[] = [];
   for (let i = 0; i < sales; i += 1) {
     if (i % batchSize === 0) batches.push({ store, key: `${runId}-${store}-B${batches.length + 1}`, movements: [], sends: [] });
@@ -100,10 +100,7 @@ export function runStoreReconnect(base: Config, logger: Logger, options: StoreRe
     });
   };
 
-  /** Expected on hand per store and SKU: the shelf less the offline sales plus the offline returns. */
-  const expected = new Map<string, number>();
-  for (const store of stores) for (const sku of POS_SKUS) expected.set(`${store}\n${sku}`, SHELF_STOCK);
-  for (const b of batches) for (const m of b.movements) expected.set(`${m.location}\n${m.sku}`, expected.get(`${m.location}\n${m.sku}`)! + m.quantity);
+  const expected = expectedStock(stores, batches);
 
   /** The last availability published for each POS SKU over every channel's shared pool, after the flush began. */
   const lastPublished = async ({ running }: RehearsalContext, since: Date) =>
@@ -114,7 +111,7 @@ export function runStoreReconnect(base: Config, logger: Logger, options: StoreRe
         [EVENT_TYPES.inventoryAvailabilityChanged, POS_SKUS, since.toISOString()],
       )).rows.map((r) => [r.sku, Number(r.on_hand)]),
     );
-  const pooled = (sku: string) => stores.reduce((n, store) => n + expected.get(`${store}\n${sku}`)!, 0);
+  const pooled = (sku: string) => pooledStock(stores, expected, sku);
   let loadStartMs = 0;
 
   return runRehearsal(
@@ -152,30 +149,46 @@ export function runStoreReconnect(base: Config, logger: Logger, options: StoreRe
       },
       findings: async (context, run) => {
         await flush.running;
-        return findings(context, run, { stores, batches, expected, flush, published: await lastPublished(context, new Date(loadStartMs)), pooled });
+        const outcome: FlushOutcome = { stores, batches, expected, flush, published: await lastPublished(context, new Date(loadStartMs)) };
+        return judgeFlush(run, outcome, await observe(context, outcome));
       },
     },
     options,
   );
 }
 
-interface Outcome {
+/** Expected on hand per `store\nsku`: the shelf less the offline sales plus the offline returns. */
+export function expectedStock(stores: string[], batches: Batch[]): Map<string, number> {
+  const expected = new Map<string, number>();
+  for (const store of stores) for (const sku of POS_SKUS) expected.set(`${store}\n${sku}`, SHELF_STOCK);
+  for (const b of batches) for (const m of b.movements) expected.set(`${m.location}\n${m.sku}`, expected.get(`${m.location}\n${m.sku}`)! + m.quantity);
+  return expected;
+}
+
+const pooledStock = (stores: string[], expected: Map<string, number>, sku: string) => stores.reduce((n, store) => n + expected.get(`${store}\n${sku}`)!, 0);
+
+/** What the scenario did: the stores, their batches and how they were sent, the stock expected, the last availability published per SKU. */
+export interface FlushOutcome {
   stores: string[];
   batches: Batch[];
   expected: Map<string, number>;
   flush: { startedAt?: number; endedAt?: number };
   published: Map<string, number>;
-  pooled: (sku: string) => number;
 }
 
-/** Reads back the ledger and the stock of every store over the API, and states the checks. */
-async function findings({ api }: RehearsalContext, run: FinishedRun, o: Outcome): Promise<ScenarioFindings> {
-  // Every movement of the backlog must be in the ledger exactly once, found by its reference.
-  const references = new Map<string, number>();
-  for (const b of o.batches) for (const m of b.movements) references.set(m.reference, 0);
-  let negative = 0;
-  let wrongStock = 0;
-  const wrong: string[] = [];
+/** What Syncline holds once the run is over, read over its API. */
+export interface FlushObservation {
+  /** Ledger entries found per reference of the backlog (0: not applied). */
+  ledger: Map<string, number>;
+  /** On hand and available per `store\nsku`. */
+  stock: Map<string, { onHand: number; available: number }>;
+}
+
+/** Reads back the ledger and the stock of every store over the API. */
+async function observe({ api }: RehearsalContext, o: FlushOutcome): Promise<FlushObservation> {
+  const ledger = new Map<string, number>();
+  for (const b of o.batches) for (const m of b.movements) ledger.set(m.reference, 0);
+  const stock = new Map<string, { onHand: number; available: number }>();
   for (const store of o.stores) {
     for (const sku of POS_SKUS) {
       let after: string | null = null;
@@ -183,22 +196,32 @@ async function findings({ api }: RehearsalContext, run: FinishedRun, o: Outcome)
         const page = await api('GET', `/v1/inventory/movements?sku=${sku}&location=${store}&limit=1000${after ? `&after=${after}` : ''}`);
         if (page.status !== 200) throw new Error(`reading the ledger of ${sku} at ${store}: ${page.status} ${JSON.stringify(page.body)}`);
         for (const entry of page.body.data as { reference: string | null }[]) {
-          if (entry.reference !== null && references.has(entry.reference)) references.set(entry.reference, references.get(entry.reference)! + 1);
+          if (entry.reference !== null && ledger.has(entry.reference)) ledger.set(entry.reference, ledger.get(entry.reference)! + 1);
         }
         after = page.body.nextAfter;
       } while (after);
       const figure = (await api('GET', `/v1/inventory/availability?sku=${sku}&location=${store}`)).body as { onHand: number; available: number };
-      if (figure.onHand < 0 || figure.available < 0) negative += 1;
-      if (figure.onHand !== o.expected.get(`${store}\n${sku}`)) {
-        wrongStock += 1;
-        if (wrong.length < 5) wrong.push(`${store}/${sku}: ${figure.onHand}, expected ${o.expected.get(`${store}\n${sku}`)}`);
-      }
+      stock.set(`${store}\n${sku}`, { onHand: figure.onHand, available: figure.available });
     }
   }
-  const counts = [...references.values()];
+  return { ledger, stock };
+}
+
+/** The scenario's checks, series and figures from what it did and what Syncline holds. */
+export function judgeFlush(run: FinishedRun, o: FlushOutcome, seen: FlushObservation): ScenarioFindings {
+  // Every movement of the backlog must be in the ledger exactly once, found by its reference.
+  const counts = o.batches.flatMap((b) => b.movements.map((m) => seen.ledger.get(m.reference) ?? 0));
   const missing = counts.filter((n) => n === 0).length;
   const doubled = counts.filter((n) => n > 1).reduce((n, c) => n + c - 1, 0);
-  const unpublished = POS_SKUS.filter((sku) => o.published.get(sku) !== o.pooled(sku));
+  let negative = 0;
+  const wrong: string[] = [];
+  for (const [pair, wanted] of o.expected) {
+    const figure = seen.stock.get(pair);
+    if (figure && (figure.onHand < 0 || figure.available < 0)) negative += 1;
+    if (figure?.onHand !== wanted) wrong.push(`${pair.replace('\n', '/')}: ${figure?.onHand ?? 'not read'}, expected ${wanted}`);
+  }
+  const wrongStock = wrong.length;
+  const unpublished = POS_SKUS.filter((sku) => o.published.get(sku) !== pooledStock(o.stores, o.expected, sku));
 
   const sends = o.batches.flatMap((b) => b.sends);
   const attempts = sends.flatMap((s) => s.attempts);
@@ -225,7 +248,7 @@ async function findings({ api }: RehearsalContext, run: FinishedRun, o: Outcome)
   const checks: RehearsalCheck[] = [
     { name: 'store movements not applied exactly once', ok: movements > 0 && missing === 0 && doubled === 0, value: missing + doubled, expected: `0 (of ${movements}, by reference: ${missing} missing, ${doubled} applied twice)` },
     { name: 'store batches never answered', ok: unanswered === 0, value: unanswered, expected: `0 (of ${o.batches.length})` },
-    { name: 'store stock off the arithmetic', ok: wrongStock === 0, value: wrongStock, expected: `0 store/SKU pairs (shelf − offline sales + offline returns)${wrong.length ? `; first: ${wrong.join('; ')}` : ''}` },
+    { name: 'store stock off the arithmetic', ok: wrongStock === 0, value: wrongStock, expected: `0 store/SKU pairs (shelf − offline sales + offline returns)${wrong.length ? `; first: ${wrong.slice(0, 5).join('; ')}` : ''}` },
     { name: 'negative on hand or availability', ok: negative === 0, value: negative, expected: '0 store/SKU pairs (no policy allows it)' },
     { name: 'availability published after the flush', ok: unpublished.length === 0, value: unpublished.length, expected: `0 SKUs whose last published pool differs from the final stock${unpublished.length ? ` (${unpublished.join(', ')})` : ''}` },
     {
