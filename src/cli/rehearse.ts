@@ -53,6 +53,12 @@ function positive(name: string, value: string | undefined): number | undefined {
   return n;
 }
 
+/** A request holds at most 1000 movements, and an offline sale is up to two. */
+function atMost(limit: number, name: string, n: number | undefined): number | undefined {
+  if (n !== undefined && n > limit) throw new RehearseUsageError(`--${name} must be at most ${limit} (got ${n})`);
+  return n;
+}
+
 function whole(name: string, value: string | undefined): number | undefined {
   const n = positive(name, value);
   if (n !== undefined && !Number.isInteger(n)) throw new RehearseUsageError(`--${name} must be a whole number (got "${value}")`);
@@ -108,7 +114,7 @@ export async function runRehearseCommand(args: string[], config: Config): Promis
       erpBreakerCooldownSeconds: positive('erp-breaker-cooldown', values['erp-breaker-cooldown']),
       stores: whole('stores', values.stores),
       salesPerStore: whole('sales-per-store', values['sales-per-store']),
-      batchSize: whole('batch-size', values['batch-size']),
+      batchSize: atMost(500, 'batch-size', whole('batch-size', values['batch-size'])),
       promotionOrders: whole('promotion-orders', values['promotion-orders']),
       onProgress: (line) => process.stderr.write(`${line}\n`),
     };
