@@ -22,6 +22,14 @@ describe('store-reconnect rehearsal', () => {
     await database?.drop();
   });
 
+  test('an option of another scenario is refused with exit code 2 before anything runs', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'syncline-rehearsal-test-'));
+    const result = await runSyncline(['rehearse', 'store-reconnect', '--hot-stock', '3', '--out', out], { DATABASE_URL: database.url });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--hot-stock is an option of flash-sale and erp-outage only/);
+    assert.deepEqual(readdirSync(out), [], 'no report');
+  });
+
   test('every offline movement applied once, the stock as the arithmetic says, availability published', async () => {
     const out = mkdtempSync(join(tmpdir(), 'syncline-rehearsal-test-'));
     const result = await runSyncline(
