@@ -107,15 +107,16 @@ export interface FinishedRun {
 }
 
 /**
- * Time to allocated of the orders submitted inside a window of the run against the others. The p99
- * inside is allowed the absolute bound, or 1.25 × the p99 outside when that is higher (a busy host
- * slows both alike; the window must not slow its orders more).
+ * Time to allocated of the orders submitted inside a window of the run against others (the
+ * baseline: by default every order outside the window). The p99 inside is allowed the absolute
+ * bound, or 1.25 × the baseline's p99 when that is higher (a busy host slows both alike; the
+ * window must not slow its orders more).
  */
-export function allocationInWindow(run: FinishedRun, inside: (t: number) => boolean) {
+export function allocationInWindow(run: FinishedRun, inside: (t: number) => boolean, baseline: (t: number) => boolean = (t) => !inside(t)) {
   const accepted = run.submissions.filter((s) => s.id);
-  const ms = (wanted: boolean) => accepted.filter((s) => inside(s.submittedAt) === wanted).flatMap((s) => (run.toAllocatedMs.has(s.id!) ? [run.toAllocatedMs.get(s.id!)!] : []));
-  const during = ms(true);
-  const outside = ms(false);
+  const ms = (wanted: (t: number) => boolean) => accepted.filter((s) => wanted(s.submittedAt)).flatMap((s) => (run.toAllocatedMs.has(s.id!) ? [run.toAllocatedMs.get(s.id!)!] : []));
+  const during = ms(inside);
+  const outside = ms((t) => !inside(t) && baseline(t));
   return {
     submittedInside: accepted.filter((s) => inside(s.submittedAt)).length,
     during,

@@ -246,7 +246,7 @@ async function findings({ api, running, sandboxUrls }: RehearsalContext, run: Fi
 
   // The surge lasts until every return is completed: refunds and credit notes share the workers with new orders.
   const inSurge = (t: number) => o.surge.startedAt !== undefined && t >= o.surge.startedAt && t < (o.surge.finishedAt ?? Infinity);
-  const web = allocationInWindow(run, inSurge);
+  const web = allocationInWindow(run, inSurge, (t) => o.surge.startedAt === undefined || t < o.surge.startedAt);
   const acceptLatency = attempts.filter((a) => a.status === 202).map((a) => a.ms);
 
   const checks: RehearsalCheck[] = [
@@ -260,7 +260,7 @@ async function findings({ api, running, sandboxUrls }: RehearsalContext, run: Fi
       name: 'time to allocated p99 during the surge (ms)',
       ok: web.during.length > 0 && web.p99During <= web.p99Allowed,
       value: web.during.length > 0 ? web.p99During : -1,
-      expected: `<= ${web.p99Allowed} (${run.p99Bound}, or 1.25 × the p99 outside the surge if higher), over new orders submitted during the surge`,
+      expected: `<= ${web.p99Allowed} (${run.p99Bound}, or 1.25 × the p99 before the surge if higher), over new orders submitted during the surge`,
     },
   ];
   return {
@@ -284,7 +284,7 @@ async function findings({ api, running, sandboxUrls }: RehearsalContext, run: Fi
       returnToCompletedMs: { p50: percentile(toCompleted, 50), p99: percentile(toCompleted, 99), max: Math.max(0, ...toCompleted), count: toCompleted.length },
       newOrdersDuringSurge: web.submittedInside,
       timeToAllocatedDuringSurgeMs: { p50: percentile(web.during, 50), p99: web.p99During, count: web.during.length },
-      timeToAllocatedOutsideSurgeMs: { p50: percentile(web.outside, 50), p99: percentile(web.outside, 99), count: web.outside.length },
+      timeToAllocatedBeforeSurgeMs: { p50: percentile(web.outside, 50), p99: percentile(web.outside, 99), count: web.outside.length },
     },
   };
 }

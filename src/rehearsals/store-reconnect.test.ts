@@ -67,3 +67,11 @@ test('a lost movement, a negative shelf, a stale published figure and an unanswe
   const unanswered = { ...outcome, batches: batches.map((b, i) => (i === 0 ? { ...b, sends: [{ status: 409, body: {}, replayed: false, attempts: [] }] } : b)) };
   assert.deepEqual(failing(faithful(), unanswered), ['store batches never answered']);
 });
+
+test('web orders slowed by the flush beyond 1.25 × the p99 before it fail the critical-lane check', () => {
+  const slowed = { ...run, toAllocatedMs: new Map([...run.toAllocatedMs, ['ord_b', 2600]]) };
+  assert.deepEqual(
+    judgeFlush(slowed, outcome, faithful()).checks!.filter((c) => !c.ok).map((c) => c.name),
+    ['time to allocated p99 during the flush (ms)'],
+  );
+});
