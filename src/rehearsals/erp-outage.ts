@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
 import { peakLoad, type FlashSaleOptions } from './flash-sale.ts';
-import { RELEASED, runRehearsal, type FinishedRun, type RehearsalContext, type ScenarioFindings } from './rehearsal-harness.ts';
+import { allocationInWindow, RELEASED, runRehearsal, type FinishedRun, type RehearsalContext, type ScenarioFindings } from './rehearsal-harness.ts';
 import { percentile, type RehearsalReport, type Series } from './rehearsal-report.ts';
 
 /**
@@ -63,12 +63,8 @@ function findings(run: FinishedRun, outage: { down?: number; up?: number }): Sce
   const up = outage.up ?? Infinity;
   const during = (t: number) => t >= down && t < up;
   const accepted = run.submissions.filter((s) => s.id);
-  const allocatedMs = (inOutage: boolean) => accepted.filter((s) => during(s.submittedAt) === inOutage).flatMap((s) => (run.toAllocatedMs.has(s.id!) ? [run.toAllocatedMs.get(s.id!)!] : []));
-  const inOutage = allocatedMs(true);
-  const outside = allocatedMs(false);
-  const p99During = percentile(inOutage, 99);
   // Full speed: within the absolute bound, or no slower than the orders outside the outage (a busy host slows both).
-  const p99Allowed = Math.max(run.p99Bound, Math.round(1.25 * percentile(outside, 99)));
+  const { during: inOutage, outside, p99During, p99Allowed, submittedInside } = allocationInWindow(run, during);
 
   const backlogAt = (t: number) => run.samples.reduce((last, s) => (s.t <= t ? s.erpBacklog : last), 0);
   const backlogDuring = run.samples.filter((s) => during(s.t)).map((s) => s.erpBacklog);
@@ -94,7 +90,7 @@ function findings(run: FinishedRun, outage: { down?: number; up?: number }): Sce
     figures: {
       erpDownFromSecond: outage.down ?? null,
       erpUpAtSecond: outage.up ?? null,
-      ordersSubmittedDuringOutage: accepted.filter((s) => during(s.submittedAt)).length,
+      ordersSubmittedDuringOutage: submittedInside,
       timeToAllocatedDuringOutageMs: { p50: percentile(inOutage, 50), p99: p99During, count: inOutage.length },
       timeToAllocatedOutsideOutageMs: { p50: percentile(outside, 50), p99: percentile(outside, 99), count: outside.length },
       erpBacklogAtOutageStart: backlogAt(down),

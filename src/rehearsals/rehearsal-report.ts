@@ -1,6 +1,10 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 /**
- * A rehearsal's report: the figures as JSON (`report.json`) and the same figures as one
- * self-contained HTML page (`report.html`: inline SVG charts, no external assets).
+ * A rehearsal's report: the figures as JSON (`report.json`), the same figures as one
+ * self-contained HTML page (`report.html`: inline SVG charts, no external assets), and each
+ * chart again as a standalone SVG file beside them (`chart-<name>.svg`, for docs to embed).
  *
  * Glossary:
  * - series: one value per second of the run, second 0 being the start of the load.
@@ -61,8 +65,11 @@ export function percentile(values: readonly number[], p: number): number {
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-/** A line chart of one or more series as inline SVG, with an optional horizontal limit line. */
-export function lineChart(title: string, lines: { label: string; color: string; series: Series }[], options: { limit?: { value: number; label: string }; unit?: string } = {}): string {
+type ChartLine = { label: string; color: string; series: Series };
+type ChartOptions = { limit?: { value: number; label: string }; unit?: string };
+
+/** A line chart of one or more series as one standalone SVG document (white background, its title inside), with an optional horizontal limit line. */
+export function lineChart(title: string, lines: ChartLine[], options: ChartOptions = {}): string {
   const width = 640;
   const height = 200;
   const pad = { left: 48, right: 12, top: 24, bottom: 28 };
@@ -83,14 +90,52 @@ export function lineChart(title: string, lines: { label: string; color: string; 
     .join('');
   const legend = lines.map((l, i) => `<text x="${pad.left + i * 160}" y="14" font-size="11" fill="${l.color}">■ ${escapeHtml(l.label)}</text>`).join('');
   return (
-    `<figure><figcaption>${escapeHtml(title)}</figcaption>` +
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(title)}">` +
+    `<title>${escapeHtml(title)}</title><rect width="${width}" height="${height}" fill="#fff"/>` +
     `<line x1="${pad.left}" y1="${height - pad.bottom}" x2="${width - pad.right}" y2="${height - pad.bottom}" stroke="#888"/>` +
     `<line x1="${pad.left}" y1="${pad.top}" x2="${pad.left}" y2="${height - pad.bottom}" stroke="#888"/>` +
     `${ticks}<text x="${width - pad.right}" y="${height - 6}" text-anchor="end" font-size="10">${maxT} s</text>` +
     `<text x="${pad.left}" y="${height - 6}" font-size="10">0 s${options.unit ? ` · ${escapeHtml(options.unit)}` : ''}</text>` +
-    `${legend}${limit}${paths}</svg></figure>`
+    `${legend}${limit}${paths}</svg>`
   );
+}
+
+/** One chart of a report: a file-name-safe name, its title, and the SVG. */
+export interface Chart {
+  name: string;
+  title: string;
+  svg: string;
+}
+
+/** Every chart of a report, in the order the page shows them: the common five, then the scenario's own series. */
+export function reportCharts(report: RehearsalReport): Chart[] {
+  const quota = Number(report.settings.erpQuotaPerSecond ?? 0);
+  const s = report.series;
+  const chart = (name: string, title: string, lines: ChartLine[], options?: ChartOptions): Chart => ({ name, title, svg: lineChart(title, lines, options) });
+  return [
+    chart('accepted-per-second', 'Orders accepted per second', [{ label: 'accepted/s', color: '#1f77b4', series: s.acceptedPerSecond }]),
+    chart('erp-backlog', 'ERP backlog (back-office jobs queued)', [{ label: 'queued for the ERP', color: '#ff7f0e', series: s.erpBacklog }]),
+    chart('erp-requests', 'ERP requests per second against its quota', [{ label: 'requests/s', color: '#2ca02c', series: s.erpRequestsPerSecond }], { limit: { value: quota, label: `quota ${quota}/s` } }),
+    chart('availability-events', 'Availability published to channels per second', [{ label: 'inventory.availability.changed/s', color: '#9467bd', series: s.availabilityEventsPerSecond }]),
+    chart('jobs-queued', 'Jobs queued per lane', [
+      { label: 'critical', color: '#d62728', series: s.jobsQueued.map((j) => ({ t: j.t, value: j.critical })) },
+      { label: 'normal', color: '#ff7f0e', series: s.jobsQueued.map((j) => ({ t: j.t, value: j.normal })) },
+      { label: 'bulk', color: '#7f7f7f', series: s.jobsQueued.map((j) => ({ t: j.t, value: j.bulk })) },
+    ]),
+    ...Object.entries(s.scenario ?? {}).map(([name, series]) =>
+      chart(name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/[^a-z0-9-]/g, '-'), `${report.scenario}: ${name}`, [{ label: name, color: '#17becf', series }]),
+    ),
+  ];
+}
+
+/** Writes report.json, report.html and one chart-<name>.svg per chart into the folder; returns the chart files' names. */
+export function writeReport(folder: string, report: RehearsalReport): string[] {
+  writeFileSync(join(folder, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(folder, 'report.html'), renderHtml(report));
+  return reportCharts(report).map((c) => {
+    writeFileSync(join(folder, `chart-${c.name}.svg`), `<?xml version="1.0" encoding="UTF-8"?>\n${c.svg}\n`);
+    return `chart-${c.name}.svg`;
+  });
 }
 
 /** The report as one HTML page with its charts inline. */
@@ -99,8 +144,6 @@ export function renderHtml(report: RehearsalReport): string {
   const checks = report.checks
     .map((c) => `<tr class="${c.ok ? 'ok' : 'fail'}"><th>${escapeHtml(c.name)}</th><td>${c.value}</td><td>${escapeHtml(c.expected)}</td><td>${c.ok ? 'pass' : 'FAIL'}</td></tr>`)
     .join('');
-  const quota = Number(report.settings.erpQuotaPerSecond ?? 0);
-  const s = report.series;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Rehearsal ${escapeHtml(report.scenario)} ${escapeHtml(report.startedAt)}</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
@@ -119,16 +162,7 @@ ${report.figures ? row('scenario figures', report.figures) : ''}
 ${row('settings', report.settings)}
 </table>
 <h2>Charts</h2>
-${lineChart('Orders accepted per second', [{ label: 'accepted/s', color: '#1f77b4', series: s.acceptedPerSecond }])}
-${lineChart('ERP backlog (back-office jobs queued)', [{ label: 'queued for the ERP', color: '#ff7f0e', series: s.erpBacklog }])}
-${lineChart('ERP requests per second against its quota', [{ label: 'requests/s', color: '#2ca02c', series: s.erpRequestsPerSecond }], { limit: { value: quota, label: `quota ${quota}/s` } })}
-${lineChart('Availability published to channels per second', [{ label: 'inventory.availability.changed/s', color: '#9467bd', series: s.availabilityEventsPerSecond }])}
-${lineChart('Jobs queued per lane', [
-  { label: 'critical', color: '#d62728', series: s.jobsQueued.map((j) => ({ t: j.t, value: j.critical })) },
-  { label: 'normal', color: '#ff7f0e', series: s.jobsQueued.map((j) => ({ t: j.t, value: j.normal })) },
-  { label: 'bulk', color: '#7f7f7f', series: s.jobsQueued.map((j) => ({ t: j.t, value: j.bulk })) },
-])}
-${Object.entries(s.scenario ?? {}).map(([name, series]) => lineChart(`${report.scenario}: ${name}`, [{ label: name, color: '#17becf', series }])).join('\n')}
+${reportCharts(report).map((c) => `<figure><figcaption>${escapeHtml(c.title)}</figcaption>${c.svg}</figure>`).join('\n')}
 </body></html>
 `;
 }
