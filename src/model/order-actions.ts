@@ -71,5 +71,9 @@ export const OrderReturn = z
     createdAt: z.string(),
     completedAt: z.string().nullable(),
     exception: ReturnException.nullable().meta({ description: "Why the return's flow stopped (its job is a dead letter); null while it runs and once it is done. Replaying the dead letter clears it." }),
+    channelRefund: z
+      .object({ channel: z.string().meta({ description: 'The connection the refund was taken in.' }), refundId: z.string().meta({ description: "The channel's refund id." }) })
+      .nullable()
+      .meta({ description: 'Set when the refund was taken in the sales channel: the money moved there, Syncline did not refund again. Null for a return made in Syncline.' }),
   })
   .meta({ id: 'OrderReturn' });

@@ -64,7 +64,8 @@ export type ChannelCommand =
       channelRefundId: string;
       amount: string;
       currency: string;
-      lines: { channelLineId: string; quantity: number; restock: boolean }[];
+      /** restock: the goods come back into stock (at channelLocationId, the channel's location, when it names one). */
+      lines: { channelLineId: string; quantity: number; restock: boolean; channelLocationId?: string }[];
       note?: string;
     }
   /** The store removed the app or deleted the webhook: the connection stops its outbound calls. */

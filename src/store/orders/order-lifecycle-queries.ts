@@ -329,14 +329,27 @@ export interface OrderReturn {
   completedAt: string | null;
   /** Why the return's flow stopped (its job is a dead letter), null while it runs or once done. */
   exception: Record<string, unknown> | null;
+  /** Set when the refund was taken in a sales channel: the money already moved there (null: made in Syncline). */
+  channelRefund: { channel: string; refundId: string } | null;
 }
 
-export async function insertReturn(tx: Queryable, r: Omit<OrderReturn, 'status' | 'refundId' | 'creditNote' | 'createdAt' | 'completedAt' | 'exception'>): Promise<void> {
-  await tx.query(
-    `INSERT INTO order_return (id, order_id, lines, location_code, reason, refund_amount, correlation_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [r.id, r.orderId, JSON.stringify(r.lines), r.locationCode, r.reason, r.refundAmount, r.correlationId],
+type NewReturn = Omit<OrderReturn, 'status' | 'refundId' | 'creditNote' | 'createdAt' | 'completedAt' | 'exception' | 'channelRefund'> & { channelRefund?: OrderReturn['channelRefund'] };
+
+/** Records a return; false when a return of the same channel refund exists already (nothing written). */
+export async function insertReturn(tx: Queryable, r: NewReturn): Promise<boolean> {
+  const result = await tx.query(
+    `INSERT INTO order_return (id, order_id, lines, location_code, reason, refund_amount, correlation_id, channel, channel_refund_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     ON CONFLICT (channel, channel_refund_id) WHERE channel_refund_id IS NOT NULL DO NOTHING`,
+    [r.id, r.orderId, JSON.stringify(r.lines), r.locationCode, r.reason, r.refundAmount, r.correlationId, r.channelRefund?.channel ?? null, r.channelRefund?.refundId ?? null],
   );
+  return (result.rowCount ?? 0) > 0;
+}
+
+/** The return made of a channel's refund, if there is one. */
+export async function findChannelReturn(db: Queryable, channel: string, channelRefundId: string): Promise<OrderReturn | undefined> {
+  const result = await db.query<{ id: string }>('SELECT id FROM order_return WHERE channel = $1 AND channel_refund_id = $2', [channel, channelRefundId]);
+  return result.rows[0] ? readReturn(db, result.rows[0].id) : undefined;
 }
 
 export async function readReturn(db: Queryable, id: string): Promise<OrderReturn | undefined> {
@@ -354,8 +367,10 @@ export async function readReturn(db: Queryable, id: string): Promise<OrderReturn
     created_at: Date;
     completed_at: Date | null;
     exception: Record<string, unknown> | null;
+    channel: string | null;
+    channel_refund_id: string | null;
   }>(
-    'SELECT id, order_id, lines, location_code, reason, refund_amount::text, status, refund_id, credit_note, correlation_id, created_at, completed_at, exception FROM order_return WHERE id = $1',
+    'SELECT id, order_id, lines, location_code, reason, refund_amount::text, status, refund_id, credit_note, correlation_id, created_at, completed_at, exception, channel, channel_refund_id FROM order_return WHERE id = $1',
     [id],
   );
   const r = result.rows[0];
@@ -374,6 +389,7 @@ export async function readReturn(db: Queryable, id: string): Promise<OrderReturn
       createdAt: new Date(r.created_at).toISOString(),
       completedAt: r.completed_at ? new Date(r.completed_at).toISOString() : null,
       exception: r.exception,
+      channelRefund: r.channel && r.channel_refund_id ? { channel: r.channel, refundId: r.channel_refund_id } : null,
     }
   );
 }

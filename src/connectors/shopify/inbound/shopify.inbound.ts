@@ -431,7 +431,9 @@ function mapRefund(refund: unknown): ChannelCommand {
       throw unmappable(`the Shopify refund ${channelRefundId} has a line without a line item id or a positive quantity`);
     }
     const restockType = textAt(l, 'restock_type');
-    return { channelLineId, quantity, restock: RESTOCKING.has(restockType ?? '') || (restockType === undefined && refund.restock === true) };
+    const restock = RESTOCKING.has(restockType ?? '') || (restockType === undefined && refund.restock === true);
+    const channelLocationId = idAt(l, 'location_id');
+    return { channelLineId, quantity, restock, ...(restock && channelLocationId ? { channelLocationId } : {}) };
   });
   const note = clip(textAt(refund, 'note'), 2000);
   return { kind: 'order.refund', channelOrderId, channelRefundId, amount, currency, lines, ...(note ? { note } : {}) };
