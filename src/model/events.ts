@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EVENT_TYPES } from './cloud-event.ts';
 import { BalanceAfter, LedgerEntry, Reservation } from './inventory.ts';
-import { ReturnCondition, ReturnException } from './order-actions.ts';
+import { ChannelRefundRef, ReturnCondition, ReturnException } from './order-actions.ts';
 import { Order, OrderException, OrderStatus } from './order.ts';
 
 /**
@@ -122,11 +122,7 @@ export const OrderReturnedData = z
       .meta({ description: "The ERP's credit note." }),
     location: z.string().meta({ description: 'Code of the location the goods came back to.' }),
     lines: z.array(z.object({ lineNumber: z.number().int(), sku: z.string(), quantity: z.number().int(), condition: ReturnCondition, unitPrice: z.string() })),
-    channelRefund: z
-      .object({ channel: z.string(), refundId: z.string() })
-      .nullable()
-      .optional()
-      .meta({ description: 'Set when the refund was taken in the sales channel (the money moved there); absent or null for a return made in Syncline.' }),
+    channelRefund: ChannelRefundRef.nullable().optional().meta({ description: 'The channel refund paired with the return when it was taken in the channel (source channel: not sent back to it); absent or null for a return made in Syncline.' }),
   })
   .meta({ id: 'OrderReturnedData', description: 'A return is done: refunded, credited in the ERP, resellable goods restocked.' });
 export type OrderReturnedData = z.infer<typeof OrderReturnedData>;

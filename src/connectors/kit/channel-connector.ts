@@ -26,6 +26,18 @@ import type { CallContext } from './http-client.ts';
 /** The target name of a connection: `<connector>:<connection id>`. */
 export const connectionTarget = (connector: string, connectionId: string) => `${connector}:${connectionId}`;
 
+/**
+ * The mark an outbound refund carries in its note (Shopify) or reason (WooCommerce): the channel
+ * sends Syncline's own refund back as a webhook, and the mark tells it apart from a refund taken
+ * in the channel even before the outbound job has recorded the channel's refund id.
+ */
+export const synclineRefundMark = (returnId: string) => `[Syncline return ${returnId}]`;
+
+/** The Syncline return id a refund note or reason was marked with, if any. */
+export function markedReturnId(text: string | undefined): string | undefined {
+  return text ? /\[Syncline return (ret_[0-9a-z]{26})\]/.exec(text)?.[1] : undefined;
+}
+
 /** A webhook whose signature checked out, parsed but not yet mapped. */
 export interface VerifiedDelivery {
   /** The channel's delivery id (X-Shopify-Webhook-Id, X-WC-Webhook-Delivery-ID): the intake's idempotency key. */
@@ -108,6 +120,22 @@ export interface ChannelShipment {
   shipmentId: string;
 }
 
+/** A return made in Syncline, as a refund to record in the channel. */
+export interface ChannelRefund {
+  channelOrderId: string;
+  /** Syncline's return id: the idempotency key at the channel, and the mark in the refund's note. */
+  returnId: string;
+  /** Decimal string in the order's currency: what Syncline refunded. */
+  amount: string;
+  currency: string;
+  /**
+   * The returned units. The channel is not asked to restock them: Syncline owns availability and
+   * its availability sync sets the channel's quantity once the return flow has restocked.
+   */
+  lines: { channelLineId: string; sku: string; quantity: number }[];
+  reason?: string;
+}
+
 /** Orders changed in the channel since a cursor, in pages, oldest first. */
 export interface ChangedOrdersPage {
   /** Raw order objects in the channel's own format; mapped by `inbound.mapOrder`. */
@@ -129,6 +157,12 @@ export interface ChannelClient {
   fulfil(shipment: ChannelShipment, call: CallContext): Promise<{ channelFulfilmentId: string }>;
   /** Reflects a cancel made in Syncline where the channel allows it; false when the channel refused (already fulfilled). */
   cancelOrder(channelOrderId: string, reason: string, call: CallContext): Promise<boolean>;
+  /**
+   * Reflects a return made in Syncline as a refund in the channel (lines, amount, restock); the
+   * money was refunded by Syncline's payment connector. Repeating it for the same returnId finds
+   * the refund made before and makes no second one.
+   */
+  refund(refund: ChannelRefund, call: CallContext): Promise<{ channelRefundId: string; created: boolean }>;
   /** Orders updated since the cursor (null: from `since`, the connection's start). */
   ordersUpdatedSince(cursor: string | null, since: string, call: CallContext): Promise<ChangedOrdersPage>;
 }

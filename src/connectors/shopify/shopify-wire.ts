@@ -199,6 +199,25 @@ export const ORDER_CANCEL = /* GraphQL */ `
     }
   }`;
 
+/** An order's refunds (to find one made before by its marked note) and the payment transactions a refund's money goes back through. */
+export const ORDER_REFUNDS = /* GraphQL */ `
+  query OrderRefunds($id: ID!) {
+    order(id: $id) {
+      id
+      refunds(first: 50) { id note }
+      transactions(first: 20) { id kind status gateway amountSet { shopMoney { amount currencyCode } } }
+    }
+  }`;
+
+/** Since 2026-04 refundCreate must carry @idempotent: a retry with the same key gets the first refund back. */
+export const REFUND_CREATE = /* GraphQL */ `
+  mutation RefundCreate($input: RefundInput!, $key: String!) {
+    refundCreate(input: $input) @idempotent(key: $key) {
+      refund { id note }
+      userErrors { field message }
+    }
+  }`;
+
 const MONEY = 'shopMoney { amount currencyCode }';
 const LINE_ITEMS = `nodes { id sku name quantity originalUnitPriceSet { ${MONEY} } variant { id product { id } } }
   pageInfo { hasNextPage endCursor }`;

@@ -4,7 +4,8 @@ import type { InventoryService } from '../../domain/inventory/inventory.service.
 import { BEFORE_RELEASE } from '../../domain/orders/order-state.ts';
 import { SynclineError } from '../../domain/errors.ts';
 import { OrderSubmission, type Order } from '../../model/order.ts';
-import type { ChannelCommand } from '../../connectors/kit/channel-connector.ts';
+import { markedReturnId, type ChannelCommand } from '../../connectors/kit/channel-connector.ts';
+import { pairChannelRefund, readReturn } from '../../store/orders/order-lifecycle-queries.ts';
 import type { ConnectionSettings } from '../../config/connections-file.ts';
 import { listOrders, findOrderById } from '../../store/orders/order-queries.ts';
 import { appendTimeline } from '../../store/orders/order-status.ts';
@@ -105,6 +106,13 @@ async function refundOrder(deps: CommandDeps, connection: ConnectionSettings, co
   const base = { command: command.kind, channelRefundId: command.channelRefundId };
   const order = await findChannelOrder(deps.db, connection.id, command.channelOrderId);
   if (!order) return { status: 'applied', result: { ...base, outcome: 'order-not-found', channelOrderId: command.channelOrderId } };
+  // Syncline's own refund sent back by the channel (its note carries the return's mark): the return exists, nothing to take in.
+  const marked = markedReturnId(command.note);
+  const own = marked ? await readReturn(deps.db, marked) : undefined;
+  if (own && own.orderId === order.id) {
+    await pairChannelRefund(deps.db, own.id, connection.id, command.channelRefundId);
+    return { status: 'applied', result: { ...base, outcome: 'echo', orderId: order.id, returnId: own.id } };
+  }
   const lineOf = new Map(order.lines.filter((l) => l.channelLineId).map((l) => [l.channelLineId!, l.lineNumber]));
   const unknownLines = command.lines.filter((l) => !lineOf.has(l.channelLineId)).map((l) => l.channelLineId);
   // The channel location the goods went back to, as a Syncline location (the connection's mapping).

@@ -14,6 +14,7 @@ export const CHANNEL_JOBS = {
   availability: 'channel.availability',
   fulfil: 'channel.fulfil',
   cancel: 'channel.cancel',
+  refund: 'channel.refund',
   reconcile: 'channel.reconcile',
 } as const;
 

@@ -164,7 +164,7 @@ export async function recordChannelReturn(
       return { kind: 'nothing-shipped', unshipped };
     }
     const id = newId('return');
-    const channelRefund = { channel: request.channel, refundId: request.channelRefundId };
+    const channelRefund = { channel: request.channel, refundId: request.channelRefundId, source: 'channel' as const };
     await insertReturn(tx, {
       id,
       orderId: order.id,

@@ -52,7 +52,7 @@ function returnSteps(deps: FlowDeps): FlowStep<ReturnState>[] {
       system: 'payment',
       async forward({ ret, paymentId }, run): Promise<StepOutcome> {
         // A refund taken in the sales channel moved the money there: refunding here would pay the customer twice.
-        if (ret.channelRefund) return { kind: 'done', result: { refundId: null }, detail: { skipped: 'refunded in the channel', channelRefund: ret.channelRefund } };
+        if (ret.channelRefund?.source === 'channel') return { kind: 'done', result: { refundId: null }, detail: { skipped: 'refunded in the channel', channelRefund: ret.channelRefund } };
         if (!paymentId) return { kind: 'done', result: { refundId: null }, detail: { skipped: 'the order has no payment to refund' } };
         const refund = await deps.connectors.payment.refund(paymentId, { amount: ret.refundAmount, refundKey: ret.id, reason: 'requested_by_customer' }, run.via(TARGETS.payment));
         return { kind: 'done', result: { refundId: refund.id }, detail: { refundId: refund.id, amount: refund.amount, currency: refund.currency } };
