@@ -96,16 +96,27 @@ async function upsertOrder(deps: CommandDeps, connection: ConnectionSettings, co
 }
 
 /**
+ * Money moved for an order Syncline never took in (placed before the connection, or its
+ * orders/create still on its way): a dead letter holding the payload, listed with the others
+ * and replayed once the order is in, never a silent "not found".
+ */
+const refundOfUnknownOrder = (connectionId: string, command: Extract<ChannelCommand, { kind: 'order.refund' }>) =>
+  new SynclineError('channel.refund_order_unknown', `refund ${command.channelRefundId} is for order ${command.channelOrderId}, which Syncline does not have from ${connectionId}; replay this dead letter once the order is in`, {
+    retry: 'permanent',
+    details: { connectionId, channelOrderId: command.channelOrderId, channelRefundId: command.channelRefundId },
+  });
+
+/**
  * A refund taken in the channel becomes a return through the return flow (docs/adr/0024): the
  * shipped units come back (restocked where the channel restocked them), the ERP gets its credit
  * note, and the payment step is skipped because the channel moved the money. One return per
  * channel refund id, however often it arrives. Refunded units that never shipped are reported
- * for review; a refund of an order Syncline does not know is recorded on the delivery.
+ * for review; a refund of an order Syncline does not know becomes a dead letter.
  */
 async function refundOrder(deps: CommandDeps, connection: ConnectionSettings, command: Extract<ChannelCommand, { kind: 'order.refund' }>, correlationId: string): Promise<CommandOutcome> {
   const base = { command: command.kind, channelRefundId: command.channelRefundId };
   const order = await findChannelOrder(deps.db, connection.id, command.channelOrderId);
-  if (!order) return { status: 'applied', result: { ...base, outcome: 'order-not-found', channelOrderId: command.channelOrderId } };
+  if (!order) throw refundOfUnknownOrder(connection.id, command);
   // Syncline's own refund sent back by the channel (its note carries the return's mark): the return exists, nothing to take in.
   const marked = markedReturnId(command.note);
   const own = marked ? await readReturn(deps.db, marked) : undefined;
@@ -170,7 +181,7 @@ async function refundOrder(deps: CommandDeps, connection: ConnectionSettings, co
     },
     { correlationId, announce },
   );
-  if (outcome.kind === 'order-not-found') return { status: 'applied', result: { ...base, outcome: 'order-not-found', channelOrderId: command.channelOrderId } };
+  if (outcome.kind === 'order-not-found') throw refundOfUnknownOrder(connection.id, command);
   if (outcome.kind === 'unknown-location') throw new SynclineError('channel.unknown_location', `connection ${connection.id} maps location ${outcome.location}, which Syncline does not know`, { retry: 'permanent' });
   if (outcome.kind === 'duplicate') return { status: 'applied', result: { ...base, outcome: 'duplicate', orderId: order.id, returnId: outcome.return?.id ?? null } };
   return { status: 'applied', result: { ...base, outcome: returnId ? 'return' : 'recorded', orderId: order.id, returnId, ...(unshipped.length ? { unshipped } : {}), ...(unknownLines.length ? { unknownLines } : {}) } };
