@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { sandboxAdmin } from '../src/connectors/kit/sandbox-app.ts';
@@ -10,7 +10,7 @@ import { SHOPIFY_API_VERSION } from '../src/connectors/shopify/shopify-wire.ts';
 import { startWooSandbox, type RunningWooSandbox } from '../src/connectors/woocommerce/sandbox/woocommerce.sandbox.ts';
 import type { WireOrder } from '../src/connectors/woocommerce/woocommerce-wire.ts';
 import { enqueue } from '../src/runtime/queue.ts';
-import { postDelivery, shopifyDelivery, startWithConnections, type ConnectionsRig } from './support/connections.ts';
+import { postDelivery, shopifyDelivery, startWithConnections, wooDelivery, type ConnectionsRig } from './support/connections.ts';
 import { flowApi, flowEnvironment } from './support/flows.ts';
 import type { TestDatabase } from './support/postgres.ts';
 import { waitFor } from './support/runtime.ts';
@@ -283,10 +283,59 @@ describe('refunds between the channels and Syncline', () => {
     assert.deepEqual(refunds[0]!.line_items.map((l) => [l.sku, l.quantity]), [['CAP', -1]]);
     assert.deepEqual((await f.api('GET', `/v1/returns/${returnId}`)).body.channelRefund, { channel: WOO, refundId: String(refunds[0]!.id), source: 'syncline' });
 
+    // The store sends order.updated listing the refund; read at the store, it is recognised as Syncline's own.
+    await waitFor('the echo taken in', async () => {
+      const { rows } = await rig.database.db.query<{ result: any }>('SELECT result FROM channel_delivery WHERE delivery_id = $1', [`refund:${refunds[0]!.id}`]);
+      return rows[0]?.result?.outcome === 'echo' || rows[0]?.result?.outcome === 'duplicate';
+    }, 30_000, 100);
+    assert.deepEqual(await returnsOf(orderId), [returnId]);
+
     await rerunRefundJob(WOO, orderId, returnId);
     assert.equal((woo.state.refunds.get(order.id) ?? []).length, 1, 'the retry found the refund made before');
     // api_restock false: the store's stock is Syncline's availability, not a second restock.
     const stockAfter = (await store().call<{ data: { sku: string; stock_quantity: number | null }[] }>('GET', '/_sandbox/products')).data.find((p) => p.sku === 'CAP')!.stock_quantity;
     assert.ok(stockAfter === stockBefore || stockAfter === (await f.api('GET', `/v1/inventory/availability?sku=CAP&channel=${WOO}`)).body.available, `stock ${stockBefore} → ${stockAfter}`);
+  });
+
+  test('WooCommerce: a refund made in the store (order.updated lists it) becomes one return, read once at the store; no second payment refund', async () => {
+    const { order } = await store().call<{ order: WireOrder }>('POST', '/_sandbox/orders', { lines: [{ sku: 'TEE-M', quantity: 1 }, { sku: 'CAP', quantity: 2 }], taxRate: '0.10', shippingTotal: '0.00' });
+    const orderId = await syncedOrder(WOO, order.id);
+    await shipAll(orderId);
+    const paymentRefundsBefore = (await f.paymentState()).refunds.length;
+    const capBefore = await onHand('CAP');
+    const capLine = order.line_items.find((l) => l.sku === 'CAP')!;
+    // The shop manager refunds one cap through WooCommerce's REST API (the store's gateway pays it back).
+    const made = await fetch(`${woo.url}/wp-json/wc/v3/orders/${order.id}/refunds`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('ck_refunds:cs_refunds').toString('base64')}` },
+      body: JSON.stringify({ amount: '11.00', reason: 'arrived crushed', line_items: [{ id: capLine.id, quantity: 1, refund_total: '10.00' }] }),
+    });
+    assert.equal(made.status, 201);
+    const refund = (await made.json()) as { id: number };
+    const delivery = await waitForDelivery(`refund:${refund.id}`);
+    assert.equal(delivery.result.outcome, 'return', JSON.stringify(delivery.result));
+    const ret = await completedReturn(delivery.result.returnId);
+    assert.deepEqual(ret.channelRefund, { channel: WOO, refundId: String(refund.id), source: 'channel' });
+    assert.equal(ret.refundAmount, '11.00');
+    assert.deepEqual(ret.lines.map((l: any) => [l.sku, l.quantity, l.condition]), [['CAP', 1, 'resellable']]);
+    assert.equal((await f.paymentState()).refunds.length, paymentRefundsBefore, 'the store moved the money');
+    assert.equal(await onHand('CAP'), capBefore + 1);
+    // Every later order.updated lists the refund again: it is not read again, and still one return.
+    const current = (await store().call<{ order: WireOrder }>('GET', `/_sandbox/orders/${order.id}`)).order;
+    assert.equal(current.refunds.length, 1);
+    const readsAtStore = () => woo.state.requests.filter((r) => r.method === 'GET' && r.url.includes(`/orders/${order.id}/refunds`)).length;
+    const readsBefore = readsAtStore();
+    assert.ok(readsBefore >= 1, 'the refund was read at the store');
+    const later = wooDelivery({ secret: WOO_SECRET, topic: 'order.updated', payload: current });
+    assert.equal((await postDelivery(rig.baseUrl, 'woocommerce', WOO, later)).status, 200);
+    // Stored under WooCommerce's delivery id and the body's digest.
+    const laterId = `${later.headers['x-wc-webhook-delivery-id']}.${createHash('sha256').update(later.body).digest('hex').slice(0, 24)}`;
+    await waitForDelivery(laterId);
+    const reads = await rig.database.db.query<{ n: number }>("SELECT count(*)::int AS n FROM runtime_job WHERE type = 'channel.refunds-read' AND payload->>'channelOrderId' = $1", [String(order.id)]);
+    assert.equal(reads.rows[0]!.n, 0, 'no second read of a refund taken in');
+    assert.equal(readsAtStore(), readsBefore);
+    assert.deepEqual(await returnsOf(orderId), [ret.id]);
+    const { rows } = await rig.database.db.query<{ n: number }>("SELECT count(*)::int AS n FROM channel_delivery WHERE connection_id = $1 AND delivery_id = $2", [WOO, `refund:${refund.id}`]);
+    assert.equal(rows[0]!.n, 1);
   });
 });

@@ -86,6 +86,8 @@ export type ChannelCommand =
   /** Anything else: answered 200 and recorded as not supported, never guessed at. */
   | { kind: 'unsupported'; topic: string; reason: string };
 
+export type ChannelRefundCommand = Extract<ChannelCommand, { kind: 'order.refund' }>;
+
 /** A SKU as the channel lists it, found by SKU. */
 export interface ChannelListing {
   sku: string;
@@ -163,6 +165,8 @@ export interface ChannelClient {
    * the refund made before and makes no second one.
    */
   refund(refund: ChannelRefund, call: CallContext): Promise<{ channelRefundId: string; created: boolean }>;
+  /** The refunds taken in the channel for an order, as commands (with `inbound.refundsListed`). */
+  orderRefunds?(channelOrderId: string, call: CallContext): Promise<ChannelRefundCommand[]>;
   /** Orders updated since the cursor (null: from `since`, the connection's start). */
   ordersUpdatedSince(cursor: string | null, since: string, call: CallContext): Promise<ChangedOrdersPage>;
 }
@@ -187,6 +191,11 @@ export interface ChannelConnector<Options = Record<string, unknown>> {
     map(delivery: VerifiedDelivery, connectionId: string): ChannelCommand;
     /** Maps an order object returned by `ordersUpdatedSince` (the reconciliation poll). */
     mapOrder(order: unknown, connectionId: string): ChannelCommand;
+    /**
+     * For a channel that sends no refund webhook (WooCommerce): the refunds an order payload (a
+     * webhook body or a polled order) lists, whose lines `client.orderRefunds` then reads.
+     */
+    refundsListed?(payload: unknown): { channelOrderId: string; refundIds: string[] } | undefined;
   };
   /** The outbound client of one connection; `null` when the options give no way to call out (no token, no site URL). */
   client(options: Options): ChannelClient | null;

@@ -8,14 +8,26 @@ import type { OrderIntakeService } from '../../domain/orders/order-intake.servic
 import { SynclineError } from '../../domain/errors.ts';
 import { EVENT_TYPES, type CloudEvent } from '../../model/cloud-event.ts';
 import type { EventData } from '../../model/events.ts';
-import type { AvailabilityUpdate, ChannelClient, ChannelCommand } from '../../connectors/kit/channel-connector.ts';
+import type { AvailabilityUpdate, ChannelClient, ChannelCommand, ChannelRefundCommand } from '../../connectors/kit/channel-connector.ts';
 import type { CallContext } from '../../connectors/kit/http-client.ts';
 import type { RuntimeRegistry } from '../../runtime/registry.ts';
 import type { HandlerContext, JobSpec } from '../../runtime/runtime.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { TargetError } from '../../runtime/targets/target-errors.ts';
 import type { TargetPolicy } from '../../runtime/targets/target-policy.ts';
-import { deliveryKey, ensureConnectionStates, finishDelivery, insertDeliveries, knownSkus, readConnectionState, readListings, recordOutbound, saveReconcileCursor, upsertListings } from '../../store/channels/channel-queries.ts';
+import {
+  deliveryKey,
+  ensureConnectionStates,
+  finishDelivery,
+  insertDeliveries,
+  knownSkus,
+  readConnectionState,
+  readListings,
+  recordOutbound,
+  saveReconcileCursor,
+  unstoredDeliveries,
+  upsertListings,
+} from '../../store/channels/channel-queries.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
 import { pairChannelRefund, readCancellation, readReturn } from '../../store/orders/order-lifecycle-queries.ts';
 import { appendTimeline } from '../../store/orders/order-status.ts';
@@ -32,6 +44,9 @@ import {
   reconcileDeliveryId,
   reconcileJob,
   reconcileSlot,
+  REFUND_TOPIC,
+  refundDeliveryId,
+  refundsReadJob,
   targetOf,
   type IntakePayload,
 } from './channel-jobs.ts';
@@ -130,6 +145,7 @@ export function registerChannels(registry: RuntimeRegistry, options: ChannelOpti
   registry.register<FulfilPayload>(CHANNEL_JOBS.fulfil, (payload, context) => fulfil(deps, payload, context), outbound);
   registry.register<CancelPayload>(CHANNEL_JOBS.cancel, (payload, context) => cancelInChannel(deps, payload, context), outbound);
   registry.register<RefundPayload>(CHANNEL_JOBS.refund, (payload, context) => refundInChannel(deps, payload, context), outbound);
+  registry.register<{ connectionId: string; channelOrderId: string }>(CHANNEL_JOBS.refundsRead, (payload, context) => readRefunds(deps, payload, context), outbound);
   registry.register<{ connectionId: string }>(CHANNEL_JOBS.reconcile, (payload, context) => reconcile(deps, payload, context), outbound);
   if (connections.size > 0) registry.route((tx, events) => routeToChannels(connections, tx, events));
 }
@@ -156,7 +172,9 @@ async function intakeDelivery(deps: Deps, payload: IntakePayload, context: Handl
   let command: ChannelCommand;
   try {
     command =
-      payload.source === 'reconcile'
+      payload.source === 'refund'
+        ? storedRefund(payload.payload)
+        : payload.source === 'reconcile'
         ? connector.inbound.mapOrder(payload.payload, connection.id)
         : connector.inbound.map({ deliveryId: payload.deliveryId, topic: payload.topic, ...(payload.triggeredAt ? { triggeredAt: payload.triggeredAt } : {}), payload: payload.payload }, connection.id);
   } catch (error) {
@@ -165,6 +183,12 @@ async function intakeDelivery(deps: Deps, payload: IntakePayload, context: Handl
     throw new SynclineError('channel.mapping_failed', `the ${payload.topic} delivery ${payload.deliveryId} could not be mapped: ${(error as Error).message}`, { retry: 'permanent', cause: error });
   }
   const outcome = await applyCommand(deps, connection, command, context.correlationId);
+  // A channel without refund webhooks lists refunds on the order: those not taken in yet are read at the channel.
+  const refunds = payload.source !== 'refund' ? connector.inbound.refundsListed?.(payload.payload) : undefined;
+  if (refunds) {
+    const unread = await unstoredDeliveries(deps.db, connection.id, refunds.refundIds.map(refundDeliveryId));
+    if (unread.length) await enqueue(deps.db, refundsReadJob(connection, refunds.channelOrderId, unread.sort().join(','), context.correlationId));
+  }
   await finishDelivery(deps.db, connection.id, payload.deliveryId, outcome.status, outcome.result);
   if (command.kind === 'order.upsert') {
     // A SKU this connection has no discovered listing for: look it up at the channel.
@@ -340,6 +364,29 @@ async function refundInChannel(deps: Deps, payload: RefundPayload, context: Hand
     await appendTimeline(tx, order.id, [
       { system: connection.id, action: 'channel.refund.sent', outcome: 'succeeded', attempt: context.attempt, durationMs: Math.round(performance.now() - started), correlationId: context.correlationId, detail: { returnId: ret.id, channelRefundId, created } },
     ]);
+  });
+}
+
+/** A refund read from the channel, stored as a delivery: it is already a command, checked for its shape. */
+function storedRefund(payload: unknown): ChannelCommand {
+  const command = payload as ChannelRefundCommand;
+  if (command?.kind !== 'order.refund' || typeof command.channelOrderId !== 'string' || typeof command.channelRefundId !== 'string' || !Array.isArray(command.lines)) {
+    throw new SynclineError('channel.mapping_failed', 'a stored refund is not an order.refund command', { retry: 'permanent' });
+  }
+  return command;
+}
+
+/** Reads an order's refunds at the channel and stores each unseen one as a delivery, taken in by the same intake. */
+async function readRefunds(deps: Deps, payload: { connectionId: string; channelOrderId: string }, context: HandlerContext): Promise<void> {
+  const connection = deps.connectionOf(payload.connectionId);
+  if (await uninstalled(deps, connection, context)) return;
+  const { client, call } = outboundCall(deps, connection, context);
+  if (!client.orderRefunds) return;
+  const refunds = await recorded(deps, connection, () => client.orderRefunds!(payload.channelOrderId, call));
+  await deps.db.transaction(async (tx) => {
+    for (const refund of refunds) {
+      await recordDelivery(tx, connection, { deliveryId: refundDeliveryId(refund.channelRefundId), topic: REFUND_TOPIC, source: 'refund', payload: refund }, context.correlationId);
+    }
   });
 }
 

@@ -1,7 +1,7 @@
 import { SynclineError } from '../../../domain/errors.ts';
 import { fromScaled, minorUnits, toScaled } from '../../../model/money.ts';
 import { TargetError } from '../../../runtime/targets/target-errors.ts';
-import { synclineRefundMark, type AvailabilityResult, type AvailabilityUpdate, type ChangedOrdersPage, type ChannelClient, type ChannelListing, type ChannelRefund, type ChannelShipment } from '../../kit/channel-connector.ts';
+import { synclineRefundMark, type ChannelRefundCommand, type AvailabilityResult, type AvailabilityUpdate, type ChangedOrdersPage, type ChannelClient, type ChannelListing, type ChannelRefund, type ChannelShipment } from '../../kit/channel-connector.ts';
 import { createHttpClient, type CallContext, type HttpClient, type HttpRequest, type HttpResponse } from '../../kit/http-client.ts';
 import {
   gmtToIso,
@@ -257,6 +257,32 @@ export class WooCommerceClient implements ChannelClient {
       call,
     );
     return { channelRefundId: String(created.body.id), created: true };
+  }
+
+  /**
+   * The order's refunds as commands: amount, reason (as the note) and the refunded lines (each
+   * refund line names its order line in `_refunded_item_id`; quantities are negative there).
+   * WooCommerce's answer does not say whether the items were restocked; its default, in the
+   * admin and in the REST API (api_restock), is to restock, so the lines are taken as restocked.
+   */
+  async orderRefunds(channelOrderId: string, call: CallContext = {}): Promise<ChannelRefundCommand[]> {
+    const order = await this.#getOrder(channelOrderId, call);
+    if (!order) throw orderMissing(channelOrderId);
+    const response = await this.#request<WireRefund[]>({ method: 'GET', path: `/orders/${encodeURIComponent(channelOrderId)}/refunds?per_page=${WC_MAX_PER_PAGE}` }, call);
+    if (!Array.isArray(response.body)) throw unexpected('GET', '/orders/{id}/refunds', response.body);
+    return response.body.map((r) => ({
+      kind: 'order.refund' as const,
+      channelOrderId,
+      channelRefundId: String(r.id),
+      amount: r.amount,
+      currency: order.currency,
+      lines: r.line_items.flatMap((l) => {
+        const lineId = l.meta_data.find((m) => m.key === '_refunded_item_id')?.value;
+        const quantity = Math.abs(l.quantity);
+        return lineId !== undefined && quantity > 0 ? [{ channelLineId: String(lineId), quantity, restock: true }] : [];
+      }),
+      ...(r.reason ? { note: r.reason.slice(0, 2000) } : {}),
+    }));
   }
 
   /**
