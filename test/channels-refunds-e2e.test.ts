@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { connectionTarget } from '../src/connectors/kit/channel-connector.ts';
 import { sandboxAdmin } from '../src/connectors/kit/sandbox-app.ts';
 import { startSandboxes, type RunningSandboxes } from '../src/connectors/sandboxes.ts';
 import { ShopifyClient } from '../src/connectors/shopify/outbound/shopify.client.ts';
@@ -71,13 +72,13 @@ describe('refunds between the channels and Syncline', () => {
     return (await deliveryResult(deliveryId))!;
   };
   /** Runs the outbound refund job of a return again, as a retry after a lost answer would (the pairing not recorded). */
-  const rerunRefundJob = async (connectionId: string, orderId: string, returnId: string) => {
+  const rerunRefundJob = async (connector: string, connectionId: string, orderId: string, returnId: string) => {
     await rig.database.db.query('UPDATE order_return SET channel = NULL, channel_refund_id = NULL, channel_refund_source = NULL WHERE id = $1', [returnId]);
     await enqueue(rig.database.db, {
       type: 'channel.refund',
       payload: { connectionId, orderId, returnId },
       lane: 'normal',
-      target: `${connectionId.startsWith('shop') ? 'shopify' : 'woocommerce'}:${connectionId}`,
+      target: connectionTarget(connector, connectionId),
       jobKey: `channel-refund-rerun:${returnId}`,
       correlationId: randomUUID(),
     });
@@ -109,6 +110,7 @@ describe('refunds between the channels and Syncline', () => {
       `  - id: ${SHOPIFY}`,
       '    connector: shopify',
       '    options: { shopDomain: ' + SHOP + ', accessToken: "${SHOPIFY_TOKEN}", webhookSecret: "${SHOPIFY_SECRET}", adminUrl: "${SHOPIFY_URL}" }',
+      '    reconcile: { everySeconds: 10 }',
       `  - id: ${WOO}`,
       '    connector: woocommerce',
       '    options: { siteUrl: "${WOO_URL}", consumerKey: ck_refunds, consumerSecret: "${WOO_CONSUMER_SECRET}", webhookSecret: "${WOO_SECRET}" }',
@@ -223,6 +225,26 @@ describe('refunds between the channels and Syncline', () => {
     assert.match(JSON.stringify(deadLetter), /890088186047892319/, 'the dead letter holds the refund');
   });
 
+  test('a refunds/create Shopify drops is recovered by the reconciliation poll: one return, and the late webhook makes none', async () => {
+    const { orderId, channelOrderId, lineId } = await shippedShopifyOrder();
+    await shopAdmin().call('POST', '/_sandbox/webhooks/drop', { count: 1 });
+    const refunded = await shopAdmin().call<{ refund: { id: string }; webhookId: string; webhookStatus: string }>('POST', `/_sandbox/orders/${channelOrderId}/refunds`, {
+      lines: [{ lineItemId: lineId('TEE-M'), quantity: 2, restockType: 'return' }],
+    });
+    assert.equal(refunded.webhookStatus, 'dropped');
+    // The poll finds the order updated, lists its refund, reads it with its lines at Shopify and takes it in once.
+    const delivery = await waitForDelivery(`refund:${refunded.refund.id}`);
+    assert.equal(delivery.result.outcome, 'return', JSON.stringify(delivery.result));
+    const ret = await completedReturn(delivery.result.returnId);
+    assert.deepEqual(ret.lines.map((l: any) => [l.sku, l.quantity, l.condition]), [['TEE-M', 2, 'resellable']]);
+    assert.equal(ret.refundAmount, '39.98');
+    // Shopify retries the webhook after all: the same refund, no second return.
+    const resent = await shopAdmin().call<{ lastResponseStatus: number }>('POST', `/_sandbox/webhooks/${refunded.webhookId}/resend`);
+    assert.equal(resent.lastResponseStatus, 200);
+    assert.equal((await waitForDelivery(refunded.webhookId)).result.outcome, 'duplicate');
+    assert.deepEqual(await returnsOf(orderId), [ret.id]);
+  });
+
   test('a return made in Syncline of a Shopify order becomes one refund in Shopify, also when the job runs again; its echo makes no second return', async () => {
     const { orderId, channelOrderId } = await shippedShopifyOrder();
     const accepted = await f.api('POST', '/v1/returns', { orderId, location: 'WH-EAST', reason: 'wrong size', lines: [{ lineNumber: 1, quantity: 1, condition: 'resellable' }] }, { 'idempotency-key': randomUUID() });
@@ -252,7 +274,7 @@ describe('refunds between the channels and Syncline', () => {
     assert.deepEqual(await returnsOf(orderId), [returnId]);
 
     // The job again, as after an answer lost on the way back: Shopify has the refund already, none is added.
-    await rerunRefundJob(SHOPIFY, orderId, returnId);
+    await rerunRefundJob('shopify', SHOPIFY, orderId, returnId);
     assert.equal((await shopRefunds()).refunds.length, 1);
     assert.deepEqual((await f.api('GET', `/v1/returns/${returnId}`)).body.channelRefund, paired);
     // And the same mutation with the same idempotency key straight at Shopify: the first refund is answered again.
@@ -290,7 +312,7 @@ describe('refunds between the channels and Syncline', () => {
     }, 30_000, 100);
     assert.deepEqual(await returnsOf(orderId), [returnId]);
 
-    await rerunRefundJob(WOO, orderId, returnId);
+    await rerunRefundJob('woocommerce', WOO, orderId, returnId);
     assert.equal((woo.state.refunds.get(order.id) ?? []).length, 1, 'the retry found the refund made before');
     // api_restock false: the store's stock is Syncline's availability, not a second restock.
     const stockAfter = (await store().call<{ data: { sku: string; stock_quantity: number | null }[] }>('GET', '/_sandbox/products')).data.find((p) => p.sku === 'CAP')!.stock_quantity;

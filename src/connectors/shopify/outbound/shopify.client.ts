@@ -1,5 +1,5 @@
 import { SynclineError } from '../../../domain/errors.ts';
-import { synclineRefundMark, type AvailabilityResult, type AvailabilityUpdate, type ChangedOrdersPage, type ChannelClient, type ChannelListing, type ChannelRefund, type ChannelShipment } from '../../kit/channel-connector.ts';
+import { synclineRefundMark, type ChannelRefundCommand, type AvailabilityResult, type AvailabilityUpdate, type ChangedOrdersPage, type ChannelClient, type ChannelListing, type ChannelRefund, type ChannelShipment } from '../../kit/channel-connector.ts';
 import type { CallContext } from '../../kit/http-client.ts';
 import {
   FIND_VARIANTS,
@@ -10,9 +10,11 @@ import {
   ORDER_CANCEL,
   ORDER_FULFILMENT,
   ORDER_LINE_ITEMS,
+  ORDER_REFUND_LINES,
   ORDER_REFUNDS,
   ORDERS_UPDATED_SINCE,
   REFUND_CREATE,
+  RESTOCKING,
   SET_QUANTITIES,
   type Connection,
   type UserError,
@@ -337,6 +339,36 @@ export class ShopifyClient implements ChannelClient {
       throw permanent('shopify.refund_rejected', `Shopify refused the refund of order ${refund.channelOrderId}: ${errors[0]?.message ?? 'no refund returned'}`, { userErrors: errors.slice(0, 10) });
     }
     return { channelRefundId: gidTail(created.id, 'Refund') ?? created.id, created: true };
+  }
+
+  /** The order's refunds as commands, as refunds/create would have given them (for a refund whose webhook was lost). */
+  async orderRefunds(channelOrderId: string, call: CallContext): Promise<ChannelRefundCommand[]> {
+    type View = {
+      order: {
+        currencyCode: string;
+        refunds: {
+          id: string;
+          note: string | null;
+          totalRefundedSet: { shopMoney: { amount: string; currencyCode: string } };
+          refundLineItems: { nodes: { quantity: number; restockType: string; location: { id: string } | null; lineItem: { id: string } }[] };
+        }[];
+      } | null;
+    };
+    const view = await this.graphql.request<View>('OrderRefundLines', ORDER_REFUND_LINES, { id: gid('Order', channelOrderId) }, call);
+    if (!view.order) throw permanent('shopify.order_not_found', `Shopify has no order ${channelOrderId}`);
+    return view.order.refunds.map((r) => ({
+      kind: 'order.refund' as const,
+      channelOrderId,
+      channelRefundId: gidTail(r.id, 'Refund') ?? r.id,
+      amount: r.totalRefundedSet.shopMoney.amount,
+      currency: r.totalRefundedSet.shopMoney.currencyCode,
+      lines: r.refundLineItems.nodes.map((l) => {
+        const restock = RESTOCKING.has(l.restockType.toLowerCase());
+        const location = gidTail(l.location?.id, 'Location');
+        return { channelLineId: gidTail(l.lineItem.id, 'LineItem') ?? l.lineItem.id, quantity: l.quantity, restock, ...(restock && location ? { channelLocationId: location } : {}) };
+      }),
+      ...(r.note ? { note: r.note.slice(0, 2000) } : {}),
+    }));
   }
 
   async ordersUpdatedSince(cursor: string | null, since: string, call: CallContext): Promise<ChangedOrdersPage> {
