@@ -71,6 +71,14 @@ describe('refunds between the channels and Syncline', () => {
     await waitFor(`delivery ${deliveryId} ${status}`, async () => (await deliveryResult(deliveryId))?.status === status, 30_000, 100);
     return (await deliveryResult(deliveryId))!;
   };
+  /**
+   * The delivery that took a Shopify refund in: its webhook, or — when the reconciliation poll read
+   * the refund first and the webhook found it taken — the poll's `refund:<id>` delivery.
+   */
+  const takenIn = async (webhookId: string, refundId: string) => {
+    const webhook = await waitForDelivery(webhookId);
+    return webhook.result.outcome === 'duplicate' ? waitForDelivery(`refund:${refundId}`) : webhook;
+  };
   /** Runs the outbound refund job of a return again, as a retry after a lost answer would (the pairing not recorded). */
   const rerunRefundJob = async (connector: string, connectionId: string, orderId: string, returnId: string) => {
     await rig.database.db.query('UPDATE order_return SET channel = NULL, channel_refund_id = NULL, channel_refund_source = NULL WHERE id = $1', [returnId]);
@@ -168,7 +176,7 @@ describe('refunds between the channels and Syncline', () => {
         { lineItemId: lineId('MUG'), quantity: 1, restockType: 'no_restock' },
       ],
     });
-    const delivery = await waitForDelivery(refunded.webhookId);
+    const delivery = await takenIn(refunded.webhookId, refunded.refund.id);
     assert.equal(delivery.result.outcome, 'return', JSON.stringify(delivery.result));
     const returnId = delivery.result.returnId as string;
     const ret = await completedReturn(returnId);
@@ -243,6 +251,38 @@ describe('refunds between the channels and Syncline', () => {
     assert.equal(resent.lastResponseStatus, 200);
     assert.equal((await waitForDelivery(refunded.webhookId)).result.outcome, 'duplicate');
     assert.deepEqual(await returnsOf(orderId), [ret.id]);
+  });
+
+  test('a Shopify refund of units not shipped yet makes no return: reported for review, announced, and taken in once', async () => {
+    const created = await shopAdmin().call<{ order: { id: string; line_items: { id: string; sku: string }[] } }>('POST', '/_sandbox/orders', {
+      email: 'ada@example.com',
+      shippingAddress: address,
+      lines: [{ sku: 'MUG', quantity: 2 }],
+      shippingPrice: '5.00',
+      taxesIncluded: true,
+      tax: '1.00',
+    });
+    const orderId = await syncedOrder(SHOPIFY, created.order.id);
+    await f.waitForStatus(orderId, 'released');
+    // Cancelled and refunded in Shopify before fulfilment (restock type cancel).
+    const refunded = await shopAdmin().call<{ refund: { id: string }; webhookId: string }>('POST', `/_sandbox/orders/${created.order.id}/refunds`, {
+      lines: [{ lineItemId: created.order.line_items[0]!.id, quantity: 1, restockType: 'cancel' }],
+    });
+    const delivery = await takenIn(refunded.webhookId, refunded.refund.id);
+    assert.equal(delivery.result.outcome, 'recorded', JSON.stringify(delivery.result));
+    assert.deepEqual(delivery.result.unshipped, [{ lineNumber: 1, quantity: 1 }]);
+    assert.deepEqual(await returnsOf(orderId), []);
+    const entry = (await f.timeline(orderId)).find((e) => e.action === 'channel.refund');
+    assert.equal(entry?.outcome, 'pending', 'an operator decides: the order may still ship the unit');
+    const announced = (await eventsOf(orderId)).filter((e) => e.type === 'order.channel_refunded');
+    assert.equal(announced.length, 1);
+    assert.equal(announced[0]!.data.returnId, null);
+    // The same refund read again (the poll's path): nothing more.
+    const { refunds } = await shopAdmin().call<{ refunds: unknown[] }>('GET', `/_sandbox/orders/${created.order.id}/refunds`);
+    const again = shopifyDelivery({ secret: SECRET, shopDomain: SHOP, topic: 'refunds/create', payload: refunds[0] });
+    assert.equal((await postDelivery(rig.baseUrl, 'shopify', SHOPIFY, again)).status, 200);
+    assert.equal((await waitForDelivery(again.headers['x-shopify-webhook-id']!)).result.outcome, 'duplicate');
+    assert.equal((await eventsOf(orderId)).filter((e) => e.type === 'order.channel_refunded').length, 1);
   });
 
   test('a return made in Syncline of a Shopify order becomes one refund in Shopify, also when the job runs again; its echo makes no second return', async () => {

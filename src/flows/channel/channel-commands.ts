@@ -134,7 +134,8 @@ async function refundOrder(deps: CommandDeps, connection: ConnectionSettings, co
   // The timeline entry and the event are written in the return's transaction: a crash between them cannot lose one.
   const announce = async (tx: Queryable, made: { returnId: string | null; unshipped: { lineNumber: number; quantity: number }[] }) => {
     ({ returnId, unshipped } = made);
-    const review = unshipped.length > 0 || unknownLines.length > 0;
+    // A cancelled order's unshipped units are meant to be refunded (Shopify refunds a cancel): nothing to review.
+    const review = (unshipped.length > 0 && order.status !== 'cancelled') || unknownLines.length > 0;
     await appendTimeline(tx, order.id, [
       {
         system: connection.id,

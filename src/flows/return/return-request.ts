@@ -6,6 +6,7 @@ import type { ReturnRequest } from '../../model/order-actions.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { runIdempotent, type IdempotencyClaim, type IdempotentOutcome } from '../../store/idempotency/idempotency-records.ts';
 import {
+  channelRefundNoted,
   findChannelReturn,
   insertReturn,
   readLineStates,
@@ -139,6 +140,7 @@ export async function recordChannelReturn(
     await lockOrderStatus(tx, order.id);
     const before = await findChannelReturn(tx, request.channel, request.channelRefundId);
     if (before) return { kind: 'duplicate', return: before };
+    if (await channelRefundNoted(tx, order.id, request.channel, request.channelRefundId)) return { kind: 'duplicate', return: undefined };
     const states = new Map((await readLineStates(tx, order.id)).map((l) => [l.lineNumber, l]));
     const onReturns = await returnedQuantities(tx, order.id);
     const shipments = await readShipments(tx, order.id);

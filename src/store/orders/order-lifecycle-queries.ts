@@ -366,6 +366,18 @@ export async function pairChannelRefund(tx: Queryable, id: string, channel: stri
   return (result.rowCount ?? 0) > 0;
 }
 
+/**
+ * True when a channel refund that made no return (none of its units had shipped) was taken in
+ * already: its `channel.refund` entry on the order's timeline names it.
+ */
+export async function channelRefundNoted(db: Queryable, orderId: string, channel: string, channelRefundId: string): Promise<boolean> {
+  const { rows } = await db.query(
+    "SELECT 1 FROM order_timeline WHERE order_id = $1 AND system = $2 AND action = 'channel.refund' AND detail->>'channelRefundId' = $3 LIMIT 1",
+    [orderId, channel, channelRefundId],
+  );
+  return rows.length > 0;
+}
+
 /** The return made of a channel's refund, if there is one. */
 export async function findChannelReturn(db: Queryable, channel: string, channelRefundId: string): Promise<OrderReturn | undefined> {
   const result = await db.query<{ id: string }>('SELECT id FROM order_return WHERE channel = $1 AND channel_refund_id = $2', [channel, channelRefundId]);
