@@ -1,19 +1,16 @@
-import type { Database, Queryable } from '../../store/database.ts';
+import type { Database } from '../../store/database.ts';
 import type { OrderIntakeService } from '../../domain/orders/order-intake.service.ts';
 import type { InventoryService } from '../../domain/inventory/inventory.service.ts';
 import { BEFORE_RELEASE } from '../../domain/orders/order-state.ts';
 import { SynclineError } from '../../domain/errors.ts';
 import { OrderSubmission, type Order } from '../../model/order.ts';
-import { markedReturnId, type ChannelCommand } from '../../connectors/kit/channel-connector.ts';
-import { pairChannelRefund, readReturn } from '../../store/orders/order-lifecycle-queries.ts';
+import type { ChannelCommand } from '../../connectors/kit/channel-connector.ts';
 import type { ConnectionSettings } from '../../config/connections-file.ts';
 import { listOrders, findOrderById } from '../../store/orders/order-queries.ts';
 import { appendTimeline } from '../../store/orders/order-status.ts';
 import { markUninstalled, upsertListings, type DeliveryStatus } from '../../store/channels/channel-queries.ts';
 import { requestCancel } from '../cancel/cancel-request.ts';
-import { recordChannelReturn } from '../return/return-request.ts';
-import { appendEvents } from '../../runtime/outbox/outbox.ts';
-import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
+import { refundOrder } from './channel-refunds.ts';
 
 /**
  * Carries out a channel's canonical command (a mapped webhook delivery or an order found
@@ -95,99 +92,6 @@ async function upsertOrder(deps: CommandDeps, connection: ConnectionSettings, co
   return { status: 'applied', result: { command: command.kind, outcome: outcomeName, orderId: order.id, changes } };
 }
 
-/**
- * Money moved for an order Syncline never took in (placed before the connection, or its
- * orders/create still on its way): a dead letter holding the payload, listed with the others
- * and replayed once the order is in, never a silent "not found".
- */
-const refundOfUnknownOrder = (connectionId: string, command: Extract<ChannelCommand, { kind: 'order.refund' }>) =>
-  new SynclineError('channel.refund_order_unknown', `refund ${command.channelRefundId} is for order ${command.channelOrderId}, which Syncline does not have from ${connectionId}; replay this dead letter once the order is in`, {
-    retry: 'permanent',
-    details: { connectionId, channelOrderId: command.channelOrderId, channelRefundId: command.channelRefundId },
-  });
-
-/**
- * A refund taken in the channel becomes a return through the return flow (docs/adr/0024): the
- * shipped units come back (restocked where the channel restocked them), the ERP gets its credit
- * note, and the payment step is skipped because the channel moved the money. One return per
- * channel refund id, however often it arrives. Refunded units that never shipped are reported
- * for review; a refund of an order Syncline does not know becomes a dead letter.
- */
-async function refundOrder(deps: CommandDeps, connection: ConnectionSettings, command: Extract<ChannelCommand, { kind: 'order.refund' }>, correlationId: string): Promise<CommandOutcome> {
-  const base = { command: command.kind, channelRefundId: command.channelRefundId };
-  const order = await findChannelOrder(deps.db, connection.id, command.channelOrderId);
-  if (!order) throw refundOfUnknownOrder(connection.id, command);
-  // Syncline's own refund sent back by the channel (its note carries the return's mark): the return exists, nothing to take in.
-  const marked = markedReturnId(command.note);
-  const own = marked ? await readReturn(deps.db, marked) : undefined;
-  if (own && own.orderId === order.id) {
-    await pairChannelRefund(deps.db, own.id, connection.id, command.channelRefundId);
-    return { status: 'applied', result: { ...base, outcome: 'echo', orderId: order.id, returnId: own.id } };
-  }
-  const lineOf = new Map(order.lines.filter((l) => l.channelLineId).map((l) => [l.channelLineId!, l.lineNumber]));
-  const unknownLines = command.lines.filter((l) => !lineOf.has(l.channelLineId)).map((l) => l.channelLineId);
-  // The channel location the goods went back to, as a Syncline location (the connection's mapping).
-  const channelLocation = command.lines.find((l) => l.restock && l.channelLocationId)?.channelLocationId;
-  const location = channelLocation ? Object.entries(connection.locations ?? {}).find(([, id]) => id === channelLocation)?.[0] : undefined;
-  let unshipped: { lineNumber: number; quantity: number }[] = [];
-  let returnId: string | null = null;
-  // The timeline entry and the event are written in the return's transaction: a crash between them cannot lose one.
-  const announce = async (tx: Queryable, made: { returnId: string | null; unshipped: { lineNumber: number; quantity: number }[] }) => {
-    ({ returnId, unshipped } = made);
-    // A cancelled order's unshipped units are meant to be refunded (Shopify refunds a cancel): nothing to review.
-    const review = (unshipped.length > 0 && order.status !== 'cancelled') || unknownLines.length > 0;
-    await appendTimeline(tx, order.id, [
-      {
-        system: connection.id,
-        action: 'channel.refund',
-        // Units refunded (and cancelled) in the channel that Syncline has not shipped: an operator decides.
-        outcome: review ? 'pending' : 'succeeded',
-        attempt: 1,
-        durationMs: null,
-        correlationId,
-        detail: {
-          channelRefundId: command.channelRefundId,
-          amount: command.amount,
-          currency: command.currency,
-          returnId,
-          unshipped,
-          unknownLines,
-          note: review ? 'refunded in the channel but not shipped by Syncline (or not an order line): review the order' : (command.note ?? null),
-        },
-      },
-    ]);
-    await appendEvents(tx, [
-      orderEvent(ORDER_EVENT_TYPES.channelRefunded, order.id, correlationId, {
-        channel: connection.id,
-        channelRefundId: command.channelRefundId,
-        amount: command.amount,
-        currency: command.currency,
-        lines: command.lines.map(({ channelLineId, quantity, restock }) => ({ channelLineId, quantity, restock })),
-        note: command.note ?? null,
-        returnId,
-      }),
-    ]);
-  };
-  const outcome = await recordChannelReturn(
-    deps.db,
-    deps.inventory,
-    {
-      orderId: order.id,
-      channel: connection.id,
-      channelRefundId: command.channelRefundId,
-      refundAmount: command.amount,
-      lines: command.lines.filter((l) => lineOf.has(l.channelLineId)).map((l) => ({ lineNumber: lineOf.get(l.channelLineId)!, quantity: l.quantity, restock: l.restock })),
-      location,
-      reason: command.note ? `refunded in ${connection.id}: ${command.note}`.slice(0, 500) : `refunded in ${connection.id}`,
-    },
-    { correlationId, announce },
-  );
-  if (outcome.kind === 'order-not-found') throw refundOfUnknownOrder(connection.id, command);
-  if (outcome.kind === 'unknown-location') throw new SynclineError('channel.unknown_location', `connection ${connection.id} maps location ${outcome.location}, which Syncline does not know`, { retry: 'permanent' });
-  if (outcome.kind === 'duplicate') return { status: 'applied', result: { ...base, outcome: 'duplicate', orderId: order.id, returnId: outcome.return?.id ?? null } };
-  return { status: 'applied', result: { ...base, outcome: returnId ? 'return' : 'recorded', orderId: order.id, returnId, ...(unshipped.length ? { unshipped } : {}), ...(unknownLines.length ? { unknownLines } : {}) } };
-}
-
 /** Carries out one command of a connection. */
 export async function applyCommand(deps: CommandDeps, connection: ConnectionSettings, command: ChannelCommand, correlationId: string): Promise<CommandOutcome> {
   switch (command.kind) {
@@ -206,7 +110,7 @@ export async function applyCommand(deps: CommandDeps, connection: ConnectionSett
       };
     }
     case 'order.refund':
-      return refundOrder(deps, connection, command, correlationId);
+      return refundOrder(deps, connection, command, await findChannelOrder(deps.db, connection.id, command.channelOrderId), correlationId);
     case 'connection.uninstalled': {
       const changed = await markUninstalled(deps.db, connection.id);
       return { status: 'applied', result: { command: command.kind, outcome: changed ? 'uninstalled' : 'already-uninstalled' } };
