@@ -101,6 +101,8 @@ async function writeDeliveries(file: string, count: number, secret: string): Pro
       taxesIncluded: false,
       fulfillmentOrders: [],
       fulfillments: [],
+      transactions: [],
+      refunds: [],
     };
     const body = serialiseShopifyJson(restOrder(order));
     bytes += body.length;

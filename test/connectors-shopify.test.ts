@@ -182,8 +182,9 @@ describe('Shopify inbound: mapping the published sample payloads', () => {
       amount: '209.00',
       currency: 'USD',
       lines: [
-        { channelLineId: '703073504', quantity: 1, restock: true },
-        { channelLineId: '466157049', quantity: 1, restock: true },
+        // The location Shopify restocked at: where the goods come back.
+        { channelLineId: '703073504', quantity: 1, restock: true, channelLocationId: '487838322' },
+        { channelLineId: '466157049', quantity: 1, restock: true, channelLocationId: '487838322' },
       ],
       note: 'it broke during shipping',
     });
@@ -379,6 +380,48 @@ describe('Shopify client against the sandbox', () => {
     assert.deepEqual(shopifyConnector.inbound.mapOrder(polled, 'shopify-us'), fromWebhook);
     assert.equal(fromWebhook.kind, 'order.upsert');
     if (fromWebhook.kind === 'order.upsert') assert.equal(computeTotals(OrderSubmission.parse(fromWebhook.submission)).totals.grandTotal, '46.59');
+  });
+
+  test('refundCreate: the @idempotent directive is required, the same key answers the first refund, over-refunds are refused, and refunds/create is sent', async () => {
+    const { order } = await createOrder({ lines: [{ sku: 'MUG', quantity: 2 }], shippingPrice: '0.00' });
+    const channelOrderId = order.admin_graphql_api_id.split('/').pop()!;
+    const lineId = (order as unknown as { line_items: { id: string }[] }).line_items[0]!.id;
+    const returnId = 'ret_01jd5q8x7m2v3k4n5p6r7s8ta5';
+    const graphql = (body: unknown) =>
+      fetch(`${shop.url}/admin/api/${SHOPIFY_API_VERSION}/graphql.json`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-shopify-access-token': 'shpat_test' }, body: JSON.stringify(body) }).then(
+        (r) => r.json() as Promise<any>,
+      );
+    const input = { orderId: order.admin_graphql_api_id, refundLineItems: [{ lineItemId: `gid://shopify/LineItem/${lineId}`, quantity: 1, restockType: 'NO_RESTOCK' }] };
+    const withoutKey = await graphql({ query: 'mutation R($input: RefundInput!) { refundCreate(input: $input) { refund { id } userErrors { message } } }', variables: { input } });
+    assert.match(withoutKey.errors[0].message, /@idempotent/);
+    assert.equal(withoutKey.data.refundCreate, null);
+
+    const count = receiver.received.length;
+    const first = await client.refund({ channelOrderId, returnId, amount: '8.50', currency: 'USD', lines: [{ channelLineId: lineId, sku: 'MUG', quantity: 1 }] }, {});
+    assert.equal(first.created, true);
+    // Again: the refund with the return's mark in its note is found, nothing is added.
+    assert.deepEqual(await client.refund({ channelOrderId, returnId, amount: '8.50', currency: 'USD', lines: [{ channelLineId: lineId, sku: 'MUG', quantity: 1 }] }, {}), { channelRefundId: first.channelRefundId, created: false });
+    // The same idempotency key straight at the API: the first refund is answered, with its cost.
+    const replay = await graphql({ query: 'mutation R($input: RefundInput!, $key: String!) { refundCreate(input: $input) @idempotent(key: $key) { refund { id } userErrors { message } } }', variables: { input, key: `syncline-${returnId}` } });
+    assert.equal(replay.data.refundCreate.refund.id, `gid://shopify/Refund/${first.channelRefundId}`);
+    assert.equal(replay.extensions.cost.requestedQueryCost, 10);
+    const { refunds, financialStatus } = await admin.call<{ refunds: { id: string; transactions: { amount: string }[] }[]; financialStatus: string }>('GET', `/_sandbox/orders/${channelOrderId}/refunds`);
+    assert.deepEqual(refunds.map((r) => [r.id, r.transactions.map((t) => t.amount)]), [[first.channelRefundId, ['8.50']]]);
+    assert.equal(financialStatus, 'partially_refunded');
+    // More than was paid, or more units than were bought: Shopify's user errors, a permanent failure.
+    const tooMuch = await expectSynclineError(client.refund({ channelOrderId, returnId: 'ret_01jd5q8x7m2v3k4n5p6r7s8tb6', amount: '9.00', currency: 'USD', lines: [{ channelLineId: lineId, sku: 'MUG', quantity: 2 }] }, {}));
+    assert.equal(tooMuch.code, 'shopify.refund_rejected');
+    assert.equal(tooMuch.retry, 'permanent');
+    // Shopify announces every refund, whoever made it.
+    await receiver.waitFor(count + 1);
+    const sent = receiver.received.slice(count).find((r) => r.headers['x-shopify-topic'] === 'refunds/create');
+    assert.ok(sent, 'refunds/create sent');
+    const verified = verifyShopifyWebhook(sent.rawBody, sent.headers, { shopDomain: SHOP, webhookSecret: SECRET }, Date.now(), 300);
+    assert.ok(verified.kind === 'delivery');
+    const command = shopifyConnector.inbound.map(verified.delivery, 'shopify-us');
+    assert.ok(command.kind === 'order.refund');
+    assert.deepEqual([command.channelRefundId, command.amount, command.lines], [first.channelRefundId, '8.50', [{ channelLineId: lineId, quantity: 1, restock: false }]]);
+    assert.match(command.note ?? '', new RegExp(returnId));
   });
 
   test('signed webhooks: every Shopify header, a verifiable signature over the raw bytes, exact 64-bit ids', async () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EVENT_TYPES } from './cloud-event.ts';
 import { BalanceAfter, LedgerEntry, Reservation } from './inventory.ts';
-import { ReturnCondition, ReturnException } from './order-actions.ts';
+import { ChannelRefundRef, ReturnCondition, ReturnException } from './order-actions.ts';
 import { Order, OrderException, OrderStatus } from './order.ts';
 
 /**
@@ -106,8 +106,9 @@ export const OrderChannelRefundedData = z
     currency: z.string(),
     lines: z.array(z.object({ channelLineId: z.string(), quantity: z.number().int(), restock: z.boolean() })),
     note: z.string().nullable(),
+    returnId: z.string().nullable().optional().meta({ description: 'The return the refund became (credit note, restock); null when none of the refunded units had shipped.' }),
   })
-  .meta({ id: 'OrderChannelRefundedData', description: 'A refund was taken in the channel (money back to the customer there); recorded on the order, no goods moved in Syncline.' });
+  .meta({ id: 'OrderChannelRefundedData', description: 'A refund was taken in the channel (money back to the customer there); it becomes a return of the shipped units, which the return flow credits and restocks without refunding again.' });
 
 export const OrderReturnedData = z
   .object({
@@ -121,6 +122,7 @@ export const OrderReturnedData = z
       .meta({ description: "The ERP's credit note." }),
     location: z.string().meta({ description: 'Code of the location the goods came back to.' }),
     lines: z.array(z.object({ lineNumber: z.number().int(), sku: z.string(), quantity: z.number().int(), condition: ReturnCondition, unitPrice: z.string() })),
+    channelRefund: ChannelRefundRef.nullable().optional().meta({ description: 'The channel refund paired with the return when it was taken in the channel (source channel: not sent back to it); absent or null for a return made in Syncline.' }),
   })
   .meta({ id: 'OrderReturnedData', description: 'A return is done: refunded, credited in the ERP, resellable goods restocked.' });
 export type OrderReturnedData = z.infer<typeof OrderReturnedData>;

@@ -56,6 +56,16 @@ export const ReturnException = OrderException.omit({ kind: true, resumeStatus: t
   description: 'The failing system, step, error and the dead letter to replay once the cause is fixed.',
 });
 
+export const ChannelRefundRef = z
+  .object({
+    channel: z.string().meta({ description: 'The connection (the order\'s channel).' }),
+    refundId: z.string().meta({ description: "The channel's refund id." }),
+    source: z.enum(['channel', 'syncline']).meta({
+      description: "channel: the refund was taken in the channel, which moved the money (Syncline did not refund again); syncline: the return was made in Syncline and reflected in the channel.",
+    }),
+  })
+  .meta({ id: 'ChannelRefundRef' });
+
 export const OrderReturn = z
   .object({
     id: z.string(),
@@ -71,5 +81,6 @@ export const OrderReturn = z
     createdAt: z.string(),
     completedAt: z.string().nullable(),
     exception: ReturnException.nullable().meta({ description: "Why the return's flow stopped (its job is a dead letter); null while it runs and once it is done. Replaying the dead letter clears it." }),
+    channelRefund: ChannelRefundRef.nullable().meta({ description: "The sales channel's refund paired with the return; null for a return not (yet) reflected in a channel." }),
   })
   .meta({ id: 'OrderReturn' });

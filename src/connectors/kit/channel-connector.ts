@@ -26,6 +26,18 @@ import type { CallContext } from './http-client.ts';
 /** The target name of a connection: `<connector>:<connection id>`. */
 export const connectionTarget = (connector: string, connectionId: string) => `${connector}:${connectionId}`;
 
+/**
+ * The mark an outbound refund carries in its note (Shopify) or reason (WooCommerce): the channel
+ * sends Syncline's own refund back as a webhook, and the mark tells it apart from a refund taken
+ * in the channel even before the outbound job has recorded the channel's refund id.
+ */
+export const synclineRefundMark = (returnId: string) => `[Syncline return ${returnId}]`;
+
+/** The Syncline return id a refund note or reason was marked with, if any. */
+export function markedReturnId(text: string | undefined): string | undefined {
+  return text ? /\[Syncline return (ret_[0-9a-z]{26})\]/.exec(text)?.[1] : undefined;
+}
+
 /** A webhook whose signature checked out, parsed but not yet mapped. */
 export interface VerifiedDelivery {
   /** The channel's delivery id (X-Shopify-Webhook-Id, X-WC-Webhook-Delivery-ID): the intake's idempotency key. */
@@ -64,7 +76,8 @@ export type ChannelCommand =
       channelRefundId: string;
       amount: string;
       currency: string;
-      lines: { channelLineId: string; quantity: number; restock: boolean }[];
+      /** restock: the goods come back into stock (at channelLocationId, the channel's location, when it names one). */
+      lines: { channelLineId: string; quantity: number; restock: boolean; channelLocationId?: string }[];
       note?: string;
     }
   /** The store removed the app or deleted the webhook: the connection stops its outbound calls. */
@@ -72,6 +85,8 @@ export type ChannelCommand =
   | { kind: 'order.deleted'; channelOrderId: string }
   /** Anything else: answered 200 and recorded as not supported, never guessed at. */
   | { kind: 'unsupported'; topic: string; reason: string };
+
+export type ChannelRefundCommand = Extract<ChannelCommand, { kind: 'order.refund' }>;
 
 /** A SKU as the channel lists it, found by SKU. */
 export interface ChannelListing {
@@ -107,6 +122,22 @@ export interface ChannelShipment {
   shipmentId: string;
 }
 
+/** A return made in Syncline, as a refund to record in the channel. */
+export interface ChannelRefund {
+  channelOrderId: string;
+  /** Syncline's return id: the idempotency key at the channel, and the mark in the refund's note. */
+  returnId: string;
+  /** Decimal string in the order's currency: what Syncline refunded. */
+  amount: string;
+  currency: string;
+  /**
+   * The returned units. The channel is not asked to restock them: Syncline owns availability and
+   * its availability sync sets the channel's quantity once the return flow has restocked.
+   */
+  lines: { channelLineId: string; sku: string; quantity: number }[];
+  reason?: string;
+}
+
 /** Orders changed in the channel since a cursor, in pages, oldest first. */
 export interface ChangedOrdersPage {
   /** Raw order objects in the channel's own format; mapped by `inbound.mapOrder`. */
@@ -128,6 +159,14 @@ export interface ChannelClient {
   fulfil(shipment: ChannelShipment, call: CallContext): Promise<{ channelFulfilmentId: string }>;
   /** Reflects a cancel made in Syncline where the channel allows it; false when the channel refused (already fulfilled). */
   cancelOrder(channelOrderId: string, reason: string, call: CallContext): Promise<boolean>;
+  /**
+   * Reflects a return made in Syncline as a refund in the channel (lines, amount, restock); the
+   * money was refunded by Syncline's payment connector. Repeating it for the same returnId finds
+   * the refund made before and makes no second one.
+   */
+  refund(refund: ChannelRefund, call: CallContext): Promise<{ channelRefundId: string; created: boolean }>;
+  /** The refunds taken in the channel for an order, as commands (with `inbound.refundsListed`). */
+  orderRefunds?(channelOrderId: string, call: CallContext): Promise<ChannelRefundCommand[]>;
   /** Orders updated since the cursor (null: from `since`, the connection's start). */
   ordersUpdatedSince(cursor: string | null, since: string, call: CallContext): Promise<ChangedOrdersPage>;
 }
@@ -152,6 +191,11 @@ export interface ChannelConnector<Options = Record<string, unknown>> {
     map(delivery: VerifiedDelivery, connectionId: string): ChannelCommand;
     /** Maps an order object returned by `ordersUpdatedSince` (the reconciliation poll). */
     mapOrder(order: unknown, connectionId: string): ChannelCommand;
+    /**
+     * For a channel that sends no refund webhook (WooCommerce): the refunds an order payload (a
+     * webhook body or a polled order) lists, whose lines `client.orderRefunds` then reads.
+     */
+    refundsListed?(payload: unknown): { channelOrderId: string; refundIds: string[] } | undefined;
   };
   /** The outbound client of one connection; `null` when the options give no way to call out (no token, no site URL). */
   client(options: Options): ChannelClient | null;

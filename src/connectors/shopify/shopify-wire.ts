@@ -31,6 +31,9 @@ export function signShopifyWebhook(secret: string, rawBody: string | Buffer): st
   return createHmac('sha256', secret).update(rawBody).digest('base64');
 }
 
+/** Refund line restock types that put the goods back into stock (REST spelling; GraphQL's RefundLineItemRestockType is the same upper-case). */
+export const RESTOCKING: ReadonlySet<string> = new Set(['return', 'cancel', 'legacy_restock']);
+
 /** A Shopify global id (gid://shopify/Order/123) of a type and numeric id. */
 export const gid = (type: string, id: string | bigint | number) => `gid://shopify/${type}/${id}`;
 
@@ -130,6 +133,7 @@ export interface WireGraphqlOrder {
     originalUnitPriceSet: MoneyBag;
     variant: { id: string; product: { id: string } } | null;
   }>;
+  refunds: { id: string }[];
 }
 
 // ---- GraphQL documents -----------------------------------------------------------------------
@@ -199,6 +203,38 @@ export const ORDER_CANCEL = /* GraphQL */ `
     }
   }`;
 
+/** An order's refunds (to find one made before by its marked note) and the payment transactions a refund's money goes back through. */
+export const ORDER_REFUNDS = /* GraphQL */ `
+  query OrderRefunds($id: ID!) {
+    order(id: $id) {
+      id
+      refunds(first: 50) { id note }
+      transactions(first: 20) { id kind status gateway amountSet { shopMoney { amount currencyCode } } }
+    }
+  }`;
+
+/** An order's refunds with their lines, restock types and amounts (refunds taken in Shopify, read when a poll finds them). */
+export const ORDER_REFUND_LINES = /* GraphQL */ `
+  query OrderRefundLines($id: ID!) {
+    order(id: $id) {
+      id currencyCode
+      refunds(first: 5) {
+        id note
+        totalRefundedSet { shopMoney { amount currencyCode } }
+        refundLineItems(first: 20) { nodes { quantity restockType location { id } lineItem { id } } }
+      }
+    }
+  }`;
+
+/** Since 2026-04 refundCreate must carry @idempotent: a retry with the same key gets the first refund back. */
+export const REFUND_CREATE = /* GraphQL */ `
+  mutation RefundCreate($input: RefundInput!, $key: String!) {
+    refundCreate(input: $input) @idempotent(key: $key) {
+      refund { id note }
+      userErrors { field message }
+    }
+  }`;
+
 const MONEY = 'shopMoney { amount currencyCode }';
 const LINE_ITEMS = `nodes { id sku name quantity originalUnitPriceSet { ${MONEY} } variant { id product { id } } }
   pageInfo { hasNextPage endCursor }`;
@@ -224,6 +260,7 @@ export const ORDERS_UPDATED_SINCE = /* GraphQL */ `
         totalDiscountsSet { ${MONEY} }
         totalShippingPriceSet { ${MONEY} }
         lineItems(first: 15) { ${LINE_ITEMS} }
+        refunds(first: 5) { id }
       }
       pageInfo { hasNextPage endCursor }
     }

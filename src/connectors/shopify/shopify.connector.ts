@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ChannelConnector } from '../kit/channel-connector.ts';
-import { mapShopifyDelivery, mapShopifyGraphqlOrder, verifyShopifyWebhook } from './inbound/shopify.inbound.ts';
+import { mapShopifyDelivery, mapShopifyGraphqlOrder, shopifyRefundsListed, verifyShopifyWebhook } from './inbound/shopify.inbound.ts';
 import { ShopifyClient } from './outbound/shopify.client.ts';
 import { SHOPIFY_API_VERSION } from './shopify-wire.ts';
 
@@ -38,6 +38,7 @@ export const shopifyConnector: ChannelConnector<ShopifyOptions> = {
     verify: (rawBody, headers, options, now, maxAgeSeconds) => verifyShopifyWebhook(rawBody, headers, options, now, maxAgeSeconds),
     map: (delivery, connectionId) => mapShopifyDelivery(delivery, connectionId),
     mapOrder: (order, connectionId) => mapShopifyGraphqlOrder(order, connectionId),
+    refundsListed: (payload) => shopifyRefundsListed(payload),
   },
   client: (options) =>
     options.accessToken

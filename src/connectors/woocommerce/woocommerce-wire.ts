@@ -160,6 +160,23 @@ export interface WireVariation {
   date_modified_gmt: string;
 }
 
+/** An order refund (GET/POST /orders/<id>/refunds); line quantities and totals are negative, as WooCommerce stores them. */
+export interface WireRefund {
+  id: number;
+  date_created: string;
+  date_created_gmt: string;
+  amount: string;
+  reason: string;
+  refunded_by: number;
+  /** True when the payment gateway refunded the money (api_refund). */
+  refunded_payment: boolean;
+  meta_data: WireMeta[];
+  line_items: { id: number; name: string; product_id: number; variation_id: number; quantity: number; subtotal: string; total: string; sku: string; refund_total: number; meta_data: WireMeta[] }[];
+  shipping_lines: unknown[];
+  tax_lines: unknown[];
+  fee_lines: unknown[];
+}
+
 export interface WireOrderNote {
   id: number;
   author: string;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ChannelConnector } from '../kit/channel-connector.ts';
-import { mapWooDelivery, mapWooOrder, verifyWooWebhook } from './inbound/woocommerce.inbound.ts';
+import { mapWooDelivery, mapWooOrder, verifyWooWebhook, wooRefundsListed } from './inbound/woocommerce.inbound.ts';
 import { WooCommerceClient } from './outbound/woocommerce.client.ts';
 
 /** Loopback hosts, the only ones where the consumer secret may travel over plain HTTP (the sandbox). */
@@ -51,6 +51,7 @@ export const woocommerceConnector: ChannelConnector<WooOptions> = {
     verify: (rawBody, headers, options) => verifyWooWebhook(rawBody, headers, { secret: options.webhookSecret }),
     map: (delivery, connectionId) => mapWooDelivery(delivery, connectionId),
     mapOrder: (order, connectionId) => mapWooOrder(order, connectionId),
+    refundsListed: (payload) => wooRefundsListed(payload),
   },
   client: (options) =>
     options.siteUrl && options.consumerKey && options.consumerSecret

@@ -1,5 +1,6 @@
 import type { Database } from '../../store/database.ts';
 import type { OrderIntakeService } from '../../domain/orders/order-intake.service.ts';
+import type { InventoryService } from '../../domain/inventory/inventory.service.ts';
 import { BEFORE_RELEASE } from '../../domain/orders/order-state.ts';
 import { SynclineError } from '../../domain/errors.ts';
 import { OrderSubmission, type Order } from '../../model/order.ts';
@@ -9,8 +10,7 @@ import { listOrders, findOrderById } from '../../store/orders/order-queries.ts';
 import { appendTimeline } from '../../store/orders/order-status.ts';
 import { markUninstalled, upsertListings, type DeliveryStatus } from '../../store/channels/channel-queries.ts';
 import { requestCancel } from '../cancel/cancel-request.ts';
-import { appendEvents } from '../../runtime/outbox/outbox.ts';
-import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
+import { refundOrder } from './channel-refunds.ts';
 
 /**
  * Carries out a channel's canonical command (a mapped webhook delivery or an order found
@@ -22,6 +22,7 @@ import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 export interface CommandDeps {
   db: Database;
   intake: OrderIntakeService;
+  inventory: InventoryService;
 }
 
 export interface CommandOutcome {
@@ -108,36 +109,8 @@ export async function applyCommand(deps: CommandDeps, connection: ConnectionSett
         result: { command: command.kind, orderId: order.id, outcome: result?.kind ?? outcome.kind, ...(result?.kind === 'accepted' ? { cancellationId: result.cancellation.id } : {}) },
       };
     }
-    case 'order.refund': {
-      // Recorded on the order and announced: a refund taken in the channel moved money there, not goods here
-      // (the return flow is for goods that come back; a restock in the channel arrives as a stock change).
-      const order = await findChannelOrder(deps.db, connection.id, command.channelOrderId);
-      if (!order) return { status: 'applied', result: { command: command.kind, outcome: 'order-not-found', channelOrderId: command.channelOrderId, channelRefundId: command.channelRefundId } };
-      await deps.db.transaction(async (tx) => {
-        await appendTimeline(tx, order.id, [
-          {
-            system: connection.id,
-            action: 'channel.refund',
-            outcome: 'succeeded',
-            attempt: 1,
-            durationMs: null,
-            correlationId,
-            detail: { channelRefundId: command.channelRefundId, amount: command.amount, currency: command.currency, lines: command.lines, note: command.note ?? null },
-          },
-        ]);
-        await appendEvents(tx, [
-          orderEvent(ORDER_EVENT_TYPES.channelRefunded, order.id, correlationId, {
-            channel: connection.id,
-            channelRefundId: command.channelRefundId,
-            amount: command.amount,
-            currency: command.currency,
-            lines: command.lines,
-            note: command.note ?? null,
-          }),
-        ]);
-      });
-      return { status: 'applied', result: { command: command.kind, outcome: 'recorded', orderId: order.id, channelRefundId: command.channelRefundId } };
-    }
+    case 'order.refund':
+      return refundOrder(deps, connection, command, await findChannelOrder(deps.db, connection.id, command.channelOrderId), correlationId);
     case 'connection.uninstalled': {
       const changed = await markUninstalled(deps.db, connection.id);
       return { status: 'applied', result: { command: command.kind, outcome: changed ? 'uninstalled' : 'already-uninstalled' } };

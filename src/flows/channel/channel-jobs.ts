@@ -14,11 +14,16 @@ export const CHANNEL_JOBS = {
   availability: 'channel.availability',
   fulfil: 'channel.fulfil',
   cancel: 'channel.cancel',
+  refund: 'channel.refund',
+  refundsRead: 'channel.refunds-read',
   reconcile: 'channel.reconcile',
 } as const;
 
-/** Where a delivery came from: a webhook (mapped by inbound.map) or the reconciliation poll (inbound.mapOrder). */
-export type DeliverySource = 'webhook' | 'reconcile';
+/**
+ * Where a delivery came from: a webhook (mapped by inbound.map), the reconciliation poll
+ * (inbound.mapOrder), or a refund read from a channel without refund webhooks (already a command).
+ */
+export type DeliverySource = 'webhook' | 'reconcile' | 'refund';
 
 /** The payload of an intake job: the whole delivery, so that its dead letter holds the payload. */
 export interface IntakePayload {
@@ -32,6 +37,10 @@ export interface IntakePayload {
 
 /** The topic under which orders found by the reconciliation poll are stored. */
 export const RECONCILE_TOPIC = 'syncline/reconcile';
+
+/** The topic and delivery id under which a refund read from the channel is stored: once per refund. */
+export const REFUND_TOPIC = 'syncline/refund';
+export const refundDeliveryId = (channelRefundId: string) => `refund:${channelRefundId}`;
 
 /** The delivery id of an order found by the poll: its content, so an unchanged order is taken in once. */
 export function reconcileDeliveryId(order: unknown): string {
@@ -91,3 +100,16 @@ export function reconcileJob(connection: ConnectionSettings, slot: number, corre
 
 /** The slot the time falls in. */
 export const reconcileSlot = (connection: ConnectionSettings, now = Date.now()) => Math.floor(now / 1000 / connection.reconcileEverySeconds);
+
+/** Reads an order's refunds at a channel without refund webhooks; the key names the refunds not taken in yet. */
+export function refundsReadJob(connection: ConnectionSettings, channelOrderId: string, refundKey: string, correlationId: string): JobSpec {
+  return {
+    type: CHANNEL_JOBS.refundsRead,
+    payload: { connectionId: connection.id, channelOrderId },
+    lane: 'normal',
+    orderingKey: `channel-refunds:${connection.id}:${channelOrderId}`,
+    target: targetOf(connection),
+    jobKey: `channel-refunds-read:${connection.id}:${channelOrderId}:${refundKey}`,
+    correlationId,
+  };
+}

@@ -8,19 +8,31 @@ import type { OrderIntakeService } from '../../domain/orders/order-intake.servic
 import { SynclineError } from '../../domain/errors.ts';
 import { EVENT_TYPES, type CloudEvent } from '../../model/cloud-event.ts';
 import type { EventData } from '../../model/events.ts';
-import type { AvailabilityUpdate, ChannelClient, ChannelCommand } from '../../connectors/kit/channel-connector.ts';
+import type { AvailabilityUpdate, ChannelClient, ChannelCommand, ChannelRefundCommand } from '../../connectors/kit/channel-connector.ts';
 import type { CallContext } from '../../connectors/kit/http-client.ts';
 import type { RuntimeRegistry } from '../../runtime/registry.ts';
 import type { HandlerContext, JobSpec } from '../../runtime/runtime.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { TargetError } from '../../runtime/targets/target-errors.ts';
 import type { TargetPolicy } from '../../runtime/targets/target-policy.ts';
-import { deliveryKey, ensureConnectionStates, finishDelivery, insertDeliveries, knownSkus, readConnectionState, readListings, recordOutbound, saveReconcileCursor, upsertListings } from '../../store/channels/channel-queries.ts';
+import {
+  deliveryKey,
+  ensureConnectionStates,
+  finishDelivery,
+  insertDeliveries,
+  knownSkus,
+  readConnectionState,
+  readListings,
+  recordOutbound,
+  saveReconcileCursor,
+  unstoredDeliveries,
+  upsertListings,
+} from '../../store/channels/channel-queries.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
-import { readCancellation } from '../../store/orders/order-lifecycle-queries.ts';
+import { pairChannelRefund, readCancellation, readReturn } from '../../store/orders/order-lifecycle-queries.ts';
 import { appendTimeline } from '../../store/orders/order-status.ts';
 import { ORDER_EVENT_TYPES } from '../order-events.ts';
-import type { OrderCancelledData, OrderShippedData } from '../../model/events.ts';
+import type { OrderCancelledData, OrderReturnedData, OrderShippedData } from '../../model/events.ts';
 import type { z } from 'zod';
 import { applyCommand, channelRequester } from './channel-commands.ts';
 import {
@@ -32,15 +44,18 @@ import {
   reconcileDeliveryId,
   reconcileJob,
   reconcileSlot,
+  REFUND_TOPIC,
+  refundDeliveryId,
+  refundsReadJob,
   targetOf,
   type IntakePayload,
 } from './channel-jobs.ts';
 
 /**
  * Channel connections on the job runtime (docs/adr/0015): the intake job that maps a stored
- * delivery and applies it; the outbound jobs (listings, availability, fulfilment, cancel) on
+ * delivery and applies it; the outbound jobs (listings, availability, fulfilment, cancel, refund) on
  * each connection's own target; the reconciliation poll; and the event router that turns
- * committed events (availability, shipments, cancels) into outbound jobs.
+ * committed events (availability, shipments, cancels, returns) into outbound jobs.
  */
 
 export interface ChannelOptions {
@@ -129,6 +144,8 @@ export function registerChannels(registry: RuntimeRegistry, options: ChannelOpti
   registry.register<{ connectionId: string; sku: string }>(CHANNEL_JOBS.availability, (payload, context) => pushAvailability(deps, payload, context), outbound);
   registry.register<FulfilPayload>(CHANNEL_JOBS.fulfil, (payload, context) => fulfil(deps, payload, context), outbound);
   registry.register<CancelPayload>(CHANNEL_JOBS.cancel, (payload, context) => cancelInChannel(deps, payload, context), outbound);
+  registry.register<RefundPayload>(CHANNEL_JOBS.refund, (payload, context) => refundInChannel(deps, payload, context), outbound);
+  registry.register<{ connectionId: string; channelOrderId: string }>(CHANNEL_JOBS.refundsRead, (payload, context) => readRefunds(deps, payload, context), outbound);
   registry.register<{ connectionId: string }>(CHANNEL_JOBS.reconcile, (payload, context) => reconcile(deps, payload, context), outbound);
   if (connections.size > 0) registry.route((tx, events) => routeToChannels(connections, tx, events));
 }
@@ -155,7 +172,9 @@ async function intakeDelivery(deps: Deps, payload: IntakePayload, context: Handl
   let command: ChannelCommand;
   try {
     command =
-      payload.source === 'reconcile'
+      payload.source === 'refund'
+        ? storedRefund(payload.payload)
+        : payload.source === 'reconcile'
         ? connector.inbound.mapOrder(payload.payload, connection.id)
         : connector.inbound.map({ deliveryId: payload.deliveryId, topic: payload.topic, ...(payload.triggeredAt ? { triggeredAt: payload.triggeredAt } : {}), payload: payload.payload }, connection.id);
   } catch (error) {
@@ -164,6 +183,12 @@ async function intakeDelivery(deps: Deps, payload: IntakePayload, context: Handl
     throw new SynclineError('channel.mapping_failed', `the ${payload.topic} delivery ${payload.deliveryId} could not be mapped: ${(error as Error).message}`, { retry: 'permanent', cause: error });
   }
   const outcome = await applyCommand(deps, connection, command, context.correlationId);
+  // A channel without refund webhooks lists refunds on the order: those not taken in yet are read at the channel.
+  const refunds = payload.source !== 'refund' ? connector.inbound.refundsListed?.(payload.payload) : undefined;
+  if (refunds) {
+    const unread = await unstoredDeliveries(deps.db, connection.id, refunds.refundIds.map(refundDeliveryId));
+    if (unread.length) await enqueue(deps.db, refundsReadJob(connection, refunds.channelOrderId, unread.sort().join(','), context.correlationId));
+  }
   await finishDelivery(deps.db, connection.id, payload.deliveryId, outcome.status, outcome.result);
   if (command.kind === 'order.upsert') {
     // A SKU this connection has no discovered listing for: look it up at the channel.
@@ -308,6 +333,63 @@ async function cancelInChannel(deps: Deps, payload: CancelPayload, context: Hand
   ]);
 }
 
+interface RefundPayload {
+  connectionId: string;
+  orderId: string;
+  returnId: string;
+}
+
+/**
+ * Reflects a completed return made in Syncline as a refund in the channel (docs/adr/0024). A refund
+ * taken in the channel is not sent back; a retry finds the refund made before (the client's
+ * idempotency key and marked note) and the pairing recorded on the return.
+ */
+async function refundInChannel(deps: Deps, payload: RefundPayload, context: HandlerContext): Promise<void> {
+  const connection = deps.connectionOf(payload.connectionId);
+  const ret = await readReturn(deps.db, payload.returnId);
+  if (!ret || ret.status !== 'completed') return;
+  // Taken in the channel (no echo), or reflected already.
+  if (ret.channelRefund) return;
+  if (await uninstalled(deps, connection, context)) return;
+  const order = await findOrderById(deps.db, payload.orderId);
+  if (!order) return;
+  const { client, call } = outboundCall(deps, connection, context);
+  const lines = ret.lines.map((l) => ({ channelLineId: order.lines.find((x) => x.lineNumber === l.lineNumber)?.channelLineId ?? '', sku: l.sku, quantity: l.quantity }));
+  const started = performance.now();
+  const { channelRefundId, created } = await recorded(deps, connection, () =>
+    client.refund({ channelOrderId: order.channelOrderId, returnId: ret.id, amount: ret.refundAmount, currency: order.currency, lines: lines.filter((l) => l.channelLineId), ...(ret.reason ? { reason: ret.reason } : {}) }, call),
+  );
+  await deps.db.transaction(async (tx) => {
+    await pairChannelRefund(tx, ret.id, connection.id, channelRefundId);
+    await appendTimeline(tx, order.id, [
+      { system: connection.id, action: 'channel.refund.sent', outcome: 'succeeded', attempt: context.attempt, durationMs: Math.round(performance.now() - started), correlationId: context.correlationId, detail: { returnId: ret.id, channelRefundId, created } },
+    ]);
+  });
+}
+
+/** A refund read from the channel, stored as a delivery: it is already a command, checked for its shape. */
+function storedRefund(payload: unknown): ChannelCommand {
+  const command = payload as ChannelRefundCommand;
+  if (command?.kind !== 'order.refund' || typeof command.channelOrderId !== 'string' || typeof command.channelRefundId !== 'string' || !Array.isArray(command.lines)) {
+    throw new SynclineError('channel.mapping_failed', 'a stored refund is not an order.refund command', { retry: 'permanent' });
+  }
+  return command;
+}
+
+/** Reads an order's refunds at the channel and stores each unseen one as a delivery, taken in by the same intake. */
+async function readRefunds(deps: Deps, payload: { connectionId: string; channelOrderId: string }, context: HandlerContext): Promise<void> {
+  const connection = deps.connectionOf(payload.connectionId);
+  if (await uninstalled(deps, connection, context)) return;
+  const { client, call } = outboundCall(deps, connection, context);
+  if (!client.orderRefunds) return;
+  const refunds = await recorded(deps, connection, () => client.orderRefunds!(payload.channelOrderId, call));
+  await deps.db.transaction(async (tx) => {
+    for (const refund of refunds) {
+      await recordDelivery(tx, connection, { deliveryId: refundDeliveryId(refund.channelRefundId), topic: REFUND_TOPIC, source: 'refund', payload: refund }, context.correlationId);
+    }
+  });
+}
+
 async function reconcile(deps: Deps, payload: { connectionId: string }, context: HandlerContext): Promise<void> {
   const connection = deps.connectionOf(payload.connectionId);
   if (await uninstalled(deps, connection, context)) return;
@@ -344,7 +426,13 @@ async function routeToChannels(connections: Map<string, ConnectionSettings>, tx:
       for (const connection of to) jobs.push(availabilityJob(connection, data.sku, event.correlationid, event.id));
     }
   }
-  const orderEvents = events.filter((e) => [ORDER_EVENT_TYPES.shipped, ORDER_EVENT_TYPES.partiallyShipped, ORDER_EVENT_TYPES.cancelled].includes(e.type as never) && e.subject);
+  const orderEvents = events.filter(
+    (e) =>
+      [ORDER_EVENT_TYPES.shipped, ORDER_EVENT_TYPES.partiallyShipped, ORDER_EVENT_TYPES.cancelled, ORDER_EVENT_TYPES.returned].includes(e.type as never) &&
+      e.subject &&
+      // A return of a refund taken in the channel: the channel has it already (no echo).
+      !(e.type === ORDER_EVENT_TYPES.returned && (e.data as OrderReturnedData).channelRefund?.source === 'channel'),
+  );
   if (orderEvents.length) {
     const rows = (await tx.query<{ id: string; channel: string }>('SELECT id, channel FROM sales_order WHERE id = ANY($1::text[])', [orderEvents.map((e) => e.subject!)])).rows;
     const channelOf = new Map(rows.map((r) => [r.id, r.channel]));
@@ -355,6 +443,9 @@ async function routeToChannels(connections: Map<string, ConnectionSettings>, tx:
       if (event.type === ORDER_EVENT_TYPES.cancelled) {
         const data = event.data as OrderCancelledData;
         jobs.push({ ...common, type: CHANNEL_JOBS.cancel, payload: { connectionId: connection.id, orderId: event.subject!, cancellationId: data.cancellationId } satisfies CancelPayload, jobKey: `channel-cancel:${connection.id}:${data.cancellationId}` });
+      } else if (event.type === ORDER_EVENT_TYPES.returned) {
+        const data = event.data as OrderReturnedData;
+        jobs.push({ ...common, type: CHANNEL_JOBS.refund, payload: { connectionId: connection.id, orderId: event.subject!, returnId: data.returnId } satisfies RefundPayload, jobKey: `channel-refund:${connection.id}:${data.returnId}` });
       } else {
         const data = event.data as FulfilPayload['shipment'];
         const shipment = { shipmentId: data.shipmentId, carrier: data.carrier, trackingNumbers: data.trackingNumbers, lines: data.lines };

@@ -20,7 +20,8 @@ import { FLOW_IDEMPOTENCY_SCOPE, FLOW_JOBS, orderingKey, TARGETS, type FlowDeps 
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 
 /**
- * The return flow: refund through the payment system → credit note in the ERP (goods
+ * The return flow: refund through the payment system (skipped when the refund was taken in
+ * the sales channel) → credit note in the ERP (goods
  * received back when resellable) → restock resellable units at the location that
  * received them → record on the order and the customer's timeline. Its key is the
  * return id; every external call is idempotent by it.
@@ -50,6 +51,8 @@ function returnSteps(deps: FlowDeps): FlowStep<ReturnState>[] {
       id: 'payment.refund',
       system: 'payment',
       async forward({ ret, paymentId }, run): Promise<StepOutcome> {
+        // A refund taken in the sales channel moved the money there: refunding here would pay the customer twice.
+        if (ret.channelRefund?.source === 'channel') return { kind: 'done', result: { refundId: null }, detail: { skipped: 'refunded in the channel', channelRefund: ret.channelRefund } };
         if (!paymentId) return { kind: 'done', result: { refundId: null }, detail: { skipped: 'the order has no payment to refund' } };
         const refund = await deps.connectors.payment.refund(paymentId, { amount: ret.refundAmount, refundKey: ret.id, reason: 'requested_by_customer' }, run.via(TARGETS.payment));
         return { kind: 'done', result: { refundId: refund.id }, detail: { refundId: refund.id, amount: refund.amount, currency: refund.currency } };
@@ -92,7 +95,7 @@ function returnSteps(deps: FlowDeps): FlowStep<ReturnState>[] {
       async forward({ ret, email, results }, run): Promise<StepOutcome> {
         const refundId = (results['payment.refund']?.refundId as string | null) ?? null;
         const creditNotes = results['erp.credit']?.creditNotes as NonNullable<OrderReturnedData['creditNote']>[] | undefined;
-        const summary = { returnId: ret.id, refundId, refundAmount: ret.refundAmount, creditNote: creditNotes?.[0] ?? null, location: ret.locationCode, lines: ret.lines };
+        const summary = { returnId: ret.id, refundId, refundAmount: ret.refundAmount, creditNote: creditNotes?.[0] ?? null, location: ret.locationCode, lines: ret.lines, channelRefund: ret.channelRefund };
         return {
           kind: 'done',
           detail: summary,

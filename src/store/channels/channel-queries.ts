@@ -90,6 +90,14 @@ export async function insertDeliveries(tx: Queryable, deliveries: readonly NewDe
 /** The key insertDeliveries returns for a delivery. */
 export const deliveryKey = (connectionId: string, deliveryId: string) => `${connectionId}\n${deliveryId}`;
 
+/** Which of these delivery ids the connection has not stored yet. */
+export async function unstoredDeliveries(db: Queryable, connectionId: string, deliveryIds: readonly string[]): Promise<string[]> {
+  if (deliveryIds.length === 0) return [];
+  const { rows } = await db.query<{ delivery_id: string }>('SELECT delivery_id FROM channel_delivery WHERE connection_id = $1 AND delivery_id = ANY($2::text[])', [connectionId, deliveryIds]);
+  const stored = new Set(rows.map((r) => r.delivery_id));
+  return deliveryIds.filter((id) => !stored.has(id));
+}
+
 export type DeliveryStatus = 'received' | 'applied' | 'unsupported' | 'failed';
 
 export async function finishDelivery(db: Queryable, connectionId: string, deliveryId: string, status: DeliveryStatus, result: Record<string, unknown>): Promise<void> {

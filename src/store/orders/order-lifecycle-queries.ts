@@ -314,6 +314,12 @@ export interface ReturnLine {
   unitPrice: string;
 }
 
+export interface ChannelRefundRef {
+  channel: string;
+  refundId: string;
+  source: 'channel' | 'syncline';
+}
+
 export interface OrderReturn {
   id: string;
   orderId: string;
@@ -329,14 +335,53 @@ export interface OrderReturn {
   completedAt: string | null;
   /** Why the return's flow stopped (its job is a dead letter), null while it runs or once done. */
   exception: Record<string, unknown> | null;
+  /**
+   * The sales-channel refund paired with the return. source 'channel': taken in the channel (the
+   * money already moved there); 'syncline': made here and reflected in the channel. Null: none.
+   */
+  channelRefund: ChannelRefundRef | null;
 }
 
-export async function insertReturn(tx: Queryable, r: Omit<OrderReturn, 'status' | 'refundId' | 'creditNote' | 'createdAt' | 'completedAt' | 'exception'>): Promise<void> {
-  await tx.query(
-    `INSERT INTO order_return (id, order_id, lines, location_code, reason, refund_amount, correlation_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [r.id, r.orderId, JSON.stringify(r.lines), r.locationCode, r.reason, r.refundAmount, r.correlationId],
+type NewReturn = Omit<OrderReturn, 'status' | 'refundId' | 'creditNote' | 'createdAt' | 'completedAt' | 'exception' | 'channelRefund'> & { channelRefund?: OrderReturn['channelRefund'] };
+
+/** Records a return; false when a return of the same channel refund exists already (nothing written). */
+export async function insertReturn(tx: Queryable, r: NewReturn): Promise<boolean> {
+  const result = await tx.query(
+    `INSERT INTO order_return (id, order_id, lines, location_code, reason, refund_amount, correlation_id, channel, channel_refund_id, channel_refund_source)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (channel, channel_refund_id) WHERE channel_refund_id IS NOT NULL DO NOTHING`,
+    [r.id, r.orderId, JSON.stringify(r.lines), r.locationCode, r.reason, r.refundAmount, r.correlationId, r.channelRefund?.channel ?? null, r.channelRefund?.refundId ?? null, r.channelRefund?.source ?? null],
   );
+  return (result.rowCount ?? 0) > 0;
+}
+
+/** Pairs a return made in Syncline with the refund its channel made of it; false when it is paired already. */
+export async function pairChannelRefund(tx: Queryable, id: string, channel: string, channelRefundId: string): Promise<boolean> {
+  const result = await tx.query(
+    `UPDATE order_return SET channel = $2, channel_refund_id = $3, channel_refund_source = 'syncline'
+      WHERE id = $1 AND channel IS NULL
+        AND NOT EXISTS (SELECT 1 FROM order_return o WHERE o.channel = $2 AND o.channel_refund_id = $3)`,
+    [id, channel, channelRefundId],
+  );
+  return (result.rowCount ?? 0) > 0;
+}
+
+/**
+ * True when a channel refund that made no return (none of its units had shipped) was taken in
+ * already: its `channel.refund` entry on the order's timeline names it.
+ */
+export async function channelRefundNoted(db: Queryable, orderId: string, channel: string, channelRefundId: string): Promise<boolean> {
+  const { rows } = await db.query(
+    "SELECT 1 FROM order_timeline WHERE order_id = $1 AND system = $2 AND action = 'channel.refund' AND detail->>'channelRefundId' = $3 LIMIT 1",
+    [orderId, channel, channelRefundId],
+  );
+  return rows.length > 0;
+}
+
+/** The return made of a channel's refund, if there is one. */
+export async function findChannelReturn(db: Queryable, channel: string, channelRefundId: string): Promise<OrderReturn | undefined> {
+  const result = await db.query<{ id: string }>('SELECT id FROM order_return WHERE channel = $1 AND channel_refund_id = $2', [channel, channelRefundId]);
+  return result.rows[0] ? readReturn(db, result.rows[0].id) : undefined;
 }
 
 export async function readReturn(db: Queryable, id: string): Promise<OrderReturn | undefined> {
@@ -354,8 +399,13 @@ export async function readReturn(db: Queryable, id: string): Promise<OrderReturn
     created_at: Date;
     completed_at: Date | null;
     exception: Record<string, unknown> | null;
+    channel: string | null;
+    channel_refund_id: string | null;
+    channel_refund_source: ChannelRefundRef['source'] | null;
   }>(
-    'SELECT id, order_id, lines, location_code, reason, refund_amount::text, status, refund_id, credit_note, correlation_id, created_at, completed_at, exception FROM order_return WHERE id = $1',
+    `SELECT id, order_id, lines, location_code, reason, refund_amount::text, status, refund_id, credit_note, correlation_id, created_at, completed_at, exception,
+            channel, channel_refund_id, channel_refund_source
+       FROM order_return WHERE id = $1`,
     [id],
   );
   const r = result.rows[0];
@@ -374,6 +424,7 @@ export async function readReturn(db: Queryable, id: string): Promise<OrderReturn
       createdAt: new Date(r.created_at).toISOString(),
       completedAt: r.completed_at ? new Date(r.completed_at).toISOString() : null,
       exception: r.exception,
+      channelRefund: r.channel && r.channel_refund_id && r.channel_refund_source ? { channel: r.channel, refundId: r.channel_refund_id, source: r.channel_refund_source } : null,
     }
   );
 }

@@ -28,6 +28,7 @@ const returnExample = {
   createdAt: '2026-11-25T15:00:00.000Z',
   completedAt: null,
   exception: null,
+  channelRefund: null,
 };
 
 const createReturn = operation({

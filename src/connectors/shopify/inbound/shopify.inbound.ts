@@ -5,7 +5,7 @@ import { fromScaled, isCurrency, minorUnits, toScaled } from '../../../model/mon
 import { OrderSubmission } from '../../../model/order.ts';
 import { findUnstorableText } from '../../../model/text.ts';
 import type { ChannelCommand, ChannelLineRef, VerifiedDelivery, VerifyResult } from '../../kit/channel-connector.ts';
-import { gidTail, signShopifyWebhook, WEBHOOK_HEADERS } from '../shopify-wire.ts';
+import { gidTail, RESTOCKING, signShopifyWebhook, WEBHOOK_HEADERS } from '../shopify-wire.ts';
 import { amountAt, arrayAt, idAt, isObject, objectAt, parseShopifyJson, shopMoney, textAt } from './shopify-json.ts';
 
 /**
@@ -404,8 +404,21 @@ function buildUpsert(facts: OrderFacts, connectionId: string): ChannelCommand {
   };
 }
 
-/** Refund line restock types that put the goods back into stock. */
-const RESTOCKING = new Set(['return', 'cancel', 'legacy_restock']);
+
+/**
+ * The refunds an order lists (a polled GraphQL order, or an orders/updated body): a refund whose
+ * refunds/create webhook was lost is found this way and read with client.orderRefunds.
+ */
+export function shopifyRefundsListed(order: unknown): { channelOrderId: string; refundIds: string[] } | undefined {
+  const refunds = arrayAt(order, 'refunds');
+  if (refunds.length === 0) return undefined;
+  const channelOrderId = gidTail(textAt(order, 'id'), 'Order') ?? gidTail(textAt(order, 'admin_graphql_api_id'), 'Order') ?? idAt(order, 'id');
+  const refundIds = refunds.flatMap((r) => {
+    const id = gidTail(textAt(r, 'id'), 'Refund') ?? gidTail(textAt(r, 'admin_graphql_api_id'), 'Refund') ?? idAt(r, 'id');
+    return id ? [id] : [];
+  });
+  return channelOrderId && refundIds.length ? { channelOrderId, refundIds } : undefined;
+}
 
 /** refunds/create: the refunded lines, and the amount the refund transactions moved (else the lines' subtotal and tax). */
 function mapRefund(refund: unknown): ChannelCommand {
@@ -431,7 +444,9 @@ function mapRefund(refund: unknown): ChannelCommand {
       throw unmappable(`the Shopify refund ${channelRefundId} has a line without a line item id or a positive quantity`);
     }
     const restockType = textAt(l, 'restock_type');
-    return { channelLineId, quantity, restock: RESTOCKING.has(restockType ?? '') || (restockType === undefined && refund.restock === true) };
+    const restock = RESTOCKING.has(restockType ?? '') || (restockType === undefined && refund.restock === true);
+    const channelLocationId = idAt(l, 'location_id');
+    return { channelLineId, quantity, restock, ...(restock && channelLocationId ? { channelLocationId } : {}) };
   });
   const note = clip(textAt(refund, 'note'), 2000);
   return { kind: 'order.refund', channelOrderId, channelRefundId, amount, currency, lines, ...(note ? { note } : {}) };

@@ -1,5 +1,5 @@
 import { SynclineError } from '../../../domain/errors.ts';
-import type { AvailabilityResult, AvailabilityUpdate, ChangedOrdersPage, ChannelClient, ChannelListing, ChannelShipment } from '../../kit/channel-connector.ts';
+import { synclineRefundMark, type ChannelRefundCommand, type AvailabilityResult, type AvailabilityUpdate, type ChangedOrdersPage, type ChannelClient, type ChannelListing, type ChannelRefund, type ChannelShipment } from '../../kit/channel-connector.ts';
 import type { CallContext } from '../../kit/http-client.ts';
 import {
   FIND_VARIANTS,
@@ -10,7 +10,11 @@ import {
   ORDER_CANCEL,
   ORDER_FULFILMENT,
   ORDER_LINE_ITEMS,
+  ORDER_REFUND_LINES,
+  ORDER_REFUNDS,
   ORDERS_UPDATED_SINCE,
+  REFUND_CREATE,
+  RESTOCKING,
   SET_QUANTITIES,
   type Connection,
   type UserError,
@@ -297,6 +301,74 @@ export class ShopifyClient implements ChannelClient {
     if (errors.length === 0) return true;
     if (errors.some((e) => e.code === 'INVALID')) return false;
     throw permanent('shopify.cancel_rejected', `Shopify refused to cancel order ${channelOrderId}: ${errors[0]!.message}`, { userErrors: errors.slice(0, 10) });
+  }
+
+  /**
+   * refundCreate with the returned lines and a REFUND
+   * transaction of the amount against the order's sale or capture, keyed by the return id; a
+   * refund whose note carries the return's mark is the one made before.
+   */
+  async refund(refund: ChannelRefund, call: CallContext): Promise<{ channelRefundId: string; created: boolean }> {
+    type View = {
+      order: {
+        id: string;
+        refunds: { id: string; note: string | null }[];
+        transactions: { id: string; kind: string; status: string; gateway: string | null; amountSet: { shopMoney: { amount: string } } }[];
+      } | null;
+    };
+    const view = await this.graphql.request<View>('OrderRefunds', ORDER_REFUNDS, { id: gid('Order', refund.channelOrderId) }, call);
+    if (!view.order) throw permanent('shopify.order_not_found', `Shopify has no order ${refund.channelOrderId}`);
+    const mark = synclineRefundMark(refund.returnId);
+    const before = view.order.refunds.find((r) => r.note?.includes(mark));
+    if (before) return { channelRefundId: gidTail(before.id, 'Refund') ?? before.id, created: false };
+    const parent = view.order.transactions.find((t) => (t.kind === 'SALE' || t.kind === 'CAPTURE') && t.status === 'SUCCESS');
+    const input = {
+      orderId: view.order.id,
+      note: `${mark} ${refund.reason ?? 'refunded in Syncline'}`.slice(0, 1000),
+      notify: true,
+      // NO_RESTOCK: Syncline's availability sync sets Shopify's quantity once the return flow has restocked (no double count).
+      refundLineItems: refund.lines.map((l) => ({ lineItemId: gid('LineItem', l.channelLineId), quantity: l.quantity, restockType: 'NO_RESTOCK' })),
+      // Without a sale or capture in Shopify (an order paid elsewhere) the refund records lines and restock only.
+      transactions: parent && Number(refund.amount) > 0 ? [{ orderId: view.order.id, amount: refund.amount, gateway: parent.gateway ?? 'manual', kind: 'REFUND', parentId: parent.id }] : [],
+    };
+    type Result = { refundCreate: { refund: { id: string } | null; userErrors: UserError[] } | null };
+    const result = await this.graphql.request<Result>('RefundCreate', REFUND_CREATE, { input, key: `syncline-${refund.returnId}` }, call);
+    const created = result.refundCreate?.refund;
+    if (!created) {
+      const errors = result.refundCreate?.userErrors ?? [];
+      throw permanent('shopify.refund_rejected', `Shopify refused the refund of order ${refund.channelOrderId}: ${errors[0]?.message ?? 'no refund returned'}`, { userErrors: errors.slice(0, 10) });
+    }
+    return { channelRefundId: gidTail(created.id, 'Refund') ?? created.id, created: true };
+  }
+
+  /** The order's refunds as commands, as refunds/create would have given them (for a refund whose webhook was lost). */
+  async orderRefunds(channelOrderId: string, call: CallContext): Promise<ChannelRefundCommand[]> {
+    type View = {
+      order: {
+        currencyCode: string;
+        refunds: {
+          id: string;
+          note: string | null;
+          totalRefundedSet: { shopMoney: { amount: string; currencyCode: string } };
+          refundLineItems: { nodes: { quantity: number; restockType: string; location: { id: string } | null; lineItem: { id: string } }[] };
+        }[];
+      } | null;
+    };
+    const view = await this.graphql.request<View>('OrderRefundLines', ORDER_REFUND_LINES, { id: gid('Order', channelOrderId) }, call);
+    if (!view.order) throw permanent('shopify.order_not_found', `Shopify has no order ${channelOrderId}`);
+    return view.order.refunds.map((r) => ({
+      kind: 'order.refund' as const,
+      channelOrderId,
+      channelRefundId: gidTail(r.id, 'Refund') ?? r.id,
+      amount: r.totalRefundedSet.shopMoney.amount,
+      currency: r.totalRefundedSet.shopMoney.currencyCode,
+      lines: r.refundLineItems.nodes.map((l) => {
+        const restock = RESTOCKING.has(l.restockType.toLowerCase());
+        const location = gidTail(l.location?.id, 'Location');
+        return { channelLineId: gidTail(l.lineItem.id, 'LineItem') ?? l.lineItem.id, quantity: l.quantity, restock, ...(restock && location ? { channelLocationId: location } : {}) };
+      }),
+      ...(r.note ? { note: r.note.slice(0, 2000) } : {}),
+    }));
   }
 
   async ordersUpdatedSince(cursor: string | null, since: string, call: CallContext): Promise<ChangedOrdersPage> {

@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { gidTail } from '../shopify-wire.ts';
-import { levelKey, orderTotals, type SAddress, type SFulfillmentOrder, type ShopState, type SLineItem, type SOrder, type SVariant } from './shop-state.ts';
+import { fromScaled, minorUnits, toScaled } from '../../../model/money.ts';
+import { levelKey, orderTotals, type SAddress, type SFulfillmentOrder, type ShopState, type SLineItem, type SOrder, type SRefund, type STransaction, type SVariant } from './shop-state.ts';
 
 /**
  * The GraphQL Admin operations the sandbox executes: a root value whose objects resolve their
@@ -12,6 +13,13 @@ import { levelKey, orderTotals, type SAddress, type SFulfillmentOrder, type Shop
 export interface ResolverHooks {
   /** Called after a change Shopify would announce with a webhook. */
   orderChanged(order: SOrder, topic: 'orders/updated' | 'orders/cancelled'): void;
+  /** Called after a refund is made (Shopify sends refunds/create, whoever made it). */
+  refundCreated(order: SOrder, refund: SRefund): void;
+}
+
+/** What the GraphQL execution carries per request: the @idempotent keys by top-level field. */
+export interface RequestContext {
+  idempotencyKeys: Record<string, string>;
 }
 
 interface PageArgs {
@@ -186,8 +194,45 @@ export function createRootValue(state: ShopState, hooks: ResolverHooks, shop: { 
       lineItems: (args: PageArgs) => connection(o.lineItems.map((l) => lineItem(o, l)), args),
       fulfillmentOrders: (args: PageArgs) => connection(o.fulfillmentOrders.map((fo) => fulfillmentOrder(o, fo)), args),
       fulfillments: ({ first }: { first?: number | null }) => o.fulfillments.slice(0, first ?? o.fulfillments.length).map(fulfillment),
+      transactions: ({ first }: { first?: number | null }) => o.transactions.slice(0, first ?? o.transactions.length).map((t) => transaction(o, t)),
+      refunds: ({ first }: { first?: number | null }) => o.refunds.slice(0, first ?? o.refunds.length).map((r) => refund(o, r)),
     };
   };
+  const transaction = (o: SOrder, t: STransaction) => ({
+    id: `gid://shopify/OrderTransaction/${t.id}`,
+    kind: t.kind,
+    status: t.status,
+    gateway: t.gateway,
+    createdAt: t.createdAt,
+    amountSet: moneyBag(t.amount, o.currency),
+    parentTransaction: t.parentId === null ? null : { id: `gid://shopify/OrderTransaction/${t.parentId}` },
+  });
+  const refund = (o: SOrder, r: SRefund) => {
+    const made = o.transactions.filter((t) => r.transactionIds.includes(t.id));
+    const scale = minorUnits(o.currency);
+    return {
+      id: `gid://shopify/Refund/${r.id}`,
+      note: r.note,
+      createdAt: r.createdAt,
+      totalRefundedSet: moneyBag(fromScaled(made.reduce((n, t) => n + toScaled(t.amount, scale), 0n), scale), o.currency),
+      refundLineItems: (args: PageArgs) =>
+        connection(
+          r.lines.map((l) => ({
+            id: `gid://shopify/RefundLineItem/${l.id}`,
+            quantity: l.quantity,
+            restockType: l.restockType,
+            restocked: l.restockType !== 'NO_RESTOCK',
+            location: l.locationId === null ? null : location(l.locationId),
+            subtotalSet: moneyBag(l.subtotal, o.currency),
+            lineItem: lineItem(o, o.lineItems.find((x) => x.id === l.lineItemId)!),
+          })),
+          args,
+        ),
+      transactions: (args: PageArgs) => connection(made.map((t) => transaction(o, t)), args),
+    };
+  };
+  /** Answers of refundCreate by idempotency key: a retry gets the first answer, not a second refund. */
+  const refundsByKey = new Map<string, { orderId: bigint; refundId: bigint }>();
   const touch = (o: SOrder) => {
     // Shopify's updated_at has second precision; the next change must sort after the last.
     const now = new Date(Math.max(Date.now(), Date.parse(o.updatedAt) + 1000));
@@ -327,6 +372,41 @@ export function createRootValue(state: ShopState, hooks: ResolverHooks, shop: { 
       return { fulfillment: fulfillment(record), userErrors: [] };
     },
 
+    refundCreate: (args: { input: RefundInput }, context: RequestContext) => {
+      const key = context?.idempotencyKeys?.refundCreate;
+      // Since 2026-04 Shopify refuses refundCreate without the @idempotent directive (at run time, not in the schema).
+      if (!key) throw new GraphQLError('The @idempotent directive is required for this mutation.', { extensions: { code: 'BAD_REQUEST' } });
+      const seen = refundsByKey.get(key);
+      if (seen) {
+        const o = state.orders.get(seen.orderId)!;
+        return { refund: refund(o, o.refunds.find((r) => r.id === seen.refundId)!), order: order(o), userErrors: [] };
+      }
+      const fail = (field: string[], message: string) => ({ refund: null, order: null, userErrors: [{ field, message }] });
+      const oid = idOf(args.input.orderId, 'Order');
+      const o = oid === undefined ? undefined : state.orders.get(oid);
+      if (!o) return fail(['orderId'], 'Order does not exist');
+      const lines: RefundLinePlan[] = [];
+      for (const [i, l] of (args.input.refundLineItems ?? []).entries()) {
+        const lineItemId = idOf(l.lineItemId, 'LineItem');
+        const locationId = l.locationId ? idOf(l.locationId, 'Location') : null;
+        if (lineItemId === undefined) return fail(['refundLineItems', String(i), 'lineItemId'], 'Line item does not exist');
+        if (locationId === undefined || (locationId !== null && !state.locations.has(locationId))) return fail(['refundLineItems', String(i), 'locationId'], 'Location does not exist');
+        lines.push({ lineItemId, quantity: l.quantity, restockType: (l.restockType ?? 'NO_RESTOCK') as RefundLinePlan['restockType'], locationId });
+      }
+      const transactions: RefundTransactionPlan[] = [];
+      for (const [i, t] of (args.input.transactions ?? []).entries()) {
+        const parentId = t.parentId ? idOf(t.parentId, 'OrderTransaction') : undefined;
+        if (idOf(t.orderId, 'Order') !== o.id) return fail(['transactions', String(i), 'orderId'], 'Transaction must belong to the refunded order');
+        transactions.push({ amount: t.amount, gateway: t.gateway, kind: t.kind, parentId: parentId ?? null });
+      }
+      const made = createRefund(state, o, { note: args.input.note ?? null, lines, transactions });
+      if ('error' in made) return fail(made.field, made.error);
+      refundsByKey.set(key, { orderId: o.id, refundId: made.refund.id });
+      touch(o);
+      hooks.refundCreated(o, made.refund);
+      return { refund: refund(o, made.refund), order: order(o), userErrors: [] };
+    },
+
     orderCancel: (args: { orderId: string; reason: string; restock: boolean; refundMethod?: { originalPaymentMethodsRefund?: boolean | null } | null; staffNote?: string | null }) => {
       const oid = idOf(args.orderId, 'Order');
       const o = oid === undefined ? undefined : state.orders.get(oid);
@@ -358,4 +438,105 @@ export function cancelOrder(state: ShopState, o: SOrder, reason: string, restock
   }
   if (o.financialStatus === 'authorized' || o.financialStatus === 'pending') o.financialStatus = 'voided';
   else if (refund && o.financialStatus === 'paid') o.financialStatus = 'refunded';
+}
+
+interface RefundInput {
+  orderId: string;
+  note?: string | null;
+  notify?: boolean | null;
+  refundLineItems?: { lineItemId: string; quantity: number; restockType?: string | null; locationId?: string | null }[] | null;
+  transactions?: { amount: string; gateway: string; kind: string; orderId: string; parentId?: string | null }[] | null;
+}
+
+interface RefundLinePlan {
+  lineItemId: bigint;
+  quantity: number;
+  restockType: 'RETURN' | 'CANCEL' | 'NO_RESTOCK';
+  locationId: bigint | null;
+}
+
+interface RefundTransactionPlan {
+  amount: string;
+  gateway: string;
+  kind: string;
+  parentId: bigint | null;
+}
+
+/**
+ * Makes a refund as Shopify does: no more units than were bought less those refunded, no more
+ * money than the parent sale or capture less its refunds; RETURN restocks at the given location
+ * (else where the line was fulfilled from), CANCEL takes unfulfilled units off the fulfilment
+ * order and restocks them, NO_RESTOCK leaves stock alone. The financial status follows.
+ */
+export function createRefund(
+  state: ShopState,
+  o: SOrder,
+  input: { note: string | null; lines: RefundLinePlan[]; transactions: RefundTransactionPlan[] },
+): { refund: SRefund } | { error: string; field: string[] } {
+  const scale = minorUnits(o.currency);
+  const refunded = (lineItemId: bigint) => o.refunds.flatMap((r) => r.lines).filter((l) => l.lineItemId === lineItemId).reduce((n, l) => n + l.quantity, 0);
+  const wanted = new Map<bigint, number>();
+  for (const [i, l] of input.lines.entries()) {
+    const item = o.lineItems.find((x) => x.id === l.lineItemId);
+    if (!item) return { error: 'Line item does not exist', field: ['refundLineItems', String(i), 'lineItemId'] };
+    wanted.set(l.lineItemId, (wanted.get(l.lineItemId) ?? 0) + l.quantity);
+    if (l.quantity <= 0 || wanted.get(l.lineItemId)! > item.quantity - refunded(l.lineItemId)) {
+      return { error: `Quantity cannot refund more items than were purchased`, field: ['refundLineItems', String(i), 'quantity'] };
+    }
+    if (l.restockType === 'CANCEL') {
+      const open = o.fulfillmentOrders.flatMap((fo) => fo.lineItems).filter((li) => li.lineItemId === l.lineItemId).reduce((n, li) => n + li.remainingQuantity, 0);
+      if (l.quantity > open) return { error: 'Cannot cancel more items than are unfulfilled', field: ['refundLineItems', String(i), 'restockType'] };
+    }
+  }
+  for (const [i, t] of input.transactions.entries()) {
+    if (t.kind !== 'REFUND') return { error: 'Transaction kind must be refund', field: ['transactions', String(i), 'kind'] };
+    const parent = o.transactions.find((x) => x.id === t.parentId);
+    if (!parent || parent.status !== 'SUCCESS' || (parent.kind !== 'SALE' && parent.kind !== 'CAPTURE')) {
+      return { error: 'Parent transaction must be a successful sale or capture of the order', field: ['transactions', String(i), 'parentId'] };
+    }
+    let amount: bigint;
+    try {
+      amount = toScaled(t.amount, scale);
+    } catch {
+      return { error: 'Amount is invalid', field: ['transactions', String(i), 'amount'] };
+    }
+    const already = o.transactions.filter((x) => x.kind === 'REFUND' && x.parentId === parent.id && x.status === 'SUCCESS').reduce((n, x) => n + toScaled(x.amount, scale), 0n);
+    if (amount <= 0n || amount + already > toScaled(parent.amount, scale)) {
+      return { error: `Amount cannot be more than the refundable amount (${fromScaled(toScaled(parent.amount, scale) - already, scale)})`, field: ['transactions', String(i), 'amount'] };
+    }
+  }
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const refund: SRefund = { id: state.nextId(), note: input.note, createdAt: now, lines: [], transactionIds: [] };
+  for (const l of input.lines) {
+    const item = o.lineItems.find((x) => x.id === l.lineItemId)!;
+    const variant = item.variantId === null ? undefined : state.variants.get(item.variantId);
+    let locationId = l.locationId;
+    if (l.restockType === 'CANCEL') {
+      let left = l.quantity;
+      for (const fo of o.fulfillmentOrders) {
+        for (const li of fo.lineItems.filter((x) => x.lineItemId === l.lineItemId && x.remainingQuantity > 0)) {
+          const take = Math.min(left, li.remainingQuantity);
+          li.remainingQuantity -= take;
+          li.totalQuantity -= take;
+          left -= take;
+          locationId ??= fo.locationId;
+        }
+        if (fo.lineItems.every((li) => li.remainingQuantity === 0) && fo.status !== 'CANCELLED') fo.status = 'CLOSED';
+      }
+    } else if (l.restockType === 'RETURN') {
+      locationId ??= o.fulfillments.find((f) => f.lines.some((x) => x.lineItemId === l.lineItemId))?.locationId ?? o.fulfillmentOrders[0]?.locationId ?? null;
+    }
+    if (variant && locationId !== null && l.restockType !== 'NO_RESTOCK') state.adjust(variant.inventoryItemId, locationId, l.quantity);
+    refund.lines.push({ id: state.nextId(), lineItemId: l.lineItemId, quantity: l.quantity, restockType: l.restockType, locationId: l.restockType === 'NO_RESTOCK' ? null : locationId, subtotal: fromScaled(toScaled(item.price, scale) * BigInt(l.quantity), scale) });
+  }
+  for (const t of input.transactions) {
+    const id = state.nextId();
+    o.transactions.push({ id, kind: 'REFUND', status: 'SUCCESS', gateway: t.gateway, amount: fromScaled(toScaled(t.amount, scale), scale), parentId: t.parentId, createdAt: now });
+    refund.transactionIds.push(id);
+  }
+  o.refunds.push(refund);
+  const paid = o.transactions.filter((t) => (t.kind === 'SALE' || t.kind === 'CAPTURE') && t.status === 'SUCCESS').reduce((n, t) => n + toScaled(t.amount, scale), 0n);
+  const back = o.transactions.filter((t) => t.kind === 'REFUND' && t.status === 'SUCCESS').reduce((n, t) => n + toScaled(t.amount, scale), 0n);
+  if (back > 0n) o.financialStatus = back >= paid ? 'refunded' : 'partially_refunded';
+  return { refund };
 }

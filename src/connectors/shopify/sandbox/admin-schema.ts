@@ -9,7 +9,11 @@ import { buildSchema, type GraphQLSchema } from 'graphql';
 export const ADMIN_SDL = /* GraphQL */ `
   scalar DateTime
   scalar Decimal
+  scalar Money
   scalar URL
+
+  "Makes a mutation safe to retry: the same key returns the first answer (required on refundCreate since 2026-04)."
+  directive @idempotent(key: String!) on FIELD
 
   type Query {
     shop: Shop!
@@ -23,6 +27,7 @@ export const ADMIN_SDL = /* GraphQL */ `
   type Mutation {
     inventorySetQuantities(input: InventorySetQuantitiesInput!): InventorySetQuantitiesPayload
     fulfillmentCreate(fulfillment: FulfillmentInput!, message: String): FulfillmentCreatePayload
+    refundCreate(input: RefundInput!): RefundCreatePayload
     orderCancel(
       orderId: ID!
       reason: OrderCancelReason!
@@ -112,6 +117,8 @@ export const ADMIN_SDL = /* GraphQL */ `
     lineItems(first: Int, after: String): LineItemConnection!
     fulfillmentOrders(first: Int, after: String): FulfillmentOrderConnection!
     fulfillments(first: Int): [Fulfillment!]!
+    transactions(first: Int): [OrderTransaction!]!
+    refunds(first: Int): [Refund!]!
   }
   type OrderEdge { cursor: String! node: Order! }
   type OrderConnection { edges: [OrderEdge!]! nodes: [Order!]! pageInfo: PageInfo! }
@@ -140,6 +147,34 @@ export const ADMIN_SDL = /* GraphQL */ `
   input FulfillmentInput { lineItemsByFulfillmentOrder: [FulfillmentOrderLineItemsInput!]! notifyCustomer: Boolean trackingInfo: FulfillmentTrackingInput }
   type UserError { field: [String!] message: String! }
   type FulfillmentCreatePayload { fulfillment: Fulfillment userErrors: [UserError!]! }
+
+  enum OrderTransactionKind { AUTHORIZATION CAPTURE CHANGE EMV_AUTHORIZATION REFUND SALE SUGGESTED_REFUND VOID }
+  enum OrderTransactionStatus { AWAITING_RESPONSE ERROR FAILURE PENDING SUCCESS UNKNOWN }
+  type OrderTransaction {
+    id: ID! kind: OrderTransactionKind! status: OrderTransactionStatus! gateway: String createdAt: DateTime!
+    amountSet: MoneyBag! parentTransaction: OrderTransaction
+  }
+  type OrderTransactionEdge { cursor: String! node: OrderTransaction! }
+  type OrderTransactionConnection { edges: [OrderTransactionEdge!]! nodes: [OrderTransaction!]! pageInfo: PageInfo! }
+  enum RefundLineItemRestockType { CANCEL LEGACY_RESTOCK NO_RESTOCK RETURN }
+  type RefundLineItem {
+    id: ID quantity: Int! restockType: RefundLineItemRestockType! restocked: Boolean! location: Location
+    subtotalSet: MoneyBag! lineItem: LineItem!
+  }
+  type RefundLineItemEdge { cursor: String! node: RefundLineItem! }
+  type RefundLineItemConnection { edges: [RefundLineItemEdge!]! nodes: [RefundLineItem!]! pageInfo: PageInfo! }
+  type Refund {
+    id: ID! note: String createdAt: DateTime totalRefundedSet: MoneyBag!
+    refundLineItems(first: Int, after: String): RefundLineItemConnection!
+    transactions(first: Int, after: String): OrderTransactionConnection!
+  }
+  input RefundLineItemInput { lineItemId: ID! quantity: Int! restockType: RefundLineItemRestockType locationId: ID }
+  input OrderTransactionInput { amount: Money! gateway: String! kind: OrderTransactionKind! orderId: ID! parentId: ID }
+  input RefundInput {
+    orderId: ID! note: String notify: Boolean currency: CurrencyCode
+    refundLineItems: [RefundLineItemInput!] transactions: [OrderTransactionInput!]
+  }
+  type RefundCreatePayload { order: Order refund: Refund userErrors: [UserError!]! }
 
   input OrderCancelRefundMethodInput { originalPaymentMethodsRefund: Boolean }
   type Job { id: ID! done: Boolean! }

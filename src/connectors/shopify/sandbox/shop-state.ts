@@ -75,6 +75,25 @@ export interface SFulfillment {
   lines: { lineItemId: bigint; quantity: number }[];
 }
 
+export interface STransaction {
+  id: bigint;
+  kind: 'SALE' | 'AUTHORIZATION' | 'CAPTURE' | 'REFUND';
+  status: 'SUCCESS' | 'FAILURE';
+  gateway: string;
+  amount: string;
+  parentId: bigint | null;
+  createdAt: string;
+}
+
+export interface SRefund {
+  id: bigint;
+  note: string | null;
+  createdAt: string;
+  lines: { id: bigint; lineItemId: bigint; quantity: number; restockType: 'RETURN' | 'CANCEL' | 'NO_RESTOCK'; locationId: bigint | null; subtotal: string }[];
+  /** The REFUND transactions it made. */
+  transactionIds: bigint[];
+}
+
 export type FinancialStatus = 'pending' | 'authorized' | 'paid' | 'partially_paid' | 'partially_refunded' | 'refunded' | 'voided';
 
 export interface SOrder {
@@ -101,6 +120,8 @@ export interface SOrder {
   taxesIncluded: boolean;
   fulfillmentOrders: SFulfillmentOrder[];
   fulfillments: SFulfillment[];
+  transactions: STransaction[];
+  refunds: SRefund[];
 }
 
 /** Inventory item id and location id as one key. */
@@ -282,7 +303,54 @@ export function restOrder(order: SOrder): Record<string, unknown> {
       tracking_url: f.tracking[0]?.url ?? null,
       created_at: f.createdAt,
     })),
-    refunds: [],
+    refunds: order.refunds.map((r) => restRefund(order, r)),
+  };
+}
+
+/** A refund as the refunds/create webhook (and the REST order's refunds) carries it. */
+export function restRefund(order: SOrder, refund: SRefund): Record<string, unknown> {
+  const c = order.currency;
+  return {
+    id: refund.id,
+    admin_graphql_api_id: `gid://shopify/Refund/${refund.id}`,
+    order_id: order.id,
+    created_at: refund.createdAt,
+    processed_at: refund.createdAt,
+    note: refund.note,
+    restock: refund.lines.some((l) => l.restockType !== 'NO_RESTOCK'),
+    duties: [],
+    total_duties_set: money(fromScaled(0n, minorUnits(c)), c),
+    return: null,
+    refund_line_items: refund.lines.map((l) => {
+      const item = order.lineItems.find((x) => x.id === l.lineItemId)!;
+      return {
+        id: l.id,
+        quantity: l.quantity,
+        line_item_id: l.lineItemId,
+        location_id: l.locationId,
+        restock_type: l.restockType.toLowerCase(),
+        subtotal: l.subtotal,
+        total_tax: '0.00',
+        subtotal_set: money(l.subtotal, c),
+        total_tax_set: money('0.00', c),
+        line_item: { id: item.id, admin_graphql_api_id: `gid://shopify/LineItem/${item.id}`, variant_id: item.variantId, product_id: item.productId, sku: item.sku, name: item.name, quantity: item.quantity, price: item.price },
+      };
+    }),
+    transactions: order.transactions
+      .filter((t) => refund.transactionIds.includes(t.id))
+      .map((t) => ({
+        id: t.id,
+        admin_graphql_api_id: `gid://shopify/OrderTransaction/${t.id}`,
+        order_id: order.id,
+        kind: t.kind.toLowerCase(),
+        status: t.status.toLowerCase(),
+        gateway: t.gateway,
+        amount: t.amount,
+        currency: c,
+        parent_id: t.parentId,
+        created_at: t.createdAt,
+      })),
+    order_adjustments: [],
   };
 }
 

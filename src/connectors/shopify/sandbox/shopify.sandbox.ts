@@ -5,9 +5,9 @@ import { fromScaled, minorUnits, toScaled } from '../../../model/money.ts';
 import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
 import { ACCESS_TOKEN_HEADER, SHOPIFY_API_VERSION, signShopifyWebhook, WEBHOOK_HEADERS } from '../shopify-wire.ts';
 import { adminSchema } from './admin-schema.ts';
-import { cancelOrder, createRootValue } from './admin-resolvers.ts';
+import { cancelOrder, createRefund, createRootValue } from './admin-resolvers.ts';
 import { actualCost, LeakyBucket, requestedCost } from './query-cost.ts';
-import { levelKey, plainJson, restOrder, serialiseShopifyJson, ShopState, type SAddress, type SandboxProductSeed, type SOrder } from './shop-state.ts';
+import { levelKey, orderTotals, plainJson, restOrder, restRefund, serialiseShopifyJson, ShopState, type SAddress, type SandboxProductSeed, type SOrder } from './shop-state.ts';
 
 /**
  * A Shopify store emulator: the GraphQL Admin API operations Syncline uses, executed by
@@ -94,6 +94,20 @@ const Config = z.strictObject({
   webhookRetryDelayMs: z.number().int().min(0).max(60_000).optional(),
   bucket: z.strictObject({ maximumAvailable: z.number().int().min(10).max(100_000), restoreRate: z.number().min(1).max(10_000) }).optional(),
 });
+
+/** The keys of the @idempotent directives on an operation's top-level fields, by response key. */
+function idempotencyKeys(operation: OperationDefinitionNode, variables: Record<string, unknown>): Record<string, string> {
+  const keys: Record<string, string> = {};
+  for (const selection of operation.selectionSet.selections) {
+    if (selection.kind !== Kind.FIELD) continue;
+    const directive = selection.directives?.find((d) => d.name.value === 'idempotent');
+    const arg = directive?.arguments?.find((a) => a.name.value === 'key');
+    if (!arg) continue;
+    const value = arg.value.kind === Kind.VARIABLE ? variables[arg.value.name.value] : arg.value.kind === Kind.STRING ? arg.value.value : undefined;
+    if (typeof value === 'string') keys[selection.alias?.value ?? selection.name.value] = value;
+  }
+  return keys;
+}
 
 /** The body Shopify answers a bad or missing access token with (401). */
 export const INVALID_TOKEN_BODY = { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' };
@@ -191,7 +205,11 @@ export async function startShopifySandbox(options: ShopifySandboxOptions): Promi
     return delivery;
   };
 
-  const rootValue = createRootValue(state, { orderChanged: (order, topic) => publish(topic, restOrder(order)) }, { name: 'Syncline sandbox', domain: shopDomain, currency: 'USD' });
+  const rootValue = createRootValue(
+    state,
+    { orderChanged: (order, topic) => publish(topic, restOrder(order)), refundCreated: (order, refund) => publish('refunds/create', restRefund(order, refund)) },
+    { name: 'Syncline sandbox', domain: shopDomain, currency: 'USD' },
+  );
   const schema = adminSchema();
 
   app.post<{ Params: { version: string } }>('/admin/api/:version/graphql.json', async (request, reply) => {
@@ -233,7 +251,7 @@ export async function startShopifySandbox(options: ShopifySandboxOptions): Promi
         extensions: { cost: { requestedQueryCost: requested, actualQueryCost: null, throttleStatus: bucket.status() } },
       };
     }
-    const result = await execute({ schema, document, rootValue, variableValues: variables, ...(operationName ? { operationName } : {}) });
+    const result = await execute({ schema, document, rootValue, contextValue: { idempotencyKeys: idempotencyKeys(operation, variables) }, variableValues: variables, ...(operationName ? { operationName } : {}) });
     const actual = actualCost(operation, result.data);
     bucket.giveBack(requested - actual);
     return {
@@ -303,7 +321,21 @@ export async function startShopifySandbox(options: ShopifySandboxOptions): Promi
       taxesIncluded: input.taxesIncluded,
       fulfillmentOrders: [],
       fulfillments: [],
+      transactions: [],
+      refunds: [],
     };
+    // The payment Shopify took: a sale when paid, an authorisation when only authorised.
+    if (order.financialStatus !== 'pending') {
+      order.transactions.push({
+        id: state.nextId(),
+        kind: order.financialStatus === 'paid' ? 'SALE' : 'AUTHORIZATION',
+        status: 'SUCCESS',
+        gateway: order.gateway,
+        amount: orderTotals(order).total,
+        parentId: null,
+        createdAt: now,
+      });
+    }
     order.fulfillmentOrders.push({
       id: state.nextId(),
       locationId: location.id,
@@ -341,6 +373,41 @@ export async function startShopifySandbox(options: ShopifySandboxOptions): Promi
     order.updatedAt = new Date(Math.max(Date.now(), Date.parse(order.updatedAt) + 1000)).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const delivery = publish('orders/cancelled', restOrder(order));
     return { order: view(order), webhookId: delivery.id, webhookStatus: delivery.status };
+  });
+
+  // A merchant refunds in the Shopify admin: the refund is made and refunds/create is sent.
+  app.post<{ Params: { id: string } }>('/_sandbox/orders/:id/refunds', async (request, reply) => {
+    const order = findOrder(request.params.id);
+    if (!order) return reply.code(404).send({ errors: 'Not Found' });
+    const input = z
+      .strictObject({
+        note: z.string().max(1000).optional(),
+        lines: z.array(z.strictObject({ lineItemId: z.string().regex(/^\d{1,20}$/), quantity: z.number().int().positive(), restockType: z.enum(['return', 'cancel', 'no_restock']).default('return') })).max(100).default([]),
+        /** The amount refunded to the original payment (default: the refunded lines' subtotal). */
+        amount: Money.optional(),
+      })
+      .parse(request.body ?? {});
+    const scale = minorUnits(order.currency);
+    const lines = input.lines.map((l) => ({ lineItemId: BigInt(l.lineItemId), quantity: l.quantity, restockType: l.restockType.toUpperCase() as 'RETURN' | 'CANCEL' | 'NO_RESTOCK', locationId: null }));
+    const amount =
+      input.amount ??
+      fromScaled(lines.reduce((sum, l) => sum + toScaled(order.lineItems.find((x) => x.id === l.lineItemId)?.price ?? '0', scale) * BigInt(l.quantity), 0n), scale);
+    const parent = order.transactions.find((t) => (t.kind === 'SALE' || t.kind === 'CAPTURE') && t.status === 'SUCCESS');
+    const result = createRefund(state, order, {
+      note: input.note ?? null,
+      lines,
+      transactions: parent && toScaled(amount, scale) > 0n ? [{ amount, gateway: parent.gateway, kind: 'REFUND', parentId: parent.id }] : [],
+    });
+    if ('error' in result) return reply.code(422).send({ errors: result.error });
+    order.updatedAt = new Date(Math.max(Date.now(), Date.parse(order.updatedAt) + 1000)).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const delivery = publish('refunds/create', restRefund(order, result.refund));
+    return reply.code(201).send({ refund: plainJson(restRefund(order, result.refund)), webhookId: delivery.id, webhookStatus: delivery.status });
+  });
+
+  app.get<{ Params: { id: string } }>('/_sandbox/orders/:id/refunds', async (request, reply) => {
+    const order = findOrder(request.params.id);
+    if (!order) return reply.code(404).send({ errors: 'Not Found' });
+    return { refunds: plainJson(order.refunds.map((r) => restRefund(order, r))), financialStatus: order.financialStatus };
   });
 
   app.post<{ Params: { id: string } }>('/_sandbox/orders/:id/touch', async (request, reply) => {

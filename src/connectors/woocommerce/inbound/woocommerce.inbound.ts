@@ -122,6 +122,16 @@ export function mapWooDelivery(delivery: VerifiedDelivery, connectionId: string)
   }
 }
 
+/**
+ * The refunds an order payload lists (`refunds: [{id, refund, total}]`): WooCommerce sends no
+ * refund webhook, only the order again; the lines are read with GET /orders/<id>/refunds.
+ */
+export function wooRefundsListed(payload: unknown): { channelOrderId: string; refundIds: string[] } | undefined {
+  if (!isObject(payload) || !Array.isArray(payload.refunds) || payload.refunds.length === 0) return undefined;
+  const refundIds = payload.refunds.flatMap((r: unknown) => (isObject(r) && typeof r.id === 'number' && Number.isSafeInteger(r.id) && r.id > 0 ? [String(r.id)] : []));
+  return refundIds.length ? { channelOrderId: orderIdOf(payload), refundIds } : undefined;
+}
+
 /** Statuses that mean the order will not be shipped. */
 const CANCELLED = new Set(['cancelled', 'refunded']);
 /** Statuses of an order Syncline takes in (an unpaid one is held by validation until paid). */

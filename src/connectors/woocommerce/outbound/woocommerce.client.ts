@@ -1,6 +1,7 @@
 import { SynclineError } from '../../../domain/errors.ts';
+import { fromScaled, minorUnits, toScaled } from '../../../model/money.ts';
 import { TargetError } from '../../../runtime/targets/target-errors.ts';
-import type { AvailabilityResult, AvailabilityUpdate, ChangedOrdersPage, ChannelClient, ChannelListing, ChannelShipment } from '../../kit/channel-connector.ts';
+import { synclineRefundMark, type ChannelRefundCommand, type AvailabilityResult, type AvailabilityUpdate, type ChangedOrdersPage, type ChannelClient, type ChannelListing, type ChannelRefund, type ChannelShipment } from '../../kit/channel-connector.ts';
 import { createHttpClient, type CallContext, type HttpClient, type HttpRequest, type HttpResponse } from '../../kit/http-client.ts';
 import {
   gmtToIso,
@@ -13,6 +14,7 @@ import {
   type WireOrder,
   type WireOrderNote,
   type WireProduct,
+  type WireRefund,
   type WireVariation,
 } from '../woocommerce-wire.ts';
 
@@ -221,6 +223,66 @@ export class WooCommerceClient implements ChannelClient {
     await this.#request<WireOrder>({ method: 'PUT', path: orderPath, body: { status: 'cancelled' } }, call);
     await this.#request<WireOrderNote>({ method: 'POST', path: `${orderPath}/notes`, body: { note: `Cancelled in Syncline: ${reason}`.slice(0, 1000), customer_note: false } }, call);
     return true;
+  }
+
+  /**
+   * Records a refund Syncline's payment connector already made: api_refund false (the gateway
+   * must not pay again) and api_restock false (Syncline's availability sync sets the stock).
+   * The reason carries the return's mark, and the order's refunds are read first, so a retry
+   * finds the refund made before.
+   */
+  async refund(refund: ChannelRefund, call: CallContext = {}): Promise<{ channelRefundId: string; created: boolean }> {
+    const path = `/orders/${encodeURIComponent(refund.channelOrderId)}/refunds`;
+    const mark = synclineRefundMark(refund.returnId);
+    const existing = await this.#request<WireRefund[] | WireError>({ method: 'GET', path: `${path}?per_page=${WC_MAX_PER_PAGE}`, accept: [404] }, call);
+    if (existing.status === 404) throw orderMissing(refund.channelOrderId);
+    const before = Array.isArray(existing.body) ? existing.body.find((r) => r.reason.includes(mark)) : undefined;
+    if (before) return { channelRefundId: String(before.id), created: false };
+    const order = await this.#getOrder(refund.channelOrderId, call);
+    if (!order) throw orderMissing(refund.channelOrderId);
+    const lineItems = refund.lines.flatMap((l) => {
+      const item = order.line_items.find((x) => String(x.id) === l.channelLineId);
+      if (!item) return [];
+      // The line's share of the refund: its total (after discounts, without tax) for the units refunded.
+      const scale = minorUnits(refund.currency);
+      const share = (toScaled(item.total, scale) * BigInt(l.quantity)) / BigInt(Math.max(1, item.quantity));
+      return [{ id: item.id, quantity: l.quantity, refund_total: fromScaled(share, scale) }];
+    });
+    const created = await this.#request<WireRefund>(
+      {
+        method: 'POST',
+        path,
+        body: { amount: refund.amount, reason: `${mark} ${refund.reason ?? 'refunded in Syncline'}`.slice(0, 1000), line_items: lineItems, api_refund: false, api_restock: false },
+      },
+      call,
+    );
+    return { channelRefundId: String(created.body.id), created: true };
+  }
+
+  /**
+   * The order's refunds as commands: amount, reason (as the note) and the refunded lines (each
+   * refund line names its order line in `_refunded_item_id`; quantities are negative there).
+   * WooCommerce's answer does not say whether the items were restocked; its default, in the
+   * admin and in the REST API (api_restock), is to restock, so the lines are taken as restocked.
+   */
+  async orderRefunds(channelOrderId: string, call: CallContext = {}): Promise<ChannelRefundCommand[]> {
+    const order = await this.#getOrder(channelOrderId, call);
+    if (!order) throw orderMissing(channelOrderId);
+    const response = await this.#request<WireRefund[]>({ method: 'GET', path: `/orders/${encodeURIComponent(channelOrderId)}/refunds?per_page=${WC_MAX_PER_PAGE}` }, call);
+    if (!Array.isArray(response.body)) throw unexpected('GET', '/orders/{id}/refunds', response.body);
+    return response.body.map((r) => ({
+      kind: 'order.refund' as const,
+      channelOrderId,
+      channelRefundId: String(r.id),
+      amount: r.amount,
+      currency: order.currency,
+      lines: r.line_items.flatMap((l) => {
+        const lineId = l.meta_data.find((m) => m.key === '_refunded_item_id')?.value;
+        const quantity = Math.abs(l.quantity);
+        return lineId !== undefined && quantity > 0 ? [{ channelLineId: String(lineId), quantity, restock: true }] : [];
+      }),
+      ...(r.reason ? { note: r.reason.slice(0, 2000) } : {}),
+    }));
   }
 
   /**

@@ -13,6 +13,7 @@ import {
   type WireLineItem,
   type WireOrder,
   type WireOrderNote,
+  type WireRefund,
   type WireProduct,
   type WireVariation,
 } from '../woocommerce-wire.ts';
@@ -79,6 +80,8 @@ export interface WooSandboxState {
   products: Map<number, StoredProduct>;
   orders: Map<number, WireOrder>;
   notes: Map<number, WireOrderNote[]>;
+  /** Refunds by order id, oldest first. */
+  refunds: Map<number, WireRefund[]>;
   deliveries: Delivery[];
   /** Every REST request served: method and URL (admin calls excluded). */
   requests: { method: string; url: string }[];
@@ -181,6 +184,7 @@ export async function startWooSandbox(options: WooSandboxOptions): Promise<Runni
     products: new Map(),
     orders: new Map(),
     notes: new Map(),
+    refunds: new Map(),
     deliveries: [],
     requests: [],
     config: { webhookUrl: options.webhookUrl ?? null, webhookSecret: options.webhookSecret, dropNext: 0 },
@@ -537,6 +541,78 @@ export async function startWooSandbox(options: WooSandboxOptions): Promise<Runni
     const body = (request.body ?? {}) as Record<string, unknown>;
     if (typeof body.note !== 'string' || body.note === '') return reply.code(400).send(wcError('rest_missing_callback_param', 'Missing parameter(s): note', 400, { params: ['note'] }));
     return reply.code(201).send(addNote(order.id, body.note, body.customer_note === true));
+  });
+
+  app.get<{ Params: { id: string } }>(`${WC_API}/orders/:id/refunds`, async (request, reply) => {
+    const order = findOrder(request.params.id);
+    if (!order) return reply.code(404).send(wcError('woocommerce_rest_order_invalid_id', 'Invalid order ID.', 404));
+    return [...(state.refunds.get(order.id) ?? [])].reverse();
+  });
+
+  // wc_create_refund: at most what is left to refund; api_refund (default true) asks the gateway
+  // to move the money, api_restock (default true) puts the refunded line quantities back in stock.
+  app.post<{ Params: { id: string } }>(`${WC_API}/orders/:id/refunds`, async (request, reply) => {
+    const order = findOrder(request.params.id);
+    if (!order) return reply.code(404).send(wcError('woocommerce_rest_invalid_order_id', 'Invalid order ID.', 404));
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const lines = Array.isArray(body.line_items) ? (body.line_items as Record<string, unknown>[]) : [];
+    const planned: { item: WireLineItem; quantity: number; refundTotal: number }[] = [];
+    for (const l of lines) {
+      const item = order.line_items.find((x) => x.id === Number(l.id));
+      const quantity = Number(l.quantity ?? 0);
+      if (!item || !Number.isInteger(quantity) || quantity < 0) return reply.code(400).send(wcError('woocommerce_rest_cannot_create_order_refund', 'Invalid line item.', 400));
+      planned.push({ item, quantity, refundTotal: cents(String(l.refund_total ?? '0')) });
+    }
+    const amount = body.amount !== undefined ? cents(String(body.amount)) : planned.reduce((n, p) => n + p.refundTotal, 0);
+    const refunded = (state.refunds.get(order.id) ?? []).reduce((n, r) => n + cents(r.amount), 0);
+    if (!(amount > 0)) return reply.code(400).send(wcError('woocommerce_rest_invalid_order_refund', 'Refund amount must be greater than zero.', 400));
+    if (amount + refunded > cents(order.total)) return reply.code(500).send(wcError('woocommerce_rest_cannot_create_order_refund', 'Invalid refund amount.', 500));
+    const apiRefund = body.api_refund !== false;
+    // The sandbox's gateway refunds every paid order; a real one may not support refunds.
+    if (apiRefund && !order.date_paid_gmt) return reply.code(500).send(wcError('woocommerce_rest_cannot_create_order_refund', 'Payment gateway does not support refunds.', 500));
+    const at = now();
+    const refund: WireRefund = {
+      id: newId(),
+      date_created: local(at),
+      date_created_gmt: isoToGmt(at),
+      amount: money(amount),
+      reason: typeof body.reason === 'string' ? body.reason : '',
+      refunded_by: 1,
+      refunded_payment: apiRefund,
+      meta_data: [],
+      line_items: planned.map(({ item, quantity, refundTotal }) => ({
+        id: newId(),
+        name: item.name,
+        product_id: item.product_id,
+        variation_id: item.variation_id,
+        quantity: -quantity,
+        subtotal: money(-refundTotal),
+        total: money(-refundTotal),
+        sku: item.sku,
+        refund_total: refundTotal / 100,
+        meta_data: [{ id: newId(), key: '_refunded_item_id', value: String(item.id) }],
+      })),
+      shipping_lines: [],
+      tax_lines: [],
+      fee_lines: [],
+    };
+    if (body.api_restock !== false) {
+      for (const { item, quantity } of planned) {
+        const target = stockItemOf(item);
+        if (target && target.manage_stock === true && target.stock_quantity !== null) target.stock_quantity += quantity;
+      }
+    }
+    state.refunds.set(order.id, [...(state.refunds.get(order.id) ?? []), refund]);
+    order.refunds.unshift({ id: refund.id, refund: refund.reason, total: money(-amount) });
+    addNote(order.id, `Refunded ${money(amount)}${refund.reason ? ` – ${refund.reason}` : ''}.`, false);
+    // Fully refunded: WooCommerce moves the order to refunded (without restocking it again).
+    if (amount + refunded >= cents(order.total) && order.status !== 'refunded') {
+      order.status = 'refunded';
+      addNote(order.id, 'Order status changed to refunded.', false);
+    }
+    touch(order);
+    notifyLater('order.updated', orderView(order));
+    return reply.code(201).send(refund);
   });
 
   // ---- store side: what shoppers and the shop manager do ----
