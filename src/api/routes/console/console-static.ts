@@ -30,10 +30,9 @@ async function builtFile(path: string): Promise<Buffer> {
   }
 }
 
-/** GET /console (redirect), /console/ (the page) and /console/assets/:file. */
+/** GET /console/ (the page; /console too, as the router ignores a trailing slash) and /console/assets/:file. */
 export function serveConsoleApp(app: FastifyInstance): void {
   const hidden = { schema: { hide: true } };
-  app.get('/console', hidden, async (_request, reply) => reply.redirect('/console/', 302));
   app.get('/console/', hidden, async (_request, reply) => {
     const html = await builtFile(join(CONSOLE_DIST, 'index.html'));
     return reply.type(TYPES['.html']!).send(html);
