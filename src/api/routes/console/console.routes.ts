@@ -55,7 +55,10 @@ const CSP = [
 ].join('; ');
 
 /** Registers /console and /console/api/*. */
-export async function consoleRoutes(app: FastifyInstance, { db, config }: ApiContext): Promise<void> {
+/** Failed sign-ins are counted per e-mail and per address over this window (seconds). */
+const SIGN_IN_WINDOW_SECONDS = 60;
+
+export async function consoleRoutes(app: FastifyInstance, { db, config, counters }: ApiContext): Promise<void> {
   const idle = config.consoleIdleSeconds;
   const viewer = requireConsole(db, idle, 'viewer');
   const operator = requireConsole(db, idle, 'operator');
@@ -81,8 +84,20 @@ export async function consoleRoutes(app: FastifyInstance, { db, config }: ApiCon
     // No session yet, so no CSRF token: SameSite=Strict and the Origin check stop a login forged by another site.
     if (!sameOrigin(request)) throw new ProblemError('csrf-token-invalid', 'The request comes from another origin.');
     const body = parseBody(SignInBody, request.body);
+    // Guessing is throttled like client authentication (SYNCLINE_AUTH_FAILURE_LIMIT failures a minute, shared by the API processes).
+    const buckets = [`console-sign-in:${body.email.trim().toLowerCase()}`, `console-sign-in-ip:${request.ip}`];
+    const wait = Math.max(
+      ...buckets.map((bucket) => {
+        const { count, resetAt } = counters.current(bucket, SIGN_IN_WINDOW_SECONDS);
+        return count >= config.authFailureLimit ? Math.max(1, Math.ceil((resetAt - Date.now()) / 1000)) : 0;
+      }),
+    );
+    if (wait > 0) throw new ProblemError('rate-limited', `Too many failed sign-ins; retry in ${wait} s.`, {}, { 'Retry-After': String(wait) });
     const opened = await signIn(db, { ...body, correlationId: request.id, idleSeconds: idle });
-    if (!opened) throw new ProblemError('unauthorized', 'The e-mail address or the password is wrong.');
+    if (!opened) {
+      for (const bucket of buckets) counters.add(bucket, SIGN_IN_WINDOW_SECONDS);
+      throw new ProblemError('unauthorized', 'The e-mail address or the password is wrong.');
+    }
     setSessionCookie(request, reply, opened.token);
     const { session } = opened;
     return reply.code(201).send({ user: { email: session.email, name: session.name, role: session.role }, csrfToken: session.csrfToken, idleSeconds: idle });
