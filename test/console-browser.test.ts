@@ -30,6 +30,12 @@ describe('operations console in Chromium', { skip: unavailable ?? false, timeout
   let f: ReturnType<typeof flowApi>;
   let browser: Browser;
   let operator: { context: BrowserContext; page: Page };
+  // Orders the tests work on, prepared together in before() so that their flows run side by side.
+  let searched: { orderId: string; channelOrderId: string };
+  let replayable: { orderId: string; deadLetterId: string };
+  let viewed: { orderId: string; deadLetterId: string };
+  let csrfTarget: { orderId: string; deadLetterId: string };
+  let held: { orderId: string };
   const erp = () => sandboxAdmin(rig.sandboxes.urls.erp);
 
   /** An order the ERP rejects (its SKU is unknown there): on hold, kind exception, with an open dead letter. */
@@ -75,7 +81,27 @@ describe('operations console in Chromium', { skip: unavailable ?? false, timeout
       const added = await addConsoleUser(rig.running!.db, cli, { email, role, password: PASSWORD, name: role === 'operator' ? 'Olga' : 'Vic' });
       assert.equal(added.kind, 'created');
     }
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, timeout: 30_000, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    const stamp = Date.now();
+    const launched = chromium.launch({ executablePath: CHROMIUM, headless: true, timeout: 30_000, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    [searched, replayable, viewed, csrfTarget, held] = await Promise.all([
+      (async () => {
+        const channelOrderId = `CON-${stamp}`;
+        const orderId = await f.submit({ channelOrderId });
+        await f.waitForStatus(orderId, 'released');
+        return { orderId, channelOrderId };
+      })(),
+      rejectedOrder('NEW-C1', `CON-DL-${stamp}`),
+      rejectedOrder('NEW-C2', `CON-VIEW-${stamp}`),
+      rejectedOrder('NEW-C2', `CON-CSRF-${stamp}`),
+      (async () => {
+        // A US address without its region is held for validation.
+        const { region: _region, ...address } = sampleOrder().shippingAddress as Record<string, string>;
+        const orderId = await f.submit({ channelOrderId: `CON-HOLD-${stamp}`, shippingAddress: address });
+        await f.waitForStatus(orderId, 'on_hold');
+        return { orderId };
+      })(),
+    ]);
+    browser = await launched;
   });
   after(async () => {
     await browser?.close().catch(() => {});
@@ -98,9 +124,7 @@ describe('operations console in Chromium', { skip: unavailable ?? false, timeout
 
     operator = await signIn(OPERATOR);
     const { page: p } = operator;
-    const channelOrderId = `CON-${Date.now()}`;
-    const orderId = await f.submit({ channelOrderId });
-    await f.waitForStatus(orderId, 'released');
+    const { orderId, channelOrderId } = searched;
 
     await open(p, '/orders');
     await p.locator('#order-search').fill(channelOrderId);
@@ -119,12 +143,10 @@ describe('operations console in Chromium', { skip: unavailable ?? false, timeout
 
   test('replay a dead letter from Exceptions (with a confirmation), then the order completes; the overview tile moves', async () => {
     const { page } = operator;
+    const { orderId, deadLetterId } = replayable;
     await open(page, '/');
     await page.locator('.tile[data-kpi="Completed"]').waitFor();
     const completedBefore = await tileValue(page, 'Completed');
-
-    const { orderId, deadLetterId } = await rejectedOrder('NEW-C1', `CON-DL-${Date.now()}`);
-    await open(page, '/');
     assert.ok((await tileValue(page, 'Open exceptions')) >= 1);
     await shot(page, 'overview');
 
@@ -159,11 +181,7 @@ describe('operations console in Chromium', { skip: unavailable ?? false, timeout
 
   test('release a held order (validation hold) with a confirmation', async () => {
     const { page } = operator;
-    const channelOrderId = `CON-HOLD-${Date.now()}`;
-    // A US address without its region is held for validation.
-    const { region: _region, ...address } = sampleOrder().shippingAddress as Record<string, string>;
-    const orderId = await f.submit({ channelOrderId, shippingAddress: address });
-    await f.waitForStatus(orderId, 'on_hold');
+    const { orderId } = held;
 
     await open(page, `/orders?status=on_hold`);
     await page.locator(`a[href="#/orders/${orderId}"]`).click();
@@ -181,7 +199,7 @@ describe('operations console in Chromium', { skip: unavailable ?? false, timeout
   });
 
   test('a viewer sees masked e-mails and cannot replay: no button, and the API answers 403 problem+json', async () => {
-    const { deadLetterId, orderId } = await rejectedOrder('NEW-C2', `CON-VIEW-${Date.now()}`);
+    const { deadLetterId, orderId } = viewed;
     const viewer = await signIn(VIEWER);
     const { page } = viewer;
     try {
@@ -219,7 +237,7 @@ describe('operations console in Chromium', { skip: unavailable ?? false, timeout
   });
 
   test('CSRF: a state-changing request without the session token, or from another origin, is refused; sign-out ends the session', async () => {
-    const { deadLetterId } = await rejectedOrder('NEW-C2', `CON-CSRF-${Date.now()}`);
+    const { deadLetterId } = csrfTarget;
     const { page, context } = operator;
     const withoutToken = await page.evaluate(async (id) => {
       const answer = await fetch(`/console/api/dead-letters/${id}/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { unavailableUnlessRequired } from './installed.ts';
 
 /**
  * Debian's Chromium for the console's browser tests (playwright-core drives it; Playwright's own
@@ -50,14 +51,6 @@ export function ensureChromiumInstalled(): Promise<void> {
  * Why the browser tests cannot run here, or undefined when they can (installing Chromium first
  * if needed). In CI this throws instead: there a missing browser is a failure.
  */
-export async function chromiumUnavailable(): Promise<string | undefined> {
-  try {
-    await ensureChromiumInstalled();
-    return undefined;
-  } catch (error) {
-    if (chromiumRequired()) throw error;
-    const reason = `console browser tests SKIPPED: ${(error as Error).message.split('\n')[0]}`;
-    console.warn(`\n*** ${reason} ***\n`);
-    return reason;
-  }
+export function chromiumUnavailable(): Promise<string | undefined> {
+  return unavailableUnlessRequired('console browser tests', chromiumRequired(), ensureChromiumInstalled);
 }
