@@ -41,6 +41,8 @@ diagnostics.subscribe('fastify.initialization', recordRoutes);
 
 // The reference itself (document and UI) is not part of the API it describes.
 const REFERENCE_ROUTES = new Set(['/openapi.json', '/asyncapi.json', '/docs', '/docs/assets/:file']);
+// Nor is the operations console (its page and its session-cookie JSON routes, ADR 0025): a client of Syncline, like the CLI.
+const isConsoleRoute = (url: string) => url === '/console' || url.startsWith('/console/');
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'] as const;
 
 /** `/v1/orders/:id` as an OpenAPI path template: `/v1/orders/{id}`. */
@@ -49,7 +51,7 @@ const template = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 function servedOperations(app: FastifyInstance): Set<string> {
   const routes = servedBy.get(app);
   assert.ok(routes, 'the server was not announced on the diagnostics channel');
-  return new Set(routes.filter((r) => r.method !== 'HEAD' && !REFERENCE_ROUTES.has(r.url)).map((r) => `${r.method} ${template(r.url)}`));
+  return new Set(routes.filter((r) => r.method !== 'HEAD' && !REFERENCE_ROUTES.has(r.url) && !isConsoleRoute(r.url)).map((r) => `${r.method} ${template(r.url)}`));
 }
 
 type Json = Record<string, any>;

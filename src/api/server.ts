@@ -24,6 +24,7 @@ import { adminClientsRoutes } from './routes/admin/clients.routes.ts';
 import { adminKeysAuditRoutes } from './routes/admin/keys-audit.routes.ts';
 import { subscriptionsRoutes } from './routes/subscriptions/subscriptions.routes.ts';
 import { metricsRoutes } from './routes/ops/metrics.routes.ts';
+import { consoleRoutes } from './routes/console/console.routes.ts';
 import { registerRequestTelemetry } from '../observability/request-telemetry.ts';
 
 /** Believes X-Forwarded-For for the nearest `hops` proxies. */
@@ -127,6 +128,7 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
   await app.register(async (scope) => adminKeysAuditRoutes(scope, context));
   await app.register(async (scope) => subscriptionsRoutes(scope, context));
   await app.register(async (scope) => metricsRoutes(scope, context));
+  await app.register(async (scope) => consoleRoutes(scope, context));
   for (const routes of [locationsRoutes, inventoryRoutes, reservationsRoutes, policiesRoutes, snapshotsRoutes]) {
     await app.register(async (scope) => routes(scope, context));
   }

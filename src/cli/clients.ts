@@ -32,10 +32,10 @@ export const CLIENTS_USAGE = `  clients list [--json]          API clients: id, 
   keys rotate                    new token signing key; older keys verify until their tokens expire
   (every change is audited as cli:<user>)`;
 
-/** A wrong use of a clients or keys command; printed as one line, exit code 2. */
-class ClientsUsageError extends Error {}
+/** A wrong use of a clients, keys or console-users command; printed as one line, exit code 2. */
+export class ClientsUsageError extends Error {}
 
-async function withDatabase<T>(config: Config, fn: (db: Database, who: AuditContext) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(config: Config, fn: (db: Database, who: AuditContext) => Promise<T>): Promise<T> {
   const db = await openDatabase(config, createLogger('warn'));
   try {
     return await fn(db, { actor: cliActor(), correlationId: null });
@@ -83,7 +83,7 @@ export async function runKeysCommand(args: string[], config: Config): Promise<nu
   });
 }
 
-async function handleUsage(command: string, fn: () => Promise<number>): Promise<number> {
+export async function handleUsage(command: string, fn: () => Promise<number>): Promise<number> {
   try {
     return await fn();
   } catch (error) {

@@ -10,6 +10,7 @@ import { DataFolderInUseError } from '../store/data-folder-lock.ts';
 import { inUseMessage } from './data-folder-in-use.ts';
 import { REHEARSE_USAGE, runRehearseCommand } from './rehearse.ts';
 import { CONFIG_USAGE, runConfigCommand } from './config-check.ts';
+import { CONSOLE_USERS_USAGE, runConsoleUsersCommand } from './console-users.ts';
 
 /** After SIGTERM, the process ends at the latest this long after the grace period. */
 const SHUTDOWN_BACKSTOP_MS = 5000;
@@ -27,6 +28,7 @@ ${SANDBOXES_USAGE}
 ${DLQ_USAGE}
 ${REHEARSE_USAGE}
 ${CONFIG_USAGE}
+${CONSOLE_USERS_USAGE}
 
 Scopes: ${SCOPES.join(', ')}
 Configuration comes from environment variables (see README.md) and syncline.yaml (docs/connections.md).`;
@@ -94,6 +96,8 @@ async function run(argv: string[]): Promise<number> {
       return runDlqCommand(rest, config);
     case 'rehearse':
       return runRehearseCommand(rest, config);
+    case 'console-users':
+      return runConsoleUsersCommand(rest, config);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

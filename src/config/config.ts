@@ -30,6 +30,7 @@ const environmentSchema = z.object({
   SYNCLINE_DB_POOL_SIZE: integer(1, 500).default(20),
   SYNCLINE_MAX_BODY_BYTES: integer(1024, 100 * 1024 * 1024).default(1024 * 1024),
   SYNCLINE_TOKEN_TTL_SECONDS: integer(30, 86_400).default(900),
+  SYNCLINE_CONSOLE_IDLE_SECONDS: integer(60, 86_400).default(1800),
   // Slow clients (docs: README, Errors and limits).
   SYNCLINE_HEADERS_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   SYNCLINE_REQUEST_TIMEOUT_MS: integer(100, 3_600_000).default(30_000),
@@ -179,6 +180,8 @@ export interface Config {
   dbPoolSize: number;
   maxBodyBytes: number;
   tokenTtlSeconds: number;
+  /** A console session ends after this many seconds without a request (SYNCLINE_CONSOLE_IDLE_SECONDS, default: 1800). */
+  consoleIdleSeconds: number;
   /** How long a client may take to send a request's headers, in ms (SYNCLINE_HEADERS_TIMEOUT_MS, default: 10000). */
   headersTimeoutMs: number;
   /** How long a client may take to send a whole request, in ms (SYNCLINE_REQUEST_TIMEOUT_MS, default: 30000). */
@@ -337,6 +340,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
     dbPoolSize: e.SYNCLINE_DB_POOL_SIZE,
     maxBodyBytes: e.SYNCLINE_MAX_BODY_BYTES,
     tokenTtlSeconds: e.SYNCLINE_TOKEN_TTL_SECONDS,
+    consoleIdleSeconds: e.SYNCLINE_CONSOLE_IDLE_SECONDS,
     headersTimeoutMs: e.SYNCLINE_HEADERS_TIMEOUT_MS,
     requestTimeoutMs: e.SYNCLINE_REQUEST_TIMEOUT_MS,
     keepAliveTimeoutMs: e.SYNCLINE_KEEP_ALIVE_TIMEOUT_MS,

@@ -18,6 +18,7 @@ export const ID_PREFIX = {
   deadLetter: 'dlq',
   auditEvent: 'aud',
   subscription: 'sub',
+  consoleUser: 'usr',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

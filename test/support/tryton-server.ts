@@ -4,6 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { unavailableUnlessRequired } from './installed.ts';
 
 /**
  * A real Tryton 6.0 server for the tests (facts: /work/shared/reference/tryton/README.md).
@@ -135,16 +136,8 @@ export function ensureTrytonInstalled(): Promise<void> {
  * Why the real-server tests cannot run here, or undefined when they can (installing Tryton
  * first if needed). In CI this throws instead: there a missing Tryton is a failure.
  */
-export async function trytonUnavailable(): Promise<string | undefined> {
-  try {
-    await ensureTrytonInstalled();
-    return undefined;
-  } catch (error) {
-    if (trytonRequired()) throw error;
-    const reason = `real Tryton tests SKIPPED: ${(error as Error).message.split('\n')[0]}`;
-    console.warn(`\n*** ${reason} ***\n`);
-    return reason;
-  }
+export function trytonUnavailable(): Promise<string | undefined> {
+  return unavailableUnlessRequired('real Tryton tests', trytonRequired(), ensureTrytonInstalled);
 }
 
 function configText(varDir: string, port: number): string {

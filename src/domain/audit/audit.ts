@@ -7,7 +7,8 @@ import { insertAuditEvent, selectAuditEvents, type AuditFilter, type AuditRow } 
  * The audit trail: who did what to which target, when, under which correlation id.
  *
  * Glossary:
- * - actor: `client:<client id>` for an API client, `cli:<os user>` for the command line.
+ * - actor: `client:<client id>` for an API client, `console:<user id>` for a console user,
+ *   `cli:<os user>` for the command line.
  * - action: a stable dotted name, e.g. `client.disabled`, `dead_letter.replayed`.
  * - target: a type (`client`, `signing_key`, `dead_letter`, `order`) and an id.
  * - details: a small object without secrets or personal data (ids, scopes, limits, counts).
@@ -32,6 +33,12 @@ export const AUDIT_ACTIONS = [
   'subscription.deleted',
   'subscription.secret_rotated',
   'subscription.replayed',
+  'console_user.created',
+  'console_user.removed',
+  'console_user.role_changed',
+  'console.signed_in',
+  'console.sign_in_refused',
+  'console.signed_out',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -47,6 +54,11 @@ export interface AuditContext {
 /** The actor name of an API client. */
 export function clientActor(clientId: string): string {
   return `client:${clientId}`;
+}
+
+/** The actor name of a person signed in to the console (their user id: no e-mail in the trail). */
+export function consoleActor(userId: string): string {
+  return `console:${userId}`;
 }
 
 /** The actor name of the person running the command line (`cli:<os user>`). */

@@ -33,6 +33,10 @@ export async function findAcceptedOrder(db: Queryable, id: string): Promise<Orde
 export interface OrderListFilter {
   channel?: string | undefined;
   channelOrderId?: string | undefined;
+  /** Lower-cased, as intake stores it (index sales_order_customer_email_id_idx). */
+  customerEmail?: string | undefined;
+  /** Index sales_order_status_id_idx. */
+  status?: string | undefined;
   /** Only orders with an id below this one (keyset pagination, newest first). */
   before?: string | undefined;
   limit: number;
@@ -45,9 +49,11 @@ export async function listOrders(db: Queryable, filter: OrderListFilter): Promis
       WHERE ($1::text IS NULL OR channel = $1)
         AND ($2::text IS NULL OR channel_order_id = $2)
         AND ($3::text IS NULL OR id < $3)
+        AND ($5::text IS NULL OR customer_email = lower($5))
+        AND ($6::text IS NULL OR status = $6)
       ORDER BY id DESC
       LIMIT $4`,
-    [filter.channel ?? null, filter.channelOrderId ?? null, filter.before ?? null, filter.limit],
+    [filter.channel ?? null, filter.channelOrderId ?? null, filter.before ?? null, filter.limit, filter.customerEmail ?? null, filter.status ?? null],
   );
   return result.rows.map(toOrder);
 }

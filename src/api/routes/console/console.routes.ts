@@ -1,0 +1,222 @@
+import { z } from 'zod';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isId } from '../../../model/ids.ts';
+import { HoldReleaseRequest } from '../../../model/order-actions.ts';
+import { OrderStatus } from '../../../model/order.ts';
+import { consoleActor, recordAudit } from '../../../domain/audit/audit.ts';
+import { signIn, signOut } from '../../../domain/console-users/console-user.service.ts';
+import { releaseHold } from '../../../flows/cancel/cancel-request.ts';
+import { DeadLetterService } from '../../../runtime/dead-letters/dead-letter.service.ts';
+import { OpsService } from '../../../runtime/ops.service.ts';
+import { deadLetterCounts, latencyKpis, orderCounts, oversell } from '../../../store/metrics/kpi-queries.ts';
+import { findOrderById, listOrders, readTimeline } from '../../../store/orders/order-queries.ts';
+import type { ApiContext } from '../../api-context.ts';
+import { ProblemError } from '../../problem.ts';
+import { EmptyBody, parseBody, parseQuery } from '../../validation.ts';
+import { forBrowser } from './console-masking.ts';
+import { clearSessionCookie, requireConsole, sameOrigin, setSessionCookie } from './console-session.ts';
+import { serveConsoleApp } from './console-static.ts';
+
+/**
+ * The operations console (docs/console.md, ADR 0025): the built web app under /console and its
+ * JSON routes under /console/api, behind a console session and a role. The routes call the same
+ * services and queries as /v1 (orders, ops, dead letters, KPIs); what they answer passes
+ * forBrowser() (no secrets; personal data masked for viewers). Not part of the public API
+ * document: the console is a client of Syncline, like the CLI.
+ */
+
+const hidden = { hide: true };
+
+const SignInBody = z.strictObject({ email: z.string().min(1).max(254), password: z.string().min(1).max(1024) });
+const OrderSearch = z.strictObject({
+  q: z.string().trim().max(254).optional().meta({ description: 'An order id (ord_…), a customer e-mail or a channel order id.' }),
+  status: OrderStatus.optional(),
+  channel: z.string().min(1).max(64).optional(),
+  before: z.string().refine((v) => isId('order', v), 'must be an order id').optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+});
+const ExceptionQuery = z.strictObject({
+  reason: z.string().min(1).max(200).optional(),
+  target: z.string().min(1).max(200).optional(),
+  before: z.string().refine((v) => isId('deadLetter', v), 'must be a dead letter id').optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+});
+
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Registers /console and /console/api/*. */
+/** Failed sign-ins are counted per e-mail and per address over this window (seconds). */
+const SIGN_IN_WINDOW_SECONDS = 60;
+
+export async function consoleRoutes(app: FastifyInstance, { db, config, counters }: ApiContext): Promise<void> {
+  const idle = config.consoleIdleSeconds;
+  const viewer = requireConsole(db, idle, 'viewer');
+  const operator = requireConsole(db, idle, 'operator');
+  const ops = new OpsService(db);
+  const deadLetters = new DeadLetterService(db);
+
+  // Every console answer: a strict policy (no inline script or style, nothing from elsewhere, no framing).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('Content-Security-Policy', CSP);
+    reply.header('X-Content-Type-Options', 'nosniff');
+    reply.header('Referrer-Policy', 'no-referrer');
+    reply.header('X-Frame-Options', 'DENY');
+    if (!reply.hasHeader('Cache-Control')) reply.header('Cache-Control', 'no-store');
+    return payload;
+  });
+
+  const who = (request: FastifyRequest) => ({ actor: consoleActor(request.consoleSession!.userId), correlationId: request.id });
+  const masked = (request: FastifyRequest) => request.consoleSession!.role === 'viewer';
+
+  // --- session -------------------------------------------------------------------------------
+
+  app.post('/console/api/session', { schema: hidden }, async (request, reply) => {
+    // No session yet, so no CSRF token: SameSite=Strict and the Origin check stop a login forged by another site.
+    if (!sameOrigin(request)) throw new ProblemError('csrf-token-invalid', 'The request comes from another origin.');
+    const body = parseBody(SignInBody, request.body);
+    // Guessing is throttled like client authentication (SYNCLINE_AUTH_FAILURE_LIMIT failures a minute, shared by the API processes).
+    const buckets = [`console-sign-in:${body.email.trim().toLowerCase()}`, `console-sign-in-ip:${request.ip}`];
+    const wait = Math.max(
+      ...buckets.map((bucket) => {
+        const { count, resetAt } = counters.current(bucket, SIGN_IN_WINDOW_SECONDS);
+        return count >= config.authFailureLimit ? Math.max(1, Math.ceil((resetAt - Date.now()) / 1000)) : 0;
+      }),
+    );
+    if (wait > 0) throw new ProblemError('rate-limited', `Too many failed sign-ins; retry in ${wait} s.`, {}, { 'Retry-After': String(wait) });
+    const opened = await signIn(db, { ...body, correlationId: request.id, idleSeconds: idle });
+    if (!opened) {
+      for (const bucket of buckets) counters.add(bucket, SIGN_IN_WINDOW_SECONDS);
+      throw new ProblemError('unauthorized', 'The e-mail address or the password is wrong.');
+    }
+    setSessionCookie(request, reply, opened.token);
+    const { session } = opened;
+    return reply.code(201).send({ user: { email: session.email, name: session.name, role: session.role }, csrfToken: session.csrfToken, idleSeconds: idle });
+  });
+
+  app.get('/console/api/session', { schema: hidden, preHandler: viewer }, async (request) => {
+    const session = request.consoleSession!;
+    return { user: { email: session.email, name: session.name, role: session.role }, csrfToken: session.csrfToken, idleSeconds: idle };
+  });
+
+  app.post('/console/api/sign-out', { schema: hidden, preHandler: viewer }, async (request, reply) => {
+    parseBody(EmptyBody, request.body ?? undefined);
+    await signOut(db, request.consoleSession!, request.id);
+    clearSessionCookie(request, reply);
+    return reply.code(204).send();
+  });
+
+  // --- overview ------------------------------------------------------------------------------
+
+  app.get('/console/api/overview', { schema: hidden, preHandler: viewer }, async (request) => {
+    const [counts, latencies, oversold, letters, queues, targets] = await Promise.all([
+      orderCounts(db),
+      latencyKpis(db),
+      oversell(db),
+      deadLetterCounts(db),
+      ops.queues(),
+      ops.targets() as Promise<Array<{ name: string; breaker: { state: string }; rateLimit: { usage: number | null }; jobs: { running: number; waiting: number } }>>,
+    ]);
+    const open = letters.filter((l) => l.status === 'open');
+    return forBrowser(
+      {
+        orders: { total: counts.statuses.reduce((n, s) => n + s.count, 0), byStatus: counts.statuses, holds: counts.holds },
+        latencies,
+        oversell: oversold,
+        exceptions: { open: open.reduce((n, l) => n + l.count, 0), byReason: open.map((l) => ({ reason: l.code, target: l.target || null, count: l.count })).sort((a, b) => b.count - a.count) },
+        queues: { lanes: queues.lanes, targets: queues.targets },
+        breakers: targets.map((t) => ({ target: t.name, state: t.breaker.state, rateLimitUsage: t.rateLimit.usage, running: t.jobs.running, waiting: t.jobs.waiting })),
+      },
+      masked(request),
+    );
+  });
+
+  // --- orders --------------------------------------------------------------------------------
+
+  app.get('/console/api/orders', { schema: hidden, preHandler: viewer }, async (request) => {
+    const { q, status, channel, before, limit } = parseQuery(OrderSearch, request.query);
+    const filter = { status, channel, before, limit };
+    let orders;
+    if (q && isId('order', q)) {
+      const order = await findOrderById(db, q);
+      orders = order && (!status || order.status === status) && (!channel || order.channel === channel) ? [order] : [];
+    } else if (q && q.includes('@')) {
+      orders = await listOrders(db, { ...filter, customerEmail: q });
+    } else {
+      orders = await listOrders(db, { ...filter, channelOrderId: q || undefined });
+    }
+    const items = orders.map((o) => ({
+      id: o.id,
+      channel: o.channel,
+      channelOrderId: o.channelOrderId,
+      status: o.status,
+      customerEmail: o.customer.email,
+      grandTotal: o.totals.grandTotal,
+      currency: o.currency,
+      placedAt: o.placedAt,
+      held: o.hold !== undefined,
+    }));
+    return forBrowser({ items, next: orders.length === limit ? orders.at(-1)!.id : null }, masked(request));
+  });
+
+  app.get('/console/api/orders/:id', { schema: hidden, preHandler: viewer }, async (request) => {
+    const { id } = request.params as { id: string };
+    const order = isId('order', id) ? await findOrderById(db, id) : undefined;
+    if (!order) throw new ProblemError('not-found', `No order with id ${id}.`);
+    return forBrowser({ order, timeline: await readTimeline(db, id) }, masked(request));
+  });
+
+  app.post('/console/api/orders/:id/hold/release', { schema: hidden, preHandler: operator }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    if (!isId('order', id)) throw new ProblemError('not-found', `No order with id ${id}.`);
+    const body = parseBody(HoldReleaseRequest, request.body ?? {});
+    const result = await releaseHold(db, id, { releasedBy: consoleActor(request.consoleSession!.userId), note: body.note ?? null, correlationId: request.id });
+    if (result.kind === 'not-found') throw new ProblemError('not-found', `No order with id ${id}.`);
+    if (result.kind === 'not-on-hold') throw new ProblemError('order-not-on-hold', `Order ${id} is ${result.status}, not on hold.`, { orderStatus: result.status });
+    await recordAudit(db, who(request), { action: 'order.hold_released', targetType: 'order', targetId: id });
+    return reply.code(202).send({ orderId: id, status: 'validated', resumed: true });
+  });
+
+  // --- exceptions ----------------------------------------------------------------------------
+
+  app.get('/console/api/exceptions', { schema: hidden, preHandler: viewer }, async (request) => {
+    const { limit, before, ...filter } = parseQuery(ExceptionQuery, request.query);
+    const [letters, page] = await Promise.all([deadLetterCounts(db), deadLetters.list({ ...filter, status: 'open' }, { limit, before })]);
+    const groups = letters
+      .filter((l) => l.status === 'open')
+      .map((l) => ({ reason: l.code, target: l.target || null, count: l.count }))
+      .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+    return forBrowser({ groups, items: page.items, next: page.next }, masked(request));
+  });
+
+  app.get('/console/api/dead-letters/:id', { schema: hidden, preHandler: viewer }, async (request) => {
+    const { id } = request.params as { id: string };
+    const found = isId('deadLetter', id) ? await deadLetters.show(id) : undefined;
+    if (!found) throw new ProblemError('not-found', `No dead letter with id ${id}.`);
+    return forBrowser(found, masked(request));
+  });
+
+  app.post('/console/api/dead-letters/:id/replay', { schema: hidden, preHandler: operator }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    if (!isId('deadLetter', id)) throw new ProblemError('not-found', `No dead letter with id ${id}.`);
+    parseBody(EmptyBody, request.body ?? undefined);
+    const outcome = await deadLetters.replay(id, consoleActor(request.consoleSession!.userId));
+    if (outcome.kind === 'not-found') throw new ProblemError('not-found', `No dead letter with id ${id}.`);
+    if (outcome.kind === 'not-open') throw new ProblemError('dead-letter-not-open', `Dead letter ${id} is already ${outcome.status}.`, { currentStatus: outcome.status });
+    await recordAudit(db, who(request), { action: 'dead_letter.replayed', targetType: 'dead_letter', targetId: id, details: { jobId: outcome.jobId } });
+    return reply.code(202).send({ id, status: 'replayed', jobId: outcome.jobId });
+  });
+
+  // --- the web app ---------------------------------------------------------------------------
+
+  serveConsoleApp(app);
+}

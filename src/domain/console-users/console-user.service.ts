@@ -1,0 +1,172 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { newId } from '../../model/ids.ts';
+import type { Database, Queryable } from '../../store/database.ts';
+import {
+  countAdmins,
+  deleteConsoleUser,
+  findConsoleUserByEmail,
+  insertConsoleUser,
+  selectConsoleUsers,
+  updateConsoleUserRole,
+} from '../../store/console/console-user-queries.ts';
+import { deleteConsoleSession, deleteIdleConsoleSessions, insertConsoleSession, touchConsoleSession } from '../../store/console/console-session-queries.ts';
+import { consoleActor, recordAudit, type AuditContext } from '../audit/audit.ts';
+import { hashSecret, verifySecret } from '../clients/secret-hash.ts';
+
+/**
+ * People who use the operations console, and their sessions (ADR 0025).
+ *
+ * Glossary:
+ * - role: viewer (reads, personal data masked), operator (also replays dead letters and releases
+ *   holds), admin (also manages users). Each role can do what the roles before it can.
+ * - session token: 32 random bytes in the browser's cookie; the store keeps its SHA-256 only.
+ * - csrf token: a second random value bound to the session; every state-changing console request
+ *   must carry it in the X-CSRF-Token header.
+ * - idle limit: a session not used for this long is gone (config consoleIdleSeconds).
+ */
+export const CONSOLE_ROLES = ['viewer', 'operator', 'admin'] as const;
+export type ConsoleRole = (typeof CONSOLE_ROLES)[number];
+
+/** Passwords are at least this long (default: 12 characters) and at most 256. */
+export const MIN_PASSWORD_LENGTH = 12;
+const MAX_PASSWORD_LENGTH = 256;
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@]{2,63}$/;
+
+export const isConsoleRole = (value: string): value is ConsoleRole => (CONSOLE_ROLES as readonly string[]).includes(value);
+
+/** True when `role` may do what `needed` may (admin ⊇ operator ⊇ viewer). */
+export function roleAllows(role: ConsoleRole, needed: ConsoleRole): boolean {
+  return CONSOLE_ROLES.indexOf(role) >= CONSOLE_ROLES.indexOf(needed);
+}
+
+/** A console user as shown anywhere: never the password hash. */
+export interface ConsoleUserView {
+  id: string;
+  email: string;
+  name: string;
+  role: ConsoleRole;
+  createdAt: string;
+}
+
+/** The signed-in person behind a session. */
+export interface ConsoleSession {
+  userId: string;
+  email: string;
+  name: string;
+  role: ConsoleRole;
+  csrfToken: string;
+  /** SHA-256 of the cookie's token (what sign-out deletes). */
+  tokenHash: string;
+}
+
+export type AddUserResult =
+  | { kind: 'created'; user: ConsoleUserView }
+  | { kind: 'invalid'; problem: string }
+  | { kind: 'email-taken' };
+export type ChangeUserResult = { kind: 'done'; user: ConsoleUserView } | { kind: 'not-found' } | { kind: 'last-admin' };
+
+const tokenHashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
+const normaliseEmail = (email: string) => email.trim().toLowerCase();
+
+const viewOf = (row: { id: string; email: string; name: string; role: string; created_at: Date | string }): ConsoleUserView => ({
+  id: row.id,
+  email: row.email,
+  name: row.name,
+  role: row.role as ConsoleRole,
+  createdAt: new Date(row.created_at).toISOString(),
+});
+
+/** What is wrong with a new user's fields, or undefined. */
+export function consoleUserProblem(input: { email: string; role: string; password: string }): string | undefined {
+  if (!EMAIL.test(normaliseEmail(input.email))) return `"${input.email}" is not an e-mail address`;
+  if (!isConsoleRole(input.role)) return `role must be one of ${CONSOLE_ROLES.join(', ')} (got "${input.role}")`;
+  if (input.password.length < MIN_PASSWORD_LENGTH) return `the password must have at least ${MIN_PASSWORD_LENGTH} characters`;
+  if (input.password.length > MAX_PASSWORD_LENGTH) return `the password must have at most ${MAX_PASSWORD_LENGTH} characters`;
+  return undefined;
+}
+
+/** Creates a console user (audited). */
+export async function addConsoleUser(db: Database, who: AuditContext, input: { email: string; name?: string; role: string; password: string }): Promise<AddUserResult> {
+  const problem = consoleUserProblem(input);
+  if (problem) return { kind: 'invalid', problem };
+  const email = normaliseEmail(input.email);
+  const passwordHash = await hashSecret(input.password);
+  const id = newId('consoleUser');
+  return db.transaction(async (tx) => {
+    if (!(await insertConsoleUser(tx, { id, email, name: input.name?.trim() || email.split('@')[0]!, role: input.role, passwordHash }))) return { kind: 'email-taken' } as const;
+    await recordAudit(tx, who, { action: 'console_user.created', targetType: 'console_user', targetId: id, details: { role: input.role } });
+    const row = await findConsoleUserByEmail(tx, email);
+    return { kind: 'created', user: viewOf(row!) } as const;
+  });
+}
+
+export async function listConsoleUsers(db: Queryable): Promise<ConsoleUserView[]> {
+  return (await selectConsoleUsers(db)).map(viewOf);
+}
+
+/** Removes a user and ends their sessions; the last admin stays (someone must manage users). */
+export async function removeConsoleUser(db: Database, who: AuditContext, email: string): Promise<ChangeUserResult> {
+  return db.transaction(async (tx) => {
+    const row = await findConsoleUserByEmail(tx, normaliseEmail(email));
+    if (!row) return { kind: 'not-found' } as const;
+    if (row.role === 'admin' && (await countAdmins(tx)) <= 1) return { kind: 'last-admin' } as const;
+    await deleteConsoleUser(tx, row.id);
+    await recordAudit(tx, who, { action: 'console_user.removed', targetType: 'console_user', targetId: row.id });
+    return { kind: 'done', user: viewOf(row) } as const;
+  });
+}
+
+/** Changes a user's role and ends their sessions, so the new role holds from their next request on. */
+export async function setConsoleUserRole(db: Database, who: AuditContext, email: string, role: ConsoleRole): Promise<ChangeUserResult> {
+  return db.transaction(async (tx) => {
+    const row = await findConsoleUserByEmail(tx, normaliseEmail(email));
+    if (!row) return { kind: 'not-found' } as const;
+    if (row.role === 'admin' && role !== 'admin' && (await countAdmins(tx)) <= 1) return { kind: 'last-admin' } as const;
+    await updateConsoleUserRole(tx, row.id, role);
+    await recordAudit(tx, who, { action: 'console_user.role_changed', targetType: 'console_user', targetId: row.id, details: { from: row.role, to: role } });
+    return { kind: 'done', user: { ...viewOf(row), role } } as const;
+  });
+}
+
+// Checked when the e-mail is unknown, so that a wrong address costs as long as a wrong password.
+let decoyHash: Promise<string> | undefined;
+
+/**
+ * Checks a password and opens a session (both outcomes audited). Returns the cookie token once;
+ * undefined when the address or the password is wrong (the caller cannot tell which, by design).
+ */
+export async function signIn(db: Database, input: { email: string; password: string; correlationId: string; idleSeconds: number }): Promise<{ token: string; session: ConsoleSession } | undefined> {
+  const email = normaliseEmail(input.email);
+  const row = email.length <= 254 ? await findConsoleUserByEmail(db, email) : undefined;
+  decoyHash ??= hashSecret(randomBytes(16).toString('base64url'));
+  const password = input.password.slice(0, MAX_PASSWORD_LENGTH + 1);
+  const ok = await verifySecret(password, row?.password_hash ?? (await decoyHash));
+  if (!row || !ok) {
+    if (row) await recordAudit(db, { actor: consoleActor(row.id), correlationId: input.correlationId }, { action: 'console.sign_in_refused', targetType: 'console_user', targetId: row.id });
+    return undefined;
+  }
+  const token = randomBytes(32).toString('base64url');
+  const session: ConsoleSession = { userId: row.id, email: row.email, name: row.name, role: row.role as ConsoleRole, csrfToken: randomBytes(32).toString('base64url'), tokenHash: tokenHashOf(token) };
+  await db.transaction(async (tx) => {
+    await deleteIdleConsoleSessions(tx, input.idleSeconds);
+    await insertConsoleSession(tx, { tokenHash: session.tokenHash, userId: row.id, csrfToken: session.csrfToken });
+    await recordAudit(tx, { actor: consoleActor(row.id), correlationId: input.correlationId }, { action: 'console.signed_in', targetType: 'console_user', targetId: row.id });
+  });
+  return { token, session };
+}
+
+/** The session a cookie token names, if it exists and has not been idle longer than the limit. */
+export async function resumeSession(db: Queryable, token: string, idleSeconds: number): Promise<ConsoleSession | undefined> {
+  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
+  const row = await touchConsoleSession(db, tokenHashOf(token), idleSeconds);
+  if (!row || !isConsoleRole(row.role)) return undefined;
+  return { userId: row.user_id, email: row.email, name: row.name, role: row.role, csrfToken: row.csrf_token, tokenHash: row.token_hash };
+}
+
+/** Ends a session (audited). */
+export async function signOut(db: Database, session: ConsoleSession, correlationId: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await deleteConsoleSession(tx, session.tokenHash);
+    await recordAudit(tx, { actor: consoleActor(session.userId), correlationId }, { action: 'console.signed_out', targetType: 'console_user', targetId: session.userId });
+  });
+}

@@ -1,0 +1,47 @@
+import type { Queryable } from '../database.ts';
+
+/** A console user row; password_hash stays in the store and the domain service. */
+export interface ConsoleUserRow {
+  id: string;
+  email: string;
+  name: string;
+  role: string;
+  password_hash: string;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+const COLUMNS = 'id, email, name, role, password_hash, created_at, updated_at';
+
+/** Inserts a user; false when the e-mail address is taken. */
+export async function insertConsoleUser(db: Queryable, user: { id: string; email: string; name: string; role: string; passwordHash: string }): Promise<boolean> {
+  const result = await db.query(
+    `INSERT INTO console_user (id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (email) DO NOTHING`,
+    [user.id, user.email, user.name, user.role, user.passwordHash],
+  );
+  return (result.rowCount ?? 0) === 1;
+}
+
+export async function findConsoleUserByEmail(db: Queryable, email: string): Promise<ConsoleUserRow | undefined> {
+  return (await db.query<ConsoleUserRow>(`SELECT ${COLUMNS} FROM console_user WHERE email = $1`, [email])).rows[0];
+}
+
+export async function selectConsoleUsers(db: Queryable): Promise<ConsoleUserRow[]> {
+  return (await db.query<ConsoleUserRow>(`SELECT ${COLUMNS} FROM console_user ORDER BY email`)).rows;
+}
+
+export async function countAdmins(db: Queryable): Promise<number> {
+  return (await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM console_user WHERE role = 'admin'`)).rows[0]?.n ?? 0;
+}
+
+/** Changes a user's role; its sessions are ended so the new role applies at the next sign-in. */
+export async function updateConsoleUserRole(db: Queryable, id: string, role: string): Promise<void> {
+  await db.query('UPDATE console_user SET role = $2, updated_at = now() WHERE id = $1', [id, role]);
+  await db.query('DELETE FROM console_session WHERE user_id = $1', [id]);
+}
+
+/** Deletes a user and (by cascade) every session. */
+export async function deleteConsoleUser(db: Queryable, id: string): Promise<void> {
+  await db.query('DELETE FROM console_user WHERE id = $1', [id]);
+}

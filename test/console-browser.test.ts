@@ -1,0 +1,275 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { sandboxAdmin } from '../src/connectors/kit/sandbox-app.ts';
+import { addConsoleUser } from '../src/domain/console-users/console-user.service.ts';
+import { CONSOLE_DIST } from '../src/api/routes/console/console-static.ts';
+import { CHROMIUM, chromiumUnavailable } from './support/chromium.ts';
+import { flowApi, startFlowRig, type FlowRig } from './support/flows.ts';
+import { sampleOrder } from './support/orders.ts';
+
+/**
+ * The operations console in Debian's Chromium (playwright-core), against Syncline on the real
+ * PostgreSQL with the sandboxes over HTTP. Each page is saved as a screenshot under
+ * docs/console/ (docs/console.md shows them).
+ */
+const unavailable = await chromiumUnavailable();
+const SHOTS = fileURLToPath(new URL('../docs/console/', import.meta.url));
+const PASSWORD = 'correct horse battery staple';
+const OPERATOR = 'olga.operator@example.com';
+const VIEWER = 'vic.viewer@example.com';
+const CUSTOMER = 'ada@example.com';
+/** Every wait in a page (default: 15000 ms): nothing in this file waits without a limit. */
+const WAIT_MS = 15_000;
+
+describe('operations console in Chromium', { skip: unavailable ?? false, timeout: 180_000 }, () => {
+  let rig: FlowRig;
+  let f: ReturnType<typeof flowApi>;
+  let browser: Browser;
+  let operator: { context: BrowserContext; page: Page };
+  // Orders the tests work on, prepared together in before() so that their flows run side by side.
+  let searched: { orderId: string; channelOrderId: string };
+  let replayable: { orderId: string; deadLetterId: string };
+  let viewed: { orderId: string; deadLetterId: string };
+  let csrfTarget: { orderId: string; deadLetterId: string };
+  let held: { orderId: string };
+  const erp = () => sandboxAdmin(rig.sandboxes.urls.erp);
+
+  /** An order the ERP rejects (its SKU is unknown there): on hold, kind exception, with an open dead letter. */
+  async function rejectedOrder(sku: string, channelOrderId: string): Promise<{ orderId: string; deadLetterId: string }> {
+    const orderId = await f.submit({ channelOrderId, lines: [{ sku, quantity: 1, unitPrice: '12.00' }], payments: [] });
+    await f.waitForStatus(orderId, 'on_hold');
+    const hold = (await f.api('GET', `/v1/orders/${orderId}`)).body.hold;
+    assert.equal(hold.kind, 'exception', JSON.stringify(hold));
+    return { orderId, deadLetterId: hold.deadLetterId as string };
+  }
+
+  async function signIn(email: string): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ viewport: { width: 1366, height: 820 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(WAIT_MS);
+    page.setDefaultNavigationTimeout(WAIT_MS);
+    await page.goto(`${rig.baseUrl}/console/`);
+    await page.locator('#email').fill(email);
+    await page.locator('#password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('nav .who').waitFor();
+    return { context, page };
+  }
+
+  const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true, timeout: WAIT_MS });
+  let loads = 0;
+  // A fresh load each time (the query differs), so a page never shows what an earlier visit fetched.
+  const open = async (page: Page, hash: string) => {
+    await page.goto(`${rig.baseUrl}/console/?load=${++loads}#${hash}`);
+    await page.locator('main h1').first().waitFor();
+  };
+  const tileValue = async (page: Page, label: string) => Number(await page.locator(`.tile[data-kpi="${label}"] .value`).innerText());
+
+  before(async () => {
+    assert.ok(existsSync(join(CONSOLE_DIST, 'index.html')), `the console is not built (${CONSOLE_DIST}): npm ci runs the build (root prepare script), or run npm run build:console`);
+    mkdirSync(SHOTS, { recursive: true });
+    rig = await startFlowRig();
+    f = flowApi(rig);
+    await f.location('WH-CON', 'warehouse');
+    await f.stock(['TEE-M', 'MUG', 'NEW-C1', 'NEW-C2'].map((sku) => ({ type: 'receipt' as const, sku, location: 'WH-CON', quantity: 20 })));
+    const cli = { actor: 'test:console-browser', correlationId: null };
+    for (const [email, role] of [[OPERATOR, 'operator'], [VIEWER, 'viewer']] as const) {
+      const added = await addConsoleUser(rig.running!.db, cli, { email, role, password: PASSWORD, name: role === 'operator' ? 'Olga' : 'Vic' });
+      assert.equal(added.kind, 'created');
+    }
+    const stamp = Date.now();
+    const launched = chromium.launch({ executablePath: CHROMIUM, headless: true, timeout: 30_000, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    [searched, replayable, viewed, csrfTarget, held] = await Promise.all([
+      (async () => {
+        const channelOrderId = `CON-${stamp}`;
+        const orderId = await f.submit({ channelOrderId });
+        await f.waitForStatus(orderId, 'released');
+        return { orderId, channelOrderId };
+      })(),
+      rejectedOrder('NEW-C1', `CON-DL-${stamp}`),
+      rejectedOrder('NEW-C2', `CON-VIEW-${stamp}`),
+      rejectedOrder('NEW-C2', `CON-CSRF-${stamp}`),
+      (async () => {
+        // A US address without its region is held for validation.
+        const { region: _region, ...address } = sampleOrder().shippingAddress as Record<string, string>;
+        const orderId = await f.submit({ channelOrderId: `CON-HOLD-${stamp}`, shippingAddress: address });
+        await f.waitForStatus(orderId, 'on_hold');
+        return { orderId };
+      })(),
+    ]);
+    browser = await launched;
+  });
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await rig?.close();
+  });
+
+  test('an operator signs in, finds an order by channel order id and reads its timeline', async () => {
+    const context = await browser.newContext({ viewport: { width: 1366, height: 820 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(WAIT_MS);
+    await page.goto(`${rig.baseUrl}/console/`);
+    await page.locator('#email').waitFor();
+    await shot(page, 'sign-in');
+    // A wrong password is refused with a message; the page stays on sign-in.
+    await page.locator('#email').fill(OPERATOR);
+    await page.locator('#password').fill('not the password at all');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'wrong' }).waitFor();
+    await context.close();
+
+    operator = await signIn(OPERATOR);
+    const { page: p } = operator;
+    const { orderId, channelOrderId } = searched;
+
+    await open(p, '/orders');
+    await p.locator('#order-search').fill(channelOrderId);
+    await p.getByRole('button', { name: 'Search' }).click();
+    await p.locator(`a[href="#/orders/${orderId}"]`).waitFor();
+    assert.equal(await p.locator('tbody tr').count(), 1, 'the search finds exactly that order');
+    await shot(p, 'orders');
+    await p.locator(`a[href="#/orders/${orderId}"]`).click();
+    await p.locator('#timeline').waitFor();
+    const timeline = await p.locator('#timeline').innerText();
+    for (const action of ['order.received', 'fraud.screen', 'payment.authorize', 'erp.post', 'wms.fulfil']) assert.match(timeline, new RegExp(action.replace('.', '\\.')), `${action} on the timeline`);
+    assert.equal(await p.locator('#order-status-badge').innerText(), 'released');
+    assert.match(await p.locator('dl.facts').innerText(), new RegExp(CUSTOMER), 'an operator sees the customer e-mail');
+    await shot(p, 'order');
+  });
+
+  test('replay a dead letter from Exceptions (with a confirmation), then the order completes; the overview tile moves', async () => {
+    const { page } = operator;
+    const { orderId, deadLetterId } = replayable;
+    await open(page, '/');
+    await page.locator('.tile[data-kpi="Completed"]').waitFor();
+    const completedBefore = await tileValue(page, 'Completed');
+    assert.ok((await tileValue(page, 'Open exceptions')) >= 1);
+    await shot(page, 'overview');
+
+    await open(page, '/exceptions');
+    await page.locator('a', { hasText: 'erp.unknown_product' }).first().click();
+    await page.locator(`a[href="#/exceptions/${deadLetterId}"]`).click();
+    await page.locator('#replay').waitFor();
+    assert.match(await page.locator('.remediation').innerText(), /\S/, 'a remediation hint is shown');
+    await shot(page, 'dead-letter');
+
+    // The operator fixes the cause (the product now exists in the ERP), then replays.
+    await erp().call('PUT', '/_sandbox/products', [{ code: 'NEW-C1', name: 'New C1', listPrice: '12.00', quantity: 50 }]);
+    await page.locator('#replay').click();
+    // Cancelling the confirmation does nothing.
+    await page.locator('dialog.confirm').getByRole('button', { name: 'Cancel' }).click();
+    assert.equal(await page.locator('#dead-letter-status').innerText(), 'open');
+    await page.locator('#replay').click();
+    await page.locator('dialog.confirm').getByRole('button', { name: 'Replay' }).click();
+    await page.locator('#dead-letter-status', { hasText: 'replayed' }).waitFor();
+
+    await f.waitForStatus(orderId, 'released');
+    const [fulfilment] = await f.fulfilments(orderId);
+    await f.ship(fulfilment.id);
+    await f.waitForStatus(orderId, 'completed');
+    await page.locator('#dead-letter-order').click();
+    await page.locator('#order-status-badge', { hasText: 'completed' }).waitFor();
+
+    await open(page, '/');
+    await page.locator('.tile[data-kpi="Completed"]').waitFor();
+    assert.equal(await tileValue(page, 'Completed'), completedBefore + 1, 'the Completed tile counts the replayed order');
+  });
+
+  test('release a held order (validation hold) with a confirmation', async () => {
+    const { page } = operator;
+    const { orderId } = held;
+
+    await open(page, `/orders?status=on_hold`);
+    await page.locator(`a[href="#/orders/${orderId}"]`).click();
+    await page.locator('#release-hold').waitFor();
+    assert.match(await page.locator('section.hold h2').innerText(), /validation/);
+    await shot(page, 'order-on-hold');
+    await page.locator('#release-hold').click();
+    await page.locator('dialog.confirm').getByRole('button', { name: 'Release hold' }).click();
+    await page.locator('#release-hold').waitFor({ state: 'detached' });
+    await f.waitForStatus(orderId, 'released');
+
+    const audit = await f.api('GET', `/v1/admin/audit?action=order.hold_released&targetId=${orderId}`);
+    assert.equal(audit.status, 200, JSON.stringify(audit.body));
+    assert.match(audit.body.items[0]?.actor ?? '', /^console:usr_/, 'audited as the console user');
+  });
+
+  test('a viewer sees masked e-mails and cannot replay: no button, and the API answers 403 problem+json', async () => {
+    const { deadLetterId, orderId } = viewed;
+    const viewer = await signIn(VIEWER);
+    const { page } = viewer;
+    try {
+      await open(page, `/orders/${orderId}`);
+      await page.locator('#timeline').waitFor();
+      const email = await page.locator('dl.facts .customer-email').innerText();
+      assert.equal(email, 'a***@e***.com');
+      await shot(page, 'order-viewer-masked');
+      await open(page, '/orders');
+      await page.locator('tbody tr').first().waitFor();
+      await open(page, `/exceptions/${deadLetterId}`);
+      await page.locator('#dead-letter-status').waitFor();
+      assert.equal(await page.locator('#replay').count(), 0, 'no replay button for a viewer');
+      assert.doesNotMatch(await page.content(), new RegExp(CUSTOMER), 'the unmasked e-mail is not in the page');
+
+      const answers = await page.evaluate(
+        async ({ orderId, deadLetterId }) => {
+          const session = (await (await fetch('/console/api/session')).json()) as { csrfToken: string };
+          const raw = await (await fetch(`/console/api/orders/${orderId}`)).text();
+          const list = await (await fetch('/console/api/orders?limit=100')).text();
+          const replay = await fetch(`/console/api/dead-letters/${deadLetterId}/replay`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken }, body: '{}' });
+          return { raw: raw + list, status: replay.status, type: replay.headers.get('content-type'), body: (await replay.json()) as { type: string } };
+        },
+        { orderId, deadLetterId },
+      );
+      assert.doesNotMatch(answers.raw, new RegExp(CUSTOMER), 'the server never sends a viewer the unmasked e-mail');
+      assert.doesNotMatch(answers.raw, /Lovelace|1 Main St|555 0100/, 'nor the name, street or phone');
+      assert.equal(answers.status, 403);
+      assert.match(answers.type ?? '', /^application\/problem\+json/);
+      assert.equal(answers.body.type, '/problems/forbidden');
+      assert.equal((await f.api('GET', `/v1/ops/dead-letters/${deadLetterId}`)).body.status, 'open', 'nothing was replayed');
+    } finally {
+      await viewer.context.close();
+    }
+  });
+
+  test('CSRF: a state-changing request without the session token, or from another origin, is refused; sign-out ends the session', async () => {
+    const { deadLetterId } = csrfTarget;
+    const { page, context } = operator;
+    const withoutToken = await page.evaluate(async (id) => {
+      const answer = await fetch(`/console/api/dead-letters/${id}/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      return { status: answer.status, body: (await answer.json()) as { type: string } };
+    }, deadLetterId);
+    assert.equal(withoutToken.status, 403);
+    assert.equal(withoutToken.body.type, '/problems/csrf-token-invalid');
+
+    const cookie = (await context.cookies()).find((c) => c.name === 'syncline_console');
+    assert.ok(cookie, 'the session cookie is set');
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, 'Strict');
+    const session = await page.evaluate(async () => (await (await fetch('/console/api/session')).json()) as { csrfToken: string });
+    const forged = await fetch(`${rig.baseUrl}/console/api/dead-letters/${deadLetterId}/replay`, {
+      method: 'POST',
+      headers: { cookie: `syncline_console=${cookie.value}`, 'x-csrf-token': session.csrfToken, origin: 'https://evil.example', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(forged.status, 403);
+    assert.equal(((await forged.json()) as { type: string }).type, '/problems/csrf-token-invalid');
+    assert.equal((await f.api('GET', `/v1/ops/dead-letters/${deadLetterId}`)).body.status, 'open', 'nothing was replayed');
+
+    await open(page, '/exceptions');
+    await shot(page, 'exceptions');
+    const csp = (await fetch(`${rig.baseUrl}/console/`)).headers.get('content-security-policy') ?? '';
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+
+    await page.locator('#sign-out').click();
+    await page.locator('#email').waitFor();
+    const after = await fetch(`${rig.baseUrl}/console/api/session`, { headers: { cookie: `syncline_console=${cookie.value}` } });
+    assert.equal(after.status, 401, 'the old cookie no longer opens a session');
+    await context.close();
+  });
+});
