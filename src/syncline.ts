@@ -28,6 +28,7 @@ import { checkErpSetup } from './connectors/connectors.ts';
 import { startTraceExport, stopTraceExport } from './observability/tracing.ts';
 import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
 import { channelConnections, registerChannels, startChannelJobs } from './flows/channel/channel.flow.ts';
+import { startProductSyncJobs } from './flows/products/product-sync.flow.ts';
 import { ensureConnectionStates } from './store/channels/channel-queries.ts';
 
 /** The composition root: opens the store, applies migrations and wires services together. */
@@ -276,6 +277,7 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   });
   await worker.start();
   await startChannelJobs(db, config);
+  await startProductSyncJobs(db, config);
   logger.info({ worker: worker.id, types: registry.types, concurrency: config.workerConcurrency }, 'worker ready');
   return worker;
 }

@@ -20,7 +20,15 @@ export const OrderCreatedData = Order;
 
 export const OrderOnHoldData = z
   .discriminatedUnion('reason', [
-    z.object({ orderId, reason: z.literal('validation'), problems: z.array(z.string()).meta({ description: 'What is wrong with the order, one sentence each.' }) }),
+    z.object({
+      orderId,
+      reason: z.literal('validation'),
+      problems: z.array(z.string()).meta({ description: 'What is wrong with the order, one sentence each.' }),
+      products: z
+        .array(z.object({ code: z.enum(['product.unknown_sku', 'product.inactive']), sku: z.string() }))
+        .optional()
+        .meta({ description: 'Lines the product catalogue holds, with a stable code each (docs/products.md).' }),
+    }),
     z.object({ orderId, reason: z.literal('fraud'), reasons: z.array(z.object({ code: z.string(), message: z.string() })) }),
     z.object({ orderId, reason: z.literal('exception'), exception: OrderException.omit({ kind: true }) }),
   ])
