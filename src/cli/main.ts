@@ -10,6 +10,7 @@ import { DataFolderInUseError } from '../store/data-folder-lock.ts';
 import { inUseMessage } from './data-folder-in-use.ts';
 import { REHEARSE_USAGE, runRehearseCommand } from './rehearse.ts';
 import { CONFIG_USAGE, runConfigCommand } from './config-check.ts';
+import { PRODUCTS_USAGE, runProductsCommand } from './products.ts';
 
 /** After SIGTERM, the process ends at the latest this long after the grace period. */
 const SHUTDOWN_BACKSTOP_MS = 5000;
@@ -27,6 +28,7 @@ ${SANDBOXES_USAGE}
 ${DLQ_USAGE}
 ${REHEARSE_USAGE}
 ${CONFIG_USAGE}
+${PRODUCTS_USAGE}
 
 Scopes: ${SCOPES.join(', ')}
 Configuration comes from environment variables (see README.md) and syncline.yaml (docs/connections.md).`;
@@ -92,6 +94,8 @@ async function run(argv: string[]): Promise<number> {
       return runInventoryCommand(rest, config);
     case 'dlq':
       return runDlqCommand(rest, config);
+    case 'products':
+      return runProductsCommand(rest, config);
     case 'rehearse':
       return runRehearseCommand(rest, config);
     default:

@@ -10,6 +10,7 @@ import {
   findProducts,
   listProducts,
   readProductSync,
+  resetProductCursor,
   upsertProducts,
   type ProductQuery,
 } from '../../store/products/product-queries.ts';
@@ -109,6 +110,11 @@ export class ProductService {
     const { skipped, ...summary } = report;
     await completeProductSync(this.#db, connectionId, report.cursor, { ...summary, skipped: skipped.length, at: new Date().toISOString() });
     return report;
+  }
+
+  /** The next sync of the connection reads every product again (a full load). */
+  async resetCursor(connectionId: string): Promise<void> {
+    await resetProductCursor(this.#db, connectionId);
   }
 
   async get(sku: string): Promise<Product | undefined> {

@@ -141,3 +141,8 @@ export async function failProductSync(db: Queryable, connectionId: string, failu
     [connectionId, JSON.stringify({ ...failure, at: new Date().toISOString() })],
   );
 }
+
+/** Forgets the connection's cursor: its next run is a full load (the catalogue stays in force meanwhile). */
+export async function resetProductCursor(db: Queryable, connectionId: string): Promise<void> {
+  await db.query('UPDATE product_sync SET cursor = NULL WHERE connection_id = $1', [connectionId]);
+}
