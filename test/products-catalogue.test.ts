@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createTrytonClient, type TrytonClient } from '../src/connectors/tryton/outbound/tryton.client.ts';
 import { startTrytonSandbox, type RunningTrytonSandbox } from '../src/connectors/tryton/sandbox/tryton.sandbox.ts';
@@ -8,6 +11,7 @@ import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { startTryton, trytonUnavailable, type RunningTryton } from './support/tryton-server.ts';
 import { flowApi, startFlowRig, type FlowRig } from './support/flows.ts';
 import { call } from './support/orders.ts';
+import { runSyncline } from './support/cli.ts';
 import { fetchToken, ADMIN_CLIENT } from './support/server.ts';
 
 /**
@@ -190,5 +194,45 @@ describe('the catalogue in the API and at order validation', () => {
     // An order for active catalogue SKUs goes through.
     const ok = await f.submit({ channelOrderId: `SO-${randomUUID()}` });
     await f.waitForStatus(ok, ['released', 'allocated']);
+  });
+});
+
+describe('syncline products sync', () => {
+  let database: TestDatabase;
+  before(async () => {
+    database = await createTestDatabase();
+  });
+  after(async () => database?.drop());
+
+  test('a full load, then changes only; a refused login is a clear error with exit code 1; a wrong use exits 2', async () => {
+    const env = {
+      DATABASE_URL: database.url,
+      SYNCLINE_DATA_DIR: mkdtempSync(join(tmpdir(), 'syncline-products-cli-')),
+      SYNCLINE_ERP_URL: sandbox.url,
+      SYNCLINE_ERP_DATABASE: sandbox.database,
+      SYNCLINE_ERP_LOGIN: 'admin',
+      SYNCLINE_ERP_PASSWORD: 'admin',
+      LOG_LEVEL: 'warn',
+    };
+    const first = await runSyncline(['products', 'sync'], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /products sync from erp \(http:\/\/127\.0\.0\.1:\d+\): full load: \d+ read, \d+ changed, 0 skipped/);
+    const second = await runSyncline(['products', 'sync', '--json'], env);
+    assert.equal(second.code, 0, second.stderr);
+    const report = JSON.parse(second.stdout) as { kind: string; changed: number };
+    assert.equal(report.kind, 'incremental');
+    assert.equal(report.changed, 0);
+    const full = await runSyncline(['products', 'sync', '--full', '--json'], env);
+    assert.equal((JSON.parse(full.stdout) as { kind: string }).kind, 'full');
+    // The sync's calls went through the ERP's runtime target.
+    const target = await database.db.query<{ name: string }>("SELECT name FROM runtime_target WHERE name = 'erp'");
+    assert.equal(target.rows.length, 1);
+
+    const refused = await runSyncline(['products', 'sync'], { ...env, SYNCLINE_ERP_PASSWORD: 'wrong' });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /syncline products: the sync from erp at http:\/\/127\.0\.0\.1:\d+ failed \[connector\.unauthorized\]: tryton refused the login/);
+    const wrong = await runSyncline(['products', 'resync'], env);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /unknown subcommand "resync"/);
   });
 });

@@ -13,6 +13,7 @@ import { createTargetCaller } from '../runtime/targets/target-caller.ts';
 import { TargetError } from '../runtime/targets/target-errors.ts';
 import { resolveTargetPolicy, type TargetPolicy } from '../runtime/targets/target-policy.ts';
 import { openDatabase } from '../syncline.ts';
+import { upsertTarget } from '../store/runtime/target-queries.ts';
 
 export const PRODUCTS_USAGE = `  products sync [--full] [--json]
                                  sync the product catalogue from the ERP now, through the ERP's rate limit
@@ -45,6 +46,8 @@ export async function runProductsCommand(args: string[], config: Config): Promis
     const override = (config.targetPolicies[TARGETS.erp] ?? {}) as TargetPolicy;
     const base = DEFAULT_TARGET_POLICIES[TARGETS.erp] ?? {};
     const policy = resolveTargetPolicy({ ...base, ...override, breaker: { ...base.breaker, ...override.breaker } });
+    // The target's row and concurrency slots, as a worker registers them at start (it may not have run yet).
+    await upsertTarget(db, TARGETS.erp, policy, policy.maxConcurrency);
     let report: SyncReport | undefined;
     for (let waits = 0; !report; waits++) {
       // The ERP's target, as the scheduled job uses it: the quota is shared with the workers.

@@ -35,12 +35,11 @@ export async function trytonProductsChangedSince(rpc: TrytonRpc, since: string |
   const domain = at ? ['OR', ...STAMPED.flatMap((prefix) => [[`${prefix}write_date`, '>=', at], [`${prefix}create_date`, '>=', at]])] : [];
   // active_test false: a deactivated product must reach the catalogue as inactive, not vanish.
   const rows = await rpc.call<Row[]>('model.product.product.search_read', [domain, page.offset, page.limit, [['id', 'ASC']], PRODUCT_FIELDS], context, { active_test: false });
-  const [templates, identifiers, units, categories] = await Promise.all([
-    readMany(rpc, 'product.template', rows.map((r) => r.template as number), ['write_date', 'create_date'], context),
-    readMany(rpc, 'product.identifier', rows.flatMap((r) => (r.identifiers as number[] | undefined) ?? []), ['code', 'write_date', 'create_date'], context),
-    readMany(rpc, 'product.uom', rows.map((r) => r.default_uom as number), ['symbol'], context),
-    readMany(rpc, 'product.category', rows.flatMap((r) => (typeof r.account_category === 'number' ? [r.account_category] : [])), ['name'], context),
-  ]);
+  // One call after the other: a runtime target's caller holds one concurrency slot at a time.
+  const templates = await readMany(rpc, 'product.template', rows.map((r) => r.template as number), ['write_date', 'create_date'], context);
+  const identifiers = await readMany(rpc, 'product.identifier', rows.flatMap((r) => (r.identifiers as number[] | undefined) ?? []), ['code', 'write_date', 'create_date'], context);
+  const units = await readMany(rpc, 'product.uom', rows.map((r) => r.default_uom as number), ['symbol'], context);
+  const categories = await readMany(rpc, 'product.category', rows.flatMap((r) => (typeof r.account_category === 'number' ? [r.account_category] : [])), ['name'], context);
   const result: ErpProductPage = { products: [], skipped: [], more: rows.length === page.limit };
   for (const row of rows) {
     const externalId = String(row.id);
