@@ -24,7 +24,7 @@ import { registerFlows } from './flows/flows.ts';
 import { registerWebhookDeliveries } from './runtime/webhooks/webhook-delivery.ts';
 import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-lock.ts';
 import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
-import { checkErpSetup } from './connectors/connectors.ts';
+import { checkErpSetup, erpSettingsPrefix, erpSetupProblemText } from './connectors/connectors.ts';
 import { startTraceExport, stopTraceExport } from './observability/tracing.ts';
 import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
 import { channelConnections, registerChannels, startChannelJobs } from './flows/channel/channel.flow.ts';
@@ -259,8 +259,13 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   const flows = registerFlows(registry, { db, config, logger });
   // An ERP that lacks what the settings name fails every posting: say so at start, not per order.
   if (config.systems.erp) {
+    const prefix = erpSettingsPrefix(config.connections.connections);
     checkErpSetup(config.systems.erp).then(
-      (problems) => problems.forEach((problem) => logger.warn({ code: problem.code, ...problem.details }, `ERP setup: ${problem.message}`)),
+      (problems) =>
+        problems.forEach((problem) => {
+          const { option, message } = erpSetupProblemText(problem);
+          logger.error({ code: problem.code, ...problem.details }, `ERP configuration error: ${option ? `${prefix}.${option}` : prefix}: ${message} (every order posting would fail; see syncline config check)`);
+        }),
       (error: unknown) => logger.warn({ err: (error as Error).message }, 'ERP setup could not be checked'),
     );
   }

@@ -162,6 +162,8 @@ export interface ExternalSystems {
     paymentTermId?: number;
     /** SYNCLINE_ERP_PRICES_INCLUDE_TAX: auto | true | false (default: auto, see src/connectors/tryton/README.md). */
     pricesIncludeTax?: 'auto' | boolean;
+    /** The ERP's warehouse location sales ship from (syncline.yaml `warehouse`; default: 5). */
+    warehouseId?: number;
   };
   wms?: { url: string; webhookSecret: string };
   payment?: { url: string; apiKey: string };
