@@ -66,9 +66,10 @@ connections:
     const config = loadConfig(testEnvironment(undefined, { SYNCLINE_CONFIG: path, ERP_PASSWORD: server.password }));
     assert.deepEqual(config.systems.erp?.chargeProducts, { shipping: 'FEE', discount: 'DISC' });
     const erp = createConnectors(connectorSettingsFromConfig(config)).erp;
-    const order = canonicalOrder({ lines: [{ sku: 'SKU-RED', quantity: 1, unitPrice: '25.00' }], shipping: '5.00' });
+    // Tax-included prices that divide evenly by the 10 % tax: 25.00 + 5.00 shipping, plus 3.00 tax.
+    const order = canonicalOrder({ lines: [{ sku: 'SKU-RED', quantity: 1, unitPrice: '27.50' }], shipping: '5.50' });
     const posted = await erp.postOrder(order);
-    assert.equal(posted.sale.totalAmount, '30.00');
+    assert.deepEqual([posted.sale.untaxedAmount, posted.sale.taxAmount, posted.sale.totalAmount], ['30.00', '3.00', '33.00']);
     const rpc = (erp as unknown as { rpc: { call<T>(method: string, params: unknown[]): Promise<T> } }).rpc;
     const [sale] = await rpc.call<Row[]>('model.sale.sale.read', [[posted.sale.erpId], ['payment_term', 'lines']]);
     assert.equal(sale!.payment_term, net30);
