@@ -46,7 +46,8 @@ export function registerProductSync(registry: RuntimeRegistry, deps: { db: Datab
   registry.register<SyncPayload>(
     PRODUCT_JOBS.sync,
     async (payload, context) => {
-      if (everySeconds > 0 && context.attempt === 1) {
+      // Every attempt: its job key makes the next slot's job exist once, however often this runs.
+      if (everySeconds > 0) {
         const next = slotOf(everySeconds) + 1;
         await enqueue(deps.db, syncJob(payload.connectionId, everySeconds, next, context.correlationId, new Date(next * everySeconds * 1000)));
       }
