@@ -135,6 +135,16 @@ describe('the catalogue in the API and at order validation', () => {
   });
   after(async () => rig?.close());
 
+  test('the scheduled sync ran at start on the ERP target and queued the next slot', async () => {
+    const next = await rig.database.db.query<{ target: string; lane: number; run_at: Date }>("SELECT target, lane, run_at FROM runtime_job WHERE type = 'products.sync' AND run_at > now()");
+    assert.equal(next.rows.length, 1, 'one next run queued');
+    assert.equal(next.rows[0]!.target, 'erp');
+    const slotMs = 3600 * 1000;
+    assert.equal(new Date(next.rows[0]!.run_at).getTime(), (Math.floor(Date.now() / slotMs) + 1) * slotMs);
+    const state = await new ProductService(rig.database.db).syncState('erp');
+    assert.equal((state!.last_run as { kind: string }).kind, 'full');
+  });
+
   test('GET /v1/products pages and filters; GET /v1/products/{sku} answers 404 problems; products:read is required', async () => {
     const all = await f.api('GET', '/v1/products?limit=2');
     assert.equal(all.status, 200);
