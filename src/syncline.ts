@@ -24,12 +24,13 @@ import { registerFlows } from './flows/flows.ts';
 import { registerWebhookDeliveries } from './runtime/webhooks/webhook-delivery.ts';
 import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-lock.ts';
 import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
-import { checkErpSetup } from './connectors/connectors.ts';
+import { checkErpSetup, erpSettingsPrefix, erpSetupProblemText } from './connectors/connectors.ts';
 import { startTraceExport, stopTraceExport } from './observability/tracing.ts';
 import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
 import { CHANNEL_SANDBOX_PORT_OFFSETS, startChannelSandboxes, type RunningChannelSandboxes } from './connectors/channel-sandboxes.ts';
 import { connectorRegistry } from './connectors/registry/connector-registry.ts';
 import { channelConnections, registerChannels, startChannelJobs } from './flows/channel/channel.flow.ts';
+import { startProductSyncJobs } from './flows/products/product-sync.flow.ts';
 import { ensureConnectionStates } from './store/channels/channel-queries.ts';
 
 /** The composition root: opens the store, applies migrations and wires services together. */
@@ -295,8 +296,13 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   const flows = registerFlows(registry, { db, config, logger });
   // An ERP that lacks what the settings name fails every posting: say so at start, not per order.
   if (config.systems.erp) {
+    const prefix = erpSettingsPrefix(config.connections.connections);
     checkErpSetup(config.systems.erp).then(
-      (problems) => problems.forEach((problem) => logger.warn({ code: problem.code, ...problem.details }, `ERP setup: ${problem.message}`)),
+      (problems) =>
+        problems.forEach((problem) => {
+          const { option, message } = erpSetupProblemText(problem);
+          logger.error({ code: problem.code, ...problem.details }, `ERP configuration error: ${option ? `${prefix}.${option}` : prefix}: ${message} (every order posting would fail; see syncline config check)`);
+        }),
       (error: unknown) => logger.warn({ err: (error as Error).message }, 'ERP setup could not be checked'),
     );
   }
@@ -313,6 +319,7 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   });
   await worker.start();
   await startChannelJobs(db, config);
+  await startProductSyncJobs(db, config);
   logger.info({ worker: worker.id, types: registry.types, concurrency: config.workerConcurrency }, 'worker ready');
   return worker;
 }

@@ -19,6 +19,7 @@ const SCOPE_DESCRIPTIONS: Record<(typeof SCOPES)[number], string> = {
   'ops:read': 'Read queues, targets and dead letters.',
   'ops:write': 'Replay and discard dead letters, release holds.',
   'events:read': 'Follow the event feed (GET /v1/events).',
+  'products:read': 'Read the product catalogue (synced from the ERP).',
   'events:manage': 'Create and manage webhook subscriptions, read their delivery logs, replay them.',
   admin: 'Every scope, and the administration of clients and keys.',
 };

@@ -25,6 +25,7 @@ export const API_TAGS = {
   Returns: 'Returns of shipped goods and the customer timeline.',
   Inventory: 'Stock movements, the ledger, availability, reservations, policies and reconciliation.',
   Locations: 'Warehouses, stores and 3PLs that hold stock.',
+  Products: 'The product catalogue, synced from the ERP that owns the item master.',
   Events: 'The event feed: every committed event in commit order.',
   Subscriptions: 'Webhook subscriptions: events pushed to a URL, signed per Standard Webhooks; delivery logs and replays.',
   Operations: 'Queues, targets and dead letters, for operators.',

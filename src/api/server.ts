@@ -10,6 +10,7 @@ import { healthRoutes } from './routes/health.routes.ts';
 import { tokenRoutes } from './routes/oauth/token.routes.ts';
 import { ordersRoutes } from './routes/orders/orders.routes.ts';
 import { opsRoutes } from './routes/ops/ops.routes.ts';
+import { productsRoutes } from './routes/products/products.routes.ts';
 import { locationsRoutes } from './routes/locations/locations.routes.ts';
 import { inventoryRoutes } from './routes/inventory/inventory.routes.ts';
 import { reservationsRoutes } from './routes/inventory/reservations.routes.ts';
@@ -129,7 +130,7 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
   await app.register(async (scope) => subscriptionsRoutes(scope, context));
   await app.register(async (scope) => metricsRoutes(scope, context));
   await app.register(async (scope) => consoleRoutes(scope, context));
-  for (const routes of [locationsRoutes, inventoryRoutes, reservationsRoutes, policiesRoutes, snapshotsRoutes]) {
+  for (const routes of [productsRoutes, locationsRoutes, inventoryRoutes, reservationsRoutes, policiesRoutes, snapshotsRoutes]) {
     await app.register(async (scope) => routes(scope, context));
   }
   return app;

@@ -1,17 +1,40 @@
 import { connectorRegistry, maskSecrets, SYSTEM_KINDS } from '../connectors/registry/connector-registry.ts';
 import { checkConnectionsFile, connectionsFilePath } from '../config/connections-file.ts';
+import type { ConnectorSettings } from '../connectors/connectors.ts';
+import { checkErpSetup, erpSetupProblemText } from '../connectors/connectors.ts';
 
-export const CONFIG_USAGE = `  config check [file]            check a connections file (default: SYNCLINE_CONFIG, else ./syncline.yaml):
-                                 every problem with its path, exit code 1 when there is one`;
+export const CONFIG_USAGE = `  config check [file] [--offline]
+                                 check a connections file (default: SYNCLINE_CONFIG, else ./syncline.yaml):
+                                 every problem with its path, exit code 1 when there is one; the ERP connection
+                                 is asked whether it has the charge products, payment term and warehouse named
+                                 (--offline: check the file only)`;
+
+/** How long the ERP may take to answer the setup check (default: 20000 ms). */
+const ERP_CHECK_TIMEOUT_MS = 20_000;
+
+/** The ERP connection's setup problems as `connections[i].options.<option>: <problem>` lines. */
+async function erpProblems(index: number, settings: ConnectorSettings['erp']): Promise<string[]> {
+  const prefix = `connections[${index}]`;
+  try {
+    const problems = await checkErpSetup({ ...settings, timeoutMs: ERP_CHECK_TIMEOUT_MS });
+    return problems.map((problem) => {
+      const { option, message } = erpSetupProblemText(problem);
+      return `${prefix}${option ? `.options.${option}` : ''}: ${message}`;
+    });
+  } catch (error) {
+    return [`${prefix}: the ERP at ${settings.url} could not be asked about its products, payment term and warehouse (${(error as Error).message}); run again when it answers, or use --offline`];
+  }
+}
 
 /**
- * `syncline config check [file]`: the same check start-up runs, without starting. Prints each
- * problem as `connections[2].options.shopDomain: required`, or the connections found
- * (secrets masked). Exit code 0: valid; 1: problems; 2: wrong use.
+ * `syncline config check [file] [--offline]`: the same check start-up runs, without starting,
+ * and the ERP's setup. Prints each problem as `connections[2].options.shopDomain: required`, or the
+ * connections found (secrets masked). Exit code 0: valid; 1: problems; 2: wrong use.
  */
-export function runConfigCommand(args: string[], env: NodeJS.ProcessEnv = process.env, out = console): number {
-  const [sub, file, ...extra] = args;
-  if (sub !== 'check' || extra.length > 0) {
+export async function runConfigCommand(args: string[], env: NodeJS.ProcessEnv = process.env, out = console): Promise<number> {
+  const offline = args.includes('--offline');
+  const [sub, file, ...extra] = args.filter((a) => a !== '--offline');
+  if (sub !== 'check' || extra.length > 0 || file?.startsWith('--')) {
     out.error(`syncline: usage:\n${CONFIG_USAGE}`);
     return 2;
   }
@@ -22,7 +45,15 @@ export function runConfigCommand(args: string[], env: NodeJS.ProcessEnv = proces
     return 0;
   }
   const fromEnvironment = SYSTEM_KINDS.filter((kind) => present[`SYNCLINE_${kind.toUpperCase()}_URL`] !== undefined);
-  const { problems, connections } = checkConnectionsFile(path, connectorRegistry(), present, fromEnvironment);
+  const checked = checkConnectionsFile(path, connectorRegistry(), present, fromEnvironment);
+  const { connections } = checked;
+  const problems = [...checked.problems];
+  // The file is valid: every connection is at its index in the file. Ask the ERP what it lacks.
+  if (problems.length === 0 && !offline) {
+    for (const [index, c] of connections.entries()) {
+      if (c.kind === 'erp') problems.push(...(await erpProblems(index, c.options as ConnectorSettings['erp'])));
+    }
+  }
   if (problems.length > 0) {
     out.error(`${path}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
     for (const problem of problems) out.error(`  ${problem}`);

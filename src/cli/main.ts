@@ -11,6 +11,7 @@ import { inUseMessage } from './data-folder-in-use.ts';
 import { REHEARSE_USAGE, runRehearseCommand } from './rehearse.ts';
 import { CONFIG_USAGE, runConfigCommand } from './config-check.ts';
 import { CONSOLE_USERS_USAGE, runConsoleUsersCommand } from './console-users.ts';
+import { PRODUCTS_USAGE, runProductsCommand } from './products.ts';
 
 /** After SIGTERM, the process ends at the latest this long after the grace period. */
 const SHUTDOWN_BACKSTOP_MS = 5000;
@@ -29,6 +30,7 @@ ${DLQ_USAGE}
 ${REHEARSE_USAGE}
 ${CONFIG_USAGE}
 ${CONSOLE_USERS_USAGE}
+${PRODUCTS_USAGE}
 
 Scopes: ${SCOPES.join(', ')}
 Configuration comes from environment variables (see README.md) and syncline.yaml (docs/connections.md).`;
@@ -94,6 +96,8 @@ async function run(argv: string[]): Promise<number> {
       return runInventoryCommand(rest, config);
     case 'dlq':
       return runDlqCommand(rest, config);
+    case 'products':
+      return runProductsCommand(rest, config);
     case 'rehearse':
       return runRehearseCommand(rest, config);
     case 'console-users':

@@ -59,6 +59,8 @@ const environmentSchema = z.object({
   SYNCLINE_ERP_SHORT_STOCK: z.enum(['acknowledge', 'hold']).optional(),
   SYNCLINE_ERP_PAYMENT_TERM: integer(1, 2_147_483_647).optional(),
   SYNCLINE_ERP_PRICES_INCLUDE_TAX: z.enum(['auto', 'true', 'false']).optional(),
+  // The product catalogue's scheduled sync from the ERP (docs/products.md); 0: on demand only.
+  SYNCLINE_PRODUCT_SYNC_SECONDS: integer(0, 86_400).default(900),
   SYNCLINE_WMS_URL: z.url().optional(),
   SYNCLINE_WMS_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   SYNCLINE_PAYMENT_URL: z.url().optional(),
@@ -164,6 +166,8 @@ export interface ExternalSystems {
     paymentTermId?: number;
     /** SYNCLINE_ERP_PRICES_INCLUDE_TAX: auto | true | false (default: auto, see src/connectors/tryton/README.md). */
     pricesIncludeTax?: 'auto' | boolean;
+    /** The ERP's warehouse location sales ship from (syncline.yaml `warehouse`; default: 5). */
+    warehouseId?: number;
   };
   wms?: { url: string; webhookSecret: string };
   payment?: { url: string; apiKey: string };
@@ -234,6 +238,8 @@ export interface Config {
   routing: { kinds: ('warehouse' | 'store' | '3pl')[]; priorities: Record<string, number> };
   /** Days after shipment during which returns are accepted (SYNCLINE_RETURN_WINDOW_DAYS, default: 30). */
   returnWindowDays: number;
+  /** Seconds between scheduled product catalogue syncs from the ERP; 0: only on demand (SYNCLINE_PRODUCT_SYNC_SECONDS, default: 900). */
+  productSyncSeconds: number;
   /** Policies of the flows' targets (erp, wms, payment, fraud, loyalty) as JSON (SYNCLINE_TARGET_POLICIES, default: built-in per target). */
   targetPolicies: Record<string, Record<string, unknown>>;
   /** Longest retry delay of flow jobs, in ms (SYNCLINE_FLOW_BACKOFF_CAP_MS, default: 60000). */
@@ -379,6 +385,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
       priorities: Object.fromEntries((e.SYNCLINE_ROUTING_PRIORITIES ?? '').split(',').filter(Boolean).map((pair) => [pair.split('=')[0]!, Number(pair.split('=')[1])])),
     },
     returnWindowDays: e.SYNCLINE_RETURN_WINDOW_DAYS,
+    productSyncSeconds: e.SYNCLINE_PRODUCT_SYNC_SECONDS,
     targetPolicies,
     flowBackoffCapMs: e.SYNCLINE_FLOW_BACKOFF_CAP_MS,
     clientRateLimit: e.SYNCLINE_CLIENT_RATE_LIMIT,

@@ -56,3 +56,28 @@ export async function checkErpSetup(settings: ConnectorSettings['erp']): Promise
   const erp: ErpConnector = createErpClient(settings);
   return (await erp.checkSetup?.()) ?? [];
 }
+
+/**
+ * A setup problem in the words `config check` and start-up use: the option it is about (relative
+ * to the connection's options in syncline.yaml) and what is wrong, e.g.
+ * `charges.shipping: ERP product "SHIP" not found`.
+ */
+export function erpSetupProblemText(problem: ErpSetupProblem): { option: string | undefined; message: string } {
+  const d = problem.details ?? {};
+  switch (problem.code) {
+    case 'erp.charge_product_missing':
+      return { option: `charges.${String(d.charge)}`, message: `ERP product "${String(d.productCode)}" not found` };
+    case 'erp.payment_term_missing':
+      return { option: 'paymentTerm', message: `ERP payment term ${String(d.paymentTermId)} not found` };
+    case 'erp.warehouse_missing':
+      return { option: 'warehouse', message: `ERP location ${String(d.warehouseId)} is not a warehouse` };
+    default:
+      return { option: undefined, message: problem.message };
+  }
+}
+
+/** Where the ERP's settings come from, as a problem's prefix: `connections[1].options` or the SYNCLINE_ERP_* variables. */
+export function erpSettingsPrefix(connections: readonly { kind: string }[]): string {
+  const index = connections.findIndex((c) => c.kind === 'erp');
+  return index >= 0 ? `connections[${index}].options` : 'SYNCLINE_ERP_*';
+}

@@ -18,3 +18,21 @@ export class SynclineError extends Error {
     this.details = options.details;
   }
 }
+
+/**
+ * Why an order line is held at validation by the product catalogue (docs/products.md). Stable:
+ * they are in the hold reason operators and the API see.
+ */
+export const PRODUCT_HOLD_CODES = {
+  /** The catalogue has no product with the line's SKU. */
+  unknownSku: 'product.unknown_sku',
+  /** The catalogue's product for the SKU is not active. */
+  inactive: 'product.inactive',
+} as const;
+export type ProductHoldCode = (typeof PRODUCT_HOLD_CODES)[keyof typeof PRODUCT_HOLD_CODES];
+
+/** Faults of the catalogue sync. */
+export const PRODUCT_SYNC_CODES = {
+  /** The ERP connector cannot list its item master. */
+  unsupported: 'product.sync_unsupported',
+} as const;

@@ -3,6 +3,7 @@ import type { Connectors } from '../connectors/connectors.ts';
 import type { InventoryService } from '../domain/inventory/inventory.service.ts';
 import type { OrderStatus } from '../model/order.ts';
 import { lockOrderStatus, transitionOrder } from '../store/orders/order-status.ts';
+import type { ProductService } from '../domain/products/product.service.ts';
 import type { RoutingPolicy } from './order-placed/routing.ts';
 
 /** What the flows use: the store, the external systems, the inventory service and their settings. */
@@ -11,6 +12,8 @@ export interface FlowDeps {
   connectors: Connectors;
   inventory: InventoryService;
   routing: RoutingPolicy;
+  /** The product catalogue order validation checks lines against (absent: no catalogue check). */
+  products?: ProductService;
   /** Days after shipment during which a return is accepted (default: 30). */
   returnWindowDays: number;
 }

@@ -3,6 +3,7 @@ import type { Config } from '../config/config.ts';
 import type { Database } from '../store/database.ts';
 import { createConnectors, type Connectors } from '../connectors/connectors.ts';
 import { connectorSettingsFromConfig } from '../connectors/connector-settings.ts';
+import { ProductService } from '../domain/products/product.service.ts';
 import { InventoryService } from '../domain/inventory/inventory.service.ts';
 import { EVENT_TYPES } from '../model/cloud-event.ts';
 import type { ShipmentConfirmation } from '../model/shipment.ts';
@@ -13,6 +14,7 @@ import { cancelOrder, type CancelPayload } from './cancel/cancel.flow.ts';
 import { FLOW_JOBS, TARGETS, type FlowDeps } from './flow-deps.ts';
 import { awardLoyalty, reverseLoyalty, type ReversalPayload } from './loyalty/loyalty.flow.ts';
 import { placeOrder, placementDeadLettered, releaseOrder, retryBackorders, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
+import { registerProductSync } from './products/product-sync.flow.ts';
 import { processReturn, returnDeadLettered } from './return/return.flow.ts';
 import { invoiceDeadLettered, invoiceOrder, recordShipment, shipmentDeadLettered } from './shipment/shipment.flow.ts';
 
@@ -49,6 +51,7 @@ export function flowDeps(options: FlowOptions): FlowDeps {
     db: options.db,
     connectors: options.connectors ?? createConnectors(connectorSettingsFromConfig(options.config)),
     inventory: options.inventory ?? new InventoryService(options.db, options.logger),
+    products: new ProductService(options.db),
     routing: { kinds: options.config.routing.kinds, priorities: options.config.routing.priorities },
     returnWindowDays: options.config.returnWindowDays,
   };
@@ -83,6 +86,8 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
   const loyalty: JobPolicy = { maxAttempts: 5, backoffBaseMs: 1000, backoffCapMs: options.config.flowBackoffCapMs };
   registry.register<{ orderId: string }>(FLOW_JOBS.loyalty, (payload, context) => awardLoyalty(deps, payload, context), loyalty);
   registry.register<ReversalPayload>(FLOW_JOBS.loyaltyReversal, (payload, context) => reverseLoyalty(deps, payload, context), loyalty);
+  // The product catalogue's sync from the ERP (docs/products.md).
+  if (deps.products) registerProductSync(registry, { db: deps.db, config: options.config, erp: deps.connectors.erp, products: deps.products });
   registry.subscribe({ name: 'order-placed', types: [EVENT_TYPES.orderCreated], lane: 'critical', handle: (event) => startOnOrderCreated(deps, event) });
   registry.subscribe({
     name: 'backorder-retry',

@@ -1,3 +1,4 @@
+import { PRODUCT_HOLD_CODES } from '../domain/errors.ts';
 import { z } from 'zod';
 import { EVENT_TYPES } from './cloud-event.ts';
 import { BalanceAfter, LedgerEntry, Reservation } from './inventory.ts';
@@ -20,7 +21,15 @@ export const OrderCreatedData = Order;
 
 export const OrderOnHoldData = z
   .discriminatedUnion('reason', [
-    z.object({ orderId, reason: z.literal('validation'), problems: z.array(z.string()).meta({ description: 'What is wrong with the order, one sentence each.' }) }),
+    z.object({
+      orderId,
+      reason: z.literal('validation'),
+      problems: z.array(z.string()).meta({ description: 'What is wrong with the order, one sentence each.' }),
+      products: z
+        .array(z.object({ code: z.enum([PRODUCT_HOLD_CODES.unknownSku, PRODUCT_HOLD_CODES.inactive]), sku: z.string() }))
+        .optional()
+        .meta({ description: 'Lines the product catalogue holds, with a stable code each (docs/products.md).' }),
+    }),
     z.object({ orderId, reason: z.literal('fraud'), reasons: z.array(z.object({ code: z.string(), message: z.string() })) }),
     z.object({ orderId, reason: z.literal('exception'), exception: OrderException.omit({ kind: true }) }),
   ])

@@ -21,6 +21,8 @@ export function testEnvironment(databaseUrl: string | undefined, extra: Record<s
     LOG_LEVEL: 'warn',
     // `start` would run sandboxes on fixed ports; tests bring their own (test/support/flows.ts).
     SYNCLINE_SANDBOXES: 'off',
+    // No scheduled catalogue sync: the catalogue check applies only where a test loads a catalogue (docs/products.md).
+    SYNCLINE_PRODUCT_SYNC_SECONDS: '0',
     ...extra,
   };
 }

@@ -153,3 +153,15 @@ export const driftReportExample = {
   summary: { lines: 1, drifting: 1, unitsOver: 0, unitsShort: 2 },
   lines: [{ sku: 'TEE-M-BLK', location: 'WH-EAST', ours: 120, theirs: 118, difference: -2, openReservations: 0 }],
 };
+
+export const productExample = {
+  sku: 'SKU-RED',
+  name: 'Red mug',
+  unitOfMeasure: 'u',
+  barcodes: ['4006381333931'],
+  taxCategory: 'Retail goods',
+  listPrice: '25.00',
+  active: true,
+  connectionIds: { erp: '2' },
+  updatedAt: at,
+};

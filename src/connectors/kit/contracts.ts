@@ -1,4 +1,5 @@
 import type { Address, Order } from '../../model/order.ts';
+import type { ProductRecord } from '../../model/product.ts';
 import type { CallContext } from './http-client.ts';
 
 /**
@@ -130,6 +131,20 @@ export interface ErpConnector {
   /** Posts a return as a return sale: goods back into stock (when restocked) and a posted credit note. */
   postReturn(input: ErpReturnInput, context?: CallContext): Promise<ErpReturnResult>;
   stockLevels(skus: string[], context?: CallContext): Promise<ErpStockLevel[]>;
+  /**
+   * The item master, a page at a time: products (active or not) the ERP created or changed at or
+   * after `since` (its own modification time, ISO 8601 UTC; null: every product), in a stable
+   * order (offset paging stays correct while records change: a change only moves a stamp forward).
+   */
+  productsChangedSince?(since: string | null, page: { offset: number; limit: number }, context?: CallContext): Promise<ErpProductPage>;
+}
+
+/** A page of the ERP's item master; `modifiedAt` is the ERP's latest modification time of the record (ISO 8601 UTC). */
+export interface ErpProductPage {
+  products: (ProductRecord & { modifiedAt: string | null })[];
+  /** Products the ERP has but Syncline cannot take (no code, or a code that is not a valid SKU). */
+  skipped: { externalId: string; reason: string }[];
+  more: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

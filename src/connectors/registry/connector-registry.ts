@@ -33,12 +33,40 @@ export interface SystemConnector {
 const url = z.url('must be a URL such as https://erp.example.com');
 const secret = (min: number) => z.string().min(min, `must be at least ${min} characters`);
 
+/** An ERP product code a charge posts as; null: the charge is not posted as a line. */
+const chargeProduct = z.string().min(1, 'must be an ERP product code').nullable().optional();
+
+/**
+ * The Tryton ERP's options (docs/connections.md): where it is, and how orders post there. `charges`
+ * names the ERP products shipping and discounts post as (default: SHIP and DISC; `config check`
+ * and start-up name any the ERP lacks); `paymentTerm` the ERP's payment term id for new sales
+ * (default: the customer's). The SYNCLINE_ERP_* variables are the shorthand for the same.
+ */
+const trytonOptions = z
+  .strictObject({
+    url,
+    database: z.string().min(1),
+    login: z.string().min(1),
+    password: z.string().min(1),
+    charges: z.strictObject({ shipping: chargeProduct, discount: chargeProduct }).optional(),
+    paymentTerm: z.number().int().min(1).optional(),
+    warehouse: z.number().int().min(1).optional(),
+    shortStock: z.enum(['acknowledge', 'hold']).optional(),
+    pricesIncludeTax: z.union([z.literal('auto'), z.boolean()]).optional(),
+  })
+  .transform(({ charges, paymentTerm, warehouse, ...rest }) => ({
+    ...rest,
+    ...(charges ? { chargeProducts: charges } : {}),
+    ...(paymentTerm !== undefined ? { paymentTermId: paymentTerm } : {}),
+    ...(warehouse !== undefined ? { warehouseId: warehouse } : {}),
+  }));
+
 /** The system connectors, by connector name. */
 export const SYSTEM_CONNECTORS: readonly SystemConnector[] = [
   {
     connector: 'tryton',
     kind: 'erp',
-    options: z.strictObject({ url, database: z.string().min(1), login: z.string().min(1), password: z.string().min(1) }),
+    options: trytonOptions,
     secretOptions: ['password'],
   },
   { connector: 'wms', kind: 'wms', options: z.strictObject({ url, webhookSecret: secret(16) }), secretOptions: ['webhookSecret'] },

@@ -40,12 +40,56 @@ export class TrytonDate {
   }
 }
 
-/** JSON.parse reviver that turns Tryton's tagged objects into TrytonDecimal / TrytonDate. */
+/**
+ * A Tryton datetime: naive, in UTC (trytond stores `create_date` / `write_date` as the server's
+ * UTC time). Wire: {"__class__":"datetime","year":…,"month":…,"day":…,"hour":…,"minute":…,"second":…,"microsecond":…}.
+ */
+export class TrytonDateTime {
+  /** Microseconds since the epoch: exact, and comparable without parsing strings. */
+  readonly micros: bigint;
+  constructor(micros: bigint) {
+    this.micros = micros;
+  }
+  static fromIso(iso: string): TrytonDateTime {
+    const match = /\.(\d{1,6})Z$/.exec(iso);
+    const millis = Date.parse(iso);
+    if (Number.isNaN(millis)) throw new RangeError(`not a date-time: ${iso}`);
+    const fraction = match ? BigInt(match[1]!.padEnd(6, '0')) : 0n;
+    return new TrytonDateTime(BigInt(Math.floor(millis / 1000)) * 1_000_000n + fraction);
+  }
+  static now(): TrytonDateTime {
+    return new TrytonDateTime(BigInt(Date.now()) * 1000n);
+  }
+  /** ISO 8601 in UTC with microseconds, e.g. 2026-12-01T21:57:57.295689Z. */
+  toIso(): string {
+    const seconds = new Date(Number(this.micros / 1_000_000n) * 1000).toISOString().slice(0, 19);
+    return `${seconds}.${String(this.micros % 1_000_000n).padStart(6, '0')}Z`;
+  }
+  toJSON() {
+    const d = new Date(Number(this.micros / 1000n));
+    return {
+      __class__: 'datetime',
+      year: d.getUTCFullYear(),
+      month: d.getUTCMonth() + 1,
+      day: d.getUTCDate(),
+      hour: d.getUTCHours(),
+      minute: d.getUTCMinutes(),
+      second: d.getUTCSeconds(),
+      microsecond: Number(this.micros % 1_000_000n),
+    };
+  }
+}
+
+/** JSON.parse reviver that turns Tryton's tagged objects into TrytonDecimal / TrytonDate / TrytonDateTime. */
 export function trytonReviver(_key: string, value: unknown): unknown {
   if (value && typeof value === 'object' && '__class__' in value) {
     const tagged = value as Record<string, unknown>;
     if (tagged.__class__ === 'Decimal' && typeof tagged.decimal === 'string') return new TrytonDecimal(tagged.decimal);
     if (tagged.__class__ === 'date') return new TrytonDate(Number(tagged.year), Number(tagged.month), Number(tagged.day));
+    if (tagged.__class__ === 'datetime') {
+      const seconds = Date.UTC(Number(tagged.year), Number(tagged.month) - 1, Number(tagged.day), Number(tagged.hour ?? 0), Number(tagged.minute ?? 0), Number(tagged.second ?? 0)) / 1000;
+      return new TrytonDateTime(BigInt(seconds) * 1_000_000n + BigInt(Number(tagged.microsecond ?? 0)));
+    }
   }
   return value;
 }

@@ -4,6 +4,7 @@ export const SCOPES = [
   'orders:write',
   'inventory:read',
   'inventory:write',
+  'products:read',
   'ops:read',
   'ops:write',
   'events:read',

@@ -63,16 +63,20 @@ function validateStep(deps: FlowDeps): FlowStep<PlacedState> {
     id: 'order.validate',
     system: 'syncline',
     async forward({ order, flow }, run): Promise<StepOutcome> {
-      const problems = await validationProblems(order, deps);
+      // The catalogue's verdict per SKU (unknown or inactive), with stable codes (docs/products.md).
+      const catalogue = deps.products ? await deps.products.holds(order.lines.map((l) => l.sku)) : [];
+      const problems = [...(await validationProblems(order, deps)), ...catalogue.map((h) => h.message)];
       if (problems.length > 0 && !flow.hold_released_at) {
+        const products = catalogue.map(({ code, sku }) => ({ code, sku }));
+        const extra = products.length ? { products } : {};
         return {
           kind: 'stop',
           outcome: 'failed',
-          detail: { problems },
+          detail: { problems, ...extra },
           apply: async (tx) => {
             if (await advance(tx, order.id, 'on_hold', ['received'])) {
-              await updateOrderFlow(tx, order.id, { hold_reason: { kind: 'validation', problems } });
-              await appendEvents(tx, [orderEvent(ORDER_EVENT_TYPES.onHold, order.id, run.correlationId, { reason: 'validation', problems })]);
+              await updateOrderFlow(tx, order.id, { hold_reason: { kind: 'validation', problems, ...extra } });
+              await appendEvents(tx, [orderEvent(ORDER_EVENT_TYPES.onHold, order.id, run.correlationId, { reason: 'validation', problems, ...extra })]);
             }
           },
         };

@@ -7,6 +7,7 @@ import type {
   ErpConnector,
   ErpInvoice,
   ErpPostResult,
+  ErpProductPage,
   ErpReturnInput,
   ErpReturnResult,
   ErpSale,
@@ -18,6 +19,7 @@ import type {
 import { assertErpTotalMatches } from '../../kit/erp-amounts.ts';
 import { decimalOf, TrytonDate, TrytonDecimal } from '../tryton-wire.ts';
 import { TrytonRpc, type TrytonRpcOptions } from './json-rpc.ts';
+import { trytonProductsChangedSince } from './tryton-products.ts';
 
 /**
  * The ERP connector for Tryton: canonical orders become Tryton sales whose
@@ -208,6 +210,10 @@ export class TrytonClient implements ErpConnector {
       { locations: [this.#warehouse] },
     );
     return rows.map((r) => ({ sku: String(r.code), quantity: Number(r.quantity), forecastQuantity: Number(r.forecast_quantity) }));
+  }
+
+  async productsChangedSince(since: string | null, page: { offset: number; limit: number }, context: CallContext = {}): Promise<ErpProductPage> {
+    return trytonProductsChangedSince(this.rpc, since, page, context);
   }
 
   // ---- parties --------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ export interface ProductSeed {
 
 /** Models and fields whose values point at other models (for dotted domains and reads). */
 export const RELATIONS: Record<string, Record<string, string>> = {
+  'product.product': { template: 'product.template', identifiers: 'product.identifier' },
   'party.party': { addresses: 'party.address', contact_mechanisms: 'party.contact_mechanism' },
   'party.address': { party: 'party.party' },
   'sale.sale': { party: 'party.party', lines: 'sale.line' },
@@ -70,6 +71,10 @@ export const RELATIONS: Record<string, Record<string, string>> = {
 
 export const SUPPORTED_MODELS = [
   'product.product',
+  'product.template',
+  'product.identifier',
+  'product.uom',
+  'product.category',
   'party.party',
   'party.address',
   'party.contact_mechanism',

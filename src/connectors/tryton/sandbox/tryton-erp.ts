@@ -1,5 +1,5 @@
 import { toScaled } from '../../../model/money.ts';
-import { TrytonDate, TrytonDecimal } from '../tryton-wire.ts';
+import { decimalOf, TrytonDate, TrytonDateTime, TrytonDecimal } from '../tryton-wire.ts';
 import {
   AMOUNT_SCALE,
   dec,
@@ -49,6 +49,8 @@ export class TrytonErp {
       this.insert('country.country', { code, name, rec_name: name });
     }
     this.insert('account.invoice.payment_term', { name: 'Direct', rec_name: 'Direct' });
+    this.insert('product.uom', { name: 'Unit', symbol: 'u', rec_name: 'Unit' });
+    this.insert('product.category', { name: 'Retail goods', accounting: 1, rec_name: 'Retail goods' });
     this.insert('account.tax', { name: '10% Sales Tax', type: 'percentage', rate: new TrytonDecimal('0.10'), rec_name: '10% Sales Tax' });
     this.seedProducts([
       { code: 'SHIP', name: 'Shipping', type: 'service', listPrice: '0' },
@@ -72,7 +74,8 @@ export class TrytonErp {
   insert(model: string, values: Record<string, unknown>): Rec {
     const id = this.#nextId.get(model) ?? 1;
     this.#nextId.set(model, id + 1);
-    return this.#put(model, { ...values, id, create_date: new Date().toISOString() });
+    // Stamps as a real server keeps them (naive UTC, microseconds); the item master's sync reads them.
+    return this.#put(model, { ...values, id, create_date: TrytonDateTime.now(), write_date: null });
   }
 
   get(model: string, id: number): Rec {
@@ -93,10 +96,16 @@ export class TrytonErp {
       const existing = [...this.table('product.product').values()].find((p) => p.code === seed.code);
       if (existing) {
         if (seed.quantity !== undefined) existing.on_hand = seed.quantity;
-        if (seed.listPrice !== undefined) existing.list_price = new TrytonDecimal(seed.listPrice);
+        if (seed.listPrice !== undefined) this.write('product.template', [existing.template as number], { list_price: new TrytonDecimal(seed.listPrice) });
         return existing;
       }
+      // As a real Tryton 6.0: a variant of its own template, whose account category carries the tax.
+      const template = this.insert('product.template', { name: seed.name ?? seed.code, active: 1 });
       return this.insert('product.product', {
+        template: template.id,
+        account_category: 1,
+        identifiers: [],
+        active: 1,
         code: seed.code,
         name: seed.name ?? seed.code,
         rec_name: `[${seed.code}] ${seed.name ?? seed.code}`,
@@ -275,6 +284,13 @@ export class TrytonErp {
         return vlist.map((values) => this.#createAddress(values.party as number, values));
       case 'sale.sale':
         return vlist.map((values) => this.#createSale(values));
+      case 'product.identifier':
+        return vlist.map((values) => {
+          const product = this.get('product.product', Number(values.product));
+          const identifier = this.insert('product.identifier', { product: product.id, type: values.type ?? null, code: String(values.code ?? '') });
+          (product.identifiers as number[]).push(identifier.id);
+          return identifier.id;
+        });
       case 'res.user.warning':
         return vlist.map((values) => this.insert('res.user.warning', { user: values.user ?? 1, name: String(values.name), always: values.always ? 1 : 0 }).id);
       default:
@@ -285,6 +301,8 @@ export class TrytonErp {
   /** model.write: only the fields the integration writes (references and move quantities). */
   write(model: string, ids: number[], values: Record<string, unknown>): void {
     const allowed: Record<string, string[]> = {
+      'product.product': ['active'],
+      'product.template': ['name', 'list_price', 'active'],
       'stock.shipment.out': ['reference'],
       'stock.shipment.out.return': ['reference'],
       'stock.move': ['quantity'],
@@ -304,6 +322,18 @@ export class TrytonErp {
           if (typeof value !== 'number' || value < 0) throw new TrytonUserError('The quantity of a move must be positive.');
         }
         rec[field] = value;
+      }
+      if (model === 'product.product' || model === 'product.template') rec.write_date = TrytonDateTime.now();
+      // The sandbox keeps a template's name and price on its variants (a real server computes them from the template).
+      if (model === 'product.template') {
+        for (const product of this.table('product.product').values()) {
+          if (product.template !== id) continue;
+          if ('name' in values) {
+            product.name = values.name;
+            product.rec_name = `[${String(product.code)}] ${String(values.name)}`;
+          }
+          if ('list_price' in values) product.list_price = new TrytonDecimal(decimalOf(values.list_price));
+        }
       }
     }
   }

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { createSandboxApp, installAnswerDelays, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
 import type { FaultRenderer } from '../../kit/faults.ts';
-import { parseTrytonJson, type JsonRpcError } from '../tryton-wire.ts';
+import { parseTrytonJson, TrytonDateTime, type JsonRpcError } from '../tryton-wire.ts';
 import { TrytonErp } from './tryton-erp.ts';
 import { SUPPORTED_MODELS, TrytonForbidden, TrytonUserError, TrytonUserWarning, type ProductSeed, type Rec } from './tryton-data.ts';
 
@@ -37,6 +37,12 @@ const renderFault: FaultRenderer = (_kind, status, message) => ({ contentType: '
 type Domain = unknown[];
 
 function compare(op: string, actual: unknown, expected: unknown): boolean {
+  // Datetimes (create_date, write_date) compare by time; null is below every time, as in SQL it matches no comparison.
+  if (expected instanceof TrytonDateTime && ['<', '<=', '>', '>='].includes(op)) {
+    if (!(actual instanceof TrytonDateTime)) return false;
+    const [a, b] = [actual.micros, expected.micros];
+    return op === '<' ? a < b : op === '<=' ? a <= b : op === '>' ? a > b : a >= b;
+  }
   const text = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'object' && 'decimal' in (v as object) ? (v as { decimal: string }).decimal : String(v));
   const like = (pattern: unknown, insensitive: boolean) => {
     const source = String(pattern).replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.');
@@ -89,7 +95,9 @@ function matches(erp: TrytonErp, model: string, rec: Rec, domain: Domain, contex
 }
 
 function search(erp: TrytonErp, model: string, domain: Domain, offset: number, limit: number | null, order: unknown, context: Record<string, unknown>): Rec[] {
-  let records = [...erp.table(model).values()].filter((rec) => matches(erp, model, rec, domain, context));
+  // Like Tryton, records with an `active` field are searched among the active ones unless the context says active_test: false.
+  const activeOnly = context.active_test !== false;
+  let records = [...erp.table(model).values()].filter((rec) => !(activeOnly && 'active' in rec && !rec.active) && matches(erp, model, rec, domain, context));
   const orders: [string, string][] = Array.isArray(order) && order.length ? (order as [string, string][]) : [['id', 'ASC']];
   records = records.sort((a, b) => {
     for (const [field, direction] of orders) {

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../../config/config.ts';
+import type { ErpConnector } from '../../connectors/kit/contracts.ts';
+import type { ProductService } from '../../domain/products/product.service.ts';
+import type { RuntimeRegistry } from '../../runtime/registry.ts';
+import type { JobSpec } from '../../runtime/runtime.ts';
+import { enqueue } from '../../runtime/queue.ts';
+import type { Database } from '../../store/database.ts';
+import { TARGETS } from '../flow-deps.ts';
+
+/**
+ * The product catalogue's scheduled sync (docs/products.md): one `products.sync` job per ERP
+ * connection and time slot of `productSyncSeconds`, on the ERP's target so that the ERP's quota
+ * and breaker apply. The first runs at start; each run enqueues the next slot's job before it
+ * reads anything, so a failed run (a dead letter) never ends the schedule.
+ */
+
+export const PRODUCT_JOBS = { sync: 'products.sync' } as const;
+
+interface SyncPayload {
+  connectionId: string;
+}
+
+/** The ERP connection the catalogue is synced from: its id in syncline.yaml, else "erp". */
+export function erpConnectionId(config: Config): string {
+  return config.connections.connections.find((c) => c.kind === 'erp')?.id ?? 'erp';
+}
+
+const slotOf = (everySeconds: number, now = Date.now()) => Math.floor(now / 1000 / everySeconds);
+
+function syncJob(connectionId: string, everySeconds: number, slot: number, correlationId: string, runAt: Date): JobSpec {
+  return {
+    type: PRODUCT_JOBS.sync,
+    payload: { connectionId } satisfies SyncPayload,
+    lane: 'bulk',
+    target: TARGETS.erp,
+    jobKey: `products-sync:${connectionId}:${everySeconds}:${slot}`,
+    runAt,
+    correlationId,
+  };
+}
+
+/** Registers the sync job's handler (a full load can take a while: 30 minutes before it is abandoned). */
+export function registerProductSync(registry: RuntimeRegistry, deps: { db: Database; config: Config; erp: ErpConnector; products: ProductService }): void {
+  const everySeconds = deps.config.productSyncSeconds;
+  registry.register<SyncPayload>(
+    PRODUCT_JOBS.sync,
+    async (payload, context) => {
+      // Every attempt: its job key makes the next slot's job exist once, however often this runs.
+      if (everySeconds > 0) {
+        const next = slotOf(everySeconds) + 1;
+        await enqueue(deps.db, syncJob(payload.connectionId, everySeconds, next, context.correlationId, new Date(next * everySeconds * 1000)));
+      }
+      const report = await deps.products.sync(deps.erp, payload.connectionId, { correlationId: context.correlationId, signal: context.signal, target: context.target(TARGETS.erp) });
+      const { skipped, ...summary } = report;
+      context.logger.info({ ...summary, skipped: skipped.length }, `product catalogue synced from ${payload.connectionId} (${report.kind}): ${report.read} read, ${report.changed} changed`);
+    },
+    { maxAttempts: 5, backoffBaseMs: 5000, timeoutMs: 1_800_000 },
+  );
+}
+
+/** Enqueues the first scheduled sync (now), unless the schedule is off (productSyncSeconds 0). */
+export async function startProductSyncJobs(db: Database, config: Config): Promise<void> {
+  const everySeconds = config.productSyncSeconds;
+  if (everySeconds <= 0) return;
+  await enqueue(db, syncJob(erpConnectionId(config), everySeconds, slotOf(everySeconds), randomUUID(), new Date()));
+}
