@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config/config.ts';
 import { connectorSettingsFromConfig } from '../src/connectors/connector-settings.ts';
-import { createConnectors } from '../src/connectors/connectors.ts';
+import { createConnectors, type TrytonErpSettings } from '../src/connectors/connectors.ts';
 import { canonicalOrder } from '../src/connectors/kit/contract-fixtures.ts';
 import { runSyncline } from './support/cli.ts';
 import { writeConnectionsFile } from './support/connections.ts';
@@ -64,7 +64,7 @@ connections:
     assert.match(checked.stdout, /erp-main \(tryton\) .*"password":"\*\*\*\*\*\*\*\*".*"chargeProducts":\{"shipping":"FEE","discount":"DISC"\},"paymentTermId":\d+/);
 
     const config = loadConfig(testEnvironment(undefined, { SYNCLINE_CONFIG: path, ERP_PASSWORD: server.password }));
-    assert.deepEqual(config.systems.erp?.chargeProducts, { shipping: 'FEE', discount: 'DISC' });
+    assert.deepEqual((config.systems.erp as TrytonErpSettings | undefined)?.chargeProducts, { shipping: 'FEE', discount: 'DISC' });
     const erp = createConnectors(connectorSettingsFromConfig(config)).erp;
     // Tax-included prices that divide evenly by the 10 % tax: 25.00 + 5.00 shipping, plus 3.00 tax.
     const order = canonicalOrder({ lines: [{ sku: 'SKU-RED', quantity: 1, unitPrice: '27.50' }], shipping: '5.50' });
@@ -88,7 +88,7 @@ connections:
         SYNCLINE_ERP_PAYMENT_TERM: String(net30),
       }),
     );
-    assert.deepEqual(shorthand.systems.erp?.chargeProducts, { shipping: 'FEE', discount: 'DISC' });
-    assert.equal(shorthand.systems.erp?.paymentTermId, net30);
+    assert.deepEqual((shorthand.systems.erp as TrytonErpSettings | undefined)?.chargeProducts, { shipping: 'FEE', discount: 'DISC' });
+    assert.equal((shorthand.systems.erp as TrytonErpSettings | undefined)?.paymentTermId, net30);
   });
 });

@@ -1,7 +1,7 @@
 import { connectorRegistry, maskSecrets, SYSTEM_KINDS } from '../connectors/registry/connector-registry.ts';
 import { checkConnectionsFile, connectionsFilePath } from '../config/connections-file.ts';
 import type { ConnectorSettings } from '../connectors/connectors.ts';
-import { checkErpSetup, erpSetupProblemText } from '../connectors/connectors.ts';
+import { checkErpSetup, erpAddress, erpSetupProblemText } from '../connectors/connectors.ts';
 
 export const CONFIG_USAGE = `  config check [file] [--offline]
                                  check a connections file (default: SYNCLINE_CONFIG, else ./syncline.yaml):
@@ -22,7 +22,7 @@ async function erpProblems(index: number, settings: ConnectorSettings['erp']): P
       return `${prefix}${option ? `.options.${option}` : ''}: ${message}`;
     });
   } catch (error) {
-    return [`${prefix}: the ERP at ${settings.url} could not be asked about its products, payment term and warehouse (${(error as Error).message}); run again when it answers, or use --offline`];
+    return [`${prefix}: the ERP at ${erpAddress(settings)} could not be asked about its products, payment term and warehouse (${(error as Error).message}); run again when it answers, or use --offline`];
   }
 }
 

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.ts';
 import { connectorSettingsFromConfig } from '../connectors/connector-settings.ts';
-import { createConnectors } from '../connectors/connectors.ts';
+import { createConnectors, erpAddress } from '../connectors/connectors.ts';
 import { SynclineError } from '../domain/errors.ts';
 import { ProductService, type SyncReport } from '../domain/products/product.service.ts';
 import { TARGETS } from '../flows/flow-deps.ts';
@@ -63,7 +63,7 @@ export async function runProductsCommand(args: string[], config: Config): Promis
     if (values.json) console.log(JSON.stringify(report, null, 2));
     else {
       console.log(
-        `products sync from ${connectionId} (${settings.url}): ${report.kind === 'full' ? 'full load' : `changes since ${report.since}`}: ` +
+        `products sync from ${connectionId} (${erpAddress(settings)}): ${report.kind === 'full' ? 'full load' : `changes since ${report.since}`}: ` +
           `${report.read} read, ${report.changed} changed, ${report.skipped.length} skipped, in ${(report.durationMs / 1000).toFixed(1)} s; next run reads from ${report.cursor ?? 'the start'}`,
       );
       for (const s of report.skipped) console.log(`  skipped ERP product ${s.externalId}: ${s.reason}`);
@@ -71,7 +71,7 @@ export async function runProductsCommand(args: string[], config: Config): Promis
     return 0;
   } catch (error) {
     const code = error instanceof SynclineError ? ` [${error.code}]` : '';
-    console.error(`syncline products: the sync from ${connectionId} at ${settings.url} failed${code}: ${(error as Error).message}`);
+    console.error(`syncline products: the sync from ${connectionId} at ${erpAddress(settings)} failed${code}: ${(error as Error).message}`);
     return 1;
   } finally {
     await db.close();

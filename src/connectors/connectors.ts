@@ -30,6 +30,11 @@ export interface Connectors {
   wmsWebhookSecret: string;
 }
 
+/** Where the configured ERP answers, for messages (never with credentials). */
+export function erpAddress(settings: ConnectorSettings['erp']): string {
+  return 'connector' in settings && settings.connector === BUSINESS_CENTRAL ? (settings.baseUrl ?? 'https://api.businesscentral.dynamics.com') : (settings as TrytonErpSettings).url;
+}
+
 /** The ERP client of the configured connector. */
 export function createErpClient(settings: ConnectorSettings['erp']): ErpConnector {
   return 'connector' in settings && settings.connector === BUSINESS_CENTRAL ? createBusinessCentralClient(settings) : createTrytonClient(settings as TrytonErpSettings);
