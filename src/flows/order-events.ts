@@ -1,6 +1,8 @@
 import type { z } from 'zod';
 import {
+  OrderAmendedData,
   OrderBackorderedData,
+  OrderChannelUpdateAfterReleaseData,
   OrderCancelledData,
   OrderChannelRefundedData,
   OrderCompletedData,
@@ -32,6 +34,10 @@ export const ORDER_EVENT_TYPES = {
   returned: 'order.returned',
   /** A refund taken in a sales channel (channel connections). */
   channelRefunded: 'order.channel_refunded',
+  /** A channel's change to an order before release was applied (docs/adr/0023). */
+  amended: 'order.amended',
+  /** A channel changed an order after release: reported, not applied. */
+  channelUpdateAfterRelease: 'order.channel_update_after_release',
 } as const;
 
 /** The payload schema of each order lifecycle event (src/model/events.ts). */
@@ -48,6 +54,8 @@ export const ORDER_EVENT_PAYLOADS = {
   [ORDER_EVENT_TYPES.paymentFailed]: OrderPaymentFailedData,
   [ORDER_EVENT_TYPES.returned]: OrderReturnedData,
   [ORDER_EVENT_TYPES.channelRefunded]: OrderChannelRefundedData,
+  [ORDER_EVENT_TYPES.amended]: OrderAmendedData,
+  [ORDER_EVENT_TYPES.channelUpdateAfterRelease]: OrderChannelUpdateAfterReleaseData,
 } as const satisfies Record<OrderEventType, z.ZodType>;
 
 export type OrderEventType = (typeof ORDER_EVENT_TYPES)[keyof typeof ORDER_EVENT_TYPES];
