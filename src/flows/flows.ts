@@ -15,6 +15,7 @@ import { awardLoyalty, reverseLoyalty, type ReversalPayload } from './loyalty/lo
 import { placeOrder, placementDeadLettered, releaseOrder, retryBackorders, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
 import { processReturn, returnDeadLettered } from './return/return.flow.ts';
 import { invoiceDeadLettered, invoiceOrder, recordShipment, shipmentDeadLettered } from './shipment/shipment.flow.ts';
+import { amendOrder, amendmentService, type AmendPayload } from './amendment/amendment.flow.ts';
 
 /**
  * Registers the order lifecycle flows with a worker: their job handlers, the outbox
@@ -83,6 +84,8 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
   const loyalty: JobPolicy = { maxAttempts: 5, backoffBaseMs: 1000, backoffCapMs: options.config.flowBackoffCapMs };
   registry.register<{ orderId: string }>(FLOW_JOBS.loyalty, (payload, context) => awardLoyalty(deps, payload, context), loyalty);
   registry.register<ReversalPayload>(FLOW_JOBS.loyaltyReversal, (payload, context) => reverseLoyalty(deps, payload, context), loyalty);
+  const amendments = amendmentService(deps.db, deps.inventory);
+  registry.register<AmendPayload>(FLOW_JOBS.amend, (payload, context) => amendOrder(amendments, payload, context), flowPolicy);
   registry.subscribe({ name: 'order-placed', types: [EVENT_TYPES.orderCreated], lane: 'critical', handle: (event) => startOnOrderCreated(deps, event) });
   registry.subscribe({
     name: 'backorder-retry',

@@ -17,10 +17,11 @@ import {
 import { newId } from '../model/ids.ts';
 import type { NewEvent } from '../runtime/outbox/outbox.ts';
 import { currentTraceparent } from '../observability/tracing.ts';
+import { AMENDMENT_EVENT_TYPES } from '../domain/orders/order-amendment.service.ts';
 
 /** Order lifecycle events the flows publish through the outbox (beside order.created from intake). */
 export const ORDER_EVENT_TYPES = {
-  onHold: 'order.on_hold',
+  onHold: AMENDMENT_EVENT_TYPES.onHold,
   /** A flow after release (shipment, invoice, return) failed for good; the order kept its status. */
   exception: 'order.exception',
   backordered: 'order.backordered',
@@ -35,9 +36,9 @@ export const ORDER_EVENT_TYPES = {
   /** A refund taken in a sales channel (channel connections). */
   channelRefunded: 'order.channel_refunded',
   /** A channel's change to an order before release was applied (docs/adr/0023). */
-  amended: 'order.amended',
+  amended: AMENDMENT_EVENT_TYPES.amended,
   /** A channel changed an order after release: reported, not applied. */
-  channelUpdateAfterRelease: 'order.channel_update_after_release',
+  channelUpdateAfterRelease: AMENDMENT_EVENT_TYPES.channelUpdateAfterRelease,
 } as const;
 
 /** The payload schema of each order lifecycle event (src/model/events.ts). */

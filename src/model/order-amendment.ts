@@ -6,9 +6,9 @@ import { z } from 'zod';
  * on the order, the change names only the field.
  */
 
-export const AmendedField = z.enum(['shippingAddress', 'billingAddress', 'contact', 'payments', 'notes']).meta({
+export const AmendedField = z.enum(['shippingAddress', 'billingAddress', 'contact', 'payments', 'totals', 'notes']).meta({
   id: 'AmendedField',
-  description: 'A part of the order that differs: shippingAddress, billingAddress, contact (the customer e-mail, name or phone), payments (the channel now reports it paid), notes.',
+  description: 'A part of the order that differs: shippingAddress, billingAddress, contact (the customer e-mail, name or phone), payments (what the channel reports paid), totals (shipping, tax or discount), notes.',
 });
 export type AmendedField = z.infer<typeof AmendedField>;
 
