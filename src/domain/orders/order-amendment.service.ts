@@ -5,7 +5,7 @@ import { newId } from '../../model/ids.ts';
 import type { Order, OrderStatus, OrderSubmission } from '../../model/order.ts';
 import type { AmendmentChanges } from '../../model/order-amendment.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
-import { appendTimeline, lockOrderStatus, transitionOrder } from '../../store/orders/order-status.ts';
+import { appendTimeline, lockOrderStatus, readOrderStatus, transitionOrder } from '../../store/orders/order-status.ts';
 import { readFulfilments, readOrderFlow, updateOrderFlow } from '../../store/orders/order-lifecycle-queries.ts';
 import {
   decideAmendment,
@@ -181,8 +181,9 @@ export class OrderAmendmentService {
     });
   }
 
-  /** The order's amendments, oldest first. */
-  list(orderId: string): Promise<AmendmentRow[]> {
+  /** The order's amendments, oldest first; undefined when there is no such order. */
+  async list(orderId: string): Promise<AmendmentRow[] | undefined> {
+    if (!(await readOrderStatus(this.#db, orderId))) return undefined;
     return listAmendments(this.#db, orderId);
   }
 
