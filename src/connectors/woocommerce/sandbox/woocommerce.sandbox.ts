@@ -483,6 +483,13 @@ export async function startWooSandbox(options: WooSandboxOptions): Promise<Runni
     }
   };
 
+  const reduceStock = (order: WireOrder) => {
+    for (const item of order.line_items) {
+      const target = stockItemOf(item);
+      if (target && target.manage_stock === true && target.stock_quantity !== null) target.stock_quantity -= item.quantity;
+    }
+  };
+
   const setStatus = (order: WireOrder, status: WireOrder['status']) => {
     if (order.status === status) return;
     const at = now();
@@ -491,6 +498,14 @@ export async function startWooSandbox(options: WooSandboxOptions): Promise<Runni
       order.date_completed = local(at);
     }
     if ((status === 'cancelled' || status === 'refunded') && order.date_paid_gmt) restock(order);
+    // WooCommerce sets date_paid when an order reaches processing or completed (WC_Order::maybe_set_date_paid)
+    // and reduces stock once it is paid (wc_maybe_reduce_stock_levels): an unpaid order paid later.
+    if ((status === 'processing' || status === 'completed') && !order.date_paid_gmt) {
+      order.date_paid = local(at);
+      order.date_paid_gmt = isoToGmt(at);
+      if (!order.transaction_id) order.transaction_id = `ch_${randomBytes(8).toString('hex')}`;
+      reduceStock(order);
+    }
     order.status = status;
     addNote(order.id, `Order status changed to ${status}.`, false);
   };
@@ -653,12 +668,7 @@ export async function startWooSandbox(options: WooSandboxOptions): Promise<Runni
       _links: { self: [{ href: `https://shop.example.com${WC_API}/orders/${id}` }], collection: [{ href: `https://shop.example.com${WC_API}/orders` }] },
     };
     // A paid order reduces stock (wc_maybe_reduce_stock_levels).
-    if (paid) {
-      for (const item of lineItems) {
-        const target = stockItemOf(item);
-        if (target && target.manage_stock === true && target.stock_quantity !== null) target.stock_quantity -= item.quantity;
-      }
-    }
+    if (paid) reduceStock(order);
     state.orders.set(id, order);
     return order;
   };
