@@ -32,9 +32,9 @@ export const AmendmentChanges = z
   .meta({ id: 'AmendmentChanges' });
 export type AmendmentChanges = z.infer<typeof AmendmentChanges>;
 
-export const AmendmentStatus = z.enum(['applied', 'held', 'reported', 'rejected', 'superseded']).meta({
+export const AmendmentStatus = z.enum(['pending', 'unchanged', 'applied', 'held', 'reported', 'rejected', 'superseded']).meta({
   id: 'AmendmentStatus',
-  description: 'applied: the order was changed; held: waiting for review; reported: after release, not applied; rejected: an operator kept the order as it was; superseded: a newer change came in.',
+  description: 'pending: received, not taken in yet; unchanged: nothing that matters differed; applied: the order was changed; held: waiting for review; reported: after release, not applied; rejected: an operator kept the order as it was; superseded: a newer change came in.',
 });
 export type AmendmentStatus = z.infer<typeof AmendmentStatus>;
 

@@ -12,10 +12,12 @@ import {
   insertAmendment,
   listAmendments,
   newerVersionSeen,
+  pendingAmendments,
   readAmendment,
   replaceLineStates,
   saveOrderDocument,
   setFulfilmentLines,
+  settleAmendment,
   supersedeHeld,
   type AmendmentRow,
 } from '../../store/orders/order-amendment-queries.ts';
@@ -45,6 +47,28 @@ export interface AmendmentPorts {
   backOfficeStarted(db: Queryable, orderId: string): Promise<boolean>;
   /** Enqueues, in the caller's transaction, the part of the order-placed flow that goes on from `status`. */
   resume(tx: Queryable, orderId: string, status: OrderStatus, key: string, correlationId: string): Promise<void>;
+}
+
+/**
+ * Stores a channel's newer version of an order, pending, in the caller's transaction (the
+ * intake's, with the job that takes it in). Returns its id.
+ */
+export async function proposeAmendment(tx: Queryable, version: ChannelVersion): Promise<string> {
+  const id = newId('amendment');
+  await insertAmendment(tx, {
+    id,
+    orderId: version.orderId,
+    channel: version.channel,
+    status: 'pending',
+    orderStatus: 'unknown',
+    changes: { fields: [], lines: [], paid: false },
+    proposed: version.submission,
+    code: null,
+    channelUpdatedAt: version.channelUpdatedAt ?? null,
+    correlationId: version.correlationId,
+    decidedBy: null,
+  });
+  return id;
 }
 
 export interface ChannelVersion {
@@ -94,47 +118,62 @@ export class OrderAmendmentService {
     this.#ports = ports;
   }
 
-  /** Takes in a channel's newer version of an order: applied, held for review, or reported. */
-  async receive(version: ChannelVersion): Promise<AmendmentOutcome> {
-    const order = await findOrderById(this.#db, version.orderId);
+  /**
+   * Takes in the order's pending channel versions, oldest first: each is applied, held for
+   * review or reported. The order's flow jobs call this before they read the order, so a
+   * version received before a part of the flow starts is in the order that part works on.
+   */
+  async takeIn(orderId: string, correlationId: string): Promise<AmendmentOutcome[]> {
+    const outcomes: AmendmentOutcome[] = [];
+    for (const pending of await pendingAmendments(this.#db, orderId)) outcomes.push(await this.#takeIn(pending, correlationId));
+    return outcomes;
+  }
+
+  async #takeIn(pending: AmendmentRow, correlationId: string): Promise<AmendmentOutcome> {
+    const order = await findOrderById(this.#db, pending.orderId);
     if (!order) return { kind: 'not-found' };
-    const changes = diffOrder(order, version.submission);
-    if (isEmpty(changes)) return { kind: 'unchanged' };
-    const base = { id: newId('amendment'), orderId: order.id, channel: version.channel, orderStatus: order.status, changes, proposed: version.submission, channelUpdatedAt: version.channelUpdatedAt ?? null, correlationId: version.correlationId };
-    // Webhooks arrive in any order: a version older than one taken in must not undo it.
-    if (version.channelUpdatedAt && (await newerVersionSeen(this.#db, order.id, version.channelUpdatedAt))) {
-      await insertAmendment(this.#db, { ...base, status: 'superseded', code: null, decidedBy: null });
-      return { kind: 'stale', amendmentId: base.id };
+    const changes = diffOrder(order, pending.proposed);
+    const settle = (tx: Queryable, status: 'unchanged' | 'superseded' | 'applied' | 'held' | 'reported', code: string | null = null, decidedBy: string | null = null) =>
+      settleAmendment(tx, pending.id, { status, orderStatus: order.status, changes, code, decidedBy });
+    if (isEmpty(changes)) {
+      await settle(this.#db, 'unchanged');
+      return { kind: 'unchanged' };
     }
+    // Webhooks arrive in any order: a version older than one taken in must not undo it.
+    if (pending.channelUpdatedAt && (await newerVersionSeen(this.#db, order.id, pending.channelUpdatedAt))) {
+      await settle(this.#db, 'superseded');
+      return { kind: 'stale', amendmentId: pending.id };
+    }
+    const channel = pending.channel;
     const hold = (await readOrderFlow(this.#db, order.id))?.hold_reason;
     // An order held for an earlier change is judged from where that change stopped it.
     const status = isAmendmentHold(hold) ? hold.resumeStatus : order.status;
     const plan = planAmendment(changes, { status, backOfficeStarted: await this.#ports.backOfficeStarted(this.#db, order.id), holdsStock: await this.#holdsStock(order.id) });
-    const by = `channel:${version.channel}`;
-    const step = await this.#carryOut(order, plan, version.submission, changes);
+    const by = `channel:${channel}`;
+    const step = await this.#carryOut(order, plan, pending.proposed, changes);
 
     return this.#db.transaction(async (tx): Promise<AmendmentOutcome> => {
       const current = await lockOrderStatus(tx, order.id);
-      // Another writer moved the order meanwhile (a cancel): decide again on the next attempt.
+      // Another writer moved the order meanwhile (an operator): decide again on the next attempt.
       if (current !== order.status) throw new SynclineError('order.amendment_raced', `order ${order.id} moved from ${order.status} to ${current} while its change was prepared`, { retry: 'transient' });
       if (step.kind === 'report') {
-        await insertAmendment(tx, { ...base, status: 'reported', code: null, decidedBy: null });
-        await appendTimeline(tx, order.id, [entry(version.channel, 'channel.order.changed', 'skipped', version.correlationId, { amendmentId: base.id, changes, status: order.status, note: 'changed in the channel after release: not applied' })]);
-        await appendEvents(tx, [event(AMENDMENT_EVENT_TYPES.channelUpdateAfterRelease, order.id, version.correlationId, { amendmentId: base.id, channel: version.channel, status: order.status, changes })]);
-        return { kind: 'reported', amendmentId: base.id, changes };
+        await settle(tx, 'reported');
+        await appendTimeline(tx, order.id, [entry(channel, 'channel.order.changed', 'skipped', correlationId, { amendmentId: pending.id, changes, status: order.status, note: 'changed in the channel after release: not applied' })]);
+        await appendEvents(tx, [event(AMENDMENT_EVENT_TYPES.channelUpdateAfterRelease, order.id, correlationId, { amendmentId: pending.id, channel, status: order.status, changes })]);
+        return { kind: 'reported', amendmentId: pending.id, changes };
       }
       const superseded = await supersedeHeld(tx, order.id);
       if (step.kind === 'hold') {
-        if (step.contact) await this.#write(tx, amendOrder(order, version.submission, { lines: false, now: new Date() }), false);
-        await insertAmendment(tx, { ...base, status: 'held', code: step.code, decidedBy: null });
-        await this.#hold(tx, order, status, { amendmentId: base.id, code: step.code, lines: changes.lines }, version.correlationId, version.channel, { changes, superseded: superseded ?? null, detail: step.detail, contactApplied: step.contact });
-        return { kind: 'held', amendmentId: base.id, changes, code: step.code };
+        if (step.contact) await this.#write(tx, amendOrder(order, pending.proposed, { lines: false, now: new Date() }), false);
+        await settle(tx, 'held', step.code);
+        await this.#hold(tx, order, status, { amendmentId: pending.id, code: step.code, lines: changes.lines }, correlationId, channel, { changes, superseded: superseded ?? null, detail: step.detail, contactApplied: step.contact });
+        return { kind: 'held', amendmentId: pending.id, changes, code: step.code };
       }
       await this.#write(tx, step.amended, step.lines);
-      await insertAmendment(tx, { ...base, status: 'applied', code: null, decidedBy: by });
-      const resumed = await this.#afterApply(tx, order, hold, step.lines, base.id, version.correlationId);
-      await this.#announce(tx, order.id, base.id, version.channel, changes, by, resumed, version.correlationId, superseded);
-      return { kind: 'applied', amendmentId: base.id, changes, resumed };
+      await settle(tx, 'applied', null, by);
+      const resumed = await this.#afterApply(tx, order, hold, step.lines, pending.id, correlationId);
+      await this.#announce(tx, order.id, pending.id, channel, changes, by, resumed, correlationId, superseded);
+      return { kind: 'applied', amendmentId: pending.id, changes, resumed };
     });
   }
 

@@ -1,7 +1,7 @@
 import type { Database } from '../../store/database.ts';
 import type { OrderIntakeService } from '../../domain/orders/order-intake.service.ts';
-import { createHash } from 'node:crypto';
 import { diffOrder, isEmpty } from '../../domain/orders/order-amendment.ts';
+import { proposeAmendment } from '../../domain/orders/order-amendment.service.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { amendJob } from '../amendment/amendment.flow.ts';
 import { SynclineError } from '../../domain/errors.ts';
@@ -64,12 +64,14 @@ async function upsertOrder(deps: CommandDeps, connection: ConnectionSettings, co
   if (!order) throw new SynclineError('channel.order_vanished', `order ${outcome.existingOrderId} is gone`, { retry: 'transient' });
   const changes = diffOrder(order, submission);
   if (isEmpty(changes)) return { status: 'applied', result: { command: command.kind, outcome: 'unchanged', orderId: order.id } };
-  // A changed order is amended by a job in the order's ordering key, between the parts of its
-  // flow (docs/adr/0023): applied or held before release, reported after. The key is the
-  // version's content, so the same version from a webhook and from the poll is taken in once.
-  const version = createHash('sha256').update(JSON.stringify([submission, command.channelUpdatedAt ?? null])).digest('hex').slice(0, 32);
-  await enqueue(deps.db, amendJob({ orderId: order.id, channel: connection.id, submission, channelUpdatedAt: command.channelUpdatedAt }, correlationId, version));
-  return { status: 'applied', result: { command: command.kind, outcome: 'amendment', orderId: order.id, changes: [...changes.fields, ...(changes.lines.length ? ['lines'] : [])] } };
+  // A changed order is amended between its flow's jobs (docs/adr/0023): stored pending with the
+  // job that takes it in; applied or held before release, reported after.
+  const amendmentId = await deps.db.transaction(async (tx) => {
+    const id = await proposeAmendment(tx, { orderId: order.id, channel: connection.id, submission, channelUpdatedAt: command.channelUpdatedAt, correlationId });
+    await enqueue(tx, amendJob(order.id, correlationId, id));
+    return id;
+  });
+  return { status: 'applied', result: { command: command.kind, outcome: 'amendment', orderId: order.id, amendmentId, changes: [...changes.fields, ...(changes.lines.length ? ['lines'] : [])] } };
 }
 
 /** Carries out one command of a connection. */

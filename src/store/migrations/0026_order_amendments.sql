@@ -2,11 +2,12 @@
 -- order.updated), one row per change that differed from the order (docs/adr/0023). Applied at once,
 -- held for an operator's review (the proposal is kept until it is applied or rejected), or, after
 -- release, only reported. `proposed` is the channel's whole new version (a canonical submission).
+-- A version is stored `pending` by the intake and taken in by the order's next flow job (ADR 0023).
 CREATE TABLE order_amendment (
   id                  text PRIMARY KEY,
   order_id            text NOT NULL REFERENCES sales_order (id),
   channel             text NOT NULL,
-  status              text NOT NULL CHECK (status IN ('applied', 'held', 'reported', 'rejected', 'superseded')),
+  status              text NOT NULL CHECK (status IN ('pending', 'unchanged', 'applied', 'held', 'reported', 'rejected', 'superseded')),
   -- The order's status when the change came in.
   order_status        text NOT NULL,
   -- { fields: [...], lines: [{ sku, channelLineId, from, to }], paid: bool }

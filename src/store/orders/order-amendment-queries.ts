@@ -48,9 +48,24 @@ export async function insertAmendment(
 ): Promise<void> {
   await tx.query(
     `INSERT INTO order_amendment (id, order_id, channel, status, order_status, changes, proposed, code, channel_updated_at, correlation_id, decided_at, decided_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $4 = 'held' THEN NULL ELSE now() END, $11)`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $4 IN ('held', 'pending') THEN NULL ELSE now() END, $11)`,
     [a.id, a.orderId, a.channel, a.status, a.orderStatus, JSON.stringify(a.changes), JSON.stringify(a.proposed), a.code, a.channelUpdatedAt, a.correlationId, a.decidedBy],
   );
+}
+
+/** Records the outcome of a pending amendment once it is taken in. */
+export async function settleAmendment(tx: Queryable, id: string, outcome: { status: Exclude<AmendmentStatus, 'pending'>; orderStatus: string; changes: AmendmentChanges; code: string | null; decidedBy: string | null }): Promise<void> {
+  await tx.query(
+    `UPDATE order_amendment SET status = $2, order_status = $3, changes = $4, code = $5, decided_by = $6, decided_at = CASE WHEN $2 = 'held' THEN NULL ELSE now() END
+      WHERE id = $1 AND status = 'pending'`,
+    [id, outcome.status, outcome.orderStatus, JSON.stringify(outcome.changes), outcome.code, outcome.decidedBy],
+  );
+}
+
+/** The order's amendments waiting to be taken in, oldest first. */
+export async function pendingAmendments(db: Queryable, orderId: string): Promise<AmendmentRow[]> {
+  const result = await db.query<RawAmendment>("SELECT * FROM order_amendment WHERE order_id = $1 AND status = 'pending' ORDER BY created_at, id", [orderId]);
+  return result.rows.map(toRow);
 }
 
 /** One amendment of an order; with lock, its row is locked for the caller's transaction. */
