@@ -143,9 +143,25 @@ const CreateOrder = z.strictObject({
   silent: z.boolean().default(false),
 });
 
+// The fields an edit names, and only those (AddressInput's defaults would blank the others).
+const AddressPatch = z
+  .strictObject({
+    first_name: z.string().max(100),
+    last_name: z.string().max(100),
+    company: z.string().max(100),
+    address_1: z.string().max(200),
+    address_2: z.string().max(200),
+    city: z.string().max(100),
+    state: z.string().max(100),
+    postcode: z.string().max(20),
+    country: z.string().max(2),
+    phone: z.string().max(32),
+  })
+  .partial();
+
 const UpdateOrder = z.strictObject({
   status: z.enum(ORDER_STATUSES).optional(),
-  shipping: AddressInput.partial().optional(),
+  shipping: AddressPatch.optional(),
   customer_note: z.string().max(500).optional(),
 });
 
