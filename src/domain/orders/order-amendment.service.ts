@@ -9,6 +9,7 @@ import { appendTimeline, lockOrderStatus, readOrderStatus, transitionOrder } fro
 import { readFulfilments, readOrderFlow, updateOrderFlow } from '../../store/orders/order-lifecycle-queries.ts';
 import {
   decideAmendment,
+  heldAmendment,
   insertAmendment,
   listAmendments,
   newerVersionSeen,
@@ -143,6 +144,12 @@ export class OrderAmendmentService {
     if (pending.channelUpdatedAt && (await newerVersionSeen(this.#db, order.id, pending.channelUpdatedAt))) {
       await settle(this.#db, 'superseded');
       return { kind: 'stale', amendmentId: pending.id };
+    }
+    // The same version again (a redelivery, the reconciliation poll) while it waits for review: nothing new.
+    const held = await heldAmendment(this.#db, order.id);
+    if (held && JSON.stringify(diffOrder(order, held.proposed)) === JSON.stringify(changes)) {
+      await settle(this.#db, 'unchanged');
+      return { kind: 'unchanged' };
     }
     const channel = pending.channel;
     const hold = (await readOrderFlow(this.#db, order.id))?.hold_reason;

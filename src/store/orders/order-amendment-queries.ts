@@ -62,6 +62,12 @@ export async function settleAmendment(tx: Queryable, id: string, outcome: { stat
   );
 }
 
+/** The order's amendment held for review, if any. */
+export async function heldAmendment(db: Queryable, orderId: string): Promise<AmendmentRow | undefined> {
+  const result = await db.query<RawAmendment>("SELECT * FROM order_amendment WHERE order_id = $1 AND status = 'held'", [orderId]);
+  return result.rows[0] && toRow(result.rows[0]);
+}
+
 /** The order's amendments waiting to be taken in, oldest first. */
 export async function pendingAmendments(db: Queryable, orderId: string): Promise<AmendmentRow[]> {
   const result = await db.query<RawAmendment>("SELECT * FROM order_amendment WHERE order_id = $1 AND status = 'pending' ORDER BY created_at, id", [orderId]);
