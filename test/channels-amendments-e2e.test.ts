@@ -199,6 +199,8 @@ describe('channel order updates before and after release', () => {
     assert.equal(refused.body.code, 'order.amendment_stock_short');
     assert.equal((await f.api('POST', `/v1/orders/${short}/amendments/${amendment.id}/apply`, { note: 5 })).status, 422);
     assert.equal((await f.api('POST', `/v1/orders/${short}/amendments/amd_nope/apply`, {})).status, 404);
+    const plainRelease = await f.api('POST', `/v1/orders/${short}/hold/release`, {});
+    assert.deepEqual([plainRelease.status, plainRelease.body.type, plainRelease.body.amendmentId], [409, '/problems/order-held-for-amendment', amendment.id]);
     const readOnly = await fetch(`${rig.baseUrl}/v1/orders/${short}/amendments/${amendment.id}/apply`, { method: 'POST' });
     assert.equal(readOnly.status, 401);
 
