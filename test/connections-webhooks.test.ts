@@ -99,14 +99,16 @@ test('the same delivery twice, and a second delivery of the same order, make one
   // The channel's ids of the line are kept as a listing.
   const listing = (await rig.database.db.query('SELECT product_id, variant_id, source FROM channel_listing WHERE connection_id = $1 AND sku = $2', ['acme-us', 'NOT-IN-SYNCLINE'])).rows;
   assert.deepEqual(listing, [{ product_id: '632910392', variant_id: '808950810', source: 'order' }]);
-  // A change before release waits for review, on the order's timeline.
+  // A change before release amends the order (no stock is held for it yet); validation runs again and holds it again.
   const changed = structuredClone(order);
   changed.line_items[0].quantity = 3;
   await postDelivery(rig.baseUrl, 'shopify', 'acme-us', us('orders/updated', changed, 'wh-update-2'));
-  const review = await processed('acme-us', 'wh-update-2');
-  assert.deepEqual([review.result.outcome, review.result.changes], ['review', ['lines']]);
-  const timeline = (await api('GET', `/v1/orders/${created.result.orderId}/timeline`)).body.entries as any[];
-  assert.ok(timeline.some((e) => e.action === 'channel.order.changed' && e.system === 'acme-us' && e.outcome === 'pending'));
+  const amendment = await processed('acme-us', 'wh-update-2');
+  assert.deepEqual([amendment.result.outcome, amendment.result.changes], ['amendment', ['lines']]);
+  await waitFor('the change applied', async () => ((await api('GET', `/v1/orders/${created.result.orderId}/timeline`)).body.entries as any[]).some((e) => e.action === 'order.amended' && e.detail.amendmentId === amendment.result.amendmentId), 20_000);
+  const amended = (await api('GET', `/v1/orders/${created.result.orderId}`)).body;
+  assert.equal(amended.lines[0].quantity, 3);
+  await waitFor('the order held again', async () => (await api('GET', `/v1/orders/${created.result.orderId}`)).body.status === 'on_hold', 20_000);
   assert.equal((await ordersOf('acme-us', '6100000000000000001')).length, 1);
 });
 

@@ -46,6 +46,8 @@ const SUMMARIES: Record<EventType, string> = {
   'order.payment_failed': 'The payment was declined at authorisation or capture.',
   'order.returned': 'A return is done: refunded, credited and restocked.',
   'order.channel_refunded': 'A refund was taken in the sales channel; recorded on the order.',
+  'order.amended': "A channel's change to an order before release (address, lines, payment) was applied.",
+  'order.channel_update_after_release': 'A channel changed an order after release: reported, not applied.',
   'inventory.adjusted': 'Stock moved: receipts, adjustments, transfers, counts, returns and sales.',
   'inventory.reserved': 'Units were reserved for an order or a cart.',
   'inventory.released': 'A reservation was released or lapsed.',

@@ -65,6 +65,21 @@ export const EVENT_DATA_EXAMPLES: Record<EventType, unknown> = {
     lines: [{ channelLineId: '466157049', quantity: 1, restock: true }],
     note: 'wrong size',
   },
+  'order.amended': {
+    orderId,
+    amendmentId: 'amd_01jd5q8x7m2v3k4n5p6r7s8tb6',
+    channel: 'shopify-us',
+    changes: { fields: ['shippingAddress'], lines: [{ sku: 'MUG', channelLineId: '466157049', from: 1, to: 2, unitPrice: '8.50' }], paid: false },
+    by: 'channel:shopify-us',
+    resumed: false,
+  },
+  'order.channel_update_after_release': {
+    orderId,
+    amendmentId: 'amd_01jd5q8x7m2v3k4n5p6r7s8tb7',
+    channel: 'shopify-us',
+    status: 'released',
+    changes: { fields: ['shippingAddress'], lines: [], paid: false },
+  },
   'inventory.adjusted': { ...movementReceiptExample, sku: 'TEE-M-BLK' },
   'inventory.reserved': reservationExample,
   'inventory.released': {

@@ -17,6 +17,7 @@ import { reservationsRoutes } from './routes/inventory/reservations.routes.ts';
 import { policiesRoutes } from './routes/inventory/policies.routes.ts';
 import { snapshotsRoutes } from './routes/inventory/snapshots.routes.ts';
 import { orderActionsRoutes } from './routes/orders/order-actions.routes.ts';
+import { orderAmendmentsRoutes } from './routes/orders/order-amendments.routes.ts';
 import { returnsRoutes } from './routes/returns/returns.routes.ts';
 import { wmsWebhookRoutes } from './routes/webhooks/wms-webhook.routes.ts';
 import { channelWebhookRoutes } from './routes/webhooks/channel-webhook.routes.ts';
@@ -121,6 +122,7 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
   await app.register(async (scope) => eventsRoutes(scope, context));
   await app.register(async (scope) => opsRoutes(scope, context));
   await app.register(async (scope) => orderActionsRoutes(scope, context));
+  await app.register(async (scope) => orderAmendmentsRoutes(scope, context));
   await app.register(async (scope) => returnsRoutes(scope, context));
   await app.register(async (scope) => wmsWebhookRoutes(scope, context));
   await app.register(async (scope) => channelWebhookRoutes(scope, context));

@@ -36,3 +36,17 @@ export const PRODUCT_SYNC_CODES = {
   /** The ERP connector cannot list its item master. */
   unsupported: 'product.sync_unsupported',
 } as const;
+
+/**
+ * Why a channel's change to an order before release was held for review instead of applied
+ * (the hold's `code`, order_amendment.code; docs/adr/0023). Permanent until an operator decides.
+ */
+export const AMENDMENT_HOLD_CODES = {
+  /** More units were asked for than the order's locations can hold now: nothing is oversold. */
+  stockShort: 'order.amendment_stock_short',
+  /** The back-office part has begun (the ERP has the order): lines and addresses no longer change by themselves. */
+  linesLocked: 'order.amendment_lines_locked',
+  /** A line changed that the reservation cannot follow (one SKU held at several locations). */
+  notResizable: 'order.amendment_not_resizable',
+} as const;
+export type AmendmentHoldCode = (typeof AMENDMENT_HOLD_CODES)[keyof typeof AMENDMENT_HOLD_CODES];

@@ -32,6 +32,8 @@ export const FLOW_JOBS = {
   return: 'flow.return',
   loyalty: 'flow.loyalty-award',
   loyaltyReversal: 'flow.loyalty-reversal',
+  /** A channel's newer version of an order, taken in between the parts of its flow (docs/adr/0023). */
+  amend: 'flow.order-amend',
 } as const;
 
 /** Every job about one order shares this ordering key, so the order's flows never interleave. */

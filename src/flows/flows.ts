@@ -17,6 +17,7 @@ import { placeOrder, placementDeadLettered, releaseOrder, retryBackorders, start
 import { registerProductSync } from './products/product-sync.flow.ts';
 import { processReturn, returnDeadLettered } from './return/return.flow.ts';
 import { invoiceDeadLettered, invoiceOrder, recordShipment, shipmentDeadLettered } from './shipment/shipment.flow.ts';
+import { amendOrder, amendmentService, type AmendPayload } from './amendment/amendment.flow.ts';
 
 /**
  * Registers the order lifecycle flows with a worker: their job handlers, the outbox
@@ -88,6 +89,8 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
   registry.register<ReversalPayload>(FLOW_JOBS.loyaltyReversal, (payload, context) => reverseLoyalty(deps, payload, context), loyalty);
   // The product catalogue's sync from the ERP (docs/products.md).
   if (deps.products) registerProductSync(registry, { db: deps.db, config: options.config, erp: deps.connectors.erp, products: deps.products });
+  const amendments = amendmentService(deps.db, deps.inventory);
+  registry.register<AmendPayload>(FLOW_JOBS.amend, (payload, context) => amendOrder(amendments, payload, context), flowPolicy);
   registry.subscribe({ name: 'order-placed', types: [EVENT_TYPES.orderCreated], lane: 'critical', handle: (event) => startOnOrderCreated(deps, event) });
   registry.subscribe({
     name: 'backorder-retry',

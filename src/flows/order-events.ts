@@ -1,6 +1,8 @@
 import type { z } from 'zod';
 import {
+  OrderAmendedData,
   OrderBackorderedData,
+  OrderChannelUpdateAfterReleaseData,
   OrderCancelledData,
   OrderChannelRefundedData,
   OrderCompletedData,
@@ -15,10 +17,11 @@ import {
 import { newId } from '../model/ids.ts';
 import type { NewEvent } from '../runtime/outbox/outbox.ts';
 import { currentTraceContext } from '../observability/tracing.ts';
+import { AMENDMENT_EVENT_TYPES } from '../domain/orders/order-amendment.service.ts';
 
 /** Order lifecycle events the flows publish through the outbox (beside order.created from intake). */
 export const ORDER_EVENT_TYPES = {
-  onHold: 'order.on_hold',
+  onHold: AMENDMENT_EVENT_TYPES.onHold,
   /** A flow after release (shipment, invoice, return) failed for good; the order kept its status. */
   exception: 'order.exception',
   backordered: 'order.backordered',
@@ -32,6 +35,10 @@ export const ORDER_EVENT_TYPES = {
   returned: 'order.returned',
   /** A refund taken in a sales channel (channel connections). */
   channelRefunded: 'order.channel_refunded',
+  /** A channel's change to an order before release was applied (docs/adr/0023). */
+  amended: AMENDMENT_EVENT_TYPES.amended,
+  /** A channel changed an order after release: reported, not applied. */
+  channelUpdateAfterRelease: AMENDMENT_EVENT_TYPES.channelUpdateAfterRelease,
 } as const;
 
 /** The payload schema of each order lifecycle event (src/model/events.ts). */
@@ -48,6 +55,8 @@ export const ORDER_EVENT_PAYLOADS = {
   [ORDER_EVENT_TYPES.paymentFailed]: OrderPaymentFailedData,
   [ORDER_EVENT_TYPES.returned]: OrderReturnedData,
   [ORDER_EVENT_TYPES.channelRefunded]: OrderChannelRefundedData,
+  [ORDER_EVENT_TYPES.amended]: OrderAmendedData,
+  [ORDER_EVENT_TYPES.channelUpdateAfterRelease]: OrderChannelUpdateAfterReleaseData,
 } as const satisfies Record<OrderEventType, z.ZodType>;
 
 export type OrderEventType = (typeof ORDER_EVENT_TYPES)[keyof typeof ORDER_EVENT_TYPES];

@@ -4,6 +4,7 @@ import { EVENT_TYPES } from './cloud-event.ts';
 import { BalanceAfter, LedgerEntry, Reservation } from './inventory.ts';
 import { ChannelRefundRef, ReturnCondition, ReturnException } from './order-actions.ts';
 import { Order, OrderException, OrderStatus } from './order.ts';
+import { AmendmentChanges, LineChange } from './order-amendment.ts';
 
 /**
  * Event payloads: the `data` member of each CloudEvent Syncline writes to the outbox,
@@ -32,8 +33,18 @@ export const OrderOnHoldData = z
     }),
     z.object({ orderId, reason: z.literal('fraud'), reasons: z.array(z.object({ code: z.string(), message: z.string() })) }),
     z.object({ orderId, reason: z.literal('exception'), exception: OrderException.omit({ kind: true }) }),
+    z.object({
+      orderId,
+      reason: z.literal('amendment'),
+      amendmentId: z.string(),
+      code: z.string().meta({ description: 'Why the change could not be applied (order.amendment_stock_short, ...).' }),
+      lines: z.array(LineChange),
+    }),
   ])
-  .meta({ id: 'OrderOnHoldData', description: 'The order stopped: a validation problem, a fraud hold, or a flow that failed for good (replay its dead letter).' });
+  .meta({
+    id: 'OrderOnHoldData',
+    description: "The order stopped: a validation problem, a fraud hold, a channel's change to its lines held for review, or a flow that failed for good (replay its dead letter).",
+  });
 
 export const OrderExceptionData = z
   .object({
@@ -118,6 +129,27 @@ export const OrderChannelRefundedData = z
     returnId: z.string().nullable().optional().meta({ description: 'The return the refund became (credit note, restock); null when none of the refunded units had shipped.' }),
   })
   .meta({ id: 'OrderChannelRefundedData', description: 'A refund was taken in the channel (money back to the customer there); it becomes a return of the shipped units, which the return flow credits and restocks without refunding again.' });
+
+export const OrderAmendedData = z
+  .object({
+    orderId,
+    amendmentId: z.string(),
+    channel: z.string().meta({ description: 'The connection that reported the change.' }),
+    changes: AmendmentChanges,
+    by: z.string().meta({ description: 'channel:<connection> when applied at once, else the operator who applied it.' }),
+    resumed: z.boolean().meta({ description: 'A hold was lifted by the change (an unpaid order now paid, a held change applied): the flow goes on.' }),
+  })
+  .meta({ id: 'OrderAmendedData', description: "A channel's change to an order before release was applied: the ERP and the warehouse get the amended order." });
+
+export const OrderChannelUpdateAfterReleaseData = z
+  .object({
+    orderId,
+    amendmentId: z.string(),
+    channel: z.string(),
+    status: OrderStatus.meta({ description: 'The order status when the change came in.' }),
+    changes: AmendmentChanges,
+  })
+  .meta({ id: 'OrderChannelUpdateAfterReleaseData', description: 'The channel changed an order Syncline had already released: not applied, reported for someone to act on.' });
 
 export const OrderReturnedData = z
   .object({

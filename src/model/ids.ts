@@ -14,6 +14,7 @@ export const ID_PREFIX = {
   shipment: 'shp',
   return: 'ret',
   cancellation: 'can',
+  amendment: 'amd',
   job: 'job',
   deadLetter: 'dlq',
   auditEvent: 'aud',

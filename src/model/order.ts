@@ -180,12 +180,19 @@ export const OrderException = z
   .meta({ id: 'OrderException' });
 export type OrderException = z.infer<typeof OrderException>;
 
-/** Why an order waits: a validation or fraud hold, a backorder, or a flow's exception. */
+/** Why an order waits: a validation or fraud hold, a backorder, a channel's change held for review, or a flow's exception. */
 export const OrderHold = z
   .discriminatedUnion('kind', [
     z.looseObject({ kind: z.literal('validation'), problems: z.array(z.string()) }),
     z.looseObject({ kind: z.literal('fraud'), reasons: z.array(z.looseObject({ code: z.string(), message: z.string() })) }),
     z.looseObject({ kind: z.literal('backorder'), lines: z.array(z.unknown()) }),
+    z.looseObject({
+      kind: z.literal('amendment'),
+      amendmentId: z.string().meta({ description: 'Apply or reject it: POST /v1/orders/{id}/amendments/{amendmentId}/apply or /reject.' }),
+      code: z.string(),
+      resumeStatus: OrderStatus.meta({ description: 'The status the order returns to once the change is decided.' }),
+      lines: z.array(z.unknown()),
+    }),
     OrderException,
   ])
   .meta({ id: 'OrderHold' });

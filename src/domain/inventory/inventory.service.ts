@@ -34,6 +34,7 @@ import { KeyedBatcher } from './reservation-batcher.ts';
 import { applySnapshot, reconcile, type ReconcileResult } from './reconciliation.ts';
 import { writeReservations, type ReserveItem, type ReserveOutcome, type ReserveResult } from './reservation-batch.ts';
 import { StockView } from './stock-view.ts';
+import { resizeHold, type ResizeLine, type ResizeResult } from './hold-resize.ts';
 
 /**
  * The inventory service: one truth for stock. It owns on hand, reserved and
@@ -44,6 +45,7 @@ import { StockView } from './stock-view.ts';
  * - reserve(): hold stock for an order or cart, all lines or none.
  * - release(): give a hold back (cancelled order, abandoned cart).
  * - consume(): the held units shipped; they leave on hand as sales.
+ * - resize(): an amended order's hold gets its new quantities, or stays as it was.
  * - restock(): a returned unit goes back on the shelf.
  */
 
@@ -202,6 +204,14 @@ export class InventoryService {
   /** Ends a hold and returns its units to available. Releasing a closed hold changes nothing. */
   release(id: string, context: WriteContext): Promise<IdempotentOutcome<ReleaseResult>> {
     return runIdempotent(this.#db, context.idempotency, async (tx) => (await releaseHolds(tx, [id], 'released', context)).get(id)!);
+  }
+
+  /**
+   * Sets an active hold's quantities per SKU (an order amended before release): only the
+   * difference must be free; all lines or none (hold-resize.ts). Takes its own locks.
+   */
+  resize(id: string, lines: readonly ResizeLine[]): Promise<ResizeResult> {
+    return this.#db.transaction((tx) => resizeHold(tx, id, lines));
   }
 
   /** Records shipped units of a hold as sales (all still held when no lines are given). */

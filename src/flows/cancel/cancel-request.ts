@@ -43,7 +43,12 @@ export async function requestCancel(
   });
 }
 
-export type HoldReleaseResult = { kind: 'released' } | { kind: 'not-found' } | { kind: 'not-on-hold'; status: OrderStatus };
+export type HoldReleaseResult =
+  | { kind: 'released' }
+  | { kind: 'not-found' }
+  | { kind: 'not-on-hold'; status: OrderStatus }
+  /** Held for a channel's change: decided by applying or rejecting it (docs/adr/0023). */
+  | { kind: 'amendment-hold'; amendmentId: string };
 
 /** An operator lets an order on hold continue: the flow resumes and the hold is not applied again. */
 export async function releaseHold(db: Database, orderId: string, request: { releasedBy: string; note: string | null; correlationId: string }): Promise<HoldReleaseResult> {
@@ -61,6 +66,8 @@ export async function releaseHold(db: Database, orderId: string, request: { rele
       return { kind: 'released' };
     }
     if (status !== 'on_hold') return { kind: 'not-on-hold', status };
+    const amendment = hold as { kind?: string; amendmentId?: string } | null;
+    if (amendment?.kind === 'amendment') return { kind: 'amendment-hold', amendmentId: String(amendment.amendmentId) };
     // An exception hold is not overridden: the order goes back to where its flow stopped and
     // the flow retries the failed step, as a replay of its dead letter would.
     const resumed = await resumeFromException(tx, orderId, {

@@ -1,7 +1,10 @@
 import type { Database } from '../../store/database.ts';
 import type { OrderIntakeService } from '../../domain/orders/order-intake.service.ts';
 import type { InventoryService } from '../../domain/inventory/inventory.service.ts';
-import { BEFORE_RELEASE } from '../../domain/orders/order-state.ts';
+import { diffOrder, isEmpty } from '../../domain/orders/order-amendment.ts';
+import { proposeAmendment } from '../../domain/orders/order-amendment.service.ts';
+import { enqueue } from '../../runtime/queue.ts';
+import { amendJob } from '../amendment/amendment.flow.ts';
 import { SynclineError } from '../../domain/errors.ts';
 import { OrderSubmission, type Order } from '../../model/order.ts';
 import type { ChannelCommand } from '../../connectors/kit/channel-connector.ts';
@@ -37,17 +40,6 @@ async function findChannelOrder(db: Database, connectionId: string, channelOrder
   return (await listOrders(db, { channel: connectionId, channelOrderId, limit: 1 }))[0];
 }
 
-/** What differs between the order Syncline took in and the channel's newer version of it (empty: nothing that matters). */
-export function orderChanges(order: Order, submission: OrderSubmission): string[] {
-  const changes: string[] = [];
-  const lines = (l: readonly { sku: string; quantity: number; unitPrice: string }[]) =>
-    JSON.stringify(l.map((x) => [x.sku, x.quantity, Number(x.unitPrice)]).sort());
-  if (lines(order.lines) !== lines(submission.lines)) changes.push('lines');
-  const address = (a: Record<string, unknown>) => JSON.stringify(Object.entries(a).filter(([, v]) => v !== undefined).sort());
-  if (address(order.shippingAddress) !== address(submission.shippingAddress)) changes.push('shippingAddress');
-  return changes;
-}
-
 async function upsertOrder(deps: CommandDeps, connection: ConnectionSettings, command: Extract<ChannelCommand, { kind: 'order.upsert' }>, correlationId: string): Promise<CommandOutcome> {
   // The order belongs to this connection, whatever the mapping put in `channel`.
   const parsed = OrderSubmission.safeParse({ ...command.submission, channel: connection.id });
@@ -71,25 +63,16 @@ async function upsertOrder(deps: CommandDeps, connection: ConnectionSettings, co
   if (outcome.kind !== 'duplicate') throw new SynclineError('channel.intake_unexpected', `order intake answered ${outcome.kind} without an idempotency key`, { retry: 'transient' });
   const order = await findOrderById(deps.db, outcome.existingOrderId);
   if (!order) throw new SynclineError('channel.order_vanished', `order ${outcome.existingOrderId} is gone`, { retry: 'transient' });
-  const changes = orderChanges(order, submission);
-  if (changes.length === 0) return { status: 'applied', result: { command: command.kind, outcome: 'unchanged', orderId: order.id } };
-  // Syncline does not amend an order's lines or address in place: before release the change
-  // waits for an operator's review (cancel and let the channel resend, or handle it by hand);
-  // after release the goods are on their way and the change is only reported.
-  const review = BEFORE_RELEASE.has(order.status);
-  const outcomeName = review ? 'review' : 'reported';
-  await appendTimeline(deps.db, order.id, [
-    {
-      system: connection.id,
-      action: 'channel.order.changed',
-      outcome: review ? 'pending' : 'skipped',
-      attempt: 1,
-      durationMs: null,
-      correlationId,
-      detail: { changes, status: order.status, channelUpdatedAt: command.channelUpdatedAt ?? null, note: review ? 'changed in the channel before release: review it' : 'changed in the channel after release: not applied' },
-    },
-  ]);
-  return { status: 'applied', result: { command: command.kind, outcome: outcomeName, orderId: order.id, changes } };
+  const changes = diffOrder(order, submission);
+  if (isEmpty(changes)) return { status: 'applied', result: { command: command.kind, outcome: 'unchanged', orderId: order.id } };
+  // A changed order is amended between its flow's jobs (docs/adr/0023): stored pending with the
+  // job that takes it in; applied or held before release, reported after.
+  const amendmentId = await deps.db.transaction(async (tx) => {
+    const id = await proposeAmendment(tx, { orderId: order.id, channel: connection.id, submission, channelUpdatedAt: command.channelUpdatedAt, correlationId });
+    await enqueue(tx, amendJob(order.id, correlationId, id));
+    return id;
+  });
+  return { status: 'applied', result: { command: command.kind, outcome: 'amendment', orderId: order.id, amendmentId, changes: [...changes.fields, ...(changes.lines.length ? ['lines'] : [])] } };
 }
 
 /** Carries out one command of a connection. */

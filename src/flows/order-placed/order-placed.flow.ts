@@ -15,6 +15,7 @@ import { advance, FLOW_JOBS, orderingKey, TARGETS, type FlowDeps } from '../flow
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 import { BACK_OFFICE_PART, CUSTOMER_PART, orderPlacedSteps, type PlacedState } from './order-placed.steps.ts';
 import { holdOnDeadLetter, resumeFromException } from '../kit/exception-hold.ts';
+import { OrderAmendmentService, type AmendmentPorts } from '../../domain/orders/order-amendment.service.ts';
 
 /**
  * The order-placed flow: from an accepted order to `allocated` (reserved and routed) on the
@@ -55,6 +56,21 @@ export const releaseJob = (orderId: string, correlationId: string) => ({
   jobKey: `release:${orderId}`,
   correlationId,
 });
+
+/** How the amendment service (docs/adr/0023) reaches this flow: its steps and its jobs. */
+export const amendmentPorts: AmendmentPorts = {
+  async backOfficeStarted(db, orderId) {
+    return (await readSteps(db, ORDER_PLACED_FLOW, orderId)).some((r) => BACK_OFFICE_PART.has(r.step));
+  },
+  async resume(tx, orderId, status, key, correlationId) {
+    // Allocated: the back-office part is next; anywhere earlier the customer-facing part goes on.
+    if (status === 'allocated') await enqueue(tx, { ...releaseJob(orderId, correlationId), jobKey: `release:${orderId}:${key}` });
+    else await enqueue(tx, placeJob(orderId, correlationId, `place:${orderId}:${key}`));
+  },
+};
+
+/** Takes in the channel versions of the order received since its last job, before a part of the flow reads it. */
+const takeInVersions = (deps: FlowDeps, orderId: string, context: HandlerContext) => new OrderAmendmentService(deps.db, deps.inventory, amendmentPorts).takeIn(orderId, context.correlationId);
 
 /** Outbox subscriber to order.created: starts the order's lifecycle once, however often the event comes. */
 export async function startOnOrderCreated(deps: FlowDeps, event: CloudEvent): Promise<void> {
@@ -134,6 +150,7 @@ async function runPart(deps: FlowDeps, orderId: string, context: HandlerContext,
  * part is enqueued as its own job.
  */
 export async function placeOrder(deps: FlowDeps, payload: PlacePayload, context: HandlerContext): Promise<void> {
+  await takeInVersions(deps, payload.orderId, context);
   const status = await statusForRun(deps, payload.orderId, context);
   // Nothing to do once released or finished; on hold (validation, fraud) waits for an operator.
   if (TERMINAL_STATUSES.has(status) || !BEFORE_RELEASE.has(status) || status === 'on_hold') return;
@@ -149,6 +166,8 @@ export async function placeOrder(deps: FlowDeps, payload: PlacePayload, context:
  * the order waited for it since it was allocated.
  */
 export async function releaseOrder(deps: FlowDeps, payload: PlacePayload, context: HandlerContext): Promise<void> {
+  // A version received while this part waited (for the ERP's quota, its breaker) goes in first: the ERP and the warehouse get the amended order, or none if it is held.
+  await takeInVersions(deps, payload.orderId, context);
   const status = await statusForRun(deps, payload.orderId, context);
   // Released already, cancelled, or on a hold an operator must lift: nothing for the back office.
   if (status !== 'allocated') return;

@@ -218,3 +218,24 @@ export function toReservation(held: HeldReservation): Reservation {
       }),
   };
 }
+
+/**
+ * Replaces the lines of an active reservation none of whose units has shipped (a hold resized
+ * before release): its old lines go, the new ones are held in full. The caller has locked the
+ * reservation and the balance rows, and writes the balances alongside.
+ */
+export async function replaceReservationLines(
+  tx: Queryable,
+  reservationId: string,
+  channel: string,
+  lines: readonly { lineNumber: number; sku: string; locationId: string; quantity: number }[],
+): Promise<void> {
+  await tx.query('DELETE FROM inventory_reservation_line WHERE reservation_id = $1', [reservationId]);
+  if (lines.length === 0) return;
+  await tx.query(
+    `INSERT INTO inventory_reservation_line (reservation_id, line_number, sku, location_id, channel, quantity, open_quantity)
+     SELECT $1, l.line_number, l.sku, l.location_id, $2, l.quantity, l.quantity
+       FROM jsonb_to_recordset($3::jsonb) AS l(line_number int, sku text, location_id text, quantity bigint)`,
+    [reservationId, channel, JSON.stringify(lines.map((l) => ({ line_number: l.lineNumber, sku: l.sku, location_id: l.locationId, quantity: l.quantity })))],
+  );
+}

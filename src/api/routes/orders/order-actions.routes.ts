@@ -133,7 +133,11 @@ const releaseHoldOperation = operation({
       headers: { Location: { description: 'The order: /v1/orders/{id}.' } },
     },
   },
-  problems: { 'not-found': 'No such order.', 'order-not-on-hold': 'The order is not on hold; orderStatus says where it is.' },
+  problems: {
+    'not-found': 'No such order.',
+    'order-not-on-hold': 'The order is not on hold; orderStatus says where it is.',
+    'order-held-for-amendment': "Held for a channel's change: apply or reject it (the links are in the problem).",
+  },
 });
 
 const getOrderLifecycle = operation({
@@ -220,6 +224,13 @@ export async function orderActionsRoutes(app: FastifyInstance, { db, tokens }: A
     const result = await releaseHold(db, id, { releasedBy: request.principal!.clientId, note: body.note ?? null, correlationId: request.id });
     if (result.kind === 'not-found') throw new ProblemError('not-found', `No order with id ${id}.`);
     if (result.kind === 'not-on-hold') throw new ProblemError('order-not-on-hold', `Order ${id} is ${result.status}, not on hold.`, { orderStatus: result.status });
+    if (result.kind === 'amendment-hold') {
+      throw new ProblemError('order-held-for-amendment', `Order ${id} waits for a decision on the channel's change ${result.amendmentId}: apply or reject it.`, {
+        amendmentId: result.amendmentId,
+        apply: `/v1/orders/${id}/amendments/${result.amendmentId}/apply`,
+        reject: `/v1/orders/${id}/amendments/${result.amendmentId}/reject`,
+      });
+    }
     await recordAudit(db, { actor: clientActor(request.principal!.clientId), correlationId: request.id }, { action: 'order.hold_released', targetType: 'order', targetId: id });
     return reply.code(202).header('Location', `/v1/orders/${id}`).send({ orderId: id, status: 'validated', resumed: true });
   });

@@ -310,11 +310,16 @@ function sumAmounts(amounts: (string | undefined)[], currency: string | undefine
   }
 }
 
-/** How Shopify's financial status becomes a canonical payment (amount: the order's total price). */
-const PAYMENT_STATUS: Record<string, 'captured' | 'authorized' | undefined> = {
+/**
+ * How Shopify's financial status becomes a canonical payment (amount: the order's total price).
+ * `pending` (manual payment, bank transfer not yet in) is a pending payment, so validation holds
+ * the order until orders/updated reports it `paid` (docs/adr/0023).
+ */
+const PAYMENT_STATUS: Record<string, 'captured' | 'authorized' | 'pending' | undefined> = {
   paid: 'captured',
   partially_refunded: 'captured',
   authorized: 'authorized',
+  pending: 'pending',
 };
 
 const PHONE = /^\+?[0-9 ()-]{4,32}$/;

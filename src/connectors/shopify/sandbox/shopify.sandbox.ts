@@ -413,8 +413,29 @@ export async function startShopifySandbox(options: ShopifySandboxOptions): Promi
   app.post<{ Params: { id: string } }>('/_sandbox/orders/:id/touch', async (request, reply) => {
     const order = findOrder(request.params.id);
     if (!order) return reply.code(404).send({ errors: 'Not Found' });
-    const input = z.strictObject({ note: z.string().max(2000).optional() }).parse(request.body ?? {});
+    // A merchant's edit in the admin (note, address, quantities) or a payment coming in: Shopify sends orders/updated.
+    const input = z
+      .strictObject({
+        note: z.string().max(2000).optional(),
+        shippingAddress: Address.partial().optional(),
+        lines: z.array(z.strictObject({ sku: z.string().min(1), quantity: z.number().int().min(0) })).max(100).optional(),
+        financialStatus: z.enum(['pending', 'authorized', 'paid']).optional(),
+      })
+      .parse(request.body ?? {});
     if (input.note !== undefined) order.note = input.note;
+    if (input.shippingAddress) order.shippingAddress = { ...order.shippingAddress, ...input.shippingAddress };
+    if (input.financialStatus) order.financialStatus = input.financialStatus;
+    for (const edit of input.lines ?? []) {
+      const line = order.lineItems.find((l) => l.sku === edit.sku);
+      if (line) {
+        line.quantity = edit.quantity;
+        continue;
+      }
+      const variant = state.variantBySku(edit.sku);
+      if (!variant) return reply.code(422).send({ errors: `no variant with SKU ${edit.sku}` });
+      order.lineItems.push({ id: state.nextId(), variantId: variant.id, productId: variant.productId, sku: variant.sku, name: variant.productTitle, quantity: edit.quantity, price: variant.price });
+    }
+    order.lineItems = order.lineItems.filter((l) => l.quantity > 0);
     order.updatedAt = new Date(Math.max(Date.now(), Date.parse(order.updatedAt) + 1000)).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const delivery = publish('orders/updated', restOrder(order));
     return { order: view(order), webhookId: delivery.id, webhookStatus: delivery.status };

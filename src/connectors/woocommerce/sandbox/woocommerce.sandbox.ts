@@ -146,9 +146,25 @@ const CreateOrder = z.strictObject({
   silent: z.boolean().default(false),
 });
 
+// The fields an edit names, and only those (AddressInput's defaults would blank the others).
+const AddressPatch = z
+  .strictObject({
+    first_name: z.string().max(100),
+    last_name: z.string().max(100),
+    company: z.string().max(100),
+    address_1: z.string().max(200),
+    address_2: z.string().max(200),
+    city: z.string().max(100),
+    state: z.string().max(100),
+    postcode: z.string().max(20),
+    country: z.string().max(2),
+    phone: z.string().max(32),
+  })
+  .partial();
+
 const UpdateOrder = z.strictObject({
   status: z.enum(ORDER_STATUSES).optional(),
-  shipping: AddressInput.partial().optional(),
+  shipping: AddressPatch.optional(),
   customer_note: z.string().max(500).optional(),
 });
 
@@ -487,6 +503,13 @@ export async function startWooSandbox(options: WooSandboxOptions): Promise<Runni
     }
   };
 
+  const reduceStock = (order: WireOrder) => {
+    for (const item of order.line_items) {
+      const target = stockItemOf(item);
+      if (target && target.manage_stock === true && target.stock_quantity !== null) target.stock_quantity -= item.quantity;
+    }
+  };
+
   const setStatus = (order: WireOrder, status: WireOrder['status']) => {
     if (order.status === status) return;
     const at = now();
@@ -495,6 +518,14 @@ export async function startWooSandbox(options: WooSandboxOptions): Promise<Runni
       order.date_completed = local(at);
     }
     if ((status === 'cancelled' || status === 'refunded') && order.date_paid_gmt) restock(order);
+    // WooCommerce sets date_paid when an order reaches processing or completed (WC_Order::maybe_set_date_paid)
+    // and reduces stock once it is paid (wc_maybe_reduce_stock_levels): an unpaid order paid later.
+    if ((status === 'processing' || status === 'completed') && !order.date_paid_gmt) {
+      order.date_paid = local(at);
+      order.date_paid_gmt = isoToGmt(at);
+      if (!order.transaction_id) order.transaction_id = `ch_${randomBytes(8).toString('hex')}`;
+      reduceStock(order);
+    }
     order.status = status;
     addNote(order.id, `Order status changed to ${status}.`, false);
   };
@@ -729,12 +760,7 @@ export async function startWooSandbox(options: WooSandboxOptions): Promise<Runni
       _links: { self: [{ href: `https://shop.example.com${WC_API}/orders/${id}` }], collection: [{ href: `https://shop.example.com${WC_API}/orders` }] },
     };
     // A paid order reduces stock (wc_maybe_reduce_stock_levels).
-    if (paid) {
-      for (const item of lineItems) {
-        const target = stockItemOf(item);
-        if (target && target.manage_stock === true && target.stock_quantity !== null) target.stock_quantity -= item.quantity;
-      }
-    }
+    if (paid) reduceStock(order);
     state.orders.set(id, order);
     return order;
   };
