@@ -397,10 +397,10 @@ describe('Shopify client against the sandbox', () => {
     assert.equal(withoutKey.data.refundCreate, null);
 
     const count = receiver.received.length;
-    const first = await client.refund({ channelOrderId, returnId, amount: '8.50', currency: 'USD', lines: [{ channelLineId: lineId, sku: 'MUG', quantity: 1 }] }, {});
+    const first = await client.refund({ channelOrderId, returnId, amount: '8.50', currency: 'USD', lines: [{ channelLineId: lineId, sku: 'MUG', quantity: 1 }], refundedBySyncline: false }, {});
     assert.equal(first.created, true);
     // Again: the refund with the return's mark in its note is found, nothing is added.
-    assert.deepEqual(await client.refund({ channelOrderId, returnId, amount: '8.50', currency: 'USD', lines: [{ channelLineId: lineId, sku: 'MUG', quantity: 1 }] }, {}), { channelRefundId: first.channelRefundId, created: false });
+    assert.deepEqual(await client.refund({ channelOrderId, returnId, amount: '8.50', currency: 'USD', lines: [{ channelLineId: lineId, sku: 'MUG', quantity: 1 }], refundedBySyncline: false }, {}), { channelRefundId: first.channelRefundId, created: false });
     // The same idempotency key straight at the API: the first refund is answered, with its cost.
     const replay = await graphql({ query: 'mutation R($input: RefundInput!, $key: String!) { refundCreate(input: $input) @idempotent(key: $key) { refund { id } userErrors { message } } }', variables: { input, key: `syncline-${returnId}` } });
     assert.equal(replay.data.refundCreate.refund.id, `gid://shopify/Refund/${first.channelRefundId}`);
@@ -409,7 +409,7 @@ describe('Shopify client against the sandbox', () => {
     assert.deepEqual(refunds.map((r) => [r.id, r.transactions.map((t) => t.amount)]), [[first.channelRefundId, ['8.50']]]);
     assert.equal(financialStatus, 'partially_refunded');
     // More than was paid, or more units than were bought: Shopify's user errors, a permanent failure.
-    const tooMuch = await expectSynclineError(client.refund({ channelOrderId, returnId: 'ret_01jd5q8x7m2v3k4n5p6r7s8tb6', amount: '9.00', currency: 'USD', lines: [{ channelLineId: lineId, sku: 'MUG', quantity: 2 }] }, {}));
+    const tooMuch = await expectSynclineError(client.refund({ channelOrderId, returnId: 'ret_01jd5q8x7m2v3k4n5p6r7s8tb6', amount: '9.00', currency: 'USD', lines: [{ channelLineId: lineId, sku: 'MUG', quantity: 2 }], refundedBySyncline: false }, {}));
     assert.equal(tooMuch.code, 'shopify.refund_rejected');
     assert.equal(tooMuch.retry, 'permanent');
     // Shopify announces every refund, whoever made it.

@@ -57,7 +57,8 @@ export function readmeQuickStart(): { scopes: string; bodies: Record<string, unk
   const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
   const start = readme.indexOf('### Take a first order to `completed`');
   if (start < 0) throw new Error('README.md has no "Take a first order to `completed`" section');
-  const end = readme.indexOf('\n## ', start);
+  // Up to the next heading: the sections after it (a storefront's order...) have requests of their own.
+  const end = start + 1 + readme.slice(start + 1).search(/\n##+ /);
   const section = readme.slice(start, end);
   const scopes = /-d 'scope=([^']+)'/.exec(section)?.[1];
   if (!scopes) throw new Error('the quick start asks for no token scopes');

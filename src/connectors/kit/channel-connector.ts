@@ -135,6 +135,12 @@ export interface ChannelRefund {
    * its availability sync sets the channel's quantity once the return flow has restocked.
    */
   lines: { channelLineId: string; sku: string; quantity: number }[];
+  /**
+   * Whether Syncline's payment connector refunded the money. Then the channel only records the
+   * refund; otherwise (the order holds no payment in Syncline) the channel's refund moves it, so
+   * the money moves once either way.
+   */
+  refundedBySyncline: boolean;
   reason?: string;
 }
 

@@ -357,7 +357,7 @@ async function refundInChannel(deps: Deps, payload: RefundPayload, context: Hand
   const lines = ret.lines.map((l) => ({ channelLineId: order.lines.find((x) => x.lineNumber === l.lineNumber)?.channelLineId ?? '', sku: l.sku, quantity: l.quantity }));
   const started = performance.now();
   const { channelRefundId, created } = await recorded(deps, connection, () =>
-    client.refund({ channelOrderId: order.channelOrderId, returnId: ret.id, amount: ret.refundAmount, currency: order.currency, lines: lines.filter((l) => l.channelLineId), ...(ret.reason ? { reason: ret.reason } : {}) }, call),
+    client.refund({ channelOrderId: order.channelOrderId, returnId: ret.id, amount: ret.refundAmount, currency: order.currency, lines: lines.filter((l) => l.channelLineId), refundedBySyncline: ret.refundId !== null, ...(ret.reason ? { reason: ret.reason } : {}) }, call),
   );
   await deps.db.transaction(async (tx) => {
     await pairChannelRefund(tx, ret.id, connection.id, channelRefundId);

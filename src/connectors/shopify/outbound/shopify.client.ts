@@ -304,9 +304,9 @@ export class ShopifyClient implements ChannelClient {
   }
 
   /**
-   * refundCreate with the returned lines and a REFUND
-   * transaction of the amount against the order's sale or capture, keyed by the return id; a
-   * refund whose note carries the return's mark is the one made before.
+   * refundCreate with the returned lines, keyed by the return id; a refund whose note carries the
+   * return's mark is the one made before. A REFUND transaction of the amount against the order's
+   * sale or capture only when Syncline's payment connector did not refund: money moves once.
    */
   async refund(refund: ChannelRefund, call: CallContext): Promise<{ channelRefundId: string; created: boolean }> {
     type View = {
@@ -328,8 +328,8 @@ export class ShopifyClient implements ChannelClient {
       notify: true,
       // NO_RESTOCK: Syncline's availability sync sets Shopify's quantity once the return flow has restocked (no double count).
       refundLineItems: refund.lines.map((l) => ({ lineItemId: gid('LineItem', l.channelLineId), quantity: l.quantity, restockType: 'NO_RESTOCK' })),
-      // Without a sale or capture in Shopify (an order paid elsewhere) the refund records lines and restock only.
-      transactions: parent && Number(refund.amount) > 0 ? [{ orderId: view.order.id, amount: refund.amount, gateway: parent.gateway ?? 'manual', kind: 'REFUND', parentId: parent.id }] : [],
+      // Refunded by Syncline's payment connector, or no sale or capture in Shopify: the refund records lines only.
+      transactions: !refund.refundedBySyncline && parent && Number(refund.amount) > 0 ? [{ orderId: view.order.id, amount: refund.amount, gateway: parent.gateway ?? 'manual', kind: 'REFUND', parentId: parent.id }] : [],
     };
     type Result = { refundCreate: { refund: { id: string } | null; userErrors: UserError[] } | null };
     const result = await this.graphql.request<Result>('RefundCreate', REFUND_CREATE, { input, key: `syncline-${refund.returnId}` }, call);

@@ -226,8 +226,9 @@ export class WooCommerceClient implements ChannelClient {
   }
 
   /**
-   * Records a refund Syncline's payment connector already made: api_refund false (the gateway
-   * must not pay again) and api_restock false (Syncline's availability sync sets the stock).
+   * Records a refund of Syncline's return: api_refund false when Syncline's payment connector
+   * refunded (the gateway must not pay again), true when it did not (the store's gateway moves the
+   * money); api_restock false (Syncline's availability sync sets the stock).
    * The reason carries the return's mark, and the order's refunds are read first, so a retry
    * finds the refund made before.
    */
@@ -252,7 +253,7 @@ export class WooCommerceClient implements ChannelClient {
       {
         method: 'POST',
         path,
-        body: { amount: refund.amount, reason: `${mark} ${refund.reason ?? 'refunded in Syncline'}`.slice(0, 1000), line_items: lineItems, api_refund: false, api_restock: false },
+        body: { amount: refund.amount, reason: `${mark} ${refund.reason ?? 'refunded in Syncline'}`.slice(0, 1000), line_items: lineItems, api_refund: !refund.refundedBySyncline, api_restock: false },
       },
       call,
     );
