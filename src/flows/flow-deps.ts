@@ -4,6 +4,7 @@ import type { InventoryService } from '../domain/inventory/inventory.service.ts'
 import type { OrderStatus } from '../model/order.ts';
 import { lockOrderStatus, transitionOrder } from '../store/orders/order-status.ts';
 import type { RoutingPolicy } from './order-placed/routing.ts';
+import type { ErpRouter } from './erp-routing/erp-router.ts';
 
 /** What the flows use: the store, the external systems, the inventory service and their settings. */
 export interface FlowDeps {
@@ -11,6 +12,8 @@ export interface FlowDeps {
   connectors: Connectors;
   inventory: InventoryService;
   routing: RoutingPolicy;
+  /** The ERP connections and the routing between them; every ERP call goes through the order's recorded route. */
+  erps: ErpRouter;
   /** Days after shipment during which a return is accepted (default: 30). */
   returnWindowDays: number;
 }
@@ -29,6 +32,8 @@ export const FLOW_JOBS = {
   return: 'flow.return',
   loyalty: 'flow.loyalty-award',
   loyaltyReversal: 'flow.loyalty-reversal',
+  /** Posts a routed order to its shadow ERP and compares (bulk lane, the shadow ERP's target). */
+  erpShadow: 'flow.erp-shadow',
 } as const;
 
 /** Every job about one order shares this ordering key, so the order's flows never interleave. */

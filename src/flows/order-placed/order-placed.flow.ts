@@ -15,6 +15,7 @@ import { advance, FLOW_JOBS, orderingKey, TARGETS, type FlowDeps } from '../flow
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 import { BACK_OFFICE_PART, CUSTOMER_PART, orderPlacedSteps, type PlacedState } from './order-placed.steps.ts';
 import { holdOnDeadLetter, resumeFromException } from '../kit/exception-hold.ts';
+import { routeOrder } from '../erp-routing/erp-router.ts';
 
 /**
  * The order-placed flow: from an accepted order to `allocated` (reserved and routed) on the
@@ -46,12 +47,12 @@ export const placeJob = (orderId: string, correlationId: string, jobKey = `place
  * ordering key (after its customer-facing part, before a later cancel), with the ERP as its
  * target so that it waits in the queue while the ERP's breaker is open.
  */
-export const releaseJob = (orderId: string, correlationId: string) => ({
+export const releaseJob = (orderId: string, correlationId: string, target: string = TARGETS.erp) => ({
   type: FLOW_JOBS.release,
   payload: { orderId } satisfies PlacePayload,
   lane: 'normal' as const,
   orderingKey: orderingKey(orderId),
-  target: TARGETS.erp,
+  target,
   jobKey: `release:${orderId}`,
   correlationId,
 });
@@ -140,7 +141,15 @@ export async function placeOrder(deps: FlowDeps, payload: PlacePayload, context:
   const result = await runPart(deps, payload.orderId, context, CUSTOMER_PART);
   // Allocated: the back-office part goes on as its own job (queued once: its job key), whatever
   // path led here (first run, stock arriving, a hold released, a replay).
-  if (result.kind === 'stopped' && result.outcome === HANDED_OFF) await enqueue(deps.db, releaseJob(payload.orderId, context.correlationId));
+  if (result.kind === 'stopped' && result.outcome === HANDED_OFF) {
+    // The ERP is chosen here, once (ADR 0029): the release job then waits on that ERP's target.
+    await deps.db.transaction(async (tx) => {
+      const order = await findOrderById(tx, payload.orderId);
+      if (!order) throw new SynclineError('order.not_found', `no order ${payload.orderId}`);
+      const route = await routeOrder(deps.erps, tx, order, context.correlationId);
+      await enqueue(tx, releaseJob(payload.orderId, context.correlationId, route.erp.target));
+    });
+  }
 }
 
 /**
