@@ -21,6 +21,7 @@ import { Worker } from './runtime/worker.ts';
 import { loadHandlerModules } from './runtime/handler-modules.ts';
 import { NatsRelay } from './runtime/outbox/nats-relay.ts';
 import { registerFlows } from './flows/flows.ts';
+import { auditErpRouting } from './domain/orders/erp-routing.ts';
 import { registerWebhookDeliveries } from './runtime/webhooks/webhook-delivery.ts';
 import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-lock.ts';
 import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
@@ -293,6 +294,10 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   const registry = given ?? new RuntimeRegistry();
   // The order lifecycle flows (src/flows); their connectors come from config, else the sandboxes.
   const flows = registerFlows(registry, { db, config, logger });
+  // A change of the ERP routing rules is audited once, by the first worker that starts with it.
+  if (await auditErpRouting(db, config.connections.erpRouting, { actor: 'system:start', correlationId: null })) {
+    logger.info({ routing: config.connections.erpRouting ?? null }, 'ERP routing rules changed since the last start; orders routed already keep their ERP');
+  }
   // An ERP that lacks what the settings name fails every posting: say so at start, not per order.
   if (config.systems.erp) {
     checkErpSetup(config.systems.erp).then(

@@ -32,6 +32,7 @@ export const AUDIT_ACTIONS = [
   'subscription.deleted',
   'subscription.secret_rotated',
   'subscription.replayed',
+  'erp_routing.changed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

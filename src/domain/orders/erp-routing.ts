@@ -1,4 +1,8 @@
+import stringify from 'safe-stable-stringify';
 import type { Order } from '../../model/order.ts';
+import type { Queryable } from '../../store/database.ts';
+import { listAudit, recordAudit, type AuditContext } from '../audit/audit.ts';
+import { selectShadowReports, type ShadowReportRow } from '../../store/erp-routing/erp-routing-queries.ts';
 
 /**
  * Routing between ERPs (docs/connections.md, ADR 0029): which ERP connection an order goes to.
@@ -55,4 +59,34 @@ export function chooseErp(order: Pick<Order, 'channel' | 'shippingAddress' | 'me
   if (index < 0) return { erp: routing.default, shadow: null, rule: null };
   const rule = routing.rules[index]!;
   return { erp: rule.erp, shadow: rule.shadow ?? null, rule: index };
+}
+
+/**
+ * Audits the routing rules in force at start: an `erp_routing.changed` event when they differ
+ * from the last recorded ones (or when routing was configured before and is gone). Returns
+ * true when it recorded one. Orders routed already keep their route whatever the change.
+ */
+export async function auditErpRouting(db: Queryable, routing: ErpRoutingRules | undefined, who: AuditContext): Promise<boolean> {
+  const { items } = await listAudit(db, { action: 'erp_routing.changed' }, { limit: 1 });
+  const last = items[0]?.details.routing as ErpRoutingRules | null | undefined;
+  if (!routing && !last) return false;
+  if (stringify(routing ?? null) === stringify(last ?? null)) return false;
+  await recordAudit(db, who, {
+    action: 'erp_routing.changed',
+    targetType: 'erp_routing',
+    targetId: 'syncline.yaml',
+    details: { routing: routing ?? null, previous: last ?? null },
+  });
+  return true;
+}
+
+/** A page of shadow reports, newest order first; `next` is the cursor of the following page. */
+export async function listErpShadowReports(
+  db: Queryable,
+  filter: { outcome?: 'matched' | 'different' | 'failed'; shadowErp?: string },
+  page: { limit: number; cursor?: string },
+): Promise<{ items: ShadowReportRow[]; next: string | null }> {
+  const rows = await selectShadowReports(db, { ...filter, before: page.cursor }, page.limit + 1);
+  const items = rows.slice(0, page.limit);
+  return { items, next: rows.length > page.limit ? items.at(-1)!.orderId : null };
 }
