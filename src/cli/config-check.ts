@@ -22,7 +22,7 @@ export function runConfigCommand(args: string[], env: NodeJS.ProcessEnv = proces
     return 0;
   }
   const fromEnvironment = SYSTEM_KINDS.filter((kind) => present[`SYNCLINE_${kind.toUpperCase()}_URL`] !== undefined);
-  const { problems, connections } = checkConnectionsFile(path, connectorRegistry(), present, fromEnvironment);
+  const { problems, connections, erpRouting } = checkConnectionsFile(path, connectorRegistry(), present, fromEnvironment);
   if (problems.length > 0) {
     out.error(`${path}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
     for (const problem of problems) out.error(`  ${problem}`);
@@ -30,5 +30,9 @@ export function runConfigCommand(args: string[], env: NodeJS.ProcessEnv = proces
   }
   out.log(`${path}: valid, ${connections.length} connection${connections.length === 1 ? '' : 's'}`);
   for (const c of connections) out.log(`  ${c.id} (${c.connector}) ${JSON.stringify(maskSecrets(c.options, c.secretOptions))}`);
+  if (erpRouting) {
+    out.log(`ERP routing: ${erpRouting.rules.length} rule${erpRouting.rules.length === 1 ? '' : 's'}, default ${erpRouting.default}`);
+    for (const rule of erpRouting.rules) out.log(`  ${JSON.stringify(rule.when)} -> ${rule.erp}${rule.shadow ? ` (shadow: ${rule.shadow})` : ''}`);
+  }
   return 0;
 }
