@@ -79,7 +79,10 @@ ${routing}
 
   const trytonSales = (reference: string) => trytonReader.rpc.call<{ id: number; state: string }[]>('model.sale.sale.search_read', [[['reference', '=', reference]], 0, null, null, ['state']]);
   const bcShipments = (orderId: string) => bcReader.odata.list<BcSalesDocument>(`salesShipments?$filter=${encodeURIComponent(`externalDocumentNumber eq '${orderId}'`)}`);
+  // A customer per order: Tryton's party code is unique, and two first orders of one new customer posted at once collide.
+  let customers = 0;
   const order = (over: Record<string, unknown> = {}) => ({
+    customer: { email: `routing-${++customers}@example.com`, name: `Routing Customer ${customers}` },
     lines: [{ sku: 'TEE-M', quantity: 2, unitPrice: '19.99' }],
     payments: [{ method: 'card', amount: '39.98', status: 'authorized', reference: 'pi_routing' }],
     ...over,
