@@ -179,5 +179,7 @@ ${routing}
     assert.equal(audit.body.items.length, 2, 'the first rules and their change');
     assert.deepEqual(audit.body.items[0].details.routing, { rules: [], default: 'legacy' });
     assert.equal(audit.body.items[0].details.previous.rules[0].erp, 'cloud');
+    const dead = await f.api('GET', '/v1/ops/dead-letters?status=open');
+    assert.deepEqual(dead.body.items.map((d: { type: string; reason: string; payload: unknown }) => [d.type, d.reason, d.payload]), [], 'no ERP work failed');
   });
 });
