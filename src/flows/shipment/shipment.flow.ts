@@ -20,7 +20,7 @@ import { runFlow, stepRun, type FlowStep, type StepOutcome } from '../kit/flow-r
 import { holdOnDeadLetter, resumeFromException } from '../kit/exception-hold.ts';
 import { isExceptionHold, isHoldOf } from '../../domain/orders/order-exception.ts';
 import { erpOfOrder } from '../erp-routing/erp-router.ts';
-import { advance, FLOW_IDEMPOTENCY_SCOPE, FLOW_JOBS, orderingKey, TARGETS, type FlowDeps } from '../flow-deps.ts';
+import { advance, FLOW_IDEMPOTENCY_SCOPE, FLOW_JOBS, orderingKey, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 
 /**
