@@ -62,6 +62,7 @@ ${routing}
 
   /** Starts Syncline on the test database with these rules (the sandboxes and Tryton stay up). */
   async function start(routing: string): Promise<void> {
+    await running?.close();
     const path = writeConnectionsFile(connectionsYaml(routing));
     const env = Object.fromEntries(
       Object.entries(flowEnvironment(database, sandboxes, { SYNCLINE_CONFIG: path, BC_SECRET: bc.clientSecret, TRYTON_SECRET: tryton.password })).filter(([key]) => !key.startsWith('SYNCLINE_ERP_')),
@@ -102,7 +103,7 @@ ${routing}
   });
   after(async () => {
     await running?.close().catch(() => {});
-    await bc?.close();
+    await bc?.close().catch(() => {});
     await sandboxes?.close();
     await database?.drop();
     await tryton?.stop();
@@ -169,8 +170,6 @@ ${routing}
     const orderId = await f.submit(order({ metadata: { businessUnit: 'outdoor' } }));
     await f.waitForStatus(orderId, 'released', 120_000);
     assert.ok(await bcReader.getSale(orderId));
-    await running!.close();
-    running = undefined;
     // Everything now goes to Tryton; the order routed to BC must not follow.
     await start(`  rules: []\n  default: legacy`);
     const [fulfilment] = await f.fulfilments(orderId);
@@ -186,5 +185,23 @@ ${routing}
     assert.equal(audit.body.items.length, 2, 'the first rules and their change');
     assert.deepEqual(audit.body.items[0].details.routing, { rules: [], default: 'legacy' });
     assert.equal(audit.body.items[0].details.previous.rules[0].erp, 'cloud');
+  });
+  test('a shadow ERP that is down never fails nor delays the order: released, shipped, completed; the report says failed', async () => {
+    await start(FIRST_RULES);
+    await bc.close();
+    const orderId = await f.submit(order({ shippingAddress: { name: 'Ada Lovelace', line1: '1 King St', city: 'Toronto', region: 'ON', postalCode: 'M5H 1A1', country: 'CA' } }));
+    await f.waitForStatus(orderId, 'released', 120_000);
+    const [fulfilment] = await f.fulfilments(orderId);
+    await f.ship(fulfilment.id);
+    await f.waitForStatus(orderId, 'completed', 120_000);
+    assert.equal((await trytonSales(orderId)).length, 1);
+    let report: any;
+    await waitFor('the failed shadow report', async () => {
+      report = (await f.api('GET', '/v1/ops/erp-shadow?outcome=failed')).body.items.find((r: { orderId: string }) => r.orderId === orderId);
+      return Boolean(report);
+    }, 180_000, 500);
+    assert.equal(report.shadowErp, 'cloud');
+    assert.equal(report.shadowSale, null);
+    assert.ok(report.error.code, 'the error code of the last attempt');
   });
 });
