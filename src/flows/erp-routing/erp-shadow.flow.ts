@@ -1,5 +1,6 @@
 import type { ErpSale } from '../../connectors/kit/contracts.ts';
 import { SynclineError } from '../../domain/errors.ts';
+import { toScaled } from '../../model/money.ts';
 import type { DeadLetterNotice, HandlerContext } from '../../runtime/runtime.ts';
 import type { Queryable } from '../../store/database.ts';
 import { readErpRoute, upsertShadowReport, type ShadowReportRow } from '../../store/erp-routing/erp-routing-queries.ts';
@@ -32,15 +33,14 @@ export const shadowJob = (orderId: string, target: string, correlationId: string
 /** The sale fields compared between the two ERPs; amounts are compared as exact decimals. */
 const COMPARED = ['untaxedAmount', 'taxAmount', 'totalAmount', 'currency'] as const;
 
+/** "48.5" and "48.50" are the same amount: compared as scaled integers, never as floats; a value that is not a decimal compares as text. */
 const sameAmount = (a: string, b: string) => {
-  const [x, y] = [a.trim(), b.trim()];
-  if (x === y) return true;
-  // "48.5" and "48.50" are the same amount: compare as scaled integers, never as floats.
-  const scale = (v: string) => {
-    const [whole, fraction = ''] = v.replace(/^\+/, '').split('.');
-    return BigInt(`${whole}${fraction.padEnd(8, '0')}`);
-  };
-  return /^[-+]?\d+(\.\d+)?$/.test(x) && /^[-+]?\d+(\.\d+)?$/.test(y) && scale(x) === scale(y);
+  if (a === b) return true;
+  try {
+    return toScaled(a, 8) === toScaled(b, 8);
+  } catch {
+    return false;
+  }
 };
 
 /** The differences between what the system of record and the shadow ERP computed for one sale. */
