@@ -299,10 +299,16 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
     logger.info({ routing: config.connections.erpRouting ?? null }, 'ERP routing rules changed since the last start; orders routed already keep their ERP');
   }
   // An ERP that lacks what the settings name fails every posting: say so at start, not per order.
-  if (config.systems.erp) {
-    checkErpSetup(config.systems.erp).then(
-      (problems) => problems.forEach((problem) => logger.warn({ code: problem.code, ...problem.details }, `ERP setup: ${problem.message}`)),
-      (error: unknown) => logger.warn({ err: (error as Error).message }, 'ERP setup could not be checked'),
+  // Several ERPs routed between: each is checked, named by its connection id.
+  const erpSetups = config.connections.erpRouting
+    ? config.connections.connections.filter((c) => c.kind === 'erp').map((c) => ({ erp: c.id, settings: c.options as NonNullable<typeof config.systems.erp> }))
+    : config.systems.erp
+      ? [{ erp: undefined, settings: config.systems.erp }]
+      : [];
+  for (const { erp, settings } of erpSetups) {
+    checkErpSetup(settings).then(
+      (problems) => problems.forEach((problem) => logger.warn({ code: problem.code, erp, ...problem.details }, `ERP setup: ${problem.message}`)),
+      (error: unknown) => logger.warn({ err: (error as Error).message, erp }, 'ERP setup could not be checked'),
     );
   }
   // Channel connections of syncline.yaml: intake, outbound jobs on each connection's target, reconciliation.
