@@ -5,6 +5,9 @@ import { connectorRegistry } from '../src/connectors/registry/connector-registry
 import { BC_SANDBOX } from '../src/connectors/business-central/sandbox/business-central.sandbox.ts';
 import { runSyncline } from './support/cli.ts';
 import { writeConnectionsFile } from './support/connections.ts';
+import { createTestDatabase } from './support/postgres.ts';
+import { auditErpRouting } from '../src/domain/orders/erp-routing.ts';
+import { listAudit } from '../src/domain/audit/audit.ts';
 
 const registry = connectorRegistry();
 const env = { BC_SECRET: 'a-long-client-secret' };
@@ -59,4 +62,29 @@ test('syncline config check prints the routing of a valid file, and exits 1 on a
   const bad = await runSyncline(['config', 'check', writeConnectionsFile(`${CONNECTIONS}erpRouting: { default: gone }\n`)], env);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /erpRouting\.default: unknown connection "gone"/);
+});
+
+test('the rules in force are audited once per change: an unchanged restart records nothing, removing them records it', async () => {
+  const database = await createTestDatabase();
+  try {
+    const who = { actor: 'system:start', correlationId: null };
+    const first = { rules: [{ when: { businessUnit: 'outdoor' }, erp: 'cloud' }], default: 'legacy' };
+    assert.equal(await auditErpRouting(database.db, undefined, who), false, 'no routing, nothing before: nothing to record');
+    assert.equal(await auditErpRouting(database.db, first, who), true);
+    // The same rules, keys in another order: unchanged.
+    assert.equal(await auditErpRouting(database.db, { default: 'legacy', rules: [{ erp: 'cloud', when: { businessUnit: 'outdoor' } }] }, who), false);
+    assert.equal(await auditErpRouting(database.db, { ...first, default: 'cloud' }, who), true);
+    assert.equal(await auditErpRouting(database.db, undefined, who), true, 'routing removed');
+    const { items } = await listAudit(database.db, { action: 'erp_routing.changed' }, { limit: 10 });
+    assert.deepEqual(
+      items.map((e) => [e.details.routing && (e.details.routing as { default: string }).default, e.details.previous && (e.details.previous as { default: string }).default]),
+      [
+        [null, 'cloud'],
+        ['cloud', 'legacy'],
+        ['legacy', null],
+      ],
+    );
+  } finally {
+    await database.drop();
+  }
 });
