@@ -4,6 +4,7 @@ import type { ConnectorSettings } from '../src/connectors/connectors.ts';
 import { InventoryService } from '../src/domain/inventory/inventory.service.ts';
 import { orderPlacedSteps, type PlacedState } from '../src/flows/order-placed/order-placed.steps.ts';
 import type { FlowDeps } from '../src/flows/flow-deps.ts';
+import { singleErpRouter } from '../src/flows/erp-routing/erp-router.ts';
 import type { StepRun } from '../src/flows/kit/flow-runner.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { openPostgres } from '../src/store/postgres.database.ts';
@@ -33,9 +34,11 @@ import { readOrderFlow, startOrderFlow } from '../src/store/orders/order-lifecyc
 const concurrency = Number(process.env.CONCURRENCY ?? 10);
 const logger = createLogger('warn');
 const db = openPostgres({ connectionString: process.env.APP_DATABASE_URL!, poolSize: Number(process.env.POOL_SIZE ?? 8) });
+const connectors = createConnectors(JSON.parse(process.env.BENCH_CONNECTORS!) as ConnectorSettings);
 const deps: FlowDeps = {
   db,
-  connectors: createConnectors(JSON.parse(process.env.BENCH_CONNECTORS!) as ConnectorSettings),
+  connectors,
+  erps: singleErpRouter(connectors.erp),
   inventory: new InventoryService(db, logger),
   routing: { kinds: ['warehouse', 'store'], priorities: {} },
   returnWindowDays: 30,

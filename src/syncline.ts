@@ -21,6 +21,7 @@ import { Worker } from './runtime/worker.ts';
 import { loadHandlerModules } from './runtime/handler-modules.ts';
 import { NatsRelay } from './runtime/outbox/nats-relay.ts';
 import { registerFlows } from './flows/flows.ts';
+import { auditErpRouting } from './domain/orders/erp-routing.ts';
 import { registerWebhookDeliveries } from './runtime/webhooks/webhook-delivery.ts';
 import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-lock.ts';
 import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
@@ -294,16 +295,26 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   const registry = given ?? new RuntimeRegistry();
   // The order lifecycle flows (src/flows); their connectors come from config, else the sandboxes.
   const flows = registerFlows(registry, { db, config, logger });
+  // A change of the ERP routing rules is audited once, by the first worker that starts with it.
+  if (await auditErpRouting(db, config.connections.erpRouting, { actor: 'system:start', correlationId: null })) {
+    logger.info({ routing: config.connections.erpRouting ?? null }, 'ERP routing rules changed since the last start; orders routed already keep their ERP');
+  }
   // An ERP that lacks what the settings name fails every posting: say so at start, not per order.
-  if (config.systems.erp) {
-    const prefix = erpSettingsPrefix(config.connections.connections);
-    checkErpSetup(config.systems.erp).then(
+  // Each ERP connection is checked (several when routed between), named by its path in the file.
+  const erpConnections = config.connections.connections.map((c, index) => ({ c, index })).filter(({ c }) => c.kind === 'erp');
+  const erpSetups = config.connections.erpRouting
+    ? erpConnections.map(({ c, index }) => ({ erp: c.id, prefix: `connections[${index}].options`, settings: c.options as NonNullable<typeof config.systems.erp> }))
+    : config.systems.erp
+      ? [{ erp: undefined, prefix: erpSettingsPrefix(config.connections.connections), settings: config.systems.erp }]
+      : [];
+  for (const { erp, prefix, settings } of erpSetups) {
+    checkErpSetup(settings).then(
       (problems) =>
         problems.forEach((problem) => {
           const { option, message } = erpSetupProblemText(problem);
-          logger.error({ code: problem.code, ...problem.details }, `ERP configuration error: ${option ? `${prefix}.${option}` : prefix}: ${message} (every order posting would fail; see syncline config check)`);
+          logger.error({ code: problem.code, erp, ...problem.details }, `ERP configuration error: ${option ? `${prefix}.${option}` : prefix}: ${message} (every order posting would fail; see syncline config check)`);
         }),
-      (error: unknown) => logger.warn({ err: (error as Error).message }, 'ERP setup could not be checked'),
+      (error: unknown) => logger.warn({ err: (error as Error).message, erp }, 'ERP setup could not be checked'),
     );
   }
   // Channel connections of syncline.yaml: intake, outbound jobs on each connection's target, reconciliation.

@@ -60,7 +60,7 @@ test('config check names each bad option of a business-central connection', () =
   const unset = checkConnectionsText(yaml(GOOD_OPTIONS()), registry, {});
   assert.deepEqual(unset.problems, ['connections[0].options.clientSecret: environment variable BC_SECRET is not set']);
   const twoErps = checkConnectionsText(`${yaml(GOOD_OPTIONS())}  - { id: erp-old, connector: tryton, options: { url: "https://erp.example.com", database: prod, login: admin, password: pw } }\n`, registry, { BC_SECRET: 'a-long-client-secret' });
-  assert.deepEqual(twoErps.problems, ['connections[1].connector: connections[0] is already the erp; one erp connection is supported']);
+  assert.deepEqual(twoErps.problems, ['erpRouting: required with several ERP connections (bc-eu, erp-old): say which one takes each order']);
 });
 
 test('syncline config check: a valid business-central connection, its secret masked', async () => {

@@ -11,6 +11,7 @@ import { tokenRoutes } from './routes/oauth/token.routes.ts';
 import { ordersRoutes } from './routes/orders/orders.routes.ts';
 import { opsRoutes } from './routes/ops/ops.routes.ts';
 import { productsRoutes } from './routes/products/products.routes.ts';
+import { erpShadowRoutes } from './routes/ops/erp-shadow.routes.ts';
 import { locationsRoutes } from './routes/locations/locations.routes.ts';
 import { inventoryRoutes } from './routes/inventory/inventory.routes.ts';
 import { reservationsRoutes } from './routes/inventory/reservations.routes.ts';
@@ -121,6 +122,7 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
   await app.register(async (scope) => ordersRoutes(scope, context));
   await app.register(async (scope) => eventsRoutes(scope, context));
   await app.register(async (scope) => opsRoutes(scope, context));
+  await app.register(async (scope) => erpShadowRoutes(scope, context));
   await app.register(async (scope) => orderActionsRoutes(scope, context));
   await app.register(async (scope) => orderAmendmentsRoutes(scope, context));
   await app.register(async (scope) => returnsRoutes(scope, context));

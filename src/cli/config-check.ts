@@ -46,9 +46,9 @@ export async function runConfigCommand(args: string[], env: NodeJS.ProcessEnv = 
   }
   const fromEnvironment = SYSTEM_KINDS.filter((kind) => present[`SYNCLINE_${kind.toUpperCase()}_URL`] !== undefined);
   const checked = checkConnectionsFile(path, connectorRegistry(), present, fromEnvironment);
-  const { connections } = checked;
+  const { connections, erpRouting } = checked;
   const problems = [...checked.problems];
-  // The file is valid: every connection is at its index in the file. Ask the ERP what it lacks.
+  // The file is valid: every connection is at its index in the file. Ask each ERP what it lacks.
   if (problems.length === 0 && !offline) {
     for (const [index, c] of connections.entries()) {
       if (c.kind === 'erp') problems.push(...(await erpProblems(index, c.options as ConnectorSettings['erp'])));
@@ -61,5 +61,9 @@ export async function runConfigCommand(args: string[], env: NodeJS.ProcessEnv = 
   }
   out.log(`${path}: valid, ${connections.length} connection${connections.length === 1 ? '' : 's'}`);
   for (const c of connections) out.log(`  ${c.id} (${c.connector}) ${JSON.stringify(maskSecrets(c.options, c.secretOptions))}`);
+  if (erpRouting) {
+    out.log(`ERP routing: ${erpRouting.rules.length} rule${erpRouting.rules.length === 1 ? '' : 's'}, default ${erpRouting.default}`);
+    for (const rule of erpRouting.rules) out.log(`  ${JSON.stringify(rule.when)} -> ${rule.erp}${rule.shadow ? ` (shadow: ${rule.shadow})` : ''}`);
+  }
   return 0;
 }

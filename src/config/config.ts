@@ -324,8 +324,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
     const checked = checkConnectionsFile(file.path, registry, present, SYSTEM_KINDS.filter((k) => systems[k]));
     if (checked.problems.length > 0) throw new ConfigError(`Invalid configuration in ${file.path}:\n  ${checked.problems.join('\n  ')}`);
     file.connections = checked.connections;
+    file.erpRouting = checked.erpRouting;
     // A system connection of the file stands where its SYNCLINE_*_URL variables would.
-    for (const [kind, connection] of systemConnections(checked.connections)) {
+    for (const [kind, connection] of systemConnections(checked.connections, checked.erpRouting)) {
       (systems as Record<string, unknown>)[kind] = connection.options;
       systemSources[kind] = 'file';
       // The connector's own limits (Business Central's), then the file's, then SYNCLINE_TARGET_POLICIES.

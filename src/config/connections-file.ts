@@ -6,6 +6,7 @@ import { ChannelSlug } from '../model/order.ts';
 import type { ChannelConnector } from '../connectors/kit/channel-connector.ts';
 import { connectorNames, type ConnectorRegistry, type SystemKind } from '../connectors/registry/connector-registry.ts';
 import type { TargetPolicy } from '../runtime/targets/target-policy.ts';
+import type { ErpRoutingRules } from '../domain/orders/erp-routing.ts';
 
 /**
  * syncline.yaml: the connections (docs/connections.md). Read from SYNCLINE_CONFIG, else
@@ -48,6 +49,8 @@ export interface ConnectionsFile {
   /** The file read, absolute; undefined when there is none. */
   path: string | undefined;
   connections: ConnectionSettings[];
+  /** `erpRouting` of the file: which ERP connection each order goes to (absent: one ERP, no rules). */
+  erpRouting?: ErpRoutingRules | undefined;
 }
 
 const Breaker = z.strictObject({
@@ -79,7 +82,22 @@ const Connection = z.strictObject({
   webhookMaxAgeSeconds: z.number().int().min(1).optional(),
 });
 
-const FileSchema = z.strictObject({ connections: z.array(z.unknown()).default([]) });
+const RoutingCondition = z.strictObject({
+  channel: z.string().min(1).optional(),
+  shipToCountry: z.string().regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code such as DE').optional(),
+  businessUnit: z.string().min(1).optional(),
+  skuPrefix: z.string().min(1).optional(),
+});
+
+const ErpRouting = z.strictObject({
+  rules: z
+    .array(z.strictObject({ when: RoutingCondition, erp: z.string().min(1), shadow: z.string().min(1).optional() }))
+    .max(200)
+    .default([]),
+  default: z.string().min(1).optional(),
+});
+
+const FileSchema = z.strictObject({ connections: z.array(z.unknown()).default([]), erpRouting: z.unknown().optional() });
 
 /** A problem path as written in messages: connections[2].options.shopDomain. */
 export function problemPath(path: readonly PropertyKey[]): string {
@@ -146,7 +164,7 @@ export function checkConnectionsText(
   registry: ConnectorRegistry,
   env: NodeJS.ProcessEnv,
   systemsFromEnvironment: readonly SystemKind[] = [],
-): { problems: string[]; connections: ConnectionSettings[] } {
+): { problems: string[]; connections: ConnectionSettings[]; erpRouting?: ErpRoutingRules } {
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
     // The first errors only: one syntax mistake makes the parser stumble over everything after it.
@@ -183,7 +201,8 @@ export function checkConnectionsText(
         problems.push(`${problemPath([...at, 'connector'])}: the ${system.kind} is already set by the SYNCLINE_${system.kind.toUpperCase()}_* environment variables; use one or the other`);
       }
       const same = firstByKind.get(system.kind);
-      if (same !== undefined) problems.push(`${problemPath([...at, 'connector'])}: connections[${same}] is already the ${system.kind}; one ${system.kind} connection is supported`);
+      // Several ERPs are routed between (erpRouting); the other kinds stay one connection each.
+      if (same !== undefined && system.kind !== 'erp') problems.push(`${problemPath([...at, 'connector'])}: connections[${same}] is already the ${system.kind}; one ${system.kind} connection is supported`);
       else firstByKind.set(system.kind, index);
       for (const key of ['reconcile', 'locations', 'webhookMaxAgeSeconds'] as const) {
         if (c[key] !== undefined) problems.push(`${problemPath([...at, key])}: only channel connections take ${key}`);
@@ -210,7 +229,45 @@ export function checkConnectionsText(
       channel,
     });
   });
-  return { problems, connections: problems.length ? [] : connections };
+  const erpRouting = checkErpRouting(file.data.erpRouting, connections, problems);
+  return problems.length ? { problems, connections: [] } : { problems, connections, ...(erpRouting ? { erpRouting } : {}) };
+}
+
+/**
+ * Checks `erpRouting` against the file's connections: every id an ERP connection of the file,
+ * a default whenever there are several ERPs, never an ERP as its own shadow.
+ */
+function checkErpRouting(raw: unknown, connections: readonly ConnectionSettings[], problems: string[]): ErpRoutingRules | undefined {
+  const erps = connections.filter((c) => c.kind === 'erp');
+  if (raw === undefined) {
+    if (erps.length > 1) problems.push(`erpRouting: required with several ERP connections (${erps.map((c) => c.id).join(', ')}): say which one takes each order`);
+    return undefined;
+  }
+  const parsed = ErpRouting.safeParse(raw);
+  if (!parsed.success) {
+    problems.push(...issueMessages(['erpRouting'], parsed.error));
+    return undefined;
+  }
+  const before = problems.length;
+  const check = (id: string, path: PropertyKey[]) => {
+    const connection = connections.find((c) => c.id === id);
+    if (!connection) problems.push(`${problemPath(path)}: unknown connection "${id}" (ERP connections: ${erps.map((c) => c.id).join(', ') || 'none'})`);
+    else if (connection.kind !== 'erp') problems.push(`${problemPath(path)}: connection "${id}" is a ${connection.kind} connection, not an ERP`);
+  };
+  const { rules, default: fallback } = parsed.data;
+  if (fallback === undefined) {
+    if (erps.length === 1) problems.push(`erpRouting.default: required (the ERP connection of orders no rule matches), e.g. "${erps[0]!.id}"`);
+    else problems.push(`erpRouting.default: required${erps.length > 1 ? ` with several ERP connections (${erps.map((c) => c.id).join(', ')})` : ''}`);
+  } else check(fallback, ['erpRouting', 'default']);
+  rules.forEach((rule, i) => {
+    check(rule.erp, ['erpRouting', 'rules', i, 'erp']);
+    if (rule.shadow !== undefined) {
+      check(rule.shadow, ['erpRouting', 'rules', i, 'shadow']);
+      if (rule.shadow === rule.erp) problems.push(`${problemPath(['erpRouting', 'rules', i, 'shadow'])}: must be another ERP than erp ("${rule.erp}")`);
+    }
+  });
+  if (problems.length > before || fallback === undefined) return undefined;
+  return { rules: rules.map((r) => ({ when: r.when, erp: r.erp, ...(r.shadow ? { shadow: r.shadow } : {}) })), default: fallback };
 }
 
 /** Reads and checks the connections file at `path`; a file that cannot be read is one problem. */
@@ -219,7 +276,7 @@ export function checkConnectionsFile(
   registry: ConnectorRegistry,
   env: NodeJS.ProcessEnv,
   systemsFromEnvironment: readonly SystemKind[] = [],
-): { problems: string[]; connections: ConnectionSettings[] } {
+): { problems: string[]; connections: ConnectionSettings[]; erpRouting?: ErpRoutingRules } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -229,7 +286,9 @@ export function checkConnectionsFile(
   return checkConnectionsText(text, registry, env, systemsFromEnvironment);
 }
 
-/** The system kinds given by a connection of the file. */
-export function systemConnections(connections: readonly ConnectionSettings[]): Map<SystemKind, ConnectionSettings> {
-  return new Map(connections.filter((c) => c.kind !== 'channel').map((c) => [c.kind as SystemKind, c]));
+/** The system kinds given by a connection of the file; with several ERPs, the ERP is the routing default. */
+export function systemConnections(connections: readonly ConnectionSettings[], erpRouting?: ErpRoutingRules): Map<SystemKind, ConnectionSettings> {
+  return new Map(
+    connections.filter((c) => c.kind !== 'channel' && (c.kind !== 'erp' || !erpRouting || c.id === erpRouting.default)).map((c) => [c.kind as SystemKind, c]),
+  );
 }

@@ -5,6 +5,7 @@ import type { OrderStatus } from '../model/order.ts';
 import { lockOrderStatus, transitionOrder } from '../store/orders/order-status.ts';
 import type { ProductService } from '../domain/products/product.service.ts';
 import type { RoutingPolicy } from './order-placed/routing.ts';
+import type { ErpRouter } from './erp-routing/erp-router.ts';
 
 /** What the flows use: the store, the external systems, the inventory service and their settings. */
 export interface FlowDeps {
@@ -14,6 +15,8 @@ export interface FlowDeps {
   routing: RoutingPolicy;
   /** The product catalogue order validation checks lines against (absent: no catalogue check). */
   products?: ProductService;
+  /** The ERP connections and the routing between them; every ERP call goes through the order's recorded route. */
+  erps: ErpRouter;
   /** Days after shipment during which a return is accepted (default: 30). */
   returnWindowDays: number;
 }
@@ -34,6 +37,8 @@ export const FLOW_JOBS = {
   loyaltyReversal: 'flow.loyalty-reversal',
   /** A channel's newer version of an order, taken in between the parts of its flow (docs/adr/0023). */
   amend: 'flow.order-amend',
+  /** Posts a routed order to its shadow ERP and compares (bulk lane, the shadow ERP's target). */
+  erpShadow: 'flow.erp-shadow',
 } as const;
 
 /** Every job about one order shares this ordering key, so the order's flows never interleave. */

@@ -93,8 +93,17 @@ export async function listConnections(db: Database, config: Config): Promise<Con
     // The flows call each system on the target named after its kind.
     return view({ id: file?.id ?? kind, connector, kind, source, options: maskSecrets(options, secretOptions), targetName: kind, noClient: false }, undefined, targetOf.get(kind));
   });
+  // Several ERPs routed between (erpRouting): one entry per ERP connection, on its own target.
+  const erps = config.connections.erpRouting
+    ? config.connections.connections
+        .filter((c) => c.kind === 'erp')
+        .map((c) => {
+          const name = connectionTarget(c.connector, c.id);
+          return view({ id: c.id, connector: c.connector, kind: 'erp', source: 'file', options: maskSecrets(c.options, c.secretOptions), targetName: name, noClient: false }, undefined, targetOf.get(name));
+        })
+    : [];
   const channels = config.connections.connections
     .filter((c) => c.kind === 'channel')
     .map((c) => channelView(c, stateOf.get(c.id), targetOf.get(connectionTarget(c.connector, c.id)), listings.get(c.id) ?? 0));
-  return [...channels, ...systems];
+  return [...channels, ...(erps.length ? [...erps, ...systems.filter((v) => v.kind !== 'erp')] : systems)];
 }

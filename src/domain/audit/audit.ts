@@ -42,6 +42,7 @@ export const AUDIT_ACTIONS = [
   'console.signed_in',
   'console.sign_in_refused',
   'console.signed_out',
+  'erp_routing.changed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

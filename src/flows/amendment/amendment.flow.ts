@@ -4,6 +4,7 @@ import { OrderAmendmentService } from '../../domain/orders/order-amendment.servi
 import type { HandlerContext, JobSpec } from '../../runtime/runtime.ts';
 import { FLOW_JOBS, orderingKey } from '../flow-deps.ts';
 import { amendmentPorts } from '../order-placed/order-placed.flow.ts';
+import type { ErpRouter } from '../erp-routing/erp-router.ts';
 
 /**
  * Order amendments on the job runtime (docs/adr/0023). The intake stores a channel's newer
@@ -29,7 +30,7 @@ export const amendJob = (orderId: string, correlationId: string, amendmentId: st
 });
 
 /** The amendment service wired to the flows. */
-export const amendmentService = (db: Database, inventory: InventoryService) => new OrderAmendmentService(db, inventory, amendmentPorts);
+export const amendmentService = (db: Database, inventory: InventoryService, erps: ErpRouter) => new OrderAmendmentService(db, inventory, amendmentPorts(erps));
 
 /** Runs one amend job: every pending version of the order (the flow's own jobs may have taken them in already). */
 export async function amendOrder(service: OrderAmendmentService, payload: AmendPayload, context: HandlerContext): Promise<void> {

@@ -16,6 +16,7 @@ import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 import { BACK_OFFICE_PART, CUSTOMER_PART, orderPlacedSteps, type PlacedState } from './order-placed.steps.ts';
 import { holdOnDeadLetter, resumeFromException } from '../kit/exception-hold.ts';
 import { OrderAmendmentService, type AmendmentPorts } from '../../domain/orders/order-amendment.service.ts';
+import { routeOrder, type ErpRouter } from '../erp-routing/erp-router.ts';
 
 /**
  * The order-placed flow: from an accepted order to `allocated` (reserved and routed) on the
@@ -47,30 +48,35 @@ export const placeJob = (orderId: string, correlationId: string, jobKey = `place
  * ordering key (after its customer-facing part, before a later cancel), with the ERP as its
  * target so that it waits in the queue while the ERP's breaker is open.
  */
-export const releaseJob = (orderId: string, correlationId: string) => ({
+export const releaseJob = (orderId: string, correlationId: string, target: string = TARGETS.erp) => ({
   type: FLOW_JOBS.release,
   payload: { orderId } satisfies PlacePayload,
   lane: 'normal' as const,
   orderingKey: orderingKey(orderId),
-  target: TARGETS.erp,
+  target,
   jobKey: `release:${orderId}`,
   correlationId,
 });
 
 /** How the amendment service (docs/adr/0023) reaches this flow: its steps and its jobs. */
-export const amendmentPorts: AmendmentPorts = {
+export const amendmentPorts = (erps: ErpRouter): AmendmentPorts => ({
   async backOfficeStarted(db, orderId) {
     return (await readSteps(db, ORDER_PLACED_FLOW, orderId)).some((r) => BACK_OFFICE_PART.has(r.step));
   },
   async resume(tx, orderId, status, key, correlationId) {
-    // Allocated: the back-office part is next; anywhere earlier the customer-facing part goes on.
-    if (status === 'allocated') await enqueue(tx, { ...releaseJob(orderId, correlationId), jobKey: `release:${orderId}:${key}` });
-    else await enqueue(tx, placeJob(orderId, correlationId, `place:${orderId}:${key}`));
+    // Allocated: the back-office part is next, on the target of the order's ERP (ADR 0029);
+    // anywhere earlier the customer-facing part goes on.
+    if (status === 'allocated') {
+      const order = await findOrderById(tx, orderId);
+      if (!order) throw new SynclineError('order.not_found', `no order ${orderId}`);
+      const route = await routeOrder(erps, tx, order, correlationId);
+      await enqueue(tx, { ...releaseJob(orderId, correlationId, route.erp.target), jobKey: `release:${orderId}:${key}` });
+    } else await enqueue(tx, placeJob(orderId, correlationId, `place:${orderId}:${key}`));
   },
-};
+});
 
 /** Takes in the channel versions of the order received since its last job, before a part of the flow reads it. */
-const takeInVersions = (deps: FlowDeps, orderId: string, context: HandlerContext) => new OrderAmendmentService(deps.db, deps.inventory, amendmentPorts).takeIn(orderId, context.correlationId);
+const takeInVersions = (deps: FlowDeps, orderId: string, context: HandlerContext) => new OrderAmendmentService(deps.db, deps.inventory, amendmentPorts(deps.erps)).takeIn(orderId, context.correlationId);
 
 /** Outbox subscriber to order.created: starts the order's lifecycle once, however often the event comes. */
 export async function startOnOrderCreated(deps: FlowDeps, event: CloudEvent): Promise<void> {
@@ -157,7 +163,15 @@ export async function placeOrder(deps: FlowDeps, payload: PlacePayload, context:
   const result = await runPart(deps, payload.orderId, context, CUSTOMER_PART);
   // Allocated: the back-office part goes on as its own job (queued once: its job key), whatever
   // path led here (first run, stock arriving, a hold released, a replay).
-  if (result.kind === 'stopped' && result.outcome === HANDED_OFF) await enqueue(deps.db, releaseJob(payload.orderId, context.correlationId));
+  if (result.kind === 'stopped' && result.outcome === HANDED_OFF) {
+    // The ERP is chosen here, once (ADR 0029): the release job then waits on that ERP's target.
+    await deps.db.transaction(async (tx) => {
+      const order = await findOrderById(tx, payload.orderId);
+      if (!order) throw new SynclineError('order.not_found', `no order ${payload.orderId}`);
+      const route = await routeOrder(deps.erps, tx, order, context.correlationId);
+      await enqueue(tx, releaseJob(payload.orderId, context.correlationId, route.erp.target));
+    });
+  }
 }
 
 /**

@@ -9,6 +9,8 @@ import type { FlowStep, StepOutcome } from '../kit/flow-runner.ts';
 import { advance, TARGETS, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 import { loyaltyAwardJob } from '../loyalty/loyalty.flow.ts';
+import { erpOfOrder, routeOrder } from '../erp-routing/erp-router.ts';
+import { shadowJob } from '../erp-routing/erp-shadow.flow.ts';
 import { planRoute, type LocationStock, type RouteGroup } from './routing.ts';
 
 /**
@@ -274,17 +276,30 @@ function erpPostStep(deps: FlowDeps): FlowStep<PlacedState> {
     id: 'erp.post',
     system: 'erp',
     async forward({ order }, run): Promise<StepOutcome> {
-      const { sale, created } = await deps.connectors.erp.postOrder(order, run.via(TARGETS.erp));
+      // Routed when it was handed to the back office; an order allocated before routing existed is routed here.
+      const route = await deps.db.transaction((tx) => routeOrder(deps.erps, tx, order, run.correlationId));
+      const { sale, created } = await route.erp.client.postOrder(order, run.via(route.erp.target));
       const erpSale = { reference: sale.reference, erpId: sale.erpId, number: sale.number, state: sale.state, totalAmount: sale.totalAmount };
-      return { kind: 'done', result: { reference: order.id, erpId: sale.erpId }, detail: { ...erpSale, created }, apply: (tx) => updateOrderFlow(tx, order.id, { erp_sale: erpSale }) };
+      return {
+        kind: 'done',
+        result: { reference: order.id, erpId: sale.erpId },
+        detail: { ...erpSale, created, erp: route.erp.id },
+        apply: async (tx) => {
+          await updateOrderFlow(tx, order.id, { erp_sale: erpSale });
+          // The shadow posting is a job of its own: it never fails nor delays the order.
+          if (route.shadow) await enqueue(tx, shadowJob(order.id, route.shadow.target, run.correlationId));
+        },
+      };
     },
     async compensate(result, run) {
-      const outcome = await deps.connectors.erp.cancelOrder(String(result.reference), run.via(TARGETS.erp));
+      const erp = await erpOfOrder(deps.erps, deps.db, run.orderId);
+      const outcome = await erp.client.cancelOrder(String(result.reference), run.via(erp.target));
       return { outcome: outcome.outcome, ...(outcome.outcome !== 'not_found' ? { state: outcome.sale.state } : {}) };
     },
     // A posting cut off by a timeout or a crash may have created the sale: find it by its reference.
     async recover(run) {
-      const sale = await deps.connectors.erp.getSale(run.orderId, run.via(TARGETS.erp));
+      const erp = await erpOfOrder(deps.erps, deps.db, run.orderId);
+      const sale = await erp.client.getSale(run.orderId, run.via(erp.target));
       return sale && sale.state !== 'cancelled' ? { reference: run.orderId, erpId: sale.erpId } : undefined;
     },
   };

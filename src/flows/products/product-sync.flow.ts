@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config/config.ts';
 import type { ErpConnector } from '../../connectors/kit/contracts.ts';
+import { connectionTarget } from '../../connectors/kit/channel-connector.ts';
 import type { ProductService } from '../../domain/products/product.service.ts';
 import type { RuntimeRegistry } from '../../runtime/registry.ts';
 import type { JobSpec } from '../../runtime/runtime.ts';
@@ -21,19 +22,26 @@ interface SyncPayload {
   connectionId: string;
 }
 
-/** The ERP connection the catalogue is synced from: its id in syncline.yaml, else "erp". */
+/** The ERP connection the catalogue is synced from: the routing's default ERP, else the file's ERP, else "erp". */
 export function erpConnectionId(config: Config): string {
-  return config.connections.connections.find((c) => c.kind === 'erp')?.id ?? 'erp';
+  return config.connections.erpRouting?.default ?? config.connections.connections.find((c) => c.kind === 'erp')?.id ?? 'erp';
+}
+
+/** The runtime target of that ERP: its own when several ERPs are routed between (ADR 0029), else `erp`. */
+function catalogueTarget(config: Config): string {
+  const id = config.connections.erpRouting?.default;
+  const connection = id ? config.connections.connections.find((c) => c.id === id) : undefined;
+  return connection ? connectionTarget(connection.connector, connection.id) : TARGETS.erp;
 }
 
 const slotOf = (everySeconds: number, now = Date.now()) => Math.floor(now / 1000 / everySeconds);
 
-function syncJob(connectionId: string, everySeconds: number, slot: number, correlationId: string, runAt: Date): JobSpec {
+function syncJob(config: Config, connectionId: string, everySeconds: number, slot: number, correlationId: string, runAt: Date): JobSpec {
   return {
     type: PRODUCT_JOBS.sync,
     payload: { connectionId } satisfies SyncPayload,
     lane: 'bulk',
-    target: TARGETS.erp,
+    target: catalogueTarget(config),
     jobKey: `products-sync:${connectionId}:${everySeconds}:${slot}`,
     runAt,
     correlationId,
@@ -49,9 +57,9 @@ export function registerProductSync(registry: RuntimeRegistry, deps: { db: Datab
       // Every attempt: its job key makes the next slot's job exist once, however often this runs.
       if (everySeconds > 0) {
         const next = slotOf(everySeconds) + 1;
-        await enqueue(deps.db, syncJob(payload.connectionId, everySeconds, next, context.correlationId, new Date(next * everySeconds * 1000)));
+        await enqueue(deps.db, syncJob(deps.config, payload.connectionId, everySeconds, next, context.correlationId, new Date(next * everySeconds * 1000)));
       }
-      const report = await deps.products.sync(deps.erp, payload.connectionId, { correlationId: context.correlationId, signal: context.signal, target: context.target(TARGETS.erp) });
+      const report = await deps.products.sync(deps.erp, payload.connectionId, { correlationId: context.correlationId, signal: context.signal, target: context.target(catalogueTarget(deps.config)) });
       const { skipped, ...summary } = report;
       context.logger.info({ ...summary, skipped: skipped.length }, `product catalogue synced from ${payload.connectionId} (${report.kind}): ${report.read} read, ${report.changed} changed`);
     },
@@ -63,5 +71,5 @@ export function registerProductSync(registry: RuntimeRegistry, deps: { db: Datab
 export async function startProductSyncJobs(db: Database, config: Config): Promise<void> {
   const everySeconds = config.productSyncSeconds;
   if (everySeconds <= 0) return;
-  await enqueue(db, syncJob(erpConnectionId(config), everySeconds, slotOf(everySeconds), randomUUID(), new Date()));
+  await enqueue(db, syncJob(config, erpConnectionId(config), everySeconds, slotOf(everySeconds), randomUUID(), new Date()));
 }

@@ -16,6 +16,7 @@ import { findOrderById } from '../../store/orders/order-queries.ts';
 import { appendTimeline } from '../../store/orders/order-status.ts';
 import { runFlow, stepRun, type FlowStep, type StepOutcome } from '../kit/flow-runner.ts';
 import { failureOf, timelineException } from '../kit/exception-hold.ts';
+import { erpOfOrder } from '../erp-routing/erp-router.ts';
 import { FLOW_IDEMPOTENCY_SCOPE, FLOW_JOBS, orderingKey, TARGETS, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 
@@ -63,9 +64,11 @@ function returnSteps(deps: FlowDeps): FlowStep<ReturnState>[] {
       system: 'erp',
       async forward({ ret }, run): Promise<StepOutcome> {
         const restock = ret.lines.some((l) => l.condition === 'resellable');
-        const result = await deps.connectors.erp.postReturn(
+        // The credit note goes to the ERP that holds the order's sale.
+        const erp = await erpOfOrder(deps.erps, deps.db, ret.orderId);
+        const result = await erp.client.postReturn(
           { returnId: ret.id, orderId: ret.orderId, lines: ret.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, unitPrice: l.unitPrice })), restock },
-          run.via(TARGETS.erp),
+          run.via(erp.target),
         );
         const creditNotes = result.creditNotes.filter((c) => c.kind === 'credit_note').map((c) => ({ erpId: c.erpId, number: c.number, state: c.state, totalAmount: c.totalAmount }));
         return { kind: 'done', result: { erpId: result.sale.erpId, creditNotes }, detail: { erpSale: result.sale.number, creditNotes } };

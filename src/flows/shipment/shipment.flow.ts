@@ -19,7 +19,8 @@ import { readOrderStatus } from '../../store/orders/order-status.ts';
 import { runFlow, stepRun, type FlowStep, type StepOutcome } from '../kit/flow-runner.ts';
 import { holdOnDeadLetter, resumeFromException } from '../kit/exception-hold.ts';
 import { isExceptionHold, isHoldOf } from '../../domain/orders/order-exception.ts';
-import { advance, FLOW_IDEMPOTENCY_SCOPE, FLOW_JOBS, orderingKey, TARGETS, type FlowDeps } from '../flow-deps.ts';
+import { erpOfOrder } from '../erp-routing/erp-router.ts';
+import { advance, FLOW_IDEMPOTENCY_SCOPE, FLOW_JOBS, orderingKey, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 
 /**
@@ -90,7 +91,8 @@ function shipmentSteps(deps: FlowDeps, key: string): FlowStep<ShipmentState>[] {
       id: 'erp.shipment',
       system: 'erp',
       async forward({ confirmation, lines }, run): Promise<StepOutcome> {
-        const result = await deps.connectors.erp.recordShipment(confirmation.orderId, { shipmentKey: key, lines: lines.map((l) => ({ sku: l.sku, quantity: l.quantity })) }, run.via(TARGETS.erp));
+        const erp = await erpOfOrder(deps.erps, deps.db, confirmation.orderId);
+        const result = await erp.client.recordShipment(confirmation.orderId, { shipmentKey: key, lines: lines.map((l) => ({ sku: l.sku, quantity: l.quantity })) }, run.via(erp.target));
         return { kind: 'done', result: { erpShipmentId: result.erpShipmentId }, detail: { erpShipmentId: result.erpShipmentId, recorded: result.recorded, shipmentState: result.sale.shipmentState } };
       },
     },
@@ -186,7 +188,8 @@ export async function invoiceOrder(deps: FlowDeps, payload: { orderId: string },
   const step: FlowStep<{ results: Record<string, Record<string, unknown>> }> = {
     ...INVOICE_STEP,
     async forward(_state, run): Promise<StepOutcome> {
-      const invoices = (await deps.connectors.erp.postInvoices(payload.orderId, run.via(TARGETS.erp))).filter(
+      const erp = await erpOfOrder(deps.erps, deps.db, payload.orderId);
+      const invoices = (await erp.client.postInvoices(payload.orderId, run.via(erp.target))).filter(
         (i) => i.kind === 'invoice' && i.state !== 'cancelled',
       );
       if (invoices.length === 0) {

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { amendmentService } from '../../../flows/amendment/amendment.flow.ts';
+import { createErpRouter } from '../../../flows/erp-routing/erp-router.ts';
+import { createErpClient } from '../../../connectors/connectors.ts';
+import { connectorSettingsFromConfig } from '../../../connectors/connector-settings.ts';
 import type { AmendmentRow } from '../../../store/orders/order-amendment-queries.ts';
 import type { DecisionResult } from '../../../domain/orders/order-amendment.service.ts';
 import { AmendmentDecision, OrderAmendmentView } from '../../../model/order-amendment.ts';
@@ -70,8 +73,10 @@ const view = ({ proposed: _proposed, ...amendment }: AmendmentRow) => amendment;
  * A channel's changes to an order (docs/adr/0023): the list (orders:read), and an operator's
  * decision on one held for review (ops:write), audited.
  */
-export async function orderAmendmentsRoutes(app: FastifyInstance, { db, tokens, inventory }: ApiContext): Promise<void> {
-  const service = amendmentService(db, inventory);
+export async function orderAmendmentsRoutes(app: FastifyInstance, { config, db, tokens, inventory }: ApiContext): Promise<void> {
+  // An applied change may hand the order to the back office: its release job goes to the order's ERP target.
+  const erps = createErpRouter(config, createErpClient(connectorSettingsFromConfig(config).erp));
+  const service = amendmentService(db, inventory, erps);
   const ids = (request: FastifyRequest) => {
     const { id, amendmentId } = request.params as { id: string; amendmentId?: string };
     if (!isId('order', id) || (amendmentId !== undefined && !isId('amendment', amendmentId))) throw new ProblemError('not-found', `Order ${id} has no such amendment.`);

@@ -1,0 +1,105 @@
+import type { Config } from '../../config/config.ts';
+import { createErpClient, type ConnectorSettings } from '../../connectors/connectors.ts';
+import type { ErpConnector } from '../../connectors/kit/contracts.ts';
+import { connectionTarget } from '../../connectors/kit/channel-connector.ts';
+import { SynclineError } from '../../domain/errors.ts';
+import { chooseErp, type ErpRoute, type ErpRoutingRules } from '../../domain/orders/erp-routing.ts';
+import type { Order } from '../../model/order.ts';
+import type { Queryable } from '../../store/database.ts';
+import { readErpRoute, recordErpRoute } from '../../store/erp-routing/erp-routing-queries.ts';
+import { appendTimeline } from '../../store/orders/order-status.ts';
+
+/**
+ * The ERP connections the flows call and the routing between them (ADR 0029).
+ *
+ * Glossary
+ *   ERP endpoint  one ERP connection: its id, its client, the runtime target its calls run on
+ *   route         the endpoint (and shadow endpoint) recorded on an order when it is handed to
+ *                 the back office; every later ERP call of the order reads it, never the rules
+ */
+
+/** The runtime target of the single ERP configured the old way (SYNCLINE_ERP_*, one connection). */
+export const SINGLE_ERP_TARGET = 'erp';
+
+export interface ErpEndpoint {
+  /** The connection id (`erp` for the ERP set by SYNCLINE_ERP_* or served by the sandbox). */
+  id: string;
+  connector: string;
+  /** `erp` for a single ERP; `<connector>:<id>` (e.g. `tryton:legacy`) when several are routed between. */
+  target: string;
+  client: ErpConnector;
+}
+
+export interface ErpRouter {
+  /** The rules in force (one ERP: no rules, its id as default). */
+  routing: ErpRoutingRules;
+  /** Every ERP endpoint, the default first. */
+  endpoints: readonly ErpEndpoint[];
+  /** The endpoint of a connection id; a route naming a connection no longer configured fails (permanent), it is never re-routed. */
+  endpoint(id: string): ErpEndpoint;
+}
+
+/** The router of the configured ERPs; `single`: the client of the one ERP (tests may pass their own). */
+export function createErpRouter(config: Config, single: ErpConnector): ErpRouter {
+  const routing = config.connections.erpRouting;
+  let endpoints: ErpEndpoint[];
+  if (!routing) {
+    const file = config.connections.connections.find((c) => c.kind === 'erp');
+    endpoints = [{ id: file?.id ?? 'erp', connector: file?.connector ?? 'tryton', target: SINGLE_ERP_TARGET, client: single }];
+  } else {
+    endpoints = config.connections.connections
+      .filter((c) => c.kind === 'erp')
+      .sort((a, b) => Number(b.id === routing.default) - Number(a.id === routing.default))
+      .map((c) => ({ id: c.id, connector: c.connector, target: connectionTarget(c.connector, c.id), client: createErpClient(c.options as ConnectorSettings['erp']) }));
+  }
+  return routerOf(endpoints, routing ?? { rules: [], default: endpoints[0]!.id });
+}
+
+/** The router of one ERP client on the `erp` target, without rules (benchmarks, tools). */
+export function singleErpRouter(client: ErpConnector, id = 'erp'): ErpRouter {
+  return routerOf([{ id, connector: client.system, target: SINGLE_ERP_TARGET, client }], { rules: [], default: id });
+}
+
+function routerOf(endpoints: ErpEndpoint[], routing: ErpRoutingRules): ErpRouter {
+  const byId = new Map(endpoints.map((e) => [e.id, e]));
+  return {
+    routing,
+    endpoints,
+    endpoint(id) {
+      const found = byId.get(id);
+      if (!found) throw new SynclineError('erp.connection_unknown', `the order was routed to ERP connection "${id}", which is not configured any more; add it back to syncline.yaml`);
+      return found;
+    },
+  };
+}
+
+/**
+ * The order's route: the recorded one, else chosen now by the rules and recorded, with a
+ * timeline entry, in `tx`. Choosing twice (a repeated run) keeps the first choice.
+ */
+export async function routeOrder(router: ErpRouter, tx: Queryable, order: Order, correlationId: string): Promise<{ erp: ErpEndpoint; shadow: ErpEndpoint | null }> {
+  const recorded = await readErpRoute(tx, order.id);
+  if (recorded) return { erp: router.endpoint(recorded.erp), shadow: recorded.shadow ? router.endpoint(recorded.shadow) : null };
+  const route: ErpRoute = chooseErp(order, router.routing);
+  if (await recordErpRoute(tx, order.id, { erp: route.erp, shadow: route.shadow })) {
+    await appendTimeline(tx, order.id, [
+      {
+        system: 'syncline',
+        action: 'order.erp-routed',
+        outcome: 'succeeded',
+        attempt: 1,
+        durationMs: null,
+        correlationId,
+        detail: { erp: route.erp, shadow: route.shadow, rule: route.rule, target: router.endpoint(route.erp).target },
+      },
+    ]);
+    return { erp: router.endpoint(route.erp), shadow: route.shadow ? router.endpoint(route.shadow) : null };
+  }
+  return routeOrder(router, tx, order, correlationId);
+}
+
+/** The ERP endpoint of an order's later calls (shipment, invoice, cancel, return): its recorded route, else the default. */
+export async function erpOfOrder(router: ErpRouter, db: Queryable, orderId: string): Promise<ErpEndpoint> {
+  const recorded = await readErpRoute(db, orderId);
+  return router.endpoint(recorded?.erp ?? router.routing.default);
+}
