@@ -225,8 +225,10 @@ describe('webhook deliveries across a worker killed mid-delivery', () => {
       const firstSeen = (subject: string) => [...new Set(r.received.filter((d) => d.event.subject === subject).map((d) => d.event.id))];
       assert.deepEqual(firstSeen('crash-1'), ids.slice(0, 3));
       assert.deepEqual(firstSeen('crash-2'), ids.slice(3));
-      const log = await rig.api('GET', `/v1/subscriptions/${id}/deliveries?limit=100`);
-      assert.equal(log.body.items.filter((a: any) => a.outcome === 'delivered').length, r.received.length);
+      // An attempt's log entry is written once its answer is in, just after the receiver counted it: wait for the last.
+      const delivered = async () => (await rig.api('GET', `/v1/subscriptions/${id}/deliveries?limit=100`)).body.items.filter((a: any) => a.outcome === 'delivered').length;
+      await waitFor('every delivery logged', async () => (await delivered()) >= r.received.length, 10_000);
+      assert.equal(await delivered(), r.received.length);
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;
