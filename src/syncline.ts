@@ -238,7 +238,12 @@ async function startRoles(
     // The WMS sandbox tells this Syncline about shipments (signed with the sandbox's own secret).
     const wms = sandboxes.systems?.sandboxes.wms;
     if (wms) wms.state.config.callbackUrl = `${base}/webhooks/wms/default`;
-    await sandboxes.channels?.sendWebhooksTo(base);
+    try {
+      await sandboxes.channels?.sendWebhooksTo(base);
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
     // Inventory's background loops (hold expiry, availability events) run beside the API for now.
     inventory.start();
   }
