@@ -39,6 +39,12 @@ export interface ErpRouter {
   endpoint(id: string): ErpEndpoint;
 }
 
+/** The runtime target of an ERP connection: its own when several ERPs are routed between, else `erp`. */
+export function erpTarget(config: Config, id: string): string {
+  const connection = config.connections.erpRouting ? config.connections.connections.find((c) => c.kind === 'erp' && c.id === id) : undefined;
+  return connection ? connectionTarget(connection.connector, connection.id) : SINGLE_ERP_TARGET;
+}
+
 /** The router of the configured ERPs; `single`: the client of the one ERP (tests may pass their own). */
 export function createErpRouter(config: Config, single: ErpConnector): ErpRouter {
   const routing = config.connections.erpRouting;
@@ -50,7 +56,7 @@ export function createErpRouter(config: Config, single: ErpConnector): ErpRouter
     endpoints = config.connections.connections
       .filter((c) => c.kind === 'erp')
       .sort((a, b) => Number(b.id === routing.default) - Number(a.id === routing.default))
-      .map((c) => ({ id: c.id, connector: c.connector, target: connectionTarget(c.connector, c.id), client: createErpClient(c.options as ConnectorSettings['erp']) }));
+      .map((c) => ({ id: c.id, connector: c.connector, target: erpTarget(config, c.id), client: createErpClient(c.options as ConnectorSettings['erp']) }));
   }
   return routerOf(endpoints, routing ?? { rules: [], default: endpoints[0]!.id });
 }

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config/config.ts';
 import type { ErpConnector } from '../../connectors/kit/contracts.ts';
-import { connectionTarget } from '../../connectors/kit/channel-connector.ts';
 import type { ProductService } from '../../domain/products/product.service.ts';
 import type { RuntimeRegistry } from '../../runtime/registry.ts';
 import type { JobSpec } from '../../runtime/runtime.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import type { Database } from '../../store/database.ts';
-import { TARGETS } from '../flow-deps.ts';
+import { erpTarget } from '../erp-routing/erp-router.ts';
 
 /**
  * The product catalogue's scheduled sync (docs/products.md): one `products.sync` job per ERP
@@ -27,12 +26,6 @@ export function erpConnectionId(config: Config): string {
   return config.connections.erpRouting?.default ?? config.connections.connections.find((c) => c.kind === 'erp')?.id ?? 'erp';
 }
 
-/** The runtime target of that ERP: its own when several ERPs are routed between (ADR 0029), else `erp`. */
-function catalogueTarget(config: Config): string {
-  const id = config.connections.erpRouting?.default;
-  const connection = id ? config.connections.connections.find((c) => c.id === id) : undefined;
-  return connection ? connectionTarget(connection.connector, connection.id) : TARGETS.erp;
-}
 
 const slotOf = (everySeconds: number, now = Date.now()) => Math.floor(now / 1000 / everySeconds);
 
@@ -41,7 +34,7 @@ function syncJob(config: Config, connectionId: string, everySeconds: number, slo
     type: PRODUCT_JOBS.sync,
     payload: { connectionId } satisfies SyncPayload,
     lane: 'bulk',
-    target: catalogueTarget(config),
+    target: erpTarget(config, connectionId),
     jobKey: `products-sync:${connectionId}:${everySeconds}:${slot}`,
     runAt,
     correlationId,
@@ -59,7 +52,7 @@ export function registerProductSync(registry: RuntimeRegistry, deps: { db: Datab
         const next = slotOf(everySeconds) + 1;
         await enqueue(deps.db, syncJob(deps.config, payload.connectionId, everySeconds, next, context.correlationId, new Date(next * everySeconds * 1000)));
       }
-      const report = await deps.products.sync(deps.erp, payload.connectionId, { correlationId: context.correlationId, signal: context.signal, target: context.target(catalogueTarget(deps.config)) });
+      const report = await deps.products.sync(deps.erp, payload.connectionId, { correlationId: context.correlationId, signal: context.signal, target: context.target(erpTarget(deps.config, payload.connectionId)) });
       const { skipped, ...summary } = report;
       context.logger.info({ ...summary, skipped: skipped.length }, `product catalogue synced from ${payload.connectionId} (${report.kind}): ${report.read} read, ${report.changed} changed`);
     },
