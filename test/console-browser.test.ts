@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { sandboxAdmin } from '../src/connectors/kit/sandbox-app.ts';
-import { addConsoleUser } from '../src/domain/console-users/console-user.service.ts';
-import { CONSOLE_DIST } from '../src/api/routes/console/console-static.ts';
-import { CHROMIUM, chromiumUnavailable } from './support/chromium.ts';
+import { chromiumUnavailable } from './support/chromium.ts';
+import { addConsoleUsers, consolePage, launchConsoleBrowser, openConsole, shot, signInConsole } from './support/console-browser.ts';
 import { flowApi, startFlowRig, type FlowRig } from './support/flows.ts';
 import { sampleOrder } from './support/orders.ts';
 
@@ -17,13 +13,9 @@ import { sampleOrder } from './support/orders.ts';
  * docs/console/ (docs/console.md shows them).
  */
 const unavailable = await chromiumUnavailable();
-const SHOTS = fileURLToPath(new URL('../docs/console/', import.meta.url));
-const PASSWORD = 'correct horse battery staple';
 const OPERATOR = 'olga.operator@example.com';
 const VIEWER = 'vic.viewer@example.com';
 const CUSTOMER = 'ada@example.com';
-/** Every wait in a page (default: 15000 ms): nothing in this file waits without a limit. */
-const WAIT_MS = 15_000;
 
 describe('operations console in Chromium', { skip: unavailable ?? false, timeout: 180_000 }, () => {
   let rig: FlowRig;
@@ -47,42 +39,21 @@ describe('operations console in Chromium', { skip: unavailable ?? false, timeout
     return { orderId, deadLetterId: hold.deadLetterId as string };
   }
 
-  async function signIn(email: string): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width: 1366, height: 820 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(WAIT_MS);
-    page.setDefaultNavigationTimeout(WAIT_MS);
-    await page.goto(`${rig.baseUrl}/console/`);
-    await page.locator('#email').fill(email);
-    await page.locator('#password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('nav .who').waitFor();
-    return { context, page };
-  }
-
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true, timeout: WAIT_MS });
-  let loads = 0;
-  // A fresh load each time (the query differs), so a page never shows what an earlier visit fetched.
-  const open = async (page: Page, hash: string) => {
-    await page.goto(`${rig.baseUrl}/console/?load=${++loads}#${hash}`);
-    await page.locator('main h1').first().waitFor();
-  };
+  const signIn = (email: string) => signInConsole(browser, rig.baseUrl, email);
+  const open = (page: Page, hash: string) => openConsole(page, rig.baseUrl, hash);
   const tileValue = async (page: Page, label: string) => Number(await page.locator(`.tile[data-kpi="${label}"] .value`).innerText());
 
   before(async () => {
-    assert.ok(existsSync(join(CONSOLE_DIST, 'index.html')), `the console is not built (${CONSOLE_DIST}): npm ci runs the build (root prepare script), or run npm run build:console`);
-    mkdirSync(SHOTS, { recursive: true });
     rig = await startFlowRig();
     f = flowApi(rig);
     await f.location('WH-CON', 'warehouse');
     await f.stock(['TEE-M', 'MUG', 'NEW-C1', 'NEW-C2'].map((sku) => ({ type: 'receipt' as const, sku, location: 'WH-CON', quantity: 20 })));
-    const cli = { actor: 'test:console-browser', correlationId: null };
-    for (const [email, role] of [[OPERATOR, 'operator'], [VIEWER, 'viewer']] as const) {
-      const added = await addConsoleUser(rig.running!.db, cli, { email, role, password: PASSWORD, name: role === 'operator' ? 'Olga' : 'Vic' });
-      assert.equal(added.kind, 'created');
-    }
+    await addConsoleUsers(rig.running!.db, [
+      { email: OPERATOR, role: 'operator', name: 'Olga' },
+      { email: VIEWER, role: 'viewer', name: 'Vic' },
+    ]);
     const stamp = Date.now();
-    const launched = chromium.launch({ executablePath: CHROMIUM, headless: true, timeout: 30_000, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    const launched = launchConsoleBrowser();
     [searched, replayable, viewed, csrfTarget, held] = await Promise.all([
       (async () => {
         const channelOrderId = `CON-${stamp}`;
@@ -109,9 +80,7 @@ describe('operations console in Chromium', { skip: unavailable ?? false, timeout
   });
 
   test('an operator signs in, finds an order by channel order id and reads its timeline', async () => {
-    const context = await browser.newContext({ viewport: { width: 1366, height: 820 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(WAIT_MS);
+    const { context, page } = await consolePage(browser);
     await page.goto(`${rig.baseUrl}/console/`);
     await page.locator('#email').waitFor();
     await shot(page, 'sign-in');
