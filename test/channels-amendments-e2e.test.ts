@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { sandboxAdmin } from '../src/connectors/kit/sandbox-app.ts';
-import { startSandboxes, type RunningSandboxes } from '../src/connectors/sandboxes.ts';
-import { startShopifySandbox, type RunningShopifySandbox } from '../src/connectors/shopify/sandbox/shopify.sandbox.ts';
-import { startWooSandbox, type RunningWooSandbox } from '../src/connectors/woocommerce/sandbox/woocommerce.sandbox.ts';
+import type { RunningShopifySandbox } from '../src/connectors/shopify/sandbox/shopify.sandbox.ts';
+import type { RunningWooSandbox } from '../src/connectors/woocommerce/sandbox/woocommerce.sandbox.ts';
 import type { WireOrder } from '../src/connectors/woocommerce/woocommerce-wire.ts';
-import { startWithConnections, type ConnectionsRig } from './support/connections.ts';
-import { flowApi, flowEnvironment } from './support/flows.ts';
-import type { TestDatabase } from './support/postgres.ts';
+import { startChannelRig, type ChannelRig } from './support/channel-rig.ts';
+import type { ConnectionsRig } from './support/connections.ts';
+import type { flowApi } from './support/flows.ts';
 import { waitFor } from './support/runtime.ts';
 
 /**
@@ -20,13 +18,10 @@ import { waitFor } from './support/runtime.ts';
 const SHOP = 'acme-us.myshopify.com';
 const SHOPIFY = 'acme-us';
 const WOO = 'woo-shop';
-const SECRET = randomBytes(24).toString('base64url');
-const TOKEN = `shpat_${randomBytes(16).toString('hex')}`;
-const WOO_SECRET = randomBytes(24).toString('base64url');
 const address = { firstName: 'Ada', lastName: 'Lovelace', address1: '12 Analytical Row', city: 'Louisville', province: 'Kentucky', provinceCode: 'KY', zip: '40202', countryCode: 'US' };
 
 describe('channel order updates before and after release', () => {
-  let systems: RunningSandboxes;
+  let channels: ChannelRig;
   let shop: RunningShopifySandbox;
   let woo: RunningWooSandbox;
   let rig: ConnectionsRig;
@@ -38,12 +33,7 @@ describe('channel order updates before and after release', () => {
     return created.order.id;
   };
   const editInShopify = (channelOrderId: string, edit: Record<string, unknown>) => shopAdmin().call<{ webhookId: string }>('POST', `/_sandbox/orders/${channelOrderId}/touch`, edit);
-  const synced = async (connection: string, channelOrderId: string | number): Promise<string> => {
-    let found: { id: string }[] = [];
-    await waitFor(`order ${channelOrderId} in Syncline`, async () => (found = (await f.api('GET', `/v1/orders?channel=${connection}&channelOrderId=${channelOrderId}`)).body.data).length > 0, 30_000, 100);
-    assert.equal(found.length, 1);
-    return found[0]!.id;
-  };
+  const synced = (connection: string, channelOrderId: string | number) => channels.syncedOrder(connection, channelOrderId);
   const order = async (id: string) => (await f.api('GET', `/v1/orders/${id}`)).body;
   const amendments = async (id: string) => (await f.api('GET', `/v1/orders/${id}/amendments`)).body.items as any[];
   const events = async (id: string, type: string) => ((await f.api('GET', '/v1/events?limit=1000')).body.events as any[]).filter((e) => e.type === type && e.subject === id);
@@ -66,47 +56,17 @@ describe('channel order updates before and after release', () => {
   const wmsLines = async (id: string) => (await f.fulfilments(id)).flatMap((x) => x.lines.map((l: any) => [l.sku, l.quantity]));
 
   before(async () => {
-    systems = await startSandboxes({ products: ['TEE-M', 'MUG', 'CAP', 'HAT'].map((code) => ({ code, name: code, listPrice: '10.00', quantity: 1000 })) });
-    shop = await startShopifySandbox({
-      webhookSecret: SECRET,
-      shopDomain: SHOP,
-      accessToken: TOKEN,
-      products: ['TEE-M', 'MUG', 'CAP', 'HAT'].map((sku) => ({ sku, price: '10.00', available: 1000 })),
+    channels = await startChannelRig({
+      skus: ['TEE-M', 'MUG', 'CAP', 'HAT'],
+      stock: 20,
+      shopify: [{ connection: SHOPIFY, shopDomain: SHOP, products: ['TEE-M', 'MUG', 'CAP', 'HAT'].map((sku) => ({ sku, price: '10.00', available: 1000 })), yaml: ['reconcile: { everySeconds: 10 }'] }],
+      woocommerce: [{ connection: WOO, products: [{ sku: 'HAT', name: 'Hat', price: '10.00', stock: 50 }], yaml: ['reconcile: { everySeconds: 10 }'] }],
     });
-    woo = await startWooSandbox({ webhookSecret: WOO_SECRET, consumerKey: 'ck_e2e', consumerSecret: 'cs_e2e', products: [{ sku: 'HAT', name: 'Hat', price: '10.00', stock: 50 }] });
-    const yaml = [
-      'connections:',
-      `  - id: ${SHOPIFY}`,
-      '    connector: shopify',
-      '    options: { shopDomain: ' + SHOP + ', accessToken: "${SHOPIFY_TOKEN}", webhookSecret: "${SHOPIFY_SECRET}", adminUrl: "${SHOPIFY_URL}" }',
-      '    reconcile: { everySeconds: 10 }',
-      `  - id: ${WOO}`,
-      '    connector: woocommerce',
-      '    options: { siteUrl: "${WOO_URL}", consumerKey: ck_e2e, consumerSecret: "${WOO_CS}", webhookSecret: "${WOO_SECRET}" }',
-      '    reconcile: { everySeconds: 10 }',
-      '',
-    ].join('\n');
-    const systemsEnv = flowEnvironment({ url: undefined } as unknown as TestDatabase, systems);
-    delete systemsEnv.SYNCLINE_DATA_DIR;
-    rig = await startWithConnections(yaml, { env: { ...systemsEnv, SHOPIFY_TOKEN: TOKEN, SHOPIFY_SECRET: SECRET, SHOPIFY_URL: shop.url, WOO_URL: woo.url, WOO_CS: 'cs_e2e', WOO_SECRET } });
-    await shopAdmin().call('PUT', '/_sandbox/config', { webhookUrl: `${rig.baseUrl}/webhooks/shopify/${SHOPIFY}`, webhookRetryDelayMs: 100 });
-    await sandboxAdmin(woo.url).call('PUT', '/_sandbox/webhooks', { url: `${rig.baseUrl}/webhooks/woocommerce/${WOO}` });
-    await sandboxAdmin(systems.urls.wms).call('PUT', '/_sandbox/config', { callbackUrl: `${rig.baseUrl}/webhooks/wms/default`, webhookRetryDelayMs: 100 });
-    f = flowApi({ baseUrl: rig.baseUrl, token: rig.token, sandboxes: systems });
-    await f.location('WH-EAST', 'warehouse');
-    await f.stock([
-      { type: 'receipt', sku: 'TEE-M', location: 'WH-EAST', quantity: 20 },
-      { type: 'receipt', sku: 'MUG', location: 'WH-EAST', quantity: 20 },
-      { type: 'receipt', sku: 'CAP', location: 'WH-EAST', quantity: 20 },
-      { type: 'receipt', sku: 'HAT', location: 'WH-EAST', quantity: 20 },
-    ]);
+    ({ rig, f } = channels);
+    shop = channels.shops.get(SHOPIFY)!;
+    woo = channels.woos.get(WOO)!;
   });
-  after(async () => {
-    await rig?.close();
-    await shop?.close();
-    await woo?.close();
-    await systems?.close();
-  });
+  after(() => channels?.close());
 
   test('Shopify: unpaid, a new address is applied at once; paid (reported twice) releases the hold once', async () => {
     const channelOrderId = await placeInShopify([{ sku: 'TEE-M', quantity: 1 }], { financialStatus: 'pending' });

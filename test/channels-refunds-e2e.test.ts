@@ -1,19 +1,18 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { connectionTarget } from '../src/connectors/kit/channel-connector.ts';
 import { sandboxAdmin } from '../src/connectors/kit/sandbox-app.ts';
-import { startSandboxes, type RunningSandboxes } from '../src/connectors/sandboxes.ts';
 import { ShopifyClient } from '../src/connectors/shopify/outbound/shopify.client.ts';
-import { startShopifySandbox, type RunningShopifySandbox } from '../src/connectors/shopify/sandbox/shopify.sandbox.ts';
+import type { RunningShopifySandbox } from '../src/connectors/shopify/sandbox/shopify.sandbox.ts';
 import { SHOPIFY_API_VERSION } from '../src/connectors/shopify/shopify-wire.ts';
-import { startWooSandbox, type RunningWooSandbox } from '../src/connectors/woocommerce/sandbox/woocommerce.sandbox.ts';
+import type { RunningWooSandbox } from '../src/connectors/woocommerce/sandbox/woocommerce.sandbox.ts';
 import type { WireOrder } from '../src/connectors/woocommerce/woocommerce-wire.ts';
 import { enqueue } from '../src/runtime/queue.ts';
-import { postDelivery, shopifyDelivery, startWithConnections, wooDelivery, type ConnectionsRig } from './support/connections.ts';
-import { flowApi, flowEnvironment } from './support/flows.ts';
-import type { TestDatabase } from './support/postgres.ts';
+import { startChannelRig, type ChannelRig, type StoreSecrets } from './support/channel-rig.ts';
+import { postDelivery, shopifyDelivery, wooDelivery, type ConnectionsRig } from './support/connections.ts';
+import type { flowApi } from './support/flows.ts';
 import { waitFor } from './support/runtime.ts';
 
 /**
@@ -28,14 +27,12 @@ import { waitFor } from './support/runtime.ts';
 const SHOP = 'refunds.myshopify.com';
 const SHOPIFY = 'shop-refunds';
 const WOO = 'woo-refunds';
-const SECRET = randomBytes(24).toString('base64url');
-const TOKEN = `shpat_${randomBytes(16).toString('hex')}`;
-const WOO_SECRET = randomBytes(18).toString('base64url');
 const address = { firstName: 'Ada', lastName: 'Lovelace', address1: '12 Analytical Row', city: 'Louisville', province: 'Kentucky', provinceCode: 'KY', zip: '40202', countryCode: 'US' };
 const REFUND_FIXTURE = new URL('../src/connectors/shopify/fixtures/trigger.dev_Refund.json', import.meta.url);
 
 describe('refunds between the channels and Syncline', () => {
-  let systems: RunningSandboxes;
+  let channels: ChannelRig;
+  let SECRET: string, TOKEN: string, wooSecrets: Required<StoreSecrets>;
   let shop: RunningShopifySandbox;
   let woo: RunningWooSandbox;
   let rig: ConnectionsRig;
@@ -43,12 +40,7 @@ describe('refunds between the channels and Syncline', () => {
   const shopAdmin = () => sandboxAdmin(shop.url);
   const store = () => sandboxAdmin(woo.url);
 
-  const ordersOf = async (channel: string, channelOrderId: string | number): Promise<{ id: string }[]> =>
-    (await f.api('GET', `/v1/orders?channel=${channel}&channelOrderId=${channelOrderId}`)).body.data;
-  const syncedOrder = async (channel: string, channelOrderId: string | number): Promise<string> => {
-    await waitFor(`order ${channelOrderId} of ${channel} in Syncline`, async () => (await ordersOf(channel, channelOrderId)).length > 0, 30_000, 100);
-    return (await ordersOf(channel, channelOrderId))[0]!.id;
-  };
+  const syncedOrder = (channel: string, channelOrderId: string | number) => channels.syncedOrder(channel, channelOrderId);
   /** Ships the whole order through the WMS and waits until Syncline has the shipment. */
   const shipAll = async (orderId: string) => {
     await f.waitForStatus(orderId, 'released');
@@ -94,54 +86,37 @@ describe('refunds between the channels and Syncline', () => {
   };
 
   before(async () => {
-    systems = await startSandboxes({ products: ['TEE-M', 'MUG', 'CAP'].map((code) => ({ code, name: code, listPrice: '10.00', quantity: 1000 })) });
-    shop = await startShopifySandbox({
-      webhookSecret: SECRET,
-      shopDomain: SHOP,
-      accessToken: TOKEN,
-      products: [
-        { sku: 'TEE-M', price: '19.99', available: 50 },
-        { sku: 'MUG', price: '8.50', available: 50 },
+    channels = await startChannelRig({
+      skus: ['TEE-M', 'MUG', 'CAP'],
+      stock: 30,
+      shopify: [
+        {
+          connection: SHOPIFY,
+          shopDomain: SHOP,
+          products: [
+            { sku: 'TEE-M', price: '19.99', available: 50 },
+            { sku: 'MUG', price: '8.50', available: 50 },
+          ],
+          yaml: ['reconcile: { everySeconds: 10 }'],
+        },
+      ],
+      woocommerce: [
+        {
+          connection: WOO,
+          products: [
+            { sku: 'TEE-M', name: 'Tee M', price: '10.00', stock: 20 },
+            { sku: 'CAP', name: 'Cap', price: '10.00', stock: 20 },
+          ],
+        },
       ],
     });
-    woo = await startWooSandbox({
-      webhookSecret: WOO_SECRET,
-      consumerKey: 'ck_refunds',
-      consumerSecret: 'cs_refunds',
-      products: [
-        { sku: 'TEE-M', name: 'Tee M', price: '10.00', stock: 20 },
-        { sku: 'CAP', name: 'Cap', price: '10.00', stock: 20 },
-      ],
-    });
-    const yaml = [
-      'connections:',
-      `  - id: ${SHOPIFY}`,
-      '    connector: shopify',
-      '    options: { shopDomain: ' + SHOP + ', accessToken: "${SHOPIFY_TOKEN}", webhookSecret: "${SHOPIFY_SECRET}", adminUrl: "${SHOPIFY_URL}" }',
-      '    reconcile: { everySeconds: 10 }',
-      `  - id: ${WOO}`,
-      '    connector: woocommerce',
-      '    options: { siteUrl: "${WOO_URL}", consumerKey: ck_refunds, consumerSecret: "${WOO_CONSUMER_SECRET}", webhookSecret: "${WOO_SECRET}" }',
-      '',
-    ].join('\n');
-    const systemsEnv = flowEnvironment({ url: undefined } as unknown as TestDatabase, systems);
-    delete systemsEnv.SYNCLINE_DATA_DIR;
-    rig = await startWithConnections(yaml, {
-      env: { ...systemsEnv, SHOPIFY_TOKEN: TOKEN, SHOPIFY_SECRET: SECRET, SHOPIFY_URL: shop.url, WOO_URL: woo.url, WOO_CONSUMER_SECRET: 'cs_refunds', WOO_SECRET },
-    });
-    await shopAdmin().call('PUT', '/_sandbox/config', { webhookUrl: `${rig.baseUrl}/webhooks/shopify/${SHOPIFY}`, webhookRetryDelayMs: 100 });
-    await store().call('PUT', '/_sandbox/webhooks', { url: `${rig.baseUrl}/webhooks/woocommerce/${WOO}` });
-    await sandboxAdmin(systems.urls.wms).call('PUT', '/_sandbox/config', { callbackUrl: `${rig.baseUrl}/webhooks/wms/default`, webhookRetryDelayMs: 100 });
-    f = flowApi({ baseUrl: rig.baseUrl, token: rig.token, sandboxes: systems });
-    await f.location('WH-EAST', 'warehouse');
-    await f.stock(['TEE-M', 'MUG', 'CAP'].map((sku) => ({ type: 'receipt' as const, sku, location: 'WH-EAST', quantity: 30 })));
+    ({ rig, f } = channels);
+    shop = channels.shops.get(SHOPIFY)!;
+    woo = channels.woos.get(WOO)!;
+    ({ webhookSecret: SECRET, accessToken: TOKEN } = channels.secrets.get(SHOPIFY) as Required<StoreSecrets>);
+    wooSecrets = channels.secrets.get(WOO) as Required<StoreSecrets>;
   });
-  after(async () => {
-    await rig?.close();
-    await shop?.close();
-    await woo?.close();
-    await systems?.close();
-  });
+  after(() => channels?.close());
 
   /** A paid Shopify order of two shirts and a mug (tax inside the prices), taken in and shipped. */
   const shippedShopifyOrder = async () => {
@@ -370,7 +345,7 @@ describe('refunds between the channels and Syncline', () => {
     // The shop manager refunds one cap through WooCommerce's REST API (the store's gateway pays it back).
     const made = await fetch(`${woo.url}/wp-json/wc/v3/orders/${order.id}/refunds`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('ck_refunds:cs_refunds').toString('base64')}` },
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${wooSecrets.consumerKey}:${wooSecrets.consumerSecret}`).toString('base64')}` },
       body: JSON.stringify({ amount: '11.00', reason: 'arrived crushed', line_items: [{ id: capLine.id, quantity: 1, refund_total: '10.00' }] }),
     });
     assert.equal(made.status, 201);
@@ -389,7 +364,7 @@ describe('refunds between the channels and Syncline', () => {
     const readsAtStore = () => woo.state.requests.filter((r) => r.method === 'GET' && r.url.includes(`/orders/${order.id}/refunds`)).length;
     const readsBefore = readsAtStore();
     assert.ok(readsBefore >= 1, 'the refund was read at the store');
-    const later = wooDelivery({ secret: WOO_SECRET, topic: 'order.updated', payload: current });
+    const later = wooDelivery({ secret: wooSecrets.webhookSecret, topic: 'order.updated', payload: current });
     assert.equal((await postDelivery(rig.baseUrl, 'woocommerce', WOO, later)).status, 200);
     // Stored under WooCommerce's delivery id and the body's digest.
     const laterId = `${later.headers['x-wc-webhook-delivery-id']}.${createHash('sha256').update(later.body).digest('hex').slice(0, 24)}`;

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { sandboxAdmin } from '../src/connectors/kit/sandbox-app.ts';
-import { startSandboxes, type RunningSandboxes } from '../src/connectors/sandboxes.ts';
-import { startShopifySandbox, type RunningShopifySandbox } from '../src/connectors/shopify/sandbox/shopify.sandbox.ts';
-import { postDelivery, shopifyDelivery, shopifyOrder, startWithConnections, type ConnectionsRig } from './support/connections.ts';
-import { flowApi, flowEnvironment } from './support/flows.ts';
-import type { TestDatabase } from './support/postgres.ts';
+import type { RunningShopifySandbox } from '../src/connectors/shopify/sandbox/shopify.sandbox.ts';
+import { startChannelRig, type ChannelRig, type StoreSecrets } from './support/channel-rig.ts';
+import { postDelivery, shopifyDelivery, shopifyOrder, type ConnectionsRig } from './support/connections.ts';
+import type { flowApi } from './support/flows.ts';
 import { waitFor } from './support/runtime.ts';
 
 /**
@@ -17,16 +15,12 @@ import { waitFor } from './support/runtime.ts';
 
 const SHOP = 'acme-us.myshopify.com';
 const CONNECTION = 'acme-us';
-const SECRET = randomBytes(24).toString('base64url');
-const TOKEN = `shpat_${randomBytes(16).toString('hex')}`;
-// A second store of the same retailer, with its own secret, token, target and limits.
 const SHOP_EU = 'acme-eu.myshopify.com';
-const SECRET_EU = randomBytes(24).toString('base64url');
-const TOKEN_EU = `shpat_${randomBytes(16).toString('hex')}`;
 const address = { firstName: 'Ada', lastName: 'Lovelace', address1: '12 Analytical Row', city: 'Louisville', province: 'Kentucky', provinceCode: 'KY', zip: '40202', countryCode: 'US' };
 
 describe('Shopify connection end to end', () => {
-  let systems: RunningSandboxes;
+  let channels: ChannelRig;
+  let SECRET: string, TOKEN: string, SECRET_EU: string;
   let shop: RunningShopifySandbox;
   let shopEu: RunningShopifySandbox;
   let rig: ConnectionsRig;
@@ -51,12 +45,7 @@ describe('Shopify connection end to end', () => {
   /** Syncline's orders for a Shopify order id (by channel and channel order id). */
   const ordersOf = async (channelOrderId: string): Promise<{ id: string; status: string }[]> =>
     (await f.api('GET', `/v1/orders?channel=${CONNECTION}&channelOrderId=${channelOrderId}`)).body.data;
-  const syncedOrder = async (channelOrderId: string, timeoutMs = 30_000): Promise<string> => {
-    await waitFor(`Shopify order ${channelOrderId} in Syncline`, async () => (await ordersOf(channelOrderId)).length > 0, timeoutMs, 100);
-    const orders = await ordersOf(channelOrderId);
-    assert.equal(orders.length, 1);
-    return orders[0]!.id;
-  };
+  const syncedOrder = (channelOrderId: string, timeoutMs?: number) => channels.syncedOrder(CONNECTION, channelOrderId, timeoutMs);
   /** Stored deliveries with this webhook id (the reconciliation poll stores deliveries of its own at any time). */
   const stored = async (webhookId: string) =>
     (await rig.database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM channel_delivery WHERE delivery_id = $1', [webhookId])).rows[0]!.n;
@@ -65,53 +54,31 @@ describe('Shopify connection end to end', () => {
   const synclineAvailable = async (sku: string): Promise<number> => (await f.api('GET', `/v1/inventory/availability?sku=${sku}&channel=${CONNECTION}`)).body.available;
 
   before(async () => {
-    systems = await startSandboxes({ products: ['TEE-M', 'MUG', 'CAP'].map((code) => ({ code, name: code, listPrice: '10.00', quantity: 1000 })) });
-    shop = await startShopifySandbox({
-      webhookSecret: SECRET,
-      shopDomain: SHOP,
-      accessToken: TOKEN,
-      products: [
-        { sku: 'TEE-M', price: '19.99', available: 7 },
-        { sku: 'MUG', price: '8.50', available: 7 },
-        { sku: 'CAP', price: '12.00', available: 7 },
+    channels = await startChannelRig({
+      skus: ['TEE-M', 'MUG', 'CAP'],
+      stock: 20,
+      shopify: [
+        {
+          connection: CONNECTION,
+          shopDomain: SHOP,
+          products: [
+            { sku: 'TEE-M', price: '19.99', available: 7 },
+            { sku: 'MUG', price: '8.50', available: 7 },
+            { sku: 'CAP', price: '12.00', available: 7 },
+          ],
+          yaml: ['reconcile: { everySeconds: 10 }'],
+        },
+        // A second store of the same retailer, with its own secret, token, target and limits.
+        { connection: 'acme-eu', shopDomain: SHOP_EU, products: [{ sku: 'MUG', price: '9.00', available: 4 }], yaml: ['limits: { ratePerSecond: 2, maxConcurrency: 1 }'] },
       ],
     });
-    shopEu = await startShopifySandbox({ webhookSecret: SECRET_EU, shopDomain: SHOP_EU, accessToken: TOKEN_EU, products: [{ sku: 'MUG', price: '9.00', available: 4 }] });
-    const yaml = [
-      'connections:',
-      `  - id: ${CONNECTION}`,
-      '    connector: shopify',
-      '    options: { shopDomain: ' + SHOP + ', accessToken: "${SHOPIFY_TOKEN}", webhookSecret: "${SHOPIFY_SECRET}", adminUrl: "${SHOPIFY_URL}" }',
-      '    reconcile: { everySeconds: 10 }',
-      '  - id: acme-eu',
-      '    connector: shopify',
-      '    options: { shopDomain: ' + SHOP_EU + ', accessToken: "${SHOPIFY_EU_TOKEN}", webhookSecret: "${SHOPIFY_EU_SECRET}", adminUrl: "${SHOPIFY_EU_URL}" }',
-      '    limits: { ratePerSecond: 2, maxConcurrency: 1 }',
-      '',
-    ].join('\n');
-    // The systems' environment without a database of its own: the rig brings the database.
-    const systemsEnv = flowEnvironment({ url: undefined } as unknown as TestDatabase, systems);
-    delete systemsEnv.SYNCLINE_DATA_DIR;
-    rig = await startWithConnections(yaml, {
-      env: { ...systemsEnv, SHOPIFY_TOKEN: TOKEN, SHOPIFY_SECRET: SECRET, SHOPIFY_URL: shop.url, SHOPIFY_EU_TOKEN: TOKEN_EU, SHOPIFY_EU_SECRET: SECRET_EU, SHOPIFY_EU_URL: shopEu.url },
-    });
-    await shopAdmin().call('PUT', '/_sandbox/config', { webhookUrl: `${rig.baseUrl}/webhooks/shopify/${CONNECTION}`, webhookRetryDelayMs: 100 });
-    await sandboxAdmin(shopEu.url).call('PUT', '/_sandbox/config', { webhookUrl: `${rig.baseUrl}/webhooks/shopify/acme-eu`, webhookRetryDelayMs: 100 });
-    await sandboxAdmin(systems.urls.wms).call('PUT', '/_sandbox/config', { callbackUrl: `${rig.baseUrl}/webhooks/wms/default`, webhookRetryDelayMs: 100 });
-    f = flowApi({ baseUrl: rig.baseUrl, token: rig.token, sandboxes: systems });
-    await f.location('WH-EAST', 'warehouse');
-    await f.stock([
-      { type: 'receipt', sku: 'TEE-M', location: 'WH-EAST', quantity: 20 },
-      { type: 'receipt', sku: 'MUG', location: 'WH-EAST', quantity: 20 },
-      { type: 'receipt', sku: 'CAP', location: 'WH-EAST', quantity: 20 },
-    ]);
+    ({ rig, f } = channels);
+    shop = channels.shops.get(CONNECTION)!;
+    shopEu = channels.shops.get('acme-eu')!;
+    ({ webhookSecret: SECRET, accessToken: TOKEN } = channels.secrets.get(CONNECTION) as Required<StoreSecrets>);
+    SECRET_EU = channels.secrets.get('acme-eu')!.webhookSecret;
   });
-  after(async () => {
-    await rig?.close();
-    await shop?.close();
-    await shopEu?.close();
-    await systems?.close();
-  });
+  after(() => channels?.close());
 
   test('a signed orders/create becomes one order, released on the sandboxes; the WMS ships it and the fulfilment with its tracking number appears in Shopify', async () => {
     const placed = await placeInShopify([
