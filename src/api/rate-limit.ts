@@ -97,12 +97,13 @@ export class SharedWindowCounter {
     const added: Entry[] = [];
     const watched: Entry[] = [];
     for (const [key, entry] of this.#entries) {
-      const ended = (entry.windowStart + entry.windowSeconds) * 1000 <= now;
+      // A window's count is still read while it is the previous window (the sliding estimate weighs it).
+      const forgotten = (entry.windowStart + 2 * entry.windowSeconds) * 1000 <= now;
       if (entry.pending > 0) {
         entry.inFlight = entry.pending;
         entry.pending = 0;
         added.push(entry);
-      } else if (!ended) watched.push(entry);
+      } else if (!forgotten) watched.push(entry);
       else this.#entries.delete(key);
     }
     if (added.length === 0 && watched.length === 0) return;
@@ -146,19 +147,39 @@ export interface RateDecision {
   resetSeconds: number;
 }
 
-/** Decides whether a request fits its bucket's limit; an admitted request is counted. */
+/**
+ * Decides whether a request fits its bucket's limit; an admitted request is counted.
+ *
+ * The limit holds over any span of one window, not only within the epoch-aligned windows: the
+ * count used is the sliding-window estimate, the current window's count plus the previous
+ * window's weighted by the share of it that the sliding span still covers. With fixed windows
+ * alone, a client could send its whole limit at the end of one window and again at the start
+ * of the next: twice the limit within a second.
+ */
 export function takeFromWindow(counter: SharedWindowCounter, bucket: string, policy: { name: string; limit: number; windowSeconds: number }, now = Date.now()): RateDecision {
+  const windowMs = policy.windowSeconds * 1000;
   const { count, resetAt } = counter.current(bucket, policy.windowSeconds, now);
-  const allowed = count < policy.limit;
+  const previous = counter.current(bucket, policy.windowSeconds, now - windowMs).count;
+  const leftMs = resetAt - now;
+  const used = count + (previous * leftMs) / windowMs;
+  const allowed = used + 1 <= policy.limit;
   if (allowed) counter.add(bucket, policy.windowSeconds, 1, now);
   return {
     allowed,
     policy: policy.name,
     limit: policy.limit,
     windowSeconds: policy.windowSeconds,
-    remaining: Math.max(0, policy.limit - count - (allowed ? 1 : 0)),
-    resetSeconds: Math.max(1, Math.ceil((resetAt - now) / 1000)),
+    remaining: Math.max(0, Math.floor(policy.limit - used - (allowed ? 1 : 0))),
+    resetSeconds: Math.max(1, Math.ceil((allowed ? leftMs : untilOneFitsMs(policy.limit, count, previous, leftMs, windowMs)) / 1000)),
   };
+}
+
+/** How long until one more request fits, if nothing else is admitted meanwhile. */
+function untilOneFitsMs(limit: number, count: number, previous: number, leftMs: number, windowMs: number): number {
+  // Still in this window: the previous window's weight must fall to what the limit leaves.
+  if (count + 1 <= limit) return previous === 0 ? 0 : Math.max(0, leftMs - (windowMs * (limit - count - 1)) / previous);
+  // In the next window, this window's count is the previous one and fades the same way.
+  return leftMs + Math.max(0, windowMs * (1 - (limit - 1) / count));
 }
 
 /** RateLimit-Policy and RateLimit header fields (draft-ietf-httpapi-ratelimit-headers). */
