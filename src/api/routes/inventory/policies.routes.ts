@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import { Allocation, ChannelPolicyInput, ChannelSkuAllocationInput, PolicySet, SafetyStockInput, Sku } from '../../../model/inventory.ts';
 import { ChannelSlug } from '../../../model/order.ts';
 import type { ApiContext } from '../../api-context.ts';
-import { authorize } from '../../auth/authorize.ts';
 import { idempotencyClaim, settle } from '../../idempotency.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseBody } from '../../validation.ts';
@@ -75,19 +74,18 @@ function pathParam<T>(schema: { safeParse(v: unknown): { success: true; data: T 
 }
 
 /** Safety stock and channel allocation. PUTs replace the policy they name. */
-export async function policiesRoutes(app: FastifyInstance, { tokens, inventory }: ApiContext): Promise<void> {
-  const canWrite = authorize(tokens, 'inventory:write');
+export async function policiesRoutes(app: FastifyInstance, { inventory }: ApiContext): Promise<void> {
 
-  app.get('/v1/inventory/policies', { preHandler: authorize(tokens, 'inventory:read'), schema: getPolicies }, async () => inventory.getPolicies());
+  app.get('/v1/inventory/policies', { schema: getPolicies }, async () => inventory.getPolicies());
 
-  app.put('/v1/inventory/policies/safety-stock', { preHandler: canWrite, schema: setSafetyStock }, async (request, reply) => {
+  app.put('/v1/inventory/policies/safety-stock', { schema: setSafetyStock }, async (request, reply) => {
     const claim = idempotencyClaim(request, { required: false });
     const body = parseBody(SafetyStockInput, request.body);
     settle(reply, known(await inventory.setSafetyStock(body, { correlationId: request.id, idempotency: claim })));
     return body;
   });
 
-  app.put('/v1/inventory/policies/channels/:channel', { preHandler: canWrite, schema: setChannelPolicy }, async (request, reply) => {
+  app.put('/v1/inventory/policies/channels/:channel', { schema: setChannelPolicy }, async (request, reply) => {
     const channel = pathParam(ChannelSlug, (request.params as { channel: string }).channel, 'channel');
     const claim = idempotencyClaim(request, { required: false });
     const body = parseBody(ChannelPolicyInput, request.body);
@@ -95,7 +93,7 @@ export async function policiesRoutes(app: FastifyInstance, { tokens, inventory }
     return { channel, ...body };
   });
 
-  app.put('/v1/inventory/policies/channels/:channel/skus/:sku', { preHandler: canWrite, schema: setChannelSkuAllocation }, async (request, reply) => {
+  app.put('/v1/inventory/policies/channels/:channel/skus/:sku', { schema: setChannelSkuAllocation }, async (request, reply) => {
     const params = request.params as { channel: string; sku: string };
     const channel = pathParam(ChannelSlug, params.channel, 'channel');
     const sku = pathParam(Sku, params.sku, 'sku');

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import { ConsumeRequest, LedgerEntry, Reservation, ReservationRequest } from '../../../model/inventory.ts';
 import type { ApiContext } from '../../api-context.ts';
-import { authorize } from '../../auth/authorize.ts';
 import { currentTraceContext } from '../../../observability/tracing.ts';
 import { idempotencyClaim, settle } from '../../idempotency.ts';
 import { ProblemError } from '../../problem.ts';
@@ -92,11 +91,9 @@ const consumeReservation = operation({
 });
 
 /** Reservations: hold, look up, release, and consume on shipment. */
-export async function reservationsRoutes(app: FastifyInstance, { tokens, inventory }: ApiContext): Promise<void> {
-  const canWrite = authorize(tokens, 'inventory:write');
-  const canRead = authorize(tokens, 'inventory:read');
+export async function reservationsRoutes(app: FastifyInstance, { inventory }: ApiContext): Promise<void> {
 
-  app.post('/v1/inventory/reservations', { preHandler: canWrite, schema: reserve }, async (request, reply) => {
+  app.post('/v1/inventory/reservations', { schema: reserve }, async (request, reply) => {
     const claim = idempotencyClaim(request, { required: true });
     const body = parseBody(ReservationRequest, request.body);
     const result = settle(reply, known(await inventory.reserve(body, { correlationId: request.id, ...currentTraceContext(), idempotency: claim })));
@@ -111,21 +108,21 @@ export async function reservationsRoutes(app: FastifyInstance, { tokens, invento
     return reply.code(201).header('Location', `/v1/inventory/reservations/${result.reservation.id}`).send(result.reservation);
   });
 
-  app.get('/v1/inventory/reservations/:id', { preHandler: canRead, schema: getReservation }, async (request) => {
+  app.get('/v1/inventory/reservations/:id', { schema: getReservation }, async (request) => {
     const { id } = request.params as { id: string };
     const reservation = await inventory.getReservation(id);
     if (!reservation) throw new ProblemError('not-found', `No reservation with id ${id}.`);
     return reservation;
   });
 
-  app.get('/v1/inventory/reservations', { preHandler: canRead, schema: findReservations }, async (request) => {
+  app.get('/v1/inventory/reservations', { schema: findReservations }, async (request) => {
     const { reference } = request.query as { reference?: string };
     if (typeof reference !== 'string' || reference.length === 0) throw new ProblemError('invalid-query', 'reference is required (an order or cart id).');
     return { data: await inventory.findReservations(reference) };
   });
 
   // Releasing is idempotent by nature: a released hold stays released, and the answer says so.
-  app.delete('/v1/inventory/reservations/:id', { preHandler: canWrite, schema: releaseReservation }, async (request, reply) => {
+  app.delete('/v1/inventory/reservations/:id', { schema: releaseReservation }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const claim = idempotencyClaim(request, { required: false });
     const result = settle(reply, await inventory.release(id, { correlationId: request.id, ...currentTraceContext(), idempotency: claim }));
@@ -133,7 +130,7 @@ export async function reservationsRoutes(app: FastifyInstance, { tokens, invento
     return result.reservation;
   });
 
-  app.post('/v1/inventory/reservations/:id/consume', { preHandler: canWrite, schema: consumeReservation }, async (request, reply) => {
+  app.post('/v1/inventory/reservations/:id/consume', { schema: consumeReservation }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const claim = idempotencyClaim(request, { required: true });
     const body = parseBody(ConsumeRequest, request.body ?? {});

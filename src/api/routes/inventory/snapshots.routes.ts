@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import { DriftReport, SnapshotRequest } from '../../../model/inventory.ts';
 import type { ReconcileResult } from '../../../domain/inventory/reconciliation.ts';
 import type { ApiContext } from '../../api-context.ts';
-import { authorize } from '../../auth/authorize.ts';
 import { currentTraceContext } from '../../../observability/tracing.ts';
 import { idempotencyClaim, settle } from '../../idempotency.ts';
 import { ProblemError } from '../../problem.ts';
@@ -95,11 +94,9 @@ function reportOf(result: ReconcileResult, id?: string) {
 }
 
 /** Reconciliation: snapshots from a system of record and their drift reports. */
-export async function snapshotsRoutes(app: FastifyInstance, { tokens, inventory }: ApiContext): Promise<void> {
-  const canWrite = authorize(tokens, 'inventory:write');
-  const canRead = authorize(tokens, 'inventory:read');
+export async function snapshotsRoutes(app: FastifyInstance, { inventory }: ApiContext): Promise<void> {
 
-  app.post('/v1/inventory/snapshots', { preHandler: canWrite, schema: reconcileSnapshot }, async (request, reply) => {
+  app.post('/v1/inventory/snapshots', { schema: reconcileSnapshot }, async (request, reply) => {
     const claim = idempotencyClaim(request, { required: true });
     const body = parseBody(SnapshotRequest, request.body);
     const result = settle(reply, known(await inventory.reconcile(body, { correlationId: request.id, ...currentTraceContext(), idempotency: claim })));
@@ -107,19 +104,19 @@ export async function snapshotsRoutes(app: FastifyInstance, { tokens, inventory 
     return reply.code(201).header('Location', `/v1/inventory/snapshots/${report.id}`).send(report);
   });
 
-  app.post('/v1/inventory/snapshots/:id/apply', { preHandler: canWrite, schema: applySnapshot }, async (request, reply) => {
+  app.post('/v1/inventory/snapshots/:id/apply', { schema: applySnapshot }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const claim = idempotencyClaim(request, { required: true });
     return reportOf(settle(reply, await inventory.applySnapshot(id, { correlationId: request.id, ...currentTraceContext(), idempotency: claim })), id);
   });
 
-  app.get('/v1/inventory/snapshots', { preHandler: canRead, schema: listSnapshots }, async (request) => {
+  app.get('/v1/inventory/snapshots', { schema: listSnapshots }, async (request) => {
     const query = parseQuery(ListQuery, request.query);
     const reports = await inventory.listSnapshots(query);
     return { data: reports, nextBefore: reports.length === query.limit ? reports.at(-1)!.id : null };
   });
 
-  app.get('/v1/inventory/snapshots/:id', { preHandler: canRead, schema: getSnapshot }, async (request) => {
+  app.get('/v1/inventory/snapshots/:id', { schema: getSnapshot }, async (request) => {
     const { id } = request.params as { id: string };
     const report = await inventory.getSnapshot(id);
     if (!report) throw new ProblemError('not-found', `No snapshot with id ${id}.`);

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../../api-context.ts';
-import { authorize } from '../../auth/authorize.ts';
 import { operation } from '../../route-kit.ts';
 import { NoQuery, parseQuery } from '../../validation.ts';
 import { metrics } from '../../../observability/metrics.ts';
@@ -9,7 +8,7 @@ import { metrics } from '../../../observability/metrics.ts';
 const PrometheusText = z.string().meta({ id: 'PrometheusText', description: 'Prometheus text exposition format 0.0.4 (docs/metrics.md lists every metric).' });
 
 /** GET /metrics: Prometheus scrape of this process, with the shared queue and business figures. */
-export async function metricsRoutes(app: FastifyInstance, { db, tokens, access, config }: ApiContext): Promise<void> {
+export async function metricsRoutes(app: FastifyInstance, { db, access, config }: ApiContext): Promise<void> {
   metrics.attach(db, (clientId) => access.rateLimitOf(clientId) ?? config.clientRateLimit);
   const spec = operation({
     operationId: 'getMetrics',
@@ -29,8 +28,7 @@ export async function metricsRoutes(app: FastifyInstance, { db, tokens, access, 
       },
     },
   });
-  const preHandler = config.metricsPublic ? [] : [authorize(tokens, 'ops:read')];
-  app.get('/metrics', { preHandler, schema: spec }, async (request, reply) => {
+  app.get('/metrics', { schema: spec }, async (request, reply) => {
     parseQuery(NoQuery, request.query);
     const scrape = await metrics.render();
     return reply.type(scrape.contentType).send(scrape.body);

@@ -4,7 +4,6 @@ import { isId } from '../../../model/ids.ts';
 import { DeadLetterService } from '../../../runtime/dead-letters/dead-letter.service.ts';
 import { OpsService } from '../../../runtime/ops.service.ts';
 import type { ApiContext } from '../../api-context.ts';
-import { authorize } from '../../auth/authorize.ts';
 import { ProblemError } from '../../problem.ts';
 import { EmptyBody, NoQuery, parseBody, parseQuery, Timestamp } from '../../validation.ts';
 import { operation } from '../../route-kit.ts';
@@ -131,9 +130,7 @@ const actorOf = (request: FastifyRequest) => `client:${request.principal?.client
 const auditOf = (request: FastifyRequest) => ({ actor: actorOf(request), correlationId: request.id });
 
 /** Operations: queue depth, target health, and dead letters (list, show, replay, discard). */
-export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext): Promise<void> {
-  const canRead = authorize(tokens, 'ops:read');
-  const canWrite = authorize(tokens, 'ops:write');
+export async function opsRoutes(app: FastifyInstance, { db }: ApiContext): Promise<void> {
   const ops = new OpsService(db);
   const deadLetters = new DeadLetterService(db);
 
@@ -159,7 +156,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
       },
     },
   });
-  app.get('/v1/ops/queues', { preHandler: canRead, schema: queues }, async (request) => {
+  app.get('/v1/ops/queues', { schema: queues }, async (request) => {
     parseQuery(NoQuery, request.query);
     return ops.queues();
   });
@@ -189,7 +186,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
       },
     },
   });
-  app.get('/v1/ops/targets', { preHandler: canRead, schema: targets }, async (request) => {
+  app.get('/v1/ops/targets', { schema: targets }, async (request) => {
     parseQuery(NoQuery, request.query);
     return { items: await ops.targets() };
   });
@@ -215,7 +212,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
       },
     },
   });
-  app.get('/v1/ops/relays', { preHandler: canRead, schema: relays }, async (request) => {
+  app.get('/v1/ops/relays', { schema: relays }, async (request) => {
     parseQuery(NoQuery, request.query);
     return { items: await ops.relays() };
   });
@@ -228,7 +225,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
     query: ListQuery,
     responses: { 200: { description: 'A page; pass next as before to continue.', schema: DeadLetterPage, example: { items: [deadLetterExample], next: null } } },
   });
-  app.get('/v1/ops/dead-letters', { preHandler: canRead, schema: listDeadLetters }, async (request) => {
+  app.get('/v1/ops/dead-letters', { schema: listDeadLetters }, async (request) => {
     const { limit, before, ...filter } = parseQuery(ListQuery, request.query);
     return deadLetters.list(filter, { limit, before });
   });
@@ -248,7 +245,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
     },
     problems: { 'not-found': 'No such dead letter.' },
   });
-  app.get('/v1/ops/dead-letters/:id', { preHandler: canRead, schema: getDeadLetter }, async (request) => {
+  app.get('/v1/ops/dead-letters/:id', { schema: getDeadLetter }, async (request) => {
     const id = deadLetterId(request);
     const found = await deadLetters.show(id);
     if (!found) throw new ProblemError('not-found', `No dead letter with id ${id}.`);
@@ -270,7 +267,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
       },
     },
   });
-  app.post('/v1/ops/dead-letters/replay', { preHandler: canWrite, schema: replayDeadLetters }, async (request) => {
+  app.post('/v1/ops/dead-letters/replay', { schema: replayDeadLetters }, async (request) => {
     const { limit, ...filter } = parseBody(ReplayFilterBody, request.body);
     const replayed = await deadLetters.replayMatching(filter, limit, actorOf(request));
     for (const item of replayed) await recordAudit(db, auditOf(request), { action: 'dead_letter.replayed', targetType: 'dead_letter', targetId: item.id, details: { jobId: item.jobId, byFilter: true } });
@@ -287,7 +284,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
     responses: { 202: { description: 'Queued again as a new job.', schema: Replayed, example: { id: deadLetterExample.id, status: 'replayed', jobId: '5821' } } },
     problems: { 'not-found': 'No such dead letter.', 'dead-letter-not-open': 'It was already replayed or discarded; currentStatus says which.' },
   });
-  app.post('/v1/ops/dead-letters/:id/replay', { preHandler: canWrite, schema: replayDeadLetter }, async (request, reply) => {
+  app.post('/v1/ops/dead-letters/:id/replay', { schema: replayDeadLetter }, async (request, reply) => {
     const id = deadLetterId(request);
     parseBody(EmptyBody, request.body ?? undefined);
     const outcome = await deadLetters.replay(id, actorOf(request));
@@ -307,7 +304,7 @@ export async function opsRoutes(app: FastifyInstance, { db, tokens }: ApiContext
     responses: { 200: { description: 'Discarded.', schema: Discarded, example: { id: deadLetterExample.id, status: 'discarded' } } },
     problems: { 'not-found': 'No such dead letter.', 'dead-letter-not-open': 'It was already replayed or discarded.' },
   });
-  app.post('/v1/ops/dead-letters/:id/discard', { preHandler: canWrite, schema: discardDeadLetter }, async (request) => {
+  app.post('/v1/ops/dead-letters/:id/discard', { schema: discardDeadLetter }, async (request) => {
     const id = deadLetterId(request);
     const { reason } = parseBody(DiscardBody, request.body);
     const outcome = await deadLetters.discard(id, actorOf(request), reason);

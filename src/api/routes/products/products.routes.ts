@@ -4,7 +4,6 @@ import { Product } from '../../../model/product.ts';
 import { Sku } from '../../../model/sku.ts';
 import { ProductService } from '../../../domain/products/product.service.ts';
 import type { ApiContext } from '../../api-context.ts';
-import { authorize } from '../../auth/authorize.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseQuery } from '../../validation.ts';
 import { operation } from '../../route-kit.ts';
@@ -40,18 +39,17 @@ const getProduct = operation({
 });
 
 /** The product catalogue, read-only: it is written by the sync from the ERP. */
-export async function productsRoutes(app: FastifyInstance, { db, tokens }: ApiContext): Promise<void> {
+export async function productsRoutes(app: FastifyInstance, { db }: ApiContext): Promise<void> {
   const products = new ProductService(db);
-  const canRead = authorize(tokens, 'products:read');
 
-  app.get('/v1/products', { preHandler: canRead, schema: listProducts }, async (request) => {
+  app.get('/v1/products', { schema: listProducts }, async (request) => {
     const query = parseQuery(ProductListQuery, request.query);
     const page = await products.list({ active: query.active === undefined ? undefined : query.active === 'true', skuPrefix: query.skuPrefix, after: query.after, limit: query.limit });
     const last = page.at(-1);
     return { data: page, nextAfter: page.length === query.limit && last ? last.sku : null };
   });
 
-  app.get('/v1/products/:sku', { preHandler: canRead, schema: getProduct }, async (request) => {
+  app.get('/v1/products/:sku', { schema: getProduct }, async (request) => {
     const { sku } = request.params as { sku: string };
     const product = Sku.safeParse(sku).success ? await products.get(sku) : undefined;
     if (!product) throw new ProblemError('not-found', `No product with SKU ${sku} in the catalogue.`);

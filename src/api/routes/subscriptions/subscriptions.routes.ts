@@ -19,7 +19,6 @@ import { expediteTarget, forgetTarget } from '../../../store/runtime/expedite-ta
 import { webhookTarget } from '../../../runtime/webhooks/webhook-delivery.ts';
 import { MAX_REPLAY_EVENTS, replaySubscription } from '../../../runtime/webhooks/webhook-replay.ts';
 import type { ApiContext } from '../../api-context.ts';
-import { authorize } from '../../auth/authorize.ts';
 import { idempotencyClaim, settle } from '../../idempotency.ts';
 import { ProblemError } from '../../problem.ts';
 import { operation } from '../../route-kit.ts';
@@ -323,15 +322,14 @@ async function resolveAll(host: string): Promise<string[]> {
 }
 
 /** Webhook subscriptions: create, list, show, change, pause, resume, delete, rotate the secret, the delivery log, replay. */
-export async function subscriptionsRoutes(app: FastifyInstance, { db, tokens, config }: ApiContext): Promise<void> {
-  const canManage = authorize(tokens, 'events:manage');
+export async function subscriptionsRoutes(app: FastifyInstance, { db, config }: ApiContext): Promise<void> {
 
   const checkUrl = async (url: string) => {
     const refusal = await webhookUrlRefusal(url, config.webhooks.networks, resolveAll);
     if (refusal) throw new ProblemError('validation-failed', `url ${refusal}.`, { errors: [{ pointer: '/url', detail: refusal }] });
   };
 
-  app.post('/v1/subscriptions', { preHandler: canManage, schema: createOperation }, async (request, reply) => {
+  app.post('/v1/subscriptions', { schema: createOperation }, async (request, reply) => {
     const claim = idempotencyClaim(request, { required: false });
     const body = parseBody(CreateBody, request.body);
     await checkUrl(body.url);
@@ -341,19 +339,19 @@ export async function subscriptionsRoutes(app: FastifyInstance, { db, tokens, co
     return reply.code(201).header('Location', `/v1/subscriptions/${subscription.id}`).header('Cache-Control', 'no-store').send({ ...subscription, secret });
   });
 
-  app.get('/v1/subscriptions', { preHandler: canManage, schema: listOperation }, async (request) => {
+  app.get('/v1/subscriptions', { schema: listOperation }, async (request) => {
     parseQuery(NoQuery, request.query);
     return { items: await listSubscriptions(db) };
   });
 
-  app.get('/v1/subscriptions/:id', { preHandler: canManage, schema: getOperation }, async (request) => {
+  app.get('/v1/subscriptions/:id', { schema: getOperation }, async (request) => {
     const id = idOf(request);
     const subscription = await showSubscription(db, id);
     if (!subscription) throw missing(id);
     return subscription;
   });
 
-  app.patch('/v1/subscriptions/:id', { preHandler: canManage, schema: updateOperation }, async (request) => {
+  app.patch('/v1/subscriptions/:id', { schema: updateOperation }, async (request) => {
     const id = idOf(request);
     const body = parseBody(UpdateBody, request.body);
     if (body.url !== undefined) await checkUrl(body.url);
@@ -362,7 +360,7 @@ export async function subscriptionsRoutes(app: FastifyInstance, { db, tokens, co
     return result;
   });
 
-  app.delete('/v1/subscriptions/:id', { preHandler: canManage, schema: deleteOperation }, async (request, reply) => {
+  app.delete('/v1/subscriptions/:id', { schema: deleteOperation }, async (request, reply) => {
     const id = idOf(request);
     if (!(await removeSubscription(db, id, requestAuditContext(request), (tx) => forgetTarget(tx, webhookTarget(id))))) throw missing(id);
     return reply.code(204).send();
@@ -372,7 +370,7 @@ export async function subscriptionsRoutes(app: FastifyInstance, { db, tokens, co
     ['pause', true],
     ['resume', false],
   ] as const) {
-    app.post(`/v1/subscriptions/:id/${action}`, { preHandler: canManage, schema: pauseOperation(paused) }, async (request) => {
+    app.post(`/v1/subscriptions/:id/${action}`, { schema: pauseOperation(paused) }, async (request) => {
       const id = idOf(request);
       parseBody(EmptyBody, request.body ?? undefined);
       const result = await setSubscriptionPaused(db, id, paused, requestAuditContext(request), (tx) => expediteTarget(tx, webhookTarget(id)));
@@ -381,7 +379,7 @@ export async function subscriptionsRoutes(app: FastifyInstance, { db, tokens, co
     });
   }
 
-  app.post('/v1/subscriptions/:id/rotate-secret', { preHandler: canManage, schema: rotateOperation }, async (request, reply) => {
+  app.post('/v1/subscriptions/:id/rotate-secret', { schema: rotateOperation }, async (request, reply) => {
     const id = idOf(request);
     const body = parseBody(RotateBody, request.body ?? undefined);
     const overlapMs = body?.overlap ? parseDuration(body.overlap)! : DEFAULT_SECRET_OVERLAP_MS;
@@ -390,7 +388,7 @@ export async function subscriptionsRoutes(app: FastifyInstance, { db, tokens, co
     return reply.header('Cache-Control', 'no-store').send({ ...result.subscription, secret: result.secret });
   });
 
-  app.get('/v1/subscriptions/:id/deliveries', { preHandler: canManage, schema: deliveriesOperation }, async (request) => {
+  app.get('/v1/subscriptions/:id/deliveries', { schema: deliveriesOperation }, async (request) => {
     const id = idOf(request);
     const query = parseQuery(DeliveriesQuery, request.query);
     const result = await listDeliveryAttempts(db, id, { eventId: query.eventId, before: query.before }, query.limit);
@@ -398,7 +396,7 @@ export async function subscriptionsRoutes(app: FastifyInstance, { db, tokens, co
     return result;
   });
 
-  app.post('/v1/subscriptions/:id/replay', { preHandler: canManage, schema: replayOperation }, async (request, reply) => {
+  app.post('/v1/subscriptions/:id/replay', { schema: replayOperation }, async (request, reply) => {
     const id = idOf(request);
     const body = parseBody(ReplayBody, request.body);
     const start = body.fromEventId !== undefined ? { eventId: body.fromEventId } : { time: body.fromTime! };
