@@ -216,6 +216,13 @@ describe('console inventory, connections and admin pages in Chromium', { skip: u
       const signedIn = await fetch(`${rig.baseUrl}/console/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: NEW_OPERATOR, password: 'a brand new passphrase' }) });
       assert.equal(signedIn.status, 201, 'enabled again, with the new password');
 
+      // Rotating the token signing key shows no secret; older tokens keep working (the rig's still does below).
+      const rotated = await consoleCall(page, 'POST', '/admin/signing-keys/rotate', {});
+      assert.equal(rotated.status, 201, rotated.text);
+      assert.deepEqual(Object.keys(JSON.parse(rotated.text)).sort(), ['createdAt', 'kid']);
+      const rotation = await f.api('GET', `/v1/admin/audit?action=signing_key.rotated&targetId=${JSON.parse(rotated.text).kid}`);
+      assert.match(rotation.body.items[0]?.actor ?? '', /^console:usr_/);
+
       for (const action of ['console_user.created', 'console_user.role_changed', 'console_user.disabled', 'console_user.enabled', 'console_user.password_reset']) {
         const audit = await f.api('GET', `/v1/admin/audit?action=${action}&targetId=${ninaId}`);
         assert.equal(audit.status, 200);
