@@ -42,6 +42,8 @@ export const PROBLEMS = {
   'payload-too-large': { status: 413, title: 'The request body is too large' },
   'bad-request': { status: 400, title: 'Bad request' },
   'dead-letter-not-open': { status: 409, title: 'The dead letter was already replayed or discarded' },
+  'console-user-exists': { status: 409, title: 'A console user with this e-mail address already exists' },
+  'last-admin': { status: 409, title: 'The last admin who can sign in cannot lose the admin role' },
   'invalid-query': { status: 400, title: 'The query parameters are not valid' },
   unauthorized: { status: 401, title: 'Authentication required' },
   forbidden: { status: 403, title: 'Insufficient scope' },

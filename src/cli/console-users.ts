@@ -44,6 +44,8 @@ function outcome(result: ChangeUserResult, email: string, what: string): number 
     case 'last-admin':
       console.error(`syncline console-users: ${email} is the last admin; make another user admin first`);
       return 1;
+    case 'invalid':
+      throw new USAGE_ERROR(result.problem);
     case 'done':
       console.log(what);
       return 0;
@@ -81,7 +83,7 @@ export function runConsoleUsersCommand(args: string[], config: Config): Promise<
         const users = await withDatabase(config, (db) => listConsoleUsers(db));
         if (values.json) console.log(JSON.stringify(users, null, 2));
         else if (users.length === 0) console.log('no console users yet; create the first admin with: syncline console-users add <email> --role admin');
-        else for (const user of users) console.log([user.email, user.role, user.name].join('  '));
+        else for (const user of users) console.log([user.email, user.role, user.name, ...(user.status === 'disabled' ? ['(disabled)'] : [])].join('  '));
         return 0;
       }
       case 'set-role': {

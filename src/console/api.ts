@@ -75,3 +75,5 @@ export async function signOut(): Promise<void> {
   await post('/sign-out');
   remember(undefined);
 }
+
+export const isAdmin = () => currentUser?.role === 'admin';

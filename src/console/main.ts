@@ -1,10 +1,13 @@
-import { ApiProblem, resume, signOut, user, whenSignedOut } from './api.ts';
+import { ApiProblem, isAdmin, resume, signOut, user, whenSignedOut } from './api.ts';
 import { h, show } from './dom.ts';
+import { connectionsPage } from './pages/connections.page.ts';
 import { exceptionPage, exceptionsPage } from './pages/exceptions.page.ts';
+import { inventoryPage } from './pages/inventory.page.ts';
 import { orderPage } from './pages/order.page.ts';
 import { ordersPage } from './pages/orders.page.ts';
 import { overviewPage } from './pages/overview.page.ts';
 import { signInPage } from './pages/sign-in.page.ts';
+import { usersPage } from './pages/users.page.ts';
 
 /**
  * The operations console: pages are chosen by the URL fragment (#/orders?q=…), so the server
@@ -22,6 +25,9 @@ const ROUTES: Array<[RegExp, Render, string]> = [
   [/^\/orders\/([^/]+)$/, orderPage, 'Order'],
   [/^\/exceptions$/, exceptionsPage, 'Exceptions'],
   [/^\/exceptions\/([^/]+)$/, exceptionPage, 'Dead letter'],
+  [/^\/inventory$/, inventoryPage, 'Inventory'],
+  [/^\/connections$/, connectionsPage, 'Connections'],
+  [/^\/users$/, usersPage, 'Users'],
 ];
 
 function navigation(): HTMLElement {
@@ -35,6 +41,9 @@ function navigation(): HTMLElement {
     link('/', 'Overview'),
     link('/orders', 'Orders'),
     link('/exceptions', 'Exceptions'),
+    link('/inventory', 'Inventory'),
+    link('/connections', 'Connections'),
+    isAdmin() ? link('/users', 'Users') : null,
     h('span', { class: 'spacer' }),
     h('span', { class: 'who', 'data-role': me.role }, `${me.name} · ${me.role}`),
     h(

@@ -13,6 +13,24 @@ export interface QueueGroup {
   oldestAgeSeconds: number;
 }
 
+/** A runtime target as operators see it: breaker, rate-limit use, concurrency and jobs. */
+export interface TargetView {
+  name: string;
+  breaker: {
+    state: string;
+    blockedUntil: string | null;
+    openedAt: string | null;
+    consecutiveFailures: number;
+    windowCalls: number;
+    windowFailures: number;
+    lastFailure: { code: string; message: string; at: string } | null;
+  };
+  rateLimit: { perSecond: number | null; callsLastSecond: number; usage: number | null };
+  concurrency: { cap: number | null; inFlight: number };
+  jobs: { running: number; waiting: number };
+  policy: Record<string, unknown>;
+}
+
 /** Read models for operators: queue depth and age, and the state of every target. */
 export class OpsService {
   readonly #db: Database;
@@ -49,9 +67,9 @@ export class OpsService {
     return (await relayBacklogs(this.#db)).map((r) => ({ name: r.name, updatedAt: new Date(r.updated_at).toISOString(), behind: Number(r.behind) }));
   }
 
-  async targets(): Promise<unknown[]> {
+  async targets(): Promise<TargetView[]> {
     const rows = await listTargetStatus(this.#db);
-    return rows.map((t) => {
+    return rows.map((t): TargetView => {
       const limit = Number(t.policy.ratePerSecond ?? 0);
       return {
         name: t.name,
@@ -62,7 +80,7 @@ export class OpsService {
           consecutiveFailures: t.consecutive_failures,
           windowCalls: t.window_calls,
           windowFailures: t.window_failures,
-          lastFailure: t.last_failure,
+          lastFailure: (t.last_failure ?? null) as TargetView['breaker']['lastFailure'],
         },
         rateLimit: { perSecond: limit || null, callsLastSecond: t.calls_last_second, usage: limit > 0 ? Math.round((t.calls_last_second / limit) * 100) / 100 : null },
         concurrency: { cap: t.slots || null, inFlight: t.slots_held },

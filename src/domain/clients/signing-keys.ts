@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Database } from '../../store/database.ts';
-import { hasActiveSigningKey, insertSigningKey, notifyAccessChange } from '../../store/clients/access-queries.ts';
+import { hasActiveSigningKey, insertSigningKey, loadSigningKeys, notifyAccessChange } from '../../store/clients/access-queries.ts';
 import { recordAudit, type AuditContext } from '../audit/audit.ts';
 
 /**
@@ -42,4 +42,9 @@ export async function rotateSigningKey(db: Database, who: AuditContext): Promise
     await notifyAccessChange(tx, 'keys');
     return { kid, createdAt: new Date().toISOString() };
   });
+}
+
+/** The keys that still sign or verify (retired within `verifyForMs`), newest first: ids and ages, never a secret. */
+export async function listSigningKeys(db: Database, verifyForMs: number): Promise<{ kid: string; configured: boolean; createdAt: string; retiredAt: string | null }[]> {
+  return (await loadSigningKeys(db, verifyForMs)).map((k) => ({ kid: k.kid, configured: k.configured, createdAt: k.createdAt.toISOString(), retiredAt: k.retiredAt ? k.retiredAt.toISOString() : null }));
 }

@@ -1,13 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { newId } from '../../model/ids.ts';
+import { isId, newId } from '../../model/ids.ts';
 import type { Database, Queryable } from '../../store/database.ts';
 import {
   countAdmins,
   deleteConsoleUser,
   findConsoleUserByEmail,
+  findConsoleUserById,
   insertConsoleUser,
+  lockConsoleUsers,
   selectConsoleUsers,
+  updateConsoleUserDisabled,
+  updateConsoleUserPassword,
   updateConsoleUserRole,
+  type ConsoleUserRow,
 } from '../../store/console/console-user-queries.ts';
 import { deleteConsoleSession, deleteIdleConsoleSessions, insertConsoleSession, touchConsoleSession } from '../../store/console/console-session-queries.ts';
 import { consoleActor, recordAudit, type AuditContext } from '../audit/audit.ts';
@@ -45,6 +50,8 @@ export interface ConsoleUserView {
   email: string;
   name: string;
   role: ConsoleRole;
+  /** disabled: cannot sign in, has no session (an admin can enable them again). */
+  status: 'enabled' | 'disabled';
   createdAt: string;
 }
 
@@ -63,26 +70,37 @@ export type AddUserResult =
   | { kind: 'created'; user: ConsoleUserView }
   | { kind: 'invalid'; problem: string }
   | { kind: 'email-taken' };
-export type ChangeUserResult = { kind: 'done'; user: ConsoleUserView } | { kind: 'not-found' } | { kind: 'last-admin' };
+export type ChangeUserResult = { kind: 'done'; user: ConsoleUserView } | { kind: 'not-found' } | { kind: 'last-admin' } | { kind: 'invalid'; problem: string };
 
 const tokenHashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
-const viewOf = (row: { id: string; email: string; name: string; role: string; created_at: Date | string }): ConsoleUserView => ({
+const viewOf = (row: ConsoleUserRow): ConsoleUserView => ({
   id: row.id,
   email: row.email,
   name: row.name,
   role: row.role as ConsoleRole,
+  status: row.disabled_at ? 'disabled' : 'enabled',
   createdAt: new Date(row.created_at).toISOString(),
 });
+
+/** A user by id (`usr_…`, as the console names them) or by e-mail address (as the CLI does). */
+const findUser = (db: Queryable, ref: string) => (isId('consoleUser', ref) ? findConsoleUserById(db, ref) : findConsoleUserByEmail(db, normaliseEmail(ref)));
+
+/** True when taking this user's admin rights (demotion, disabling, removal) would leave no admin who can sign in. */
+const isLastAdmin = async (db: Queryable, row: ConsoleUserRow) => row.role === 'admin' && !row.disabled_at && (await countAdmins(db)) <= 1;
+
+function passwordProblem(password: string): string | undefined {
+  if (password.length < MIN_PASSWORD_LENGTH) return `the password must have at least ${MIN_PASSWORD_LENGTH} characters`;
+  if (password.length > MAX_PASSWORD_LENGTH) return `the password must have at most ${MAX_PASSWORD_LENGTH} characters`;
+  return undefined;
+}
 
 /** What is wrong with a new user's fields, or undefined. */
 export function consoleUserProblem(input: { email: string; role: string; password: string }): string | undefined {
   if (!EMAIL.test(normaliseEmail(input.email))) return `"${input.email}" is not an e-mail address`;
   if (!isConsoleRole(input.role)) return `role must be one of ${CONSOLE_ROLES.join(', ')} (got "${input.role}")`;
-  if (input.password.length < MIN_PASSWORD_LENGTH) return `the password must have at least ${MIN_PASSWORD_LENGTH} characters`;
-  if (input.password.length > MAX_PASSWORD_LENGTH) return `the password must have at most ${MAX_PASSWORD_LENGTH} characters`;
-  return undefined;
+  return passwordProblem(input.password);
 }
 
 /** Creates a console user (audited). */
@@ -104,27 +122,57 @@ export async function listConsoleUsers(db: Queryable): Promise<ConsoleUserView[]
   return (await selectConsoleUsers(db)).map(viewOf);
 }
 
-/** Removes a user and ends their sessions; the last admin stays (someone must manage users). */
-export async function removeConsoleUser(db: Database, who: AuditContext, email: string): Promise<ChangeUserResult> {
+/** Removes a user (by id or e-mail) and ends their sessions; the last admin stays (someone must manage users). */
+export async function removeConsoleUser(db: Database, who: AuditContext, ref: string): Promise<ChangeUserResult> {
   return db.transaction(async (tx) => {
-    const row = await findConsoleUserByEmail(tx, normaliseEmail(email));
+    await lockConsoleUsers(tx);
+    const row = await findUser(tx, ref);
     if (!row) return { kind: 'not-found' } as const;
-    if (row.role === 'admin' && (await countAdmins(tx)) <= 1) return { kind: 'last-admin' } as const;
+    if (await isLastAdmin(tx, row)) return { kind: 'last-admin' } as const;
     await deleteConsoleUser(tx, row.id);
     await recordAudit(tx, who, { action: 'console_user.removed', targetType: 'console_user', targetId: row.id });
     return { kind: 'done', user: viewOf(row) } as const;
   });
 }
 
-/** Changes a user's role and ends their sessions, so the new role holds from their next request on. */
-export async function setConsoleUserRole(db: Database, who: AuditContext, email: string, role: ConsoleRole): Promise<ChangeUserResult> {
+/** Changes a user's role (by id or e-mail) and ends their sessions, so the new role holds from their next request on. */
+export async function setConsoleUserRole(db: Database, who: AuditContext, ref: string, role: ConsoleRole): Promise<ChangeUserResult> {
   return db.transaction(async (tx) => {
-    const row = await findConsoleUserByEmail(tx, normaliseEmail(email));
+    // Locked, so two admins demoting each other at once cannot both pass the last-admin check.
+    await lockConsoleUsers(tx);
+    const row = await findUser(tx, ref);
     if (!row) return { kind: 'not-found' } as const;
-    if (row.role === 'admin' && role !== 'admin' && (await countAdmins(tx)) <= 1) return { kind: 'last-admin' } as const;
+    if (role !== 'admin' && (await isLastAdmin(tx, row))) return { kind: 'last-admin' } as const;
     await updateConsoleUserRole(tx, row.id, role);
     await recordAudit(tx, who, { action: 'console_user.role_changed', targetType: 'console_user', targetId: row.id, details: { from: row.role, to: role } });
     return { kind: 'done', user: { ...viewOf(row), role } } as const;
+  });
+}
+
+/** Disables a user (no sign-in; their sessions end at once) or enables them again; the last admin stays enabled. Audited. */
+export async function setConsoleUserDisabled(db: Database, who: AuditContext, ref: string, disabled: boolean): Promise<ChangeUserResult> {
+  return db.transaction(async (tx) => {
+    await lockConsoleUsers(tx);
+    const row = await findUser(tx, ref);
+    if (!row) return { kind: 'not-found' } as const;
+    if (disabled && (await isLastAdmin(tx, row))) return { kind: 'last-admin' } as const;
+    await updateConsoleUserDisabled(tx, row.id, disabled);
+    await recordAudit(tx, who, { action: disabled ? 'console_user.disabled' : 'console_user.enabled', targetType: 'console_user', targetId: row.id });
+    return { kind: 'done', user: { ...viewOf(row), status: disabled ? 'disabled' : 'enabled' } } as const;
+  });
+}
+
+/** Sets a user's password (chosen by an admin, never shown back) and ends their sessions. Audited, without the password. */
+export async function resetConsoleUserPassword(db: Database, who: AuditContext, ref: string, password: string): Promise<ChangeUserResult> {
+  const problem = passwordProblem(password);
+  if (problem) return { kind: 'invalid', problem };
+  const passwordHash = await hashSecret(password);
+  return db.transaction(async (tx) => {
+    const row = await findUser(tx, ref);
+    if (!row) return { kind: 'not-found' } as const;
+    await updateConsoleUserPassword(tx, row.id, passwordHash);
+    await recordAudit(tx, who, { action: 'console_user.password_reset', targetType: 'console_user', targetId: row.id });
+    return { kind: 'done', user: viewOf(row) } as const;
   });
 }
 
@@ -141,7 +189,8 @@ export async function signIn(db: Database, input: { email: string; password: str
   decoyHash ??= hashSecret(randomBytes(16).toString('base64url'));
   const password = input.password.slice(0, MAX_PASSWORD_LENGTH + 1);
   const ok = await verifySecret(password, row?.password_hash ?? (await decoyHash));
-  if (!row || !ok) {
+  // A disabled user is refused like a wrong password (after the same work), so the answer tells nothing.
+  if (!row || !ok || row.disabled_at) {
     if (row) await recordAudit(db, { actor: consoleActor(row.id), correlationId: input.correlationId }, { action: 'console.sign_in_refused', targetType: 'console_user', targetId: row.id });
     return undefined;
   }

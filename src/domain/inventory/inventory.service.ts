@@ -5,8 +5,8 @@ import { pruneRecords, runIdempotent, type IdempotencyClaim, type IdempotentOutc
 import { markAllSkusChanged } from '../../store/inventory/availability-queries.ts';
 import { insertLocation, listLocations, resolveLocations } from '../../store/inventory/location-queries.ts';
 import { countInventory, findBalanceDrift, readLedger, type BalanceDrift } from '../../store/inventory/movement-queries.ts';
-import { findReservationsByReference, readReservations, toReservation } from '../../store/inventory/reservation-queries.ts';
-import { listSnapshots, readSnapshot } from '../../store/inventory/snapshot-queries.ts';
+import { findReservationsByReference, openReservationsOfSku, readReservations, toReservation, type OpenSkuReservation } from '../../store/inventory/reservation-queries.ts';
+import { driftOfSku, listSnapshots, readSnapshot, type SkuDrift } from '../../store/inventory/snapshot-queries.ts';
 import { listAllPolicies, markAvailabilityChanged, upsertChannelPolicy, upsertSafetyStock, upsertSkuAllocation } from '../../store/inventory/stock-queries.ts';
 import { newId } from '../../model/ids.ts';
 import type {
@@ -173,6 +173,22 @@ export class InventoryService {
     }
     const view = await StockView.load(this.#db, [query.sku], query.channel ? [query.channel] : [], { lock: false });
     return explainAvailability(view.input(query.sku, query.channel ?? null), locationId);
+  }
+
+  /** The shared pool and each of `channels`, with their derivations, from one read of the SKU's stock. */
+  async explainAcrossChannels(sku: string, channels: readonly string[]): Promise<Availability[]> {
+    const view = await StockView.load(this.#db, [sku], [...channels], { lock: false });
+    return [null, ...channels].map((channel) => explainAvailability(view.input(sku, channel)));
+  }
+
+  /** Active reservations holding a SKU (its open lines per location), newest first, paged by reservation id. */
+  openReservationsOfSku(sku: string, page: { before?: string | undefined; limit: number }): Promise<OpenSkuReservation[]> {
+    return openReservationsOfSku(this.#db, sku, page);
+  }
+
+  /** The SKU's drift in recent reconciliation reports, newest first. */
+  driftOfSku(sku: string, limit: number): Promise<SkuDrift[]> {
+    return driftOfSku(this.#db, sku, limit);
   }
 
   /**

@@ -22,7 +22,7 @@ export async function touchConsoleSession(db: Queryable, tokenHash: string, idle
   const result = await db.query<ConsoleSessionRow>(
     `UPDATE console_session s SET last_seen_at = now()
        FROM console_user u
-      WHERE s.token_hash = $1 AND u.id = s.user_id AND s.last_seen_at > now() - make_interval(secs => $2)
+      WHERE s.token_hash = $1 AND u.id = s.user_id AND u.disabled_at IS NULL AND s.last_seen_at > now() - make_interval(secs => $2)
       RETURNING s.token_hash, s.csrf_token, u.id AS user_id, u.email, u.name, u.role`,
     [tokenHash, idleSeconds],
   );

@@ -9,9 +9,11 @@ export interface ConsoleUserRow {
   password_hash: string;
   created_at: Date | string;
   updated_at: Date | string;
+  /** Set while the user is disabled: no sign-in, no session. */
+  disabled_at: Date | string | null;
 }
 
-const COLUMNS = 'id, email, name, role, password_hash, created_at, updated_at';
+const COLUMNS = 'id, email, name, role, password_hash, created_at, updated_at, disabled_at';
 
 /** Inserts a user; false when the e-mail address is taken. */
 export async function insertConsoleUser(db: Queryable, user: { id: string; email: string; name: string; role: string; passwordHash: string }): Promise<boolean> {
@@ -27,17 +29,41 @@ export async function findConsoleUserByEmail(db: Queryable, email: string): Prom
   return (await db.query<ConsoleUserRow>(`SELECT ${COLUMNS} FROM console_user WHERE email = $1`, [email])).rows[0];
 }
 
+export async function findConsoleUserById(db: Queryable, id: string): Promise<ConsoleUserRow | undefined> {
+  return (await db.query<ConsoleUserRow>(`SELECT ${COLUMNS} FROM console_user WHERE id = $1`, [id])).rows[0];
+}
+
 export async function selectConsoleUsers(db: Queryable): Promise<ConsoleUserRow[]> {
   return (await db.query<ConsoleUserRow>(`SELECT ${COLUMNS} FROM console_user ORDER BY email`)).rows;
 }
 
+const CONSOLE_USERS_LOCK = 7_305_311_028;
+
+/** Serialises changes to admin rights until the transaction ends, so the last-admin rule holds under concurrency. */
+export async function lockConsoleUsers(tx: Queryable): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [CONSOLE_USERS_LOCK]);
+}
+
+/** Admins who can sign in (a disabled admin manages nobody). */
 export async function countAdmins(db: Queryable): Promise<number> {
-  return (await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM console_user WHERE role = 'admin'`)).rows[0]?.n ?? 0;
+  return (await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM console_user WHERE role = 'admin' AND disabled_at IS NULL`)).rows[0]?.n ?? 0;
 }
 
 /** Changes a user's role; its sessions are ended so the new role applies at the next sign-in. */
 export async function updateConsoleUserRole(db: Queryable, id: string, role: string): Promise<void> {
   await db.query('UPDATE console_user SET role = $2, updated_at = now() WHERE id = $1', [id, role]);
+  await db.query('DELETE FROM console_session WHERE user_id = $1', [id]);
+}
+
+/** Disables (ending every session) or enables a user. */
+export async function updateConsoleUserDisabled(db: Queryable, id: string, disabled: boolean): Promise<void> {
+  await db.query(`UPDATE console_user SET disabled_at = CASE WHEN $2::boolean THEN coalesce(disabled_at, now()) END, updated_at = now() WHERE id = $1`, [id, disabled]);
+  if (disabled) await db.query('DELETE FROM console_session WHERE user_id = $1', [id]);
+}
+
+/** Sets a new password hash and ends every session of the user (signed in with the old one). */
+export async function updateConsoleUserPassword(db: Queryable, id: string, passwordHash: string): Promise<void> {
+  await db.query('UPDATE console_user SET password_hash = $2, updated_at = now() WHERE id = $1', [id, passwordHash]);
   await db.query('DELETE FROM console_session WHERE user_id = $1', [id]);
 }
 

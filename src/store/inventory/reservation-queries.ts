@@ -239,3 +239,51 @@ export async function replaceReservationLines(
     [reservationId, channel, JSON.stringify(lines.map((l) => ({ line_number: l.lineNumber, sku: l.sku, location_id: l.locationId, quantity: l.quantity })))],
   );
 }
+
+/** An active reservation's open lines for one SKU (per location), as the console lists them. */
+export interface OpenSkuReservation {
+  id: string;
+  reference: string;
+  channel: string;
+  createdAt: string;
+  expiresAt: string | null;
+  lines: { lineNumber: number; location: string; quantity: number; open: number }[];
+}
+
+/**
+ * Active reservations holding a SKU, newest first, keyset-paged on the reservation id (a page
+ * is whole reservations, never half of one's lines). Reads the open-line index by SKU.
+ */
+export async function openReservationsOfSku(q: Queryable, sku: string, page: { before?: string | undefined; limit: number }): Promise<OpenSkuReservation[]> {
+  const result = await q.query<{ id: string; reference: string; channel: string; created_at: Date | string; expires_at: Date | string | null; line_number: number; code: string; quantity: string; open_quantity: string }>(
+    `WITH page AS (
+       SELECT DISTINCT l.reservation_id FROM inventory_reservation_line l
+        WHERE l.sku = $1 AND l.open_quantity > 0 AND ($2::text IS NULL OR l.reservation_id < $2)
+        ORDER BY l.reservation_id DESC LIMIT $3
+     )
+     SELECT r.id, r.reference, r.channel, r.created_at, r.expires_at, l.line_number, loc.code, l.quantity, l.open_quantity
+       FROM page p
+       JOIN inventory_reservation r ON r.id = p.reservation_id AND r.status = 'active'
+       JOIN inventory_reservation_line l ON l.reservation_id = r.id AND l.sku = $1 AND l.open_quantity > 0
+       JOIN inventory_location loc ON loc.id = l.location_id
+      ORDER BY r.id DESC, l.line_number, loc.code`,
+    [sku, page.before ?? null, page.limit],
+  );
+  const byId = new Map<string, OpenSkuReservation>();
+  for (const row of result.rows) {
+    let reservation = byId.get(row.id);
+    if (!reservation) {
+      reservation = {
+        id: row.id,
+        reference: row.reference,
+        channel: row.channel,
+        createdAt: new Date(row.created_at).toISOString(),
+        expiresAt: row.expires_at === null ? null : new Date(row.expires_at).toISOString(),
+        lines: [],
+      };
+      byId.set(row.id, reservation);
+    }
+    reservation.lines.push({ lineNumber: row.line_number, location: row.code, quantity: Number(row.quantity), open: Number(row.open_quantity) });
+  }
+  return [...byId.values()];
+}

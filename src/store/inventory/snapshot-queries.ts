@@ -93,3 +93,36 @@ export async function balancesAtLocations(q: Queryable, locationIds: readonly st
   );
   return result.rows.map((r) => ({ sku: r.sku, locationId: r.location_id }));
 }
+
+/** One SKU's drifting line in a reconciliation report. */
+export interface SkuDrift extends DriftLine {
+  snapshotId: string;
+  source: string;
+  takenAt: string;
+  appliedAt: string | null;
+}
+
+/** The SKU's drifting lines across reports, newest report first (index inventory_snapshot_line_sku_idx). */
+export async function driftOfSku(q: Queryable, sku: string, limit: number): Promise<SkuDrift[]> {
+  const result = await q.query<{ snapshot_id: string; source: string; taken_at: Date | string; applied_at: Date | string | null; code: string; ours: string; theirs: string; open_reservations: string }>(
+    `SELECT s.id AS snapshot_id, s.source, s.taken_at, s.applied_at, loc.code, sl.ours, sl.theirs, sl.open_reservations
+       FROM inventory_snapshot_line sl
+       JOIN inventory_snapshot s ON s.id = sl.snapshot_id
+       JOIN inventory_location loc ON loc.id = sl.location_id
+      WHERE sl.sku = $1 AND sl.ours <> sl.theirs
+      ORDER BY sl.snapshot_id DESC, loc.code LIMIT $2`,
+    [sku, limit],
+  );
+  return result.rows.map((r) => ({
+    snapshotId: r.snapshot_id,
+    source: r.source,
+    takenAt: new Date(r.taken_at).toISOString(),
+    appliedAt: r.applied_at === null ? null : new Date(r.applied_at).toISOString(),
+    sku,
+    location: r.code,
+    ours: Number(r.ours),
+    theirs: Number(r.theirs),
+    difference: Number(r.theirs) - Number(r.ours),
+    openReservations: Number(r.open_reservations),
+  }));
+}

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { consoleActor } from '../../../domain/audit/audit.ts';
 import { resumeSession, roleAllows, type ConsoleRole, type ConsoleSession } from '../../../domain/console-users/console-user.service.ts';
 import type { Queryable } from '../../../store/database.ts';
 import { ProblemError } from '../../problem.ts';
@@ -78,3 +79,9 @@ export function requireConsole(db: Queryable, idleSeconds: number, role: Console
     request.consoleSession = session;
   };
 }
+
+/** Who acts in an audited console action: the signed-in user, under the request's correlation id. */
+export const consoleAuditContext = (request: FastifyRequest) => ({ actor: consoleActor(request.consoleSession!.userId), correlationId: request.id });
+
+/** True when the answer must mask personal data (viewers). */
+export const masksPersonalData = (request: FastifyRequest) => request.consoleSession!.role === 'viewer';

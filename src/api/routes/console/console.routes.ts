@@ -16,6 +16,9 @@ import { EmptyBody, parseBody, parseQuery } from '../../validation.ts';
 import { forBrowser } from './console-masking.ts';
 import { clearSessionCookie, requireConsole, sameOrigin, setSessionCookie } from './console-session.ts';
 import { serveConsoleApp } from './console-static.ts';
+import { consoleAdminRoutes } from './console-admin.routes.ts';
+import { consoleConnectionsRoutes } from './console-connections.routes.ts';
+import { consoleInventoryRoutes } from './console-inventory.routes.ts';
 
 /**
  * The operations console (docs/console.md, ADR 0025): the built web app under /console and its
@@ -58,7 +61,8 @@ const CSP = [
 /** Failed sign-ins are counted per e-mail and per address over this window (seconds). */
 const SIGN_IN_WINDOW_SECONDS = 60;
 
-export async function consoleRoutes(app: FastifyInstance, { db, config, counters }: ApiContext): Promise<void> {
+export async function consoleRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
+  const { db, config, counters } = context;
   const idle = config.consoleIdleSeconds;
   const viewer = requireConsole(db, idle, 'viewer');
   const operator = requireConsole(db, idle, 'operator');
@@ -215,6 +219,10 @@ export async function consoleRoutes(app: FastifyInstance, { db, config, counters
     await recordAudit(db, who(request), { action: 'dead_letter.replayed', targetType: 'dead_letter', targetId: id, details: { jobId: outcome.jobId } });
     return reply.code(202).send({ id, status: 'replayed', jobId: outcome.jobId });
   });
+
+  await consoleInventoryRoutes(app, context);
+  await consoleConnectionsRoutes(app, context);
+  await consoleAdminRoutes(app, context);
 
   // --- the web app ---------------------------------------------------------------------------
 
