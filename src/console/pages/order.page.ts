@@ -196,7 +196,7 @@ export async function orderPage(target: HTMLElement, _params: URLSearchParams, i
         h('h2', {}, 'Route'),
         h(
           'dl',
-          { class: 'facts' },
+          { class: 'route-facts' },
           h('dt', {}, 'ERP connection'), h('dd', { id: 'route-erp' }, data.route.erp ? `${data.route.erp} (target ${data.route.erpTarget})` : 'not routed yet'),
           data.route.shadow ? [h('dt', {}, 'Shadow ERP'), h('dd', {}, data.route.shadow)] : null,
           h('dt', {}, 'ERP order'), h('dd', {}, data.erpSale?.number ?? '—'),
