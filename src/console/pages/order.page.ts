@@ -94,7 +94,7 @@ const NOT_CANCELLABLE = new Set(['shipped', 'completed', 'cancelled', 'payment_f
  * shipments, ERP invoices, returns and the timeline across systems; for operators the actions
  * that apply (release a hold, retry an exception, cancel), each after a confirmation.
  */
-export async function orderPage(target: HTMLElement, _params: URLSearchParams, id?: string): Promise<void> {
+export async function orderPage(target: HTMLElement, params: URLSearchParams, id?: string): Promise<void> {
   const data = await get<OrderDetail>(`/orders/${encodeURIComponent(id ?? '')}`);
   const { order, timeline } = data;
   const message = h('p', { class: 'notice', id: 'order-message', role: 'status', hidden: true });
@@ -109,7 +109,7 @@ export async function orderPage(target: HTMLElement, _params: URLSearchParams, i
     if (!(await confirmDialog(question, confirmLabel))) return;
     try {
       const answer = await post<Record<string, unknown>>(`/orders/${order.id}/${path}`, body);
-      await orderPage(target, _params, order.id);
+      await orderPage(target, params, order.id);
       const again = target.querySelector<HTMLElement>('#order-message');
       if (again) {
         again.textContent = done(answer);
