@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { addConsoleUser } from '../src/domain/console-users/console-user.service.ts';
 import { runSyncline } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -116,6 +117,46 @@ describe('console users and sessions', () => {
     const audit = await database.db.query<{ action: string }>(`SELECT action FROM audit_event WHERE action LIKE 'console%' ORDER BY id`);
     const actions = audit.rows.map((r) => r.action);
     for (const action of ['console_user.created', 'console.signed_in', 'console.signed_out', 'console_user.role_changed', 'console_user.removed']) assert.ok(actions.includes(action), `${action} audited`);
+  });
+
+  test('overview series and ERP quota answer a viewer; bad input is a problem; order actions need a session, the CSRF token and the operator role', async () => {
+    // A viewer with a known password, added through the service the CLI uses.
+    await addConsoleUser(database.db, { actor: 'test', correlationId: null }, { email: 'vi@example.com', role: 'viewer', name: 'Vi', password: 'viewer-password-1' });
+    // (before the throttle test: its refused sign-ins from this address would refuse this one too)
+    const { cookie, csrf, status } = await signIn('vi@example.com', 'viewer-password-1');
+    assert.equal(status, 201);
+    const get = async (path: string) => {
+      const response = await fetch(server.baseUrl + path, { headers: { cookie } });
+      return { status: response.status, body: (await response.json()) as any };
+    };
+    for (const window of ['hour', 'day']) {
+      const series = await get(`/console/api/overview/series?window=${window}`);
+      assert.equal(series.status, 200, JSON.stringify(series.body));
+      assert.equal(series.body.window, window);
+      assert.equal(series.body.series.orders.length, window === 'hour' ? 12 : 24);
+      assert.ok(series.body.series.orders.every((v: number) => v === 0), 'no order yet');
+      assert.ok(series.body.series.erp_posting.every((v: number | null) => v === null), 'nothing measured yet');
+    }
+    const bad = await get('/console/api/overview/series?window=week');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.type, '/problems/invalid-query');
+    const quota = await get('/console/api/overview/erp-quota');
+    assert.equal(quota.status, 200);
+    assert.deepEqual(quota.body.items.map((q: any) => [q.name, q.target, q.used, q.called]), [['erp', 'erp', 0, false]]);
+    assert.equal((await get('/console/api/orders/not-an-order')).status, 404);
+    assert.equal((await get('/console/api/orders/ord_01jd5q8x7m2v3k4n5p6r7s8t9v')).body.type, '/problems/not-found');
+
+    const post = (path: string, headers: Record<string, string>) => fetch(server.baseUrl + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
+    const order = '/console/api/orders/ord_01jd5q8x7m2v3k4n5p6r7s8t9v';
+    for (const action of ['cancel', 'retry']) {
+      assert.equal((await post(`${order}/${action}`, {})).status, 401, `${action} without a session`);
+      const noToken = await post(`${order}/${action}`, { cookie });
+      assert.equal(noToken.status, 403);
+      assert.equal(((await noToken.json()) as any).type, '/problems/csrf-token-invalid');
+      const asViewer = await post(`${order}/${action}`, { cookie, 'x-csrf-token': csrf });
+      assert.equal(asViewer.status, 403);
+      assert.equal(((await asViewer.json()) as any).type, '/problems/forbidden');
+    }
   });
 
   test('wrong passwords are throttled per e-mail (429 problem with Retry-After), and answers never say which part was wrong', async () => {

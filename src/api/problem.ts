@@ -27,6 +27,7 @@ export const PROBLEMS = {
   'order-not-cancellable': { status: 409, title: 'The order can no longer be cancelled' },
   'order-not-on-hold': { status: 409, title: 'The order is not on hold' },
   'order-held-for-amendment': { status: 409, title: "The order waits for a decision on a channel's change" },
+  'order-not-in-exception': { status: 409, title: 'The order has no open exception to retry' },
   'amendment-not-held': { status: 409, title: 'The change is not waiting for review any more' },
   'amendment-not-applicable': { status: 409, title: 'The change still cannot be applied' },
   'return-not-eligible': { status: 422, title: 'The return is not eligible' },

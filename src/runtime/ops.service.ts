@@ -89,4 +89,34 @@ export class OpsService {
       };
     });
   }
+
+  /**
+   * Rate-limit use of the given targets (an ERP connection's, for the console): calls granted in
+   * the current one-second window against the target's quota (policy ratePerSecond). A target
+   * not called yet has no row: 0 used, quota unknown until its first call registers its policy.
+   */
+  async quotaUse(targets: readonly { name: string; target: string }[]): Promise<QuotaUse[]> {
+    const rows = new Map((await listTargetStatus(this.#db)).map((t) => [t.name, t]));
+    return targets.map(({ name, target }) => {
+      const row = rows.get(target);
+      const quota = Number(row?.policy.ratePerSecond ?? 0) || null;
+      const used = row?.calls_last_second ?? 0;
+      return { name, target, windowSeconds: 1, used, quota, usage: quota ? Math.round((used / quota) * 100) / 100 : null, called: row !== undefined };
+    });
+  }
+}
+
+export interface QuotaUse {
+  /** What the target serves (an ERP connection id). */
+  name: string;
+  target: string;
+  windowSeconds: number;
+  /** Calls granted in the current window. */
+  used: number;
+  /** Calls allowed per window; null when unlimited or not known yet. */
+  quota: number | null;
+  /** used / quota, null without a quota. */
+  usage: number | null;
+  /** False until the target's first call. */
+  called: boolean;
 }

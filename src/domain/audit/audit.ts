@@ -25,6 +25,7 @@ export const AUDIT_ACTIONS = [
   'dead_letter.discarded',
   'order.hold_released',
   'order.cancel_requested',
+  'order.retried',
   'order.amended',
   'order.amendment_applied',
   'order.amendment_rejected',

@@ -3,7 +3,7 @@ import type { OrderStatus } from '../../model/order.ts';
 import { newId } from '../../model/ids.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { runIdempotent, type IdempotencyClaim, type IdempotentOutcome } from '../../store/idempotency/idempotency-records.ts';
-import { insertCancellation, openCancellation, readCancellation, readOrderFlow, updateOrderFlow, type Cancellation } from '../../store/orders/order-lifecycle-queries.ts';
+import { insertCancellation, openCancellation, orderExceptionDeadLetters, readCancellation, readOrderFlow, updateOrderFlow, type Cancellation } from '../../store/orders/order-lifecycle-queries.ts';
 import { replayDeadLetters } from '../../store/runtime/dead-letter-queries.ts';
 import { isExceptionHold } from '../../domain/orders/order-exception.ts';
 import { appendTimeline, lockOrderStatus, readOrderStatus, transitionOrder } from '../../store/orders/order-status.ts';
@@ -11,7 +11,7 @@ import { cancelJob } from './cancel.flow.ts';
 import { placeJob } from '../order-placed/order-placed.flow.ts';
 import { resumeFromException } from '../kit/exception-hold.ts';
 
-/** Accepting a cancel or a hold release: checked and recorded at once, carried out by the flows. */
+/** Accepting a cancel, a hold release or a retry: checked and recorded at once, carried out by the flows. */
 
 export type CancelRequestResult =
   | { kind: 'accepted'; cancellation: Cancellation }
@@ -89,4 +89,24 @@ export async function releaseHold(db: Database, orderId: string, request: { rele
     await enqueue(tx, placeJob(orderId, request.correlationId, `place:${orderId}:hold-released`));
     return { kind: 'released' };
   });
+}
+
+export type RetryResult =
+  | { kind: 'retried'; replayed: { deadLetterId: string; jobId: string }[] }
+  | { kind: 'not-found' }
+  /** No open dead letter behind the order (no exception, or its replay is already running). */
+  | { kind: 'no-exception'; status: OrderStatus };
+
+/**
+ * An operator retries an order in the exception state: the open dead letters behind it (its
+ * exception hold's, its stopped returns') are replayed, as from the dead-letter page; the flows
+ * take the exception away when the replayed job runs (src/flows/kit/exception-hold.ts).
+ */
+export async function retryOrder(db: Database, orderId: string, actor: string): Promise<RetryResult> {
+  const status = await readOrderStatus(db, orderId);
+  if (!status) return { kind: 'not-found' };
+  const ids = await orderExceptionDeadLetters(db, orderId);
+  const replayed = ids.length === 0 ? [] : await db.transaction((tx) => replayDeadLetters(tx, { ids }, actor));
+  if (replayed.length === 0) return { kind: 'no-exception', status };
+  return { kind: 'retried', replayed: replayed.map((r) => ({ deadLetterId: r.id, jobId: r.job_id })) };
 }

@@ -429,6 +429,28 @@ export async function readReturn(db: Queryable, id: string): Promise<OrderReturn
   );
 }
 
+/** The order's returns, oldest first (index order_return_order_idx). */
+export async function listOrderReturns(db: Queryable, orderId: string): Promise<OrderReturn[]> {
+  const ids = await db.query<{ id: string }>('SELECT id FROM order_return WHERE order_id = $1 ORDER BY created_at, id', [orderId]);
+  const returns = await Promise.all(ids.rows.map((r) => readReturn(db, r.id)));
+  return returns.filter((r): r is OrderReturn => r !== undefined);
+}
+
+/**
+ * The dead letters behind an order's exceptions: the one named by its exception hold and those
+ * of its returns whose flow stopped. Replaying them (only the open ones are) retries the order.
+ */
+export async function orderExceptionDeadLetters(db: Queryable, orderId: string): Promise<string[]> {
+  const result = await db.query<{ id: string }>(
+    `SELECT hold_reason->>'deadLetterId' AS id FROM order_flow
+      WHERE order_id = $1 AND hold_reason->>'kind' = 'exception' AND hold_reason ? 'deadLetterId'
+     UNION
+     SELECT exception->>'deadLetterId' FROM order_return WHERE order_id = $1 AND exception ? 'deadLetterId'`,
+    [orderId],
+  );
+  return result.rows.map((r) => r.id).sort();
+}
+
 /** Sets (or with null clears) why the return's flow stopped. */
 export async function setReturnException(tx: Queryable, id: string, exception: Record<string, unknown> | null): Promise<void> {
   await tx.query('UPDATE order_return SET exception = $2 WHERE id = $1', [id, exception === null ? null : JSON.stringify(exception)]);

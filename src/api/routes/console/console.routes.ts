@@ -1,19 +1,16 @@
 import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isId } from '../../../model/ids.ts';
-import { HoldReleaseRequest } from '../../../model/order-actions.ts';
-import { OrderStatus } from '../../../model/order.ts';
 import { consoleActor, recordAudit } from '../../../domain/audit/audit.ts';
 import { signIn, signOut } from '../../../domain/console-users/console-user.service.ts';
-import { releaseHold } from '../../../flows/cancel/cancel-request.ts';
 import { DeadLetterService } from '../../../runtime/dead-letters/dead-letter.service.ts';
 import { OpsService } from '../../../runtime/ops.service.ts';
 import { deadLetterCounts, latencyKpis, orderCounts, oversell } from '../../../store/metrics/kpi-queries.ts';
-import { findOrderById, listOrders, readTimeline } from '../../../store/orders/order-queries.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { ProblemError } from '../../problem.ts';
 import { EmptyBody, parseBody, parseQuery } from '../../validation.ts';
 import { forBrowser } from './console-masking.ts';
+import { consoleOrdersRoutes } from './console-orders.routes.ts';
 import { clearSessionCookie, requireConsole, sameOrigin, setSessionCookie } from './console-session.ts';
 import { serveConsoleApp } from './console-static.ts';
 import { consoleAdminRoutes } from './console-admin.routes.ts';
@@ -31,13 +28,6 @@ import { consoleInventoryRoutes } from './console-inventory.routes.ts';
 const hidden = { hide: true };
 
 const SignInBody = z.strictObject({ email: z.string().min(1).max(254), password: z.string().min(1).max(1024) });
-const OrderSearch = z.strictObject({
-  q: z.string().trim().max(254).optional().meta({ description: 'An order id (ord_…), a customer e-mail or a channel order id.' }),
-  status: OrderStatus.optional(),
-  channel: z.string().min(1).max(64).optional(),
-  before: z.string().refine((v) => isId('order', v), 'must be an order id').optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(25),
-});
 const ExceptionQuery = z.strictObject({
   reason: z.string().min(1).max(200).optional(),
   target: z.string().min(1).max(200).optional(),
@@ -144,51 +134,9 @@ export async function consoleRoutes(app: FastifyInstance, context: ApiContext): 
     );
   });
 
-  // --- orders --------------------------------------------------------------------------------
+  // --- orders, the overview's sparklines and ERP quota (console-orders.routes.ts) ---------------
 
-  app.get('/console/api/orders', { schema: hidden, preHandler: viewer }, async (request) => {
-    const { q, status, channel, before, limit } = parseQuery(OrderSearch, request.query);
-    const filter = { status, channel, before, limit };
-    let orders;
-    if (q && isId('order', q)) {
-      const order = await findOrderById(db, q);
-      orders = order && (!status || order.status === status) && (!channel || order.channel === channel) ? [order] : [];
-    } else if (q && q.includes('@')) {
-      orders = await listOrders(db, { ...filter, customerEmail: q });
-    } else {
-      orders = await listOrders(db, { ...filter, channelOrderId: q || undefined });
-    }
-    const items = orders.map((o) => ({
-      id: o.id,
-      channel: o.channel,
-      channelOrderId: o.channelOrderId,
-      status: o.status,
-      customerEmail: o.customer.email,
-      grandTotal: o.totals.grandTotal,
-      currency: o.currency,
-      placedAt: o.placedAt,
-      held: o.hold !== undefined,
-    }));
-    return forBrowser({ items, next: orders.length === limit ? orders.at(-1)!.id : null }, masked(request));
-  });
-
-  app.get('/console/api/orders/:id', { schema: hidden, preHandler: viewer }, async (request) => {
-    const { id } = request.params as { id: string };
-    const order = isId('order', id) ? await findOrderById(db, id) : undefined;
-    if (!order) throw new ProblemError('not-found', `No order with id ${id}.`);
-    return forBrowser({ order, timeline: await readTimeline(db, id) }, masked(request));
-  });
-
-  app.post('/console/api/orders/:id/hold/release', { schema: hidden, preHandler: operator }, async (request, reply) => {
-    const { id } = request.params as { id: string };
-    if (!isId('order', id)) throw new ProblemError('not-found', `No order with id ${id}.`);
-    const body = parseBody(HoldReleaseRequest, request.body ?? {});
-    const result = await releaseHold(db, id, { releasedBy: consoleActor(request.consoleSession!.userId), note: body.note ?? null, correlationId: request.id });
-    if (result.kind === 'not-found') throw new ProblemError('not-found', `No order with id ${id}.`);
-    if (result.kind === 'not-on-hold') throw new ProblemError('order-not-on-hold', `Order ${id} is ${result.status}, not on hold.`, { orderStatus: result.status });
-    await recordAudit(db, who(request), { action: 'order.hold_released', targetType: 'order', targetId: id });
-    return reply.code(202).send({ orderId: id, status: 'validated', resumed: true });
-  });
+  await consoleOrdersRoutes(app, context);
 
   // --- exceptions ----------------------------------------------------------------------------
 
