@@ -42,6 +42,7 @@ export const PROBLEMS = {
   'payload-too-large': { status: 413, title: 'The request body is too large' },
   'bad-request': { status: 400, title: 'Bad request' },
   'dead-letter-not-open': { status: 409, title: 'The dead letter was already replayed or discarded' },
+  'replay-preview-gone': { status: 409, title: 'The replay preview was used already or expired; preview again' },
   'invalid-query': { status: 400, title: 'The query parameters are not valid' },
   unauthorized: { status: 401, title: 'Authentication required' },
   forbidden: { status: 403, title: 'Insufficient scope' },
