@@ -1,5 +1,6 @@
 import { ApiProblem, resume, signOut, user, whenSignedOut } from './api.ts';
 import { h, show } from './dom.ts';
+import { auditPage } from './pages/audit.page.ts';
 import { exceptionPage, exceptionsPage } from './pages/exceptions.page.ts';
 import { orderPage } from './pages/order.page.ts';
 import { ordersPage } from './pages/orders.page.ts';
@@ -22,6 +23,7 @@ const ROUTES: Array<[RegExp, Render, string]> = [
   [/^\/orders\/([^/]+)$/, orderPage, 'Order'],
   [/^\/exceptions$/, exceptionsPage, 'Exceptions'],
   [/^\/exceptions\/([^/]+)$/, exceptionPage, 'Dead letter'],
+  [/^\/audit$/, auditPage, 'Audit trail'],
 ];
 
 function navigation(): HTMLElement {
@@ -35,6 +37,7 @@ function navigation(): HTMLElement {
     link('/', 'Overview'),
     link('/orders', 'Orders'),
     link('/exceptions', 'Exceptions'),
+    link('/audit', 'Audit'),
     h('span', { class: 'spacer' }),
     h('span', { class: 'who', 'data-role': me.role }, `${me.name} · ${me.role}`),
     h(

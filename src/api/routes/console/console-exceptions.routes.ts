@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isId } from '../../../model/ids.ts';
-import { consoleActor, listAudit, recordAudit } from '../../../domain/audit/audit.ts';
+import { AUDIT_ACTIONS, consoleActor, listAudit, recordAudit } from '../../../domain/audit/audit.ts';
 import { DeadLetterService } from '../../../runtime/dead-letters/dead-letter.service.ts';
 import { exceptionOrderGroups, listExceptionOrders } from '../../../store/orders/order-exception-queries.ts';
 import type { ApiContext } from '../../api-context.ts';
@@ -128,6 +128,6 @@ export async function consoleExceptionsRoutes(app: FastifyInstance, { db, config
   // The audit trail, searchable by action, actor and target, paged by the server (the query of GET /v1/admin/audit).
   app.get('/console/api/audit', { schema: hidden, preHandler: viewer }, async (request) => {
     const { limit, cursor, ...filter } = parseQuery(AuditQuery.extend({ limit: z.coerce.number().int().min(1).max(100).default(50) }), request.query);
-    return forBrowser(await listAudit(db, filter, { limit, ...(cursor ? { cursor } : {}) }), masked(request));
+    return forBrowser({ ...(await listAudit(db, filter, { limit, ...(cursor ? { cursor } : {}) })), actions: AUDIT_ACTIONS }, masked(request));
   });
 }
