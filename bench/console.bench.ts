@@ -198,6 +198,10 @@ export async function run(): Promise<void> {
     console.log(`wrote ${file}`);
   } finally {
     if (server) await stopAll([server.child]);
-    await database.drop();
+    // BENCH_KEEP_DB=1 keeps the generated database for EXPLAIN ANALYZE (dropped otherwise).
+    if (process.env.BENCH_KEEP_DB === '1') {
+      console.log(`kept database ${database.name}: psql -h 127.0.0.1 -U postgres ${database.name}`);
+      await database.db.close();
+    } else await database.drop();
   }
 }
