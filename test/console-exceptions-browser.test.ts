@@ -71,7 +71,8 @@ describe('console Exceptions and Audit pages in Chromium', { skip: unavailable ?
     await page.locator('#bulk-replay').waitFor();
     for (const { orderId, deadLetterId } of [...replayed, discarded]) {
       await page.locator(`#exception-orders a[href="#/orders/${orderId}"]`).waitFor();
-      await page.locator(`a[href="#/exceptions/${deadLetterId}"]`).first().waitFor();
+      await page.locator(`a[href="#/exceptions/${deadLetterId}"]`).waitFor();
+      await page.locator(`#exception-orders a[href="#/exceptions/${deadLetterId}?order=${orderId}"]`).waitFor();
     }
     assert.match(await page.locator('#exception-orders').innerText(), /ada@example\.com/, 'an operator sees the e-mail');
     await shot(page, 'exceptions-groups');

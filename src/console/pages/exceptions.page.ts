@@ -135,7 +135,8 @@ export async function exceptionsPage(target: HTMLElement, params: URLSearchParam
         Customer: (o) => h('span', { class: 'customer-email' }, o.customerEmail),
         Status: (o) => h('span', { class: `badge status-${o.status}` }, o.status, o.statusKept ? ' · kept' : ''),
         Failed: (o) => h('span', {}, `${o.system} ${o.step ?? ''}`, h('div', { class: 'detail' }, `${o.code}: ${o.message}`)),
-        'Dead letter': (o) => (o.deadLetterId ? h('a', { href: `#/exceptions/${o.deadLetterId}`, class: 'mono' }, o.deadLetterId) : '—'),
+        // Its own query, so the letter's link in the table above stays the one link with that address.
+        'Dead letter': (o) => (o.deadLetterId ? h('a', { href: `#/exceptions/${o.deadLetterId}?order=${o.id}`, class: 'mono' }, o.deadLetterId) : '—'),
         Since: (o) => when(o.since),
       }, 'No order in the exception state here.'),
     ),
