@@ -133,7 +133,7 @@ describe('console Exceptions and Audit pages in Chromium', { skip: unavailable ?
 
     await page.locator('#audit-action').selectOption('dead_letter.discarded');
     await page.getByRole('button', { name: 'Search' }).click();
-    await page.waitForFunction(() => location.hash.includes('action=dead_letter.discarded'));
+    await page.waitForFunction("location.hash.includes('action=dead_letter.discarded')");
     await page.locator('#audit-events tbody tr').first().waitFor();
     const rows = await page.locator('#audit-events tbody tr').allInnerTexts();
     assert.equal(rows.length, 1, rows.join('\n'));
@@ -141,7 +141,7 @@ describe('console Exceptions and Audit pages in Chromium', { skip: unavailable ?
     assert.match(rows[0]!, /nothing to post/);
     // An actor's link narrows the trail to that actor.
     await page.locator('#audit-events tbody tr a', { hasText: /^console:usr_/ }).first().click();
-    await page.waitForFunction(() => location.hash.includes('actor=console'));
+    await page.waitForFunction("location.hash.includes('actor=console')");
     await page.locator('#audit-events tbody tr').first().waitFor();
     assert.ok((await page.locator('#audit-events tbody tr').count()) >= 1);
   });
