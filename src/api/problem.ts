@@ -45,6 +45,7 @@ export const PROBLEMS = {
   'dead-letter-not-open': { status: 409, title: 'The dead letter was already replayed or discarded' },
   'console-user-exists': { status: 409, title: 'A console user with this e-mail address already exists' },
   'last-admin': { status: 409, title: 'The last admin who can sign in cannot lose the admin role' },
+  'replay-preview-gone': { status: 409, title: 'The replay preview was used already or expired; preview again' },
   'invalid-query': { status: 400, title: 'The query parameters are not valid' },
   unauthorized: { status: 401, title: 'Authentication required' },
   forbidden: { status: 403, title: 'Insufficient scope' },

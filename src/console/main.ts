@@ -1,6 +1,7 @@
 import { ApiProblem, isAdmin, resume, signOut, user, whenSignedOut } from './api.ts';
 import { h, show } from './dom.ts';
 import { connectionsPage } from './pages/connections.page.ts';
+import { auditPage } from './pages/audit.page.ts';
 import { exceptionPage, exceptionsPage } from './pages/exceptions.page.ts';
 import { inventoryPage } from './pages/inventory.page.ts';
 import { orderPage } from './pages/order.page.ts';
@@ -28,6 +29,7 @@ const ROUTES: Array<[RegExp, Render, string]> = [
   [/^\/inventory$/, inventoryPage, 'Inventory'],
   [/^\/connections$/, connectionsPage, 'Connections'],
   [/^\/users$/, usersPage, 'Users'],
+  [/^\/audit$/, auditPage, 'Audit trail'],
 ];
 
 function navigation(): HTMLElement {
@@ -44,6 +46,7 @@ function navigation(): HTMLElement {
     link('/inventory', 'Inventory'),
     link('/connections', 'Connections'),
     isAdmin() ? link('/users', 'Users') : null,
+    link('/audit', 'Audit'),
     h('span', { class: 'spacer' }),
     h('span', { class: 'who', 'data-role': me.role }, `${me.name} · ${me.role}`),
     h(

@@ -23,6 +23,7 @@ export const AUDIT_ACTIONS = [
   'token.revoked',
   'dead_letter.replayed',
   'dead_letter.discarded',
+  'dead_letter.bulk_replayed',
   'order.hold_released',
   'order.cancel_requested',
   'order.retried',

@@ -1,9 +1,13 @@
+import { randomUUID } from 'node:crypto';
+import { insertReplayPreview, takeReplayPreview } from '../../store/console/replay-preview-queries.ts';
 import type { Database } from '../../store/database.ts';
 import {
   discardDeadLetter,
   getDeadLetter,
   listAudit,
   listDeadLetters,
+  openDeadLetterGroups,
+  openDeadLetterIds,
   replayDeadLetters,
   type DeadLetterFilter,
   type DeadLetterRow,
@@ -70,6 +74,24 @@ function view(row: DeadLetterRow): DeadLetterView {
 export type DiscardOutcome = 'discarded' | 'not-found' | 'not-open';
 export type ReplayOutcome = { kind: 'replayed'; jobId: string } | { kind: 'not-found' } | { kind: 'not-open'; status: string };
 
+/** Most dead letters one bulk replay takes (default: 5000); a larger match is replayed in several. */
+export const BULK_REPLAY_MAX = 5000;
+/** How long a bulk replay preview stays usable, in seconds (default: 600). */
+export const REPLAY_PREVIEW_SECONDS = 600;
+
+/** What a bulk replay would take: the count the operator confirms, and the preview that pins those letters. */
+export interface ReplayPreview {
+  previewId: string;
+  count: number;
+  /** More letters matched than one bulk replay takes (BULK_REPLAY_MAX); the oldest are in this one. */
+  more: boolean;
+  expiresInSeconds: number;
+}
+
+export type BulkReplayOutcome =
+  | { kind: 'replayed'; items: { id: string; jobId: string }[]; previewed: number; filter: Record<string, unknown> }
+  | { kind: 'preview-gone' };
+
 /** Lists, shows, replays and discards dead letters; every change is audited with its actor. */
 export class DeadLetterService {
   readonly #db: Database;
@@ -108,6 +130,36 @@ export class DeadLetterService {
   async replayMatching(filter: DeadLetterFilter, limit: number, actor: string): Promise<{ id: string; jobId: string }[]> {
     const done = await this.#db.transaction((tx) => replayDeadLetters(tx, { filter, limit }, actor));
     return done.map((d) => ({ id: d.id, jobId: d.job_id }));
+  }
+
+  /** Open dead letters counted per error code and target. */
+  groups(): Promise<{ code: string; target: string | null; count: number }[]> {
+    return openDeadLetterGroups(this.#db);
+  }
+
+  /**
+   * Pins the open dead letters matching `filter` (oldest first, at most BULK_REPLAY_MAX) for a
+   * bulk replay by `userId`: replayPreviewed() then replays exactly these, never one that arrived later.
+   */
+  async previewReplay(filter: DeadLetterFilter, userId: string): Promise<ReplayPreview> {
+    const ids = await openDeadLetterIds(this.#db, filter, BULK_REPLAY_MAX + 1);
+    const pinned = ids.slice(0, BULK_REPLAY_MAX);
+    const previewId = randomUUID();
+    await insertReplayPreview(this.#db, { id: previewId, userId, filter: { ...filter }, deadLetterIds: pinned });
+    return { previewId, count: pinned.length, more: ids.length > BULK_REPLAY_MAX, expiresInSeconds: REPLAY_PREVIEW_SECONDS };
+  }
+
+  /**
+   * Replays the letters a preview pinned that are still open (one replayed or discarded meanwhile is
+   * left as it is). A preview is used once, by its user, within REPLAY_PREVIEW_SECONDS.
+   */
+  async replayPreviewed(previewId: string, userId: string, actor: string): Promise<BulkReplayOutcome> {
+    return this.#db.transaction(async (tx) => {
+      const preview = await takeReplayPreview(tx, previewId, userId, REPLAY_PREVIEW_SECONDS);
+      if (!preview) return { kind: 'preview-gone' } as const;
+      const done = preview.deadLetterIds.length === 0 ? [] : await replayDeadLetters(tx, { ids: preview.deadLetterIds }, actor);
+      return { kind: 'replayed', items: done.map((d) => ({ id: d.id, jobId: d.job_id })), previewed: preview.deadLetterIds.length, filter: preview.filter } as const;
+    });
   }
 
   async discard(id: string, actor: string, reason: string): Promise<DiscardOutcome> {

@@ -63,6 +63,8 @@ export interface DeadLetterFilter {
   target?: string | undefined;
   /** Case-insensitive substring of the reason or the error code. */
   reason?: string | undefined;
+  /** Exactly this error code (the console's groups; index runtime_dead_letter_open_code_idx). */
+  code?: string | undefined;
   since?: string | undefined;
   until?: string | undefined;
 }
@@ -76,6 +78,7 @@ function where(filter: DeadLetterFilter, params: unknown[]): string {
   if (filter.status) add('d.status = ?', filter.status);
   if (filter.type) add('d.type = ?', filter.type);
   if (filter.target) add('d.target = ?', filter.target);
+  if (filter.code) add('d.error_code = ?', filter.code);
   if (filter.reason) {
     params.push(filter.reason.replace(/[%_\\]/g, '\\$&'));
     const n = `$${params.length}`;
@@ -188,4 +191,21 @@ export async function discardDeadLetter(tx: Queryable, id: string, actor: string
     [id, actor, note],
   );
   return result.rowCount > 0;
+}
+
+/** Open dead letters counted per error code and target (the console's Exceptions groups). */
+export async function openDeadLetterGroups(db: Queryable): Promise<{ code: string; target: string | null; count: number }[]> {
+  const result = await db.query<{ code: string; target: string | null; count: number }>(
+    `SELECT error_code AS code, target, count(*)::integer AS count FROM runtime_dead_letter WHERE status = 'open' GROUP BY 1, 2`,
+  );
+  return result.rows;
+}
+
+/** Ids of the open dead letters matching the filter, oldest first, at most `limit`. */
+export async function openDeadLetterIds(db: Queryable, filter: DeadLetterFilter, limit: number): Promise<string[]> {
+  const params: unknown[] = [];
+  const clause = where({ ...filter, status: 'open' }, params);
+  params.push(limit);
+  const result = await db.query<{ id: string }>(`SELECT d.id FROM runtime_dead_letter d ${clause} ORDER BY d.id LIMIT $${params.length}`, params);
+  return result.rows.map((r) => r.id);
 }

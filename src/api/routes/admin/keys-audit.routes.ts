@@ -10,7 +10,7 @@ import { requestAuditContext } from './clients.routes.ts';
 
 const Text = z.string().min(1).max(200);
 
-const AuditQuery = z.strictObject({
+export const AuditQuery = z.strictObject({
   actor: Text.optional().meta({ description: 'client:<client id> or cli:<OS user>.' }),
   action: Text.optional().meta({ description: `One action, e.g. client.disabled; the actions: ${AUDIT_ACTIONS.join(', ')}.` }),
   targetType: Text.optional().meta({ description: 'client, signing_key, dead_letter or order.' }),

@@ -3,12 +3,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isId } from '../../../model/ids.ts';
 import { consoleActor, recordAudit } from '../../../domain/audit/audit.ts';
 import { signIn, signOut } from '../../../domain/console-users/console-user.service.ts';
-import { DeadLetterService } from '../../../runtime/dead-letters/dead-letter.service.ts';
 import { OpsService } from '../../../runtime/ops.service.ts';
 import { deadLetterCounts, latencyKpis, orderCounts, oversell } from '../../../store/metrics/kpi-queries.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { ProblemError } from '../../problem.ts';
 import { EmptyBody, parseBody, parseQuery } from '../../validation.ts';
+import { consoleExceptionsRoutes } from './console-exceptions.routes.ts';
 import { forBrowser } from './console-masking.ts';
 import { consoleOrdersRoutes } from './console-orders.routes.ts';
 import { clearSessionCookie, requireConsole, sameOrigin, setSessionCookie } from './console-session.ts';
@@ -28,12 +28,6 @@ import { consoleInventoryRoutes } from './console-inventory.routes.ts';
 const hidden = { hide: true };
 
 const SignInBody = z.strictObject({ email: z.string().min(1).max(254), password: z.string().min(1).max(1024) });
-const ExceptionQuery = z.strictObject({
-  reason: z.string().min(1).max(200).optional(),
-  target: z.string().min(1).max(200).optional(),
-  before: z.string().refine((v) => isId('deadLetter', v), 'must be a dead letter id').optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(25),
-});
 
 const CSP = [
   "default-src 'none'",
@@ -57,7 +51,6 @@ export async function consoleRoutes(app: FastifyInstance, context: ApiContext): 
   const viewer = requireConsole(db, idle, 'viewer');
   const operator = requireConsole(db, idle, 'operator');
   const ops = new OpsService(db);
-  const deadLetters = new DeadLetterService(db);
 
   // Every console answer: a strict policy (no inline script or style, nothing from elsewhere, no framing).
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -138,35 +131,9 @@ export async function consoleRoutes(app: FastifyInstance, context: ApiContext): 
 
   await consoleOrdersRoutes(app, context);
 
-  // --- exceptions ----------------------------------------------------------------------------
+  // --- exceptions and audit (console-exceptions.routes.ts) --------------------------------------
 
-  app.get('/console/api/exceptions', { schema: hidden, preHandler: viewer }, async (request) => {
-    const { limit, before, ...filter } = parseQuery(ExceptionQuery, request.query);
-    const [letters, page] = await Promise.all([deadLetterCounts(db), deadLetters.list({ ...filter, status: 'open' }, { limit, before })]);
-    const groups = letters
-      .filter((l) => l.status === 'open')
-      .map((l) => ({ reason: l.code, target: l.target || null, count: l.count }))
-      .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
-    return forBrowser({ groups, items: page.items, next: page.next }, masked(request));
-  });
-
-  app.get('/console/api/dead-letters/:id', { schema: hidden, preHandler: viewer }, async (request) => {
-    const { id } = request.params as { id: string };
-    const found = isId('deadLetter', id) ? await deadLetters.show(id) : undefined;
-    if (!found) throw new ProblemError('not-found', `No dead letter with id ${id}.`);
-    return forBrowser(found, masked(request));
-  });
-
-  app.post('/console/api/dead-letters/:id/replay', { schema: hidden, preHandler: operator }, async (request, reply) => {
-    const { id } = request.params as { id: string };
-    if (!isId('deadLetter', id)) throw new ProblemError('not-found', `No dead letter with id ${id}.`);
-    parseBody(EmptyBody, request.body ?? undefined);
-    const outcome = await deadLetters.replay(id, consoleActor(request.consoleSession!.userId));
-    if (outcome.kind === 'not-found') throw new ProblemError('not-found', `No dead letter with id ${id}.`);
-    if (outcome.kind === 'not-open') throw new ProblemError('dead-letter-not-open', `Dead letter ${id} is already ${outcome.status}.`, { currentStatus: outcome.status });
-    await recordAudit(db, who(request), { action: 'dead_letter.replayed', targetType: 'dead_letter', targetId: id, details: { jobId: outcome.jobId } });
-    return reply.code(202).send({ id, status: 'replayed', jobId: outcome.jobId });
-  });
+  await consoleExceptionsRoutes(app, { db, config });
 
   await consoleInventoryRoutes(app, context);
   await consoleConnectionsRoutes(app, context);

@@ -30,7 +30,7 @@ const ReplayFilterBody = z
     message: 'name at least one of type, target, reason, since, until (replaying everything needs an explicit filter)',
   });
 
-const DiscardBody = z.strictObject({ reason: z.string().trim().min(3).max(1000) });
+export const DiscardBody = z.strictObject({ reason: z.string().trim().min(3).max(1000) });
 
 function deadLetterId(request: FastifyRequest): string {
   const { id } = request.params as { id: string };
