@@ -1,13 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.ts';
 import { fetchToken, spawnSyncline, testEnvironment } from '../test/support/server.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { openPostgres } from '../src/store/postgres.database.ts';
 import { InventoryService } from '../src/domain/inventory/inventory.service.ts';
-import { percentile, requireTool, runPgbench, runWrk, startCpuMeter, writeResult, WRK_REPORT_LUA } from './support.ts';
+import { percentile, requireTool, runPgbench, runWrk, startCpuMeter, writeResult, writeWrkPostScript } from './support.ts';
 
 /**
  * Reservations per second at 32 concurrent clients on the real PostgreSQL server:
@@ -129,29 +126,6 @@ async function measureService(): Promise<{ hot: Phase; spread: Phase; sellOut: {
   }
 }
 
-// Each request reserves one unit of HOT under a fresh cart reference and idempotency key.
-const WRK_RESERVE_SCRIPT = `
-local token, run = nil, nil
-local threads = 0
-local counter = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("prefix", string.format("t%d", threads))
-end
-function init(args)
-  token, run = args[1], args[2]
-end
-function request()
-  counter = counter + 1
-  local id = string.format("%s-%s-%d", run, prefix, counter)
-  return wrk.format("POST", "/v1/inventory/reservations", {
-    ["Authorization"] = "Bearer " .. token,
-    ["Content-Type"] = "application/json",
-    ["Idempotency-Key"] = id,
-  }, '{"reference":"cart-' .. id .. '","channel":"web","lines":[{"sku":"HOT","quantity":1}]}')
-end
-${WRK_REPORT_LUA}`;
-
 /**
  * One hot SKU over HTTP to one API process. The load comes from wrk, as in the intake
  * benchmark: a load generator written in JavaScript would take a large share of the two cores
@@ -160,7 +134,7 @@ ${WRK_REPORT_LUA}`;
  */
 async function measureHttp(): Promise<Phase & { apiCpuUs: number; databaseCpuUs: number }> {
   const database = await createTestDatabase();
-  const server = await spawnSyncline(['api'], testEnvironment(database.url, { LOG_LEVEL: 'warn', SYNCLINE_CLIENT_RATE_LIMIT: '100000000' }), { quiet: true });
+  const server = await spawnSyncline(['api'], testEnvironment(database.url, { LOG_LEVEL: 'warn', SYNCLINE_CLIENT_RATE_LIMIT: '100000000' }), { quiet: true, startTimeoutMs: 120_000 });
   const db = openPostgres({ connectionString: database.url, poolSize: 2 });
   try {
     const token = await fetchToken(server.baseUrl);
@@ -175,11 +149,12 @@ async function measureHttp(): Promise<Phase & { apiCpuUs: number; databaseCpuUs:
     };
     await post('/v1/locations', { code: 'DC', name: 'Distribution centre', kind: 'warehouse' });
     await post('/v1/inventory/movements', { movements: [{ type: 'receipt', sku: 'HOT', location: 'DC', quantity: 100_000_000 }] });
-    const script = join(mkdtempSync(join(tmpdir(), 'syncline-wrk-')), 'reserve.lua');
-    writeFileSync(script, WRK_RESERVE_SCRIPT);
-    runWrk(server.baseUrl, CLIENTS, WARMUP_SECONDS, script, [token, `warm${randomBytes(4).toString('hex')}`]);
+    // Each request reserves one unit of HOT under a fresh cart reference and idempotency key.
+    const script = writeWrkPostScript('/v1/inventory/reservations');
+    const [head, tail] = ['{"reference":"cart-', '","channel":"web","lines":[{"sku":"HOT","quantity":1}]}'];
+    runWrk(server.baseUrl, CLIENTS, WARMUP_SECONDS, script, [token, `warm${randomBytes(4).toString('hex')}`, head, tail]);
     const meter = await startCpuMeter(database.url, [server.child.pid!]);
-    const result = runWrk(server.baseUrl, CLIENTS, MEASURE_SECONDS, script, [token, `run${randomBytes(4).toString('hex')}`]);
+    const result = runWrk(server.baseUrl, CLIENTS, MEASURE_SECONDS, script, [token, `run${randomBytes(4).toString('hex')}`, head, tail]);
     const cpu = await meter.stop();
     const reserved = Math.max(1, result.requests - result.non2xx);
     await assertNoDrift(new InventoryService(db, logger, {}), database, 'hot SKU over HTTP');
