@@ -175,7 +175,7 @@ async function placeOrders(database: TestDatabase, run: string): Promise<string[
     return {
       order,
       idempotency: undefined,
-      event: { id: newId('event'), type: EVENT_TYPES.orderCreated, source: '/syncline/orders', subject: order.id, time: order.createdAt, correlationId: `${run}-${i}`, data: order },
+      event: { id: newId('event'), type: EVENT_TYPES.orderCreated, source: '/syncline/orders', subject: order.id, time: order.createdAt, correlationId: `${run}-${i}` },
     };
   });
   const outcomes = await insertOrders(database.db, inserts);

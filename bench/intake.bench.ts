@@ -1,13 +1,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase } from '../test/support/postgres.ts';
 import { fetchToken, spawnSyncline, testEnvironment } from '../test/support/server.ts';
 import { sampleOrder } from '../test/support/orders.ts';
-import { pgbenchPath, requireTool, runPgbench, runWrk, startCpuMeter, writeResult, WRK_REPORT_LUA } from './support.ts';
+import { pgbenchPath, requireTool, runPgbench, runWrk, startCpuMeter, writeResult, writeWrkPostScript } from './support.ts';
 
 /**
  * Order intake throughput, latency and CPU per order at 32 concurrent clients on the real
@@ -25,34 +22,6 @@ export const MEASURE_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DIY_SERVER = fileURLToPath(new URL('./intake-diy-server.ts', import.meta.url));
 
-// Each request carries a fresh channel order id and idempotency key: every request creates an order.
-const WRK_SCRIPT = `
-local head, tail, token, run = nil, nil, nil, nil
-local threads = 0
-local counter = 0
--- prefix is a global that setup() sets in each thread's own interpreter.
-
-function setup(thread)
-  threads = threads + 1
-  thread:set("prefix", string.format("t%d", threads))
-end
-
-function init(args)
-  head, tail, token, run = args[1], args[2], args[3], args[4]
-end
-
-function request()
-  counter = counter + 1
-  local id = string.format("%s-%s-%d", run, prefix, counter)
-  return wrk.format("POST", "/v1/orders", {
-    ["Authorization"] = "Bearer " .. token,
-    ["Content-Type"] = "application/json",
-    ["Idempotency-Key"] = id,
-  }, head .. id .. tail)
-end
-
-${WRK_REPORT_LUA}`;
-
 /** A server under measurement: its process, its address and its database. */
 interface ServerUnderTest {
   pid: number;
@@ -66,12 +35,12 @@ interface ServerUnderTest {
 
 /** One wrk run of POST /v1/orders at CLIENTS clients: orders/s, latency, CPU per order of the process and of its database backends. */
 async function measure(server: ServerUnderTest) {
-  const script = join(mkdtempSync(join(tmpdir(), 'syncline-wrk-')), 'intake.lua');
-  writeFileSync(script, WRK_SCRIPT);
+  // Each request carries a fresh channel order id and idempotency key: every request creates an order.
+  const script = writeWrkPostScript('/v1/orders');
   const [head, tail] = JSON.stringify(sampleOrder({ channelOrderId: '@ID@' })).split('@ID@') as [string, string];
-  runWrk(server.baseUrl, CLIENTS, WARMUP_SECONDS, script, [head, tail, server.token, `warm${randomBytes(4).toString('hex')}`]);
+  runWrk(server.baseUrl, CLIENTS, WARMUP_SECONDS, script, [server.token, `warm${randomBytes(4).toString('hex')}`, head, tail]);
   const meter = await startCpuMeter(server.databaseUrl, [server.pid]);
-  const result = runWrk(server.baseUrl, CLIENTS, MEASURE_SECONDS, script, [head, tail, server.token, `run${randomBytes(4).toString('hex')}`]);
+  const result = runWrk(server.baseUrl, CLIENTS, MEASURE_SECONDS, script, [server.token, `run${randomBytes(4).toString('hex')}`, head, tail]);
   const cpu = await meter.stop();
   const accepted = Math.max(1, result.requests - result.non2xx);
   const processCpuUsPerOrder = Math.round((cpu.processesMs * 1000) / accepted);
@@ -98,7 +67,7 @@ async function startSynclineApi(): Promise<ServerUnderTest> {
   // The client's rate limit is raised out of reach: the limiter still counts every request (its
   // cost is in the figure), but the default 60,000 a minute would cap a fast run.
   const env = testEnvironment(database.url, { LOG_LEVEL: 'warn', SYNCLINE_CLIENT_RATE_LIMIT: '100000000' });
-  const server = await spawnSyncline(['api'], env, { quiet: true }).catch(async (error: unknown) => {
+  const server = await spawnSyncline(['api'], env, { quiet: true, startTimeoutMs: 120_000 }).catch(async (error: unknown) => {
     await database.drop();
     throw error;
   });

@@ -109,6 +109,45 @@ export const WRK_REPORT_LUA = `function done(summary, latency, requests)
 end
 `;
 
+/**
+ * Writes a wrk script that POSTs `head + id + tail` to `path` with each request, where id is
+ * unique in the run (run name, wrk thread, counter) and is also the Idempotency-Key; the bearer
+ * token, the run name, head and tail are the script's arguments, in that order. Returns its path.
+ */
+export function writeWrkPostScript(path: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'syncline-wrk-')), 'post.lua');
+  writeFileSync(
+    file,
+    `
+local token, run, head, tail = nil, nil, nil, nil
+local threads = 0
+local counter = 0
+-- prefix is a global that setup() sets in each thread's own interpreter.
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("prefix", string.format("t%d", threads))
+end
+
+function init(args)
+  token, run, head, tail = args[1], args[2], args[3], args[4]
+end
+
+function request()
+  counter = counter + 1
+  local id = string.format("%s-%s-%d", run, prefix, counter)
+  return wrk.format("POST", "${path}", {
+    ["Authorization"] = "Bearer " .. token,
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = id,
+  }, head .. id .. tail)
+end
+
+${WRK_REPORT_LUA}`,
+  );
+  return file;
+}
+
 /** Runs wrk (2 threads, `connections` open) with a Lua script ending with WRK_REPORT_LUA. */
 export function runWrk(url: string, connections: number, seconds: number, script: string, args: string[]): WrkResult {
   const output = execFileSync('wrk', ['-t', '2', '-c', String(connections), '-d', `${seconds}s`, '-s', script, url, '--', ...args], {

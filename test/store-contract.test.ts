@@ -5,6 +5,7 @@ import { openPglite } from '../src/store/pglite.database.ts';
 import { isMigrated, migrate } from '../src/store/migrate.ts';
 import { insertOrders, type OrderInsert } from '../src/store/orders/insert-orders.ts';
 import { findOrderById, listOrders, readTimeline } from '../src/store/orders/order-queries.ts';
+import { saveOrderDocument } from '../src/store/orders/order-amendment-queries.ts';
 import { decodeCursor, readFeed } from '../src/runtime/outbox/outbox.ts';
 import { buildOrder } from '../src/domain/orders/order-builder.ts';
 import { OrderSubmission } from '../src/model/order.ts';
@@ -21,7 +22,7 @@ function insertFor(overrides: Record<string, unknown> = {}, idempotency?: OrderI
   return {
     order,
     idempotency,
-    event: { id: newId('event'), type: 'order.created', source: '/syncline/orders', subject: order.id, time: order.createdAt, correlationId: 'c-store', data: order },
+    event: { id: newId('event'), type: 'order.created', source: '/syncline/orders', subject: order.id, time: order.createdAt, correlationId: 'c-store' },
   };
 }
 
@@ -70,6 +71,31 @@ function storeContract(name: string, open: () => Promise<{ db: Database; close()
       assert.deepEqual(timeline.map((t) => t.action), ['order.received']);
       const listed = await listOrders(db, { channel: 'shopify-us', channelOrderId: item.order.channelOrderId, limit: 10 });
       assert.deepEqual(listed.map((o) => o.id), [item.order.id]);
+    });
+
+    test('an order.created event carries the order as accepted, also after an amendment rewrote it', async () => {
+      const { db } = handle;
+      const item = insertFor();
+      await insertOrders(db, [item]);
+      const stored = await db.query<{ data: unknown }>("SELECT data FROM outbox_event WHERE subject = $1 AND type = 'order.created'", [item.order.id]);
+      assert.equal(stored.rows[0]!.data, null, 'intake does not copy the order into the outbox');
+      const created = async () => {
+        const events: unknown[] = [];
+        for (let cursor, page = 0; page < 1000; page++) {
+          const result = await readFeed(db, cursor, 100);
+          if (result.events.length === 0) break;
+          events.push(...result.events.filter((e) => e.subject === item.order.id).map((e) => e.data));
+          cursor = decodeCursor(result.nextCursor!);
+        }
+        return events;
+      };
+      const accepted = JSON.parse(JSON.stringify(item.order));
+      assert.deepEqual(await created(), [accepted]);
+      await db.transaction((tx) => saveOrderDocument(tx, { ...item.order, customer: { ...item.order.customer, email: 'grace@example.com' } }));
+      assert.equal((await findOrderById(db, item.order.id))!.customer.email, 'grace@example.com');
+      assert.deepEqual(await created(), [accepted]);
+      await db.transaction((tx) => saveOrderDocument(tx, { ...item.order, customer: { ...item.order.customer, email: 'alan@example.com' } }));
+      assert.deepEqual(await created(), [accepted], 'a second amendment leaves the event as it was');
     });
 
     test('a rolled-back transaction leaves no order and no event', async () => {

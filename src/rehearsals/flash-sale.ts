@@ -13,7 +13,7 @@ import { runRehearsal, type Phase, type RehearsalOptions } from './rehearsal-har
 export interface FlashSaleOptions extends RehearsalOptions {
   /** Length of the peak as run, in seconds (default: the 20-minute peak divided by timeFactor). */
   durationSeconds?: number;
-  /** How much the 20-minute peak is compressed when no duration is given (default: 60, a 20 s peak). */
+  /** How much the peak is compressed: the 20-minute peak when no duration is given (default: 60, a 20 s peak); the given duration's otherwise (default: 1, as run). */
   timeFactor?: number;
   /** Orders per second at the normal rate (default: 2). */
   baseRate?: number;
@@ -30,7 +30,8 @@ const PEAK_MINUTES = 20;
 
 /** The load of a flash sale: normal, peak, normal; with the settings that describe it. */
 export function peakLoad(options: FlashSaleOptions, defaults: { hotStock: number }) {
-  const timeFactor = options.timeFactor ?? 60;
+  // A peak of a given duration is as long as it runs (time factor 1), unless a factor is given too.
+  const timeFactor = options.timeFactor ?? (options.durationSeconds === undefined ? 60 : 1);
   const peakSeconds = options.durationSeconds ?? (PEAK_MINUTES * 60) / timeFactor;
   const shoulderSeconds = Math.max(2, Math.round(peakSeconds / 4));
   const baseRate = options.baseRate ?? 2;
@@ -51,7 +52,8 @@ export function peakLoad(options: FlashSaleOptions, defaults: { hotStock: number
       peakSeconds,
       shoulderSeconds,
       timeFactor,
-      nominalPeakMinutes: options.durationSeconds ? (peakSeconds * timeFactor) / 60 : PEAK_MINUTES,
+      // The peak the run stands for: as run times the compression.
+      nominalPeakMinutes: (peakSeconds * timeFactor) / 60,
       baseRate,
       multiplier,
     },

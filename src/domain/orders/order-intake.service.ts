@@ -59,7 +59,6 @@ export class OrderIntakeService {
         correlationId: context.correlationId,
         traceparent: context.traceparent,
         tracestate: context.tracestate,
-        data: order,
       },
     });
     if (outcome.kind !== 'replayed') return outcome;

@@ -60,6 +60,16 @@ export function decodeCursor(text: string): FeedCursor | undefined {
   return match ? { txId: match[1]!, position: match[2]! } : undefined;
 }
 
+/**
+ * The columns of an outbox_event row `e` as readers select them (mapped with toCloudEvent).
+ * An event written without data (`order.created`: intake does not copy the order into the
+ * outbox) carries the document of the order it names; an amendment copies the accepted
+ * document into the event before it rewrites the order's (saveOrderDocument), so the
+ * event reads the same forever.
+ */
+export const OUTBOX_COLUMNS = `e.tx_id, e.position, e.id, e.type, e.source, e.subject, e.time, e.correlation_id, e.traceparent, e.tracestate,
+       coalesce(e.data, (SELECT s.document FROM sales_order s WHERE s.id = e.subject)) AS data`;
+
 /** An outbox_event row as read (readers map it with toCloudEvent). */
 export interface OutboxRow {
   tx_id: string;
@@ -92,10 +102,10 @@ export interface FeedPage {
  */
 export async function readFeed(db: Queryable, after: FeedCursor | undefined, limit: number): Promise<FeedPage> {
   const result = await db.query<OutboxRow>(
-    `SELECT tx_id, position, id, type, source, subject, time, correlation_id, traceparent, tracestate, data
-       FROM outbox_event
-      WHERE (tx_id, position) > ($1::xid8, $2::bigint)
-        AND tx_id < (
+    `SELECT ${OUTBOX_COLUMNS}
+       FROM outbox_event e
+      WHERE (e.tx_id, e.position) > ($1::xid8, $2::bigint)
+        AND e.tx_id < (
           SELECT least(
                    pg_snapshot_xmax(s.snapshot),
                    pg_current_xact_id_if_assigned(),
@@ -105,7 +115,7 @@ export async function readFeed(db: Queryable, after: FeedCursor | undefined, lim
                         WHERE a.datname IS DISTINCT FROM current_database()
                           AND a.backend_xid::text = (x::text::numeric % 4294967296)::text)))
             FROM (SELECT pg_current_snapshot() AS snapshot) AS s)
-      ORDER BY tx_id, position
+      ORDER BY e.tx_id, e.position
       LIMIT $3`,
     [after?.txId ?? '0', after?.position ?? '0', limit],
   );

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../store/database.ts';
-import { toCloudEvent, type OutboxRow } from '../outbox/outbox.ts';
+import { OUTBOX_COLUMNS, toCloudEvent, type OutboxRow } from '../outbox/outbox.ts';
 import type { CloudEvent } from '../../model/cloud-event.ts';
 
 /** Where a replay starts: an event (itself included) or a time (events at or after it). */
@@ -16,17 +16,17 @@ export async function selectEventsFrom(db: Queryable, start: ReplayStart, limit:
   const result =
     'eventId' in start
       ? await db.query<OutboxRow>(
-          `SELECT e.tx_id, e.position, e.id, e.type, e.source, e.subject, e.time, e.correlation_id, e.traceparent, e.tracestate, e.data
-             FROM outbox_event e, (SELECT tx_id, position FROM outbox_event WHERE id = $1) AS s
-            WHERE (e.tx_id, e.position) >= (s.tx_id, s.position)
+          `SELECT ${OUTBOX_COLUMNS}
+             FROM outbox_event e, (SELECT tx_id, position FROM outbox_event WHERE id = $1) AS start
+            WHERE (e.tx_id, e.position) >= (start.tx_id, start.position)
             ORDER BY e.tx_id, e.position
             LIMIT $2`,
           [start.eventId, limit],
         )
       : await db.query<OutboxRow>(
-          `SELECT tx_id, position, id, type, source, subject, time, correlation_id, traceparent, tracestate, data
-             FROM outbox_event WHERE time >= $1
-            ORDER BY tx_id, position
+          `SELECT ${OUTBOX_COLUMNS}
+             FROM outbox_event e WHERE e.time >= $1
+            ORDER BY e.tx_id, e.position
             LIMIT $2`,
           [start.time, limit],
         );

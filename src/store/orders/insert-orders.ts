@@ -2,11 +2,11 @@ import type { Queryable } from '../database.ts';
 import type { Order } from '../../model/order.ts';
 import type { NewEvent } from '../../runtime/outbox/outbox.ts';
 
-/** One order to insert, with the idempotency key it arrived under and the event announcing it. */
+/** One order to insert, with the idempotency key it arrived under and the event announcing it (its data is the order). */
 export interface OrderInsert {
   order: Order;
   idempotency: { scope: string; key: string; fingerprint: string } | undefined;
-  event: NewEvent;
+  event: Omit<NewEvent, 'data'>;
 }
 
 export type OrderInsertOutcome =
@@ -21,11 +21,14 @@ export type OrderInsertOutcome =
  * round trip:
  * - `input` takes a transaction-scoped advisory try-lock per idempotency key; a key
  *   whose lock is held belongs to a request still in flight (it never waits);
- * - `prior` finds keys already used by a committed order (replay or misuse);
- * - `inserted` writes the new orders; ON CONFLICT leaves out any channel order (or
- *   key) that exists, instead of failing the batch;
+ * - `inserted` writes the new orders; ON CONFLICT leaves out any channel order or
+ *   idempotency key that exists, instead of failing the batch (the unique indexes decide,
+ *   so the statement reads no other order: no plan can turn into a scan of the table);
  * - `events` writes each new order's `order.created` event to the outbox in the same
- *   transaction (the columns are those of appendEvents in runtime/outbox).
+ *   transaction, without a copy of the order: its data is the order's document, read
+ *   from sales_order when the event is read (readers use OUTBOX_COLUMNS).
+ * Orders left out are classified by a second statement (classifyConflicts): a replay,
+ * a reused key or a duplicate channel order. They are rare.
  */
 const INSERT_ORDERS_SQL = `
 WITH input AS MATERIALIZED (
@@ -38,12 +41,6 @@ WITH input AS MATERIALIZED (
            idem_scope text, idem_key text, request_hash text,
            event_id text, event_type text, event_source text, traceparent text, tracestate text)
 ),
-prior AS (
-  SELECT i.n, s.id AS existing_id, s.request_hash AS existing_hash
-    FROM input i
-    JOIN sales_order s ON s.idempotency_scope = i.idem_scope AND s.idempotency_key = i.idem_key
-   WHERE i.locked
-),
 inserted AS (
   INSERT INTO sales_order (id, channel, channel_order_id, status, currency, grand_total, placed_at, created_at,
                            updated_at, correlation_id, customer_email, document,
@@ -51,28 +48,25 @@ inserted AS (
   SELECT i.id, i.channel, i.channel_order_id, i.status, i.currency, i.grand_total, i.placed_at, i.created_at,
          i.created_at, i.correlation_id, i.customer_email, i.document, i.idem_scope, i.idem_key, i.request_hash
     FROM input i
-   WHERE i.locked AND NOT EXISTS (SELECT 1 FROM prior p WHERE p.n = i.n)
+   WHERE i.locked
    ORDER BY i.n
   ON CONFLICT DO NOTHING
   RETURNING id
 ),
 events AS (
-  INSERT INTO outbox_event (id, type, source, subject, time, correlation_id, traceparent, tracestate, data)
-  SELECT i.event_id, i.event_type, i.event_source, i.id, i.created_at, i.correlation_id, i.traceparent, i.tracestate, i.document
+  INSERT INTO outbox_event (id, type, source, subject, time, correlation_id, traceparent, tracestate)
+  SELECT i.event_id, i.event_type, i.event_source, i.id, i.created_at, i.correlation_id, i.traceparent, i.tracestate
     FROM input i JOIN inserted USING (id)
    ORDER BY i.n
 )
-SELECT i.n, i.locked, ins.id IS NOT NULL AS created, p.existing_id, p.existing_hash
+SELECT i.n, i.locked, ins.id IS NOT NULL AS created
   FROM input i
-  LEFT JOIN inserted ins USING (id)
-  LEFT JOIN prior p ON p.n = i.n`;
+  LEFT JOIN inserted ins USING (id)`;
 
 interface InsertRow {
   n: number;
   locked: boolean;
   created: boolean;
-  existing_id: string | null;
-  existing_hash: string | null;
 }
 
 const idemKey = (i: { scope: string; key: string }) => `${i.scope}\n${i.key}`;
@@ -138,7 +132,6 @@ export async function insertOrders(db: Queryable, inserts: readonly OrderInsert[
     const { insert, i } = candidate;
     if (!row.locked) outcomes[i] = { kind: 'key-in-flight' };
     else if (row.created) outcomes[i] = { kind: 'created', order: insert.order };
-    else if (row.existing_id) outcomes[i] = replayOrReuse(insert, row.existing_id, row.existing_hash);
     else unresolved.push(candidate);
   }
   if (unresolved.length > 0) await classifyConflicts(db, unresolved, outcomes);
@@ -152,8 +145,9 @@ function replayOrReuse(insert: OrderInsert, existingId: string, existingHash: st
 }
 
 /**
- * Inserts left out by ON CONFLICT: the channel order exists, or an order with the
- * same key committed after the statement's snapshot. A fresh statement sees which.
+ * Inserts left out by ON CONFLICT: an order with the same key exists (a replay, or the
+ * key reused for another request), or the channel order exists. A fresh statement sees
+ * which; each half of it is a lookup in one unique index.
  */
 async function classifyConflicts(
   db: Queryable,
@@ -163,8 +157,11 @@ async function classifyConflicts(
   const existing = await db.query<{ id: string; channel: string; channel_order_id: string; idempotency_scope: string | null; idempotency_key: string | null; request_hash: string | null }>(
     `SELECT s.id, s.channel, s.channel_order_id, s.idempotency_scope, s.idempotency_key, s.request_hash
        FROM sales_order s
-       JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(c, co, sc, k)
-         ON (s.channel = t.c AND s.channel_order_id = t.co) OR (s.idempotency_scope = t.sc AND s.idempotency_key = t.k)`,
+      WHERE (s.channel, s.channel_order_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+     UNION
+     SELECT s.id, s.channel, s.channel_order_id, s.idempotency_scope, s.idempotency_key, s.request_hash
+       FROM sales_order s
+      WHERE (s.idempotency_scope, s.idempotency_key) IN (SELECT * FROM unnest($3::text[], $4::text[]))`,
     [
       unresolved.map(({ insert }) => insert.order.channel),
       unresolved.map(({ insert }) => insert.order.channelOrderId),

@@ -107,10 +107,20 @@ export async function supersedeHeld(tx: Queryable, orderId: string): Promise<str
   return result.rows[0]?.id;
 }
 
-/** Rewrites the order's document (an applied amendment); status and hold stay in their own columns. */
+/**
+ * Rewrites the order's document (an applied amendment); status and hold stay in their own columns.
+ * The order's `order.created` event reads the accepted document from the order row (see
+ * OUTBOX_COLUMNS): the same statement first copies that document into the event, once.
+ */
 export async function saveOrderDocument(tx: Queryable, order: Order): Promise<void> {
   const { hold: _hold, ...document } = order;
-  await tx.query('UPDATE sales_order SET document = $2, grand_total = $3, customer_email = $4, updated_at = now() WHERE id = $1', [
+  await tx.query(
+    `WITH accepted AS (
+       UPDATE outbox_event e SET data = s.document
+         FROM sales_order s
+        WHERE s.id = $1 AND e.subject = $1 AND e.type = 'order.created' AND e.data IS NULL
+     )
+     UPDATE sales_order SET document = $2, grand_total = $3, customer_email = $4, updated_at = now() WHERE id = $1`, [
     order.id,
     JSON.stringify(document),
     order.totals.grandTotal,
