@@ -17,7 +17,7 @@ import { awardLoyalty, reverseLoyalty, type ReversalPayload } from './loyalty/lo
 import { placeOrder, placementDeadLettered, releaseOrder, retryBackorders, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
 import { registerProductSync } from './products/product-sync.flow.ts';
 import { createErpRouter, SINGLE_ERP_TARGET } from './erp-routing/erp-router.ts';
-import { postShadow, shadowDeadLettered, type ShadowPayload } from './erp-routing/erp-shadow.flow.ts';
+import { cancelShadow, postShadow, shadowCancelDeadLettered, shadowDeadLettered, type ShadowPayload } from './erp-routing/erp-shadow.flow.ts';
 import { processReturn, returnDeadLettered } from './return/return.flow.ts';
 import { invoiceDeadLettered, invoiceOrder, recordShipment, shipmentDeadLettered } from './shipment/shipment.flow.ts';
 import { amendOrder, amendmentService, type AmendPayload } from './amendment/amendment.flow.ts';
@@ -100,6 +100,9 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
   // A shadow posting gives up sooner than the order's own work: its failure is only reported.
   registry.register<ShadowPayload>(FLOW_JOBS.erpShadow, (payload, context) => postShadow(deps, payload, context), { ...flowPolicy, maxAttempts: 8 }, {
     onDeadLetter: (notice, tx) => shadowDeadLettered(deps, notice, tx),
+  });
+  registry.register<ShadowPayload>(FLOW_JOBS.erpShadowCancel, (payload, context) => cancelShadow(deps, payload, context), { ...flowPolicy, maxAttempts: 8 }, {
+    onDeadLetter: (notice, tx) => shadowCancelDeadLettered(notice, tx),
   });
   const loyalty: JobPolicy = { maxAttempts: 5, backoffBaseMs: 1000, backoffCapMs: options.config.flowBackoffCapMs };
   registry.register<{ orderId: string }>(FLOW_JOBS.loyalty, (payload, context) => awardLoyalty(deps, payload, context), loyalty);
