@@ -13,7 +13,9 @@ import { startTryton, trytonUnavailable, type RunningTryton } from './support/tr
  */
 const unavailable = await trytonUnavailable();
 
-const BURST = 30;
+// 12 by default: on the shared 2-core test machine a real Tryton on SQLite posts a few orders a
+// minute under load; SYNCLINE_TRYTON_BURST=30 runs the larger burst.
+const BURST = Number(process.env.SYNCLINE_TRYTON_BURST ?? 12);
 
 describe('a burst of orders while the real Tryton is killed and restarted', { skip: unavailable ?? false }, () => {
   let server: RunningTryton;
@@ -50,15 +52,15 @@ describe('a burst of orders while the real Tryton is killed and restarted', { sk
   test(`trytond killed mid-burst (${BURST} orders) and restarted: every order posted exactly once, none lost, all released; one party for a new customer's concurrent first orders`, async () => {
     const stamp = Date.now();
     const shared = { email: `burst-shared-${stamp}@example.com`, name: 'Burst Shared' };
-    // Every fifth order is the same new customer's; the others are new customers of their own.
+    // Every fourth order is the same new customer's; the others are new customers of their own.
     const ids = await Promise.all(
       Array.from({ length: BURST }, (_, i) =>
-        f.submit({ customer: i % 5 === 0 ? shared : { email: `burst-${i}-${stamp}@example.com`, name: `Burst ${i}` }, payments: [{ method: 'card', amount: '48.48', status: 'authorized', reference: `pi_burst_${i}` }] }),
+        f.submit({ customer: i % 4 === 0 ? shared : { email: `burst-${i}-${stamp}@example.com`, name: `Burst ${i}` }, payments: [{ method: 'card', amount: '48.48', status: 'authorized', reference: `pi_burst_${i}` }] }),
       ),
     );
     // Mid-burst: some orders are in the ERP, most are not.
     let postedBefore = 0;
-    await waitFor('a few orders posted to Tryton', async () => (postedBefore = (await salesOf(ids)).length) >= 3, 300_000, 200);
+    await waitFor('a few orders posted to Tryton', async () => (postedBefore = (await salesOf(ids)).length) >= 2, 300_000, 200);
     await server.kill();
     assert.ok(postedBefore < BURST, `killed mid-burst (${postedBefore} of ${BURST} posted)`);
     // The outage is seen: a posting fails while the ERP is down.
@@ -73,7 +75,7 @@ describe('a burst of orders while the real Tryton is killed and restarted', { sk
     );
     await server.restart();
 
-    for (const id of ids) await f.waitForStatus(id, 'released', 600_000);
+    for (const id of ids) await f.waitForStatus(id, 'released', 900_000);
     const sales = await salesOf(ids);
     const byReference = new Map<string, typeof sales>();
     for (const sale of sales) byReference.set(sale.reference, [...(byReference.get(sale.reference) ?? []), sale]);
@@ -82,7 +84,7 @@ describe('a burst of orders while the real Tryton is killed and restarted', { sk
     assert.deepEqual([...new Set(sales.map((s) => s.state))], ['processing'], 'every sale confirmed and processing');
     const sharedParties = await erp.rpc.call<{ id: number }[]>('model.party.party.search_read', [[['contact_mechanisms.value', '=', shared.email]], 0, null, null, ['id']]);
     assert.equal(sharedParties.length, 1, 'one party for the customer whose first orders raced');
-    const sharedSales = ids.filter((_, i) => i % 5 === 0).map((id) => byReference.get(id)![0]!);
+    const sharedSales = ids.filter((_, i) => i % 4 === 0).map((id) => byReference.get(id)![0]!);
     assert.deepEqual([...new Set(sharedSales.map((s) => s.party))], [sharedParties[0]!.id], "the customer's orders are on its party");
   });
 });
