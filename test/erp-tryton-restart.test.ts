@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createTrytonClient, type TrytonClient } from '../src/connectors/tryton/outbound/tryton.client.ts';
 import { flowApi, startFlowRig, type FlowRig } from './support/flows.ts';
 import { waitFor } from './support/runtime.ts';
-import { startTryton, trytonUnavailable, type RunningTryton } from './support/tryton-server.ts';
+import { startTryton, trytonErpEnvironment, trytonUnavailable, type RunningTryton } from './support/tryton-server.ts';
 
 /**
  * The real Tryton 6.0 killed (SIGKILL) in the middle of a burst of orders and started again on
@@ -26,10 +26,7 @@ describe('a burst of orders while the real Tryton is killed and restarted', { sk
     server = await startTryton();
     rig = await startFlowRig({
       env: {
-        SYNCLINE_ERP_URL: server.url,
-        SYNCLINE_ERP_DATABASE: server.database,
-        SYNCLINE_ERP_LOGIN: server.login,
-        SYNCLINE_ERP_PASSWORD: server.password,
+        ...trytonErpEnvironment(server),
         // A breaker that opens on the outage tries again soon after the restart.
         SYNCLINE_TARGET_POLICIES: JSON.stringify({ erp: { breaker: { cooldownMs: 2000 } } }),
       },

@@ -87,6 +87,11 @@ export interface RunningTryton {
   stop(): Promise<void>;
 }
 
+/** The SYNCLINE_ERP_* variables that make a running server Syncline's ERP. */
+export function trytonErpEnvironment(server: RunningTryton): Record<string, string> {
+  return { SYNCLINE_ERP_URL: server.url, SYNCLINE_ERP_DATABASE: server.database, SYNCLINE_ERP_LOGIN: server.login, SYNCLINE_ERP_PASSWORD: server.password };
+}
+
 /** Runs a program with a deadline; rejects with its output on failure. */
 function run(file: string, args: string[], options: { timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string }): Promise<string> {
   return new Promise((resolve, reject) => {
