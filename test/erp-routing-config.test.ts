@@ -48,6 +48,9 @@ test('config check names each routing problem by its path', () => {
       'erpRouting.rules[2].shadow: must be another ERP than erp ("cloud")',
     ],
   );
+  assert.deepEqual(problems('erpRouting:\n  rules: []\n  default: legacy\n  catalogue: nowhere\n'), ['erpRouting.catalogue: unknown connection "nowhere" (ERP connections: legacy, cloud)']);
+  assert.deepEqual(problems('erpRouting:\n  rules: []\n  default: legacy\n  catalogue: wh\n'), ['erpRouting.catalogue: connection "wh" is a wms connection, not an ERP']);
+  assert.equal(checkConnectionsText(`${CONNECTIONS}erpRouting:\n  rules: []\n  default: cloud\n  catalogue: legacy\n`, registry, env).erpRouting?.catalogue, 'legacy');
   assert.deepEqual(problems('erpRouting:\n  rules:\n    - { when: { shipToCountry: Canada, colour: red }, erp: cloud }\n  default: legacy\n'), [
     'erpRouting.rules[0].when.shipToCountry: must be an ISO 3166-1 alpha-2 country code such as DE',
     'erpRouting.rules[0].when: Unrecognized key: "colour"',

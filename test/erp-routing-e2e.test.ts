@@ -139,16 +139,27 @@ ${routing}
     assert.equal((await bcReader.getSale(moved[0]!))?.state, 'done', 'BC closed the order once shipped and invoiced');
   });
 
-  test('shadow mode: posted to both, Tryton stays the system of record, the report holds the tax difference', async () => {
-    const orderId = await f.submit(order({ shippingAddress: { name: 'Ada Lovelace', line1: '1 King St', city: 'Toronto', region: 'ON', postalCode: 'M5H 1A1', country: 'CA' } }));
-    await f.waitForStatus(orderId, 'released', 120_000);
-    assert.equal((await trytonSales(orderId)).length, 1, 'one Tryton sale');
+  const TORONTO = { name: 'Ada Lovelace', line1: '1 King St', city: 'Toronto', region: 'ON', postalCode: 'M5H 1A1', country: 'CA' };
+
+  /** Waits for the order's shadow report (matched or different). */
+  async function shadowReport(orderId: string): Promise<any> {
     let report: any;
     await waitFor('the shadow report', async () => {
       const page = await f.api('GET', '/v1/ops/erp-shadow?limit=5');
       report = page.body.items?.find((r: { orderId: string }) => r.orderId === orderId);
       return Boolean(report);
     }, 120_000, 200);
+    return report;
+  }
+
+  test('shadow mode: posted to both, Tryton stays the system of record, the report holds the tax, line and customer differences', async () => {
+    // The cloud ERP already knows this customer, under the name a data migration gave it.
+    const customer = { email: `shadow-${Date.now()}@example.com`, name: 'Grace Hopper' };
+    await bcReader.odata.create('customers', { displayName: 'G. Hopper (migrated)', type: 'Person', email: customer.email, currencyCode: 'USD' });
+    const orderId = await f.submit(order({ customer, shippingAddress: TORONTO }));
+    await f.waitForStatus(orderId, 'released', 120_000);
+    assert.equal((await trytonSales(orderId)).length, 1, 'one Tryton sale');
+    const report = await shadowReport(orderId);
     const [primary, shadow] = [(await trytonReader.getSale(orderId))!, (await bcReader.getSale(orderId))!];
     assert.ok(shadow, 'the shadow sale is in BC');
     assert.equal(report.primaryErp, 'legacy');
@@ -160,10 +171,43 @@ ${routing}
     assert.deepEqual([tax.primary, tax.shadow], [primary.taxAmount, shadow.taxAmount], 'the report says what each ERP computed');
     assert.notEqual(primary.taxAmount, shadow.taxAmount);
     assert.ok((await f.timeline(orderId)).some((e) => e.action === 'erp.shadow-posted'));
+    // Lines: same SKU and quantity; Tryton's 10 % and BC's 20 % give other net prices from the same tax-included 19.99.
+    assert.deepEqual(report.primarySale.lines, [{ sku: 'TEE-M', quantity: '2', unitPrice: '18.1727', amount: '36.35', taxPercent: '10.00' }]);
+    assert.deepEqual(report.shadowSale.lines, [{ sku: 'TEE-M', quantity: '2', unitPrice: '16.6583', amount: '33.32', taxPercent: '20.00' }]);
+    const byField = new Map(report.differences.map((d: { field: string; primary: unknown; shadow: unknown }) => [d.field, [d.primary, d.shadow]]));
+    assert.deepEqual(byField.get('lines[TEE-M].taxPercent'), ['10.00', '20.00']);
+    assert.deepEqual(byField.get('lines[TEE-M].unitPrice'), ['18.1727', '16.6583']);
+    assert.ok(!byField.has('lines[TEE-M].quantity'), 'the same quantity');
+    // Customer: each ERP matched the person by e-mail; BC's record carries another name.
+    assert.equal(report.primarySale.customer.email, customer.email);
+    assert.equal(report.shadowSale.customer.email, customer.email);
+    assert.deepEqual(byField.get('customer.name'), ['Grace Hopper', 'G. Hopper (migrated)']);
+    assert.ok(!byField.has('customer.email'));
 
     const bad = await f.api('GET', '/v1/ops/erp-shadow?outcome=odd');
     assert.equal(bad.status, 400);
     assert.match(String(bad.headers.get('content-type')), /application\/problem\+json/);
+  });
+
+  test('a cancelled order has its shadow sale cancelled too: no live sale left in either ERP', async () => {
+    const orderId = await f.submit(order({ shippingAddress: TORONTO }));
+    await f.waitForStatus(orderId, 'released', 120_000);
+    await shadowReport(orderId);
+    assert.ok(await bcReader.getSale(orderId), 'the shadow sales order exists');
+    const cancellation = await f.cancelAndWait(orderId);
+    assert.equal(cancellation.status, 'completed', JSON.stringify(cancellation));
+    let report: any;
+    await waitFor('the shadow cancel', async () => {
+      report = (await f.api('GET', '/v1/ops/erp-shadow?limit=10')).body.items.find((r: { orderId: string }) => r.orderId === orderId);
+      return Boolean(report?.shadowSale?.cancel);
+    }, 120_000, 200);
+    assert.equal(report.shadowSale.cancel.outcome, 'cancelled');
+    assert.equal(report.shadowSale.state, 'cancelled');
+    assert.equal(await bcReader.getSale(orderId), undefined, 'BC deleted the sales order (how it cancels one that shipped nothing)');
+    assert.deepEqual((await trytonSales(orderId)).map((s) => s.state), ['processing'], "Tryton's confirmed sale stays, its documents cancelled");
+    assert.equal((await trytonReader.getSale(orderId))?.shipmentState, 'exception');
+    const entry = (await f.timeline(orderId)).find((e) => e.action === 'erp.shadow-cancelled');
+    assert.deepEqual(entry?.detail, { erp: 'cloud', outcome: 'cancelled', state: 'cancelled' });
   });
 
   test('rules changed and Syncline restarted: an order routed before keeps its ERP for its later steps; the change is audited', async () => {

@@ -4,7 +4,7 @@ import { createTrytonClient, type TrytonClient } from '../src/connectors/tryton/
 import { toScaled } from '../src/model/money.ts';
 import { flowApi, startFlowRig, type FlowRig } from './support/flows.ts';
 import { sampleOrder, submitOrder } from './support/orders.ts';
-import { startTryton, trytonUnavailable, type RunningTryton } from './support/tryton-server.ts';
+import { startTryton, trytonErpEnvironment, trytonUnavailable, type RunningTryton } from './support/tryton-server.ts';
 
 // The order flows end to end with the real Tryton 6.0 as the ERP (the other systems are sandboxes).
 const unavailable = await trytonUnavailable();
@@ -16,9 +16,7 @@ describe('order flows against a real Tryton 6.0', { skip: unavailable ?? false }
   let erp: TrytonClient;
   before(async () => {
     server = await startTryton();
-    rig = await startFlowRig({
-      env: { SYNCLINE_ERP_URL: server.url, SYNCLINE_ERP_DATABASE: server.database, SYNCLINE_ERP_LOGIN: server.login, SYNCLINE_ERP_PASSWORD: server.password },
-    });
+    rig = await startFlowRig({ env: trytonErpEnvironment(server) });
     f = flowApi(rig);
     erp = createTrytonClient({ url: server.url, database: server.database, login: server.login, password: server.password });
     await f.location('WH-EAST', 'warehouse');

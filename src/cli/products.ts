@@ -2,16 +2,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.ts';
 import { connectorSettingsFromConfig } from '../connectors/connector-settings.ts';
-import { createConnectors, erpAddress } from '../connectors/connectors.ts';
+import { createErpClient, erpAddress, type ConnectorSettings } from '../connectors/connectors.ts';
 import { SynclineError } from '../domain/errors.ts';
 import { ProductService, type SyncReport } from '../domain/products/product.service.ts';
 import { TARGETS } from '../flows/flow-deps.ts';
 import { DEFAULT_TARGET_POLICIES } from '../flows/flows.ts';
-import { erpConnectionId } from '../flows/products/product-sync.flow.ts';
+import { catalogueErpId, erpTarget, erpTargetPolicy } from '../flows/erp-routing/erp-router.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createTargetCaller } from '../runtime/targets/target-caller.ts';
 import { TargetError } from '../runtime/targets/target-errors.ts';
-import { resolveTargetPolicy, type TargetPolicy } from '../runtime/targets/target-policy.ts';
+import { resolveTargetPolicy } from '../runtime/targets/target-policy.ts';
 import { openDatabase } from '../syncline.ts';
 import { upsertTarget } from '../store/runtime/target-queries.ts';
 
@@ -37,21 +37,22 @@ export async function runProductsCommand(args: string[], config: Config): Promis
     return 2;
   }
   const db = await openDatabase(config, createLogger('warn'));
-  const connectionId = erpConnectionId(config);
-  const settings = connectorSettingsFromConfig(config).erp;
+  // The ERP connection that owns the item master (erpRouting.catalogue, else the default ERP), on its own target.
+  const connectionId = catalogueErpId(config);
+  const connection = config.connections.erpRouting ? config.connections.connections.find((c) => c.kind === 'erp' && c.id === connectionId) : undefined;
+  const settings = connection ? (connection.options as ConnectorSettings['erp']) : connectorSettingsFromConfig(config).erp;
+  const targetName = erpTarget(config, connectionId);
   try {
     const products = new ProductService(db);
     if (values.full) await products.resetCursor(connectionId);
-    const erp = createConnectors(connectorSettingsFromConfig(config)).erp;
-    const override = (config.targetPolicies[TARGETS.erp] ?? {}) as TargetPolicy;
-    const base = DEFAULT_TARGET_POLICIES[TARGETS.erp] ?? {};
-    const policy = resolveTargetPolicy({ ...base, ...override, breaker: { ...base.breaker, ...override.breaker } });
+    const erp = createErpClient(settings);
+    const policy = resolveTargetPolicy(erpTargetPolicy(config, connectionId, DEFAULT_TARGET_POLICIES[TARGETS.erp] ?? {}));
     // The target's row and concurrency slots, as a worker registers them at start (it may not have run yet).
-    await upsertTarget(db, TARGETS.erp, policy, policy.maxConcurrency);
+    await upsertTarget(db, targetName, policy, policy.maxConcurrency);
     let report: SyncReport | undefined;
     for (let waits = 0; !report; waits++) {
       // The ERP's target, as the scheduled job uses it: the quota is shared with the workers.
-      const target = createTargetCaller(db, TARGETS.erp, policy, `cli:products:${process.pid}`, new AbortController().signal);
+      const target = createTargetCaller(db, targetName, policy, `cli:products:${process.pid}`, new AbortController().signal);
       try {
         report = await products.sync(erp, connectionId, { target });
       } catch (error) {

@@ -95,6 +95,8 @@ const ErpRouting = z.strictObject({
     .max(200)
     .default([]),
   default: z.string().min(1).optional(),
+  /** The ERP connection that owns the item master: the product catalogue is synced from it (default: `default`). */
+  catalogue: z.string().min(1).optional(),
 });
 
 const FileSchema = z.strictObject({ connections: z.array(z.unknown()).default([]), erpRouting: z.unknown().optional() });
@@ -254,7 +256,8 @@ function checkErpRouting(raw: unknown, connections: readonly ConnectionSettings[
     if (!connection) problems.push(`${problemPath(path)}: unknown connection "${id}" (ERP connections: ${erps.map((c) => c.id).join(', ') || 'none'})`);
     else if (connection.kind !== 'erp') problems.push(`${problemPath(path)}: connection "${id}" is a ${connection.kind} connection, not an ERP`);
   };
-  const { rules, default: fallback } = parsed.data;
+  const { rules, default: fallback, catalogue } = parsed.data;
+  if (catalogue !== undefined) check(catalogue, ['erpRouting', 'catalogue']);
   if (fallback === undefined) {
     if (erps.length === 1) problems.push(`erpRouting.default: required (the ERP connection of orders no rule matches), e.g. "${erps[0]!.id}"`);
     else problems.push(`erpRouting.default: required${erps.length > 1 ? ` with several ERP connections (${erps.map((c) => c.id).join(', ')})` : ''}`);
@@ -267,7 +270,7 @@ function checkErpRouting(raw: unknown, connections: readonly ConnectionSettings[
     }
   });
   if (problems.length > before || fallback === undefined) return undefined;
-  return { rules: rules.map((r) => ({ when: r.when, erp: r.erp, ...(r.shadow ? { shadow: r.shadow } : {}) })), default: fallback };
+  return { rules: rules.map((r) => ({ when: r.when, erp: r.erp, ...(r.shadow ? { shadow: r.shadow } : {}) })), default: fallback, ...(catalogue ? { catalogue } : {}) };
 }
 
 /** Reads and checks the connections file at `path`; a file that cannot be read is one problem. */

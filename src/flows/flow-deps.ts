@@ -39,6 +39,8 @@ export const FLOW_JOBS = {
   amend: 'flow.order-amend',
   /** Posts a routed order to its shadow ERP and compares (bulk lane, the shadow ERP's target). */
   erpShadow: 'flow.erp-shadow',
+  /** Cancels an order's shadow sale after its own sale was cancelled (bulk lane, the shadow ERP's target). */
+  erpShadowCancel: 'flow.erp-shadow-cancel',
 } as const;
 
 /** Every job about one order shares this ordering key, so the order's flows never interleave. */

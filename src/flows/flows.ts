@@ -10,14 +10,13 @@ import type { ShipmentConfirmation } from '../model/shipment.ts';
 import type { RuntimeRegistry } from '../runtime/registry.ts';
 import type { JobPolicy } from '../runtime/runtime.ts';
 import type { TargetPolicy } from '../runtime/targets/target-policy.ts';
-import { SYSTEM_CONNECTORS } from '../connectors/registry/connector-registry.ts';
 import { cancelOrder, type CancelPayload } from './cancel/cancel.flow.ts';
 import { FLOW_JOBS, TARGETS, type FlowDeps } from './flow-deps.ts';
 import { awardLoyalty, reverseLoyalty, type ReversalPayload } from './loyalty/loyalty.flow.ts';
 import { placeOrder, placementDeadLettered, releaseOrder, retryBackorders, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
 import { registerProductSync } from './products/product-sync.flow.ts';
-import { createErpRouter, SINGLE_ERP_TARGET } from './erp-routing/erp-router.ts';
-import { postShadow, shadowDeadLettered, type ShadowPayload } from './erp-routing/erp-shadow.flow.ts';
+import { createErpRouter, erpTargetPolicy, SINGLE_ERP_TARGET } from './erp-routing/erp-router.ts';
+import { cancelShadow, postShadow, shadowCancelDeadLettered, shadowDeadLettered, type ShadowPayload } from './erp-routing/erp-shadow.flow.ts';
 import { processReturn, returnDeadLettered } from './return/return.flow.ts';
 import { invoiceDeadLettered, invoiceOrder, recordShipment, shipmentDeadLettered } from './shipment/shipment.flow.ts';
 import { amendOrder, amendmentService, type AmendPayload } from './amendment/amendment.flow.ts';
@@ -73,10 +72,7 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
   // Several ERPs: each connection has its own target (`tryton:legacy`), with the ERP's built-in
   // policy, the connector's defaults, the connection's limits, then SYNCLINE_TARGET_POLICIES.
   for (const endpoint of deps.erps.endpoints.filter((e) => e.target !== SINGLE_ERP_TARGET)) {
-    const connection = options.config.connections.connections.find((c) => c.id === endpoint.id);
-    const defaults = SYSTEM_CONNECTORS.find((s) => s.connector === endpoint.connector)?.defaultTargetPolicy;
-    const layers = [DEFAULT_TARGET_POLICIES[TARGETS.erp]!, defaults ?? {}, connection?.limits ?? {}, (options.config.targetPolicies[endpoint.target] ?? {}) as TargetPolicy];
-    registry.defineTarget(endpoint.target, Object.assign({}, ...layers, { breaker: Object.assign({}, ...layers.map((l) => l.breaker)) }) as TargetPolicy);
+    registry.defineTarget(endpoint.target, erpTargetPolicy(options.config, endpoint.id, DEFAULT_TARGET_POLICIES[TARGETS.erp]!));
   }
   const flowPolicy: JobPolicy = { maxAttempts: 30, backoffBaseMs: 500, backoffCapMs: options.config.flowBackoffCapMs, timeoutMs: 120_000 };
   registry.register<PlacePayload>(FLOW_JOBS.place, (payload, context) => placeOrder(deps, payload, context), flowPolicy, {
@@ -101,11 +97,14 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
   registry.register<ShadowPayload>(FLOW_JOBS.erpShadow, (payload, context) => postShadow(deps, payload, context), { ...flowPolicy, maxAttempts: 8 }, {
     onDeadLetter: (notice, tx) => shadowDeadLettered(deps, notice, tx),
   });
+  registry.register<ShadowPayload>(FLOW_JOBS.erpShadowCancel, (payload, context) => cancelShadow(deps, payload, context), { ...flowPolicy, maxAttempts: 8 }, {
+    onDeadLetter: (notice, tx) => shadowCancelDeadLettered(notice, tx),
+  });
   const loyalty: JobPolicy = { maxAttempts: 5, backoffBaseMs: 1000, backoffCapMs: options.config.flowBackoffCapMs };
   registry.register<{ orderId: string }>(FLOW_JOBS.loyalty, (payload, context) => awardLoyalty(deps, payload, context), loyalty);
   registry.register<ReversalPayload>(FLOW_JOBS.loyaltyReversal, (payload, context) => reverseLoyalty(deps, payload, context), loyalty);
   // The product catalogue's sync from the ERP (docs/products.md).
-  if (deps.products) registerProductSync(registry, { db: deps.db, config: options.config, erp: deps.erps.endpoint(deps.erps.routing.default).client, products: deps.products });
+  if (deps.products) registerProductSync(registry, { db: deps.db, config: options.config, erps: deps.erps, products: deps.products });
   const amendments = amendmentService(deps.db, deps.inventory, deps.erps);
   registry.register<AmendPayload>(FLOW_JOBS.amend, (payload, context) => amendOrder(amendments, payload, context), flowPolicy);
   registry.subscribe({ name: 'order-placed', types: [EVENT_TYPES.orderCreated], lane: 'critical', handle: (event) => startOnOrderCreated(deps, event) });

@@ -80,7 +80,16 @@ export interface RunningTryton {
   seed: TrytonSeed;
   /** The server's output so far (for failure messages). */
   log(): string;
+  /** Kills trytond at once (SIGKILL), as a crash would: requests under way get no answer. Its database stays. */
+  kill(): Promise<void>;
+  /** Starts trytond again on the same database and port (after kill()); resolves once it answers. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** The SYNCLINE_ERP_* variables that make a running server Syncline's ERP. */
+export function trytonErpEnvironment(server: RunningTryton): Record<string, string> {
+  return { SYNCLINE_ERP_URL: server.url, SYNCLINE_ERP_DATABASE: server.database, SYNCLINE_ERP_LOGIN: server.login, SYNCLINE_ERP_PASSWORD: server.password };
 }
 
 /** Runs a program with a deadline; rejects with its output on failure. */
@@ -261,6 +270,27 @@ async function rpcVersion(url: string): Promise<string | undefined> {
   }
 }
 
+/** One trytond process on a var folder's config; `answering` resolves once it serves JSON-RPC (or it exited). */
+function spawnTrytond(conf: string, varDir: string, url: string, keep: (chunk: Buffer) => void) {
+  const child = spawn(TRYTOND, ['-c', conf], { cwd: varDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  let gone = false;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  void exited.then(() => {
+    gone = true;
+    running.delete(child);
+  });
+  const answering = (async () => {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    let version: string | undefined;
+    while (!gone && Date.now() < deadline && !(version = await rpcVersion(url))) await new Promise((resolve) => setTimeout(resolve, 100));
+    return version;
+  })();
+  return { child, exited, answering, isGone: () => gone };
+}
+
 /** Starts trytond on a copy of the seeded template; the caller must stop() it. */
 export async function startTryton(): Promise<RunningTryton> {
   await ensureTrytonInstalled();
@@ -272,33 +302,28 @@ export async function startTryton(): Promise<RunningTryton> {
     const port = await freePort();
     const conf = join(varDir, 'trytond.conf');
     writeFileSync(conf, configText(varDir, port));
-    const child = spawn(TRYTOND, ['-c', conf], { cwd: varDir, stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
     let output = '';
     const keep = (chunk: Buffer) => (output = (output + chunk.toString('utf8')).slice(-20_000));
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    let gone = false;
-    void exited.then(() => {
-      gone = true;
-      running.delete(child);
-    });
     const url = `http://127.0.0.1:${port}`;
+    let current = spawnTrytond(conf, varDir, url, keep);
+    const end = async (signal: NodeJS.Signals) => {
+      if (current.isGone()) return;
+      current.child.kill(signal);
+      const timer = setTimeout(() => current.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await current.exited;
+      clearTimeout(timer);
+    };
     const stop = async () => {
-      if (!gone) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-        await exited;
-        clearTimeout(timer);
-      }
+      await end('SIGTERM');
       rmSync(varDir, { recursive: true, force: true });
     };
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    let version: string | undefined;
-    while (!gone && Date.now() < deadline && !(version = await rpcVersion(url))) await new Promise((resolve) => setTimeout(resolve, 100));
-    if (version) {
-      return { url, database: DATABASE, login: 'admin', password: ADMIN_PASSWORD, seed: template.seed, log: () => output, stop };
+    const restart = async () => {
+      await end('SIGKILL');
+      current = spawnTrytond(conf, varDir, url, keep);
+      if (!(await current.answering)) throw new Error(`trytond did not answer again within ${START_TIMEOUT_MS} ms:\n${output.slice(-3000)}`);
+    };
+    if (await current.answering) {
+      return { url, database: DATABASE, login: 'admin', password: ADMIN_PASSWORD, seed: template.seed, log: () => output, kill: () => end('SIGKILL'), restart, stop };
     }
     await stop();
     // Another process may have taken the port between choosing and binding it.

@@ -43,6 +43,38 @@ export interface ErpSale {
   invoiceIds: number[];
 }
 
+/** One priced line of an ERP sale, as the ERP computed it; prices and amounts exclude tax. */
+export interface ErpSaleLine {
+  /** The ERP's product code / item number (charges post as their configured products). */
+  sku: string;
+  /** A decimal string ("2", "1.5"). */
+  quantity: string;
+  /** The ERP's unit price without tax (Tryton keeps 4 decimals). */
+  unitPrice: string;
+  /** The line's amount without tax, as the ERP rounded it. */
+  amount: string;
+  /** The percentage the ERP's tax rules put on the line ("10.00"; the sum when several taxes apply). */
+  taxPercent: string;
+}
+
+/** The customer record the ERP matched (or created) for the sale. */
+export interface ErpSaleCustomer {
+  /** The ERP's own id (a Tryton party id, a Business Central customer GUID). */
+  erpId: string;
+  /** The ERP's code or number for people (Tryton party code, BC customer number). */
+  code: string | null;
+  name: string;
+  email: string | null;
+}
+
+/** A sale with what it is made of: read for comparisons (shadow mode), never on an order's own path. */
+export interface ErpSaleDetail {
+  sale: ErpSale;
+  customer: ErpSaleCustomer | null;
+  /** Null when the ERP no longer shows the lines (e.g. a Business Central order closed into posted documents). */
+  lines: ErpSaleLine[] | null;
+}
+
 export interface ErpPostResult {
   sale: ErpSale;
   /** False when a sale with this reference already existed (the call was a repeat). */
@@ -123,6 +155,8 @@ export interface ErpConnector {
   postOrder(order: Order, context?: CallContext): Promise<ErpPostResult>;
   /** The sale posted for an order id (or return id), if any. */
   getSale(reference: string, context?: CallContext): Promise<ErpSale | undefined>;
+  /** The sale posted for a reference with its lines and customer, if any (several requests: for comparisons only). */
+  saleDetail?(reference: string, context?: CallContext): Promise<ErpSaleDetail | undefined>;
   cancelOrder(orderId: string, context?: CallContext): Promise<ErpCancelResult>;
   /** Ships lines of the order's open ERP shipment (full or partial); the ERP's stock goes down. */
   recordShipment(orderId: string, input: ErpShipmentInput, context?: CallContext): Promise<ErpShipmentResult>;

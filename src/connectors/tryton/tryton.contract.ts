@@ -272,6 +272,39 @@ export function trytonContract(target: () => TrytonContractTarget): void {
     assert.equal((await erp().stockLevels(['SKU-RED']))[0]!.quantity, stockBefore!.quantity + 1);
   });
 
+  test('concurrent first orders: one new customer ends with one party; new customers drawing the same party code all post', async () => {
+    // Each order from its own client, as separate workers post them; Tryton refuses party codes drawn at the same moment.
+    const workers = () => Array.from({ length: 3 }, () => client({ timeoutMs: 60_000 }));
+    const email = `first-${Date.now()}@example.com`;
+    const same = Array.from({ length: 3 }, () => canonicalOrder({ email, lines: [{ sku: 'SKU-RED', quantity: 1, unitPrice: '25.00' }] }));
+    const posted = await Promise.all(workers().map((c, i) => c.postOrder(same[i]!)));
+    const parties = await erp().rpc.call<Row[]>('model.party.party.search_read', [[['contact_mechanisms.value', '=', email]], 0, null, null, ['code']]);
+    assert.equal(parties.length, 1, `one party for the customer (${JSON.stringify(parties)})`);
+    for (const [i, placed] of same.entries()) {
+      assert.deepEqual((await salesFor(placed.id)).map((s) => s.state), ['processing'], `order ${i} posted once`);
+      const [sale] = await erp().rpc.call<Row[]>('model.sale.sale.read', [[posted[i]!.sale.erpId], ['party']]);
+      assert.equal(sale!.party, parties[0]!.id, `order ${i} on the customer's party`);
+    }
+    const others = Array.from({ length: 3 }, (_, i) => canonicalOrder({ email: `other-${i}-${Date.now()}@example.com`, lines: [{ sku: 'SKU-RED', quantity: 1, unitPrice: '25.00' }] }));
+    await Promise.all(workers().map((c, i) => c.postOrder(others[i]!)));
+    for (const placed of others) assert.equal((await salesFor(placed.id)).length, 1);
+  });
+
+  test('saleDetail: the priced lines (code, quantity, tax-excluded unit price and amount, tax percentage) and the party', async () => {
+    const placed = canonicalOrder({ email: `detail-${Date.now()}@example.com`, lines: [{ sku: 'SKU-RED', quantity: 2, unitPrice: '27.50' }], shipping: '5.50' });
+    await erp().postOrder(placed);
+    const detail = (await erp().saleDetail(placed.id))!;
+    assert.equal(detail.sale.totalAmount, '60.50');
+    assert.deepEqual(detail.lines, [
+      { sku: 'SKU-RED', quantity: '2', unitPrice: '25.0000', amount: '50.00', taxPercent: '10.00' },
+      { sku: 'SHIP', quantity: '1', unitPrice: '5.0000', amount: '5.00', taxPercent: '10.00' },
+    ]);
+    assert.equal(detail.customer?.email, placed.customer.email);
+    assert.equal(detail.customer?.name, placed.customer.name);
+    assert.ok(detail.customer?.code, 'the party code');
+    assert.equal(await erp().saleDetail('ord_unknown'), undefined);
+  });
+
   test('an unknown SKU is a permanent error naming it', async () => {
     const error = await expectSynclineError(erp().postOrder(order([{ sku: 'SKU-NOPE', quantity: 1, unitPrice: '1.00' }])));
     assert.equal(error.code, 'erp.unknown_product');

@@ -35,6 +35,8 @@ export interface ErpRoutingRule {
 export interface ErpRoutingRules {
   rules: ErpRoutingRule[];
   default: string;
+  /** The ERP connection that owns the item master, the catalogue's source (absent: `default`). */
+  catalogue?: string;
 }
 
 /** The choice made for one order. `rule`: the index of the matching rule, null for the default. */

@@ -2,6 +2,8 @@ import type { Config } from '../../config/config.ts';
 import { createErpClient, type ConnectorSettings } from '../../connectors/connectors.ts';
 import type { ErpConnector } from '../../connectors/kit/contracts.ts';
 import { connectionTarget } from '../../connectors/kit/channel-connector.ts';
+import { SYSTEM_CONNECTORS } from '../../connectors/registry/connector-registry.ts';
+import type { TargetPolicy } from '../../runtime/targets/target-policy.ts';
 import { SynclineError } from '../../domain/errors.ts';
 import { chooseErp, type ErpRoute, type ErpRoutingRules } from '../../domain/orders/erp-routing.ts';
 import type { Order } from '../../model/order.ts';
@@ -43,6 +45,25 @@ export interface ErpRouter {
 export function erpTarget(config: Config, id: string): string {
   const connection = config.connections.erpRouting ? config.connections.connections.find((c) => c.kind === 'erp' && c.id === id) : undefined;
   return connection ? connectionTarget(connection.connector, connection.id) : SINGLE_ERP_TARGET;
+}
+
+/** The ERP connection that owns the item master, which the product catalogue is synced from: `erpRouting.catalogue`, else the routing's default, else the one ERP. */
+export function catalogueErpId(config: Config): string {
+  const routing = config.connections.erpRouting;
+  return routing?.catalogue ?? routing?.default ?? config.connections.connections.find((c) => c.kind === 'erp')?.id ?? 'erp';
+}
+
+/**
+ * The policy of an ERP connection's target: the ERP's built-in policy (`base`), the connector's defaults,
+ * the connection's limits, then SYNCLINE_TARGET_POLICIES under the target's name. The single
+ * ERP's target `erp`: the built-in policy and SYNCLINE_TARGET_POLICIES.erp.
+ */
+export function erpTargetPolicy(config: Config, id: string, base: TargetPolicy): TargetPolicy {
+  const target = erpTarget(config, id);
+  const connection = target === SINGLE_ERP_TARGET ? undefined : config.connections.connections.find((c) => c.kind === 'erp' && c.id === id);
+  const defaults = connection ? SYSTEM_CONNECTORS.find((s) => s.connector === connection.connector)?.defaultTargetPolicy : undefined;
+  const layers = [base, defaults ?? {}, connection?.limits ?? {}, (config.targetPolicies[target] ?? {}) as TargetPolicy];
+  return Object.assign({}, ...layers, { breaker: Object.assign({}, ...layers.map((l) => l.breaker)) }) as TargetPolicy;
 }
 
 /** The router of the configured ERPs; `single`: the client of the one ERP (tests may pass their own). */

@@ -3,6 +3,7 @@ import { fromScaled, minorUnits, toScaled } from '../../model/money.ts';
 import type { OrderBackorderedData } from '../../model/events.ts';
 import type { Order } from '../../model/order.ts';
 import { enqueue } from '../../runtime/queue.ts';
+import { readErpRoute } from '../../store/erp-routing/erp-routing-queries.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
 import { insertFulfilments, readFulfilments, updateFulfilment, updateOrderFlow, type OrderFlowRow } from '../../store/orders/order-lifecycle-queries.ts';
 import type { FlowStep, StepOutcome } from '../kit/flow-runner.ts';
@@ -10,7 +11,7 @@ import { advance, TARGETS, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 import { loyaltyAwardJob } from '../loyalty/loyalty.flow.ts';
 import { erpOfOrder, routeOrder } from '../erp-routing/erp-router.ts';
-import { shadowJob } from '../erp-routing/erp-shadow.flow.ts';
+import { shadowCancelJob, shadowJob } from '../erp-routing/erp-shadow.flow.ts';
 import { planRoute, type LocationStock, type RouteGroup } from './routing.ts';
 
 /**
@@ -294,6 +295,9 @@ function erpPostStep(deps: FlowDeps): FlowStep<PlacedState> {
     async compensate(result, run) {
       const erp = await erpOfOrder(deps.erps, deps.db, run.orderId);
       const outcome = await erp.client.cancelOrder(String(result.reference), run.via(erp.target));
+      // The shadow sale follows (its own job, after the shadow posting): no live sale is left in either ERP.
+      const shadow = (await readErpRoute(deps.db, run.orderId))?.shadow;
+      if (shadow && outcome.outcome !== 'already_shipped') await enqueue(deps.db, shadowCancelJob(run.orderId, deps.erps.endpoint(shadow).target, run.correlationId));
       return { outcome: outcome.outcome, ...(outcome.outcome !== 'not_found' ? { state: outcome.sale.state } : {}) };
     },
     // A posting cut off by a timeout or a crash may have created the sale: find it by its reference.

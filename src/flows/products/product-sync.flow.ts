@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config/config.ts';
-import type { ErpConnector } from '../../connectors/kit/contracts.ts';
 import type { ProductService } from '../../domain/products/product.service.ts';
 import type { RuntimeRegistry } from '../../runtime/registry.ts';
 import type { JobSpec } from '../../runtime/runtime.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import type { Database } from '../../store/database.ts';
-import { erpTarget } from '../erp-routing/erp-router.ts';
+import { catalogueErpId, erpTarget, type ErpRouter } from '../erp-routing/erp-router.ts';
 
 /**
- * The product catalogue's scheduled sync (docs/products.md): one `products.sync` job per ERP
- * connection and time slot of `productSyncSeconds`, on the ERP's target so that the ERP's quota
+ * The product catalogue's scheduled sync (docs/products.md): one `products.sync` job per time
+ * slot of `productSyncSeconds`, from the ERP connection that owns the item master
+ * (`erpRouting.catalogue`, else the default ERP), on that ERP's target so that the ERP's quota
  * and breaker apply. The first runs at start; each run enqueues the next slot's job before it
  * reads anything, so a failed run (a dead letter) never ends the schedule.
  */
@@ -20,12 +20,6 @@ export const PRODUCT_JOBS = { sync: 'products.sync' } as const;
 interface SyncPayload {
   connectionId: string;
 }
-
-/** The ERP connection the catalogue is synced from: the routing's default ERP, else the file's ERP, else "erp". */
-export function erpConnectionId(config: Config): string {
-  return config.connections.erpRouting?.default ?? config.connections.connections.find((c) => c.kind === 'erp')?.id ?? 'erp';
-}
-
 
 const slotOf = (everySeconds: number, now = Date.now()) => Math.floor(now / 1000 / everySeconds);
 
@@ -42,17 +36,24 @@ function syncJob(config: Config, connectionId: string, everySeconds: number, slo
 }
 
 /** Registers the sync job's handler (a full load can take a while: 30 minutes before it is abandoned). */
-export function registerProductSync(registry: RuntimeRegistry, deps: { db: Database; config: Config; erp: ErpConnector; products: ProductService }): void {
+export function registerProductSync(registry: RuntimeRegistry, deps: { db: Database; config: Config; erps: ErpRouter; products: ProductService }): void {
   const everySeconds = deps.config.productSyncSeconds;
   registry.register<SyncPayload>(
     PRODUCT_JOBS.sync,
     async (payload, context) => {
+      // The catalogue now comes from another connection (the file changed): this schedule ends; start-up began the new one.
+      if (payload.connectionId !== catalogueErpId(deps.config)) {
+        context.logger.info({ connectionId: payload.connectionId }, `product sync from ${payload.connectionId} skipped: the catalogue is synced from ${catalogueErpId(deps.config)}`);
+        return;
+      }
       // Every attempt: its job key makes the next slot's job exist once, however often this runs.
       if (everySeconds > 0) {
         const next = slotOf(everySeconds) + 1;
         await enqueue(deps.db, syncJob(deps.config, payload.connectionId, everySeconds, next, context.correlationId, new Date(next * everySeconds * 1000)));
       }
-      const report = await deps.products.sync(deps.erp, payload.connectionId, { correlationId: context.correlationId, signal: context.signal, target: context.target(erpTarget(deps.config, payload.connectionId)) });
+      // The connection named in the job (a connection removed since fails permanently: erp.connection_unknown).
+      const erp = deps.erps.endpoint(payload.connectionId);
+      const report = await deps.products.sync(erp.client, payload.connectionId, { correlationId: context.correlationId, signal: context.signal, target: context.target(erp.target) });
       const { skipped, ...summary } = report;
       context.logger.info({ ...summary, skipped: skipped.length }, `product catalogue synced from ${payload.connectionId} (${report.kind}): ${report.read} read, ${report.changed} changed`);
     },
@@ -64,5 +65,5 @@ export function registerProductSync(registry: RuntimeRegistry, deps: { db: Datab
 export async function startProductSyncJobs(db: Database, config: Config): Promise<void> {
   const everySeconds = config.productSyncSeconds;
   if (everySeconds <= 0) return;
-  await enqueue(db, syncJob(config, erpConnectionId(config), everySeconds, slotOf(everySeconds), randomUUID(), new Date()));
+  await enqueue(db, syncJob(config, catalogueErpId(config), everySeconds, slotOf(everySeconds), randomUUID(), new Date()));
 }

@@ -53,6 +53,28 @@ export async function upsertShadowReport(tx: Queryable, r: Omit<ShadowReportRow,
   );
 }
 
+/** What became of the shadow sale when the order's sale was cancelled (kept in the report's shadow sale as `cancel`). */
+export interface ShadowCancel {
+  /** The shadow ERP's answer (`cancelled`, `cancelled_documents`, `already_shipped`, `not_found`), or `failed` for good. */
+  outcome: string;
+  /** The shadow sale's state after the cancel. */
+  state: string | null;
+  at: string;
+  error?: { code: string; message: string };
+}
+
+/** Records the mirrored cancel on the order's shadow report (its shadow sale's state and `cancel`); no report yet: nothing to record. */
+export async function recordShadowCancel(tx: Queryable, orderId: string, cancel: ShadowCancel): Promise<void> {
+  await tx.query(
+    `UPDATE erp_shadow_report
+        SET shadow_sale = CASE WHEN shadow_sale IS NULL THEN NULL
+                               ELSE shadow_sale || jsonb_build_object('cancel', $2::jsonb) || CASE WHEN $3::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('state', $3::text) END END,
+            updated_at = now()
+      WHERE order_id = $1`,
+    [orderId, JSON.stringify(cancel), cancel.state],
+  );
+}
+
 /** Shadow reports, newest order first; `before`: only orders with a smaller id (the previous page's last). */
 export async function selectShadowReports(db: Queryable, filter: { outcome?: string; shadowErp?: string; before?: string }, limit: number): Promise<ShadowReportRow[]> {
   const result = await db.query<{

@@ -22,6 +22,23 @@ const Sale = z
     taxAmount: z.string(),
     totalAmount: z.string(),
     currency: z.string(),
+    customer: z
+      .object({ erpId: z.string(), code: z.string().nullable(), name: z.string(), email: z.string().nullable() })
+      .nullable()
+      .optional()
+      .meta({ id: 'ErpShadowCustomer', description: 'The customer record the ERP matched or created (null: the connector cannot say).' }),
+    lines: z
+      .array(
+        z
+          .object({ sku: z.string(), quantity: z.string(), unitPrice: z.string(), amount: z.string(), taxPercent: z.string() })
+          .meta({ id: 'ErpShadowLine', description: 'A priced line as the ERP computed it; unit price and amount without tax.' }),
+      )
+      .nullable()
+      .optional(),
+    cancel: z
+      .object({ outcome: z.string(), state: z.string().nullable(), at: z.string(), error: z.object({ code: z.string(), message: z.string() }).optional() })
+      .optional()
+      .meta({ id: 'ErpShadowCancel', description: 'The shadow sale cancelled after the order was (shadow sale only).' }),
   })
   .meta({ id: 'ErpShadowSale' });
 
@@ -48,9 +65,30 @@ const example = {
   differences: [
     { field: 'taxAmount', primary: '7.60', shadow: '8.36' },
     { field: 'totalAmount', primary: '47.60', shadow: '48.36' },
+    { field: 'lines[TEE-M].taxPercent', primary: '19.00', shadow: '20.90' },
   ],
-  primarySale: { erpId: 41, number: 'SO-41', state: 'processing', untaxedAmount: '40.00', taxAmount: '7.60', totalAmount: '47.60', currency: 'EUR' },
-  shadowSale: { erpId: 7, number: '101007', state: 'open', untaxedAmount: '40.00', taxAmount: '8.36', totalAmount: '48.36', currency: 'EUR' },
+  primarySale: {
+    erpId: 41,
+    number: 'SO-41',
+    state: 'processing',
+    untaxedAmount: '40.00',
+    taxAmount: '7.60',
+    totalAmount: '47.60',
+    currency: 'EUR',
+    customer: { erpId: '12', code: 'C12', name: 'Ada Lovelace', email: 'ada@example.com' },
+    lines: [{ sku: 'TEE-M', quantity: '2', unitPrice: '20.0000', amount: '40.00', taxPercent: '19.00' }],
+  },
+  shadowSale: {
+    erpId: 7,
+    number: '101007',
+    state: 'open',
+    untaxedAmount: '40.00',
+    taxAmount: '8.36',
+    totalAmount: '48.36',
+    currency: 'EUR',
+    customer: { erpId: '5d115c9c-6ee9-ee11-904c-6045bde9b2f5', code: 'C00010', name: 'Ada Lovelace', email: 'ada@example.com' },
+    lines: [{ sku: 'TEE-M', quantity: '2', unitPrice: '20.0000', amount: '40.00', taxPercent: '20.90' }],
+  },
   error: null,
   createdAt: '2026-03-02T10:15:00.000Z',
   updatedAt: '2026-03-02T10:15:00.000Z',

@@ -10,6 +10,8 @@ import type {
   ErpReturnInput,
   ErpReturnResult,
   ErpSale,
+  ErpSaleDetail,
+  ErpSaleLine,
   ErpSetupProblem,
   ErpShipmentInput,
   ErpShipmentResult,
@@ -72,6 +74,17 @@ const permanent = (code: string, message: string, details: Record<string, unknow
 
 /** BC's document statuses in the port's words: a posted invoice BC calls Open (unpaid) is posted. */
 const DOCUMENT_STATE: Record<string, string> = { Draft: 'draft', 'In Review': 'draft', Open: 'posted', Paid: 'paid', Canceled: 'cancelled', Corrective: 'cancelled' };
+
+/** A unit price without tax, to 4 decimals: `price` / (1 + taxPercent / 100), rounded half away from zero. */
+function netUnitPrice(price: number, taxPercent: number): string {
+  const scaled = toScaled(decimalOfNumber(price, 4), 4);
+  if (!taxPercent) return fromScaled(scaled, 4);
+  const rate = toScaled(decimalOfNumber(taxPercent, 4), 4) + 1_000_000n; // (100 + taxPercent) x 10^4
+  const numerator = scaled * 1_000_000n;
+  const sign = numerator < 0n ? -1n : 1n;
+  const magnitude = sign * numerator;
+  return fromScaled(sign * ((2n * magnitude + rate) / (2n * rate)), 4);
+}
 
 /** BC's money is a JSON number; Syncline's is a decimal string (scale 2 for every currency BC posts in). */
 const wireAmount = (value: string) => Number(value);
@@ -163,6 +176,38 @@ export class BusinessCentralClient implements ErpConnector {
     const [shipments, invoices] = [await this.#documents('salesShipments', reference, context), await this.#documents('salesInvoices', reference, context)];
     if (order) return this.#saleOfOrder(order, shipments, invoices);
     return invoices.length ? this.#saleOfPostedDocuments(reference, shipments, invoices) : undefined;
+  }
+
+  /**
+   * The open sales order with its lines and customer. Line prices and amounts without tax, as
+   * Tryton keeps them: with `pricesIncludeTax` BC's unit price includes the line's tax, so it is
+   * divided by 1 + taxPercent (to 4 decimals, half away from zero).
+   */
+  async saleDetail(reference: string, context: CallContext = {}): Promise<ErpSaleDetail | undefined> {
+    const order = await this.#openOrder(reference, context);
+    if (!order) {
+      const sale = await this.getSale(reference, context);
+      return sale ? { sale, customer: null, lines: null } : undefined;
+    }
+    const [shipments, invoices] = [await this.#documents('salesShipments', reference, context), await this.#documents('salesInvoices', reference, context)];
+    const customer = await this.odata.get<BcCustomer>(`customers(${order.customerId})`, context).catch((error: unknown) => {
+      if (error instanceof SynclineError && error.code === 'erp.not_found') return undefined;
+      throw error;
+    });
+    const lines: ErpSaleLine[] = (order.salesOrderLines ?? [])
+      .filter((l) => l.lineType === 'Item')
+      .map((l) => ({
+        sku: l.lineObjectNumber,
+        quantity: String(l.quantity),
+        unitPrice: netUnitPrice(l.unitPrice, order.pricesIncludeTax ? l.taxPercent : 0),
+        amount: decimalOfNumber(l.amountExcludingTax),
+        taxPercent: decimalOfNumber(l.taxPercent),
+      }));
+    return {
+      sale: this.#saleOfOrder(order, shipments, invoices),
+      customer: customer ? { erpId: customer.id, code: customer.number || null, name: customer.displayName, email: customer.email || null } : null,
+      lines,
+    };
   }
 
   /** Items by number; unknown numbers are missing from the map. */

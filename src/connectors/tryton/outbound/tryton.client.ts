@@ -11,6 +11,7 @@ import type {
   ErpReturnInput,
   ErpReturnResult,
   ErpSale,
+  ErpSaleDetail,
   ErpSetupProblem,
   ErpShipmentInput,
   ErpShipmentResult,
@@ -85,6 +86,9 @@ type Row = Record<string, unknown> & { id: number };
 
 /** a / b rounded half away from zero (b > 0). */
 const divideRounded = (a: bigint, b: bigint): bigint => (a >= 0n ? (2n * a + b) / (2n * b) : -((-2n * a + b) / (2n * b)));
+
+/** Tryton's refusal of a row that breaks a unique SQL constraint (e.g. "The code on party must be unique."). */
+const isUniqueViolation = (error: unknown) => error instanceof SynclineError && error.code === 'erp.user_error' && /must be unique/i.test(error.message);
 
 const permanent = (code: string, message: string, details: Record<string, unknown> = {}) =>
   new SynclineError(code, message, { retry: 'permanent', details: { system: 'tryton', ...details } });
@@ -172,6 +176,41 @@ export class TrytonClient implements ErpConnector {
     return row ? this.#toSale(row, context) : undefined;
   }
 
+  /** The sale with its priced lines (product code, quantity, tax-excluded unit price and amount) and its party. */
+  async saleDetail(reference: string, context: CallContext = {}): Promise<ErpSaleDetail | undefined> {
+    const row = await this.#liveSale(reference, context);
+    if (!row) return undefined;
+    const lines = await this.rpc.call<Row[]>(
+      'model.sale.line.search_read',
+      [[['sale', '=', row.id], ['type', '=', 'line']], 0, null, [['sequence', 'ASC'], ['id', 'ASC']], ['product', 'quantity', 'unit_price', 'amount', 'taxes']],
+      context,
+    );
+    const taxIds = [...new Set(lines.flatMap((l) => (l.taxes as number[] | undefined) ?? []))];
+    const rates = new Map(
+      (taxIds.length ? await this.rpc.call<Row[]>('model.account.tax.read', [taxIds, ['type', 'rate']], context) : []).map((t) => [
+        t.id,
+        t.type === 'percentage' && t.rate != null ? toScaled(decimalOf(t.rate), RATE_SCALE) : 0n,
+      ]),
+    );
+    const productIds = [...new Set(lines.map((l) => l.product as number).filter((id) => typeof id === 'number'))];
+    const codes = new Map((await this.rpc.call<Row[]>('model.product.product.read', [productIds, ['code']], context)).map((p) => [p.id, String(p.code ?? '')]));
+    const partyId = row.party as number;
+    const [party] = await this.rpc.call<Row[]>('model.party.party.read', [[partyId], ['name', 'code']], context);
+    const [email] = await this.rpc.call<Row[]>('model.party.contact_mechanism.search_read', [[['party', '=', partyId], ['type', '=', 'email']], 0, 1, [['id', 'ASC']], ['value']], context);
+    return {
+      sale: await this.#toSale(row, context),
+      customer: party ? { erpId: String(party.id), code: (party.code as string | null) ?? null, name: String(party.name ?? ''), email: (email?.value as string | undefined) ?? null } : null,
+      lines: lines.map((l) => ({
+        sku: codes.get(l.product as number) ?? '',
+        quantity: String(Number(l.quantity)),
+        unitPrice: decimalOf(l.unit_price),
+        amount: decimalOf(l.amount),
+        // Tryton's rate is a fraction (0.1): as a percentage to 2 decimals.
+        taxPercent: fromScaled((((l.taxes as number[] | undefined) ?? []).reduce((sum, id) => sum + (rates.get(id) ?? 0n), 0n) * 100n) / 10n ** BigInt(RATE_SCALE - 2), 2),
+      })),
+    };
+  }
+
   async #products(codes: string[], context: CallContext): Promise<Map<string, Row>> {
     const rows = await this.rpc.call<Row[]>(
       'model.product.product.search_read',
@@ -236,6 +275,50 @@ export class TrytonClient implements ErpConnector {
     };
   }
 
+  /** Parties with this e-mail among their contact mechanisms, oldest first. */
+  async #partiesByEmail(email: string, context: CallContext): Promise<number[]> {
+    return this.rpc.call<number[]>('model.party.party.search', [[['contact_mechanisms.value', '=', email]], 0, null, [['id', 'ASC']]], context);
+  }
+
+  /**
+   * Creates the customer's party, settling a race with another posting of the same new customer:
+   * the oldest party with the e-mail wins (a later duplicate of ours is deleted, unused). Tryton
+   * numbers parties from a sequence and refuses a code drawn at the same moment by another
+   * creation ("The code on party must be unique.", recorded on a real Tryton 6.0 with six
+   * creations at once): someone else created a party just now. The party is looked up again by
+   * e-mail; when the other party was another customer's, the creation is tried again (a new code),
+   * up to 3 times, then fails as the transient `erp.concurrency` for the job to retry.
+   */
+  async #createParty(customer: CustomerRef, shipping: Address, context: CallContext): Promise<number> {
+    const values = {
+      name: customer.name,
+      contact_mechanisms: [['create', [{ type: 'email', value: customer.email }, ...(customer.phone ? [{ type: 'phone', value: customer.phone }] : [])]]],
+      addresses: [['create', [await this.#addressValues(shipping, context)]]],
+    };
+    let created: number | undefined;
+    for (let attempt = 1; created === undefined; attempt++) {
+      try {
+        [created] = await this.rpc.call<number[]>('model.party.party.create', [[values]], context);
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        const [found] = await this.#partiesByEmail(customer.email, context);
+        if (found !== undefined) return found;
+        if (attempt >= 3) {
+          throw new SynclineError('erp.concurrency', 'tryton refused a new party while others were created at the same moment; trying again later', {
+            retry: 'transient',
+            cause: error,
+            details: { system: 'tryton', method: 'model.party.party.create', erpMessage: (error as Error).message },
+          });
+        }
+      }
+    }
+    const [oldest] = await this.#partiesByEmail(customer.email, context);
+    if (oldest === undefined || oldest === created) return created;
+    // Another posting created the customer first: use its party and remove ours, which nothing references yet.
+    await this.rpc.call('model.party.party.delete', [[created]], context).catch(() => undefined);
+    return oldest;
+  }
+
   /**
    * The customer's party (found by contact email) and its addresses equal to the order's,
    * creating what is missing. A returning customer costs one call.
@@ -255,25 +338,8 @@ export class TrytonClient implements ErpConnector {
     let partyId = byEmail[0]?.party as number | undefined;
     let rows = byEmail.filter((r) => r.party === partyId);
     if (partyId === undefined) {
-      const [found] = await this.rpc.call<number[]>('model.party.party.search', [[['contact_mechanisms.value', '=', customer.email]], 0, 1, [['id', 'ASC']]], context);
-      if (found !== undefined) partyId = found;
-      else {
-        const [created] = await this.rpc.call<number[]>(
-          'model.party.party.create',
-          [
-            [
-              {
-                name: customer.name,
-                contact_mechanisms: [['create', [{ type: 'email', value: customer.email }, ...(customer.phone ? [{ type: 'phone', value: customer.phone }] : [])]]],
-                addresses: [['create', [await this.#addressValues(shipping, context)]]],
-              },
-            ],
-          ],
-          context,
-        );
-        partyId = created!;
-        rows = await this.rpc.call<Row[]>('model.party.address.search_read', [[['party', '=', partyId]], 0, null, [['id', 'ASC']], fields], context);
-      }
+      partyId = (await this.#partiesByEmail(customer.email, context))[0] ?? (await this.#createParty(customer, shipping, context));
+      rows = await this.rpc.call<Row[]>('model.party.address.search_read', [[['party', '=', partyId]], 0, null, [['id', 'ASC']], fields], context);
     }
     const ensure = async (address: Address): Promise<number> => {
       const wanted = await this.#addressValues(address, context);

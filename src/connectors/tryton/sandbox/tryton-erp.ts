@@ -361,6 +361,19 @@ export class TrytonErp {
     return party.id;
   }
 
+  /** Deletes parties no sale refers to, with their addresses and contact mechanisms (Tryton refuses a party in use). */
+  deleteParties(ids: number[]): void {
+    for (const id of ids) this.get('party.party', id);
+    const used = [...this.table('sale.sale').values()].find((sale) => ids.includes(sale.party as number));
+    if (used) throw new TrytonUserError(`The party is used by sale "${String(used.number ?? used.id)}" and cannot be deleted.`);
+    for (const id of ids) {
+      const party = this.get('party.party', id);
+      for (const address of party.addresses as number[]) this.table('party.address').delete(address);
+      for (const mechanism of party.contact_mechanisms as number[]) this.table('party.contact_mechanism').delete(mechanism);
+      this.table('party.party').delete(id);
+    }
+  }
+
   #createAddress(partyId: number, values: Record<string, unknown>): number {
     const party = this.get('party.party', partyId);
     const { party: _party, ...rest } = values;

@@ -211,6 +211,7 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
     if (method === 'system.listMethods') {
       return [
         ...SUPPORTED_MODELS.flatMap((model) => GENERIC_METHODS.map((m) => `model.${model}.${m}`)),
+        'model.party.party.delete',
         ...Object.entries(BUTTONS).flatMap(([model, buttons]) => Object.keys(buttons).map((b) => `model.${model}.${b}`)),
       ];
     }
@@ -237,6 +238,11 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
         return erp.create(model, params[0] as Record<string, unknown>[]);
       case 'write':
         erp.write(model, ids(params[0]), (params[1] ?? {}) as Record<string, unknown>);
+        return null;
+      case 'delete':
+        // Only parties: a posting removes the duplicate party it created in a race.
+        if (model !== 'party.party') throw new TrytonForbidden(method);
+        erp.deleteParties(ids(params[0]));
         return null;
       default: {
         const button = BUTTONS[model]?.[name];
