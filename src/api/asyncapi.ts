@@ -30,7 +30,7 @@ export type EventType = keyof typeof EVENT_PAYLOADS | keyof typeof ORDER_EVENT_P
 /** The event types the code can emit, from the writers' constants. */
 export const EMITTED_EVENT_TYPES: readonly string[] = [...Object.values(EVENT_TYPES), ...Object.values(ORDER_EVENT_TYPES)];
 
-const SOURCES: Record<string, string> = { order: '/syncline/orders', inventory: '/syncline/inventory', subscription: '/syncline/subscriptions' };
+const SOURCES: Record<string, string> = { order: '/syncline/orders', inventory: '/syncline/inventory', subscription: '/syncline/subscriptions', customer: '/syncline/customers' };
 
 const SUMMARIES: Record<EventType, string> = {
   'order.created': 'An order was accepted from a channel (the whole canonical order).',
@@ -54,6 +54,9 @@ const SUMMARIES: Record<EventType, string> = {
   'inventory.availability.changed': 'What a channel can sell of a SKU changed.',
   'subscription.paused': 'A webhook subscription was paused: every delivery failed for longer than the pause period.',
   'subscription.disabled': 'A webhook subscription was disabled: its subscriber answered 410 Gone.',
+  'customer.created': 'A customer record matched no known customer: a new customer.',
+  'customer.merged': 'Two customers became one (a deterministic rule, a score above the automatic threshold, or a steward).',
+  'customer.unmerged': 'A steward undid a merge: the records came apart with their own history.',
 };
 
 const EXAMPLE_TIME = '2026-11-22T10:15:02.120Z';

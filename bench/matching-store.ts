@@ -1,0 +1,1 @@
+export async function runStorePath(_: unknown[]): Promise<undefined | { recordsPerSecond: number }> { return undefined; }
