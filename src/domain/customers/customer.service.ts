@@ -1,5 +1,6 @@
 import { EVENT_TYPES } from '../../model/cloud-event.ts';
 import { normalizeAddress, normalizeEmail, normalizePhone } from '../../model/contact-points.ts';
+import type { Order } from '../../model/order.ts';
 import { CustomerRecordInput, type Customer, type CustomerRecordData, type CustomerMergeSummary } from '../../model/customer.ts';
 import type { EventData } from '../../model/events.ts';
 import { newId } from '../../model/ids.ts';
@@ -99,40 +100,68 @@ export class CustomerService {
     const data = CustomerRecordInput.parse(input);
     return this.#db.transaction(async (tx) => {
       await q.lockMatching(tx);
-      const known = await q.selectRecordByExternalId(tx, data.system, data.connection, data.externalId);
-      if (known) return this.#update(tx, known, data);
-      const recordId = newId('customerRecord');
-      const customerId = newId('customer');
-      const match = toMatchRecord(recordId, data);
-      const keys = blockingKeys(match);
-      const decision = decide(match, await this.#candidates(tx, keys), this.#matching);
-      await q.insertCustomer(tx, customerId);
-      await q.insertRecord(tx, { id: recordId, customerId, system: data.system, connection: data.connection, externalId: data.externalId, data, match, observedAt: data.observedAt });
-      await q.insertHistory(tx, [{ recordId, customerId, reason: 'received', version: 1, data }]);
-      await q.replaceKeys(tx, recordId, customerId, keys);
-      const events: NewEvent[] = [];
-      let final = customerId;
-      if (decision.into) {
-        final = decision.into.customerId;
-        await this.#merge(tx, final, customerId, { decision: decision.decision!, verdict: decision.into, actor: MATCHING_ACTOR }, events, context.correlationId);
-        const others = decision.alsoMerge.map((v) => v.customerId);
-        const apart = await q.selectKeptApartCustomers(tx, (await q.selectRecordsOf(tx, final)).map((r) => r.id), others);
-        for (const verdict of decision.alsoMerge.filter((v) => !apart.has(v.customerId))) {
-          await this.#merge(tx, final, verdict.customerId, { decision: 'deterministic', verdict, actor: MATCHING_ACTOR }, events, context.correlationId);
-        }
-      } else {
-        events.push(event('created', customerId, { customerId, recordId, system: data.system, connection: data.connection }, context.correlationId));
-      }
-      const review = decision.review.filter((v) => v.customerId !== final);
-      const apart = await q.selectKeptApartCustomers(tx, (await q.selectRecordsOf(tx, final)).map((r) => r.id), review.map((v) => v.customerId));
-      const queued = review.filter((v) => !apart.has(v.customerId));
-      for (const verdict of queued) {
-        await q.insertStewardship(tx, { id: newId('stewardship'), customerA: verdict.customerId, customerB: final, recordA: verdict.recordId, recordB: recordId, score: verdict.score, evidence: verdict.evidence });
-      }
-      await this.#refreshGolden(tx, final);
-      await appendEvents(tx, events);
-      return { outcome: decision.into ? 'merged' : 'created', customerId: final, recordId, queued: queued.length };
+      return this.#ingest(tx, data, context);
     });
+  }
+
+  /**
+   * Resolves an accepted order to a customer (the channel's record of the buyer goes through
+   * matching) and records the order's customer, in one transaction; an order resolved
+   * already keeps its customer. The order's own customer fields are not touched.
+   */
+  async resolveOrder(order: Order, context: { correlationId: string }): Promise<IngestResult | undefined> {
+    const data = CustomerRecordInput.parse(orderCustomerRecord(order));
+    return this.#db.transaction(async (tx) => {
+      await q.lockMatching(tx);
+      if (await q.selectOrderCustomer(tx, order.id)) return undefined;
+      const result = await this.#ingest(tx, data, context);
+      await q.insertOrderCustomer(tx, order.id, result.customerId, result.recordId);
+      return result;
+    });
+  }
+
+  /** The customer an order resolved to, as it is now (following merges); undefined while unresolved. */
+  async customerOfOrder(orderId: string): Promise<{ customerId: string; recordId: string } | undefined> {
+    const link = await q.selectOrderCustomer(this.#db, orderId);
+    if (!link) return undefined;
+    const record = await q.selectRecordCustomer(this.#db, link.record_id);
+    return { customerId: record ?? link.customer_id, recordId: link.record_id };
+  }
+
+  async #ingest(tx: Queryable, data: CustomerRecordData, context: { correlationId: string }): Promise<IngestResult> {
+    const known = await q.selectRecordByExternalId(tx, data.system, data.connection, data.externalId);
+    if (known) return this.#update(tx, known, data);
+    const recordId = newId('customerRecord');
+    const customerId = newId('customer');
+    const match = toMatchRecord(recordId, data);
+    const keys = blockingKeys(match);
+    const decision = decide(match, await this.#candidates(tx, keys), this.#matching);
+    await q.insertCustomer(tx, customerId);
+    await q.insertRecord(tx, { id: recordId, customerId, system: data.system, connection: data.connection, externalId: data.externalId, data, match, observedAt: data.observedAt });
+    await q.insertHistory(tx, [{ recordId, customerId, reason: 'received', version: 1, data }]);
+    await q.replaceKeys(tx, recordId, customerId, keys);
+    const events: NewEvent[] = [];
+    let final = customerId;
+    if (decision.into) {
+      final = decision.into.customerId;
+      await this.#merge(tx, final, customerId, { decision: decision.decision!, verdict: decision.into, actor: MATCHING_ACTOR }, events, context.correlationId);
+      const others = decision.alsoMerge.map((v) => v.customerId);
+      const apart = await q.selectKeptApartCustomers(tx, (await q.selectRecordsOf(tx, final)).map((r) => r.id), others);
+      for (const verdict of decision.alsoMerge.filter((v) => !apart.has(v.customerId))) {
+        await this.#merge(tx, final, verdict.customerId, { decision: 'deterministic', verdict, actor: MATCHING_ACTOR }, events, context.correlationId);
+      }
+    } else {
+      events.push(event('created', customerId, { customerId, recordId, system: data.system, connection: data.connection }, context.correlationId));
+    }
+    const review = decision.review.filter((v) => v.customerId !== final);
+    const apart = await q.selectKeptApartCustomers(tx, (await q.selectRecordsOf(tx, final)).map((r) => r.id), review.map((v) => v.customerId));
+    const queued = review.filter((v) => !apart.has(v.customerId));
+    for (const verdict of queued) {
+      await q.insertStewardship(tx, { id: newId('stewardship'), customerA: verdict.customerId, customerB: final, recordA: verdict.recordId, recordB: recordId, score: verdict.score, evidence: verdict.evidence });
+    }
+    await this.#refreshGolden(tx, final);
+    await appendEvents(tx, events);
+    return { outcome: decision.into ? 'merged' : 'created', customerId: final, recordId, queued: queued.length };
   }
 
   async #update(tx: Queryable, known: q.SourceRecordRow, data: CustomerRecordData): Promise<IngestResult> {
@@ -311,6 +340,29 @@ export class CustomerService {
   async history(recordId: string) {
     return q.selectHistory(this.#db, recordId);
   }
+}
+
+/**
+ * The channel's record of an order's buyer: the channel customer id when the channel has
+ * one, else the guest's e-mail (normalised) as the id; the name split at its last word; the
+ * shipping address. A channel e-mail is not taken as verified.
+ */
+export function orderCustomerRecord(order: Order): CustomerRecordInput {
+  const { customer, shippingAddress: a } = order;
+  const words = customer.name.trim().split(/\s+/);
+  const familyName = words.length > 1 ? words.at(-1) : undefined;
+  const givenName = words.length > 1 ? words.slice(0, -1).join(' ') : words[0];
+  return {
+    system: 'channel',
+    connection: order.channel,
+    externalId: customer.channelCustomerId ?? `guest:${normalizeEmail(customer.email) ?? customer.email.toLowerCase()}`,
+    ...(givenName ? { givenName } : {}),
+    ...(familyName ? { familyName } : {}),
+    emails: [{ address: customer.email, verified: false }],
+    phones: [customer.phone ?? a.phone].filter((p): p is string => !!p),
+    addresses: [{ line1: a.line1, ...(a.line2 ? { line2: a.line2 } : {}), city: a.city, ...(a.region ? { region: a.region } : {}), postalCode: a.postalCode, country: a.country }],
+    observedAt: order.placedAt,
+  };
 }
 
 function mergeSummary(row: q.MergeRow): CustomerMergeSummary {

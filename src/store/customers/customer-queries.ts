@@ -231,3 +231,8 @@ export async function insertOrderCustomer(tx: Queryable, orderId: string, custom
 export async function selectOrderCustomer(db: Queryable, orderId: string): Promise<{ customer_id: string; record_id: string } | undefined> {
   return (await db.query<{ customer_id: string; record_id: string }>('SELECT customer_id, record_id FROM order_customer WHERE order_id = $1', [orderId])).rows[0];
 }
+
+/** The customer a source record belongs to now. */
+export async function selectRecordCustomer(db: Queryable, recordId: string): Promise<string | undefined> {
+  return (await db.query<{ customer_id: string }>('SELECT customer_id FROM customer_source_record WHERE id = $1', [recordId])).rows[0]?.customer_id;
+}
