@@ -139,7 +139,7 @@ const auditOf = (request: FastifyRequest) => ({ actor: `client:${request.princip
 
 function decided(result: StewardDecisionResult, id: string): never {
   if (result.kind === 'not-found') throw new ProblemError('not-found', `No stewardship pair ${id}.`);
-  throw new ProblemError('stewardship-decided', `The pair ${id} is ${result.kind === 'decided' ? result.status : result.kind} already.`, { status: result.kind === 'decided' ? result.status : result.kind });
+  throw new ProblemError('stewardship-decided', `The pair ${id} is ${result.kind === 'decided' ? result.status : result.kind} already.`, { pairStatus: result.kind === 'decided' ? result.status : result.kind });
 }
 
 /** Customers: look-ups (customers:read) and the stewardship queue (customers:steward). */
