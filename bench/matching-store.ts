@@ -1,1 +1,27 @@
-export async function runStorePath(_: unknown[]): Promise<undefined | { recordsPerSecond: number }> { return undefined; }
+import { createTestDatabase } from '../test/support/postgres.ts';
+import { CustomerService } from '../src/domain/customers/customer.service.ts';
+import type { LabelledRecord } from './matching-population.ts';
+
+/**
+ * The store path of the matching benchmark: records one at a time through
+ * CustomerService.ingest on a fresh migrated PostgreSQL database (the project's test
+ * databases on 127.0.0.1:5432), every row, key, history entry and event written.
+ * Matching is serialised (one advisory lock), so one caller is the honest measure.
+ */
+export async function runStorePath(population: readonly LabelledRecord[]): Promise<{ records: number; seconds: number; recordsPerSecond: number; outcomes: Record<string, number>; pendingPairs: number }> {
+  const database = await createTestDatabase();
+  try {
+    const customers = new CustomerService(database.db);
+    const outcomes: Record<string, number> = {};
+    const started = performance.now();
+    for (const { record } of population) {
+      const result = await customers.ingest(record, { correlationId: 'bench-matching' });
+      outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const pending = await database.db.query<{ n: number }>("SELECT count(*)::int AS n FROM customer_stewardship WHERE status = 'pending'");
+    return { records: population.length, seconds, recordsPerSecond: population.length / seconds, outcomes, pendingPairs: pending.rows[0]!.n };
+  } finally {
+    await database.drop();
+  }
+}

@@ -80,7 +80,7 @@ export function eventSchema(type: string): z.ZodType {
 /** A complete example event of one type: the CloudEvent around its example payload. */
 export function exampleEvent(type: string): CloudEvent {
   const data = EVENT_DATA_EXAMPLES[type as EventType] as Record<string, unknown>;
-  const subject = (data.orderId ?? data.id ?? data.reservationId ?? data.subscriptionId ?? data.sku) as string;
+  const subject = (data.orderId ?? data.id ?? data.reservationId ?? data.subscriptionId ?? data.sku ?? data.customerId ?? data.survivorId) as string;
   return {
     specversion: '1.0',
     id: EXAMPLE_EVENT_ID,
