@@ -8,19 +8,21 @@ import type { LabelledRecord } from './matching-population.ts';
  * databases on 127.0.0.1:5432), every row, key, history entry and event written.
  * Matching is serialised (one advisory lock), so one caller is the honest measure.
  */
-export async function runStorePath(population: readonly LabelledRecord[]): Promise<{ records: number; seconds: number; recordsPerSecond: number; outcomes: Record<string, number>; pendingPairs: number }> {
+export async function runStorePath(population: readonly LabelledRecord[]): Promise<{ records: number; seconds: number; recordsPerSecond: number; syncCpuMicrosecondsPerRecord: number; outcomes: Record<string, number>; pendingPairs: number }> {
   const database = await createTestDatabase();
   try {
     const customers = new CustomerService(database.db);
     const outcomes: Record<string, number> = {};
     const started = performance.now();
+    const cpuStarted = process.cpuUsage();
     for (const { record } of population) {
       const result = await customers.ingest(record, { correlationId: 'bench-matching' });
       outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
     }
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuStarted);
     const pending = await database.db.query<{ n: number }>("SELECT count(*)::int AS n FROM customer_stewardship WHERE status = 'pending'");
-    return { records: population.length, seconds, recordsPerSecond: population.length / seconds, outcomes, pendingPairs: pending.rows[0]!.n };
+    return { records: population.length, seconds, recordsPerSecond: population.length / seconds, syncCpuMicrosecondsPerRecord: ((cpu.user + cpu.system) / population.length), outcomes, pendingPairs: pending.rows[0]!.n };
   } finally {
     await database.drop();
   }

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { CountryCode } from './country.ts';
-import { ChannelSlug, Timestamp } from './order.ts';
+import { Address, ChannelSlug, Timestamp } from './order.ts';
 
 /**
  * The canonical customer (docs/customers.md, ADR 0036).
@@ -30,16 +29,7 @@ export const CustomerEmail = z
   })
   .meta({ id: 'CustomerEmail' });
 
-export const CustomerPostalAddress = z
-  .strictObject({
-    line1: text(200),
-    line2: text(200).optional(),
-    city: text(100),
-    region: text(100).optional(),
-    postalCode: text(20),
-    country: CountryCode,
-  })
-  .meta({ id: 'CustomerPostalAddress' });
+export const CustomerPostalAddress = Address.omit({ name: true, company: true, phone: true }).meta({ id: 'CustomerPostalAddress', description: 'A postal address of a customer.' });
 export type CustomerPostalAddress = z.infer<typeof CustomerPostalAddress>;
 
 /** Attributes one system owns (ADR 0036): only its records give their golden value. */

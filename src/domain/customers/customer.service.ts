@@ -267,14 +267,20 @@ export class CustomerService {
     return (await q.selectPendingStewardship(this.#db, after, limit)).map(pairOf);
   }
 
-  /** A steward merges a pending pair (the older customer survives). */
-  async stewardMerge(pairId: string, who: AuditContext): Promise<StewardDecisionResult> {
+  /** Runs a steward's decision on a pending pair, with both customers as they are now, under the matching lock. */
+  #decidePending(pairId: string, decision: (tx: Queryable, row: q.StewardshipRow, a: q.CustomerRow | undefined, b: q.CustomerRow | undefined) => Promise<StewardDecisionResult>): Promise<StewardDecisionResult> {
     return this.#db.transaction(async (tx) => {
       await q.lockMatching(tx);
       const row = await q.selectStewardship(tx, pairId, true);
       if (!row) return { kind: 'not-found' };
       if (row.status !== 'pending') return { kind: 'decided', status: row.status };
-      const [a, b] = [await this.#resolve(tx, row.customer_a), await this.#resolve(tx, row.customer_b)];
+      return decision(tx, row, await this.#resolve(tx, row.customer_a), await this.#resolve(tx, row.customer_b));
+    });
+  }
+
+  /** A steward merges a pending pair (the older customer survives). */
+  async stewardMerge(pairId: string, who: AuditContext): Promise<StewardDecisionResult> {
+    return this.#decidePending(pairId, async (tx, row, a, b) => {
       if (!a || !b || a.id === b.id) {
         await q.decideStewardship(tx, pairId, 'superseded', who.actor, null);
         return { kind: 'decided', status: 'superseded' };
@@ -293,12 +299,7 @@ export class CustomerService {
 
   /** A steward keeps a pending pair apart: remembered for every record of both sides. */
   async keepApart(pairId: string, who: AuditContext): Promise<StewardDecisionResult> {
-    return this.#db.transaction(async (tx) => {
-      await q.lockMatching(tx);
-      const row = await q.selectStewardship(tx, pairId, true);
-      if (!row) return { kind: 'not-found' };
-      if (row.status !== 'pending') return { kind: 'decided', status: row.status };
-      const [a, b] = [await this.#resolve(tx, row.customer_a), await this.#resolve(tx, row.customer_b)];
+    return this.#decidePending(pairId, async (tx, row, a, b) => {
       const left = a ? (await q.selectRecordsOf(tx, a.id)).map((r) => r.id) : [row.record_a];
       const right = b ? (await q.selectRecordsOf(tx, b.id)).map((r) => r.id) : [row.record_b];
       await q.insertKeepApart(tx, left, right, who.actor);
