@@ -144,6 +144,13 @@ describe('customers on PostgreSQL', () => {
     assert.ok(!pending.some((p) => p.customerIds.includes(a.customerId) && p.customerIds.includes(b.customerId)));
   });
 
+  test('a batch is matched in order, each record against those before it', async () => {
+    const mail = [{ address: 'kj@example.com', verified: false }];
+    const results = await customers.ingestMany([record({ givenName: 'Katherine', familyName: 'Johnson', emails: mail }), record({ givenName: 'Kate', familyName: 'Johnson', emails: mail })], context);
+    assert.deepEqual(results.map((r) => r.outcome), ['created', 'merged']);
+    assert.equal(results[1]!.customerId, results[0]!.customerId);
+  });
+
   test('scopes: customers:read to look up, customers:steward to decide; 403 without', async () => {
     const orders = await server.token('orders:read');
     const reader = await server.token('customers:read');

@@ -105,6 +105,21 @@ export class CustomerService {
   }
 
   /**
+   * Takes in a batch of records from one system's load (an initial import, a nightly sync) in
+   * one transaction: the lock and the commit are paid once. Records are matched in order, each
+   * against those before it.
+   */
+  async ingestMany(inputs: readonly CustomerRecordInput[], context: { correlationId: string }): Promise<IngestResult[]> {
+    const records = inputs.map((input) => CustomerRecordInput.parse(input));
+    return this.#db.transaction(async (tx) => {
+      await q.lockMatching(tx);
+      const results: IngestResult[] = [];
+      for (const data of records) results.push(await this.#ingest(tx, data, context));
+      return results;
+    });
+  }
+
+  /**
    * Resolves an accepted order to a customer (the channel's record of the buyer goes through
    * matching) and records the order's customer, in one transaction; an order resolved
    * already keeps its customer. The order's own customer fields are not touched.
