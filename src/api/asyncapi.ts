@@ -30,7 +30,7 @@ export type EventType = keyof typeof EVENT_PAYLOADS | keyof typeof ORDER_EVENT_P
 /** The event types the code can emit, from the writers' constants. */
 export const EMITTED_EVENT_TYPES: readonly string[] = [...Object.values(EVENT_TYPES), ...Object.values(ORDER_EVENT_TYPES)];
 
-const SOURCES: Record<string, string> = { order: '/syncline/orders', inventory: '/syncline/inventory', subscription: '/syncline/subscriptions' };
+const SOURCES: Record<string, string> = { order: '/syncline/orders', inventory: '/syncline/inventory', subscription: '/syncline/subscriptions', customer: '/syncline/customers' };
 
 const SUMMARIES: Record<EventType, string> = {
   'order.created': 'An order was accepted from a channel (the whole canonical order).',
@@ -54,6 +54,9 @@ const SUMMARIES: Record<EventType, string> = {
   'inventory.availability.changed': 'What a channel can sell of a SKU changed.',
   'subscription.paused': 'A webhook subscription was paused: every delivery failed for longer than the pause period.',
   'subscription.disabled': 'A webhook subscription was disabled: its subscriber answered 410 Gone.',
+  'customer.created': 'A customer record matched no known customer: a new customer.',
+  'customer.merged': 'Two customers became one (a deterministic rule, a score above the automatic threshold, or a steward).',
+  'customer.unmerged': 'A steward undid a merge: the records came apart with their own history.',
 };
 
 const EXAMPLE_TIME = '2026-11-22T10:15:02.120Z';
@@ -77,7 +80,7 @@ export function eventSchema(type: string): z.ZodType {
 /** A complete example event of one type: the CloudEvent around its example payload. */
 export function exampleEvent(type: string): CloudEvent {
   const data = EVENT_DATA_EXAMPLES[type as EventType] as Record<string, unknown>;
-  const subject = (data.orderId ?? data.id ?? data.reservationId ?? data.subscriptionId ?? data.sku) as string;
+  const subject = (data.orderId ?? data.id ?? data.reservationId ?? data.subscriptionId ?? data.sku ?? data.customerId ?? data.survivorId) as string;
   return {
     specversion: '1.0',
     id: EXAMPLE_EVENT_ID,

@@ -92,4 +92,25 @@ export const EVENT_DATA_EXAMPLES: Record<EventType, unknown> = {
   'inventory.availability.changed': { sku: 'TEE-M-BLK', channel: 'shopify-us', available: 93, previousAvailable: 95, onHand: 100, reserved: 5 },
   'subscription.paused': { subscriptionId: 'sub_01jd5q8x7m2v3k4n5p6r7s8t9y', reason: 'every delivery failed for longer than 259200 s' },
   'subscription.disabled': { subscriptionId: 'sub_01jd5q8x7m2v3k4n5p6r7s8t9y', reason: 'the subscriber answered 410 Gone' },
+  'customer.created': { customerId: 'cus_01jd5q8x7m2v3k4n5p6r7s8tc1', recordId: 'csr_01jd5q8x7m2v3k4n5p6r7s8tc2', system: 'channel', connection: 'shopify-us' },
+  'customer.merged': {
+    mergeId: 'cmg_01jd5q8x7m2v3k4n5p6r7s8tc3',
+    survivorId: 'cus_01jd5q8x7m2v3k4n5p6r7s8tc1',
+    mergedId: 'cus_01jd5q8x7m2v3k4n5p6r7s8tc4',
+    recordIds: ['csr_01jd5q8x7m2v3k4n5p6r7s8tc5'],
+    decision: 'automatic',
+    rule: 'score',
+    score: 0.9526,
+    evidence: [
+      { kind: 'given name', detail: 'nickname (bill / william)', points: 1.8 },
+      { kind: 'family name', detail: 'same (lovelace / lovelace)', points: 2 },
+      { kind: 'email', detail: 'same address', points: 4 },
+    ],
+  },
+  'customer.unmerged': {
+    mergeId: 'cmg_01jd5q8x7m2v3k4n5p6r7s8tc3',
+    survivorId: 'cus_01jd5q8x7m2v3k4n5p6r7s8tc1',
+    restoredId: 'cus_01jd5q8x7m2v3k4n5p6r7s8tc4',
+    recordIds: ['csr_01jd5q8x7m2v3k4n5p6r7s8tc5'],
+  },
 };

@@ -31,6 +31,10 @@ export const PROBLEMS = {
   'amendment-not-held': { status: 409, title: 'The change is not waiting for review any more' },
   'amendment-not-applicable': { status: 409, title: 'The change still cannot be applied' },
   'return-not-eligible': { status: 422, title: 'The return is not eligible' },
+  // Customers
+  'stewardship-decided': { status: 409, title: 'The stewardship pair was already decided' },
+  'merge-already-undone': { status: 409, title: 'The merge was already undone' },
+  'merge-not-undoable': { status: 409, title: 'The records of the merge have moved since; undo the later merge first' },
   'webhook-rejected': { status: 401, title: 'The webhook could not be verified' },
   'malformed-json': { status: 400, title: 'The request body is not well-formed JSON' },
   'json-too-deep': { status: 400, title: 'The request body is nested too deeply' },

@@ -26,6 +26,7 @@ export const API_TAGS = {
   Inventory: 'Stock movements, the ledger, availability, reservations, policies and reconciliation.',
   Locations: 'Warehouses, stores and 3PLs that hold stock.',
   Products: 'The product catalogue, synced from the ERP that owns the item master.',
+  Customers: 'Customers across channels, loyalty, CRM and ERP: identity resolution and stewardship.',
   Events: 'The event feed: every committed event in commit order.',
   Subscriptions: 'Webhook subscriptions: events pushed to a URL, signed per Standard Webhooks; delivery logs and replays.',
   Operations: 'Queues, targets and dead letters, for operators.',

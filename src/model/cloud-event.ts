@@ -27,4 +27,7 @@ export const EVENT_TYPES = {
   inventoryAvailabilityChanged: 'inventory.availability.changed',
   subscriptionPaused: 'subscription.paused',
   subscriptionDisabled: 'subscription.disabled',
+  customerCreated: 'customer.created',
+  customerMerged: 'customer.merged',
+  customerUnmerged: 'customer.unmerged',
 } as const;

@@ -1,6 +1,7 @@
 import { PRODUCT_HOLD_CODES } from '../domain/errors.ts';
 import { z } from 'zod';
 import { EVENT_TYPES } from './cloud-event.ts';
+import { CustomerSystem } from './customer.ts';
 import { BalanceAfter, LedgerEntry, Reservation } from './inventory.ts';
 import { ChannelRefundRef, ReturnCondition, ReturnException } from './order-actions.ts';
 import { Order, OrderException, OrderStatus } from './order.ts';
@@ -213,6 +214,43 @@ export const SubscriptionStatusData = z
   })
   .meta({ id: 'SubscriptionStatusData', description: 'A webhook subscription stopped receiving deliveries: paused (resume it) or disabled (the subscriber said it is gone).' });
 
+// ---------------------------------------------------------------------------
+// Customer events (docs/customers.md; subject: the customer id)
+// ---------------------------------------------------------------------------
+
+const MatchEvidence = z.object({ kind: z.string(), detail: z.string(), points: z.number() }).meta({ id: 'MatchEvidence', description: 'One observation about a pair of records and the points it gave.' });
+
+export const CustomerCreatedData = z
+  .object({
+    customerId: z.string(),
+    recordId: z.string().meta({ description: 'The source record that made the customer (csr_…).' }),
+    system: CustomerSystem,
+    connection: z.string(),
+  })
+  .meta({ id: 'CustomerCreatedData', description: 'A source record matched no known customer: a new customer.' });
+
+export const CustomerMergedData = z
+  .object({
+    mergeId: z.string().meta({ description: 'The merge (cmg_…); unmerge it through stewardship.' }),
+    survivorId: z.string().meta({ description: 'The customer that remains (also the subject).' }),
+    mergedId: z.string().meta({ description: 'The customer that joined it; its id now resolves to the survivor.' }),
+    recordIds: z.array(z.string()).meta({ description: 'The source records that moved.' }),
+    decision: z.enum(['deterministic', 'automatic', 'steward']),
+    rule: z.string().meta({ description: 'same-verified-email, same-loyalty-id, same-erp-account, score or steward.' }),
+    score: z.number().nullable(),
+    evidence: z.array(MatchEvidence),
+  })
+  .meta({ id: 'CustomerMergedData', description: 'Two customers became one: by a deterministic rule, a score above the automatic threshold, or a steward.' });
+
+export const CustomerUnmergedData = z
+  .object({
+    mergeId: z.string(),
+    survivorId: z.string().meta({ description: 'The customer the records leave (also the subject).' }),
+    restoredId: z.string().meta({ description: 'The customer brought back, with its own records and history.' }),
+    recordIds: z.array(z.string()),
+  })
+  .meta({ id: 'CustomerUnmergedData', description: 'A steward undid a merge; the two are kept apart from now on.' });
+
 /** The payload schema of each event type in EVENT_TYPES. */
 export const EVENT_PAYLOADS = {
   [EVENT_TYPES.orderCreated]: OrderCreatedData,
@@ -222,6 +260,9 @@ export const EVENT_PAYLOADS = {
   [EVENT_TYPES.inventoryAvailabilityChanged]: InventoryAvailabilityChangedData,
   [EVENT_TYPES.subscriptionPaused]: SubscriptionStatusData,
   [EVENT_TYPES.subscriptionDisabled]: SubscriptionStatusData,
+  [EVENT_TYPES.customerCreated]: CustomerCreatedData,
+  [EVENT_TYPES.customerMerged]: CustomerMergedData,
+  [EVENT_TYPES.customerUnmerged]: CustomerUnmergedData,
 } as const satisfies Record<(typeof EVENT_TYPES)[keyof typeof EVENT_TYPES], z.ZodType>;
 
 /** The `data` of an event of one of the EVENT_TYPES, as its writer builds it. */

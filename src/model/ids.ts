@@ -20,6 +20,9 @@ export const ID_PREFIX = {
   auditEvent: 'aud',
   subscription: 'sub',
   consoleUser: 'usr',
+  customerRecord: 'csr',
+  customerMerge: 'cmg',
+  stewardship: 'stw',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -48,6 +48,9 @@ export const AUDIT_ACTIONS = [
   'console.sign_in_refused',
   'console.signed_out',
   'erp_routing.changed',
+  'customer.merged',
+  'customer.kept_apart',
+  'customer.unmerged',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

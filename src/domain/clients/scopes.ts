@@ -5,6 +5,8 @@ export const SCOPES = [
   'inventory:read',
   'inventory:write',
   'products:read',
+  'customers:read',
+  'customers:steward',
   'ops:read',
   'ops:write',
   'events:read',
