@@ -13,6 +13,7 @@ import { classifyError, decideFailure, DEFAULT_JOB_POLICY, remediationFor } from
 import type { RuntimeRegistry } from './registry.ts';
 import { laneName, type HandlerContext, type Job, type JobHooks } from './runtime.ts';
 import { createTargetCaller } from './targets/target-caller.ts';
+import { BreakerView } from './targets/breaker-view.ts';
 import { OutboxRelay } from './outbox/relay.ts';
 import { SynclineError } from '../domain/errors.ts';
 import { inJobSpan, withTrace } from '../observability/tracing.ts';
@@ -73,6 +74,8 @@ export class Worker {
   readonly #completing = new Set<string>();
   readonly #completer: CompletionBatcher;
   readonly #relay: OutboxRelay | undefined;
+  // The targets' breakers as PostgreSQL last told them: unmetered targets' calls skip the grant.
+  readonly #breakers: BreakerView;
   readonly #prefetch: number;
   readonly #minPrefetch: number;
   readonly #prefetchMs: number;
@@ -110,12 +113,14 @@ export class Worker {
     this.#prefetchMs = Math.max(0, options.prefetchMs ?? 500);
     // One DELETE per batch of finished jobs, while the previous batch commits.
     this.#completer = new CompletionBatcher(db);
+    this.#breakers = new BreakerView(db);
     this.#relay = options.relay === false ? undefined : new OutboxRelay(db, registry, this.#logger, { pollMs: options.relayPollMs ?? 200 });
   }
 
   /** Starts claiming; resolves once the worker listens for new jobs. */
   async start(): Promise<void> {
     await this.#registry.publishTargets(this.#db);
+    await this.#breakers.start();
     this.#unlisten = await this.#db.listen(JOBS_CHANNEL, (lane) => {
       if (lane === '0') this.#criticalPending = true;
       this.#signal(true);
@@ -253,7 +258,7 @@ export class Worker {
         target: (name) => {
           const target = name ?? row.target;
           if (!target) throw new SynclineError('NO_TARGET', `job ${row.type} has no target and none was named`);
-          return createTargetCaller(this.#db, target, this.#registry.target(target), `${this.id}:${row.id}`, controller.signal);
+          return createTargetCaller(this.#db, target, this.#registry.target(target), `${this.id}:${row.id}`, controller.signal, this.#breakers);
         },
         enqueue: async (spec) => {
           await enqueue(this.#db, { ...spec, correlationId: spec.correlationId || row.correlation_id });
@@ -377,6 +382,7 @@ export class Worker {
       await Promise.allSettled(left.map((r) => r.done));
     }
     await Promise.allSettled([...this.#pendingFinishes]);
+    await this.#breakers.stop().catch(() => {});
     for (const t of this.#timers) clearInterval(t);
     await this.#unlisten?.().catch(() => {});
     return { finished, released };

@@ -37,6 +37,25 @@ export function openPostgres(options: PostgresOptions): Database {
   // the pool discards it and the next query opens a new one.
   pool.on('error', () => {});
 
+  interface Listener {
+    client: pg.PoolClient;
+    channels: Map<string, Set<{ channel: string; onNotify: (payload: string) => void }>>;
+  }
+  let shared: Promise<Listener> | undefined;
+  const openListener = async (): Promise<Listener> => {
+    try {
+      const client = await pool.connect();
+      const listener: Listener = { client, channels: new Map() };
+      client.on('notification', (message: pg.Notification) => {
+        for (const h of listener.channels.get(message.channel) ?? []) h.onNotify(message.payload ?? '');
+      });
+      return listener;
+    } catch (error) {
+      shared = undefined;
+      throw error;
+    }
+  };
+
   const query = async <R>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> => {
     const result = await pool.query(toConfig(sql, params, options));
     return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
@@ -76,19 +95,29 @@ export function openPostgres(options: PostgresOptions): Database {
         client.release(broken);
       }
     },
+    // One connection carries every channel this process listens to: each would otherwise hold a
+    // connection of the pool for good (the worker's jobs, its targets' breakers, the API's access).
     async listen(channel, onNotify) {
-      const client = await pool.connect();
-      const handler = (message: pg.Notification) => {
-        if (message.channel === channel) onNotify(message.payload ?? '');
-      };
-      client.on('notification', handler);
-      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      const entry = { channel, onNotify };
+      const listener = await (shared ??= openListener());
+      let handlers = listener.channels.get(channel);
+      if (!handlers) {
+        handlers = new Set();
+        listener.channels.set(channel, handlers);
+        await listener.client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      }
+      handlers.add(entry);
       return async () => {
-        client.off('notification', handler);
+        const current = listener.channels.get(channel);
+        if (!current?.delete(entry) || current.size > 0) return;
+        listener.channels.delete(channel);
         try {
-          await client.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
+          await listener.client.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
         } finally {
-          client.release();
+          if (listener.channels.size === 0 && shared) {
+            shared = undefined;
+            listener.client.release();
+          }
         }
       };
     },

@@ -88,7 +88,28 @@ export async function runFlow<S extends { results: Record<string, Record<string,
   state: S,
   run: StepRun,
   options: {
-    interrupted?: () => Promise<string | undefined>;
+    /**
+     * Why the flow must stop before its next step (a cancel), or undefined. Asked before the
+     * first step this run does, then in the transaction that records each step, for the step
+     * after it: nothing runs between that commit and the next step, and the question costs no
+     * transaction of its own.
+     */
+    interrupted?: (db: Queryable) => Promise<string | undefined>;
+    /** The flow's step records, when the caller has just read them (default: read here). */
+    records?: readonly StepRecord[];
+    /** What `interrupted` answers now, when the caller has just asked it (with the records): the first step's question is then not asked again. */
+    asked?: { reason: string | undefined };
+    /**
+     * Runs in the transaction that records the last step this part does before a step of
+     * another part (the hand-off), so that whatever starts the next part commits with it.
+     * A run that starts past that step (it was recorded by an earlier run) does not call it.
+     */
+    handOff?: (tx: Queryable) => Promise<void>;
+    /**
+     * Local writes of the run's start (a timeline entry), committed with the first step's
+     * started mark when it has one, else in a transaction of their own before it.
+     */
+    opening?: (tx: Queryable) => Promise<void>;
     /**
      * The steps this run may do (default: all). A flow split across jobs runs each part in its
      * own job: a step outside the part that is not done yet ends the run, outcome `handed-off`;
@@ -97,9 +118,13 @@ export async function runFlow<S extends { results: Record<string, Record<string,
     part?: ReadonlySet<string>;
   } = {},
 ): Promise<FlowResult> {
-  const records = new Map((await readSteps(db, identity.flow, identity.key)).map((r) => [r.step, r]));
+  const records = new Map((options.records ?? (await readSteps(db, identity.flow, identity.key))).map((r) => [r.step, r]));
   // The step the previous step's transaction marked started: that saves a commit per step that can recover.
   let markedAhead: string | undefined;
+  // What the previous step's transaction found when it asked whether to stop (undefined: not asked yet).
+  let checked: { reason: string | undefined } | undefined = options.asked;
+  // Written with the first step's started mark (or before the first step, or with an interruption).
+  let opening = options.opening;
   for (const [index, step] of steps.entries()) {
     const recorded = records.get(step.id);
     if (recorded?.status === 'done') {
@@ -109,19 +134,35 @@ export async function runFlow<S extends { results: Record<string, Record<string,
     if (recorded?.status === 'compensated') return { kind: 'stopped', step: step.id, outcome: 'compensated' };
     if (options.part && !options.part.has(step.id)) return { kind: 'stopped', step: step.id, outcome: HANDED_OFF };
     // Checked before every step still to do: a cancel must not wait for a flow stuck on a system that is down.
-    const reason = await options.interrupted?.();
+    const reason = checked ? checked.reason : await options.interrupted?.(db);
+    checked = undefined;
     if (reason) {
       // Marked ahead but never begun: not an unknown outcome for a compensation to look up.
       if (markedAhead === step.id) await unmarkStarted(db, identity.flow, identity.key, step.id);
-      await appendTimeline(db, run.orderId, [
-        { system: 'syncline', action: `${identity.flow}.interrupted`, outcome: 'skipped', attempt: run.attempt, durationMs: null, correlationId: run.correlationId, detail: { before: step.id, reason } },
-      ]);
+      const interruption = [
+        { system: 'syncline', action: `${identity.flow}.interrupted`, outcome: 'skipped' as const, attempt: run.attempt, durationMs: null, correlationId: run.correlationId, detail: { before: step.id, reason } },
+      ];
+      const writes = opening;
+      if (writes) {
+        await db.transaction(async (tx) => {
+          await writes(tx);
+          await appendTimeline(tx, run.orderId, interruption);
+        });
+      } else await appendTimeline(db, run.orderId, interruption);
       return { kind: 'stopped', step: step.id, outcome: 'interrupted' };
     }
     const started = performance.now();
     let outcome: StepOutcome;
     try {
-      if (step.recover && !recorded && markedAhead !== step.id) await markStarted(db, identity.flow, identity.key, step.id, run.attempt);
+      const mark = step.recover && !recorded && markedAhead !== step.id;
+      if (mark || opening) {
+        const writes = opening;
+        opening = undefined;
+        await db.transaction(async (tx) => {
+          await writes?.(tx);
+          if (mark) await markStarted(tx, identity.flow, identity.key, step.id, run.attempt);
+        });
+      }
       outcome = await inStepSpan(identity.flow, step, () => step.forward(state, run));
     } catch (error) {
       await recordFailure(db, run, step, error, elapsed(started));
@@ -144,8 +185,12 @@ export async function runFlow<S extends { results: Record<string, Record<string,
         // must not take a step that never began for one whose outcome is unknown.
         const next = steps[index + 1];
         const nextRunsHere = next !== undefined && (!options.part || options.part.has(next.id));
-        markedAhead = nextRunsHere && next.recover && !records.has(next.id) ? next.id : undefined;
+        const nextToDo = next !== undefined && records.get(next.id)?.status !== 'done';
+        // The next step's question, asked here: a cancel that is open now stops the flow before it.
+        checked = nextRunsHere && nextToDo && options.interrupted ? { reason: await options.interrupted(tx) } : undefined;
+        markedAhead = nextRunsHere && !checked?.reason && next.recover && !records.has(next.id) ? next.id : undefined;
         if (markedAhead) await markStarted(tx, identity.flow, identity.key, markedAhead, run.attempt);
+        if (!nextRunsHere && nextToDo && next !== undefined && options.part) await options.handOff?.(tx);
       });
       state.results[step.id] = result;
       continue;

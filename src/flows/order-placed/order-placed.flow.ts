@@ -3,13 +3,13 @@ import { BEFORE_RELEASE, TERMINAL_STATUSES } from '../../domain/orders/order-sta
 import type { CloudEvent } from '../../model/cloud-event.ts';
 import type { DeadLetterNotice, HandlerContext } from '../../runtime/runtime.ts';
 import type { Queryable } from '../../store/database.ts';
-import type { OrderStatus } from '../../model/order.ts';
-import { readSteps } from '../../store/flows/flow-steps.ts';
+import type { Order } from '../../model/order.ts';
+import { readSteps, type StepRecord } from '../../store/flows/flow-steps.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
-import { appendTimeline, readOrderStatus } from '../../store/orders/order-status.ts';
-import { findBackorders, openCancellation, readOrderFlow, startOrderFlow } from '../../store/orders/order-lifecycle-queries.ts';
+import { appendTimeline } from '../../store/orders/order-status.ts';
+import { findBackorders, openCancellation, readOrderFlow, readOrderFlowForRun, startOrderFlow, type OrderFlowRow } from '../../store/orders/order-lifecycle-queries.ts';
 import { compensateFlow, HANDED_OFF, runFlow, stepRun, type FlowResult, type StepRun } from '../kit/flow-runner.ts';
 import { advance, FLOW_JOBS, orderingKey, TARGETS, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
@@ -102,36 +102,71 @@ export async function retryBackorders(deps: FlowDeps, event: CloudEvent): Promis
   if (waiting.length > 0) await enqueue(deps.db, waiting.map((w) => placeJob(w.order_id, event.correlationid, `place:${w.order_id}:${event.id}`)));
 }
 
-/** The order's status, after taking away an exception hold this run resumes (a replayed dead letter). */
-async function statusForRun(deps: FlowDeps, orderId: string, context: HandlerContext): Promise<OrderStatus> {
-  const status = await readOrderStatus(deps.db, orderId);
-  if (!status) throw new SynclineError('order.not_found', `no order ${orderId}`);
-  if (status !== 'on_hold') return status;
-  // A replayed dead letter: the order leaves its exception hold and the flow goes on where it stopped.
-  const resumed = await deps.db.transaction((tx) =>
-    resumeFromException(tx, orderId, { system: 'syncline', action: 'order.exception.resumed', correlationId: context.correlationId, attempt: context.attempt, detail: { by: 'replay' } }),
-  );
-  return resumed ?? status;
+/** What a part of the flow starts from (read at its start, in one statement but for the order). */
+interface Loaded {
+  order: Order;
+  flow: OrderFlowRow | undefined;
+  steps: StepRecord[];
+  cancellationOpen: boolean;
+}
+
+/**
+ * What a part of the flow starts from: the order, once the channel versions received since its
+ * last job are taken in and a replayed dead letter's exception hold is taken away, its flow row,
+ * its step records and whether a cancel is open.
+ */
+async function loadForRun(deps: FlowDeps, orderId: string, context: HandlerContext): Promise<Loaded> {
+  const { db } = deps;
+  // One read: the flow row, the step records, an open cancel, and whether versions wait (most runs: none).
+  let read = await readOrderFlowForRun(db, orderId, ORDER_PLACED_FLOW);
+  if (read.amendmentPending) {
+    await takeInVersions(deps, orderId, context);
+    read = await readOrderFlowForRun(db, orderId, ORDER_PLACED_FLOW);
+  }
+  let order = await findOrderById(db, orderId);
+  if (!order) throw new SynclineError('order.not_found', `no order ${orderId}`);
+  if (order.status === 'on_hold') {
+    // A replayed dead letter: the order leaves its exception hold and the flow goes on where it stopped.
+    const resumed = await db.transaction((tx) =>
+      resumeFromException(tx, orderId, { system: 'syncline', action: 'order.exception.resumed', correlationId: context.correlationId, attempt: context.attempt, detail: { by: 'replay' } }),
+    );
+    if (resumed) {
+      order = (await findOrderById(db, orderId))!;
+      read = await readOrderFlowForRun(db, orderId, ORDER_PLACED_FLOW);
+    }
+  }
+  return { order, flow: read.flow, steps: read.steps, cancellationOpen: read.cancellationOpen };
 }
 
 /** Runs one part of the order-placed flow, then settles a capture that was declined. */
-async function runPart(deps: FlowDeps, orderId: string, context: HandlerContext, part: ReadonlySet<string>, before?: (run: StepRun) => Promise<void>): Promise<FlowResult> {
+async function runPart(
+  deps: FlowDeps,
+  loaded: Loaded,
+  context: HandlerContext,
+  part: ReadonlySet<string>,
+  options: { opening?: (run: StepRun, records: readonly StepRecord[]) => ((tx: Queryable) => Promise<void>) | undefined; handOff?: (tx: Queryable) => Promise<void> } = {},
+): Promise<FlowResult> {
   const { db } = deps;
-  const order = await findOrderById(db, orderId);
-  let flow = await readOrderFlow(db, orderId);
-  if (!order) throw new SynclineError('order.not_found', `no order ${orderId}`);
+  const { order } = loaded;
+  let flow = loaded.flow;
   if (!flow) {
     await db.transaction((tx) => startOrderFlow(tx, order));
-    flow = (await readOrderFlow(db, orderId))!;
+    flow = (await readOrderFlow(db, order.id))!;
   }
   const steps = orderPlacedSteps(deps);
   const identity = { flow: ORDER_PLACED_FLOW, key: order.id };
   const run = stepRun(order.id, context);
-  await before?.(run);
+  const records = loaded.steps;
+  const opening = options.opening?.(run, records);
   const state: PlacedState = { order, flow, results: {} };
   const result = await runFlow(db, identity, steps, state, run, {
-    interrupted: async () => ((await openCancellation(db, order.id)) ? 'a cancel was requested' : undefined),
+    interrupted: async (q) => ((await openCancellation(q, order.id)) ? 'a cancel was requested' : undefined),
+    records,
+    // Asked in the read the part started with: a cancel open then stops the flow before its next step.
+    asked: { reason: loaded.cancellationOpen ? 'a cancel was requested' : undefined },
     part,
+    ...(options.handOff ? { handOff: options.handOff } : {}),
+    ...(opening ? { opening } : {}),
   });
   const captureDeclined = result.kind === 'stopped' && result.step === 'payment.capture' && result.outcome === 'failed';
   // Steps already undone and no cancel: a payment failure whose compensation failed, now replayed; finish undoing it.
@@ -150,26 +185,37 @@ async function runPart(deps: FlowDeps, orderId: string, context: HandlerContext,
   return result;
 }
 
+/** Chooses the order's ERP once (ADR 0029) and enqueues its back-office part on that ERP's target. */
+async function handToBackOffice(deps: FlowDeps, tx: Queryable, order: Order, correlationId: string): Promise<void> {
+  const route = await routeOrder(deps.erps, tx, order, correlationId);
+  await enqueue(tx, releaseJob(order.id, correlationId, route.erp.target));
+}
+
 /**
  * Runs the customer-facing part of the order-placed flow (validate, fraud screen, authorise,
  * route and reserve) from wherever it stopped; once the order is allocated the back-office
  * part is enqueued as its own job.
  */
 export async function placeOrder(deps: FlowDeps, payload: PlacePayload, context: HandlerContext): Promise<void> {
-  await takeInVersions(deps, payload.orderId, context);
-  const status = await statusForRun(deps, payload.orderId, context);
+  const loaded = await loadForRun(deps, payload.orderId, context);
+  const status = loaded.order.status;
   // Nothing to do once released or finished; on hold (validation, fraud) waits for an operator.
   if (TERMINAL_STATUSES.has(status) || !BEFORE_RELEASE.has(status) || status === 'on_hold') return;
-  const result = await runPart(deps, payload.orderId, context, CUSTOMER_PART);
-  // Allocated: the back-office part goes on as its own job (queued once: its job key), whatever
-  // path led here (first run, stock arriving, a hold released, a replay).
-  if (result.kind === 'stopped' && result.outcome === HANDED_OFF) {
-    // The ERP is chosen here, once (ADR 0029): the release job then waits on that ERP's target.
+  // Allocated by this run: the back-office part is enqueued in the allocation step's transaction.
+  let handedOff = false;
+  const result = await runPart(deps, loaded, context, CUSTOMER_PART, {
+    handOff: async (tx) => {
+      await handToBackOffice(deps, tx, loaded.order, context.correlationId);
+      handedOff = true;
+    },
+  });
+  // Allocated by an earlier run: the back-office part goes on as its own job (queued once: its
+  // job key), whatever path led here (stock arriving, a hold released, a replay, a crash after the allocation).
+  if (result.kind === 'stopped' && result.outcome === HANDED_OFF && !handedOff) {
     await deps.db.transaction(async (tx) => {
       const order = await findOrderById(tx, payload.orderId);
       if (!order) throw new SynclineError('order.not_found', `no order ${payload.orderId}`);
-      const route = await routeOrder(deps.erps, tx, order, context.correlationId);
-      await enqueue(tx, releaseJob(payload.orderId, context.correlationId, route.erp.target));
+      await handToBackOffice(deps, tx, order, context.correlationId);
     });
   }
 }
@@ -181,18 +227,19 @@ export async function placeOrder(deps: FlowDeps, payload: PlacePayload, context:
  */
 export async function releaseOrder(deps: FlowDeps, payload: PlacePayload, context: HandlerContext): Promise<void> {
   // A version received while this part waited (for the ERP's quota, its breaker) goes in first: the ERP and the warehouse get the amended order, or none if it is held.
-  await takeInVersions(deps, payload.orderId, context);
-  const status = await statusForRun(deps, payload.orderId, context);
+  const loaded = await loadForRun(deps, payload.orderId, context);
   // Released already, cancelled, or on a hold an operator must lift: nothing for the back office.
-  if (status !== 'allocated') return;
-  await runPart(deps, payload.orderId, context, BACK_OFFICE_PART, async (run) => {
-    const records = await readSteps(deps.db, ORDER_PLACED_FLOW, payload.orderId);
-    const allocated = records.find((r) => r.step === 'inventory.allocate' && r.status === 'done');
-    if (!allocated || records.some((r) => BACK_OFFICE_PART.has(r.step))) return;
-    const waitedMs = Math.max(0, Date.now() - new Date(allocated.doneAt).getTime());
-    await appendTimeline(deps.db, payload.orderId, [
-      { system: 'syncline', action: 'order.back-office', outcome: 'succeeded', attempt: run.attempt, durationMs: null, correlationId: run.correlationId, detail: { waitedMs, lane: 'normal' } },
-    ]);
+  if (loaded.order.status !== 'allocated') return;
+  await runPart(deps, loaded, context, BACK_OFFICE_PART, {
+    // Written with the ERP posting's started mark: one commit.
+    opening: (run, records) => {
+      const allocated = records.find((r) => r.step === 'inventory.allocate' && r.status === 'done');
+      if (!allocated || records.some((r) => BACK_OFFICE_PART.has(r.step))) return undefined;
+      const waitedMs = Math.max(0, Date.now() - new Date(allocated.doneAt).getTime());
+      return (tx) => appendTimeline(tx, payload.orderId, [
+        { system: 'syncline', action: 'order.back-office', outcome: 'succeeded', attempt: run.attempt, durationMs: null, correlationId: run.correlationId, detail: { waitedMs, lane: 'normal' } },
+      ]);
+    },
   });
 }
 

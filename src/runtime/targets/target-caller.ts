@@ -5,6 +5,7 @@ import { classifyError } from '../retry-policy.ts';
 import type { TargetCaller } from '../runtime.ts';
 import { TargetError } from './target-errors.ts';
 import type { ResolvedTargetPolicy } from './target-policy.ts';
+import type { BreakerView } from './breaker-view.ts';
 
 /**
  * A TargetCaller for one target and one job: takes a concurrency slot, then an atomic
@@ -19,6 +20,11 @@ import type { ResolvedTargetPolicy } from './target-policy.ts';
  * would repeat the requests already spent against the quota on the next run. A concurrency
  * slot frees as soon as any call returns: every call may wait up to `maxWaitMs` for one.
  */
+/**
+ * With a worker's BreakerView, a target with no rate limit and no concurrency cap whose breaker
+ * the view knows to be closed and clean is called without a grant (docs/adr/0034); its calls are
+ * counted in batches, and a failure is recorded as always.
+ */
 /** A grant due within this long is awaited in the handler: a reschedule and a claim cost more. */
 const SHORT_WAIT_MS = 100;
 
@@ -28,7 +34,10 @@ export function createTargetCaller(
   policy: ResolvedTargetPolicy,
   holder: string,
   jobSignal: AbortSignal,
+  view?: BreakerView,
 ): TargetCaller {
+  // Nothing to meter: only the breaker needs PostgreSQL, and the view may know it is closed.
+  const unmetered = view !== undefined && policy.ratePerSecond <= 0 && policy.burst <= 0 && policy.maxConcurrency <= 0;
   const windowMs = 1000 + policy.windowMarginMs;
   const burstWindowMs = policy.burst > 0 && policy.ratePerSecond > 0 ? Math.ceil((policy.burst * windowMs) / policy.ratePerSecond) : 0;
   const grantParams = {
@@ -84,7 +93,12 @@ export function createTargetCaller(
       const deadline = Date.now() + policy.maxWaitMs;
       const held = await slot(deadline);
       try {
-        const { probe, failures, reach } = await grant(engaged ? deadline : Date.now() + Math.min(SHORT_WAIT_MS, policy.maxWaitMs));
+        const fast = unmetered && view.healthy(name);
+        const { probe, failures, reach } = fast
+          ? { probe: false, failures: 0, reach: null }
+          : await grant(engaged ? deadline : Date.now() + Math.min(SHORT_WAIT_MS, policy.maxWaitMs));
+        if (fast) view.count(name, policy.breaker.windowMs);
+        else if (unmetered) view.note(name, !probe && failures === 0);
         engaged = true;
         const signal = AbortSignal.any([jobSignal, AbortSignal.timeout(policy.timeoutMs)]);
         let value: T;
@@ -105,6 +119,11 @@ export function createTargetCaller(
           // payload (permanent) or a throttle proves it is up.
           const unwell = classified.retry === 'transient';
           if (unwell || probe || failures > 0) {
+            if (view) {
+              // The calls made without a grant belong in the ratio this failure is judged by.
+              view.forget(name);
+              if (unwell) await view.flush();
+            }
             await recordTargetOutcome(db, name, {
               success: !unwell,
               probe,

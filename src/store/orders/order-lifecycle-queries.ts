@@ -1,5 +1,6 @@
 import type { Queryable } from '../database.ts';
 import type { Order } from '../../model/order.ts';
+import type { StepRecord } from '../flows/flow-steps.ts';
 
 /**
  * The order lifecycle's own tables (migration 0009): flow state, line quantities,
@@ -37,6 +38,35 @@ export async function readOrderFlow(db: Queryable, orderId: string): Promise<Ord
     [orderId],
   );
   return result.rows[0];
+}
+
+/**
+ * What a run of the order's flow starts from, in one read: its flow row (undefined before the
+ * flow started), whether channel versions of the order wait to be taken in (docs/adr/0023),
+ * whether a cancellation is open, and the step records of its flow `flow` (as readSteps gives them).
+ */
+export async function readOrderFlowForRun(
+  db: Queryable,
+  orderId: string,
+  flow: string,
+): Promise<{ flow: OrderFlowRow | undefined; amendmentPending: boolean; cancellationOpen: boolean; steps: StepRecord[] }> {
+  const result = await db.query<OrderFlowRow & { amendment_pending: boolean; cancellation_open: boolean; steps: (Omit<StepRecord, 'doneAt'> & { doneAt: string })[] }>(
+    `SELECT f.order_id, f.hold_reason, f.hold_released_at, f.backorder_skus, f.payment_id, f.erp_sale, f.invoices,
+            EXISTS (SELECT 1 FROM order_amendment a WHERE a.order_id = $1 AND a.status = 'pending') AS amendment_pending,
+            EXISTS (SELECT 1 FROM order_cancellation c WHERE c.order_id = $1 AND c.status = 'requested') AS cancellation_open,
+            (SELECT coalesce(json_agg(json_build_object('step', s.step, 'status', s.status, 'result', s.result, 'attempt', s.attempt, 'doneAt', s.done_at)
+                                      ORDER BY s.done_at, s.step), '[]')
+               FROM flow_step s WHERE s.flow = $2 AND s.flow_key = $1) AS steps
+       FROM (SELECT 1) AS one LEFT JOIN order_flow f ON f.order_id = $1`,
+    [orderId, flow],
+  );
+  const { amendment_pending: amendmentPending, cancellation_open: cancellationOpen, steps, ...row } = result.rows[0]!;
+  return {
+    flow: row.order_id === null ? undefined : row,
+    amendmentPending,
+    cancellationOpen,
+    steps: steps.map((s) => ({ ...s, doneAt: new Date(s.doneAt) })),
+  };
 }
 
 /** Sets the given order_flow columns (only those named). */

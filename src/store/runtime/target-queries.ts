@@ -43,6 +43,19 @@ export async function finishTargetCall(db: Queryable, name: string, reach: strin
   await db.query('SELECT runtime_target_finish($1, $2)', [name, reach], { prepare: true });
 }
 
+/** The channel on which every recorded failure of a target is announced (payload: its name; migration 0037). */
+export const TARGET_CHANNEL = 'syncline_target';
+
+/** Adds calls made without a grant to each target's failure-ratio window; says whether each is still healthy. */
+export async function countTargetCalls(db: Queryable, counts: readonly { name: string; calls: number; ratioWindowMs: number }[]): Promise<{ name: string; healthy: boolean }[]> {
+  const result = await db.query<{ name: string; healthy: boolean }>(
+    'SELECT name, healthy FROM runtime_target_count($1::text[], $2::integer[], $3::integer[])',
+    [counts.map((c) => c.name), counts.map((c) => c.calls), counts.map((c) => c.ratioWindowMs)],
+    { prepare: true },
+  );
+  return result.rows;
+}
+
 /** Records a call's outcome; returns the breaker state after it. */
 export async function recordTargetOutcome(
   db: Queryable,
