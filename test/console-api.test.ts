@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { addConsoleUser } from '../src/domain/console-users/console-user.service.ts';
 import { runSyncline } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import { sampleOrder, submitOrder } from './support/orders.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 /**
@@ -156,6 +157,36 @@ describe('console users and sessions', () => {
       const asViewer = await post(`${order}/${action}`, { cookie, 'x-csrf-token': csrf });
       assert.equal(asViewer.status, 403);
       assert.equal(((await asViewer.json()) as any).type, '/problems/forbidden');
+    }
+  });
+
+  test('orders are found by the days they were received (UTC), alone or with the other filters; a bad range is a problem', async () => {
+    await addConsoleUser(database.db, { actor: 'test', correlationId: null }, { email: 'dates@example.com', role: 'operator', name: 'Di', password: 'operator-password-1' });
+    const { cookie } = await signIn('dates@example.com', 'operator-password-1');
+    const token = await server.token();
+    const ids: string[] = [];
+    for (const n of [1, 2]) {
+      const created = await submitOrder(server.baseUrl, token, sampleOrder({ channelOrderId: `DATES-${n}-${Date.now()}` }));
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      ids.push(created.body.id);
+    }
+    const search = async (query: string) => {
+      const response = await fetch(`${server.baseUrl}/console/api/orders?${query}`, { headers: { cookie } });
+      return { status: response.status, body: (await response.json()) as any };
+    };
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const found = async (query: string) => ((await search(query)).body.items as Array<{ id: string }>).map((o) => o.id).filter((id) => ids.includes(id));
+    assert.deepEqual(await found(`from=${day(0)}&to=${day(0)}`), [...ids].reverse(), 'both, newest first');
+    assert.deepEqual(await found(`from=${day(-3)}`), [...ids].reverse());
+    assert.deepEqual(await found(`to=${day(-1)}`), [], 'none received before today');
+    assert.deepEqual(await found(`from=${day(1)}`), [], 'none received after today');
+    assert.deepEqual(await found(`q=${ids[0]}&to=${day(-1)}`), [], 'an order id outside the range is not shown');
+    assert.deepEqual(await found(`from=${day(0)}&limit=1`), [ids[1]]);
+    assert.deepEqual(await found(`from=${day(0)}&limit=1&before=${ids[1]}`), [ids[0]], 'paging stays within the range');
+    for (const bad of [`from=${day(0)}&to=${day(-1)}`, 'from=2026-13-01', 'to=yesterday']) {
+      const refused = await search(bad);
+      assert.equal(refused.status, 400, bad);
+      assert.equal(refused.body.type, '/problems/invalid-query');
     }
   });
 

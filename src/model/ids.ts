@@ -1,5 +1,5 @@
 import { getRandomValues } from 'node:crypto';
-import { monotonicFactory } from 'ulid';
+import { encodeTime, monotonicFactory } from 'ulid';
 
 /** Id prefixes of canonical entities: the prefix tells what an id names. */
 export const ID_PREFIX = {
@@ -44,6 +44,15 @@ const nextUlid = monotonicFactory(pooledRandom);
 /** A new, time-ordered id such as `ord_01JD…`. */
 export function newId(kind: IdKind): string {
   return `${ID_PREFIX[kind]}_${nextUlid().toLowerCase()}`;
+}
+
+/**
+ * The smallest id of a kind made at `time` or later: ids sort by when they were made, so a time
+ * range is a range of ids (`id >= idBoundary(kind, from) AND id < idBoundary(kind, to)`), read
+ * from the primary key with no index on a timestamp.
+ */
+export function idBoundary(kind: IdKind, time: Date): string {
+  return `${ID_PREFIX[kind]}_${encodeTime(time.getTime(), 10).toLowerCase()}${'0'.repeat(16)}`;
 }
 
 /** True when value looks like an id of the given kind. */

@@ -37,8 +37,10 @@ export interface OrderListFilter {
   customerEmail?: string | undefined;
   /** Index sales_order_status_id_idx. */
   status?: string | undefined;
-  /** Only orders with an id below this one (keyset pagination, newest first). */
+  /** Only orders with an id below this one (keyset pagination, newest first; also the end of a time range, idBoundary). */
   before?: string | undefined;
+  /** Only orders with this id or a later one (the start of a time range, idBoundary). */
+  notBefore?: string | undefined;
   limit: number;
 }
 
@@ -51,9 +53,10 @@ export async function listOrders(db: Queryable, filter: OrderListFilter): Promis
         AND ($3::text IS NULL OR id < $3)
         AND ($5::text IS NULL OR customer_email = lower($5))
         AND ($6::text IS NULL OR status = $6)
+        AND ($7::text IS NULL OR id >= $7)
       ORDER BY id DESC
       LIMIT $4`,
-    [filter.channel ?? null, filter.channelOrderId ?? null, filter.before ?? null, filter.limit, filter.customerEmail ?? null, filter.status ?? null],
+    [filter.channel ?? null, filter.channelOrderId ?? null, filter.before ?? null, filter.limit, filter.customerEmail ?? null, filter.status ?? null, filter.notBefore ?? null],
   );
   return result.rows.map(toOrder);
 }

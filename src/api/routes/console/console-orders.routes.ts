@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { isId } from '../../../model/ids.ts';
+import { idBoundary, isId } from '../../../model/ids.ts';
 import { CancelRequest, HoldReleaseRequest } from '../../../model/order-actions.ts';
 import { OrderStatus } from '../../../model/order.ts';
 import { consoleActor, recordAudit } from '../../../domain/audit/audit.ts';
@@ -32,8 +32,11 @@ const OrderSearch = z.strictObject({
   status: OrderStatus.optional(),
   channel: z.string().min(1).max(64).optional(),
   before: z.string().refine((v) => isId('order', v), 'must be an order id').optional(),
+  from: z.iso.date().optional().meta({ description: 'Orders received on this day (UTC) or later.' }),
+  to: z.iso.date().optional().meta({ description: 'Orders received on this day (UTC) or earlier.' }),
   limit: z.coerce.number().int().min(1).max(100).default(25),
-});
+}).refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'from must not be after to', path: ['from'] });
+const DAY_MS = 86_400_000;
 const SeriesQuery = z.strictObject({ window: z.enum(['hour', 'day']).default('hour') });
 
 export async function consoleOrdersRoutes(app: FastifyInstance, { db, config }: ApiContext): Promise<void> {
@@ -70,12 +73,16 @@ export async function consoleOrdersRoutes(app: FastifyInstance, { db, config }: 
   // --- orders --------------------------------------------------------------------------------
 
   app.get('/console/api/orders', { schema: hidden, preHandler: viewer }, async (request) => {
-    const { q, status, channel, before, limit } = parseQuery(OrderSearch, request.query);
-    const filter = { status, channel, before, limit };
+    const { q, status, channel, before, from, to, limit } = parseQuery(OrderSearch, request.query);
+    // A range of days is a range of order ids (ids sort by when the order was received).
+    const notBefore = from ? idBoundary('order', new Date(`${from}T00:00:00Z`)) : undefined;
+    const end = to ? idBoundary('order', new Date(Date.parse(`${to}T00:00:00Z`) + DAY_MS)) : undefined;
+    const filter = { status, channel, before: before && end ? (before < end ? before : end) : (before ?? end), notBefore, limit };
+    const inRange = (id: string) => (!notBefore || id >= notBefore) && (!end || id < end);
     let orders;
     if (q && isId('order', q)) {
       const order = await findOrderById(db, q);
-      orders = order && (!status || order.status === status) && (!channel || order.channel === channel) ? [order] : [];
+      orders = order && (!status || order.status === status) && (!channel || order.channel === channel) && inRange(order.id) ? [order] : [];
     } else if (q && q.includes('@')) {
       orders = await listOrders(db, { ...filter, customerEmail: q });
     } else {
