@@ -50,6 +50,9 @@ test('config check names each routing problem by its path', () => {
   );
   assert.deepEqual(problems('erpRouting:\n  rules: []\n  default: legacy\n  catalogue: nowhere\n'), ['erpRouting.catalogue: unknown connection "nowhere" (ERP connections: legacy, cloud)']);
   assert.deepEqual(problems('erpRouting:\n  rules: []\n  default: legacy\n  catalogue: wh\n'), ['erpRouting.catalogue: connection "wh" is a wms connection, not an ERP']);
+  assert.deepEqual(problems('erpRouting:\n  rules: []\n  default: legacy\n  catalogue: cloud\n'), [
+    'erpRouting.catalogue: connection "cloud" is a business-central connection, whose item master Syncline cannot read yet (the catalogue is synced from: tryton)',
+  ]);
   assert.equal(checkConnectionsText(`${CONNECTIONS}erpRouting:\n  rules: []\n  default: cloud\n  catalogue: legacy\n`, registry, env).erpRouting?.catalogue, 'legacy');
   assert.deepEqual(problems('erpRouting:\n  rules:\n    - { when: { shipToCountry: Canada, colour: red }, erp: cloud }\n  default: legacy\n'), [
     'erpRouting.rules[0].when.shipToCountry: must be an ISO 3166-1 alpha-2 country code such as DE',

@@ -231,7 +231,7 @@ export function checkConnectionsText(
       channel,
     });
   });
-  const erpRouting = checkErpRouting(file.data.erpRouting, connections, problems);
+  const erpRouting = checkErpRouting(file.data.erpRouting, connections, registry, problems);
   return problems.length ? { problems, connections: [] } : { problems, connections, ...(erpRouting ? { erpRouting } : {}) };
 }
 
@@ -239,7 +239,7 @@ export function checkConnectionsText(
  * Checks `erpRouting` against the file's connections: every id an ERP connection of the file,
  * a default whenever there are several ERPs, never an ERP as its own shadow.
  */
-function checkErpRouting(raw: unknown, connections: readonly ConnectionSettings[], problems: string[]): ErpRoutingRules | undefined {
+function checkErpRouting(raw: unknown, connections: readonly ConnectionSettings[], registry: ConnectorRegistry, problems: string[]): ErpRoutingRules | undefined {
   const erps = connections.filter((c) => c.kind === 'erp');
   if (raw === undefined) {
     if (erps.length > 1) problems.push(`erpRouting: required with several ERP connections (${erps.map((c) => c.id).join(', ')}): say which one takes each order`);
@@ -257,7 +257,14 @@ function checkErpRouting(raw: unknown, connections: readonly ConnectionSettings[
     else if (connection.kind !== 'erp') problems.push(`${problemPath(path)}: connection "${id}" is a ${connection.kind} connection, not an ERP`);
   };
   const { rules, default: fallback, catalogue } = parsed.data;
-  if (catalogue !== undefined) check(catalogue, ['erpRouting', 'catalogue']);
+  if (catalogue !== undefined) {
+    check(catalogue, ['erpRouting', 'catalogue']);
+    const connector = connections.find((c) => c.id === catalogue && c.kind === 'erp')?.connector;
+    if (connector !== undefined && !registry.systems.get(connector)?.itemMaster) {
+      const readers = [...registry.systems.values()].filter((s) => s.itemMaster).map((s) => s.connector);
+      problems.push(`${problemPath(['erpRouting', 'catalogue'])}: connection "${catalogue}" is a ${connector} connection, whose item master Syncline cannot read yet (the catalogue is synced from: ${readers.join(', ')})`);
+    }
+  }
   if (fallback === undefined) {
     if (erps.length === 1) problems.push(`erpRouting.default: required (the ERP connection of orders no rule matches), e.g. "${erps[0]!.id}"`);
     else problems.push(`erpRouting.default: required${erps.length > 1 ? ` with several ERP connections (${erps.map((c) => c.id).join(', ')})` : ''}`);

@@ -28,6 +28,8 @@ export interface SystemConnector {
   secretOptions: readonly string[];
   /** The target policy of the kind's target when this connector serves it (default: the flows' built-in one). */
   defaultTargetPolicy?: TargetPolicy;
+  /** An ERP connector that reads the item master, so the product catalogue can be synced from it. */
+  itemMaster?: boolean;
 }
 
 const url = z.url('must be a URL such as https://erp.example.com');
@@ -68,6 +70,7 @@ export const SYSTEM_CONNECTORS: readonly SystemConnector[] = [
     kind: 'erp',
     options: trytonOptions,
     secretOptions: ['password'],
+    itemMaster: true,
   },
   { connector: 'wms', kind: 'wms', options: z.strictObject({ url, webhookSecret: secret(16) }), secretOptions: ['webhookSecret'] },
   { connector: 'payment', kind: 'payment', options: z.strictObject({ url, apiKey: secret(8) }), secretOptions: ['apiKey'] },
