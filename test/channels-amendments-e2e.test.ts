@@ -4,6 +4,7 @@ import { sandboxAdmin } from '../src/connectors/kit/sandbox-app.ts';
 import type { RunningShopifySandbox } from '../src/connectors/shopify/sandbox/shopify.sandbox.ts';
 import type { RunningWooSandbox } from '../src/connectors/woocommerce/sandbox/woocommerce.sandbox.ts';
 import type { WireOrder } from '../src/connectors/woocommerce/woocommerce-wire.ts';
+import { TARGET_CHANNEL } from '../src/store/runtime/target-queries.ts';
 import { startChannelRig, type ChannelRig } from './support/channel-rig.ts';
 import type { ConnectionsRig } from './support/connections.ts';
 import type { flowApi } from './support/flows.ts';
@@ -50,6 +51,8 @@ describe('channel order updates before and after release', () => {
         ? "INSERT INTO runtime_target (name, breaker_state, blocked_until, opened_at) VALUES ('erp', 'open', now() + interval '1 hour', now()) ON CONFLICT (name) DO UPDATE SET breaker_state = 'open', blocked_until = now() + interval '1 hour', opened_at = now()"
         : "UPDATE runtime_target SET breaker_state = 'closed', blocked_until = NULL, opened_at = NULL, consecutive_failures = 0 WHERE name = 'erp'",
     );
+    // As a recorded failure does (ADR 34): the workers stop taking the ERP for healthy and ask PostgreSQL before each call.
+    if (open) await rig.database.db.query(`SELECT pg_notify('${TARGET_CHANNEL}', 'erp')`);
   };
   const reservedOf = async (id: string) =>
     ((await f.api('GET', `/v1/inventory/reservations?reference=${id}`)).body.data as any[]).filter((r) => r.status === 'active').flatMap((r) => r.lines.map((l: any) => [l.sku, l.quantity]));
