@@ -6,7 +6,7 @@ import type { RunningWooSandbox } from '../src/connectors/woocommerce/sandbox/wo
 import type { WireOrder } from '../src/connectors/woocommerce/woocommerce-wire.ts';
 import { TARGET_CHANNEL } from '../src/store/runtime/target-queries.ts';
 import { startChannelRig, type ChannelRig } from './support/channel-rig.ts';
-import type { ConnectionsRig } from './support/connections.ts';
+import { postDelivery, shopifyDelivery, type ConnectionsRig } from './support/connections.ts';
 import type { flowApi } from './support/flows.ts';
 import { waitFor } from './support/runtime.ts';
 
@@ -129,9 +129,10 @@ describe('channel order updates before and after release', () => {
     let short: string;
     let kept: string;
     let shortChannelId: string;
+    let keptChannelId: string;
     try {
       shortChannelId = await placeInShopify([{ sku: 'MUG', quantity: 1 }]);
-      const keptChannelId = await placeInShopify([{ sku: 'CAP', quantity: 1 }]);
+      keptChannelId = await placeInShopify([{ sku: 'CAP', quantity: 1 }]);
       short = await synced(SHOPIFY, shortChannelId);
       kept = await synced(SHOPIFY, keptChannelId);
       await f.waitForStatus(short, 'allocated');
@@ -181,6 +182,15 @@ describe('channel order updates before and after release', () => {
     const keptAmendment = (await amendments(kept)).find((a) => a.status === 'held');
     const rejected = await f.api('POST', `/v1/orders/${kept}/amendments/${keptAmendment!.id}/reject`, { note: 'customer keeps one' });
     assert.equal(rejected.status, 200, JSON.stringify(rejected.body));
+    // The rejected version again (a late webhook retry, or the reconciliation poll reading it): nothing new, no second hold.
+    const unchanged = async () => (await amendments(kept)).filter((a) => a.status === 'unchanged').length;
+    const unchangedBefore = await unchanged();
+    const sameVersion = (await shopAdmin().call<{ order: unknown }>('GET', `/_sandbox/orders/${keptChannelId}`)).order;
+    const secret = channels.secrets.get(SHOPIFY)!.webhookSecret;
+    const redelivered = await postDelivery(rig.baseUrl, 'shopify', SHOPIFY, shopifyDelivery({ secret, shopDomain: SHOP, topic: 'orders/updated', payload: sameVersion }));
+    assert.equal(redelivered.status, 200, JSON.stringify(redelivered.body));
+    await waitFor('the rejected version, sent again, taken in as unchanged', async () => (await unchanged()) > unchangedBefore, 30_000, 100);
+    assert.equal((await amendments(kept)).filter((a) => a.status === 'held').length, 0, 'not held again');
     await f.waitForStatus(kept, 'released');
     assert.deepEqual((await order(kept)).lines.map((l: any) => l.quantity), [1]);
     assert.deepEqual(await wmsLines(kept), [['CAP', 1]]);

@@ -10,6 +10,7 @@ import { readFulfilments, readOrderFlow, updateOrderFlow } from '../../store/ord
 import {
   decideAmendment,
   heldAmendment,
+  rejectedVersion,
   insertAmendment,
   listAmendments,
   newerVersionSeen,
@@ -145,9 +146,12 @@ export class OrderAmendmentService {
       await settle(this.#db, 'superseded');
       return { kind: 'stale', amendmentId: pending.id };
     }
-    // The same version again (a redelivery, the reconciliation poll) while it waits for review: nothing new.
+    // The same version again (a redelivery, the reconciliation poll) while it waits for review, or
+    // after an operator turned it down: nothing new. A later version of the channel is judged anew.
     const held = await heldAmendment(this.#db, order.id);
-    if (held && JSON.stringify(diffOrder(order, held.proposed)) === JSON.stringify(changes)) {
+    const rejected = held ? undefined : await rejectedVersion(this.#db, order.id, pending.channelUpdatedAt);
+    const decided = held ?? rejected;
+    if (decided && JSON.stringify(diffOrder(order, decided.proposed)) === JSON.stringify(changes)) {
       await settle(this.#db, 'unchanged');
       return { kind: 'unchanged' };
     }

@@ -95,6 +95,19 @@ export async function newerVersionSeen(db: Queryable, orderId: string, channelUp
   return (result.rowCount ?? 0) > 0;
 }
 
+/**
+ * The order's latest rejected amendment of this channel version or a later one (by the channel's
+ * own update time; without one, the latest rejected amendment): a version an operator turned down.
+ */
+export async function rejectedVersion(db: Queryable, orderId: string, channelUpdatedAt: string | null): Promise<AmendmentRow | undefined> {
+  const result = await db.query<RawAmendment>(
+    `SELECT * FROM order_amendment WHERE order_id = $1 AND status = 'rejected' AND ($2::timestamptz IS NULL OR channel_updated_at >= $2)
+      ORDER BY decided_at DESC NULLS LAST, id DESC LIMIT 1`,
+    [orderId, channelUpdatedAt],
+  );
+  return result.rows[0] && toRow(result.rows[0]);
+}
+
 /** Settles a held amendment (applied, rejected or superseded); false when it was not held any more. */
 export async function decideAmendment(tx: Queryable, id: string, decision: { status: 'applied' | 'rejected' | 'superseded'; by: string | null; note: string | null }): Promise<boolean> {
   const result = await tx.query("UPDATE order_amendment SET status = $2, decided_at = now(), decided_by = $3, note = $4 WHERE id = $1 AND status = 'held'", [id, decision.status, decision.by, decision.note]);
