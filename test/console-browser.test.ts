@@ -98,6 +98,9 @@ describe('operations console in Chromium', { skip: unavailable ?? false, timeout
     await open(p, '/orders');
     await p.locator('#order-search').fill(channelOrderId);
     await p.getByRole('button', { name: 'Search' }).click();
+    // The unfiltered list shown before the search holds the order too: wait for the search's own answer.
+    await p.waitForURL(/#\/orders\?q=/);
+    await p.waitForFunction("document.querySelectorAll('tbody tr').length === 1", undefined, { timeout: 15_000 });
     await p.locator(`a[href="#/orders/${orderId}"]`).waitFor();
     assert.equal(await p.locator('tbody tr').count(), 1, 'the search finds exactly that order');
     await shot(p, 'orders');
