@@ -20,14 +20,21 @@ describe('per-client rate limit across two API processes', () => {
   let database: TestDatabase;
   const processes: ChildServer[] = [];
   // A client of its own for each run: the window before a run must be empty, as the previous
-  // window counts in the sliding estimate.
+  // window counts in the sliding estimate. They are made before the processes start, so that
+  // each process knows their limit from its first request.
+  const fresh: Array<{ id: string; secret: string }> = [];
   const newClient = async () => {
-    const created = await createClient(database.db, { name: 'limited', scopes: ['orders:read'], rateLimit: LIMIT });
-    return { id: created.clientId, secret: created.clientSecret };
+    const client = fresh.shift();
+    assert.ok(client, 'a fresh client is left for this run');
+    return client;
   };
 
   before(async () => {
     database = await createTestDatabase();
+    for (let i = 0; i < 4; i++) {
+      const created = await createClient(database.db, { name: `limited ${i + 1}`, scopes: ['orders:read'], rateLimit: LIMIT });
+      fresh.push({ id: created.clientId, secret: created.clientSecret });
+    }
     const env = testEnvironment(database.url, { SYNCLINE_CLIENT_RATE_WINDOW_SECONDS: String(WINDOW_SECONDS), SYNCLINE_RATE_LIMIT_SYNC_MS: String(SYNC_MS) });
     processes.push(...(await Promise.all([spawnSyncline(['api'], env), spawnSyncline(['api'], env)])));
   });
