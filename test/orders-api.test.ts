@@ -50,6 +50,22 @@ describe('POST /v1/orders', () => {
     assert.equal(listed.body.data.length, 1);
   });
 
+  test('the same order resent with its keys in another order replays: the fingerprint is of what was asked, not of the bytes', async () => {
+    const order = sampleOrder();
+    const key = randomUUID();
+    const first = await submitOrder(server.baseUrl, token, order, key);
+    const reordered = Object.fromEntries(Object.entries(order).reverse());
+    const again = await submitOrder(server.baseUrl, token, reordered, key);
+    assert.equal(first.status, 201);
+    assert.equal(again.status, 201);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.equal(again.body.id, first.body.id);
+    // A changed value under the same key is still a different request.
+    const changed = await submitOrder(server.baseUrl, token, { ...reordered, notes: 'gift wrap' }, key);
+    assert.equal(changed.status, 422);
+    assert.match(changed.body.type, /idempotency-key-reused$/);
+  });
+
   test('same key with a different body is 422 idempotency-key-reused', async () => {
     const key = randomUUID();
     assert.equal((await submitOrder(server.baseUrl, token, sampleOrder(), key)).status, 201);

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
-import stringify from 'safe-stable-stringify';
 import type { FastifyInstance } from 'fastify';
 import { Order, OrderSubmission, TimelineEntry } from '../../../model/order.ts';
 import { findOrderById, listOrders, readTimeline } from '../../../store/orders/order-queries.ts';
@@ -50,7 +49,10 @@ export async function ordersRoutes(app: FastifyInstance, { db, intake }: ApiCont
       throw new ProblemError('idempotency-key-invalid', 'Idempotency-Key must be 1-255 printable ASCII characters without spaces.');
     }
     const submission = parseBody(OrderSubmission, request.body);
-    const fingerprint = createHash('sha256').update(stringify(request.body) ?? '').digest('base64url');
+    // The fingerprint is of the parsed submission: its keys come out in the schema's order and its
+    // values normalised (placedAt in UTC), so two bodies that ask for the same order match whatever
+    // their key order, and plain JSON.stringify is canonical without a sorting serialiser.
+    const fingerprint = hash('sha256', JSON.stringify(submission), 'base64url');
     const result = await intake.submit(submission, {
       correlationId: request.id,
       ...currentTraceContext(),
