@@ -248,17 +248,24 @@ async function startRoles(
     inventory.start();
   }
   let worker: Worker | undefined;
+  // With the API in the same process, the worker has a pool of its own (a bulkhead): twenty stores
+  // flushing their offline sales at once hold every connection of the API's pool, and the
+  // critical lane's jobs must not queue behind them for a connection (docs/runtime.md).
+  const workerDb = roles.workers && roles.api && db.kind === 'postgres' && config.databaseUrl
+    ? openPostgres({ connectionString: config.databaseUrl, poolSize: config.dbPoolSize, applicationName: 'syncline-worker' })
+    : db;
   if (roles.workers) {
     try {
-      worker = await startWorker(db, config, logger, roles.registry);
+      worker = await startWorker(workerDb, config, logger, roles.registry);
     } catch (error) {
       await server?.close();
       await inventory?.stop();
+      if (workerDb !== db) await workerDb.close().catch(() => {});
       throw error;
     }
   }
   // Beside the worker's relay, with a cursor of its own: Syncline's subscribers never wait for NATS.
-  const natsRelay = worker && config.nats ? new NatsRelay(db, config.nats, logger) : undefined;
+  const natsRelay = worker && config.nats ? new NatsRelay(workerDb, config.nats, logger) : undefined;
   natsRelay?.start();
   return {
     db,
@@ -282,6 +289,7 @@ async function startRoles(
       await stage('worker', worker?.stop(config.shutdownGraceMs), config.shutdownGraceMs + SHUTDOWN_STAGE_MARGIN_MS);
       // A batch in flight ends when its PubAcks arrive or time out (5 s).
       await stage('nats relay', natsRelay?.stop(), 5000 + SHUTDOWN_STAGE_MARGIN_MS);
+      if (workerDb !== db) await stage('worker database', workerDb.close(), SHUTDOWN_STAGE_MARGIN_MS);
       await stage('inventory', inventory?.stop(), SHUTDOWN_STAGE_MARGIN_MS);
       await stage('rate limits', counters?.stop(), SHUTDOWN_STAGE_MARGIN_MS);
       await stage('access registry', access?.stop(), SHUTDOWN_STAGE_MARGIN_MS);

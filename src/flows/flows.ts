@@ -13,7 +13,7 @@ import type { TargetPolicy } from '../runtime/targets/target-policy.ts';
 import { cancelOrder, type CancelPayload } from './cancel/cancel.flow.ts';
 import { FLOW_JOBS, TARGETS, type FlowDeps } from './flow-deps.ts';
 import { awardLoyalty, reverseLoyalty, type ReversalPayload } from './loyalty/loyalty.flow.ts';
-import { placeOrder, placementDeadLettered, releaseOrder, retryBackorders, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
+import { placeOrder, placementDeadLettered, releaseOrder, retryBackorders, skusFreedBy, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
 import { registerProductSync } from './products/product-sync.flow.ts';
 import { registerCustomerResolution } from './customers/customer-resolution.flow.ts';
 import { createErpRouter, erpTargetPolicy, SINGLE_ERP_TARGET } from './erp-routing/erp-router.ts';
@@ -115,6 +115,8 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
     name: 'backorder-retry',
     types: [EVENT_TYPES.inventoryAdjusted, EVENT_TYPES.inventoryReleased],
     lane: 'normal',
+    // A store flushing its offline sales moves stock thousands of times: only what frees units makes a job.
+    accepts: (event) => skusFreedBy(event).length > 0,
     handle: (event) => retryBackorders(deps, event),
   });
   return deps;

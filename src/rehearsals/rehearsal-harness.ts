@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
@@ -148,6 +149,52 @@ export interface Sample {
   t: number;
   erpBacklog: number;
   lanes: [number, number, number];
+  /** The rehearsal process since the previous sample: event-loop delay (p99, ms) and CPU used (% of one core). */
+  process: ProcessLoad;
+}
+
+export interface ProcessLoad {
+  eventLoopDelayP99Ms: number;
+  cpuPercent: number;
+  /** Most callers waiting for a database connection at once (sampled every 50 ms; PostgreSQL only). */
+  poolWaitingMax: number;
+}
+
+/**
+ * How busy the rehearsal's one process is, second by second. Sandboxes, load, API and workers
+ * share it, so a latency that grows while its event loop is delayed or its CPU is near one core
+ * is the process's saturation, not the path under test (docs/rehearsals.md).
+ */
+function processMeter(pool: () => { waiting: number } | undefined): { read(): ProcessLoad; stop(): void } {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  let poolWaitingMax = 0;
+  const poller = setInterval(() => {
+    poolWaitingMax = Math.max(poolWaitingMax, pool()?.waiting ?? 0);
+  }, 50);
+  poller.unref();
+  let cpu = process.cpuUsage();
+  let at = performance.now();
+  return {
+    read() {
+      const used = process.cpuUsage(cpu);
+      const now = performance.now();
+      const load = {
+        eventLoopDelayP99Ms: Math.round(delay.percentile(99) / 1e6),
+        cpuPercent: Math.round(((used.user + used.system) / 1000 / Math.max(1, now - at)) * 100),
+        poolWaitingMax,
+      };
+      poolWaitingMax = 0;
+      cpu = process.cpuUsage();
+      at = now;
+      delay.reset();
+      return load;
+    },
+    stop: () => {
+      clearInterval(poller);
+      delay.disable();
+    },
+  };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -167,6 +214,7 @@ export async function runRehearsal(base: Config, logger: Logger, plan: Rehearsal
     products: [...hotSkus, ...REGULAR_SKUS].map((code) => ({ code, name: code, listPrice: '10.00', quantity: 1_000_000 })),
   });
   let running: RunningSyncline | undefined;
+  const meter = processMeter(() => running?.db.pool?.());
   try {
     const client = { id: `rehearsal-${randomBytes(4).toString('hex')}`, secret: randomBytes(24).toString('base64url') };
     const config: Config = {
@@ -212,6 +260,7 @@ export async function runRehearsal(base: Config, logger: Logger, plan: Rehearsal
     const phaseAt = (t: number) => plan.describe?.(t) ?? phases.find((p) => t < p.until)?.name ?? 'drain';
     const inFlight = new Set<Promise<void>>();
     const samples: Sample[] = [];
+    meter.read();
     let nextSample = 0;
     let sequence = 0;
     const loadSeconds = phases.at(-1)!.until;
@@ -225,9 +274,9 @@ export async function runRehearsal(base: Config, logger: Logger, plan: Rehearsal
         inFlight.add(sent);
       }
       if (t >= nextSample) {
-        samples.push(await sample(running, t));
+        samples.push(await sample(running, t, meter));
         const s = samples.at(-1)!;
-        progress(`t=${t.toFixed(0)}s ${phaseAt(t)} submitted=${submissions.length} accepted=${submissions.filter((x) => x.id).length} erp-backlog=${s.erpBacklog} queued=${s.lanes.join('/')}`);
+        progress(`t=${t.toFixed(0)}s ${phaseAt(t)} submitted=${submissions.length} accepted=${submissions.filter((x) => x.id).length} erp-backlog=${s.erpBacklog} queued=${s.lanes.join('/')} loop-p99=${s.process.eventLoopDelayP99Ms}ms cpu=${s.process.cpuPercent}% db-waiting=${s.process.poolWaitingMax}`);
         nextSample = Math.floor(t) + 1;
       }
       await sleep(100);
@@ -239,7 +288,7 @@ export async function runRehearsal(base: Config, logger: Logger, plan: Rehearsal
     let drainedAt: number | null = null;
     while (now() < loadSeconds + drainTimeoutSeconds) {
       await plan.onTick?.(now(), context);
-      const s = await sample(running, now());
+      const s = await sample(running, now(), meter);
       samples.push(s);
       const waiting = await count(running, `SELECT count(*) AS n FROM sales_order WHERE id = ANY($1) AND status IN ('received', 'validated', 'allocated')`, [ids]);
       const pending = (await plan.pending?.(context)) ?? 0;
@@ -267,6 +316,7 @@ export async function runRehearsal(base: Config, logger: Logger, plan: Rehearsal
     writeReport(folder, report);
     return { report, folder };
   } finally {
+    meter.stop();
     await running?.close().catch(() => {});
     await sandboxes.close();
   }
@@ -355,7 +405,7 @@ async function count(running: RunningSyncline, sql: string, params: unknown[] = 
 /** The jobs that call the ERP: an order's release (the sale), its shipments and invoice, and returns (credit notes). */
 const ERP_JOBS = [FLOW_JOBS.release, FLOW_JOBS.shipment, FLOW_JOBS.invoice, FLOW_JOBS.return];
 
-async function sample(running: RunningSyncline, t: number): Promise<Sample> {
+async function sample(running: RunningSyncline, t: number, meter: { read(): ProcessLoad }): Promise<Sample> {
   const rows = (await running.db.query<{ lane: number; n: string; erp: string }>(
     `SELECT lane, count(*) AS n, count(*) FILTER (WHERE type = ANY($1)) AS erp FROM runtime_job GROUP BY lane`,
     [ERP_JOBS],
@@ -366,7 +416,7 @@ async function sample(running: RunningSyncline, t: number): Promise<Sample> {
     lanes[r.lane] = Number(r.n);
     erpBacklog += Number(r.erp);
   }
-  return { t, erpBacklog, lanes };
+  return { t, erpBacklog, lanes, process: meter.read() };
 }
 
 interface MeasureInput {
@@ -499,6 +549,7 @@ async function measure(context: RehearsalContext, plan: RehearsalPlan, m: Measur
       erpRequestsPerSecond,
       availabilityEventsPerSecond: Array.from({ length: lastSecond + 1 }, (_, t) => ({ t, value: availability.get(t) ?? 0 })),
       jobsQueued: m.samples.map((s) => ({ t: Math.round(s.t), critical: s.lanes[0], normal: s.lanes[1], bulk: s.lanes[2] })),
+      processLoad: m.samples.map((s) => ({ t: Math.round(s.t), ...s.process })),
       ...(findings.series ? { scenario: findings.series } : {}),
     },
     ...(findings.figures ? { figures: findings.figures } : {}),

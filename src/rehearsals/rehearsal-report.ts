@@ -47,6 +47,8 @@ export interface RehearsalReport {
     erpRequestsPerSecond: Series;
     availabilityEventsPerSecond: Series;
     jobsQueued: { t: number; critical: number; normal: number; bulk: number }[];
+    /** The rehearsal process, once a second: event-loop delay p99 (ms) and CPU (% of one core). */
+    processLoad: { t: number; eventLoopDelayP99Ms: number; cpuPercent: number; poolWaitingMax: number }[];
     /** The scenario's own series by name (erp-outage: `erpDown`), each drawn as one more chart. */
     scenario?: Record<string, Series>;
   };
@@ -121,6 +123,13 @@ export function reportCharts(report: RehearsalReport): Chart[] {
       { label: 'critical', color: '#d62728', series: s.jobsQueued.map((j) => ({ t: j.t, value: j.critical })) },
       { label: 'normal', color: '#ff7f0e', series: s.jobsQueued.map((j) => ({ t: j.t, value: j.normal })) },
       { label: 'bulk', color: '#7f7f7f', series: s.jobsQueued.map((j) => ({ t: j.t, value: j.bulk })) },
+    ]),
+    chart('process-load', "The rehearsal process: event-loop delay p99 (ms) and CPU (% of one core)", [
+      { label: 'event-loop delay p99 ms', color: '#8c564b', series: s.processLoad.map((p) => ({ t: p.t, value: p.eventLoopDelayP99Ms })) },
+      { label: 'CPU %', color: '#e377c2', series: s.processLoad.map((p) => ({ t: p.t, value: p.cpuPercent })) },
+    ]),
+    chart('database-waits', 'Callers waiting for a database connection (most at once, per second)', [
+      { label: 'waiting', color: '#bcbd22', series: s.processLoad.map((p) => ({ t: p.t, value: p.poolWaitingMax })) },
     ]),
     ...Object.entries(s.scenario ?? {}).map(([name, series]) =>
       chart(name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/[^a-z0-9-]/g, '-'), `${report.scenario}: ${name}`, [{ label: name, color: '#17becf', series }]),

@@ -20,6 +20,12 @@ export interface Subscription {
   lane?: Lane;
   target?: string;
   policy?: JobPolicy;
+  /**
+   * Which events of its types the subscriber wants, judged from the event alone when the relay
+   * reads it (pure and cheap: it runs in the relay's transaction). An event it refuses makes no
+   * job. Default: every event of its types.
+   */
+  accepts?: (event: CloudEvent) => boolean;
   handle: (event: CloudEvent, context: Parameters<JobHandler>[1]) => Promise<void>;
 }
 

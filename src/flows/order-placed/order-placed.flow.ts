@@ -90,14 +90,24 @@ export async function startOnOrderCreated(deps: FlowDeps, event: CloudEvent): Pr
 }
 
 /** Outbox subscriber to stock changes: retries the orders waiting for the SKUs that changed. */
-export async function retryBackorders(deps: FlowDeps, event: CloudEvent): Promise<void> {
-  const data = (event.data ?? {}) as { sku?: string; entries?: { sku: string; quantity: number }[]; lines?: { sku: string }[] };
+/**
+ * The SKUs an inventory event makes units available for: stock that came in (receipts, returns,
+ * the receiving side of a transfer, a count up) and reservations released or lapsed. Stock that
+ * went out (a sale in a store, a shipment consuming its reservation) frees nothing.
+ */
+export function skusFreedBy(event: CloudEvent): string[] {
+  const data = (event.data ?? {}) as { entries?: { sku: string; quantity: number }[]; lines?: { sku: string }[] };
   const skus = new Set<string>();
-  if (data.sku) skus.add(data.sku);
   for (const e of data.entries ?? []) if (e.quantity > 0) skus.add(e.sku);
   for (const l of data.lines ?? []) skus.add(l.sku);
-  if (skus.size === 0) return;
-  const waiting = await findBackorders(deps.db, [...skus]);
+  return [...skus];
+}
+
+/** Backordered orders wanting a freed SKU try again (the relay makes a job only for events that free some: `skusFreedBy`). */
+export async function retryBackorders(deps: FlowDeps, event: CloudEvent): Promise<void> {
+  const skus = skusFreedBy(event);
+  if (skus.length === 0) return;
+  const waiting = await findBackorders(deps.db, skus);
   // One job per event and order: a job key per order alone could be swallowed by a run that is about to wait again.
   if (waiting.length > 0) await enqueue(deps.db, waiting.map((w) => placeJob(w.order_id, event.correlationid, `place:${w.order_id}:${event.id}`)));
 }

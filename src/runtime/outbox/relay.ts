@@ -58,7 +58,7 @@ export class OutboxRelay {
       const jobs: JobSpec[] = [];
       for (const event of page.events) {
         for (const s of subscriptions) {
-          if (!matchesType(s.types, event.type)) continue;
+          if (!matchesType(s.types, event.type) || (s.accepts && !s.accepts(event))) continue;
           jobs.push({
             type: `event:${s.name}`,
             payload: event,
