@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../src/config/config.ts';
+import type { CloudEvent } from '../src/model/cloud-event.ts';
+import { createLogger } from '../src/observability/logger.ts';
+import { appendEvents } from '../src/runtime/outbox/outbox.ts';
+import { enqueue } from '../src/runtime/queue.ts';
+import { RuntimeRegistry } from '../src/runtime/registry.ts';
+import { openPostgres } from '../src/store/postgres.database.ts';
+import type { Database } from '../src/store/database.ts';
+import { startSyncline, type RunningSyncline } from '../src/syncline.ts';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import { testEnvironment } from './support/server.ts';
+import { waitFor } from './support/runtime.ts';
+
+/**
+ * `syncline start` runs the API and a worker in one process. The API's requests must not be able
+ * to hold every database connection the worker needs (docs/runtime.md), and the relay makes no job
+ * for an event a subscription does not accept.
+ */
+describe('one process, two roles: the worker has a pool of its own; subscriptions choose their events', () => {
+  let database: TestDatabase;
+  let running: RunningSyncline;
+  let outside: Database;
+  const ran: string[] = [];
+  const seen: string[] = [];
+
+  before(async () => {
+    database = await createTestDatabase();
+    // Three connections per role; the API's notifications keep one of its three.
+    const config = loadConfig(testEnvironment(database.url, { SYNCLINE_DB_POOL_SIZE: '3', SYNCLINE_WORKER_POLL_MS: '200' }));
+    const registry = new RuntimeRegistry();
+    registry.register<{ n: string }>('test.bulkhead', async (payload) => {
+      ran.push(payload.n);
+    });
+    registry.subscribe({
+      name: 'test-accepts',
+      types: ['test.happened'],
+      lane: 'critical',
+      accepts: (event: CloudEvent) => (event.data as { wanted?: boolean } | undefined)?.wanted === true,
+      handle: async (event) => {
+        seen.push(event.id);
+      },
+    });
+    running = await startSyncline(config, createLogger(config.logLevel), { api: true, workers: true, registry });
+    outside = openPostgres({ connectionString: database.url, poolSize: 2 });
+  });
+  after(async () => {
+    await running?.close();
+    await outside?.close();
+    await database?.drop();
+  });
+
+  test('a critical job runs while API work holds every connection of the API pool', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let open = 0;
+    // As many long transactions as the pool has connections: those that get one hold it, the others wait.
+    const holders = [0, 1, 2].map(() =>
+      running.db.transaction(async () => {
+        open += 1;
+        await held;
+      }),
+    );
+    try {
+      await waitFor('the API pool to be exhausted', async () => open >= 1 && (running.db.pool?.().waiting ?? 0) >= 1, 10_000, 10);
+      const n = randomUUID();
+      await outside.transaction((tx) => enqueue(tx, { type: 'test.bulkhead', payload: { n }, lane: 'critical', correlationId: n }));
+      await waitFor('the worker to run the job on its own connections', async () => ran.includes(n), 15_000, 20);
+      assert.ok((running.db.pool?.().waiting ?? 0) >= 1, 'the API pool was still exhausted while the job ran');
+    } finally {
+      release();
+      await Promise.all(holders);
+    }
+  });
+
+  test('the relay makes no job for an event the subscription does not accept', async () => {
+    const skipped = `evt_${randomUUID()}`;
+    const wanted = `evt_${randomUUID()}`;
+    const event = (id: string, isWanted: boolean) => ({
+      id,
+      type: 'test.happened',
+      source: '/test',
+      subject: 'one-subject',
+      time: new Date().toISOString(),
+      correlationId: id,
+      data: { wanted: isWanted },
+    });
+    // The refused event first, in its own transaction: when the wanted one is handled, the refused one was relayed.
+    await outside.transaction((tx) => appendEvents(tx, [event(skipped, false)]));
+    await outside.transaction((tx) => appendEvents(tx, [event(wanted, true)]));
+    await waitFor('the accepted event to reach its subscriber', async () => seen.includes(wanted), 15_000, 20);
+    assert.deepEqual(seen, [wanted]);
+    const jobs = await outside.query<{ n: string }>(`SELECT count(*) AS n FROM runtime_job WHERE job_key = $1`, [`test-accepts:${skipped}`]);
+    assert.equal(Number(jobs.rows[0]!.n), 0);
+  });
+});
