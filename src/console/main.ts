@@ -2,6 +2,7 @@ import { ApiProblem, isAdmin, resume, signOut, user, whenSignedOut } from './api
 import { h, show } from './dom.ts';
 import { connectionsPage } from './pages/connections.page.ts';
 import { auditPage } from './pages/audit.page.ts';
+import { clientsPage } from './pages/clients.page.ts';
 import { exceptionPage, exceptionsPage } from './pages/exceptions.page.ts';
 import { inventoryPage } from './pages/inventory.page.ts';
 import { orderPage } from './pages/order.page.ts';
@@ -29,6 +30,7 @@ const ROUTES: Array<[RegExp, Render, string]> = [
   [/^\/inventory$/, inventoryPage, 'Inventory'],
   [/^\/connections$/, connectionsPage, 'Connections'],
   [/^\/users$/, usersPage, 'Users'],
+  [/^\/clients$/, clientsPage, 'API clients'],
   [/^\/audit$/, auditPage, 'Audit trail'],
 ];
 
@@ -46,6 +48,7 @@ function navigation(): HTMLElement {
     link('/inventory', 'Inventory'),
     link('/connections', 'Connections'),
     isAdmin() ? link('/users', 'Users') : null,
+    isAdmin() ? link('/clients', 'Clients') : null,
     link('/audit', 'Audit'),
     h('span', { class: 'spacer' }),
     h('span', { class: 'who', 'data-role': me.role }, `${me.name} · ${me.role}`),

@@ -14,6 +14,7 @@ import { consoleOrdersRoutes } from './console-orders.routes.ts';
 import { clearSessionCookie, requireConsole, sameOrigin, setSessionCookie } from './console-session.ts';
 import { serveConsoleApp } from './console-static.ts';
 import { consoleAdminRoutes } from './console-admin.routes.ts';
+import { consoleClientsRoutes } from './console-clients.routes.ts';
 import { consoleConnectionsRoutes } from './console-connections.routes.ts';
 import { consoleInventoryRoutes } from './console-inventory.routes.ts';
 
@@ -138,6 +139,7 @@ export async function consoleRoutes(app: FastifyInstance, context: ApiContext): 
   await consoleInventoryRoutes(app, context);
   await consoleConnectionsRoutes(app, context);
   await consoleAdminRoutes(app, context);
+  await consoleClientsRoutes(app, context);
 
   // --- the web app ---------------------------------------------------------------------------
 
