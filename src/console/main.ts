@@ -1,4 +1,4 @@
-import { ApiProblem, isAdmin, resume, signOut, user, whenSignedOut } from './api.ts';
+import { ApiProblem, isAdmin, passwordChangeRequired, resume, signOut, user, whenSignedOut } from './api.ts';
 import { h, show } from './dom.ts';
 import { connectionsPage } from './pages/connections.page.ts';
 import { auditPage } from './pages/audit.page.ts';
@@ -8,6 +8,7 @@ import { inventoryPage } from './pages/inventory.page.ts';
 import { orderPage } from './pages/order.page.ts';
 import { ordersPage } from './pages/orders.page.ts';
 import { overviewPage } from './pages/overview.page.ts';
+import { passwordPage } from './pages/password.page.ts';
 import { signInPage } from './pages/sign-in.page.ts';
 import { usersPage } from './pages/users.page.ts';
 
@@ -78,6 +79,15 @@ async function render(): Promise<void> {
     }
     document.title = 'Sign in · Syncline console';
     return signInPage(page, () => (location.hash = '#/'));
+  }
+  if (passwordChangeRequired()) {
+    bar.hidden = true;
+    document.title = 'Choose your password · Syncline console';
+    return passwordPage(
+      page,
+      () => (location.hash === '#/' ? void render() : (location.hash = '#/')),
+      () => (location.hash = '#/sign-in'),
+    );
   }
   bar.hidden = false;
   show(bar, navigation());

@@ -65,7 +65,8 @@ export async function consoleAdminRoutes(app: FastifyInstance, { db, config, acc
 
   app.post('/console/api/admin/users', guarded, async (request, reply) => {
     const body = parseBody(NewUser, request.body);
-    const result = await addConsoleUser(db, consoleAuditContext(request), body);
+    // The admin tells the person this password: it is temporary, they choose their own at the first sign-in.
+    const result = await addConsoleUser(db, consoleAuditContext(request), { ...body, temporary: true });
     if (result.kind === 'invalid') throw new ProblemError('validation-failed', result.problem, { errors: [{ pointer: result.problem.includes('password') ? '/password' : result.problem.includes('role') ? '/role' : '/email', detail: result.problem }] });
     if (result.kind === 'email-taken') throw new ProblemError('console-user-exists', `A console user with e-mail ${body.email.trim().toLowerCase()} already exists.`);
     return reply.code(201).send(forBrowser(result.user, false));
@@ -88,7 +89,7 @@ export async function consoleAdminRoutes(app: FastifyInstance, { db, config, acc
   app.post('/console/api/admin/users/:id/password', guarded, async (request, reply) => {
     const id = userId(request.params);
     const { password } = parseBody(PasswordReset, request.body);
-    changed(await resetConsoleUserPassword(db, consoleAuditContext(request), id, password), id);
+    changed(await resetConsoleUserPassword(db, consoleAuditContext(request), id, password, { temporary: true }), id);
     return reply.code(204).send();
   });
 
