@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { sandboxAdmin } from '../src/connectors/kit/sandbox-app.ts';
 import { chromiumUnavailable } from './support/chromium.ts';
-import { addConsoleUsers, CONSOLE_PASSWORD, launchConsoleBrowser, openConsole, shot, signInConsole } from './support/console-browser.ts';
+import { addConsoleUsers, CONSOLE_PASSWORD, consolePage, launchConsoleBrowser, openConsole, shot, signInConsole } from './support/console-browser.ts';
 import { flowApi, startFlowRig, type FlowRig } from './support/flows.ts';
 import { waitFor } from './support/runtime.ts';
 import { ADMIN_CLIENT } from './support/server.ts';
@@ -21,6 +21,7 @@ const unavailable = await chromiumUnavailable();
 const ADMIN = 'ada.admin@example.com';
 const OPERATOR = 'otto.operator@example.com';
 const NEW_OPERATOR = 'nina.new@example.com';
+const NINA_OWN_PASSWORD = 'nina chose this passphrase';
 const SHOP_SECRET = `shpss_console_${randomUUID()}`;
 const SKU = 'TEE-M';
 
@@ -179,9 +180,32 @@ describe('console inventory, connections and admin pages in Chromium', { skip: u
       await page.locator('#admin-notice', { hasText: NEW_OPERATOR }).waitFor();
       assert.equal(await page.locator(`[data-user-role="${NEW_OPERATOR}"]`).innerText(), 'operator');
 
-      // The new operator signs in with the password the admin chose.
-      const nina = await signIn(NEW_OPERATOR);
+      // The new operator signs in with the password the admin chose, and must choose her own before anything else.
+      const nina = await consolePage(browser);
+      await nina.page.goto(`${rig.baseUrl}/console/`);
+      await nina.page.locator('#email').fill(NEW_OPERATOR);
+      await nina.page.locator('#password').fill(CONSOLE_PASSWORD);
+      await nina.page.getByRole('button', { name: 'Sign in' }).click();
+      await nina.page.locator('#password-change').waitFor();
+      await shot(nina.page, 'password-change');
+      assert.ok(await nina.page.locator('#bar').isHidden(), 'no navigation before the password is hers');
+      const early = await consoleCall(nina.page, 'GET', '/orders');
+      assert.equal(early.status, 403);
+      assert.match(early.type, /^application\/problem\+json/);
+      assert.equal(JSON.parse(early.text).type, '/problems/password-change-required');
+      await nina.page.locator('#current-password').fill(CONSOLE_PASSWORD);
+      await nina.page.locator('#new-password').fill(CONSOLE_PASSWORD);
+      await nina.page.locator('#repeat-password').fill(CONSOLE_PASSWORD);
+      await nina.page.getByRole('button', { name: 'Change password' }).click();
+      await nina.page.locator('#password-change .error', { hasText: 'must differ' }).waitFor();
+      await nina.page.locator('#new-password').fill(NINA_OWN_PASSWORD);
+      await nina.page.locator('#repeat-password').fill(NINA_OWN_PASSWORD);
+      await nina.page.getByRole('button', { name: 'Change password' }).click();
+      await nina.page.locator('nav .who').waitFor();
       assert.match(await nina.page.locator('nav .who').innerText(), /operator/);
+      assert.equal((await consoleCall(nina.page, 'GET', '/orders')).status, 200, 'the same session goes on with her own password');
+      const old = await fetch(`${rig.baseUrl}/console/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: NEW_OPERATOR, password: CONSOLE_PASSWORD }) });
+      assert.equal(old.status, 401, 'the admin-chosen password no longer works');
 
       // Make Nina a viewer: her session ends at once.
       await page.locator(`select[data-role-of="${NEW_OPERATOR}"]`).selectOption('viewer');
@@ -215,6 +239,7 @@ describe('console inventory, connections and admin pages in Chromium', { skip: u
       assert.equal(reset.text, '', 'the password is never answered back');
       const signedIn = await fetch(`${rig.baseUrl}/console/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: NEW_OPERATOR, password: 'a brand new passphrase' }) });
       assert.equal(signedIn.status, 201, 'enabled again, with the new password');
+      assert.equal(((await signedIn.json()) as { passwordChangeRequired: boolean }).passwordChangeRequired, true, 'a reset password is temporary too');
 
       // Rotating the token signing key shows no secret; older tokens keep working (the rig's still does below).
       const rotated = await consoleCall(page, 'POST', '/admin/signing-keys/rotate', {});
@@ -223,7 +248,7 @@ describe('console inventory, connections and admin pages in Chromium', { skip: u
       const rotation = await f.api('GET', `/v1/admin/audit?action=signing_key.rotated&targetId=${JSON.parse(rotated.text).kid}`);
       assert.match(rotation.body.items[0]?.actor ?? '', /^console:usr_/);
 
-      for (const action of ['console_user.created', 'console_user.role_changed', 'console_user.disabled', 'console_user.enabled', 'console_user.password_reset']) {
+      for (const action of ['console_user.created', 'console_user.password_changed', 'console_user.role_changed', 'console_user.disabled', 'console_user.enabled', 'console_user.password_reset']) {
         const audit = await f.api('GET', `/v1/admin/audit?action=${action}&targetId=${ninaId}`);
         assert.equal(audit.status, 200);
         assert.match(audit.body.items[0]?.actor ?? '', /^console:usr_/, `${action} audited as the console admin`);

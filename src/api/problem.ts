@@ -53,6 +53,7 @@ export const PROBLEMS = {
   'invalid-query': { status: 400, title: 'The query parameters are not valid' },
   unauthorized: { status: 401, title: 'Authentication required' },
   forbidden: { status: 403, title: 'Insufficient scope' },
+  'password-change-required': { status: 403, title: 'Choose your own password first: an admin set this one' },
   'csrf-token-invalid': { status: 403, title: 'The request lacks the console session\'s CSRF token or comes from another origin' },
   'not-found': { status: 404, title: 'Not found' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },

@@ -21,6 +21,7 @@ export class ApiProblem extends Error {
 
 let csrfToken = '';
 let currentUser: User | undefined;
+let mustChangePassword = false;
 let onSignedOut: () => void = () => {};
 
 export const user = () => currentUser;
@@ -29,9 +30,25 @@ export function whenSignedOut(handler: () => void): void {
   onSignedOut = handler;
 }
 
-function remember(session: { user: User; csrfToken: string } | undefined): void {
+interface SessionAnswer {
+  user: User;
+  csrfToken: string;
+  passwordChangeRequired?: boolean;
+}
+
+function remember(session: SessionAnswer | undefined): void {
   currentUser = session?.user;
   csrfToken = session?.csrfToken ?? '';
+  mustChangePassword = session?.passwordChangeRequired ?? false;
+}
+
+/** True while an admin-chosen password waits to be replaced: the console shows only the change-password page. */
+export const passwordChangeRequired = () => mustChangePassword;
+
+/** Replaces the signed-in user's password; the session stays, the user's other sessions end. */
+export async function changePassword(currentPassword: string, newPassword: string): Promise<void> {
+  await post('/session/password', { currentPassword, newPassword });
+  mustChangePassword = false;
 }
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -58,7 +75,7 @@ export const post = <T>(path: string, body?: unknown) => call<T>('POST', path, b
 /** The current session, if the cookie still names one. */
 export async function resume(): Promise<User | undefined> {
   try {
-    remember(await get<{ user: User; csrfToken: string }>('/session'));
+    remember(await get<SessionAnswer>('/session'));
   } catch (error) {
     if (!(error instanceof ApiProblem && error.status === 401)) throw error;
     remember(undefined);
@@ -67,7 +84,7 @@ export async function resume(): Promise<User | undefined> {
 }
 
 export async function signIn(email: string, password: string): Promise<User> {
-  remember(await call<{ user: User; csrfToken: string }>('POST', '/session', { email, password }));
+  remember(await call<SessionAnswer>('POST', '/session', { email, password }));
   return currentUser!;
 }
 

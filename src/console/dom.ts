@@ -58,3 +58,28 @@ export function confirmDialog(message: string, confirmLabel: string): Promise<bo
     dialog.showModal();
   });
 }
+
+/** Asks for one value (an input or a select) in a modal dialog; resolves its value when confirmed, undefined when cancelled. */
+export function fieldDialog(message: string, field: HTMLInputElement | HTMLSelectElement, confirmLabel: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const form = h('form', { method: 'dialog' });
+    const dialog = h('dialog', { class: 'confirm' }, form);
+    const close = (answer: string | undefined) => {
+      dialog.close();
+      dialog.remove();
+      resolve(answer);
+    };
+    form.append(
+      h('p', {}, message),
+      field,
+      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', onclick: () => close(undefined) }, 'Cancel'), h('button', { type: 'submit', class: 'danger' }, confirmLabel)),
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      close(field.value);
+    });
+    dialog.addEventListener('cancel', () => close(undefined));
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}

@@ -1,12 +1,14 @@
-import { ApiProblem, isAdmin, resume, signOut, user, whenSignedOut } from './api.ts';
+import { ApiProblem, isAdmin, passwordChangeRequired, resume, signOut, user, whenSignedOut } from './api.ts';
 import { h, show } from './dom.ts';
 import { connectionsPage } from './pages/connections.page.ts';
 import { auditPage } from './pages/audit.page.ts';
+import { clientsPage } from './pages/clients.page.ts';
 import { exceptionPage, exceptionsPage } from './pages/exceptions.page.ts';
 import { inventoryPage } from './pages/inventory.page.ts';
 import { orderPage } from './pages/order.page.ts';
 import { ordersPage } from './pages/orders.page.ts';
 import { overviewPage } from './pages/overview.page.ts';
+import { passwordPage } from './pages/password.page.ts';
 import { signInPage } from './pages/sign-in.page.ts';
 import { usersPage } from './pages/users.page.ts';
 
@@ -29,6 +31,7 @@ const ROUTES: Array<[RegExp, Render, string]> = [
   [/^\/inventory$/, inventoryPage, 'Inventory'],
   [/^\/connections$/, connectionsPage, 'Connections'],
   [/^\/users$/, usersPage, 'Users'],
+  [/^\/clients$/, clientsPage, 'API clients'],
   [/^\/audit$/, auditPage, 'Audit trail'],
 ];
 
@@ -46,6 +49,7 @@ function navigation(): HTMLElement {
     link('/inventory', 'Inventory'),
     link('/connections', 'Connections'),
     isAdmin() ? link('/users', 'Users') : null,
+    isAdmin() ? link('/clients', 'Clients') : null,
     link('/audit', 'Audit'),
     h('span', { class: 'spacer' }),
     h('span', { class: 'who', 'data-role': me.role }, `${me.name} · ${me.role}`),
@@ -75,6 +79,15 @@ async function render(): Promise<void> {
     }
     document.title = 'Sign in · Syncline console';
     return signInPage(page, () => (location.hash = '#/'));
+  }
+  if (passwordChangeRequired()) {
+    bar.hidden = true;
+    document.title = 'Choose your password · Syncline console';
+    return passwordPage(
+      page,
+      () => (location.hash === '#/' ? void render() : (location.hash = '#/')),
+      () => (location.hash = '#/sign-in'),
+    );
   }
   bar.hidden = false;
   show(bar, navigation());

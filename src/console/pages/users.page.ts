@@ -1,5 +1,5 @@
 import { ApiProblem, get, post, user } from '../api.ts';
-import { confirmDialog, h, show, table, when } from '../dom.ts';
+import { confirmDialog, fieldDialog, h, show, table, when } from '../dom.ts';
 
 interface ConsoleUser {
   id: string;
@@ -9,63 +9,18 @@ interface ConsoleUser {
   status: 'enabled' | 'disabled';
   createdAt: string;
 }
-interface Client {
-  clientId: string;
-  name: string;
-  scopes: string[];
-  status: string;
-  rateLimit: number | null;
-  createdAt: string;
-  keySetAt: string;
-  previousKeyValidUntil: string | null;
-}
-interface SigningKey {
-  kid: string;
-  configured: boolean;
-  createdAt: string;
-  retiredAt: string | null;
-}
-
 const ROLES = ['viewer', 'operator', 'admin'] as const;
-
-/** How long ago, roughly: "40 min", "5 h", "12 d". */
-function age(iso: string): string {
-  const minutes = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 60_000));
-  if (minutes < 90) return `${minutes} min`;
-  if (minutes < 48 * 60) return `${Math.round(minutes / 60)} h`;
-  return `${Math.round(minutes / 1440)} d`;
-}
 
 /** Asks an admin for a new password in a modal dialog; resolves undefined when cancelled. */
 function passwordDialog(email: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const input = h('input', { type: 'password', id: 'reset-password', autocomplete: 'new-password', minlength: 12, required: true });
-    const form = h('form', { method: 'dialog' });
-    const dialog = h('dialog', { class: 'confirm' }, form);
-    const close = (answer: string | undefined) => {
-      dialog.close();
-      dialog.remove();
-      resolve(answer);
-    };
-    form.append(
-      h('p', {}, `New password for ${email} (at least 12 characters). Their sessions end; tell them the password yourself.`),
-      input,
-      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', onclick: () => close(undefined) }, 'Cancel'), h('button', { type: 'submit', class: 'danger' }, 'Set password')),
-    );
-    form.addEventListener('submit', (event) => {
-      event.preventDefault();
-      close(input.value);
-    });
-    dialog.addEventListener('cancel', () => close(undefined));
-    document.body.append(dialog);
-    dialog.showModal();
-  });
+  const input = h('input', { type: 'password', id: 'reset-password', autocomplete: 'new-password', minlength: 12, required: true });
+  return fieldDialog(`New password for ${email} (at least 12 characters). Their sessions end; tell them the password yourself.`, input, 'Set password');
 }
 
-/** Console users (admins only): add, change role, disable or enable, set a password; and the API clients and signing keys, read only but for key rotation. */
+/** Console users (admins only): add, change role, disable or enable, set a password. API clients and signing keys are on the Clients page. */
 export async function usersPage(target: HTMLElement): Promise<void> {
   const draw = async (notice?: string, problem?: string): Promise<void> => {
-    const [users, clients] = await Promise.all([get<{ items: ConsoleUser[] }>('/admin/users'), get<{ items: Client[]; signingKeys: SigningKey[] }>('/admin/clients')]);
+    const users = await get<{ items: ConsoleUser[] }>('/admin/users');
     const act = async (action: () => Promise<unknown>, done: string) => {
       try {
         await action();
@@ -114,11 +69,6 @@ export async function usersPage(target: HTMLElement): Promise<void> {
       );
     };
 
-    const rotate = async () => {
-      if (!(await confirmDialog('Rotate the token signing key? New tokens are signed with a new key; tokens already issued keep working until they expire.', 'Rotate key'))) return;
-      await act(() => post('/admin/signing-keys/rotate', {}), 'A new signing key signs from now on.');
-    };
-
     show(
       target,
       h('h1', {}, 'Users and access'),
@@ -136,25 +86,7 @@ export async function usersPage(target: HTMLElement): Promise<void> {
       h('h2', {}, 'Add a console user'),
       h('p', { class: 'muted' }, 'You choose the initial password and tell it to the person; Syncline stores only its hash and never shows it again.'),
       form,
-      h('h2', {}, 'API clients'),
-      h('p', { class: 'muted' }, 'Read only: clients are managed with syncline clients or /v1/admin/clients. A client secret is shown once where it is made, never here.'),
-      table(clients.items, {
-        Client: (c) => h('span', { class: 'mono' }, c.clientId),
-        Name: (c) => c.name,
-        Scopes: (c) => h('div', {}, c.scopes.map((s) => h('span', { class: 'badge scope' }, s))),
-        Status: (c) => h('span', { class: `badge user-${c.status}` }, c.status),
-        'Key age': (c) => h('span', { title: `set ${when(c.keySetAt)}` }, age(c.keySetAt)),
-        'Previous key valid until': (c) => when(c.previousKeyValidUntil),
-        Created: (c) => when(c.createdAt),
-      }, 'No API client.'),
-      h('h2', {}, 'Token signing keys'),
-      table(clients.signingKeys, {
-        Key: (k) => h('span', { class: 'mono' }, k.kid),
-        Age: (k) => age(k.createdAt),
-        State: (k) => (k.retiredAt ? `retired ${when(k.retiredAt)}, verifies until its tokens expire` : 'signs'),
-        Origin: (k) => (k.configured ? 'SYNCLINE_JWT_SECRET' : 'generated'),
-      }),
-      h('p', {}, h('button', { type: 'button', id: 'rotate-signing-key', onclick: () => void rotate() }, 'Rotate signing key…')),
+      h('p', { class: 'muted' }, 'API clients and token signing keys: ', h('a', { href: '#/clients' }, 'Clients'), '.'),
     );
   };
   await draw();

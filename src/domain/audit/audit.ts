@@ -44,6 +44,7 @@ export const AUDIT_ACTIONS = [
   'console_user.disabled',
   'console_user.enabled',
   'console_user.password_reset',
+  'console_user.password_changed',
   'console.signed_in',
   'console.sign_in_refused',
   'console.signed_out',

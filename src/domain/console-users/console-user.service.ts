@@ -64,6 +64,8 @@ export interface ConsoleSession {
   csrfToken: string;
   /** SHA-256 of the cookie's token (what sign-out deletes). */
   tokenHash: string;
+  /** An admin chose the password: until the user chooses their own, the session may do nothing else (but sign out). */
+  passwordChangeRequired: boolean;
 }
 
 export type AddUserResult =
@@ -71,6 +73,7 @@ export type AddUserResult =
   | { kind: 'invalid'; problem: string }
   | { kind: 'email-taken' };
 export type ChangeUserResult = { kind: 'done'; user: ConsoleUserView } | { kind: 'not-found' } | { kind: 'last-admin' } | { kind: 'invalid'; problem: string };
+export type OwnPasswordResult = { kind: 'changed' } | { kind: 'wrong-password' } | { kind: 'invalid'; problem: string };
 
 const tokenHashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 const normaliseEmail = (email: string) => email.trim().toLowerCase();
@@ -103,16 +106,24 @@ export function consoleUserProblem(input: { email: string; role: string; passwor
   return passwordProblem(input.password);
 }
 
-/** Creates a console user (audited). */
-export async function addConsoleUser(db: Database, who: AuditContext, input: { email: string; name?: string; role: string; password: string }): Promise<AddUserResult> {
+/**
+ * Creates a console user (audited). `temporary`: an admin chose the password and tells it to the
+ * person, who must choose their own at the first sign-in.
+ */
+export async function addConsoleUser(
+  db: Database,
+  who: AuditContext,
+  input: { email: string; name?: string; role: string; password: string; temporary?: boolean },
+): Promise<AddUserResult> {
   const problem = consoleUserProblem(input);
   if (problem) return { kind: 'invalid', problem };
   const email = normaliseEmail(input.email);
   const passwordHash = await hashSecret(input.password);
   const id = newId('consoleUser');
   return db.transaction(async (tx) => {
-    if (!(await insertConsoleUser(tx, { id, email, name: input.name?.trim() || email.split('@')[0]!, role: input.role, passwordHash }))) return { kind: 'email-taken' } as const;
-    await recordAudit(tx, who, { action: 'console_user.created', targetType: 'console_user', targetId: id, details: { role: input.role } });
+    const passwordChangeRequired = input.temporary ?? false;
+    if (!(await insertConsoleUser(tx, { id, email, name: input.name?.trim() || email.split('@')[0]!, role: input.role, passwordHash, passwordChangeRequired }))) return { kind: 'email-taken' } as const;
+    await recordAudit(tx, who, { action: 'console_user.created', targetType: 'console_user', targetId: id, details: { role: input.role, ...(passwordChangeRequired ? { passwordChangeRequired } : {}) } });
     const row = await findConsoleUserByEmail(tx, email);
     return { kind: 'created', user: viewOf(row!) } as const;
   });
@@ -162,17 +173,38 @@ export async function setConsoleUserDisabled(db: Database, who: AuditContext, re
   });
 }
 
-/** Sets a user's password (chosen by an admin, never shown back) and ends their sessions. Audited, without the password. */
-export async function resetConsoleUserPassword(db: Database, who: AuditContext, ref: string, password: string): Promise<ChangeUserResult> {
+/**
+ * Sets a user's password (chosen by an admin, never shown back) and ends their sessions. Audited,
+ * without the password. `temporary`: the user must choose their own at the next sign-in.
+ */
+export async function resetConsoleUserPassword(db: Database, who: AuditContext, ref: string, password: string, options: { temporary?: boolean } = {}): Promise<ChangeUserResult> {
   const problem = passwordProblem(password);
   if (problem) return { kind: 'invalid', problem };
   const passwordHash = await hashSecret(password);
   return db.transaction(async (tx) => {
     const row = await findUser(tx, ref);
     if (!row) return { kind: 'not-found' } as const;
-    await updateConsoleUserPassword(tx, row.id, passwordHash);
-    await recordAudit(tx, who, { action: 'console_user.password_reset', targetType: 'console_user', targetId: row.id });
+    const changeRequired = options.temporary ?? false;
+    await updateConsoleUserPassword(tx, row.id, passwordHash, { changeRequired });
+    await recordAudit(tx, who, { action: 'console_user.password_reset', targetType: 'console_user', targetId: row.id, ...(changeRequired ? { details: { passwordChangeRequired: true } } : {}) });
     return { kind: 'done', user: viewOf(row) } as const;
+  });
+}
+
+/**
+ * The signed-in user replaces their own password (the current one proves it is them): the flag an
+ * admin's temporary password set is cleared, and every other session of theirs ends. Audited.
+ */
+export async function changeOwnPassword(db: Database, session: ConsoleSession, input: { currentPassword: string; newPassword: string; correlationId: string }): Promise<OwnPasswordResult> {
+  const row = await findConsoleUserById(db, session.userId);
+  if (!row || !(await verifySecret(input.currentPassword.slice(0, MAX_PASSWORD_LENGTH + 1), row.password_hash))) return { kind: 'wrong-password' };
+  const problem = passwordProblem(input.newPassword) ?? (input.newPassword === input.currentPassword ? 'the new password must differ from the current one' : undefined);
+  if (problem) return { kind: 'invalid', problem };
+  const passwordHash = await hashSecret(input.newPassword);
+  return db.transaction(async (tx) => {
+    await updateConsoleUserPassword(tx, row.id, passwordHash, { changeRequired: false, keepSessionHash: session.tokenHash });
+    await recordAudit(tx, { actor: consoleActor(row.id), correlationId: input.correlationId }, { action: 'console_user.password_changed', targetType: 'console_user', targetId: row.id });
+    return { kind: 'changed' } as const;
   });
 }
 
@@ -195,7 +227,15 @@ export async function signIn(db: Database, input: { email: string; password: str
     return undefined;
   }
   const token = randomBytes(32).toString('base64url');
-  const session: ConsoleSession = { userId: row.id, email: row.email, name: row.name, role: row.role as ConsoleRole, csrfToken: randomBytes(32).toString('base64url'), tokenHash: tokenHashOf(token) };
+  const session: ConsoleSession = {
+    userId: row.id,
+    email: row.email,
+    name: row.name,
+    role: row.role as ConsoleRole,
+    csrfToken: randomBytes(32).toString('base64url'),
+    tokenHash: tokenHashOf(token),
+    passwordChangeRequired: row.password_change_required,
+  };
   await db.transaction(async (tx) => {
     await deleteIdleConsoleSessions(tx, input.idleSeconds);
     await insertConsoleSession(tx, { tokenHash: session.tokenHash, userId: row.id, csrfToken: session.csrfToken });
@@ -209,7 +249,7 @@ export async function resumeSession(db: Queryable, token: string, idleSeconds: n
   if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
   const row = await touchConsoleSession(db, tokenHashOf(token), idleSeconds);
   if (!row || !isConsoleRole(row.role)) return undefined;
-  return { userId: row.user_id, email: row.email, name: row.name, role: row.role, csrfToken: row.csrf_token, tokenHash: row.token_hash };
+  return { userId: row.user_id, email: row.email, name: row.name, role: row.role, csrfToken: row.csrf_token, tokenHash: row.token_hash, passwordChangeRequired: row.password_change_required };
 }
 
 /** Ends a session (audited). */

@@ -8,6 +8,7 @@ export interface ConsoleSessionRow {
   email: string;
   name: string;
   role: string;
+  password_change_required: boolean;
 }
 
 export async function insertConsoleSession(db: Queryable, session: { tokenHash: string; userId: string; csrfToken: string }): Promise<void> {
@@ -23,7 +24,7 @@ export async function touchConsoleSession(db: Queryable, tokenHash: string, idle
     `UPDATE console_session s SET last_seen_at = now()
        FROM console_user u
       WHERE s.token_hash = $1 AND u.id = s.user_id AND u.disabled_at IS NULL AND s.last_seen_at > now() - make_interval(secs => $2)
-      RETURNING s.token_hash, s.csrf_token, u.id AS user_id, u.email, u.name, u.role`,
+      RETURNING s.token_hash, s.csrf_token, u.id AS user_id, u.email, u.name, u.role, u.password_change_required`,
     [tokenHash, idleSeconds],
   );
   return result.rows[0];

@@ -11,16 +11,21 @@ export interface ConsoleUserRow {
   updated_at: Date | string;
   /** Set while the user is disabled: no sign-in, no session. */
   disabled_at: Date | string | null;
+  /** The password was chosen by an admin: the user must choose their own before anything else. */
+  password_change_required: boolean;
 }
 
-const COLUMNS = 'id, email, name, role, password_hash, created_at, updated_at, disabled_at';
+const COLUMNS = 'id, email, name, role, password_hash, created_at, updated_at, disabled_at, password_change_required';
 
 /** Inserts a user; false when the e-mail address is taken. */
-export async function insertConsoleUser(db: Queryable, user: { id: string; email: string; name: string; role: string; passwordHash: string }): Promise<boolean> {
+export async function insertConsoleUser(
+  db: Queryable,
+  user: { id: string; email: string; name: string; role: string; passwordHash: string; passwordChangeRequired: boolean },
+): Promise<boolean> {
   const result = await db.query(
-    `INSERT INTO console_user (id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO console_user (id, email, name, role, password_hash, password_change_required) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (email) DO NOTHING`,
-    [user.id, user.email, user.name, user.role, user.passwordHash],
+    [user.id, user.email, user.name, user.role, user.passwordHash, user.passwordChangeRequired],
   );
   return (result.rowCount ?? 0) === 1;
 }
@@ -61,10 +66,15 @@ export async function updateConsoleUserDisabled(db: Queryable, id: string, disab
   if (disabled) await db.query('DELETE FROM console_session WHERE user_id = $1', [id]);
 }
 
-/** Sets a new password hash and ends every session of the user (signed in with the old one). */
-export async function updateConsoleUserPassword(db: Queryable, id: string, passwordHash: string): Promise<void> {
-  await db.query('UPDATE console_user SET password_hash = $2, updated_at = now() WHERE id = $1', [id, passwordHash]);
-  await db.query('DELETE FROM console_session WHERE user_id = $1', [id]);
+/** Sets a new password hash and ends every session of the user (signed in with the old one), but `keepSessionHash`, the session that chose it. */
+export async function updateConsoleUserPassword(
+  db: Queryable,
+  id: string,
+  passwordHash: string,
+  options: { changeRequired: boolean; keepSessionHash?: string },
+): Promise<void> {
+  await db.query('UPDATE console_user SET password_hash = $2, password_change_required = $3, updated_at = now() WHERE id = $1', [id, passwordHash, options.changeRequired]);
+  await db.query('DELETE FROM console_session WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2', [id, options.keepSessionHash ?? null]);
 }
 
 /** Deletes a user and (by cascade) every session. */

@@ -2,55 +2,20 @@ import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   changeClient,
-  DEFAULT_SECRET_GRACE_MS,
   listClientViews,
-  MAX_SECRET_GRACE_MS,
-  parseDuration,
   registerClient,
   rotateClientSecret,
   setClientEnabled,
   showClient,
 } from '../../../domain/clients/client.service.ts';
-import { isScope, SCOPES, type Scope } from '../../../domain/clients/scopes.ts';
+import { SCOPES } from '../../../domain/clients/scopes.ts';
+import { CreateBody, graceOf, RotateBody, UpdateBody } from './client-input.ts';
 import { clientActor, type AuditContext } from '../../../domain/audit/audit.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { ProblemError } from '../../problem.ts';
 import { operation } from '../../route-kit.ts';
 import { EmptyBody, NoQuery, parseBody, parseQuery } from '../../validation.ts';
 
-const ScopeList = z
-  .array(z.string().refine(isScope, `must be one of ${SCOPES.join(', ')}`).meta({ description: `One of ${SCOPES.join(', ')}.` }))
-  .min(1)
-  .max(SCOPES.length)
-  .transform((scopes) => [...new Set(scopes)] as Scope[]);
-const Name = z.string().trim().min(1).max(200);
-
-const RateLimit = z
-  .number()
-  .int()
-  .min(1)
-  .max(100_000_000)
-  .nullable()
-  .meta({ description: 'Requests per rate window (SYNCLINE_CLIENT_RATE_WINDOW_SECONDS); null: the deployment default (SYNCLINE_CLIENT_RATE_LIMIT).' });
-
-const CreateBody = z
-  .strictObject({ name: Name, scopes: ScopeList, rateLimit: RateLimit.optional() })
-  .meta({ id: 'ClientCreateRequest', description: 'A new API client: a name for people, its scopes and optionally its own rate limit.' });
-const UpdateBody = z
-  .strictObject({ name: Name.optional(), scopes: ScopeList.optional(), rateLimit: RateLimit.optional() })
-  .refine((b) => b.name !== undefined || b.scopes !== undefined || b.rateLimit !== undefined, { message: 'name at least one of name, scopes, rateLimit' })
-  .meta({ id: 'ClientUpdateRequest', description: 'What to change; at least one field. Scopes replace the current ones.' });
-const RotateBody = z
-  .strictObject({
-    grace: z
-      .string()
-      .refine((v) => parseDuration(v) !== undefined, 'must be a duration such as 30s, 15m, 24h or 7d')
-      .refine((v) => (parseDuration(v) ?? 0) <= MAX_SECRET_GRACE_MS, 'must be at most 30d')
-      .optional()
-      .meta({ description: 'How long the old secret keeps working, e.g. 30s, 15m, 24h or 7d (default: 24h, at most 30d).' }),
-  })
-  .optional()
-  .meta({ id: 'ClientSecretRotationRequest' });
 const ClientId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/);
 
 // What the domain's ClientView holds: never the secret or its hash.
@@ -184,7 +149,8 @@ export function requestAuditContext(request: FastifyRequest): AuditContext {
   return { actor: clientActor(request.principal!.clientId), correlationId: request.id };
 }
 
-function clientIdOf(request: FastifyRequest): string {
+/** The client id of a /…/clients/:id route; a malformed id is answered like an unknown one (404). */
+export function clientIdOf(request: FastifyRequest): string {
   const { id } = request.params as { id: string };
   if (!ClientId.safeParse(id).success) throw new ProblemError('not-found', `No client with id ${id}.`);
   return id;
@@ -239,8 +205,7 @@ export async function adminClientsRoutes(app: FastifyInstance, { db, tokens, acc
   app.post('/v1/admin/clients/:id/rotate-secret', { schema: rotateSecret }, async (request, reply) => {
     const id = clientIdOf(request);
     const body = parseBody(RotateBody, request.body ?? undefined);
-    const graceMs = body?.grace ? parseDuration(body.grace)! : DEFAULT_SECRET_GRACE_MS;
-    const result = await rotateClientSecret(db, id, graceMs, requestAuditContext(request));
+    const result = await rotateClientSecret(db, id, graceOf(body), requestAuditContext(request));
     if ('kind' in result) throw new ProblemError('not-found', `No client with id ${id}.`);
     return reply.header('Cache-Control', 'no-store').send({ ...result.client, clientSecret: result.clientSecret });
   });

@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
-import { listAudit } from '../../../domain/audit/audit.ts';
-import { listClientViews } from '../../../domain/clients/client.service.ts';
-import { listSigningKeys, rotateSigningKey } from '../../../domain/clients/signing-keys.ts';
+import { rotateSigningKey } from '../../../domain/clients/signing-keys.ts';
 import {
   addConsoleUser,
   CONSOLE_ROLES,
@@ -22,9 +20,9 @@ import { consoleAuditContext, requireConsole } from './console-session.ts';
 /**
  * Administration in the console, for admins only (docs/console.md, ADR 0032): console users (add
  * with a password the admin sets, change a role, disable or enable, set a new password; the last
- * admin who can sign in stays one) and a read-only view of the API clients (scopes, secret age,
- * never a secret) and signing keys, whose rotation is offered because it shows no secret. Every
- * action is audited by the domain service as console:<user id>; every POST needs the CSRF token.
+ * admin who can sign in stays one) and the rotation of the token signing key (it shows no secret).
+ * API clients are in console-clients.routes.ts (ADR 0037). Every action is audited by the domain
+ * service as console:<user id>; every POST needs the CSRF token.
  */
 
 const hidden = { hide: true };
@@ -34,8 +32,6 @@ const Password = z.string().min(1).max(1024);
 const NewUser = z.strictObject({ email: z.string().min(3).max(254), name: z.string().trim().max(200).optional(), role: Role, password: Password });
 const RoleChange = z.strictObject({ role: Role });
 const PasswordReset = z.strictObject({ password: Password });
-/** Rotations looked at to date each client's current secret (default: 500, far more clients than a deployment has). */
-const ROTATIONS_READ = 500;
 
 /** Maps a user change to its answer: the user, or a problem. */
 function changed(result: ChangeUserResult, id: string) {
@@ -69,7 +65,8 @@ export async function consoleAdminRoutes(app: FastifyInstance, { db, config, acc
 
   app.post('/console/api/admin/users', guarded, async (request, reply) => {
     const body = parseBody(NewUser, request.body);
-    const result = await addConsoleUser(db, consoleAuditContext(request), body);
+    // The admin tells the person this password: it is temporary, they choose their own at the first sign-in.
+    const result = await addConsoleUser(db, consoleAuditContext(request), { ...body, temporary: true });
     if (result.kind === 'invalid') throw new ProblemError('validation-failed', result.problem, { errors: [{ pointer: result.problem.includes('password') ? '/password' : result.problem.includes('role') ? '/role' : '/email', detail: result.problem }] });
     if (result.kind === 'email-taken') throw new ProblemError('console-user-exists', `A console user with e-mail ${body.email.trim().toLowerCase()} already exists.`);
     return reply.code(201).send(forBrowser(result.user, false));
@@ -92,32 +89,8 @@ export async function consoleAdminRoutes(app: FastifyInstance, { db, config, acc
   app.post('/console/api/admin/users/:id/password', guarded, async (request, reply) => {
     const id = userId(request.params);
     const { password } = parseBody(PasswordReset, request.body);
-    changed(await resetConsoleUserPassword(db, consoleAuditContext(request), id, password), id);
+    changed(await resetConsoleUserPassword(db, consoleAuditContext(request), id, password, { temporary: true }), id);
     return reply.code(204).send();
-  });
-
-  app.get('/console/api/admin/clients', guarded, async (request) => {
-    parseQuery(NoQuery, request.query);
-    const [clients, rotations, keys] = await Promise.all([
-      listClientViews(db),
-      listAudit(db, { action: 'client.secret_rotated' }, { limit: ROTATIONS_READ }),
-      listSigningKeys(db, config.tokenTtlSeconds * 1000),
-    ]);
-    // The audit is newest first: the first rotation seen per client is its current secret's.
-    const rotatedAt = new Map<string, string>();
-    for (const event of rotations.items) if (!rotatedAt.has(event.targetId)) rotatedAt.set(event.targetId, event.occurredAt);
-    const items = clients.map((c) => ({
-      clientId: c.clientId,
-      name: c.name,
-      scopes: c.scopes,
-      status: c.status,
-      rateLimit: c.rateLimit,
-      createdAt: c.createdAt,
-      // Named without "secret": forBrowser drops such keys, and these are dates, not credentials.
-      keySetAt: rotatedAt.get(c.clientId) ?? c.createdAt,
-      previousKeyValidUntil: c.previousSecretValidUntil,
-    }));
-    return forBrowser({ items, signingKeys: keys }, false);
   });
 
   app.post('/console/api/admin/signing-keys/rotate', guarded, async (request, reply) => {

@@ -64,9 +64,12 @@ function csrfMatches(presented: unknown, expected: string): boolean {
 
 /**
  * preHandler: a live console session with at least `role`; on state-changing methods also the
- * CSRF token and the same origin. Answers 401, 403 forbidden or 403 csrf-token-invalid.
+ * CSRF token and the same origin. Answers 401, 403 forbidden or 403 csrf-token-invalid; and
+ * 403 password-change-required while an admin-chosen password has not been replaced, unless the
+ * route is one of the few such a session may use (`beforePasswordChange`: the session itself,
+ * sign-out, the change of password).
  */
-export function requireConsole(db: Queryable, idleSeconds: number, role: ConsoleRole): preHandlerAsyncHookHandler {
+export function requireConsole(db: Queryable, idleSeconds: number, role: ConsoleRole, options: { beforePasswordChange?: boolean } = {}): preHandlerAsyncHookHandler {
   return async (request) => {
     const token = cookieValue(request, SESSION_COOKIE);
     const session = token ? await resumeSession(db, token, idleSeconds) : undefined;
@@ -75,6 +78,7 @@ export function requireConsole(db: Queryable, idleSeconds: number, role: Console
       if (!sameOrigin(request)) throw new ProblemError('csrf-token-invalid', 'The request comes from another origin.');
       if (!csrfMatches(request.headers[CSRF_HEADER], session.csrfToken)) throw new ProblemError('csrf-token-invalid', 'Send the CSRF token of your session in the X-CSRF-Token header.');
     }
+    if (session.passwordChangeRequired && !options.beforePasswordChange) throw new ProblemError('password-change-required', 'An admin chose your password: choose your own before anything else.');
     if (!roleAllows(session.role, role)) throw new ProblemError('forbidden', `This needs the ${role} role; you are signed in as ${session.role}.`, { role: session.role, needed: role });
     request.consoleSession = session;
   };

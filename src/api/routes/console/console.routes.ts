@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isId } from '../../../model/ids.ts';
 import { consoleActor, recordAudit } from '../../../domain/audit/audit.ts';
-import { signIn, signOut } from '../../../domain/console-users/console-user.service.ts';
+import { changeOwnPassword, signIn, signOut, type ConsoleSession } from '../../../domain/console-users/console-user.service.ts';
 import { OpsService } from '../../../runtime/ops.service.ts';
 import { deadLetterCounts, latencyKpis, orderCounts, oversell } from '../../../store/metrics/kpi-queries.ts';
 import type { ApiContext } from '../../api-context.ts';
@@ -14,6 +14,7 @@ import { consoleOrdersRoutes } from './console-orders.routes.ts';
 import { clearSessionCookie, requireConsole, sameOrigin, setSessionCookie } from './console-session.ts';
 import { serveConsoleApp } from './console-static.ts';
 import { consoleAdminRoutes } from './console-admin.routes.ts';
+import { consoleClientsRoutes } from './console-clients.routes.ts';
 import { consoleConnectionsRoutes } from './console-connections.routes.ts';
 import { consoleInventoryRoutes } from './console-inventory.routes.ts';
 
@@ -28,6 +29,15 @@ import { consoleInventoryRoutes } from './console-inventory.routes.ts';
 const hidden = { hide: true };
 
 const SignInBody = z.strictObject({ email: z.string().min(1).max(254), password: z.string().min(1).max(1024) });
+const PasswordChangeBody = z.strictObject({ currentPassword: z.string().min(1).max(1024), newPassword: z.string().min(1).max(1024) });
+
+/** What the browser learns of its session: who, the CSRF token, the idle limit, and whether it must choose a password first. */
+const sessionAnswer = (session: ConsoleSession, idleSeconds: number) => ({
+  user: { email: session.email, name: session.name, role: session.role },
+  csrfToken: session.csrfToken,
+  idleSeconds,
+  passwordChangeRequired: session.passwordChangeRequired,
+});
 
 const CSP = [
   "default-src 'none'",
@@ -50,6 +60,8 @@ export async function consoleRoutes(app: FastifyInstance, context: ApiContext): 
   const idle = config.consoleIdleSeconds;
   const viewer = requireConsole(db, idle, 'viewer');
   const operator = requireConsole(db, idle, 'operator');
+  // The session's own routes: usable while an admin-chosen password waits to be replaced.
+  const ownSession = requireConsole(db, idle, 'viewer', { beforePasswordChange: true });
   const ops = new OpsService(db);
 
   // Every console answer: a strict policy (no inline script or style, nothing from elsewhere, no framing).
@@ -86,16 +98,21 @@ export async function consoleRoutes(app: FastifyInstance, context: ApiContext): 
       throw new ProblemError('unauthorized', 'The e-mail address or the password is wrong.');
     }
     setSessionCookie(request, reply, opened.token);
-    const { session } = opened;
-    return reply.code(201).send({ user: { email: session.email, name: session.name, role: session.role }, csrfToken: session.csrfToken, idleSeconds: idle });
+    return reply.code(201).send(sessionAnswer(opened.session, idle));
   });
 
-  app.get('/console/api/session', { schema: hidden, preHandler: viewer }, async (request) => {
-    const session = request.consoleSession!;
-    return { user: { email: session.email, name: session.name, role: session.role }, csrfToken: session.csrfToken, idleSeconds: idle };
+  app.get('/console/api/session', { schema: hidden, preHandler: ownSession }, async (request) => sessionAnswer(request.consoleSession!, idle));
+
+  // The signed-in user chooses their own password (required after an admin chose it); their other sessions end.
+  app.post('/console/api/session/password', { schema: hidden, preHandler: ownSession }, async (request, reply) => {
+    const body = parseBody(PasswordChangeBody, request.body);
+    const result = await changeOwnPassword(db, request.consoleSession!, { ...body, correlationId: request.id });
+    if (result.kind === 'wrong-password') throw new ProblemError('validation-failed', 'The current password is wrong.', { errors: [{ pointer: '/currentPassword', detail: 'is wrong' }] });
+    if (result.kind === 'invalid') throw new ProblemError('validation-failed', result.problem, { errors: [{ pointer: '/newPassword', detail: result.problem }] });
+    return reply.code(204).send();
   });
 
-  app.post('/console/api/sign-out', { schema: hidden, preHandler: viewer }, async (request, reply) => {
+  app.post('/console/api/sign-out', { schema: hidden, preHandler: ownSession }, async (request, reply) => {
     parseBody(EmptyBody, request.body ?? undefined);
     await signOut(db, request.consoleSession!, request.id);
     clearSessionCookie(request, reply);
@@ -138,6 +155,7 @@ export async function consoleRoutes(app: FastifyInstance, context: ApiContext): 
   await consoleInventoryRoutes(app, context);
   await consoleConnectionsRoutes(app, context);
   await consoleAdminRoutes(app, context);
+  await consoleClientsRoutes(app, context);
 
   // --- the web app ---------------------------------------------------------------------------
 
