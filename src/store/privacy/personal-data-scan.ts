@@ -77,7 +77,7 @@ export async function sweepTable(
   const { rows } = await tx.query<Record<string, unknown>>(
     `SELECT ctid::text AS row_ctid, ${order} AS row_order, ${table.columns.map((c) => ident(c.name)).join(', ')}
        FROM ${ident(table.table)} WHERE ${[...matches, linked].join(' OR ')}`,
-    [patterns, orderIds],
+    table.orderColumn ? [patterns, orderIds] : [patterns],
   );
   let changed = 0;
   for (const row of rows) {
