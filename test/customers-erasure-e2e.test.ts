@@ -145,7 +145,7 @@ describe('erase, end to end', () => {
     const again = await api('POST', `/v1/customers/${customerId}/data-requests`, { type: 'erase' });
     assert.equal(again.status, 200);
     assert.equal(again.body.id, erased.body.id);
-    assert.equal((await api('GET', `/v1/customers/data-requests/${exported.body.id}`)).body.status, 'expired', 'the earlier export lost its document');
+    assert.equal((await api('GET', `/v1/customer-data-requests/${exported.body.id}`)).body.status, 'expired', 'the earlier export lost its document');
     const shown = (await api('GET', `/v1/customers/${customerId}`)).body;
     assert.deepEqual(shown.golden, {});
     assert.deepEqual([shown.emails, shown.phones, shown.addresses], [[], [], []]);

@@ -129,8 +129,8 @@ describe('customer consent, export and masking', () => {
 
     const created = await api('POST', `/v1/customers/${resolved.customerId}/data-requests`, { type: 'export' });
     assert.equal(created.status, 201, JSON.stringify(created.body));
-    assert.equal(created.headers.get('location'), `/v1/customers/data-requests/${created.body.id}`);
-    const fetched = await api('GET', `/v1/customers/data-requests/${created.body.id}`);
+    assert.equal(created.headers.get('location'), `/v1/customer-data-requests/${created.body.id}`);
+    const fetched = await api('GET', `/v1/customer-data-requests/${created.body.id}`);
     assert.equal(fetched.status, 200);
     const doc = fetched.body.document;
     assert.equal(fetched.body.type, 'export');
@@ -186,7 +186,7 @@ describe('customer consent, export and masking', () => {
     const reader = await server.token('customers:read');
     assert.equal((await api('POST', `/v1/customers/${customerId}/consents`, statement(), reader)).status, 403);
     assert.equal((await api('POST', `/v1/customers/${customerId}/data-requests`, { type: 'export' }, reader)).status, 403);
-    assert.equal((await api('GET', '/v1/customers/data-requests/dsr_01jd5q8x7m2v3k4n5p6r7s8tc1', undefined, reader)).status, 403);
+    assert.equal((await api('GET', '/v1/customer-data-requests/dsr_01jd5q8x7m2v3k4n5p6r7s8tc1', undefined, reader)).status, 403);
     const writer = await server.token('customers:write');
     assert.equal((await api('POST', `/v1/customers/${customerId}/consents`, statement({ at: '2026-11-09T00:00:00Z' }), writer)).status, 201);
   });
@@ -209,8 +209,8 @@ describe('customer consent, export and masking', () => {
       ['POST', `/v1/customers/${customerId}/data-requests`, {}, 422],
       ['POST', `/v1/customers/${unknown}/data-requests`, { type: 'erase' }, 404],
       ['POST', `/v1/customers/${unknown}/data-requests`, { type: 'export' }, 404],
-      ['GET', '/v1/customers/data-requests/dsr_01jd5q8x7m2v3k4n5p6r7s8tc1', undefined, 404],
-      ['GET', '/v1/customers/data-requests/nope', undefined, 404],
+      ['GET', '/v1/customer-data-requests/dsr_01jd5q8x7m2v3k4n5p6r7s8tc1', undefined, 404],
+      ['GET', '/v1/customer-data-requests/nope', undefined, 404],
     ];
     for (const [method, path, body, status] of cases) {
       const response = await api(method, path, body);

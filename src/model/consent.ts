@@ -94,7 +94,7 @@ export const DataRequest = z
     status: z.enum(['completed', 'expired']).meta({ description: 'expired: an export whose document was removed when the customer was erased.' }),
     requestedAt: z.string(),
     completedAt: z.string().nullable(),
-    document: z.unknown().nullable().meta({ description: 'export: everything Syncline holds about the customer; null for an erase or an expired export.' }),
+    document: z.record(z.string(), z.unknown()).nullable().meta({ description: 'export: everything Syncline holds about the customer; null for an erase or an expired export.' }),
     systems: z.array(ErasureTarget.extend({ status: z.enum(['requested']) })).meta({ description: 'erase: the system records the erasure was requested from (customer.erasure_requested).' }),
   })
   .meta({ id: 'DataRequest', description: 'A data subject request (export or erase).' });

@@ -7,6 +7,7 @@ import { insertConsent, selectConsents, type ConsentRow } from '../../store/cust
 import { selectCurrentCustomerId, selectIdentityIds } from '../../store/customers/customer-privacy-queries.ts';
 import { recordAudit, type AuditContext } from '../audit/audit.ts';
 import { currentConsents } from './consent.ts';
+import { customerEvent } from './customer-events.ts';
 
 /**
  * Consent per purpose and channel (docs/customers.md, ADR 0039): statements are recorded,
@@ -74,15 +75,12 @@ export class ConsentService {
       }
       const consent = toConsentRecord(row);
       await appendEvents(tx, [
-        {
-          id: newId('event'),
-          type: EVENT_TYPES.customerConsentChanged,
-          source: '/syncline/customers',
-          subject: current,
-          time: new Date().toISOString(),
-          correlationId: who.correlationId ?? id,
-          data: { consentId: id, customerId: current, purpose: consent.purpose, channel: consent.channel, status: consent.status, source: { system: row.source_system, connection: row.source_connection }, at: consent.at, proof: consent.proof },
-        },
+        customerEvent(
+          EVENT_TYPES.customerConsentChanged,
+          current,
+          { consentId: id, customerId: current, purpose: consent.purpose, channel: consent.channel, status: consent.status, source: { system: row.source_system, connection: row.source_connection }, at: consent.at, proof: consent.proof },
+          who.correlationId ?? id,
+        ),
       ]);
       await recordAudit(tx, who, { action: 'customer.consent_recorded', targetType: 'customer', targetId: current, details: { consentId: id, purpose: consent.purpose, channel: consent.channel, status: consent.status } });
       return { kind: 'recorded', consent, consents };

@@ -14,6 +14,7 @@ import { rewriteOrderPersonalData, selectOrderDocument } from '../../store/order
 import { containing, sweepTable, sweptTables } from '../../store/privacy/personal-data-scan.ts';
 import { recordAudit, type AuditContext } from '../audit/audit.ts';
 import { consentsOf } from './consent.service.ts';
+import { customerEvent } from './customer-events.ts';
 import { CustomerService } from './customer.service.ts';
 import { toMatchRecord } from './match-record.ts';
 import { erasedEmail, erasedExternalId, erasedRecordData, orderValues, pseudonymiseOrder, pseudonymiseOrderCopy, recordValues, replaceValues, searchable } from './personal-data.ts';
@@ -42,7 +43,7 @@ export const toDataRequest = (row: DataRequestRow): DataRequest => ({
   status: row.status,
   requestedAt: row.requested_at.toISOString(),
   completedAt: row.completed_at?.toISOString() ?? null,
-  document: row.document ?? null,
+  document: (row.document as Record<string, unknown> | null) ?? null,
   systems: ((row.systems as ErasureTarget[] | null) ?? []).map((s) => ({ ...s, status: 'requested' as const })),
 });
 
@@ -167,17 +168,7 @@ export class DataRequestService {
 
       const id = newId('dataRequest');
       const row = await insertDataRequest(tx, { id, customerId: current, type: 'erase', requestedBy: who.actor, document: null, systems: targets });
-      await appendEvents(tx, [
-        {
-          id: newId('event'),
-          type: EVENT_TYPES.customerErasureRequested,
-          source: '/syncline/customers',
-          subject: current,
-          time: new Date().toISOString(),
-          correlationId: who.correlationId ?? id,
-          data: { requestId: id, customerId: current, records: targets },
-        },
-      ]);
+      await appendEvents(tx, [customerEvent(EVENT_TYPES.customerErasureRequested, current, { requestId: id, customerId: current, records: targets }, who.correlationId ?? id)]);
       this.lastErasure = { records: records.length, orders: documents.size, swept };
       await recordAudit(tx, who, { action: 'customer.erased', targetType: 'customer', targetId: current, details: { requestId: id, customerIds: identity, records: records.length, orders: documents.size } });
       return { kind: 'created', request: toDataRequest(row) };

@@ -6,6 +6,7 @@ import { ConsentInput, ConsentRecord, CustomerConsents, DataRequest, DataRequest
 import { isId } from '../../../model/ids.ts';
 import { z } from 'zod';
 import type { ApiContext } from '../../api-context.ts';
+import { EVENT_DATA_EXAMPLES } from '../../event-examples.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseBody } from '../../validation.ts';
 import { operation } from '../../route-kit.ts';
@@ -21,18 +22,8 @@ export function seesPersonalData(request: FastifyRequest): boolean {
   return allows(request.principal?.scopes ?? [], 'customers:pii');
 }
 
-const customerId = 'cus_01jd5q8x7m2v3k4n5p6r7s8tc1';
-const consentExample = {
-  id: 'cns_01jd5q8x7m2v3k4n5p6r7s8tc7',
-  customerId,
-  purpose: 'email_marketing',
-  channel: null,
-  status: 'withdrawn',
-  source: { system: 'crm', connection: 'crm' },
-  at: '2026-11-22T10:14:00.000Z',
-  proof: 'unsubscribe-link:msg-8812',
-  recordedAt: '2026-11-22T10:15:01.000Z',
-};
+const consentExample = (({ consentId, ...rest }) => ({ id: consentId, ...rest, recordedAt: '2026-11-22T10:15:01.000Z' }))(EVENT_DATA_EXAMPLES['customer.consent_changed'] as { consentId: string; customerId: string; at: string });
+const customerId = consentExample.customerId;
 const consentsExample = {
   customerId,
   current: [{ purpose: 'email_marketing', channel: null, status: 'withdrawn', consentId: consentExample.id, at: consentExample.at }],
@@ -137,12 +128,12 @@ export async function customerPrivacyRoutes(app: FastifyInstance, { db }: ApiCon
     if (result.kind === 'not-found') return notFound(id);
     return reply
       .code(result.kind === 'created' ? 201 : 200)
-      .header('Location', `/v1/customers/data-requests/${result.request.id}`)
+      .header('Location', `/v1/customer-data-requests/${result.request.id}`)
       .header('Cache-Control', 'no-store')
       .send(result.request);
   });
 
-  app.get('/v1/customers/data-requests/:requestId', { schema: getDataRequest }, async (request, reply) => {
+  app.get('/v1/customer-data-requests/:requestId', { schema: getDataRequest }, async (request, reply) => {
     const { requestId } = request.params as { requestId: string };
     const found = isId('dataRequest', requestId) ? await requests.get(requestId) : undefined;
     if (!found) throw new ProblemError('not-found', `No data request ${requestId}.`);
