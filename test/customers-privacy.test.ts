@@ -181,6 +181,33 @@ describe('customer consent, export and masking', () => {
     assert.ok(queue.includes('b*** / b***') && !/barbara/i.test(queue), queue);
   });
 
+  test("erasing a merged customer erases the survivor's whole identity, and orders placed with its e-mail not resolved yet", async () => {
+    const a = await customers.ingest(record({ system: 'loyalty', connection: 'loyalty', externalId: 'LM-501', givenName: 'Ottoline', familyName: 'Vexley', emails: [{ address: 'ottoline.v@example.com', verified: true }], addresses: [home] }), context);
+    const b = await customers.ingest(record({ givenName: 'Ottoline', familyName: 'Vexley', addresses: [home], phones: ['+1 415 555 2644'] }), context);
+    const pair = ((await api('GET', '/v1/customers/stewardship?limit=200')).body.data as { id: string; customerIds: string[] }[]).find((p) => p.customerIds.includes(a.customerId) && p.customerIds.includes(b.customerId));
+    assert.ok(pair);
+    const merged = await api('POST', `/v1/customers/stewardship/${pair.id}/merge`);
+    const survivor = merged.body.survivorId as string;
+    const mergedAway = survivor === a.customerId ? b.customerId : a.customerId;
+    // No worker runs in this server: the order stays unresolved.
+    const order = await submitOrder(server.baseUrl, token, sampleOrder({ customer: { email: 'Ottoline.V@example.com', name: 'Ottoline Vexley' }, shippingAddress: { name: 'Ottoline Vexley', line1: '7 Orchard Road', city: 'Springfield', region: 'IL', postalCode: '62704', country: 'US' } }));
+    assert.equal(order.status, 201);
+
+    const erased = await api('POST', `/v1/customers/${mergedAway}/data-requests`, { type: 'erase' });
+    assert.equal(erased.status, 201, JSON.stringify(erased.body));
+    assert.equal(erased.body.customerId, survivor, 'the request names the survivor');
+    assert.deepEqual(erased.body.systems.map((s: { system: string }) => s.system).sort(), ['channel', 'loyalty'], 'both records, from both customers');
+    assert.equal(erased.body.systems.find((s: { system: string }) => s.system === 'loyalty').sourceId, 'LM-501');
+    const shown = (await api('GET', `/v1/customers/${survivor}`)).body;
+    assert.equal(shown.sourceRecords.length, 2);
+    for (const source of shown.sourceRecords) assert.deepEqual([source.data.givenName, source.data.emails, source.data.addresses], [undefined, [], []]);
+    const text = JSON.stringify([shown, (await api('GET', `/v1/orders/${order.body.id}`)).body]);
+    for (const value of ['Ottoline', 'Vexley', 'ottoline.v@example.com', '7 Orchard Road', '555 2644']) assert.ok(!text.toLowerCase().includes(value.toLowerCase()), `${value} is left: ${text}`);
+    assert.equal((await api('POST', `/v1/customers/${survivor}/data-requests`, { type: 'erase' })).body.id, erased.body.id, 'the survivor is erased already');
+    const later = await customers.ingest(record({ givenName: 'Ottoline', familyName: 'Vexley', emails: [{ address: 'ottoline.v@example.com', verified: true }] }), context);
+    assert.notEqual(later.customerId, survivor, 'an erased customer is nobody’s candidate');
+  });
+
   test('scopes: customers:write records consent, customers:privacy makes data requests; 403 without', async () => {
     const { customerId } = await customers.ingest(record(), context);
     const reader = await server.token('customers:read');

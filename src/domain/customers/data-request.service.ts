@@ -29,13 +29,6 @@ import { erasedEmail, erasedExternalId, erasedRecordData, orderValues, pseudonym
 
 export type DataRequestResult = { kind: 'not-found' } | { kind: 'created' | 'already-erased'; request: DataRequest };
 
-export interface ErasureCounts {
-  records: number;
-  orders: number;
-  /** Rows rewritten by the sweep of the rest of the schema, per table. */
-  swept: Record<string, number>;
-}
-
 export const toDataRequest = (row: DataRequestRow): DataRequest => ({
   id: row.id,
   customerId: row.customer_id,
@@ -50,8 +43,6 @@ export const toDataRequest = (row: DataRequestRow): DataRequest => ({
 export class DataRequestService {
   readonly #db: Database;
   readonly #customers: CustomerService;
-  /** What the last erase changed (for tests and the audit trail). */
-  lastErasure: ErasureCounts | undefined;
 
   constructor(db: Database) {
     this.#db = db;
@@ -132,7 +123,10 @@ export class DataRequestService {
       const values: string[] = [];
       for (const record of records) values.push(...recordValues(record.data as CustomerRecordData));
       for (const entry of await p.selectHistoryOf(tx, recordIds)) values.push(...recordValues(entry.data as CustomerRecordData | null));
-      const orderIds = await p.selectOrderIdsOfRecords(tx, recordIds);
+      // The orders resolved to the records, and those placed with one of their e-mails that the
+      // customer-resolution subscriber has not reached yet.
+      const emails = [...new Set(records.flatMap((r) => (r.data as CustomerRecordData).emails.map((e) => e.address.toLowerCase())))];
+      const orderIds = [...new Set([...(await p.selectOrderIdsOfRecords(tx, recordIds)), ...(await p.selectUnresolvedOrderIdsByEmail(tx, emails))])];
       const documents = new Map<string, Order>();
       for (const orderId of orderIds) {
         const document = (await selectOrderDocument(tx, orderId)) as Order | undefined;
@@ -169,8 +163,7 @@ export class DataRequestService {
       const id = newId('dataRequest');
       const row = await insertDataRequest(tx, { id, customerId: current, type: 'erase', requestedBy: who.actor, document: null, systems: targets });
       await appendEvents(tx, [customerEvent(EVENT_TYPES.customerErasureRequested, current, { requestId: id, customerId: current, records: targets }, who.correlationId ?? id)]);
-      this.lastErasure = { records: records.length, orders: documents.size, swept };
-      await recordAudit(tx, who, { action: 'customer.erased', targetType: 'customer', targetId: current, details: { requestId: id, customerIds: identity, records: records.length, orders: documents.size } });
+      await recordAudit(tx, who, { action: 'customer.erased', targetType: 'customer', targetId: current, details: { requestId: id, customerIds: identity, records: records.length, orders: [...documents.keys()], swept } });
       return { kind: 'created', request: toDataRequest(row) };
     });
   }

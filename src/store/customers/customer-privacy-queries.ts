@@ -99,3 +99,14 @@ export async function selectAuditOf(db: Queryable, targetIds: readonly string[])
 export async function selectRequestsOf(db: Queryable, customerIds: readonly string[]): Promise<Record<string, unknown>[]> {
   return (await db.query('SELECT id, customer_id, type, status, requested_by, requested_at, completed_at FROM customer_data_request WHERE customer_id = ANY($1::text[]) ORDER BY requested_at, id', [customerIds])).rows;
 }
+
+/** Orders placed with one of the e-mails that no customer resolution has claimed yet (the subscriber runs after intake). */
+export async function selectUnresolvedOrderIdsByEmail(db: Queryable, emails: readonly string[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT s.id FROM sales_order s
+      WHERE s.customer_email = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM order_customer oc WHERE oc.order_id = s.id)
+      ORDER BY s.id`,
+    [emails],
+  );
+  return rows.map((r) => r.id);
+}
