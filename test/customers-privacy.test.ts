@@ -192,6 +192,10 @@ describe('customer consent, export and masking', () => {
     // No worker runs in this server: the order stays unresolved.
     const order = await submitOrder(server.baseUrl, token, sampleOrder({ customer: { email: 'Ottoline.V@example.com', name: 'Ottoline Vexley' }, shippingAddress: { name: 'Ottoline Vexley', line1: '7 Orchard Road', city: 'Springfield', region: 'IL', postalCode: '62704', country: 'US' } }));
     assert.equal(order.status, 201);
+    // A household member: same family name and street, own e-mail and given name.
+    const household = { customer: { email: 'harold.vexley@example.com', name: 'Harold Vexley' }, shippingAddress: { name: 'Harold Vexley', line1: '7 Orchard Road', city: 'Springfield', region: 'IL', postalCode: '62704', country: 'US' } };
+    const theirs = await submitOrder(server.baseUrl, token, sampleOrder(household));
+    assert.equal(theirs.status, 201);
 
     const erased = await api('POST', `/v1/customers/${mergedAway}/data-requests`, { type: 'erase' });
     assert.equal(erased.status, 201, JSON.stringify(erased.body));
@@ -203,6 +207,8 @@ describe('customer consent, export and masking', () => {
     for (const source of shown.sourceRecords) assert.deepEqual([source.data.givenName, source.data.emails, source.data.addresses], [undefined, [], []]);
     const text = JSON.stringify([shown, (await api('GET', `/v1/orders/${order.body.id}`)).body]);
     for (const value of ['Ottoline', 'Vexley', 'ottoline.v@example.com', '7 Orchard Road', '555 2644']) assert.ok(!text.toLowerCase().includes(value.toLowerCase()), `${value} is left: ${text}`);
+    const kept = (await api('GET', `/v1/orders/${theirs.body.id}`)).body;
+    assert.deepEqual([kept.customer, kept.shippingAddress], [household.customer, household.shippingAddress], "the household member's order keeps the shared street and family name");
     assert.equal((await api('POST', `/v1/customers/${survivor}/data-requests`, { type: 'erase' })).body.id, erased.body.id, 'the survivor is erased already');
     const later = await customers.ingest(record({ givenName: 'Ottoline', familyName: 'Vexley', emails: [{ address: 'ottoline.v@example.com', verified: true }] }), context);
     assert.notEqual(later.customerId, survivor, 'an erased customer is nobody’s candidate');

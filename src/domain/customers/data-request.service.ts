@@ -17,7 +17,7 @@ import { consentsOf } from './consent.service.ts';
 import { customerEvent } from './customer-events.ts';
 import { CustomerService } from './customer.service.ts';
 import { toMatchRecord } from './match-record.ts';
-import { erasedEmail, erasedExternalId, erasedRecordData, orderValues, pseudonymiseOrder, pseudonymiseOrderCopy, recordValues, replaceValues, searchable } from './personal-data.ts';
+import { type PersonalValues, erasedEmail, erasedExternalId, erasedRecordData, orderValues, pseudonymiseOrder, pseudonymiseOrderCopy, recordValues, replaceValues, searchable } from './personal-data.ts';
 
 /**
  * Data subject requests (docs/customers.md, ADR 0039): an export gathers everything Syncline
@@ -120,9 +120,10 @@ export class DataRequestService {
       }
       const records = await q.selectRecordsOf(tx, current);
       const recordIds = records.map((r) => r.id);
-      const values: string[] = [];
-      for (const record of records) values.push(...recordValues(record.data as CustomerRecordData));
-      for (const entry of await p.selectHistoryOf(tx, recordIds)) values.push(...recordValues(entry.data as CustomerRecordData | null));
+      const values: PersonalValues = { strong: [], weak: [] };
+      const collect = (found: PersonalValues) => (values.strong.push(...found.strong), values.weak.push(...found.weak));
+      for (const record of records) collect(recordValues(record.data as CustomerRecordData));
+      for (const entry of await p.selectHistoryOf(tx, recordIds)) collect(recordValues(entry.data as CustomerRecordData | null));
       // The orders resolved to the records, and those placed with one of their e-mails that the
       // customer-resolution subscriber has not reached yet.
       const emails = [...new Set(records.flatMap((r) => (r.data as CustomerRecordData).emails.map((e) => e.address.toLowerCase())))];
@@ -132,7 +133,7 @@ export class DataRequestService {
         const document = (await selectOrderDocument(tx, orderId)) as Order | undefined;
         if (!document) continue;
         documents.set(orderId, document);
-        values.push(...orderValues(document));
+        collect(orderValues(document));
       }
 
       const targets: ErasureTarget[] = [];
@@ -151,12 +152,17 @@ export class DataRequestService {
       await expireExports(tx, identity);
       for (const [orderId, document] of documents) await rewriteOrderPersonalData(tx, orderId, pseudonymiseOrder(document), erasedEmail(orderId));
 
-      const words = searchable(values);
-      const replace = replaceValues(words);
-      const patterns = words.map(containing);
+      // Rows holding a strong value, or naming the customer, a record or an order, are about
+      // the customer: every value goes from them, and the person objects of a named order.
+      const replace = replaceValues(searchable([...values.strong, ...values.weak]));
+      const patterns = searchable(values.strong).map(containing);
+      const orders = new Set(orderIds);
       const swept: Record<string, number> = {};
       for (const table of await sweptTables(tx)) {
-        const changed = await sweepTable(tx, table, patterns, orderIds, (value, orderId) => replace(orderId ? pseudonymiseOrderCopy(value, orderId) : value));
+        const changed = await sweepTable(tx, table, patterns, [...identity, ...recordIds, ...orderIds], (value, named) => {
+          const order = named.find((id) => orders.has(id));
+          return replace(order ? pseudonymiseOrderCopy(value, order) : value);
+        });
         if (changed > 0) swept[table.table] = changed;
       }
 

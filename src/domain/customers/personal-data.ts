@@ -14,37 +14,51 @@ export const ERASED = '[erased]';
 /** The e-mail an erased order carries: valid, unique per order, and nobody's. */
 export const erasedEmail = (orderId: string) => `erased+${orderId}@erased.invalid`;
 
-/** The personal values found in a customer record (every version received). */
-export function recordValues(data: Partial<CustomerRecordData> | null | undefined): string[] {
-  if (!data) return [];
-  const country = data.addresses?.[0]?.country;
-  return [
-    data.givenName,
-    data.familyName,
-    data.givenName && data.familyName ? `${data.givenName} ${data.familyName}` : undefined,
-    ...(data.emails ?? []).flatMap((e) => [e.address, normalizeEmail(e.address)]),
-    ...(data.phones ?? []).flatMap((p) => [p, normalizePhone(p, country)]),
-    ...(data.addresses ?? []).flatMap((a) => [a.line1, a.line2]),
-    data.externalId?.startsWith('guest:') ? data.externalId.slice('guest:'.length) : undefined,
-  ].filter((v): v is string => typeof v === 'string');
+/**
+ * A customer's personal values, in two kinds. strong: values that single the customer out
+ * (e-mails, phones, the full name): a row holding one is about them. weak: values others
+ * share (a given name, a street, a recipient's name): replaced only in a row that holds a
+ * strong value or names the customer, one of its records or orders, so a neighbour's address
+ * or a namesake's first name elsewhere is left alone.
+ */
+export interface PersonalValues {
+  strong: string[];
+  weak: string[];
 }
 
-/** The personal values an order carries: its customer and the name, company, street and phone of its addresses. */
-export function orderValues(order: Order): string[] {
+const defined = (values: readonly (string | undefined | null)[]) => values.filter((v): v is string => typeof v === 'string');
+
+/** The personal values found in a customer record (any version received). */
+export function recordValues(data: Partial<CustomerRecordData> | null | undefined): PersonalValues {
+  if (!data) return { strong: [], weak: [] };
+  const country = data.addresses?.[0]?.country;
+  return {
+    strong: defined([
+      data.givenName && data.familyName ? `${data.givenName} ${data.familyName}` : undefined,
+      ...(data.emails ?? []).flatMap((e) => [e.address, normalizeEmail(e.address)]),
+      ...(data.phones ?? []).flatMap((p) => [p, normalizePhone(p, country)]),
+      data.externalId?.startsWith('guest:') ? data.externalId.slice('guest:'.length) : undefined,
+    ]),
+    weak: defined([data.givenName, data.familyName, ...(data.addresses ?? []).flatMap((a) => [a.line1, a.line2])]),
+  };
+}
+
+/** The personal values an order carries: its customer, and the name, company, street and phone of its addresses. */
+export function orderValues(order: Order): PersonalValues {
   const { customer } = order;
   const country = order.shippingAddress.country;
-  const words = customer.name.trim().split(/\s+/);
-  return [
-    customer.email,
-    normalizeEmail(customer.email),
-    customer.name,
-    ...words,
-    customer.phone,
-    customer.phone ? normalizePhone(customer.phone, country) : undefined,
-    ...[order.shippingAddress, order.billingAddress].flatMap((a) =>
-      a ? [a.name, ...a.name.trim().split(/\s+/), a.company, a.line1, a.line2, a.phone, a.phone ? normalizePhone(a.phone, a.country) : undefined] : [],
-    ),
-  ].filter((v): v is string => typeof v === 'string');
+  const addresses = [order.shippingAddress, order.billingAddress].filter((a) => a !== undefined);
+  return {
+    strong: defined([
+      customer.email,
+      normalizeEmail(customer.email),
+      customer.name,
+      customer.phone,
+      customer.phone ? normalizePhone(customer.phone, country) : undefined,
+      ...addresses.flatMap((a) => [a.phone, a.phone ? normalizePhone(a.phone, a.country) : undefined]),
+    ]),
+    weak: defined([...customer.name.trim().split(/\s+/), ...addresses.flatMap((a) => [a.name, ...a.name.trim().split(/\s+/), a.company, a.line1, a.line2])]),
+  };
 }
 
 /** The distinct values worth searching for: at least two characters, the longest first (so a full name goes before its words). */

@@ -28,9 +28,12 @@ const NOT_SWEPT = new Set([
 export interface SweptTable {
   table: string;
   columns: { name: string; type: 'text' | 'json' | 'array' }[];
-  /** The table names an order by this column (order_id, or the subject of an event). */
-  orderColumn: string | undefined;
+  /** Columns naming an order, a customer or a customer record (order_id, customer_id, an event's subject ...). */
+  linkColumns: string[];
 }
+
+// Columns that name an order, a customer or a customer record by its id.
+const LINK_COLUMN = /^(order_id|customer_id|survivor_id|merged_id|customer_a|customer_b|record_id|record_a|record_b|target_id|subject)$/;
 
 /** The tables and columns the sweep reads: text, varchar, json, jsonb and text[] columns of the public schema. */
 export async function sweptTables(db: Queryable): Promise<SweptTable[]> {
@@ -44,11 +47,10 @@ export async function sweptTables(db: Queryable): Promise<SweptTable[]> {
   const tables = new Map<string, SweptTable>();
   for (const row of rows) {
     if (NOT_SWEPT.has(row.table_name)) continue;
-    const table = tables.get(row.table_name) ?? { table: row.table_name, columns: [], orderColumn: undefined };
+    const table = tables.get(row.table_name) ?? { table: row.table_name, columns: [], linkColumns: [] };
     const type = row.data_type === 'json' || row.data_type === 'jsonb' ? 'json' : row.data_type === 'ARRAY' ? 'array' : 'text';
     table.columns.push({ name: row.column_name, type });
-    if (row.column_name === 'order_id' && type === 'text') table.orderColumn = 'order_id';
-    if (row.table_name === 'outbox_event' && row.column_name === 'subject') table.orderColumn = 'subject';
+    if (type === 'text' && LINK_COLUMN.test(row.column_name)) table.linkColumns.push(row.column_name);
     tables.set(row.table_name, table);
   }
   return [...tables.values()];
@@ -60,33 +62,34 @@ export const containing = (value: string) => `%${value.replace(/[\\%_]/g, (c) =>
 
 /**
  * Rewrites the rows of one table that hold one of the patterns (case-insensitive) in any swept
- * column, or that name one of the orders: rewrite gets each column's value (and the order the
- * row names, when it is one of them) and returns the new value; unchanged rows are not written.
- * Returns how many rows changed.
+ * column, or that name one of the ids (an order, a customer, a record) in a link column:
+ * rewrite gets each column's value and the ids the row names, and returns the new value;
+ * unchanged rows are not written. Returns how many rows changed.
  */
 export async function sweepTable(
   tx: Queryable,
   table: SweptTable,
   patterns: readonly string[],
-  orderIds: readonly string[],
-  rewrite: (value: unknown, orderId: string | undefined) => unknown,
+  ids: readonly string[],
+  rewrite: (value: unknown, named: readonly string[]) => unknown,
 ): Promise<number> {
   const matches = table.columns.map((c) => `${ident(c.name)}::text ILIKE ANY($1::text[])`);
-  const linked = table.orderColumn ? `${ident(table.orderColumn)} = ANY($2::text[])` : 'false';
-  const order = table.orderColumn ? `CASE WHEN ${linked} THEN ${ident(table.orderColumn)} END` : 'NULL::text';
+  const links = table.linkColumns.map((c) => `${ident(c)} = ANY($2::text[])`);
+  const named = table.linkColumns.length > 0 ? `ARRAY[${table.linkColumns.map(ident).join(', ')}]` : `'{}'::text[]`;
   const { rows } = await tx.query<Record<string, unknown>>(
-    `SELECT ctid::text AS row_ctid, ${order} AS row_order, ${table.columns.map((c) => ident(c.name)).join(', ')}
-       FROM ${ident(table.table)} WHERE ${[...matches, linked].join(' OR ')}`,
-    table.orderColumn ? [patterns, orderIds] : [patterns],
+    `SELECT ctid::text AS row_ctid, ${named} AS row_named, ${table.columns.map((c) => ident(c.name)).join(', ')}
+       FROM ${ident(table.table)} WHERE ${[...matches, ...links].join(' OR ')}`,
+    links.length > 0 ? [patterns, ids] : [patterns],
   );
   let changed = 0;
   for (const row of rows) {
     const sets: string[] = [];
     const values: unknown[] = [row.row_ctid];
+    const rowIds = (row.row_named as (string | null)[]).filter((id): id is string => id !== null && ids.includes(id));
     for (const column of table.columns) {
       const before = row[column.name];
       if (before === null || before === undefined) continue;
-      const after = rewrite(before, (row.row_order as string | null) ?? undefined);
+      const after = rewrite(before, rowIds);
       if (JSON.stringify(after) === JSON.stringify(before)) continue;
       values.push(column.type === 'json' ? JSON.stringify(after) : after);
       sets.push(`${ident(column.name)} = $${values.length}`);
