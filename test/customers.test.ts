@@ -36,7 +36,7 @@ describe('customers on PostgreSQL', () => {
   before(async () => {
     database = await createTestDatabase();
     server = await startTestServer(database.url);
-    token = await server.token('customers:read customers:steward');
+    token = await server.token('customers:read customers:steward customers:pii');
     customers = new CustomerService(database.db);
   });
   after(async () => {

@@ -251,6 +251,29 @@ export const CustomerUnmergedData = z
   })
   .meta({ id: 'CustomerUnmergedData', description: 'A steward undid a merge; the two are kept apart from now on.' });
 
+export const CustomerConsentChangedData = z
+  .object({
+    consentId: z.string().meta({ description: 'The statement recorded (cns_…).' }),
+    customerId: z.string().meta({ description: 'The customer (also the subject).' }),
+    purpose: z.enum(['email_marketing', 'sms_marketing', 'profiling']),
+    channel: z.string().nullable().meta({ description: 'The channel the statement is about; null for every channel.' }),
+    status: z.enum(['granted', 'withdrawn']),
+    source: z.object({ system: z.enum(['channel', 'loyalty', 'crm', 'erp', 'syncline']), connection: z.string().nullable() }),
+    at: z.string().meta({ description: 'When the customer gave or withdrew it.' }),
+    proof: z.string().nullable(),
+  })
+  .meta({ id: 'CustomerConsentChangedData', description: 'A consent statement was recorded (the current state is the most recent statement; a withdrawal wins a tie).' });
+
+export const CustomerErasureRequestedData = z
+  .object({
+    requestId: z.string().meta({ description: 'The data subject request (dsr_…).' }),
+    customerId: z.string().meta({ description: 'The customer erased (also the subject).' }),
+    records: z
+      .array(z.object({ recordId: z.string(), system: z.string(), connection: z.string(), sourceId: z.string() }))
+      .meta({ description: 'The system records to erase there: system ids only, no personal data.' }),
+  })
+  .meta({ id: 'CustomerErasureRequestedData', description: "A customer's personal data was erased in Syncline; each system holding one of the records is asked to erase it too." });
+
 /** The payload schema of each event type in EVENT_TYPES. */
 export const EVENT_PAYLOADS = {
   [EVENT_TYPES.orderCreated]: OrderCreatedData,
@@ -263,6 +286,8 @@ export const EVENT_PAYLOADS = {
   [EVENT_TYPES.customerCreated]: CustomerCreatedData,
   [EVENT_TYPES.customerMerged]: CustomerMergedData,
   [EVENT_TYPES.customerUnmerged]: CustomerUnmergedData,
+  [EVENT_TYPES.customerConsentChanged]: CustomerConsentChangedData,
+  [EVENT_TYPES.customerErasureRequested]: CustomerErasureRequestedData,
 } as const satisfies Record<(typeof EVENT_TYPES)[keyof typeof EVENT_TYPES], z.ZodType>;
 
 /** The `data` of an event of one of the EVENT_TYPES, as its writer builds it. */

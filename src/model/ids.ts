@@ -23,6 +23,8 @@ export const ID_PREFIX = {
   customerRecord: 'csr',
   customerMerge: 'cmg',
   stewardship: 'stw',
+  consent: 'cns',
+  dataRequest: 'dsr',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

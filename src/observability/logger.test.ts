@@ -32,6 +32,23 @@ test('credentials and personal data never reach the log', () => {
   assert.equal(entry.msg, 'request');
 });
 
+test('a customer record, a golden record and a consent proof logged by mistake are redacted', () => {
+  const { lines, logger } = capture();
+  logger.info(
+    {
+      record: { givenName: 'Grace', familyName: 'Hopper', emails: [{ address: 'grace@example.com' }], phones: ['+14155552671'], addresses: [{ line1: '9 Navy Way' }], externalId: 'LM-1' },
+      customer: { golden: { email: { value: 'grace@example.com' } } },
+      consent: { purpose: 'email_marketing', proof: 'signed by Grace Hopper' },
+    },
+    'customer',
+  );
+  const line = lines.join('');
+  for (const leak of ['Grace', 'Hopper', 'grace@example.com', '4155552671', '9 Navy Way']) assert.ok(!line.includes(leak), `${leak} leaked: ${line}`);
+  const entry = JSON.parse(line);
+  assert.equal(entry.record.externalId, 'LM-1', 'ids stay');
+  assert.equal(entry.consent.purpose, 'email_marketing');
+});
+
 test('database errors are logged without the statement parameters', () => {
   const { lines, logger } = capture();
   const error = Object.assign(new Error('duplicate key value'), { code: '23505', params: ['ada@example.com'], query: 'INSERT ...' });

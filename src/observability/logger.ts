@@ -17,6 +17,14 @@ export const REDACTED_PATHS = [
   '*.customer',
   '*.shippingAddress',
   '*.billingAddress',
+  // Customer records, golden records and consent proofs (docs/customers.md).
+  '*.givenName',
+  '*.familyName',
+  '*.emails',
+  '*.phones',
+  '*.addresses',
+  '*.golden',
+  '*.proof',
 ];
 
 /** A PostgreSQL error (it carries a five-character SQLSTATE and a severity). */

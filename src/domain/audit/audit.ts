@@ -52,6 +52,9 @@ export const AUDIT_ACTIONS = [
   'customer.merged',
   'customer.kept_apart',
   'customer.unmerged',
+  'customer.consent_recorded',
+  'customer.exported',
+  'customer.erased',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -1,18 +1,21 @@
 /**
  * What the console sends to the browser (ADR 0025): secrets never, personal data only to
  * operators and admins. Viewers get e-mail addresses, names, phones and street addresses
- * masked here, on the server, so the unmasked values never reach their browser.
+ * masked here, on the server, so the unmasked values never reach their browser. The customer
+ * API masks the same way for clients without customers:pii (ADR 0039).
  */
 
 // Keys whose values are credentials: dropped for every role.
 const SECRET_KEY = /secret|password|passwd|token|authorization|api[_-]?key|credential|signature/i;
-// Objects that describe a person (the canonical customer and addresses): every string in them
-// is masked for viewers, except the country (needed to read routing and tax outcomes).
-const PERSON = /^(customer|shippingAddress|billingAddress|address)$/;
-const KEPT_IN_PERSON = /^(country|id)$/;
+// Objects that describe a person (the canonical customer and addresses, a customer's contact
+// points and golden values): every string in them is masked for viewers, except the country
+// (needed to read routing and tax outcomes) and the ids and rules naming where a value came from.
+const PERSON = /^(customer|shippingAddress|billingAddress|address|addresses|emails|phones|email|phone|givenName|familyName)$/;
+const KEPT_IN_PERSON = /^(country|id|recordId|rule)$/;
 // Keys that hold personal data wherever they appear.
-const PERSONAL_KEY = /^(email|customerEmail|phone)$/i;
+const PERSONAL_KEY = /^(email|customerEmail|phone|givenName|familyName)$/i;
 const EMAIL_IN_TEXT = /[^\s@"'<>]+@[^\s@"'<>]+\.[A-Za-z]{2,}/g;
+const EMAIL = /^[^\s@"'<>]+@[^\s@"'<>]+$/;
 
 /** `ada@example.com` → `a***@e***.com`: enough to tell two customers apart, not to contact one. */
 export function maskEmail(email: string): string {
@@ -30,7 +33,7 @@ function walk(value: unknown, mask: boolean, key: string | undefined, inPerson: 
   if (typeof value === 'string') {
     if (!mask) return value;
     if (key && /email/i.test(key)) return maskEmail(value);
-    if ((inPerson && !(key && KEPT_IN_PERSON.test(key))) || (key && PERSONAL_KEY.test(key))) return maskText(value);
+    if ((inPerson && !(key && KEPT_IN_PERSON.test(key))) || (key && PERSONAL_KEY.test(key))) return EMAIL.test(value) ? maskEmail(value) : maskText(value);
     return value.replace(EMAIL_IN_TEXT, maskEmail);
   }
   if (Array.isArray(value)) return value.map((item) => walk(item, mask, key, inPerson));

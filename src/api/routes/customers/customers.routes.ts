@@ -8,6 +8,7 @@ import type { ApiContext } from '../../api-context.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseQuery } from '../../validation.ts';
 import { operation } from '../../route-kit.ts';
+import { customerView, seesPersonalData } from './customer-privacy.routes.ts';
 
 const CustomerQuery = z
   .strictObject({
@@ -141,6 +142,12 @@ function decided(result: StewardDecisionResult, id: string): never {
   throw new ProblemError('stewardship-decided', `The pair ${id} is ${result.kind === 'decided' ? result.status : result.kind} already.`, { pairStatus: result.kind === 'decided' ? result.status : result.kind });
 }
 
+/** Evidence names the compared values in parentheses ("same (ada / ada)"): masked like the rest without customers:pii. */
+const maskedEvidence = (request: FastifyRequest) => <T extends { evidence: unknown }>(pair: T): T =>
+  seesPersonalData(request)
+    ? pair
+    : { ...pair, evidence: (pair.evidence as { detail: string }[]).map((e) => ({ ...e, detail: e.detail.replace(/\(([^)]*)\)/g, (_, inner: string) => `(${inner.split(' / ').map((v) => (v ? `${v[0]}***` : v)).join(' / ')})`) })) };
+
 /** Customers: look-ups (customers:read) and the stewardship queue (customers:steward). */
 export async function customersRoutes(app: FastifyInstance, { db }: ApiContext): Promise<void> {
   const customers = new CustomerService(db);
@@ -152,27 +159,27 @@ export async function customersRoutes(app: FastifyInstance, { db }: ApiContext):
       const field = query.email !== undefined ? 'email' : 'phone';
       throw new ProblemError('invalid-query', `The ${field} is not a valid ${field === 'email' ? 'e-mail address' : 'phone number'}.`, { errors: [{ pointer: `/${field}`, detail: `is not a valid ${field === 'email' ? 'e-mail address' : 'phone number'}` }] });
     }
-    return { data: found };
+    return customerView(request, { data: found });
   });
 
   app.get('/v1/customers/stewardship', { schema: listStewardship }, async (request) => {
     const query = parseQuery(StewardshipQuery, request.query);
     const page = await customers.pending(query.after, query.limit);
-    return { data: page, nextAfter: page.length === query.limit ? page.at(-1)!.id : null };
+    return customerView(request, { data: page.map(maskedEvidence(request)), nextAfter: page.length === query.limit ? page.at(-1)!.id : null });
   });
 
   app.post('/v1/customers/stewardship/:id/merge', { schema: mergePair }, async (request) => {
     const { id } = request.params as { id: string };
     const result = isId('stewardship', id) ? await customers.stewardMerge(id, auditOf(request)) : ({ kind: 'not-found' } as const);
     if (result.kind !== 'merged') decided(result, id);
-    return { mergeId: result.mergeId, survivorId: result.survivorId, pair: result.pair };
+    return { mergeId: result.mergeId, survivorId: result.survivorId, pair: maskedEvidence(request)(result.pair) };
   });
 
   app.post('/v1/customers/stewardship/:id/keep-apart', { schema: keepApart }, async (request) => {
     const { id } = request.params as { id: string };
     const result = isId('stewardship', id) ? await customers.keepApart(id, auditOf(request)) : ({ kind: 'not-found' } as const);
     if (result.kind !== 'kept-apart') decided(result, id);
-    return result.pair;
+    return maskedEvidence(request)(result.pair);
   });
 
   app.post('/v1/customers/stewardship/merges/:id/unmerge', { schema: unmerge }, async (request) => {
@@ -194,6 +201,6 @@ export async function customersRoutes(app: FastifyInstance, { db }: ApiContext):
     const { id } = request.params as { id: string };
     const customer = isId('customer', id) ? await customers.get(id) : undefined;
     if (!customer) throw new ProblemError('not-found', `No customer ${id}.`);
-    return customer;
+    return customerView(request, customer);
   });
 }
