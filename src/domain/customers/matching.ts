@@ -9,7 +9,8 @@ import { nicknameWithTypo, sameNameGroup } from './nicknames.ts';
  *
  * Glossary:
  * - evidence: one observation about a pair of records (`email: same`, `given name:
- *   nickname (bill/william)`), with the points it adds or takes away.
+ *   nickname`), with the points it adds or takes away. Evidence names no personal data (no
+ *   names, no e-mails): it is stored in clear, and events carry it.
  * - score: the points turned into 0..1 by a logistic curve centred on `pivotPoints`.
  * - auto threshold: a score at or above it merges at once; review threshold: at or above
  *   it, below auto, the pair goes to the stewardship queue; below it the records stay apart.
@@ -117,8 +118,8 @@ export function assessPair(a: MatchRecord, b: MatchRecord, options: MatchingOpti
   }
   const givenPoints = { same: EVIDENCE_POINTS.givenSame, nickname: EVIDENCE_POINTS.givenNickname, 'nickname-typo': EVIDENCE_POINTS.givenNicknameTypo, typo: EVIDENCE_POINTS.givenTypo, initial: EVIDENCE_POINTS.givenInitial, different: EVIDENCE_POINTS.givenDifferent, missing: 0 };
   const familyPoints = { same: EVIDENCE_POINTS.familySame, nickname: EVIDENCE_POINTS.familySame, 'nickname-typo': EVIDENCE_POINTS.familyTypo, typo: EVIDENCE_POINTS.familyTypo, initial: 0, different: EVIDENCE_POINTS.familyDifferent, missing: 0 };
-  if (given !== 'missing') add('given name', `${given} (${a.given} / ${b.given})`, givenPoints[given]);
-  if (family !== 'missing') add('family name', `${family} (${a.family} / ${b.family})`, familyPoints[family]);
+  if (given !== 'missing') add('given name', given, givenPoints[given]);
+  if (family !== 'missing') add('family name', family, familyPoints[family]);
 
   const sharedEmail = intersects(a.emails.map((e) => e.address), b.emails.map((e) => e.address));
   if (sharedEmail) add('email', 'same address', EVIDENCE_POINTS.emailSame);
