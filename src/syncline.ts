@@ -6,6 +6,8 @@ import type { Database } from './store/database.ts';
 import { openPostgres } from './store/postgres.database.ts';
 import { openPglite } from './store/pglite.database.ts';
 import { migrate } from './store/migrate.ts';
+import { loadCustomerKeyring, verifyCustomerKeys } from './store/customers/customer-keys.ts';
+import { useCustomerKeyring } from './store/customers/customer-crypto.ts';
 import { ensureBootstrapClient } from './domain/clients/client.service.ts';
 import { OrderIntakeService } from './domain/orders/order-intake.service.ts';
 import { InventoryService } from './domain/inventory/inventory.service.ts';
@@ -46,6 +48,16 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   }
   const applied = await migrate(db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+  // Customer personal data is encrypted (ADR 0042): the keys are checked against the tables
+  // before anything reads them, so a wrong or missing key stops the start with its reason.
+  try {
+    const keyring = loadCustomerKeyring(config.customerKeys, config.dataDir, (message, fields) => logger.warn(fields, message));
+    await verifyCustomerKeys(db, keyring);
+    useCustomerKeyring(keyring);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
   return db;
 }
 

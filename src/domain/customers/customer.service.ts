@@ -9,6 +9,7 @@ import type { Database, Queryable } from '../../store/database.ts';
 import * as q from '../../store/customers/customer-queries.ts';
 import { recordAudit, type AuditContext } from '../audit/audit.ts';
 import { emailKey, phoneKey } from './match-record.ts';
+import { lockKeysOfRecords } from '../../store/customers/customer-batch.store.ts';
 import { ingestBatch, type BatchSettings, type IngestResult } from './ingest-batch.ts';
 import { DEFAULT_MATCHING, type CandidateVerdict, type MatchingOptions } from './matching.ts';
 import { DEFAULT_SURVIVORSHIP, goldenRecord, type SurvivorshipConfig } from './survivorship.ts';
@@ -173,7 +174,7 @@ export class CustomerService {
 
   async #refreshGolden(tx: Queryable, customerId: string): Promise<void> {
     const records = await q.selectRecordsOf(tx, customerId);
-    await q.setGolden(tx, customerId, goldenRecord(records.map((r) => ({ id: r.id, data: r.data as CustomerRecordData })), this.#survivorship));
+    await q.setGolden(tx, customerId, goldenRecord(records.filter((r) => !q.isShredded(r.data)).map((r) => ({ id: r.id, data: r.data as CustomerRecordData })), this.#survivorship));
   }
 
   /** The customer a (possibly merged) id stands for now, each step locked: matching waits for the steward's decision, and the other way round. */
@@ -189,7 +190,8 @@ export class CustomerService {
     if (!row) return undefined;
     const records = await q.selectRecordsOf(this.#db, id);
     const merges = await q.selectMergesInto(this.#db, id);
-    const datas = records.map((r) => ({ id: r.id, data: r.data as CustomerRecordData }));
+    // A shredded record (its data key forgotten) still counts as a record, with nothing personal to show.
+    const datas = records.filter((r) => !q.isShredded(r.data)).map((r) => ({ id: r.id, data: r.data as CustomerRecordData }));
     const country = (d: CustomerRecordData) => d.addresses[0]?.country;
     return {
       id: row.id,
@@ -287,6 +289,7 @@ export class CustomerService {
       const moving = holding.filter((r) => merge.record_ids.includes(r.id));
       if (!current || moving.length !== merge.record_ids.length) return { kind: 'records-moved' };
       const staying = holding.filter((r) => !merge.record_ids.includes(r.id)).map((r) => r.id);
+      await lockKeysOfRecords(tx, merge.record_ids);
       await q.moveRecords(tx, merge.record_ids, merge.merged_id);
       await q.setCustomerStatus(tx, merge.merged_id, null);
       await q.markUnmerged(tx, mergeId, who.actor);

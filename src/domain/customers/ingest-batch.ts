@@ -5,7 +5,7 @@ import { appendEvents, type NewEvent } from '../../runtime/outbox/outbox.ts';
 import type { Queryable } from '../../store/database.ts';
 import * as b from '../../store/customers/customer-batch.store.ts';
 import { newDataKey } from '../../store/customers/customer-crypto.ts';
-import { insertHistory, type HistoryEntry } from '../../store/customers/customer-queries.ts';
+import { insertHistory, isShredded, type HistoryEntry } from '../../store/customers/customer-queries.ts';
 import { blockingKeys, toMatchRecord, type MatchRecord } from './match-record.ts';
 import { decide, type Candidate, type CandidateVerdict, type MatchingOptions } from './matching.ts';
 import { goldenRecord, type SurvivorshipConfig } from './survivorship.ts';
@@ -77,10 +77,11 @@ export async function ingestBatch(tx: Queryable, batch: readonly CustomerRecordD
   const allKeys = [...new Set(prepared.flatMap((p) => p.keys))];
   await b.lockMatchKeys(tx, [...allKeys, ...prepared.map((p) => externalKey(p.data))]);
 
-  // Who holds the keys and who holds the records sent again, then their customers, locked. A
-  // customer merged away before we locked it (by a batch with no key in common) moved its keys
-  // and records to another: read again until every holder is locked (a deadlock this ordering
-  // allows is retried by the caller).
+  // Who holds the keys and who holds the records sent again, then their customers, locked.
+  // Under our key locks no other batch adds or drops a holder of our keys, and an unmerge locks
+  // the keys it moves; what can change before our row locks is a holder's customer merged away
+  // (by a batch with no key in common, or a steward): then read again, and lock the survivor
+  // (a deadlock this late lock allows is retried by the caller).
   let hits: Awaited<ReturnType<typeof b.selectKeyHits>> = [];
   const locked = new Set<string>();
   for (let round = 0; round < 10; round++) {
@@ -89,7 +90,9 @@ export async function ingestBatch(tx: Queryable, batch: readonly CustomerRecordD
     const wanted = new Set([...known.map((r) => r.customer_id), ...hits.map((h) => h.customerId).filter((id): id is string => id !== null)]);
     const missing = [...wanted].filter((id) => !locked.has(id));
     if (missing.length === 0) break;
-    for (const row of await b.lockCustomers(tx, missing)) locked.add(row.id);
+    const rows = await b.lockCustomers(tx, missing);
+    for (const row of rows) locked.add(row.id);
+    if (rows.every((row) => row.status === 'active')) break;
   }
   const stored = await b.selectRecordsOfCustomers(tx, [...locked]);
   const keepApart = new Set((await b.selectKeepApartOf(tx, stored.map((r) => r.id))).map(([x, y]) => `${x}|${y}`));
@@ -129,7 +132,7 @@ export async function ingestBatch(tx: Queryable, batch: readonly CustomerRecordD
   const events: NewEvent[] = [];
   const event = (type: string, subject: string, data: unknown): NewEvent => ({ id: newId('event'), type, source: settings.source, subject, time: new Date().toISOString(), correlationId, data: data as Record<string, unknown> });
   const refresh = (c: WorkCustomer) => {
-    c.golden = goldenRecord(c.records.map((r) => ({ id: r.id, data: r.data })), settings.survivorship);
+    c.golden = goldenRecord(c.records.filter((r) => !isShredded(r.data)).map((r) => ({ id: r.id, data: r.data })), settings.survivorship);
     c.goldenDirty = false;
   };
 

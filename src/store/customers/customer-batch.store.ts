@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../database.ts';
-import { blindIndex, encryptJson, unwrapDataKey } from './customer-crypto.ts';
+import { blindIndex, encryptJson, unwrapDataKey, type DataKey } from './customer-crypto.ts';
 import { decodeRecord, externalIdIndex, recordAad, sealGolden, type SourceRecordRow } from './customer-queries.ts';
 
 /**
@@ -21,7 +21,20 @@ const lockHash = (key: string) => createHash('sha256').update(key).digest().read
  * are matched at the same time.
  */
 export async function lockMatchKeys(tx: Queryable, keys: readonly string[]): Promise<void> {
-  const hashes = [...new Set(keys.map((k) => lockHash(blindIndex(k))))].sort((a, b) => a - b);
+  await lockBlindKeys(tx, keys.map((k) => blindIndex(k)));
+}
+
+/**
+ * Locks the match keys of records about to move to another customer (an unmerge): a batch
+ * holding one of them has read who holds it, and must not see it change under its lock.
+ */
+export async function lockKeysOfRecords(tx: Queryable, recordIds: readonly string[]): Promise<void> {
+  const { rows } = await tx.query<{ key: string }>('SELECT DISTINCT key FROM customer_match_key WHERE record_id = ANY($1::text[])', [[...recordIds]]);
+  await lockBlindKeys(tx, rows.map((r) => r.key));
+}
+
+async function lockBlindKeys(tx: Queryable, blinded: readonly string[]): Promise<void> {
+  const hashes = [...new Set(blinded.map(lockHash))].sort((a, b) => a - b);
   await tx.query(`SELECT count(pg_advisory_xact_lock(${MATCH_KEY_LOCK_CLASS}, h)) FROM (SELECT h FROM unnest($1::int[]) AS h ORDER BY h) AS s`, [hashes]);
 }
 
@@ -29,8 +42,8 @@ export async function lockMatchKeys(tx: Queryable, keys: readonly string[]): Pro
 export async function selectRecordsByExternalIds(tx: Queryable, ids: readonly { system: string; connection: string; externalId: string }[]): Promise<SourceRecordRow[]> {
   if (ids.length === 0) return [];
   const { rows } = await tx.query<Parameters<typeof decodeRecord>[0]>(
-    `SELECT r.* FROM customer_source_record r
-      WHERE (r.system, r.connection, r.external_id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
+    `SELECT r.* FROM unnest($1::text[], $2::text[], $3::text[]) AS u(system, connection, external_id)
+       JOIN customer_source_record r ON r.system = u.system AND r.connection = u.connection AND r.external_id = u.external_id`,
     [ids.map((i) => i.system), ids.map((i) => i.connection), ids.map((i) => externalIdIndex(i.system, i.connection, i.externalId))],
   );
   return rows.map(decodeRecord);
@@ -125,7 +138,7 @@ export interface RecordWrite {
  * another customer by a merge), and their match keys (blind indexes) replaced or moved.
  */
 export async function writeRecords(tx: Queryable, inserted: readonly RecordWrite[], updated: readonly RecordWrite[]): Promise<void> {
-  const keys = new Map<string, Buffer>();
+  const keys = new Map<string, DataKey>();
   const seal = (r: RecordWrite, column: 'data' | 'match') => {
     if (r[column] === undefined) return null;
     let key = keys.get(r.dataKey);

@@ -1,5 +1,5 @@
 import type { Queryable } from '../database.ts';
-import { blindIndex, decryptJson, encryptJson, newDataKey, unwrapDataKey } from './customer-crypto.ts';
+import { blindIndex, decryptJson, encryptJson, newDataKey, unwrapDataKey, type DataKey } from './customer-crypto.ts';
 
 /**
  * Customer tables (migrations 0039, 0046): one function per statement; the domain service
@@ -81,6 +81,9 @@ export function decodeRecord(row: RawRecordRow): SourceRecordRow {
   const data = decryptJson<{ externalId: string }>(key, row.data, recordAad(row.id, 'data'));
   return { ...row, external_id: data.externalId, data, match: decryptJson(key, row.match as string, recordAad(row.id, 'match')) };
 }
+
+/** Whether a record read back was shredded (its data key forgotten): it has no personal data to give. */
+export const isShredded = (data: unknown): boolean => (data as { shredded?: boolean }).shredded === true;
 
 function decodeCustomer(row: CustomerRow & { data_key?: string | null }): CustomerRow {
   const { data_key, ...rest } = row;
@@ -171,7 +174,7 @@ export async function insertHistory(tx: Queryable, entries: readonly HistoryEntr
   if (missing.length > 0) {
     for (const row of (await tx.query<{ id: string; data_key: string | null }>('SELECT id, data_key FROM customer_source_record WHERE id = ANY($1::text[])', [missing])).rows) keys.set(row.id, row.data_key);
   }
-  const unwrapped = new Map<string, Buffer>();
+  const unwrapped = new Map<string, DataKey>();
   const sealed = (e: HistoryEntry) => {
     if (e.data === undefined) return null;
     const wrapped = e.dataKey !== undefined ? e.dataKey : keys.get(e.recordId);
@@ -330,4 +333,27 @@ export async function selectOrderCustomer(db: Queryable, orderId: string): Promi
 /** The customer a source record belongs to now. */
 export async function selectRecordCustomer(db: Queryable, recordId: string): Promise<string | undefined> {
   return (await db.query<{ customer_id: string }>('SELECT customer_id FROM customer_source_record WHERE id = $1', [recordId])).rows[0]?.customer_id;
+}
+
+/**
+ * Crypto-shredding (erasure): forgets the data keys of a customer's records, of its golden
+ * record and of the customers merged into it. Their payloads, match forms and history stay as
+ * ciphertext no key opens; the records read as `{ shredded: true }`. Returns the records shredded.
+ */
+export async function shredCustomerKey(db: Queryable, customerId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `WITH RECURSIVE merged AS (
+       SELECT id FROM customer WHERE id = $1
+       UNION SELECT c.id FROM customer c JOIN merged m ON c.merged_into = m.id
+     ), customers AS (
+       UPDATE customer SET data_key = NULL, golden = '{}', updated_at = now() WHERE id IN (SELECT id FROM merged) RETURNING id
+     ), records AS (
+       UPDATE customer_source_record SET data_key = NULL, updated_at = now() WHERE customer_id IN (SELECT id FROM merged) RETURNING id
+     ), keys AS (
+       DELETE FROM customer_match_key WHERE record_id IN (SELECT id FROM records) RETURNING 1
+     )
+     SELECT ((SELECT count(*) FROM records) + 0 * (SELECT count(*) FROM customers) + 0 * (SELECT count(*) FROM keys))::int AS n`,
+    [customerId],
+  );
+  return rows[0]!.n;
 }
