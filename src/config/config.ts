@@ -337,6 +337,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
     if (checked.problems.length > 0) throw new ConfigError(`Invalid configuration in ${file.path}:\n  ${checked.problems.join('\n  ')}`);
     file.connections = checked.connections;
     file.erpRouting = checked.erpRouting;
+    file.customers = checked.customers;
     // A system connection of the file stands where its SYNCLINE_*_URL variables would.
     for (const [kind, connection] of systemConnections(checked.connections, checked.erpRouting)) {
       (systems as Record<string, unknown>)[kind] = connection.options;

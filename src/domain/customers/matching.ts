@@ -24,6 +24,8 @@ export interface MatchingOptions {
   reviewThreshold: number;
   /** Jaro-Winkler similarity from which two names count as one name mistyped (default: 0.9). */
   typoSimilarity: number;
+  /** The points of each kind of evidence (default: EVIDENCE_POINTS; syncline.yaml `customers.matching.points` overrides some). */
+  points?: EvidencePoints;
 }
 
 export const DEFAULT_MATCHING: MatchingOptions = { autoThreshold: 0.9, reviewThreshold: 0.5, typoSimilarity: 0.9 };
@@ -53,6 +55,8 @@ export const EVIDENCE_POINTS = {
   /** Both records give phones and none is shared. */
   phoneDifferent: -1,
 } as const;
+const DEFAULT_POINTS: EvidencePoints = EVIDENCE_POINTS;
+export type EvidencePoints = { readonly [K in keyof typeof EVIDENCE_POINTS]: number };
 
 /** The points at which the score is 0.5. */
 const PIVOT_POINTS = 5;
@@ -104,6 +108,7 @@ const intersects = (a: readonly string[], b: readonly string[]) => a.find((value
 export function assessPair(a: MatchRecord, b: MatchRecord, options: MatchingOptions = DEFAULT_MATCHING): PairAssessment {
   const evidence: Evidence[] = [];
   const add = (kind: string, detail: string, points: number) => evidence.push({ kind, detail, points });
+  const EVIDENCE_POINTS = options.points ?? DEFAULT_POINTS;
 
   let given = givenAgreement(a.given, b.given, options);
   let family = familyAgreement(a.family, b.family, options);

@@ -142,8 +142,8 @@ function decided(result: StewardDecisionResult, id: string): never {
 }
 
 /** Customers: look-ups (customers:read) and the stewardship queue (customers:steward). */
-export async function customersRoutes(app: FastifyInstance, { db }: ApiContext): Promise<void> {
-  const customers = new CustomerService(db);
+export async function customersRoutes(app: FastifyInstance, { db, config }: ApiContext): Promise<void> {
+  const customers = new CustomerService(db, config.connections.customers);
 
   app.get('/v1/customers', { schema: findCustomers }, async (request) => {
     const query = parseQuery(CustomerQuery, request.query);
