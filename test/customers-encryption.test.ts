@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { CustomerService } from '../src/domain/customers/customer.service.ts';
 import type { CustomerRecordInput } from '../src/model/customer.ts';
@@ -7,7 +10,7 @@ import { openPostgres } from '../src/store/postgres.database.ts';
 import { CustomerKeyError, currentKeyring, customerKeyring, useCustomerKeyring, type CustomerKeyring } from '../src/store/customers/customer-crypto.ts';
 import { rotateCustomerKeys, verifyCustomerKeys } from '../src/store/customers/customer-keys.ts';
 import { selectHistoryWithData, shredCustomerKey } from '../src/store/customers/customer-queries.ts';
-import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import { createTestDatabase, TEST_CUSTOMER_KEYS, type TestDatabase } from './support/postgres.ts';
 import { spawnSyncline, testEnvironment } from './support/server.ts';
 
 /**
@@ -130,6 +133,35 @@ describe('customer personal data encrypted at rest', () => {
       (error: Error) => error,
     );
     assert.match(String(child.message), /customer keys: customer key ".+" is not the key that was used under this id/);
+  });
+
+  test('syncline customers rotate-key re-wraps under the active key; then the old key can leave the configuration', async () => {
+    const fresh = await createTestDatabase();
+    const run = (args: string[], env: Record<string, string>) =>
+      promisify(execFile)(process.execPath, [fileURLToPath(new URL('../src/cli/main.ts', import.meta.url)), ...args], { env: { ...process.env, ...testEnvironment(fresh.url), ...env } });
+    try {
+      const keys = currentKeyring();
+      useCustomerKeyring(customerKeyring([['test', Buffer.from(TEST_CUSTOMER_KEYS.SYNCLINE_CUSTOMER_KEYS.slice('test='.length), 'base64')]], 'test', Buffer.from(TEST_CUSTOMER_KEYS.SYNCLINE_CUSTOMER_INDEX_KEY, 'base64')));
+      await verifyCustomerKeys(fresh.db, currentKeyring());
+      const service = new CustomerService(fresh.db);
+      const created = await service.ingestMany([person(7, 'channel'), person(8, 'crm')], context);
+      useCustomerKeyring(keys);
+      const k2 = randomBytes(32).toString('base64');
+      const rotated = await run(['customers', 'rotate-key'], { SYNCLINE_CUSTOMER_KEYS: `${TEST_CUSTOMER_KEYS.SYNCLINE_CUSTOMER_KEYS},k2=${k2}`, SYNCLINE_CUSTOMER_ACTIVE_KEY: 'k2' });
+      assert.match(rotated.stdout, /re-wrapped under "k2": 2 records, 2 golden records; retired: test/);
+      const { rows } = await fresh.db.query<{ kek: string }>(`SELECT DISTINCT split_part(data_key, ':', 1) AS kek FROM customer_source_record`);
+      assert.deepEqual(rows, [{ kek: 'k2' }]);
+      // The old key gone from the configuration: the start is fine, and the data reads with k2 alone.
+      await run(['migrate'], { SYNCLINE_CUSTOMER_KEYS: `k2=${k2}` });
+      useCustomerKeyring(customerKeyring([['k2', Buffer.from(k2, 'base64')]], 'k2', Buffer.from(TEST_CUSTOMER_KEYS.SYNCLINE_CUSTOMER_INDEX_KEY, 'base64')));
+      assert.equal(((await service.get(created[0]!.customerId))?.sourceRecords[0]?.data as { givenName?: string } | undefined)?.givenName, 'Zephyrine7');
+      useCustomerKeyring(keys);
+      // Without k2 the start refuses: data keys are wrapped by it.
+      await assert.rejects(run(['migrate'], {}), (error: { code: number; stderr: string }) => error.code === 2 && /wrapped by key "k2", not configured/.test(error.stderr));
+    } finally {
+      useCustomerKeyring(original);
+      await fresh.drop();
+    }
   });
 
   test('shredding a customer key leaves its records unreadable and unfindable', async () => {
