@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -174,6 +174,35 @@ describe('customer personal data encrypted at rest', () => {
     assert.deepEqual(after?.golden, {});
     assert.deepEqual(await customers.findByContact({ email: 'zephyrine.q5@example.org' }), []);
     assert.deepEqual((await selectHistoryWithData(database.db, a.recordId)).map((h) => [h.reason, h.data]), [['received', null]]);
+  });
+
+  test('records of one person sent at once by two processes become one customer', async () => {
+    const people = Array.from({ length: 10 }, (_, i) => 200 + i);
+    // Each process gets two of each person's four records: whichever comes first, the other process's must join it.
+    const halves: CustomerRecordInput[][] = [[], []];
+    for (const n of people) (['channel', 'loyalty', 'crm', 'erp'] as const).forEach((system, i) => halves[i % 2]!.push(person(n, system)));
+    const children = halves.map((records) => {
+      const child = spawn(process.execPath, [fileURLToPath(new URL('./support/customer-ingest-child.ts', import.meta.url))], { env: { ...process.env, DATABASE_URL: database.url }, stdio: ['pipe', 'pipe', 'inherit'] });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const ready = new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', () => output.startsWith('ready\n') && resolve());
+        child.once('exit', (code) => reject(new Error(`child exited with ${code} before it was ready`)));
+      });
+      const done = new Promise<unknown[]>((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(output.slice('ready\n'.length)) as unknown[]) : reject(new Error(`child exited with ${code}`)))));
+      child.stdin.write(`${JSON.stringify(records)}\n`);
+      return { child, ready, done };
+    });
+    await Promise.all(children.map((c) => c.ready));
+    for (const c of children) c.child.stdin.write('go\n');
+    const results = (await Promise.all(children.map((c) => c.done))).flat() as { outcome: string }[];
+    assert.equal(results.length, people.length * 4);
+    assert.equal(results.filter((r) => r.outcome === 'created').length, people.length, 'one record of each person created its customer; the others joined it');
+    for (const n of people) {
+      const found = ((await customers.findByContact({ email: `zephyrine.q${n}@example.org` })) as { status: string; sourceRecords: unknown[] }[]).filter((c) => c.status === 'active');
+      assert.equal(found.length, 1, `person ${n}`);
+      assert.equal(found[0]!.sourceRecords.length, 4);
+    }
   });
 
   test('records of one person sent at once by many callers on two pools become one customer each', async () => {
