@@ -38,8 +38,12 @@ import { ensureConnectionStates } from './store/channels/channel-queries.ts';
 
 /** The composition root: opens the store, applies migrations and wires services together. */
 
-/** Opens PostgreSQL when DATABASE_URL is set, otherwise embedded PGlite in the data folder; then migrates. */
-export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+/**
+ * Opens PostgreSQL when DATABASE_URL is set, otherwise embedded PGlite in the data folder; then
+ * migrates and, unless told not to (an admin command that reads no customer: `clients`, `dlq` ...),
+ * loads and checks the customer keys.
+ */
+export async function openDatabase(config: Config, logger: Logger, options: { customerKeys?: boolean } = {}): Promise<Database> {
   const db = config.databaseUrl
     ? openPostgres({ connectionString: config.databaseUrl, poolSize: config.dbPoolSize })
     : await openPglite(join(config.dataDir, 'pgdata'));
@@ -50,6 +54,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
   // Customer personal data is encrypted (ADR 0042): the keys are checked against the tables
   // before anything reads them, so a wrong or missing key stops the start with its reason.
+  if (options.customerKeys === false) return db;
   try {
     const keyring = loadCustomerKeyring(config.customerKeys, config.dataDir, (message, fields) => logger.warn(fields, message));
     await verifyCustomerKeys(db, keyring);

@@ -17,7 +17,7 @@ export async function runCustomersCommand(args: string[], config: Config): Promi
     const result = await withDatabase(config, async (db) => {
       const keyring = currentKeyring();
       return { ...(await rotateCustomerKeys(db, keyring)), active: keyring.activeKekId };
-    });
+    }, { customerKeys: true });
     console.log(`customer data keys re-wrapped under "${result.active}": ${result.records} records, ${result.customers} golden records; retired: ${result.retired.join(', ') || 'none'}`);
     return 0;
   });

@@ -32,14 +32,21 @@ export const GENERATED_KEYS_FILE = 'customer-keys.json';
 export function loadCustomerKeyring(settings: CustomerKeySettings | undefined, dataDir: string, log: (message: string, fields: Record<string, unknown>) => void): CustomerKeyring {
   if (settings) return customerKeyring(settings.keks, settings.activeKekId, settings.indexKey);
   const file = join(dataDir, GENERATED_KEYS_FILE);
-  if (existsSync(file)) {
+  const read = () => {
     const saved = JSON.parse(readFileSync(file, 'utf8')) as { keks: Record<string, string>; active: string; index: string };
     return customerKeyring(Object.entries(saved.keks).map(([id, key]) => [id, Buffer.from(key, 'base64')]), saved.active, Buffer.from(saved.index, 'base64'));
-  }
+  };
+  if (existsSync(file)) return read();
   const keyring = generateCustomerKeyring();
   mkdirSync(dataDir, { recursive: true });
   const body = { keks: Object.fromEntries([...keyring.keks].map(([id, key]) => [id, key.toString('base64')])), active: keyring.activeKekId, index: keyring.indexKey.toString('base64') };
-  writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    // Another process on the same data folder generated them first: theirs are the keys.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return read();
+    throw error;
+  }
   chmodSync(file, 0o600);
   log(`customer data keys generated into ${file} (mode 0600): keep it with the data folder, or set SYNCLINE_CUSTOMER_KEYS and SYNCLINE_CUSTOMER_INDEX_KEY`, { file, keyId: keyring.activeKekId });
   return keyring;
@@ -77,31 +84,32 @@ export async function verifyCustomerKeys(db: Queryable, keyring: CustomerKeyring
 const TABLES = ['customer_source_record', 'customer'] as const;
 
 /**
- * Re-wraps every data key not under the active key, in batches of `batch` rows each its own
- * short transaction (rows locked by a writer are taken in a later pass): the service keeps
- * running. Then retires the keys nothing is wrapped by any more. Returns the count per table.
+ * Re-wraps every data key not under the active key, `batch` rows per short transaction (rows
+ * locked by a writer are taken in a later pass): the service keeps running. Then retires the keys nothing is wrapped by any more. Returns the count per table.
  */
 export async function rotateCustomerKeys(db: Queryable & { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> }, keyring: CustomerKeyring, batch = 500): Promise<{ records: number; customers: number; retired: string[] }> {
   const counts = { customer_source_record: 0, customer: 0 };
   for (const table of TABLES) {
+    // One pass in primary-key order (no index on the key id: it would cost every insert), then
+    // passes for rows a writer held (skipped, not waited for) until none is left.
     for (;;) {
-      const done = await db.transaction(async (tx) => {
-        const { rows } = await tx.query<{ id: string; data_key: string }>(
-          `SELECT id, data_key FROM ${table} WHERE data_key IS NOT NULL AND split_part(data_key, ':', 1) <> $1 LIMIT $2 FOR UPDATE SKIP LOCKED`,
-          [keyring.activeKekId, batch],
-        );
-        if (rows.length === 0) return 0;
-        const rewrapped = rows.map((r) => wrapDataKey(unwrapDataKey(r.data_key, keyring), keyring));
-        await tx.query(`UPDATE ${table} t SET data_key = r.data_key FROM unnest($1::text[], $2::text[]) AS r(id, data_key) WHERE t.id = r.id`, [rows.map((r) => r.id), rewrapped]);
-        return rows.length;
-      });
-      counts[table] += done;
-      if (done === 0) {
-        // Rows locked by a writer were skipped: done only when none is left at all.
-        const left = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE data_key IS NOT NULL AND split_part(data_key, ':', 1) <> $1`, [keyring.activeKekId]);
-        if (left.rows[0]!.n === 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
+      let after = '';
+      for (;;) {
+        const page = await db.transaction(async (tx) => {
+          const { rows } = await tx.query<{ id: string; data_key: string | null }>(`SELECT id, data_key FROM ${table} WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, [after, batch]);
+          const stale = rows.filter((r): r is { id: string; data_key: string } => r.data_key !== null && !r.data_key.startsWith(`${keyring.activeKekId}:`));
+          if (stale.length > 0) {
+            const rewrapped = stale.map((r) => wrapDataKey(unwrapDataKey(r.data_key, keyring), keyring));
+            await tx.query(`UPDATE ${table} t SET data_key = r.data_key FROM unnest($1::text[], $2::text[]) AS r(id, data_key) WHERE t.id = r.id`, [stale.map((r) => r.id), rewrapped]);
+          }
+          return { last: rows.at(-1)?.id, rewrapped: stale.length };
+        });
+        counts[table] += page.rewrapped;
+        if (!page.last) break;
+        after = page.last;
       }
+      const left = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE data_key IS NOT NULL AND split_part(data_key, ':', 1) <> $1`, [keyring.activeKekId]);
+      if (left.rows[0]!.n === 0) break;
     }
   }
   const { rows } = await db.query<{ id: string }>(

@@ -17,7 +17,3 @@ CREATE TABLE customer_kek (
   created_at    timestamptz NOT NULL DEFAULT now(),
   retired_at    timestamptz
 );
-
--- Rotation finds the data keys still wrapped by an older key without reading every row twice.
-CREATE INDEX customer_source_record_kek_idx ON customer_source_record ((split_part(data_key, ':', 1)));
-CREATE INDEX customer_kek_idx ON customer ((split_part(data_key, ':', 1)));
