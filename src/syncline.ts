@@ -6,6 +6,8 @@ import type { Database } from './store/database.ts';
 import { openPostgres } from './store/postgres.database.ts';
 import { openPglite } from './store/pglite.database.ts';
 import { migrate } from './store/migrate.ts';
+import { loadCustomerKeyring, verifyCustomerKeys } from './store/customers/customer-keys.ts';
+import { useCustomerKeyring } from './store/customers/customer-crypto.ts';
 import { ensureBootstrapClient } from './domain/clients/client.service.ts';
 import { OrderIntakeService } from './domain/orders/order-intake.service.ts';
 import { InventoryService } from './domain/inventory/inventory.service.ts';
@@ -36,8 +38,12 @@ import { ensureConnectionStates } from './store/channels/channel-queries.ts';
 
 /** The composition root: opens the store, applies migrations and wires services together. */
 
-/** Opens PostgreSQL when DATABASE_URL is set, otherwise embedded PGlite in the data folder; then migrates. */
-export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+/**
+ * Opens PostgreSQL when DATABASE_URL is set, otherwise embedded PGlite in the data folder; then
+ * migrates and, unless told not to (an admin command that reads no customer: `clients`, `dlq` ...),
+ * loads and checks the customer keys.
+ */
+export async function openDatabase(config: Config, logger: Logger, options: { customerKeys?: boolean } = {}): Promise<Database> {
   const db = config.databaseUrl
     ? openPostgres({ connectionString: config.databaseUrl, poolSize: config.dbPoolSize })
     : await openPglite(join(config.dataDir, 'pgdata'));
@@ -46,6 +52,17 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   }
   const applied = await migrate(db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+  // Customer personal data is encrypted (ADR 0042): the keys are checked against the tables
+  // before anything reads them, so a wrong or missing key stops the start with its reason.
+  if (options.customerKeys === false) return db;
+  try {
+    const keyring = loadCustomerKeyring(config.customerKeys, config.dataDir, (message, fields) => logger.warn(fields, message));
+    await verifyCustomerKeys(db, keyring);
+    useCustomerKeyring(keyring);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
   return db;
 }
 

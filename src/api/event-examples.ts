@@ -102,8 +102,8 @@ export const EVENT_DATA_EXAMPLES: Record<EventType, unknown> = {
     rule: 'score',
     score: 0.9526,
     evidence: [
-      { kind: 'given name', detail: 'nickname (bill / william)', points: 1.8 },
-      { kind: 'family name', detail: 'same (lovelace / lovelace)', points: 2 },
+      { kind: 'given name', detail: 'nickname', points: 1.8 },
+      { kind: 'family name', detail: 'same', points: 2 },
       { kind: 'email', detail: 'same address', points: 4 },
     ],
   },

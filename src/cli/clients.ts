@@ -35,8 +35,8 @@ export const CLIENTS_USAGE = `  clients list [--json]          API clients: id, 
 /** A wrong use of a clients, keys or console-users command; printed as one line, exit code 2. */
 export class ClientsUsageError extends Error {}
 
-export async function withDatabase<T>(config: Config, fn: (db: Database, who: AuditContext) => Promise<T>): Promise<T> {
-  const db = await openDatabase(config, createLogger('warn'));
+export async function withDatabase<T>(config: Config, fn: (db: Database, who: AuditContext) => Promise<T>, options: { customerKeys?: boolean } = { customerKeys: false }): Promise<T> {
+  const db = await openDatabase(config, createLogger('warn'), options);
   try {
     return await fn(db, { actor: cliActor(), correlationId: null });
   } finally {

@@ -61,6 +61,11 @@ export async function runConfigCommand(args: string[], env: NodeJS.ProcessEnv = 
   }
   out.log(`${path}: valid, ${connections.length} connection${connections.length === 1 ? '' : 's'}`);
   for (const c of connections) out.log(`  ${c.id} (${c.connector}) ${JSON.stringify(maskSecrets(c.options, c.secretOptions))}`);
+  if (checked.customers) {
+    const { matching, survivorship, maxRecordsPerKey } = checked.customers;
+    out.log(`customers: automatic merge at ${matching.autoThreshold}, stewardship from ${matching.reviewThreshold}, typo similarity ${matching.typoSimilarity}, keys held by at most ${maxRecordsPerKey} records`);
+    out.log(`  owners: ${Object.entries(survivorship.owners).map(([attribute, system]) => `${attribute}=${system}`).join(', ') || 'none'}`);
+  }
   if (erpRouting) {
     out.log(`ERP routing: ${erpRouting.rules.length} rule${erpRouting.rules.length === 1 ? '' : 's'}, default ${erpRouting.default}`);
     for (const rule of erpRouting.rules) out.log(`  ${JSON.stringify(rule.when)} -> ${rule.erp}${rule.shadow ? ` (shadow: ${rule.shadow})` : ''}`);

@@ -82,7 +82,7 @@ function idArgument(positionals: string[], command: string): string {
 type DeadLetterAudit = (action: 'dead_letter.replayed' | 'dead_letter.discarded', id: string, details?: Record<string, unknown>) => Promise<void>;
 
 async function withService<T>(config: Config, fn: (service: DeadLetterService, audit: DeadLetterAudit) => Promise<T>, actor = cliActor()): Promise<T> {
-  const db = await openDatabase(config, createLogger('warn'));
+  const db = await openDatabase(config, createLogger('warn'), { customerKeys: false });
   // Audited right after the dead-letter service commits; the actor is the operator (or --actor).
   const who: AuditContext = { actor, correlationId: null };
   try {

@@ -91,7 +91,7 @@ async function run(args: string[], config: Config): Promise<number> {
 
 async function withInventory(config: Config, work: (inventory: InventoryService) => Promise<number>): Promise<number> {
   const logger = createLogger('warn');
-  const db = await openDatabase(config, logger);
+  const db = await openDatabase(config, logger, { customerKeys: false });
   try {
     return await work(new InventoryService(db, logger));
   } finally {

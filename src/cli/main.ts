@@ -12,6 +12,8 @@ import { REHEARSE_USAGE, runRehearseCommand } from './rehearse.ts';
 import { CONFIG_USAGE, runConfigCommand } from './config-check.ts';
 import { CONSOLE_USERS_USAGE, runConsoleUsersCommand } from './console-users.ts';
 import { PRODUCTS_USAGE, runProductsCommand } from './products.ts';
+import { CUSTOMERS_USAGE, runCustomersCommand } from './customers.ts';
+import { CustomerKeyError } from '../store/customers/customer-crypto.ts';
 
 /** After SIGTERM, the process ends at the latest this long after the grace period. */
 const SHUTDOWN_BACKSTOP_MS = 5000;
@@ -31,6 +33,7 @@ ${REHEARSE_USAGE}
 ${CONFIG_USAGE}
 ${CONSOLE_USERS_USAGE}
 ${PRODUCTS_USAGE}
+${CUSTOMERS_USAGE}
 
 Scopes: ${SCOPES.join(', ')}
 Configuration comes from environment variables (see README.md) and syncline.yaml (docs/connections.md).`;
@@ -100,6 +103,8 @@ async function run(argv: string[]): Promise<number> {
       return runProductsCommand(rest, config);
     case 'rehearse':
       return runRehearseCommand(rest, config);
+    case 'customers':
+      return runCustomersCommand(rest, config);
     case 'console-users':
       return runConsoleUsersCommand(rest, config);
     default:
@@ -112,6 +117,10 @@ run(process.argv.slice(2)).then(
   (error: unknown) => {
     if (error instanceof DataFolderInUseError) {
       console.error(`syncline: ${inUseMessage(error, process.argv[2] ?? 'start')}`);
+      process.exit(2);
+    }
+    if (error instanceof CustomerKeyError) {
+      console.error(`syncline: customer keys: ${error.message}`);
       process.exit(2);
     }
     if (error instanceof ConfigError || error instanceof UsageError) {

@@ -36,7 +36,7 @@ export async function runProductsCommand(args: string[], config: Config): Promis
     console.error(`syncline products: ${(error as Error).message}`);
     return 2;
   }
-  const db = await openDatabase(config, createLogger('warn'));
+  const db = await openDatabase(config, createLogger('warn'), { customerKeys: false });
   // The ERP connection that owns the item master (erpRouting.catalogue, else the default ERP), on its own target.
   const connectionId = catalogueErpId(config);
   const connection = config.connections.erpRouting ? config.connections.connections.find((c) => c.kind === 'erp' && c.id === connectionId) : undefined;

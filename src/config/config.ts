@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { connectorRegistry, SYSTEM_KINDS, type ConnectorRegistry, type SystemKind } from '../connectors/registry/connector-registry.ts';
 import type { BusinessCentralErpSettings } from '../connectors/business-central/business-central.connector.ts';
 import type { TargetPolicy } from '../runtime/targets/target-policy.ts';
+import { parseCustomerKeySettings, type CustomerKeySettings } from '../store/customers/customer-crypto.ts';
 import { checkConnectionsFile, connectionsFilePath, systemConnections, type ConnectionsFile } from './connections-file.ts';
 
 /** Thrown when an environment variable is missing or malformed; the message names it. */
@@ -136,6 +137,10 @@ const environmentSchema = z.object({
   SYNCLINE_NATS_USER: z.string().min(1).optional(),
   SYNCLINE_NATS_PASSWORD: z.string().min(1).optional(),
   SYNCLINE_NATS_CREDS_FILE: z.string().min(1).optional(),
+  // Encryption at rest of customer personal data (docs/customers.md, Encryption at rest).
+  SYNCLINE_CUSTOMER_KEYS: z.string().min(1).optional(),
+  SYNCLINE_CUSTOMER_ACTIVE_KEY: z.string().min(1).optional(),
+  SYNCLINE_CUSTOMER_INDEX_KEY: z.string().min(1).optional(),
 });
 
 /** Where and how outbox events are published to NATS JetStream (docs/runtime.md). */
@@ -265,6 +270,11 @@ export interface Config {
   metricsPublic: boolean;
   /** Spans are exported over OTLP/HTTP to this collector (OTEL_EXPORTER_OTLP_ENDPOINT, default: none, nothing is exported). */
   otlpEndpoint: string | undefined;
+  /**
+   * Keys of customer personal data (SYNCLINE_CUSTOMER_KEYS `id=<base64 32 bytes>,...`, SYNCLINE_CUSTOMER_ACTIVE_KEY, default:
+   * the only key; SYNCLINE_CUSTOMER_INDEX_KEY; default: none, keys generated into the data folder on first start). Never logged.
+   */
+  customerKeys: CustomerKeySettings | undefined;
 }
 
 /** Reads and validates configuration from environment variables and the connections file (syncline.yaml). */
@@ -303,6 +313,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
   const natsAuths = ['SYNCLINE_NATS_TOKEN', 'SYNCLINE_NATS_USER', 'SYNCLINE_NATS_CREDS_FILE'].filter((name) => present[name] !== undefined);
   if (natsAuths.length > 1) throw new ConfigError(`Invalid configuration: set only one NATS credential (got ${natsAuths.join(', ')})`);
   if (natsAuths.length > 0 && !e.SYNCLINE_NATS_URL) throw new ConfigError(`Invalid configuration: ${natsAuths[0]} is set but SYNCLINE_NATS_URL is not`);
+  const customerKeys = parseCustomerKeySettings(e.SYNCLINE_CUSTOMER_KEYS, e.SYNCLINE_CUSTOMER_ACTIVE_KEY, e.SYNCLINE_CUSTOMER_INDEX_KEY);
+  if (typeof customerKeys === 'string') throw new ConfigError(`Invalid configuration: ${customerKeys}`);
   const systems: ExternalSystems = {};
   if (e.SYNCLINE_ERP_URL && e.SYNCLINE_ERP_DATABASE && e.SYNCLINE_ERP_LOGIN && e.SYNCLINE_ERP_PASSWORD) {
     systems.erp = { url: e.SYNCLINE_ERP_URL, database: e.SYNCLINE_ERP_DATABASE, login: e.SYNCLINE_ERP_LOGIN, password: e.SYNCLINE_ERP_PASSWORD };
@@ -325,6 +337,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
     if (checked.problems.length > 0) throw new ConfigError(`Invalid configuration in ${file.path}:\n  ${checked.problems.join('\n  ')}`);
     file.connections = checked.connections;
     file.erpRouting = checked.erpRouting;
+    file.customers = checked.customers;
     // A system connection of the file stands where its SYNCLINE_*_URL variables would.
     for (const [kind, connection] of systemConnections(checked.connections, checked.erpRouting)) {
       (systems as Record<string, unknown>)[kind] = connection.options;
@@ -412,5 +425,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
     connections: { ...file, systemSources },
     metricsPublic: e.SYNCLINE_METRICS_PUBLIC === 'true',
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    customerKeys,
   };
 }

@@ -7,6 +7,7 @@ import type { ChannelConnector } from '../connectors/kit/channel-connector.ts';
 import { connectorNames, type ConnectorRegistry, type SystemKind } from '../connectors/registry/connector-registry.ts';
 import type { TargetPolicy } from '../runtime/targets/target-policy.ts';
 import type { ErpRoutingRules } from '../domain/orders/erp-routing.ts';
+import { checkCustomersSection, type CustomerSettings } from './customers-section.ts';
 
 /**
  * syncline.yaml: the connections (docs/connections.md). Read from SYNCLINE_CONFIG, else
@@ -51,6 +52,8 @@ export interface ConnectionsFile {
   connections: ConnectionSettings[];
   /** `erpRouting` of the file: which ERP connection each order goes to (absent: one ERP, no rules). */
   erpRouting?: ErpRoutingRules | undefined;
+  /** `customers` of the file: matching and survivorship overrides (absent: the defaults, docs/customers.md). */
+  customers?: CustomerSettings | undefined;
 }
 
 const Breaker = z.strictObject({
@@ -99,7 +102,7 @@ const ErpRouting = z.strictObject({
   catalogue: z.string().min(1).optional(),
 });
 
-const FileSchema = z.strictObject({ connections: z.array(z.unknown()).default([]), erpRouting: z.unknown().optional() });
+const FileSchema = z.strictObject({ connections: z.array(z.unknown()).default([]), erpRouting: z.unknown().optional(), customers: z.unknown().optional() });
 
 /** A problem path as written in messages: connections[2].options.shopDomain. */
 export function problemPath(path: readonly PropertyKey[]): string {
@@ -166,7 +169,7 @@ export function checkConnectionsText(
   registry: ConnectorRegistry,
   env: NodeJS.ProcessEnv,
   systemsFromEnvironment: readonly SystemKind[] = [],
-): { problems: string[]; connections: ConnectionSettings[]; erpRouting?: ErpRoutingRules } {
+): { problems: string[]; connections: ConnectionSettings[]; erpRouting?: ErpRoutingRules; customers?: CustomerSettings } {
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
     // The first errors only: one syntax mistake makes the parser stumble over everything after it.
@@ -232,7 +235,8 @@ export function checkConnectionsText(
     });
   });
   const erpRouting = checkErpRouting(file.data.erpRouting, connections, registry, problems);
-  return problems.length ? { problems, connections: [] } : { problems, connections, ...(erpRouting ? { erpRouting } : {}) };
+  const customers = checkCustomersSection(file.data.customers, problems, issueMessages);
+  return problems.length ? { problems, connections: [] } : { problems, connections, ...(erpRouting ? { erpRouting } : {}), ...(customers ? { customers } : {}) };
 }
 
 /**
@@ -286,7 +290,7 @@ export function checkConnectionsFile(
   registry: ConnectorRegistry,
   env: NodeJS.ProcessEnv,
   systemsFromEnvironment: readonly SystemKind[] = [],
-): { problems: string[]; connections: ConnectionSettings[]; erpRouting?: ErpRoutingRules } {
+): { problems: string[]; connections: ConnectionSettings[]; erpRouting?: ErpRoutingRules; customers?: CustomerSettings } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

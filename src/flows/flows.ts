@@ -16,6 +16,7 @@ import { awardLoyalty, reverseLoyalty, type ReversalPayload } from './loyalty/lo
 import { placeOrder, placementDeadLettered, releaseOrder, retryBackorders, skusFreedBy, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
 import { registerProductSync } from './products/product-sync.flow.ts';
 import { registerCustomerResolution } from './customers/customer-resolution.flow.ts';
+import { CustomerService } from '../domain/customers/customer.service.ts';
 import { createErpRouter, erpTargetPolicy, SINGLE_ERP_TARGET } from './erp-routing/erp-router.ts';
 import { cancelShadow, postShadow, shadowCancelDeadLettered, shadowDeadLettered, type ShadowPayload } from './erp-routing/erp-shadow.flow.ts';
 import { processReturn, returnDeadLettered } from './return/return.flow.ts';
@@ -110,7 +111,7 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
   registry.register<AmendPayload>(FLOW_JOBS.amend, (payload, context) => amendOrder(amendments, payload, context), flowPolicy);
   registry.subscribe({ name: 'order-placed', types: [EVENT_TYPES.orderCreated], lane: 'critical', handle: (event) => startOnOrderCreated(deps, event) });
   // The order's customer (docs/customers.md): after acceptance, on the bulk lane, never in intake.
-  registerCustomerResolution(registry, deps.db);
+  registerCustomerResolution(registry, deps.db, new CustomerService(deps.db, options.config.connections.customers));
   registry.subscribe({
     name: 'backorder-retry',
     types: [EVENT_TYPES.inventoryAdjusted, EVENT_TYPES.inventoryReleased],

@@ -9,6 +9,18 @@ import type { Database } from '../../src/store/database.ts';
  * from a template that already has every migration applied. The template's name
  * carries a hash of the migrations, so changing one builds a new template.
  */
+/**
+ * Customer personal data is encrypted (docs/customers.md): every test process, the servers it
+ * starts in process and the ones it spawns (which inherit the environment) share these keys,
+ * so what one writes the others read. Test keys only.
+ */
+export const TEST_CUSTOMER_KEYS = {
+  SYNCLINE_CUSTOMER_KEYS: `test=${Buffer.alloc(32, 7).toString('base64')}`,
+  SYNCLINE_CUSTOMER_INDEX_KEY: Buffer.alloc(32, 9).toString('base64'),
+};
+process.env.SYNCLINE_CUSTOMER_KEYS ??= TEST_CUSTOMER_KEYS.SYNCLINE_CUSTOMER_KEYS;
+process.env.SYNCLINE_CUSTOMER_INDEX_KEY ??= TEST_CUSTOMER_KEYS.SYNCLINE_CUSTOMER_INDEX_KEY;
+
 export const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const TEMPLATE_LOCK_KEY = 7_305_311_900;
 

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../../src/config/config.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startSyncline, type RunningSyncline } from '../../src/syncline.ts';
+import { TEST_CUSTOMER_KEYS } from './postgres.ts';
 
 export const ADMIN_CLIENT = { id: 'test-admin', secret: 'test-admin-secret-0123456789' };
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -23,6 +24,8 @@ export function testEnvironment(databaseUrl: string | undefined, extra: Record<s
     SYNCLINE_SANDBOXES: 'off',
     // No scheduled catalogue sync: the catalogue check applies only where a test loads a catalogue (docs/products.md).
     SYNCLINE_PRODUCT_SYNC_SECONDS: '0',
+    // The keys of the test process (test/support/postgres.ts), so servers and tests read each other's customers.
+    ...TEST_CUSTOMER_KEYS,
     ...extra,
   };
 }

@@ -8,8 +8,10 @@ import { appendEvents, type NewEvent } from '../../runtime/outbox/outbox.ts';
 import type { Database, Queryable } from '../../store/database.ts';
 import * as q from '../../store/customers/customer-queries.ts';
 import { recordAudit, type AuditContext } from '../audit/audit.ts';
-import { blockingKeys, emailKey, phoneKey, toMatchRecord, type MatchRecord } from './match-record.ts';
-import { decide, DEFAULT_MATCHING, type Candidate, type CandidateVerdict, type MatchingOptions } from './matching.ts';
+import { emailKey, phoneKey } from './match-record.ts';
+import { lockKeysOfRecords } from '../../store/customers/customer-batch.store.ts';
+import { ingestBatch, type BatchSettings, type IngestResult } from './ingest-batch.ts';
+import { DEFAULT_MATCHING, type CandidateVerdict, type MatchingOptions } from './matching.ts';
 import { DEFAULT_SURVIVORSHIP, goldenRecord, type SurvivorshipConfig } from './survivorship.ts';
 
 /**
@@ -26,14 +28,7 @@ export interface CustomerServiceOptions {
   maxRecordsPerKey?: number;
 }
 
-export type IngestOutcome = 'created' | 'merged' | 'updated';
-export interface IngestResult {
-  outcome: IngestOutcome;
-  customerId: string;
-  recordId: string;
-  /** Pairs this record sent to the stewardship queue. */
-  queued: number;
-}
+export type { IngestOutcome, IngestResult } from './ingest-batch.ts';
 
 export interface StewardshipPair {
   id: string;
@@ -83,12 +78,14 @@ export class CustomerService {
   readonly #matching: MatchingOptions;
   readonly #survivorship: SurvivorshipConfig;
   readonly #maxPerKey: number;
+  readonly #batchSettings: BatchSettings;
 
   constructor(db: Database, options: CustomerServiceOptions = {}) {
     this.#db = db;
     this.#matching = options.matching ?? DEFAULT_MATCHING;
     this.#survivorship = options.survivorship ?? DEFAULT_SURVIVORSHIP;
     this.#maxPerKey = options.maxRecordsPerKey ?? 200;
+    this.#batchSettings = { matching: this.#matching, survivorship: this.#survivorship, maxPerKey: this.#maxPerKey, actor: MATCHING_ACTOR, source: SOURCE };
   }
 
   /**
@@ -97,26 +94,19 @@ export class CustomerService {
    * as a new customer. Events and history commit with it.
    */
   async ingest(input: CustomerRecordInput, context: { correlationId: string }): Promise<IngestResult> {
-    const data = CustomerRecordInput.parse(input);
-    return this.#db.transaction(async (tx) => {
-      await q.lockMatching(tx);
-      return this.#ingest(tx, data, context);
-    });
+    return (await this.ingestMany([input], context))[0]!;
   }
 
   /**
-   * Takes in a batch of records from one system's load (an initial import, a nightly sync) in
-   * one transaction: the lock and the commit are paid once. Records are matched in order, each
-   * against those before it.
+   * Takes in a batch of records (an initial import, a nightly sync, or one record) in one
+   * transaction: matched in memory in order, each against those before it, then written with
+   * one statement per table (ingest-batch.ts). Only batches sharing a matching key wait for
+   * each other.
    */
   async ingestMany(inputs: readonly CustomerRecordInput[], context: { correlationId: string }): Promise<IngestResult[]> {
     const records = inputs.map((input) => CustomerRecordInput.parse(input));
-    return this.#db.transaction(async (tx) => {
-      await q.lockMatching(tx);
-      const results: IngestResult[] = [];
-      for (const data of records) results.push(await this.#ingest(tx, data, context));
-      return results;
-    });
+    if (records.length === 0) return [];
+    return this.#transaction((tx) => ingestBatch(tx, records, this.#batchSettings, context.correlationId));
   }
 
   /**
@@ -126,13 +116,28 @@ export class CustomerService {
    */
   async resolveOrder(order: Order, context: { correlationId: string }): Promise<IngestResult | undefined> {
     const data = CustomerRecordInput.parse(orderCustomerRecord(order));
-    return this.#db.transaction(async (tx) => {
-      await q.lockMatching(tx);
+    return this.#transaction(async (tx) => {
+      await q.lockOrderResolution(tx, order.id);
       if (await q.selectOrderCustomer(tx, order.id)) return undefined;
-      const result = await this.#ingest(tx, data, context);
-      await q.insertOrderCustomer(tx, order.id, result.customerId, result.recordId);
+      const [result] = await ingestBatch(tx, [data], this.#batchSettings, context.correlationId);
+      await q.insertOrderCustomer(tx, order.id, result!.customerId, result!.recordId);
       return result;
     });
+  }
+
+  /**
+   * A transaction, run again when PostgreSQL ends it as a deadlock victim: matching takes row
+   * locks on the customers it reads, and a batch that finds a customer merged meanwhile locks
+   * its survivor out of id order.
+   */
+  async #transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#db.transaction(fn);
+      } catch (error) {
+        if (attempt >= 8 || (error as { code?: string }).code !== '40P01') throw error;
+      }
+    }
   }
 
   /** The customer an order resolved to, as it is now (following merges); undefined while unresolved. */
@@ -141,62 +146,6 @@ export class CustomerService {
     if (!link) return undefined;
     const record = await q.selectRecordCustomer(this.#db, link.record_id);
     return { customerId: record ?? link.customer_id, recordId: link.record_id };
-  }
-
-  async #ingest(tx: Queryable, data: CustomerRecordData, context: { correlationId: string }): Promise<IngestResult> {
-    const known = await q.selectRecordByExternalId(tx, data.system, data.connection, data.externalId);
-    if (known) return this.#update(tx, known, data);
-    const recordId = newId('customerRecord');
-    const customerId = newId('customer');
-    const match = toMatchRecord(recordId, data);
-    const keys = blockingKeys(match);
-    const decision = decide(match, await this.#candidates(tx, keys), this.#matching);
-    await q.insertCustomer(tx, customerId);
-    await q.insertRecord(tx, { id: recordId, customerId, system: data.system, connection: data.connection, externalId: data.externalId, data, match, observedAt: data.observedAt });
-    await q.insertHistory(tx, [{ recordId, customerId, reason: 'received', version: 1, data }]);
-    await q.replaceKeys(tx, recordId, customerId, keys);
-    const events: NewEvent[] = [];
-    let final = customerId;
-    if (decision.into) {
-      final = decision.into.customerId;
-      await this.#merge(tx, final, customerId, { decision: decision.decision!, verdict: decision.into, actor: MATCHING_ACTOR }, events, context.correlationId);
-      const others = decision.alsoMerge.map((v) => v.customerId);
-      const apart = await q.selectKeptApartCustomers(tx, (await q.selectRecordsOf(tx, final)).map((r) => r.id), others);
-      for (const verdict of decision.alsoMerge.filter((v) => !apart.has(v.customerId))) {
-        await this.#merge(tx, final, verdict.customerId, { decision: 'deterministic', verdict, actor: MATCHING_ACTOR }, events, context.correlationId);
-      }
-    } else {
-      events.push(event('created', customerId, { customerId, recordId, system: data.system, connection: data.connection }, context.correlationId));
-    }
-    const review = decision.review.filter((v) => v.customerId !== final);
-    const apart = await q.selectKeptApartCustomers(tx, (await q.selectRecordsOf(tx, final)).map((r) => r.id), review.map((v) => v.customerId));
-    const queued = review.filter((v) => !apart.has(v.customerId));
-    for (const verdict of queued) {
-      await q.insertStewardship(tx, { id: newId('stewardship'), customerA: verdict.customerId, customerB: final, recordA: verdict.recordId, recordB: recordId, score: verdict.score, evidence: verdict.evidence });
-    }
-    await this.#refreshGolden(tx, final);
-    await appendEvents(tx, events);
-    return { outcome: decision.into ? 'merged' : 'created', customerId: final, recordId, queued: queued.length };
-  }
-
-  async #update(tx: Queryable, known: q.SourceRecordRow, data: CustomerRecordData): Promise<IngestResult> {
-    const match = toMatchRecord(known.id, data);
-    const version = await q.updateRecordData(tx, known.id, data, match, data.observedAt);
-    await q.insertHistory(tx, [{ recordId: known.id, customerId: known.customer_id, reason: 'updated', version, data }]);
-    await q.replaceKeys(tx, known.id, known.customer_id, blockingKeys(match));
-    await this.#refreshGolden(tx, known.customer_id);
-    return { outcome: 'updated', customerId: known.customer_id, recordId: known.id, queued: 0 };
-  }
-
-  /** Candidate customers: every customer with a record sharing a blocking key, oldest first. */
-  async #candidates(tx: Queryable, keys: readonly string[]): Promise<Candidate[]> {
-    const byCustomer = new Map<string, Candidate['records'][number][]>();
-    for (const row of await q.selectCandidateRecords(tx, keys, this.#maxPerKey)) {
-      const records = byCustomer.get(row.customer_id) ?? [];
-      records.push(row.match as MatchRecord);
-      byCustomer.set(row.customer_id, records);
-    }
-    return [...byCustomer].map(([customerId, records]) => ({ customerId, records }));
   }
 
   /** Moves every record of merged into survivor, keeps the merge and each record's history, announces it. */
@@ -225,13 +174,13 @@ export class CustomerService {
 
   async #refreshGolden(tx: Queryable, customerId: string): Promise<void> {
     const records = await q.selectRecordsOf(tx, customerId);
-    await q.setGolden(tx, customerId, goldenRecord(records.map((r) => ({ id: r.id, data: r.data as CustomerRecordData })), this.#survivorship));
+    await q.setGolden(tx, customerId, goldenRecord(records.filter((r) => !q.isShredded(r.data)).map((r) => ({ id: r.id, data: r.data as CustomerRecordData })), this.#survivorship));
   }
 
-  /** The customer a (possibly merged) id stands for now. */
+  /** The customer a (possibly merged) id stands for now, each step locked: matching waits for the steward's decision, and the other way round. */
   async #resolve(db: Queryable, id: string): Promise<q.CustomerRow | undefined> {
-    let row = await q.selectCustomer(db, id);
-    for (let hops = 0; row?.merged_into && hops < 1000; hops++) row = await q.selectCustomer(db, row.merged_into);
+    let row = await q.selectCustomer(db, id, true);
+    for (let hops = 0; row?.merged_into && hops < 1000; hops++) row = await q.selectCustomer(db, row.merged_into, true);
     return row;
   }
 
@@ -241,7 +190,8 @@ export class CustomerService {
     if (!row) return undefined;
     const records = await q.selectRecordsOf(this.#db, id);
     const merges = await q.selectMergesInto(this.#db, id);
-    const datas = records.map((r) => ({ id: r.id, data: r.data as CustomerRecordData }));
+    // A shredded record (its data key forgotten) still counts as a record, with nothing personal to show.
+    const datas = records.filter((r) => !q.isShredded(r.data)).map((r) => ({ id: r.id, data: r.data as CustomerRecordData }));
     const country = (d: CustomerRecordData) => d.addresses[0]?.country;
     return {
       id: row.id,
@@ -284,7 +234,7 @@ export class CustomerService {
 
   /** Runs a steward's decision on a pending pair, with both customers as they are now, under the matching lock. */
   #decidePending(pairId: string, decision: (tx: Queryable, row: q.StewardshipRow, a: q.CustomerRow | undefined, b: q.CustomerRow | undefined) => Promise<StewardDecisionResult>): Promise<StewardDecisionResult> {
-    return this.#db.transaction(async (tx) => {
+    return this.#transaction(async (tx) => {
       await q.lockMatching(tx);
       const row = await q.selectStewardship(tx, pairId, true);
       if (!row) return { kind: 'not-found' };
@@ -329,7 +279,7 @@ export class CustomerService {
    * with its history, and the two sides are kept apart from then on.
    */
   async unmerge(mergeId: string, who: AuditContext): Promise<UnmergeResult> {
-    return this.#db.transaction(async (tx) => {
+    return this.#transaction(async (tx) => {
       await q.lockMatching(tx);
       const merge = await q.selectMerge(tx, mergeId, true);
       if (!merge) return { kind: 'not-found' };
@@ -339,6 +289,7 @@ export class CustomerService {
       const moving = holding.filter((r) => merge.record_ids.includes(r.id));
       if (!current || moving.length !== merge.record_ids.length) return { kind: 'records-moved' };
       const staying = holding.filter((r) => !merge.record_ids.includes(r.id)).map((r) => r.id);
+      await lockKeysOfRecords(tx, merge.record_ids);
       await q.moveRecords(tx, merge.record_ids, merge.merged_id);
       await q.setCustomerStatus(tx, merge.merged_id, null);
       await q.markUnmerged(tx, mergeId, who.actor);

@@ -9,7 +9,8 @@ import { nicknameWithTypo, sameNameGroup } from './nicknames.ts';
  *
  * Glossary:
  * - evidence: one observation about a pair of records (`email: same`, `given name:
- *   nickname (bill/william)`), with the points it adds or takes away.
+ *   nickname`), with the points it adds or takes away. Evidence names no personal data (no
+ *   names, no e-mails): it is stored in clear, and events carry it.
  * - score: the points turned into 0..1 by a logistic curve centred on `pivotPoints`.
  * - auto threshold: a score at or above it merges at once; review threshold: at or above
  *   it, below auto, the pair goes to the stewardship queue; below it the records stay apart.
@@ -23,6 +24,8 @@ export interface MatchingOptions {
   reviewThreshold: number;
   /** Jaro-Winkler similarity from which two names count as one name mistyped (default: 0.9). */
   typoSimilarity: number;
+  /** The points of each kind of evidence (default: EVIDENCE_POINTS; syncline.yaml `customers.matching.points` overrides some). */
+  points?: EvidencePoints;
 }
 
 export const DEFAULT_MATCHING: MatchingOptions = { autoThreshold: 0.9, reviewThreshold: 0.5, typoSimilarity: 0.9 };
@@ -52,6 +55,8 @@ export const EVIDENCE_POINTS = {
   /** Both records give phones and none is shared. */
   phoneDifferent: -1,
 } as const;
+const DEFAULT_POINTS: EvidencePoints = EVIDENCE_POINTS;
+export type EvidencePoints = { readonly [K in keyof typeof EVIDENCE_POINTS]: number };
 
 /** The points at which the score is 0.5. */
 const PIVOT_POINTS = 5;
@@ -103,6 +108,7 @@ const intersects = (a: readonly string[], b: readonly string[]) => a.find((value
 export function assessPair(a: MatchRecord, b: MatchRecord, options: MatchingOptions = DEFAULT_MATCHING): PairAssessment {
   const evidence: Evidence[] = [];
   const add = (kind: string, detail: string, points: number) => evidence.push({ kind, detail, points });
+  const EVIDENCE_POINTS = options.points ?? DEFAULT_POINTS;
 
   let given = givenAgreement(a.given, b.given, options);
   let family = familyAgreement(a.family, b.family, options);
@@ -117,8 +123,8 @@ export function assessPair(a: MatchRecord, b: MatchRecord, options: MatchingOpti
   }
   const givenPoints = { same: EVIDENCE_POINTS.givenSame, nickname: EVIDENCE_POINTS.givenNickname, 'nickname-typo': EVIDENCE_POINTS.givenNicknameTypo, typo: EVIDENCE_POINTS.givenTypo, initial: EVIDENCE_POINTS.givenInitial, different: EVIDENCE_POINTS.givenDifferent, missing: 0 };
   const familyPoints = { same: EVIDENCE_POINTS.familySame, nickname: EVIDENCE_POINTS.familySame, 'nickname-typo': EVIDENCE_POINTS.familyTypo, typo: EVIDENCE_POINTS.familyTypo, initial: 0, different: EVIDENCE_POINTS.familyDifferent, missing: 0 };
-  if (given !== 'missing') add('given name', `${given} (${a.given} / ${b.given})`, givenPoints[given]);
-  if (family !== 'missing') add('family name', `${family} (${a.family} / ${b.family})`, familyPoints[family]);
+  if (given !== 'missing') add('given name', given, givenPoints[given]);
+  if (family !== 'missing') add('family name', family, familyPoints[family]);
 
   const sharedEmail = intersects(a.emails.map((e) => e.address), b.emails.map((e) => e.address));
   if (sharedEmail) add('email', 'same address', EVIDENCE_POINTS.emailSame);

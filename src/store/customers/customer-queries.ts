@@ -1,6 +1,11 @@
 import type { Queryable } from '../database.ts';
+import { blindIndex, decryptJson, encryptJson, newDataKey, unwrapDataKey, type DataKey } from './customer-crypto.ts';
 
-/** Customer tables (migration 0039): one function per statement; the domain service composes them. */
+/**
+ * Customer tables (migrations 0039, 0046): one function per statement; the domain service
+ * composes them. Personal data is encrypted here, on the way in, and decrypted here, on the way
+ * out (customer-crypto.ts): callers see plain records and plain match keys.
+ */
 
 export interface SourceRecordRow {
   id: string;
@@ -12,6 +17,8 @@ export interface SourceRecordRow {
   match: unknown;
   version: number;
   observed_at: Date;
+  /** The record's data key, wrapped (null once shredded). */
+  data_key: string | null;
 }
 
 export interface CustomerRow {
@@ -52,6 +59,45 @@ export interface StewardshipRow {
   created_at: Date;
 }
 
+/** The AAD of a record's column: a ciphertext only opens in the row and column it was written to. */
+export const recordAad = (recordId: string, column: 'data' | 'match') => `record:${recordId}:${column}`;
+export const historyAad = (recordId: string, version: number, reason: string) => `history:${recordId}:${version}:${reason}`;
+const goldenAad = (customerId: string) => `customer:${customerId}:golden`;
+
+/** The blind index of a record's own id in its system (external ids of guests are e-mails). */
+export const externalIdIndex = (system: string, connection: string, externalId: string) => blindIndex(`x:${system}|${connection}|${externalId}`);
+
+type RawRecordRow = Omit<SourceRecordRow, 'data' | 'match'> & { data: unknown; match: unknown };
+
+/**
+ * A record row as stored -> as read: payload and match form decrypted, the external id taken
+ * from the payload. A shredded record reads as `{ shredded: true }` with no personal data.
+ * A row from before migration 0046 (no data key, a plain object) reads as it is.
+ */
+export function decodeRecord(row: RawRecordRow): SourceRecordRow {
+  if (typeof row.data !== 'string') return row as SourceRecordRow;
+  if (row.data_key === null) return { ...row, external_id: '', data: { shredded: true }, match: { id: row.id, system: row.system, given: undefined, family: undefined, emails: [], phones: [], addresses: [], postcodes: [], loyaltyIds: [], erpIds: [] } };
+  const key = unwrapDataKey(row.data_key);
+  const data = decryptJson<{ externalId: string }>(key, row.data, recordAad(row.id, 'data'));
+  return { ...row, external_id: data.externalId, data, match: decryptJson(key, row.match as string, recordAad(row.id, 'match')) };
+}
+
+/** Whether a record read back was shredded (its data key forgotten): it has no personal data to give. */
+export const isShredded = (data: unknown): boolean => (data as { shredded?: boolean }).shredded === true;
+
+function decodeCustomer(row: CustomerRow & { data_key?: string | null }): CustomerRow {
+  const { data_key, ...rest } = row;
+  if (typeof row.golden !== 'string') return rest;
+  if (!data_key) return { ...rest, golden: {} };
+  return { ...rest, golden: decryptJson(unwrapDataKey(data_key), row.golden, goldenAad(row.id)) };
+}
+
+/** The golden record encrypted under a fresh data key: [ciphertext, wrapped key]. */
+export function sealGolden(customerId: string, golden: unknown): [string, string] {
+  const { key, wrapped } = newDataKey();
+  return [JSON.stringify(encryptJson(key, golden, goldenAad(customerId))), wrapped];
+}
+
 /**
  * Serialises matching: two records of one person arriving at once must not both become new
  * customers. A transaction-scoped advisory lock (ADR 0036: one matcher at a time).
@@ -60,16 +106,23 @@ export async function lockMatching(tx: Queryable): Promise<void> {
   await tx.query(`SELECT pg_advisory_xact_lock(hashtext('syncline.customer-matching'))`);
 }
 
+/** Serialises the resolution of one order (an event delivered twice at once resolves it once). */
+export async function lockOrderResolution(tx: Queryable, orderId: string): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('syncline.order-customer'), hashtext($1))`, [orderId]);
+}
+
 export async function insertCustomer(tx: Queryable, id: string): Promise<void> {
   await tx.query('INSERT INTO customer (id) VALUES ($1)', [id]);
 }
 
 export async function selectCustomer(db: Queryable, id: string, forUpdate = false): Promise<CustomerRow | undefined> {
-  return (await db.query<CustomerRow>(`SELECT * FROM customer WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id])).rows[0];
+  const row = (await db.query<CustomerRow>(`SELECT * FROM customer WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id])).rows[0];
+  return row && decodeCustomer(row);
 }
 
 export async function setGolden(tx: Queryable, id: string, golden: unknown): Promise<void> {
-  await tx.query('UPDATE customer SET golden = $2, updated_at = now() WHERE id = $1', [id, JSON.stringify(golden)]);
+  const [sealed, dataKey] = sealGolden(id, golden);
+  await tx.query('UPDATE customer SET golden = $2, data_key = $3, updated_at = now() WHERE id = $1', [id, sealed, dataKey]);
 }
 
 export async function setCustomerStatus(tx: Queryable, id: string, mergedInto: string | null): Promise<void> {
@@ -77,33 +130,78 @@ export async function setCustomerStatus(tx: Queryable, id: string, mergedInto: s
 }
 
 export async function selectRecordByExternalId(tx: Queryable, system: string, connection: string, externalId: string): Promise<SourceRecordRow | undefined> {
-  return (await tx.query<SourceRecordRow>('SELECT * FROM customer_source_record WHERE system = $1 AND connection = $2 AND external_id = $3', [system, connection, externalId])).rows[0];
+  const row = (await tx.query<RawRecordRow>('SELECT * FROM customer_source_record WHERE system = $1 AND connection = $2 AND external_id = $3', [system, connection, externalIdIndex(system, connection, externalId)])).rows[0];
+  return row && decodeRecord(row);
 }
 
+/** Inserts a record, its payload and match form encrypted under a new data key. */
 export async function insertRecord(tx: Queryable, row: { id: string; customerId: string; system: string; connection: string; externalId: string; data: unknown; match: unknown; observedAt: string }): Promise<void> {
+  const { key, wrapped } = newDataKey();
   await tx.query(
-    `INSERT INTO customer_source_record (id, customer_id, system, connection, external_id, data, match, observed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [row.id, row.customerId, row.system, row.connection, row.externalId, JSON.stringify(row.data), JSON.stringify(row.match), row.observedAt],
+    `INSERT INTO customer_source_record (id, customer_id, system, connection, external_id, data, match, observed_at, data_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [row.id, row.customerId, row.system, row.connection, externalIdIndex(row.system, row.connection, row.externalId), JSON.stringify(encryptJson(key, row.data, recordAad(row.id, 'data'))), JSON.stringify(encryptJson(key, row.match, recordAad(row.id, 'match'))), row.observedAt, wrapped],
   );
 }
 
-/** A newer version of a record: returns its new version number. */
+/** A newer version of a record (under its data key): returns its new version number. */
 export async function updateRecordData(tx: Queryable, id: string, data: unknown, match: unknown, observedAt: string): Promise<number> {
+  const current = (await tx.query<{ data_key: string | null }>('SELECT data_key FROM customer_source_record WHERE id = $1 FOR UPDATE', [id])).rows[0];
+  const wrapped = current?.data_key ?? newDataKey().wrapped;
+  const key = unwrapDataKey(wrapped);
   const { rows } = await tx.query<{ version: number }>(
-    'UPDATE customer_source_record SET data = $2, match = $3, observed_at = $4, version = version + 1, updated_at = now() WHERE id = $1 RETURNING version',
-    [id, JSON.stringify(data), JSON.stringify(match), observedAt],
+    'UPDATE customer_source_record SET data = $2, match = $3, observed_at = $4, data_key = $5, version = version + 1, updated_at = now() WHERE id = $1 RETURNING version',
+    [id, JSON.stringify(encryptJson(key, data, recordAad(id, 'data'))), JSON.stringify(encryptJson(key, match, recordAad(id, 'match'))), observedAt, wrapped],
   );
   return rows[0]!.version;
 }
 
-export async function insertHistory(tx: Queryable, entries: readonly { recordId: string; customerId: string; reason: string; version: number; data?: unknown; mergeId?: string }[]): Promise<void> {
+export interface HistoryEntry {
+  recordId: string;
+  customerId: string;
+  reason: string;
+  version: number;
+  /** The record's payload at this version (received, updated); encrypted under the record's data key. */
+  data?: unknown;
+  mergeId?: string;
+  /** The record's wrapped data key when the caller has it (saves a read). */
+  dataKey?: string | null;
+}
+
+export async function insertHistory(tx: Queryable, entries: readonly HistoryEntry[]): Promise<void> {
   if (entries.length === 0) return;
+  const missing = entries.filter((e) => e.data !== undefined && e.dataKey === undefined).map((e) => e.recordId);
+  const keys = new Map<string, string | null>();
+  if (missing.length > 0) {
+    for (const row of (await tx.query<{ id: string; data_key: string | null }>('SELECT id, data_key FROM customer_source_record WHERE id = ANY($1::text[])', [missing])).rows) keys.set(row.id, row.data_key);
+  }
+  const unwrapped = new Map<string, DataKey>();
+  const sealed = (e: HistoryEntry) => {
+    if (e.data === undefined) return null;
+    const wrapped = e.dataKey !== undefined ? e.dataKey : keys.get(e.recordId);
+    if (!wrapped) return null; // shredded: nothing personal is written
+    let key = unwrapped.get(wrapped);
+    if (!key) unwrapped.set(wrapped, (key = unwrapDataKey(wrapped)));
+    return encryptJson(key, e.data, historyAad(e.recordId, e.version, e.reason));
+  };
   await tx.query(
     `INSERT INTO customer_source_history (record_id, customer_id, reason, version, data, merge_id)
      SELECT e.record_id, e.customer_id, e.reason, e.version, e.data, e.merge_id
        FROM jsonb_to_recordset($1::jsonb) AS e(record_id text, customer_id text, reason text, version int, data jsonb, merge_id text)`,
-    [JSON.stringify(entries.map((e) => ({ record_id: e.recordId, customer_id: e.customerId, reason: e.reason, version: e.version, data: e.data ?? null, merge_id: e.mergeId ?? null })))],
+    [JSON.stringify(entries.map((e) => ({ record_id: e.recordId, customer_id: e.customerId, reason: e.reason, version: e.version, data: sealed(e), merge_id: e.mergeId ?? null })))],
   );
+}
+
+/** Every version of a record with its payload decrypted (null when shredded), oldest first. */
+export async function selectHistoryWithData(db: Queryable, recordId: string): Promise<{ customer_id: string; reason: string; version: number; merge_id: string | null; recorded_at: Date; data: unknown }[]> {
+  const { rows } = await db.query<{ customer_id: string; reason: string; version: number; merge_id: string | null; recorded_at: Date; data: unknown; data_key: string | null }>(
+    `SELECT h.customer_id, h.reason, h.version, h.merge_id, h.recorded_at, h.data, r.data_key
+       FROM customer_source_history h JOIN customer_source_record r ON r.id = h.record_id WHERE h.record_id = $1 ORDER BY h.seq`,
+    [recordId],
+  );
+  return rows.map(({ data_key, data, ...row }) => ({
+    ...row,
+    data: typeof data === 'string' ? (data_key ? decryptJson(unwrapDataKey(data_key), data, historyAad(recordId, row.version, row.reason)) : null) : data,
+  }));
 }
 
 export async function selectHistory(db: Queryable, recordId: string): Promise<{ customer_id: string; reason: string; version: number; merge_id: string | null; recorded_at: Date }[]> {
@@ -116,7 +214,7 @@ export async function selectHistory(db: Queryable, recordId: string): Promise<{ 
 /** Replaces a record's blocking keys. */
 export async function replaceKeys(tx: Queryable, recordId: string, customerId: string, keys: readonly string[]): Promise<void> {
   await tx.query('DELETE FROM customer_match_key WHERE record_id = $1', [recordId]);
-  await tx.query('INSERT INTO customer_match_key (key, record_id, customer_id) SELECT DISTINCT k, $2, $3 FROM unnest($1::text[]) AS k', [keys, recordId, customerId]);
+  await tx.query('INSERT INTO customer_match_key (key, record_id, customer_id) SELECT DISTINCT k, $2, $3 FROM unnest($1::text[]) AS k', [keys.map((k) => blindIndex(k)), recordId, customerId]);
 }
 
 /**
@@ -125,7 +223,7 @@ export async function replaceKeys(tx: Queryable, recordId: string, customerId: s
  * warehouse address) and is skipped.
  */
 export async function selectCandidateRecords(tx: Queryable, keys: readonly string[], maxPerKey: number): Promise<SourceRecordRow[]> {
-  const { rows } = await tx.query<SourceRecordRow>(
+  const { rows } = await tx.query<RawRecordRow>(
     `WITH hits AS (
        SELECT k.key, k.customer_id, count(*) OVER (PARTITION BY k.key) AS shared
          FROM customer_match_key k WHERE k.key = ANY($1::text[])
@@ -133,19 +231,19 @@ export async function selectCandidateRecords(tx: Queryable, keys: readonly strin
      SELECT r.* FROM customer_source_record r
       WHERE r.customer_id IN (SELECT customer_id FROM hits WHERE shared <= $2)
       ORDER BY r.customer_id, r.id`,
-    [keys, maxPerKey],
+    [keys.map((k) => blindIndex(k)), maxPerKey],
   );
-  return rows;
+  return rows.map(decodeRecord);
 }
 
 /** Active customers holding a key (contact-point look-ups). */
 export async function selectCustomerIdsByKey(db: Queryable, key: string, limit: number): Promise<string[]> {
-  const { rows } = await db.query<{ customer_id: string }>('SELECT DISTINCT customer_id FROM customer_match_key WHERE key = $1 ORDER BY customer_id LIMIT $2', [key, limit]);
+  const { rows } = await db.query<{ customer_id: string }>('SELECT DISTINCT customer_id FROM customer_match_key WHERE key = $1 ORDER BY customer_id LIMIT $2', [blindIndex(key), limit]);
   return rows.map((r) => r.customer_id);
 }
 
 export async function selectRecordsOf(db: Queryable, customerId: string): Promise<SourceRecordRow[]> {
-  return (await db.query<SourceRecordRow>('SELECT * FROM customer_source_record WHERE customer_id = $1 ORDER BY created_at, id', [customerId])).rows;
+  return (await db.query<RawRecordRow>('SELECT * FROM customer_source_record WHERE customer_id = $1 ORDER BY created_at, id', [customerId])).rows.map(decodeRecord);
 }
 
 /** Moves records (and their keys) to another customer. */
@@ -235,4 +333,27 @@ export async function selectOrderCustomer(db: Queryable, orderId: string): Promi
 /** The customer a source record belongs to now. */
 export async function selectRecordCustomer(db: Queryable, recordId: string): Promise<string | undefined> {
   return (await db.query<{ customer_id: string }>('SELECT customer_id FROM customer_source_record WHERE id = $1', [recordId])).rows[0]?.customer_id;
+}
+
+/**
+ * Crypto-shredding (erasure): forgets the data keys of a customer's records, of its golden
+ * record and of the customers merged into it. Their payloads, match forms and history stay as
+ * ciphertext no key opens; the records read as `{ shredded: true }`. Returns the records shredded.
+ */
+export async function shredCustomerKey(db: Queryable, customerId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `WITH RECURSIVE merged AS (
+       SELECT id FROM customer WHERE id = $1
+       UNION SELECT c.id FROM customer c JOIN merged m ON c.merged_into = m.id
+     ), customers AS (
+       UPDATE customer SET data_key = NULL, golden = '{}', updated_at = now() WHERE id IN (SELECT id FROM merged) RETURNING id
+     ), records AS (
+       UPDATE customer_source_record SET data_key = NULL, updated_at = now() WHERE customer_id IN (SELECT id FROM merged) RETURNING id
+     ), keys AS (
+       DELETE FROM customer_match_key WHERE record_id IN (SELECT id FROM records) RETURNING 1
+     )
+     SELECT ((SELECT count(*) FROM records) + 0 * (SELECT count(*) FROM customers) + 0 * (SELECT count(*) FROM keys))::int AS n`,
+    [customerId],
+  );
+  return rows[0]!.n;
 }

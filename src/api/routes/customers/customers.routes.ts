@@ -149,8 +149,8 @@ const maskedEvidence = (request: FastifyRequest) => <T extends { evidence: unkno
     : { ...pair, evidence: (pair.evidence as { detail: string }[]).map((e) => ({ ...e, detail: e.detail.replace(/\(([^)]*)\)/g, (_, inner: string) => `(${inner.split(' / ').map((v) => (v ? `${v[0]}***` : v)).join(' / ')})`) })) };
 
 /** Customers: look-ups (customers:read) and the stewardship queue (customers:steward). */
-export async function customersRoutes(app: FastifyInstance, { db }: ApiContext): Promise<void> {
-  const customers = new CustomerService(db);
+export async function customersRoutes(app: FastifyInstance, { db, config }: ApiContext): Promise<void> {
+  const customers = new CustomerService(db, config.connections.customers);
 
   app.get('/v1/customers', { schema: findCustomers }, async (request) => {
     const query = parseQuery(CustomerQuery, request.query);
