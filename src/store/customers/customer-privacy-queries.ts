@@ -1,4 +1,5 @@
 import type { Queryable } from '../database.ts';
+import { selectHistoriesWithData, type HistoryEntryRow } from './customer-queries.ts';
 
 /**
  * Reads and writes of customer personal data for data subject requests (ADR 0039): the
@@ -18,21 +19,9 @@ export async function selectIdentityIds(db: Queryable, customerId: string): Prom
   return rows.map((r) => r.id);
 }
 
-export interface HistoryEntryRow {
-  record_id: string;
-  seq: string;
-  customer_id: string;
-  reason: string;
-  version: number;
-  data: unknown;
-  merge_id: string | null;
-  recorded_at: Date;
-}
-
-/** Every history entry (with the version received) of the records, oldest first. */
-export async function selectHistoryOf(db: Queryable, recordIds: readonly string[]): Promise<HistoryEntryRow[]> {
-  return (await db.query<HistoryEntryRow>('SELECT * FROM customer_source_history WHERE record_id = ANY($1::text[]) ORDER BY record_id, seq', [recordIds])).rows;
-}
+/** Every history entry (with the version received, decrypted) of the records, oldest first. */
+export const selectHistoryOf = selectHistoriesWithData;
+export type { HistoryEntryRow };
 
 /** Stewardship pairs naming one of the customers. */
 export async function selectStewardshipOf(db: Queryable, customerIds: readonly string[]): Promise<Record<string, unknown>[]> {

@@ -191,17 +191,34 @@ export async function insertHistory(tx: Queryable, entries: readonly HistoryEntr
   );
 }
 
-/** Every version of a record with its payload decrypted (null when shredded), oldest first. */
-export async function selectHistoryWithData(db: Queryable, recordId: string): Promise<{ customer_id: string; reason: string; version: number; merge_id: string | null; recorded_at: Date; data: unknown }[]> {
-  const { rows } = await db.query<{ customer_id: string; reason: string; version: number; merge_id: string | null; recorded_at: Date; data: unknown; data_key: string | null }>(
-    `SELECT h.customer_id, h.reason, h.version, h.merge_id, h.recorded_at, h.data, r.data_key
-       FROM customer_source_history h JOIN customer_source_record r ON r.id = h.record_id WHERE h.record_id = $1 ORDER BY h.seq`,
-    [recordId],
+export interface HistoryEntryRow {
+  record_id: string;
+  seq: string;
+  customer_id: string;
+  reason: string;
+  version: number;
+  /** The version received, decrypted; null when the record was shredded or the version dropped. */
+  data: unknown;
+  merge_id: string | null;
+  recorded_at: Date;
+}
+
+/** Every history entry of the records with its payload decrypted (null when shredded), oldest first per record. */
+export async function selectHistoriesWithData(db: Queryable, recordIds: readonly string[]): Promise<HistoryEntryRow[]> {
+  const { rows } = await db.query<HistoryEntryRow & { data_key: string | null }>(
+    `SELECT h.record_id, h.seq, h.customer_id, h.reason, h.version, h.merge_id, h.recorded_at, h.data, r.data_key
+       FROM customer_source_history h JOIN customer_source_record r ON r.id = h.record_id WHERE h.record_id = ANY($1::text[]) ORDER BY h.record_id, h.seq`,
+    [recordIds],
   );
   return rows.map(({ data_key, data, ...row }) => ({
     ...row,
-    data: typeof data === 'string' ? (data_key ? decryptJson(unwrapDataKey(data_key), data, historyAad(recordId, row.version, row.reason)) : null) : data,
+    data: typeof data === 'string' ? (data_key ? decryptJson(unwrapDataKey(data_key), data, historyAad(row.record_id, row.version, row.reason)) : null) : data,
   }));
+}
+
+/** Every version of a record with its payload decrypted (null when shredded), oldest first. */
+export async function selectHistoryWithData(db: Queryable, recordId: string): Promise<HistoryEntryRow[]> {
+  return selectHistoriesWithData(db, [recordId]);
 }
 
 export async function selectHistory(db: Queryable, recordId: string): Promise<{ customer_id: string; reason: string; version: number; merge_id: string | null; recorded_at: Date }[]> {
