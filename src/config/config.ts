@@ -4,6 +4,7 @@ import { connectorRegistry, SYSTEM_KINDS, type ConnectorRegistry, type SystemKin
 import type { BusinessCentralErpSettings } from '../connectors/business-central/business-central.connector.ts';
 import type { TargetPolicy } from '../runtime/targets/target-policy.ts';
 import { checkConnectionsFile, connectionsFilePath, systemConnections, type ConnectionsFile } from './connections-file.ts';
+import type { HubspotSettings } from '../connectors/hubspot/hubspot-wire.ts';
 
 /** Thrown when an environment variable is missing or malformed; the message names it. */
 export class ConfigError extends Error {
@@ -67,6 +68,8 @@ const environmentSchema = z.object({
   SYNCLINE_PAYMENT_API_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
   SYNCLINE_FRAUD_URL: z.url().optional(),
   SYNCLINE_LOYALTY_URL: z.url().optional(),
+  SYNCLINE_CRM_URL: z.url().optional(),
+  SYNCLINE_CRM_TOKEN: z.string().min(8).optional(),
   // Connections (docs/connections.md): the syncline.yaml to read instead of ./syncline.yaml.
   SYNCLINE_CONFIG: z.string().min(1).optional(),
   SYNCLINE_SANDBOXES: z.enum(['on', 'off']).default('on'),
@@ -173,6 +176,8 @@ export interface ExternalSystems {
   payment?: { url: string; apiKey: string };
   fraud?: { url: string };
   loyalty?: { url: string };
+  /** The CRM (HubSpot): SYNCLINE_CRM_URL and SYNCLINE_CRM_TOKEN, or a `hubspot` connection. */
+  crm?: HubspotSettings;
 }
 
 export interface Config {
@@ -207,7 +212,7 @@ export interface Config {
   systems: ExternalSystems;
   /**
    * `syncline start` runs the sandbox of every system left unset, in process (SYNCLINE_SANDBOXES, default: on);
-   * erp on basePort, wms + 1, payment + 2, fraud + 3, loyalty + 4 (SYNCLINE_SANDBOX_BASE_PORT, default: 7100; 0: free ports).
+   * erp on basePort, wms + 1, payment + 2, fraud + 3, loyalty + 4, crm + 5 (SYNCLINE_SANDBOX_BASE_PORT, default: 7100; 0: free ports).
    */
   sandboxes: { enabled: boolean; basePort: number };
   /** Jobs one worker process runs at once (SYNCLINE_WORKER_CONCURRENCY, default: 10). */
@@ -299,6 +304,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
   together(['SYNCLINE_ERP_URL', 'SYNCLINE_ERP_DATABASE', 'SYNCLINE_ERP_LOGIN', 'SYNCLINE_ERP_PASSWORD']);
   together(['SYNCLINE_WMS_URL', 'SYNCLINE_WMS_WEBHOOK_SECRET']);
   together(['SYNCLINE_PAYMENT_URL', 'SYNCLINE_PAYMENT_API_KEY']);
+  together(['SYNCLINE_CRM_URL', 'SYNCLINE_CRM_TOKEN']);
   together(['SYNCLINE_NATS_USER', 'SYNCLINE_NATS_PASSWORD']);
   const natsAuths = ['SYNCLINE_NATS_TOKEN', 'SYNCLINE_NATS_USER', 'SYNCLINE_NATS_CREDS_FILE'].filter((name) => present[name] !== undefined);
   if (natsAuths.length > 1) throw new ConfigError(`Invalid configuration: set only one NATS credential (got ${natsAuths.join(', ')})`);
@@ -317,6 +323,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
   if (e.SYNCLINE_PAYMENT_URL && e.SYNCLINE_PAYMENT_API_KEY) systems.payment = { url: e.SYNCLINE_PAYMENT_URL, apiKey: e.SYNCLINE_PAYMENT_API_KEY };
   if (e.SYNCLINE_FRAUD_URL) systems.fraud = { url: e.SYNCLINE_FRAUD_URL };
   if (e.SYNCLINE_LOYALTY_URL) systems.loyalty = { url: e.SYNCLINE_LOYALTY_URL };
+  if (e.SYNCLINE_CRM_URL && e.SYNCLINE_CRM_TOKEN) systems.crm = { url: e.SYNCLINE_CRM_URL, accessToken: e.SYNCLINE_CRM_TOKEN };
   const systemSources: Partial<Record<SystemKind, 'file' | 'environment'>> = Object.fromEntries(SYSTEM_KINDS.filter((k) => systems[k]).map((k) => [k, 'environment']));
   const targetPolicies = e.SYNCLINE_TARGET_POLICIES ? (JSON.parse(e.SYNCLINE_TARGET_POLICIES) as Record<string, Record<string, unknown>>) : {};
   const file: ConnectionsFile = { path: connectionsFilePath(present), connections: [] };

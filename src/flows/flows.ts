@@ -37,6 +37,8 @@ export const DEFAULT_TARGET_POLICIES: Record<string, TargetPolicy> = {
   [TARGETS.payment]: { ratePerSecond: 50, maxConcurrency: 10, timeoutMs: 15_000 },
   [TARGETS.fraud]: { ratePerSecond: 50, timeoutMs: 5000 },
   [TARGETS.loyalty]: { ratePerSecond: 20, timeoutMs: 5000, breaker: { failureThreshold: 3, cooldownMs: 30_000 } },
+  // HubSpot allows 100 requests per rolling 10 seconds on Free and Starter portals.
+  [TARGETS.crm]: { ratePerSecond: 9, maxConcurrency: 4, timeoutMs: 10_000, breaker: { failureThreshold: 5, cooldownMs: 30_000 } },
 };
 
 export interface FlowOptions {
