@@ -57,6 +57,8 @@ const SUMMARIES: Record<EventType, string> = {
   'customer.created': 'A customer record matched no known customer: a new customer.',
   'customer.merged': 'Two customers became one (a deterministic rule, a score above the automatic threshold, or a steward).',
   'customer.unmerged': 'A steward undid a merge: the records came apart with their own history.',
+  'customer.consent_changed': "A customer's consent for a purpose changed (propagated to the CRM and the loyalty service).",
+  'customer.erasure_requested': "A customer's personal data was erased in Syncline; each system holding a record is asked to erase it.",
 };
 
 const EXAMPLE_TIME = '2026-11-22T10:15:02.120Z';

@@ -113,4 +113,22 @@ export const EVENT_DATA_EXAMPLES: Record<EventType, unknown> = {
     restoredId: 'cus_01jd5q8x7m2v3k4n5p6r7s8tc4',
     recordIds: ['csr_01jd5q8x7m2v3k4n5p6r7s8tc5'],
   },
+  'customer.consent_changed': {
+    consentId: 'cns_01jd5q8x7m2v3k4n5p6r7s8tc6',
+    customerId: 'cus_01jd5q8x7m2v3k4n5p6r7s8tc1',
+    purpose: 'email_marketing',
+    channel: 'email',
+    status: 'withdrawn',
+    source: { system: 'channel', connection: 'shopify-us' },
+    at: '2026-11-22T10:14:58.000Z',
+    proof: 'unsubscribe link in order confirmation e-mail',
+  },
+  'customer.erasure_requested': {
+    requestId: 'dsr_01jd5q8x7m2v3k4n5p6r7s8tc7',
+    customerId: 'cus_01jd5q8x7m2v3k4n5p6r7s8tc1',
+    records: [
+      { recordId: 'csr_01jd5q8x7m2v3k4n5p6r7s8tc2', system: 'crm', connection: 'crm', sourceId: '1001' },
+      { recordId: 'csr_01jd5q8x7m2v3k4n5p6r7s8tc5', system: 'erp', connection: 'erp', sourceId: '7' },
+    ],
+  },
 };

@@ -16,6 +16,7 @@ import { awardLoyalty, reverseLoyalty, type ReversalPayload } from './loyalty/lo
 import { placeOrder, placementDeadLettered, releaseOrder, retryBackorders, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
 import { registerProductSync } from './products/product-sync.flow.ts';
 import { registerCustomerResolution } from './customers/customer-resolution.flow.ts';
+import { registerCustomerPropagation } from './customers/customer-propagation.flow.ts';
 import { createErpRouter, erpTargetPolicy, SINGLE_ERP_TARGET } from './erp-routing/erp-router.ts';
 import { cancelShadow, postShadow, shadowCancelDeadLettered, shadowDeadLettered, type ShadowPayload } from './erp-routing/erp-shadow.flow.ts';
 import { processReturn, returnDeadLettered } from './return/return.flow.ts';
@@ -113,6 +114,8 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
   registry.subscribe({ name: 'order-placed', types: [EVENT_TYPES.orderCreated], lane: 'critical', handle: (event) => startOnOrderCreated(deps, event) });
   // The order's customer (docs/customers.md): after acceptance, on the bulk lane, never in intake.
   registerCustomerResolution(registry, deps.db);
+  // Merges, unmerges, consent and erasure carried to the ERP, CRM and loyalty records (ADR 0038).
+  registerCustomerPropagation(registry, { db: deps.db, connectors: deps.connectors, erps: deps.erps }, { backoffCapMs: options.config.flowBackoffCapMs });
   registry.subscribe({
     name: 'backorder-retry',
     types: [EVENT_TYPES.inventoryAdjusted, EVENT_TYPES.inventoryReleased],

@@ -30,4 +30,6 @@ export const EVENT_TYPES = {
   customerCreated: 'customer.created',
   customerMerged: 'customer.merged',
   customerUnmerged: 'customer.unmerged',
+  customerConsentChanged: 'customer.consent_changed',
+  customerErasureRequested: 'customer.erasure_requested',
 } as const;

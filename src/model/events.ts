@@ -251,6 +251,29 @@ export const CustomerUnmergedData = z
   })
   .meta({ id: 'CustomerUnmergedData', description: 'A steward undid a merge; the two are kept apart from now on.' });
 
+export const CustomerConsentChangedData = z
+  .object({
+    consentId: z.string(),
+    customerId: z.string().meta({ description: 'The customer (also the subject).' }),
+    purpose: z.enum(['email_marketing', 'sms_marketing', 'profiling']),
+    channel: z.string().nullable().meta({ description: 'The channel the consent is for; null: every channel.' }),
+    status: z.enum(['granted', 'withdrawn']),
+    source: z.object({ system: z.enum(['channel', 'loyalty', 'crm', 'erp', 'syncline']), connection: z.string().nullable() }).meta({ description: 'Where the customer gave or withdrew it.' }),
+    at: z.string().meta({ description: 'When the customer gave or withdrew it (ISO 8601).' }),
+    proof: z.string().nullable(),
+  })
+  .meta({ id: 'CustomerConsentChangedData', description: "A customer's consent for a purpose changed; it is propagated to the CRM and the loyalty service." });
+
+export const CustomerErasureRequestedData = z
+  .object({
+    requestId: z.string().meta({ description: 'The data subject request.' }),
+    customerId: z.string().meta({ description: 'The customer (also the subject).' }),
+    records: z
+      .array(z.object({ recordId: z.string(), system: z.string(), connection: z.string(), sourceId: z.string().meta({ description: "The record's id in its system." }) }))
+      .meta({ description: 'The systems holding a record of the customer, by their ids only (no personal data).' }),
+  })
+  .meta({ id: 'CustomerErasureRequestedData', description: "A customer's personal data was erased in Syncline; each system holding a record is asked to erase it too." });
+
 /** The payload schema of each event type in EVENT_TYPES. */
 export const EVENT_PAYLOADS = {
   [EVENT_TYPES.orderCreated]: OrderCreatedData,
@@ -263,6 +286,8 @@ export const EVENT_PAYLOADS = {
   [EVENT_TYPES.customerCreated]: CustomerCreatedData,
   [EVENT_TYPES.customerMerged]: CustomerMergedData,
   [EVENT_TYPES.customerUnmerged]: CustomerUnmergedData,
+  [EVENT_TYPES.customerConsentChanged]: CustomerConsentChangedData,
+  [EVENT_TYPES.customerErasureRequested]: CustomerErasureRequestedData,
 } as const satisfies Record<(typeof EVENT_TYPES)[keyof typeof EVENT_TYPES], z.ZodType>;
 
 /** The `data` of an event of one of the EVENT_TYPES, as its writer builds it. */
