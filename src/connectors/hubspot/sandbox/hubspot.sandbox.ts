@@ -270,9 +270,10 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
 
   const statusesOf = (email: string) => {
     const own = subscriptions.get(email.toLowerCase());
-    return HUBSPOT_SUBSCRIPTIONS.map((s) => {
+    // Only the subscription types the contact has a status for (one never opted in or out has none).
+    return HUBSPOT_SUBSCRIPTIONS.flatMap((s) => {
       const state = own?.get(s.id);
-      return { id: s.id, name: s.name, description: s.description, status: state?.status ?? 'NOT_SUBSCRIBED', sourceOfStatus: 'SUBSCRIPTION_STATUS', legalBasis: state?.legalBasis ?? null, legalBasisExplanation: state?.legalBasisExplanation ?? null };
+      return state ? [{ id: s.id, name: s.name, description: s.description, status: state.status, sourceOfStatus: 'SUBSCRIPTION_STATUS', legalBasis: state.legalBasis, legalBasisExplanation: state.legalBasisExplanation }] : [];
     });
   };
   app.get('/communication-preferences/v3/definitions', async () => ({
@@ -294,7 +295,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     if (to === 'SUBSCRIBED' && current?.status === 'NOT_SUBSCRIBED') return error(reply, 400, 'VALIDATION_ERROR', `${emailAddress} has opted out of subscription ${subscriptionId} and cannot be resubscribed`);
     own.set(subscriptionId, { status: to, legalBasis: legalBasis ?? null, legalBasisExplanation: legalBasisExplanation ?? null });
     subscriptions.set(emailAddress.toLowerCase(), own);
-    return statusesOf(emailAddress).find((s) => s.id === subscriptionId);
+    return statusesOf(emailAddress).find((s) => s.id === subscriptionId)!;
   };
   app.post('/communication-preferences/v3/subscribe', change('SUBSCRIBED'));
   app.post('/communication-preferences/v3/unsubscribe', change('NOT_SUBSCRIBED'));
