@@ -182,7 +182,8 @@ export class TrytonClient implements ErpConnector {
   async setCustomerActive(erpId: string, active: boolean, context: CallContext = {}): Promise<'changed' | 'unchanged' | 'not-found'> {
     const party = await this.#party(erpId, context);
     if (!party) return 'not-found';
-    if (party.active === active) return 'unchanged';
+    // A real Tryton on SQLite answers booleans as 0 and 1.
+    if (Boolean(party.active) === active) return 'unchanged';
     await this.rpc.call('model.party.party.write', [[party.id], { active }], context);
     return 'changed';
   }
