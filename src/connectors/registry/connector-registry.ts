@@ -83,7 +83,7 @@ export const SYSTEM_CONNECTORS: readonly SystemConnector[] = [
     options: z.strictObject({
       url: url.default('https://api.hubapi.com'),
       accessToken: secret(8),
-      subscriptions: z.record(z.enum(['email_marketing', 'sms_marketing', 'profiling']), z.record(z.string().min(1), z.string().regex(/^\d+$/, 'must be a HubSpot subscription type id'))).optional(),
+      subscriptions: z.partialRecord(z.enum(['email_marketing', 'sms_marketing', 'profiling']), z.record(z.string().min(1), z.string().regex(/^\d+$/, 'must be a HubSpot subscription type id'))).optional(),
     }),
     secretOptions: ['accessToken'],
     // HubSpot's own limit: 100 requests per rolling 10 seconds (Free and Starter portals).
