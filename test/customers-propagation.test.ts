@@ -28,6 +28,9 @@ describe('customer propagation to the ERP, CRM and loyalty sandboxes', () => {
   const party = (id: number) => rig.sandboxes.erp.erp.get('party.party', id);
   const newParty = (name: string, email: string) =>
     rig.sandboxes.erp.erp.create('party.party', [{ name, contact_mechanisms: [['create', [{ type: 'email', value: email }]]], addresses: [['create', [{ street: home.line1, city: home.city, postal_code: home.postalCode }]]] }])[0]!;
+  /** Publishes a customer event through the outbox, as its emitter would. */
+  const publish = (type: string, subject: string, correlationId: string, data: unknown) =>
+    appendEvents(rig.database.db, [{ id: newId('event'), type, source: '/syncline/customers', subject, time: new Date().toISOString(), correlationId, data }]);
   /** The id of the latest outbox event of a type about a subject. */
   const lastEvent = async (type: string, subject: string) =>
     (await rig.database.db.query<{ id: string }>('SELECT id FROM outbox_event WHERE type = $1 AND subject = $2 ORDER BY tx_id DESC, position DESC LIMIT 1', [type, subject])).rows[0]!.id;
@@ -110,17 +113,7 @@ describe('customer propagation to the ERP, CRM and loyalty sandboxes', () => {
 
   test('a consent withdrawal reaches the CRM (unsubscribed) and loyalty, not the ERP', async () => {
     rig.sandboxes.crm.subscriptions.set(ada.member, new Map([['101', { status: 'SUBSCRIBED', legalBasis: 'CONSENT_WITH_NOTICE', legalBasisExplanation: 'signed up' }]]));
-    await appendEvents(rig.database.db, [
-      {
-        id: newId('event'),
-        type: 'customer.consent_changed',
-        source: '/syncline/customers',
-        subject: ada.customerId,
-        time: new Date().toISOString(),
-        correlationId: 'test-consent',
-        data: { consentId: 'cns_test1', customerId: ada.customerId, purpose: 'email_marketing', channel: 'email', status: 'withdrawn', source: { system: 'channel', connection: 'shopify-us' }, at: '2026-11-20T09:00:00Z', proof: 'unsubscribe link' },
-      },
-    ]);
+    await publish('customer.consent_changed', ada.customerId, 'test-consent', { consentId: 'cns_test1', customerId: ada.customerId, purpose: 'email_marketing', channel: 'email', status: 'withdrawn', source: { system: 'channel', connection: 'shopify-us' }, at: '2026-11-20T09:00:00Z', proof: 'unsubscribe link' });
     const consent = await settled(ada.customerId, 'customer.consent_changed', 3);
     assert.equal(consent.crm!.status, 'done', JSON.stringify(consent.crm));
     assert.equal(rig.sandboxes.crm.subscriptions.get(ada.member)!.get('101')!.status, 'NOT_SUBSCRIBED');
@@ -136,15 +129,7 @@ describe('customer propagation to the ERP, CRM and loyalty sandboxes', () => {
     rig.sandboxes.loyalty.balances.set(email, 10);
     const customerId = (await customers.ingest({ system: 'crm', connection: 'crm', externalId: contact.id, givenName: 'Grace', familyName: 'Hopper', emails: [{ address: email, verified: true }], observedAt: '2026-11-01T10:00:00Z' }, context)).customerId;
     const requestId = 'dsr_test_grace';
-    await appendEvents(rig.database.db, [
-      {
-        id: newId('event'),
-        type: 'customer.erasure_requested',
-        source: '/syncline/customers',
-        subject: customerId,
-        time: new Date().toISOString(),
-        correlationId: 'test-erasure',
-        data: {
+    await publish('customer.erasure_requested', customerId, 'test-erasure', {
           requestId,
           customerId,
           records: [
@@ -153,9 +138,7 @@ describe('customer propagation to the ERP, CRM and loyalty sandboxes', () => {
             { recordId: 'csr_c', system: 'loyalty', connection: 'loyalty', sourceId: email },
             { recordId: 'csr_d', system: 'channel', connection: 'shopify-us', sourceId: '7741' },
           ],
-        },
-      },
-    ]);
+        });
     let rows: PropagationRow[] = [];
     await waitFor('the erasure settled everywhere', async () => (rows = await listPropagations(rig.database.db, { requestId })).length === 4 && rows.every((r) => r.status !== 'pending'), 60_000, 100);
     const by = Object.fromEntries(rows.map((r) => [r.system, r]));
@@ -179,15 +162,7 @@ describe('customer propagation to the ERP, CRM and loyalty sandboxes', () => {
     await loyalty.setFaults({ errorRate: 1, errorStatus: 503 });
     try {
       const requestId = 'dsr_test_ada';
-      await appendEvents(rig.database.db, [
-        {
-          id: newId('event'),
-          type: 'customer.erasure_requested',
-          source: '/syncline/customers',
-          subject: ada.customerId,
-          time: new Date().toISOString(),
-          correlationId: 'test-erasure-failing',
-          data: {
+      await publish('customer.erasure_requested', ada.customerId, 'test-erasure-failing', {
             requestId,
             customerId: ada.customerId,
             records: [
@@ -195,9 +170,7 @@ describe('customer propagation to the ERP, CRM and loyalty sandboxes', () => {
               { recordId: 'csr_f', system: 'crm', connection: 'crm', sourceId: ada.contact },
               { recordId: 'csr_g', system: 'loyalty', connection: 'loyalty', sourceId: ada.member },
             ],
-          },
-        },
-      ]);
+          });
       let rows: PropagationRow[] = [];
       await waitFor('the ERP and the CRM done while loyalty fails', async () => {
         rows = await listPropagations(rig.database.db, { requestId });
