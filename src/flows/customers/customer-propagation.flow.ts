@@ -7,7 +7,7 @@ import type { RuntimeRegistry } from '../../runtime/registry.ts';
 import type { DeadLetterNotice, HandlerContext, JobPolicy, JobSpec } from '../../runtime/runtime.ts';
 import type { Database } from '../../store/database.ts';
 import { selectCustomer } from '../../store/customers/customer-queries.ts';
-import { insertPropagations, recordPropagationAttempt, selectPropagationStatus, selectRecordRefs, type PropagationStatus } from '../../store/customers/propagation.store.ts';
+import { insertPropagations, recordPropagationAttempt, selectPropagationStatus, selectRecordRefs, selectRecordRefsAfterMerge, type PropagationStatus } from '../../store/customers/propagation.store.ts';
 import type { CallContext } from '../../connectors/kit/contracts.ts';
 import type { Connectors } from '../../connectors/connectors.ts';
 import type { ErpRouter } from '../erp-routing/erp-router.ts';
@@ -54,7 +54,7 @@ async function planEvent(db: Database, event: CloudEvent): Promise<{ customerId:
   switch (event.type) {
     case EVENT_TYPES.customerMerged: {
       const data = event.data as EventData<typeof EVENT_TYPES.customerMerged>;
-      return { customerId: data.survivorId, requestId: null, tasks: planMerge(await selectRecordRefs(db, data.survivorId), data.recordIds) };
+      return { customerId: data.survivorId, requestId: null, tasks: planMerge(await selectRecordRefsAfterMerge(db, data.survivorId, data.mergeId), data.recordIds) };
     }
     case EVENT_TYPES.customerUnmerged: {
       const data = event.data as EventData<typeof EVENT_TYPES.customerUnmerged>;

@@ -120,3 +120,19 @@ export async function selectRecordRefs(db: Queryable, customerId: string): Promi
   );
   return rows.map((r) => ({ recordId: r.id, system: r.system, connection: r.connection, sourceId: r.external_id }));
 }
+
+/**
+ * The system ids of the records a customer held right after a merge: its records now, less
+ * those that joined it by a later merge (merge ids sort by time). A merge event planned late
+ * must not take records of a later merge for the survivor's own.
+ */
+export async function selectRecordRefsAfterMerge(db: Queryable, customerId: string, mergeId: string): Promise<RecordRef[]> {
+  const { rows } = await db.query<{ id: string; system: string; connection: string; external_id: string }>(
+    `SELECT r.id, r.system, r.connection, r.external_id FROM customer_source_record r
+      WHERE r.customer_id = $1
+        AND NOT EXISTS (SELECT 1 FROM customer_source_history h WHERE h.record_id = r.id AND h.reason = 'merged' AND h.merge_id > $2)
+      ORDER BY r.created_at, r.id`,
+    [customerId, mergeId],
+  );
+  return rows.map((r) => ({ recordId: r.id, system: r.system, connection: r.connection, sourceId: r.external_id }));
+}
