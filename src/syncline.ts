@@ -32,6 +32,8 @@ import { CHANNEL_SANDBOX_PORT_OFFSETS, startChannelSandboxes, type RunningChanne
 import { connectorRegistry } from './connectors/registry/connector-registry.ts';
 import { channelConnections, registerChannels, startChannelJobs } from './flows/channel/channel.flow.ts';
 import { startProductSyncJobs } from './flows/products/product-sync.flow.ts';
+import { startCrmPullJobs } from './flows/customers/crm-contacts.flow.ts';
+import { crmConnectionId } from './flows/flows.ts';
 import { ensureConnectionStates } from './store/channels/channel-queries.ts';
 
 /** The composition root: opens the store, applies migrations and wires services together. */
@@ -336,6 +338,8 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   await worker.start();
   await startChannelJobs(db, config);
   await startProductSyncJobs(db, config);
+  // Only a CRM that is configured (or served by the sandbox started here) is pulled from.
+  if (config.systems.crm) await startCrmPullJobs(db, crmConnectionId(config), config.crmPullSeconds);
   logger.info({ worker: worker.id, types: registry.types, concurrency: config.workerConcurrency }, 'worker ready');
   return worker;
 }

@@ -3,7 +3,11 @@ import { after, before, describe, test } from 'node:test';
 import { CustomerService } from '../src/domain/customers/customer.service.ts';
 import { createHubspotClient } from '../src/connectors/hubspot/outbound/hubspot.client.ts';
 import { SANDBOX_HUBSPOT_TOKEN, startHubspotSandbox, type RunningHubspotSandbox } from '../src/connectors/hubspot/sandbox/hubspot.sandbox.ts';
-import { pullCrmContacts } from '../src/flows/customers/crm-contacts.flow.ts';
+import { CRM_PULL_JOB, pullCrmContacts, registerCrmPull, startCrmPullJobs } from '../src/flows/customers/crm-contacts.flow.ts';
+import { createLogger } from '../src/observability/logger.ts';
+import { RuntimeRegistry } from '../src/runtime/registry.ts';
+import { Worker } from '../src/runtime/worker.ts';
+import { waitFor } from './support/runtime.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 
 /**
@@ -45,5 +49,25 @@ describe('CRM contacts become customer records', () => {
 
     const again = await pullCrmContacts({ crm, customers }, { connection: 'crm', pageSize: 100, correlationId: 'test-pull-2' });
     assert.deepEqual(again.outcomes, { created: 0, merged: 0, updated: 3 });
+  });
+
+  test('the scheduled pull runs on the worker at start, on the crm target, and enqueues the next slot', async () => {
+    const scheduled = await createTestDatabase();
+    const registry = new RuntimeRegistry().defineTarget('crm', { ratePerSecond: 9 });
+    const crm = createHubspotClient({ url: hubspot.url, accessToken: SANDBOX_HUBSPOT_TOKEN });
+    const customers = new CustomerService(scheduled.db);
+    registerCrmPull(registry, { db: scheduled.db, crm, customers, everySeconds: 3600 });
+    const worker = new Worker(scheduled.db, registry, createLogger('silent'), { concurrency: 2, pollMs: 50 });
+    await worker.start();
+    try {
+      await startCrmPullJobs(scheduled.db, 'crm', 3600);
+      await waitFor('the CRM contacts as records', async () => (await customers.findByContact({ email: 'katherine@example.com' })) !== 'invalid' && ((await customers.findByContact({ email: 'katherine@example.com' })) as unknown[]).length === 1, 30_000, 100);
+      const { rows } = await scheduled.db.query<{ run_at: Date; target: string }>('SELECT run_at, target FROM runtime_job WHERE type = $1 AND run_at > now()', [CRM_PULL_JOB]);
+      assert.equal(rows.length, 1, 'the next slot is queued');
+      assert.equal(rows[0]!.target, 'crm');
+    } finally {
+      await worker.stop(1000);
+      await scheduled.drop();
+    }
   });
 });

@@ -57,7 +57,7 @@ describe('customer propagation to the ERP, CRM and loyalty sandboxes', () => {
   let lovelace: { customerId: string; party: number; contact: string; member: string };
 
   before(async () => {
-    rig = await startFlowRig({ env: { SYNCLINE_TARGET_POLICIES: JSON.stringify({ loyalty: { breaker: { failureThreshold: 100 } } }) } });
+    rig = await startFlowRig({ env: { SYNCLINE_CRM_PULL_SECONDS: '0', SYNCLINE_TARGET_POLICIES: JSON.stringify({ loyalty: { breaker: { failureThreshold: 100 } } }) } });
     customers = new CustomerService(rig.database.db);
     const setUp = async (email: string, points: number) => {
       const partyId = newParty('Ada Lovelace', email);

@@ -62,6 +62,7 @@ const environmentSchema = z.object({
   SYNCLINE_ERP_PRICES_INCLUDE_TAX: z.enum(['auto', 'true', 'false']).optional(),
   // The product catalogue's scheduled sync from the ERP (docs/products.md); 0: on demand only.
   SYNCLINE_PRODUCT_SYNC_SECONDS: integer(0, 86_400).default(900),
+  SYNCLINE_CRM_PULL_SECONDS: integer(0, 86_400).default(900),
   SYNCLINE_WMS_URL: z.url().optional(),
   SYNCLINE_WMS_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   SYNCLINE_PAYMENT_URL: z.url().optional(),
@@ -243,6 +244,8 @@ export interface Config {
   routing: { kinds: ('warehouse' | 'store' | '3pl')[]; priorities: Record<string, number> };
   /** Days after shipment during which returns are accepted (SYNCLINE_RETURN_WINDOW_DAYS, default: 30). */
   returnWindowDays: number;
+  /** Seconds between scheduled pulls of the CRM's contacts into customer records; 0: off (SYNCLINE_CRM_PULL_SECONDS, default: 900). */
+  crmPullSeconds: number;
   /** Seconds between scheduled product catalogue syncs from the ERP; 0: only on demand (SYNCLINE_PRODUCT_SYNC_SECONDS, default: 900). */
   productSyncSeconds: number;
   /** Policies of the flows' targets (erp, wms, payment, fraud, loyalty) as JSON (SYNCLINE_TARGET_POLICIES, default: built-in per target). */
@@ -394,6 +397,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
     },
     returnWindowDays: e.SYNCLINE_RETURN_WINDOW_DAYS,
     productSyncSeconds: e.SYNCLINE_PRODUCT_SYNC_SECONDS,
+    crmPullSeconds: e.SYNCLINE_CRM_PULL_SECONDS,
     targetPolicies,
     flowBackoffCapMs: e.SYNCLINE_FLOW_BACKOFF_CAP_MS,
     clientRateLimit: e.SYNCLINE_CLIENT_RATE_LIMIT,

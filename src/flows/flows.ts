@@ -17,6 +17,8 @@ import { placeOrder, placementDeadLettered, releaseOrder, retryBackorders, start
 import { registerProductSync } from './products/product-sync.flow.ts';
 import { registerCustomerResolution } from './customers/customer-resolution.flow.ts';
 import { registerCustomerPropagation } from './customers/customer-propagation.flow.ts';
+import { registerCrmPull } from './customers/crm-contacts.flow.ts';
+import { CustomerService } from '../domain/customers/customer.service.ts';
 import { createErpRouter, erpTargetPolicy, SINGLE_ERP_TARGET } from './erp-routing/erp-router.ts';
 import { cancelShadow, postShadow, shadowCancelDeadLettered, shadowDeadLettered, type ShadowPayload } from './erp-routing/erp-shadow.flow.ts';
 import { processReturn, returnDeadLettered } from './return/return.flow.ts';
@@ -64,6 +66,11 @@ export function flowDeps(options: FlowOptions): FlowDeps {
     erps: createErpRouter(options.config, connectors.erp),
     returnWindowDays: options.config.returnWindowDays,
   };
+}
+
+/** The CRM connection's id (the records' connection): its id in syncline.yaml, else `crm`. */
+export function crmConnectionId(config: Config): string {
+  return config.connections.connections.find((c) => c.kind === 'crm')?.id ?? 'crm';
 }
 
 /** Adds the flows' handlers, subscriptions and targets to a worker's registry. */
@@ -116,6 +123,8 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
   registerCustomerResolution(registry, deps.db);
   // Merges, unmerges, consent and erasure carried to the ERP, CRM and loyalty records (ADR 0038).
   registerCustomerPropagation(registry, { db: deps.db, connectors: deps.connectors, erps: deps.erps }, { backoffCapMs: options.config.flowBackoffCapMs });
+  // CRM contacts coming in as `crm` records, pulled on a schedule (docs/customers.md#crm-contacts).
+  registerCrmPull(registry, { db: deps.db, crm: deps.connectors.crm, customers: new CustomerService(deps.db), everySeconds: options.config.crmPullSeconds });
   registry.subscribe({
     name: 'backorder-retry',
     types: [EVENT_TYPES.inventoryAdjusted, EVENT_TYPES.inventoryReleased],

@@ -1,4 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { CustomerService, IngestResult } from '../../domain/customers/customer.service.ts';
+import { enqueue } from '../../runtime/queue.ts';
+import type { RuntimeRegistry } from '../../runtime/registry.ts';
+import type { JobSpec } from '../../runtime/runtime.ts';
+import type { Database } from '../../store/database.ts';
+import { TARGETS } from '../flow-deps.ts';
 import { CustomerRecordInput } from '../../model/customer.ts';
 import type { CallContext, CrmConnector, CrmContact } from '../../connectors/kit/contracts.ts';
 
@@ -57,4 +63,35 @@ export async function pullCrmContacts(
     after = page.next;
   } while (after);
   return result;
+}
+
+export const CRM_PULL_JOB = 'customers.crm-pull';
+
+const slotOf = (everySeconds: number, now = Date.now()) => Math.floor(now / 1000 / everySeconds);
+
+/** The pull of one time slot, on the CRM's target (its quota and breaker); its job key makes it exist once. */
+function pullJob(connection: string, everySeconds: number, slot: number, correlationId: string, runAt: Date): JobSpec {
+  return { type: CRM_PULL_JOB, payload: { connection }, lane: 'bulk', target: TARGETS.crm, jobKey: `crm-pull:${connection}:${everySeconds}:${slot}`, runAt, correlationId };
+}
+
+/** Registers the scheduled pull: each run enqueues the next slot's first, so a failed run never ends the schedule. */
+export function registerCrmPull(registry: RuntimeRegistry, deps: { db: Database; crm: CrmConnector; customers: CustomerService; everySeconds: number }): void {
+  registry.register<{ connection: string }>(
+    CRM_PULL_JOB,
+    async (payload, context) => {
+      if (deps.everySeconds > 0) {
+        const next = slotOf(deps.everySeconds) + 1;
+        await enqueue(deps.db, pullJob(payload.connection, deps.everySeconds, next, context.correlationId, new Date(next * deps.everySeconds * 1000)));
+      }
+      const result = await pullCrmContacts(deps, { connection: payload.connection, correlationId: context.correlationId }, { correlationId: context.correlationId, signal: context.signal, target: context.target(TARGETS.crm) });
+      context.logger.info({ ...result, skipped: result.skipped.map((s) => s.contactId) }, `CRM contacts pulled: ${result.contacts} in ${result.pages} pages`);
+    },
+    { maxAttempts: 5, backoffBaseMs: 5000, timeoutMs: 1_800_000 },
+  );
+}
+
+/** Enqueues the first scheduled pull (now), unless the schedule is off (everySeconds 0). */
+export async function startCrmPullJobs(db: Database, connection: string, everySeconds: number): Promise<void> {
+  if (everySeconds <= 0) return;
+  await enqueue(db, pullJob(connection, everySeconds, slotOf(everySeconds), randomUUID(), new Date()));
 }
