@@ -248,7 +248,7 @@ export interface Config {
   crmPullSeconds: number;
   /** Seconds between scheduled product catalogue syncs from the ERP; 0: only on demand (SYNCLINE_PRODUCT_SYNC_SECONDS, default: 900). */
   productSyncSeconds: number;
-  /** Policies of the flows' targets (erp, wms, payment, fraud, loyalty) as JSON (SYNCLINE_TARGET_POLICIES, default: built-in per target). */
+  /** Policies of the flows' targets (erp, wms, payment, fraud, loyalty, crm) as JSON (SYNCLINE_TARGET_POLICIES, default: built-in per target). */
   targetPolicies: Record<string, Record<string, unknown>>;
   /** Longest retry delay of flow jobs, in ms (SYNCLINE_FLOW_BACKOFF_CAP_MS, default: 60000). */
   flowBackoffCapMs: number;
