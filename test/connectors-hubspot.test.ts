@@ -169,6 +169,7 @@ describe('HubSpot CRM sandbox and connector', () => {
       assert.equal(await client.setConsent(a.id, { purpose: 'email_marketing', channel: 'email', status: 'granted', proof: null }), 'refused');
       assert.equal(await client.setConsent(a.id, { purpose: 'profiling', channel: null, status: 'granted', proof: null }), 'changed');
       assert.equal(fresh.subscriptions.get('mary@example.com')!.get('103')!.status, 'SUBSCRIBED');
+      assert.equal(await client.setConsent(a.id, { purpose: 'profiling', channel: 'sms', status: 'granted', proof: null }), 'not-mapped');
 
       assert.equal(await client.eraseContact(a.id), 'erased');
       assert.equal(await client.eraseContact(a.id), 'not-found');

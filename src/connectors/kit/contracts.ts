@@ -377,6 +377,10 @@ export interface CrmConnector {
   mergeContacts(primaryId: string, mergedId: string, context?: CallContext): Promise<'merged' | 'unchanged' | 'not-found'>;
   /** Permanently deletes a contact and its personal data (the CRM's privacy deletion). */
   eraseContact(contactId: string, context?: CallContext): Promise<'erased' | 'not-found'>;
-  /** Sets the contact's subscription for a purpose and channel; 'refused' when the CRM does not allow the change (a re-subscription after an opt-out). */
-  setConsent(contactId: string, consent: { purpose: string; channel: string | null; status: 'granted' | 'withdrawn'; proof: string | null }, context?: CallContext): Promise<'changed' | 'unchanged' | 'refused' | 'not-found'>;
+  /**
+   * Sets the contact's subscription for a purpose and channel; 'refused' when the CRM does not
+   * allow the change (a re-subscription after an opt-out); 'not-mapped' when the connection maps
+   * no subscription to the purpose and channel.
+   */
+  setConsent(contactId: string, consent: { purpose: string; channel: string | null; status: 'granted' | 'withdrawn'; proof: string | null }, context?: CallContext): Promise<'changed' | 'unchanged' | 'refused' | 'not-found' | 'not-mapped'>;
 }

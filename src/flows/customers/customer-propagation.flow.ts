@@ -171,6 +171,7 @@ async function carry(deps: PropagationDeps, payload: PropagationPayload, call: C
       case 'consent': {
         const { purpose, channel, status, proof } = action.consent;
         const detail = await each(action.targets, (id) => crm.setConsent(id, { purpose, channel, status, proof }, call));
+        if (detail.every((d) => d.result === 'not-mapped')) return notApplicable(`the ${payload.connection} connection maps no subscription to ${purpose}${channel ? ` by ${channel}` : ''}`);
         const refused = detail.find((d) => d.result === 'refused');
         return refused
           ? { status: 'failed', detail, error: { code: 'customer.crm_consent_refused', message: `${crm.system} refused to subscribe contact ${refused.sourceId} again after an opt-out; the contact must opt in through the CRM` } }

@@ -38,12 +38,12 @@ export class HubspotClient implements CrmConnector {
     return response.status === 404 ? 'not-found' : 'erased';
   }
 
-  async setConsent(contactId: string, consent: { purpose: string; channel: string | null; status: 'granted' | 'withdrawn'; proof: string | null }, context: CallContext = {}): Promise<'changed' | 'unchanged' | 'refused' | 'not-found'> {
+  async setConsent(contactId: string, consent: { purpose: string; channel: string | null; status: 'granted' | 'withdrawn'; proof: string | null }, context: CallContext = {}): Promise<'changed' | 'unchanged' | 'refused' | 'not-found' | 'not-mapped'> {
+    const ids = subscriptionIdsFor(this.#subscriptions, consent.purpose, consent.channel);
+    if (ids.length === 0) return 'not-mapped';
     const response = await this.http.request<{ properties: Record<string, string | null> }>({ method: 'GET', path: `/crm/v3/objects/contacts/${encodeURIComponent(contactId)}?properties=email`, accept: [404] }, context);
     const email = response.status === 404 ? null : response.body.properties.email;
     if (!email) return 'not-found';
-    const ids = subscriptionIdsFor(this.#subscriptions, consent.purpose, consent.channel);
-    if (ids.length === 0) return 'unchanged';
     type Statuses = { subscriptionStatuses: { id: string; status: 'SUBSCRIBED' | 'NOT_SUBSCRIBED' }[] };
     const current = (await this.http.request<Statuses>({ method: 'GET', path: `/communication-preferences/v3/status/email/${encodeURIComponent(email)}` }, context)).body;
     const wanted = consent.status === 'granted' ? 'SUBSCRIBED' : 'NOT_SUBSCRIBED';
