@@ -27,7 +27,7 @@ import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-loc
 import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
 import { checkErpSetup, erpSettingsPrefix, erpSetupProblemText } from './connectors/connectors.ts';
 import { startTraceExport, stopTraceExport } from './observability/tracing.ts';
-import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
+import { DEMO_PRODUCTS, SANDBOX_PORT_OFFSETS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
 import { CHANNEL_SANDBOX_PORT_OFFSETS, startChannelSandboxes, type RunningChannelSandboxes } from './connectors/channel-sandboxes.ts';
 import { connectorRegistry } from './connectors/registry/connector-registry.ts';
 import { channelConnections, registerChannels, startChannelJobs } from './flows/channel/channel.flow.ts';
@@ -146,7 +146,7 @@ async function startMissingSandboxes(config: Config, logger: Logger): Promise<{ 
 /** A sandbox port taken is said with what to do about it; any other error is returned as it is. */
 function portsInUse(config: Config, error: unknown): unknown {
   if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') return error;
-  const last = config.sandboxes.basePort + CHANNEL_SANDBOX_PORT_OFFSETS.woocommerce;
+  const last = config.sandboxes.basePort + Math.max(CHANNEL_SANDBOX_PORT_OFFSETS.woocommerce, SANDBOX_PORT_OFFSETS.crm);
   return new Error(
     `a sandbox port (${config.sandboxes.basePort}-${last}) is in use (${(error as Error).message}); ` +
       'set SYNCLINE_SANDBOX_BASE_PORT to other ports (0: free ones), configure the external systems, or set SYNCLINE_SANDBOXES=off',

@@ -213,7 +213,7 @@ export interface Config {
   systems: ExternalSystems;
   /**
    * `syncline start` runs the sandbox of every system left unset, in process (SYNCLINE_SANDBOXES, default: on);
-   * erp on basePort, wms + 1, payment + 2, fraud + 3, loyalty + 4, crm + 5 (SYNCLINE_SANDBOX_BASE_PORT, default: 7100; 0: free ports).
+   * erp on basePort, wms + 1, payment + 2, fraud + 3, loyalty + 4, crm + 7 (SYNCLINE_SANDBOX_BASE_PORT, default: 7100; 0: free ports).
    */
   sandboxes: { enabled: boolean; basePort: number };
   /** Jobs one worker process runs at once (SYNCLINE_WORKER_CONCURRENCY, default: 10). */

@@ -10,14 +10,17 @@ import { startLoyaltySandbox, type RunningLoyaltySandbox } from './loyalty/sandb
 import { SANDBOX_HUBSPOT_TOKEN, startHubspotSandbox, type RunningHubspotSandbox } from './hubspot/sandbox/hubspot.sandbox.ts';
 import type { ConnectorSettings, TrytonErpSettings } from './connectors.ts';
 
-/** The sandboxes, in port order: basePort + 0 … basePort + 5 (the CRM is HubSpot's). */
+/** The system sandboxes (the CRM is HubSpot's). */
 export const SANDBOX_NAMES = ['erp', 'wms', 'payment', 'fraud', 'loyalty', 'crm'] as const;
 export type SandboxName = (typeof SANDBOX_NAMES)[number];
+
+/** Each sandbox's port after basePort: the CRM comes after the storefront sandboxes (+ 5, + 6), which were there first. */
+export const SANDBOX_PORT_OFFSETS: Record<SandboxName, number> = { erp: 0, wms: 1, payment: 2, fraud: 3, loyalty: 4, crm: 7 };
 
 export interface StartSandboxesOptions {
   /** (default: 127.0.0.1) */
   host?: string;
-  /** erp on basePort, wms on basePort + 1, payment + 2, fraud + 3, loyalty + 4, crm + 5 (default and 0: free ports). */
+  /** erp on basePort, wms on basePort + 1, payment + 2, fraud + 3, loyalty + 4, crm + 7 (default and 0: free ports). */
   basePort?: number;
   /** Explicit ports; they win over basePort. */
   ports?: Partial<Record<SandboxName, number>>;
@@ -122,7 +125,7 @@ export interface SomeSandboxes {
 
 /** Starts the sandboxes of the named systems (all or none: a failure closes those started). */
 export async function startSomeSandboxes(names: readonly SandboxName[], options: StartSandboxesOptions = {}): Promise<SomeSandboxes> {
-  const port = (name: SandboxName) => options.ports?.[name] ?? (options.basePort ? options.basePort + SANDBOX_NAMES.indexOf(name) : 0);
+  const port = (name: SandboxName) => options.ports?.[name] ?? (options.basePort ? options.basePort + SANDBOX_PORT_OFFSETS[name] : 0);
   // Never the published default: a delivery signed with a secret anyone can read is not proof.
   const webhookSecret = options.webhookSecret ?? newWmsWebhookSecret();
   const sandboxes: SomeSandboxes['sandboxes'] = {};
@@ -168,7 +171,7 @@ export const DEMO_PRODUCTS: ProductSeed[] = [
 ];
 
 export const SANDBOXES_USAGE = `  sandboxes [--host <host>] [--base-port <port>] [--callback-url <url>] [--auto-ship-ms <ms>] [--products <file.json>] [--log]
-                                 run the ERP, WMS, payment, fraud, loyalty and CRM sandboxes (ports base..base+5, default 7100)`;
+                                 run the ERP, WMS, payment, fraud, loyalty and CRM sandboxes (ports base..base+4 and base+7, default 7100)`;
 
 /** `syncline sandboxes`: runs the sandboxes until SIGINT/SIGTERM; prints their URLs and the matching env. */
 export async function runSandboxesCommand(args: string[]): Promise<number> {
