@@ -29,11 +29,13 @@ import { heldDataFolderLock, type DataFolderLock } from './store/data-folder-loc
 import { connectorSettingsFromConfig, unconfiguredSystems } from './connectors/connector-settings.ts';
 import { checkErpSetup, erpSettingsPrefix, erpSetupProblemText } from './connectors/connectors.ts';
 import { startTraceExport, stopTraceExport } from './observability/tracing.ts';
-import { DEMO_PRODUCTS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
+import { DEMO_PRODUCTS, SANDBOX_PORT_OFFSETS, startSomeSandboxes, type SomeSandboxes } from './connectors/sandboxes.ts';
 import { CHANNEL_SANDBOX_PORT_OFFSETS, startChannelSandboxes, type RunningChannelSandboxes } from './connectors/channel-sandboxes.ts';
 import { connectorRegistry } from './connectors/registry/connector-registry.ts';
 import { channelConnections, registerChannels, startChannelJobs } from './flows/channel/channel.flow.ts';
 import { startProductSyncJobs } from './flows/products/product-sync.flow.ts';
+import { startCrmPullJobs } from './flows/customers/crm-contacts.flow.ts';
+import { crmConnectionId } from './flows/flows.ts';
 import { ensureConnectionStates } from './store/channels/channel-queries.ts';
 
 /** The composition root: opens the store, applies migrations and wires services together. */
@@ -161,7 +163,7 @@ async function startMissingSandboxes(config: Config, logger: Logger): Promise<{ 
 /** A sandbox port taken is said with what to do about it; any other error is returned as it is. */
 function portsInUse(config: Config, error: unknown): unknown {
   if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') return error;
-  const last = config.sandboxes.basePort + CHANNEL_SANDBOX_PORT_OFFSETS.woocommerce;
+  const last = config.sandboxes.basePort + Math.max(CHANNEL_SANDBOX_PORT_OFFSETS.woocommerce, SANDBOX_PORT_OFFSETS.crm);
   return new Error(
     `a sandbox port (${config.sandboxes.basePort}-${last}) is in use (${(error as Error).message}); ` +
       'set SYNCLINE_SANDBOX_BASE_PORT to other ports (0: free ones), configure the external systems, or set SYNCLINE_SANDBOXES=off',
@@ -361,6 +363,8 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   await worker.start();
   await startChannelJobs(db, config);
   await startProductSyncJobs(db, config);
+  // Only a CRM that is configured (or served by the sandbox started here) is pulled from.
+  if (config.systems.crm) await startCrmPullJobs(db, crmConnectionId(config), config.crmPullSeconds);
   logger.info({ worker: worker.id, types: registry.types, concurrency: config.workerConcurrency }, 'worker ready');
   return worker;
 }

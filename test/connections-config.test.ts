@@ -92,7 +92,7 @@ connections:
   ]);
   // The unknown connector is reported when the entry is otherwise well formed.
   assert.deepEqual(check('connections:\n  - { id: shop, connector: shopfy }').problems, [
-    'connections[0].connector: unknown connector "shopfy" (known: shopify, woocommerce, tryton, wms, payment, fraud, loyalty, business-central)',
+    'connections[0].connector: unknown connector "shopfy" (known: shopify, woocommerce, tryton, wms, payment, fraud, loyalty, hubspot, business-central)',
   ]);
   // The connector's own rules: WooCommerce wants the REST keys with a site URL.
   assert.deepEqual(check('connections:\n  - { id: woo, connector: woocommerce, options: { siteUrl: "https://s.example.com", webhookSecret: long-enough-secret } }').problems, [
@@ -155,4 +155,32 @@ test('syncline config check: exit 1 with every problem, 0 with the connections a
   assert.match(passed.stdout, /valid, 1 connection\n {2}acme \(shopify\) \{"shopDomain":"acme.myshopify.com","webhookSecret":"\*\*\*\*\*\*\*\*","apiVersion":"\d{4}-\d{2}"\}/);
   assert.doesNotMatch(passed.stdout + passed.stderr, /very-secret-value/);
   assert.equal((await runSyncline(['config', 'lint'], {})).code, 2);
+});
+
+test('a hubspot connection is the crm: its token is a secret, its subscriptions are checked, its limits default to HubSpot’s', () => {
+  const good = check(`
+connections:
+  - id: crm
+    connector: hubspot
+    options:
+      accessToken: \${HUBSPOT_TOKEN}
+      subscriptions: { email_marketing: { email: "3481" } }
+`, { HUBSPOT_TOKEN: 'pat-eu1-0123456789' });
+  assert.deepEqual(good.problems, []);
+  assert.equal(good.connections[0]!.kind, 'crm');
+  assert.deepEqual(good.connections[0]!.options, { url: 'https://api.hubapi.com', accessToken: 'pat-eu1-0123456789', subscriptions: { email_marketing: { email: '3481' } } });
+  const bad = check(`
+connections:
+  - id: crm
+    connector: hubspot
+    options:
+      accessToken: short
+      subscriptions: { newsletters: { email: "x" } }
+`);
+  assert.ok(bad.problems.some((p) => p.startsWith('connections[0].options.accessToken')), bad.problems.join('\n'));
+  assert.ok(bad.problems.some((p) => p.startsWith('connections[0].options.subscriptions')), bad.problems.join('\n'));
+  const env = testEnvironment(undefined, { SYNCLINE_CRM_URL: 'http://127.0.0.1:9' });
+  assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigError && /SYNCLINE_CRM_URL, SYNCLINE_CRM_TOKEN must be set together/.test(error.message));
+  const config = loadConfig(testEnvironment(undefined, { SYNCLINE_CRM_URL: 'http://127.0.0.1:9', SYNCLINE_CRM_TOKEN: 'pat-na1-secret-token' }));
+  assert.deepEqual(config.systems.crm, { url: 'http://127.0.0.1:9', accessToken: 'pat-na1-secret-token' });
 });

@@ -206,7 +206,7 @@ test('GET /v1/connections: each connection with its own target and limits, healt
     200,
   );
   const byId = new Map(items.map((c) => [c.id, c]));
-  assert.deepEqual(items.map((c) => c.id), ['acme-us', 'acme-eu', 'woo-main', 'erp', 'wms', 'payment', 'fraud', 'loyalty']);
+  assert.deepEqual(items.map((c) => c.id), ['acme-us', 'acme-eu', 'woo-main', 'erp', 'wms', 'payment', 'fraud', 'loyalty', 'crm']);
   const usConnection = byId.get('acme-us');
   assert.equal(usConnection.health, 'waiting');
   assert.equal(usConnection.target.name, 'shopify:acme-us');

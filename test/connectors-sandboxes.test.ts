@@ -10,11 +10,11 @@ import { loadConfig } from '../src/config/config.ts';
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 
 describe('the sandboxes together', () => {
-  test('startSandboxes runs all five on their own ports; the connectors built from its settings reach each', async () => {
+  test('startSandboxes runs all six on their own ports; the connectors built from its settings reach each', async () => {
     const running = await startSandboxes({ products: [{ code: 'SKU-RED', listPrice: '25.00', quantity: 10 }] });
     try {
       const ports = new Set(Object.values(running.urls).map((url) => new URL(url).port));
-      assert.equal(ports.size, 5);
+      assert.equal(ports.size, 6);
       const connectors = createConnectors(running.settings);
       const order = canonicalOrder({ lines: [{ sku: 'SKU-RED', quantity: 1, unitPrice: '25.00' }] });
       assert.equal((await connectors.fraud.screen({ orderId: order.id, email: order.customer.email, amount: order.totals.grandTotal, currency: order.currency, shippingCountry: 'US', lineCount: 1 })).decision, 'approve');
@@ -24,6 +24,8 @@ describe('the sandboxes together', () => {
       const { fulfilment } = await connectors.wms.createFulfilment({ orderId: order.id, locationId: 'loc_dc', shipTo: order.shippingAddress, lines: [{ lineNumber: 1, sku: 'SKU-RED', quantity: 1 }] });
       assert.equal(fulfilment.status, 'open');
       assert.equal((await connectors.loyalty.awardPoints({ orderId: order.id, email: order.customer.email, amount: order.totals.grandTotal, currency: order.currency })).points, 25);
+      running.crm.seedContact({ email: order.customer.email });
+      assert.equal((await connectors.crm.listContacts({ limit: 10 })).contacts[0]!.email, order.customer.email);
       for (const [name, url] of Object.entries(running.urls)) {
         const health = (await (await fetch(`${url}/_sandbox/health`)).json()) as { status: string; system: string };
         assert.equal(health.status, 'ok', name);
@@ -78,7 +80,7 @@ describe('the sandboxes together', () => {
     for (let i = 0; i < 200 && !stdout.includes('SYNCLINE_LOYALTY_URL'); i++) await new Promise((resolve) => setTimeout(resolve, 25));
     assert.match(stdout, /SYNCLINE_ERP_URL=http:\/\/127\.0\.0\.1:\d+/, stderr);
     const { sandboxes } = JSON.parse(stdout.slice(0, stdout.indexOf('# point'))) as { sandboxes: Record<string, string> };
-    assert.deepEqual(Object.keys(sandboxes).sort(), ['erp', 'fraud', 'loyalty', 'payment', 'wms']);
+    assert.deepEqual(Object.keys(sandboxes).sort(), ['crm', 'erp', 'fraud', 'loyalty', 'payment', 'wms']);
     const products = (await (await fetch(`${sandboxes.erp}/_sandbox/state`)).json()) as { products: { code: string }[] };
     assert.ok(products.products.some((p) => p.code === 'SKU-RED'), 'demo products are loaded');
     child.kill('SIGTERM');

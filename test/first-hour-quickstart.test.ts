@@ -29,7 +29,7 @@ describe('the README quick start on a fresh data folder (npm start, embedded PGl
 
   test('the log names every sandbox with its URL', () => {
     assert.equal(quick.bodies.length, 4, 'location, receipt, order and shipment bodies');
-    assert.deepEqual(Object.keys(syncline.sandboxes).sort(), ['erp', 'fraud', 'loyalty', 'payment', 'wms']);
+    assert.deepEqual(Object.keys(syncline.sandboxes).sort(), ['crm', 'erp', 'fraud', 'loyalty', 'payment', 'wms']);
     for (const [name, url] of Object.entries(syncline.sandboxes)) {
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
       assert.match(syncline.output(), new RegExp(`${name} sandbox listening at ${url.replaceAll('.', '\\.')}`));

@@ -28,7 +28,7 @@ test('start runs the sandbox of each unconfigured system only; a configured syst
   const running = await startSyncline(config, createLogger('silent'), { api: true, sandboxes: true });
   const urls = Object.values(running.sandboxes);
   try {
-    assert.deepEqual(Object.keys(running.sandboxes).sort(), ['erp', 'loyalty', 'payment', 'wms']);
+    assert.deepEqual(Object.keys(running.sandboxes).sort(), ['crm', 'erp', 'loyalty', 'payment', 'wms']);
     for (const url of urls) assert.ok(await reachable(url), url);
     // The WMS sandbox calls this Syncline back.
     const wmsConfig = (await (await fetch(`${running.sandboxes.wms}/_sandbox/config`)).json()) as { callbackUrl: string; webhookSecret: string };

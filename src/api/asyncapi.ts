@@ -57,7 +57,7 @@ const SUMMARIES: Record<EventType, string> = {
   'customer.created': 'A customer record matched no known customer: a new customer.',
   'customer.merged': 'Two customers became one (a deterministic rule, a score above the automatic threshold, or a steward).',
   'customer.unmerged': 'A steward undid a merge: the records came apart with their own history.',
-  'customer.consent_changed': 'A consent statement (grant or withdrawal, per purpose and channel) was recorded for a customer.',
+  'customer.consent_changed': 'A consent statement (grant or withdrawal, per purpose and channel) was recorded for a customer (propagated to the CRM and the loyalty service).',
   'customer.erasure_requested': "A customer's personal data was erased in Syncline; the systems holding its records are asked to erase them.",
 };
 

@@ -14,6 +14,7 @@ import { opsRoutes } from './routes/ops/ops.routes.ts';
 import { productsRoutes } from './routes/products/products.routes.ts';
 import { customersRoutes } from './routes/customers/customers.routes.ts';
 import { customerPrivacyRoutes } from './routes/customers/customer-privacy.routes.ts';
+import { customerPropagationsRoutes } from './routes/customers/customer-propagations.routes.ts';
 import { erpShadowRoutes } from './routes/ops/erp-shadow.routes.ts';
 import { locationsRoutes } from './routes/locations/locations.routes.ts';
 import { inventoryRoutes } from './routes/inventory/inventory.routes.ts';
@@ -139,7 +140,7 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
   await app.register(async (scope) => subscriptionsRoutes(scope, context));
   await app.register(async (scope) => metricsRoutes(scope, context));
   await app.register(async (scope) => consoleRoutes(scope, context));
-  for (const routes of [productsRoutes, customersRoutes, customerPrivacyRoutes, locationsRoutes, inventoryRoutes, reservationsRoutes, policiesRoutes, snapshotsRoutes]) {
+  for (const routes of [productsRoutes, customersRoutes, customerPrivacyRoutes, customerPropagationsRoutes, locationsRoutes, inventoryRoutes, reservationsRoutes, policiesRoutes, snapshotsRoutes]) {
     await app.register(async (scope) => routes(scope, context));
   }
   return app;

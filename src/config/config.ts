@@ -5,6 +5,7 @@ import type { BusinessCentralErpSettings } from '../connectors/business-central/
 import type { TargetPolicy } from '../runtime/targets/target-policy.ts';
 import { parseCustomerKeySettings, type CustomerKeySettings } from '../store/customers/customer-crypto.ts';
 import { checkConnectionsFile, connectionsFilePath, systemConnections, type ConnectionsFile } from './connections-file.ts';
+import type { HubspotSettings } from '../connectors/hubspot/hubspot-wire.ts';
 
 /** Thrown when an environment variable is missing or malformed; the message names it. */
 export class ConfigError extends Error {
@@ -62,12 +63,15 @@ const environmentSchema = z.object({
   SYNCLINE_ERP_PRICES_INCLUDE_TAX: z.enum(['auto', 'true', 'false']).optional(),
   // The product catalogue's scheduled sync from the ERP (docs/products.md); 0: on demand only.
   SYNCLINE_PRODUCT_SYNC_SECONDS: integer(0, 86_400).default(900),
+  SYNCLINE_CRM_PULL_SECONDS: integer(0, 86_400).default(900),
   SYNCLINE_WMS_URL: z.url().optional(),
   SYNCLINE_WMS_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   SYNCLINE_PAYMENT_URL: z.url().optional(),
   SYNCLINE_PAYMENT_API_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
   SYNCLINE_FRAUD_URL: z.url().optional(),
   SYNCLINE_LOYALTY_URL: z.url().optional(),
+  SYNCLINE_CRM_URL: z.url().optional(),
+  SYNCLINE_CRM_TOKEN: z.string().min(8).optional(),
   // Connections (docs/connections.md): the syncline.yaml to read instead of ./syncline.yaml.
   SYNCLINE_CONFIG: z.string().min(1).optional(),
   SYNCLINE_SANDBOXES: z.enum(['on', 'off']).default('on'),
@@ -178,6 +182,8 @@ export interface ExternalSystems {
   payment?: { url: string; apiKey: string };
   fraud?: { url: string };
   loyalty?: { url: string };
+  /** The CRM (HubSpot): SYNCLINE_CRM_URL and SYNCLINE_CRM_TOKEN, or a `hubspot` connection. */
+  crm?: HubspotSettings;
 }
 
 export interface Config {
@@ -212,7 +218,7 @@ export interface Config {
   systems: ExternalSystems;
   /**
    * `syncline start` runs the sandbox of every system left unset, in process (SYNCLINE_SANDBOXES, default: on);
-   * erp on basePort, wms + 1, payment + 2, fraud + 3, loyalty + 4 (SYNCLINE_SANDBOX_BASE_PORT, default: 7100; 0: free ports).
+   * erp on basePort, wms + 1, payment + 2, fraud + 3, loyalty + 4, crm + 7 (SYNCLINE_SANDBOX_BASE_PORT, default: 7100; 0: free ports).
    */
   sandboxes: { enabled: boolean; basePort: number };
   /** Jobs one worker process runs at once (SYNCLINE_WORKER_CONCURRENCY, default: 10). */
@@ -243,9 +249,11 @@ export interface Config {
   routing: { kinds: ('warehouse' | 'store' | '3pl')[]; priorities: Record<string, number> };
   /** Days after shipment during which returns are accepted (SYNCLINE_RETURN_WINDOW_DAYS, default: 30). */
   returnWindowDays: number;
+  /** Seconds between scheduled pulls of the CRM's contacts into customer records; 0: off (SYNCLINE_CRM_PULL_SECONDS, default: 900). */
+  crmPullSeconds: number;
   /** Seconds between scheduled product catalogue syncs from the ERP; 0: only on demand (SYNCLINE_PRODUCT_SYNC_SECONDS, default: 900). */
   productSyncSeconds: number;
-  /** Policies of the flows' targets (erp, wms, payment, fraud, loyalty) as JSON (SYNCLINE_TARGET_POLICIES, default: built-in per target). */
+  /** Policies of the flows' targets (erp, wms, payment, fraud, loyalty, crm) as JSON (SYNCLINE_TARGET_POLICIES, default: built-in per target). */
   targetPolicies: Record<string, Record<string, unknown>>;
   /** Longest retry delay of flow jobs, in ms (SYNCLINE_FLOW_BACKOFF_CAP_MS, default: 60000). */
   flowBackoffCapMs: number;
@@ -309,6 +317,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
   together(['SYNCLINE_ERP_URL', 'SYNCLINE_ERP_DATABASE', 'SYNCLINE_ERP_LOGIN', 'SYNCLINE_ERP_PASSWORD']);
   together(['SYNCLINE_WMS_URL', 'SYNCLINE_WMS_WEBHOOK_SECRET']);
   together(['SYNCLINE_PAYMENT_URL', 'SYNCLINE_PAYMENT_API_KEY']);
+  together(['SYNCLINE_CRM_URL', 'SYNCLINE_CRM_TOKEN']);
   together(['SYNCLINE_NATS_USER', 'SYNCLINE_NATS_PASSWORD']);
   const natsAuths = ['SYNCLINE_NATS_TOKEN', 'SYNCLINE_NATS_USER', 'SYNCLINE_NATS_CREDS_FILE'].filter((name) => present[name] !== undefined);
   if (natsAuths.length > 1) throw new ConfigError(`Invalid configuration: set only one NATS credential (got ${natsAuths.join(', ')})`);
@@ -329,6 +338,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
   if (e.SYNCLINE_PAYMENT_URL && e.SYNCLINE_PAYMENT_API_KEY) systems.payment = { url: e.SYNCLINE_PAYMENT_URL, apiKey: e.SYNCLINE_PAYMENT_API_KEY };
   if (e.SYNCLINE_FRAUD_URL) systems.fraud = { url: e.SYNCLINE_FRAUD_URL };
   if (e.SYNCLINE_LOYALTY_URL) systems.loyalty = { url: e.SYNCLINE_LOYALTY_URL };
+  if (e.SYNCLINE_CRM_URL && e.SYNCLINE_CRM_TOKEN) systems.crm = { url: e.SYNCLINE_CRM_URL, accessToken: e.SYNCLINE_CRM_TOKEN };
   const systemSources: Partial<Record<SystemKind, 'file' | 'environment'>> = Object.fromEntries(SYSTEM_KINDS.filter((k) => systems[k]).map((k) => [k, 'environment']));
   const targetPolicies = e.SYNCLINE_TARGET_POLICIES ? (JSON.parse(e.SYNCLINE_TARGET_POLICIES) as Record<string, Record<string, unknown>>) : {};
   const file: ConnectionsFile = { path: connectionsFilePath(present), connections: [] };
@@ -400,6 +410,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
     },
     returnWindowDays: e.SYNCLINE_RETURN_WINDOW_DAYS,
     productSyncSeconds: e.SYNCLINE_PRODUCT_SYNC_SECONDS,
+    crmPullSeconds: e.SYNCLINE_CRM_PULL_SECONDS,
     targetPolicies,
     flowBackoffCapMs: e.SYNCLINE_FLOW_BACKOFF_CAP_MS,
     clientRateLimit: e.SYNCLINE_CLIENT_RATE_LIMIT,

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/config.ts';
 import type { ConnectorSettings } from './connectors.ts';
-import { SANDBOX_ERP, SANDBOX_NAMES, SANDBOX_PAYMENT_KEY, type SandboxName } from './sandboxes.ts';
+import { SANDBOX_ERP, SANDBOX_NAMES, SANDBOX_PAYMENT_KEY, SANDBOX_PORT_OFFSETS, type SandboxName } from './sandboxes.ts';
+import { SANDBOX_HUBSPOT_TOKEN } from './hubspot/sandbox/hubspot.sandbox.ts';
 
-/** Where `syncline sandboxes` listens by default: erp 7100, wms 7101, payment 7102, fraud 7103, loyalty 7104. */
+/** Where `syncline sandboxes` listens by default: erp 7100, wms 7101, payment 7102, fraud 7103, loyalty 7104, crm 7107. */
 export const DEFAULT_SANDBOX_BASE = 'http://127.0.0.1:7100';
 
 // A WMS nobody configured has no secret anyone knows: its webhooks are refused.
@@ -32,5 +33,6 @@ export function connectorSettingsFromConfig(config: Config): ConnectorSettings {
     payment: s.payment ?? { url: sandbox(2), apiKey: SANDBOX_PAYMENT_KEY },
     fraud: s.fraud ?? { url: sandbox(3) },
     loyalty: s.loyalty ?? { url: sandbox(4) },
+    crm: s.crm ?? { url: sandbox(SANDBOX_PORT_OFFSETS.crm), accessToken: SANDBOX_HUBSPOT_TOKEN },
   };
 }

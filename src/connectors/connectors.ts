@@ -1,9 +1,11 @@
-import type { ErpConnector, ErpSetupProblem, FraudConnector, LoyaltyConnector, PaymentConnector, WmsConnector } from './kit/contracts.ts';
+import type { CrmConnector, ErpConnector, ErpSetupProblem, FraudConnector, LoyaltyConnector, PaymentConnector, WmsConnector } from './kit/contracts.ts';
 import { createTrytonClient, type TrytonClientOptions } from './tryton/outbound/tryton.client.ts';
 import { createWmsClient } from './wms/outbound/wms.client.ts';
 import { createPaymentClient } from './payment/outbound/payment.client.ts';
 import { createFraudClient } from './fraud/outbound/fraud.client.ts';
 import { createLoyaltyClient } from './loyalty/outbound/loyalty.client.ts';
+import { createHubspotClient } from './hubspot/outbound/hubspot.client.ts';
+import type { HubspotSettings } from './hubspot/hubspot-wire.ts';
 import { createBusinessCentralClient } from './business-central/outbound/business-central.client.ts';
 import { BUSINESS_CENTRAL, type BusinessCentralErpSettings } from './business-central/business-central.connector.ts';
 
@@ -18,6 +20,7 @@ export interface ConnectorSettings {
   payment: { url: string; apiKey: string; timeoutMs?: number };
   fraud: { url: string; timeoutMs?: number };
   loyalty: { url: string; timeoutMs?: number };
+  crm: HubspotSettings;
 }
 
 export interface Connectors {
@@ -26,6 +29,7 @@ export interface Connectors {
   payment: PaymentConnector;
   fraud: FraudConnector;
   loyalty: LoyaltyConnector;
+  crm: CrmConnector;
   /** The secret inbound WMS webhooks are verified with. */
   wmsWebhookSecret: string;
 }
@@ -48,6 +52,7 @@ export function createConnectors(settings: ConnectorSettings): Connectors {
     payment: createPaymentClient(settings.payment),
     fraud: createFraudClient(settings.fraud),
     loyalty: createLoyaltyClient(settings.loyalty),
+    crm: createHubspotClient(settings.crm),
     wmsWebhookSecret: settings.wms.webhookSecret,
   };
 }

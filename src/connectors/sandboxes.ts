@@ -7,16 +7,20 @@ import { startWmsSandbox, type RunningWmsSandbox } from './wms/sandbox/wms.sandb
 import { startPaymentSandbox, type RunningPaymentSandbox } from './payment/sandbox/payment.sandbox.ts';
 import { startFraudSandbox, type RunningFraudSandbox } from './fraud/sandbox/fraud.sandbox.ts';
 import { startLoyaltySandbox, type RunningLoyaltySandbox } from './loyalty/sandbox/loyalty.sandbox.ts';
+import { SANDBOX_HUBSPOT_TOKEN, startHubspotSandbox, type RunningHubspotSandbox } from './hubspot/sandbox/hubspot.sandbox.ts';
 import type { ConnectorSettings, TrytonErpSettings } from './connectors.ts';
 
-/** The five sandboxes, in port order: basePort + 0 … basePort + 4. */
-export const SANDBOX_NAMES = ['erp', 'wms', 'payment', 'fraud', 'loyalty'] as const;
+/** The system sandboxes (the CRM is HubSpot's). */
+export const SANDBOX_NAMES = ['erp', 'wms', 'payment', 'fraud', 'loyalty', 'crm'] as const;
 export type SandboxName = (typeof SANDBOX_NAMES)[number];
+
+/** Each sandbox's port after basePort: the CRM comes after the storefront sandboxes (+ 5, + 6), which were there first. */
+export const SANDBOX_PORT_OFFSETS: Record<SandboxName, number> = { erp: 0, wms: 1, payment: 2, fraud: 3, loyalty: 4, crm: 7 };
 
 export interface StartSandboxesOptions {
   /** (default: 127.0.0.1) */
   host?: string;
-  /** erp on basePort, wms on basePort + 1, payment + 2, fraud + 3, loyalty + 4 (default and 0: free ports). */
+  /** erp on basePort, wms on basePort + 1, payment + 2, fraud + 3, loyalty + 4, crm + 7 (default and 0: free ports). */
   basePort?: number;
   /** Explicit ports; they win over basePort. */
   ports?: Partial<Record<SandboxName, number>>;
@@ -39,6 +43,7 @@ export interface RunningSandboxes {
   payment: RunningPaymentSandbox;
   fraud: RunningFraudSandbox;
   loyalty: RunningLoyaltySandbox;
+  crm: RunningHubspotSandbox;
   /** Settings that point Syncline's connectors at these sandboxes. */
   settings: SandboxSettings;
   close(): Promise<void>;
@@ -96,9 +101,13 @@ async function startSandbox<K extends SandboxName>(
         const fraud = await startFraudSandbox({ host, log, port });
         return { sandbox: fraud, settings: { url: fraud.url } };
       }
-      default: {
+      case 'loyalty': {
         const loyalty = await startLoyaltySandbox({ host, log, port });
         return { sandbox: loyalty, settings: { url: loyalty.url } };
+      }
+      default: {
+        const crm = await startHubspotSandbox({ host, log, port });
+        return { sandbox: crm, settings: { url: crm.url, accessToken: SANDBOX_HUBSPOT_TOKEN } };
       }
     }
   })();
@@ -116,7 +125,7 @@ export interface SomeSandboxes {
 
 /** Starts the sandboxes of the named systems (all or none: a failure closes those started). */
 export async function startSomeSandboxes(names: readonly SandboxName[], options: StartSandboxesOptions = {}): Promise<SomeSandboxes> {
-  const port = (name: SandboxName) => options.ports?.[name] ?? (options.basePort ? options.basePort + SANDBOX_NAMES.indexOf(name) : 0);
+  const port = (name: SandboxName) => options.ports?.[name] ?? (options.basePort ? options.basePort + SANDBOX_PORT_OFFSETS[name] : 0);
   // Never the published default: a delivery signed with a secret anyone can read is not proof.
   const webhookSecret = options.webhookSecret ?? newWmsWebhookSecret();
   const sandboxes: SomeSandboxes['sandboxes'] = {};
@@ -137,17 +146,18 @@ export async function startSomeSandboxes(names: readonly SandboxName[], options:
   return { sandboxes, settings: settings as Partial<SandboxSettings>, close };
 }
 
-/** Starts the ERP, WMS, payment, fraud and loyalty sandboxes, each on its own port. */
+/** Starts the ERP, WMS, payment, fraud, loyalty and CRM sandboxes, each on its own port. */
 export async function startSandboxes(options: StartSandboxesOptions = {}): Promise<RunningSandboxes> {
   const some = await startSomeSandboxes(SANDBOX_NAMES, options);
-  const { erp, wms, payment, fraud, loyalty } = some.sandboxes as Required<SomeSandboxes['sandboxes']>;
+  const { erp, wms, payment, fraud, loyalty, crm } = some.sandboxes as Required<SomeSandboxes['sandboxes']>;
   return {
-    urls: { erp: erp.url, wms: wms.url, payment: payment.url, fraud: fraud.url, loyalty: loyalty.url },
+    urls: { erp: erp.url, wms: wms.url, payment: payment.url, fraud: fraud.url, loyalty: loyalty.url, crm: crm.url },
     erp,
     wms,
     payment,
     fraud,
     loyalty,
+    crm,
     settings: some.settings as SandboxSettings,
     close: some.close,
   };
@@ -161,9 +171,9 @@ export const DEMO_PRODUCTS: ProductSeed[] = [
 ];
 
 export const SANDBOXES_USAGE = `  sandboxes [--host <host>] [--base-port <port>] [--callback-url <url>] [--auto-ship-ms <ms>] [--products <file.json>] [--log]
-                                 run the ERP, WMS, payment, fraud and loyalty sandboxes (ports base..base+4, default 7100)`;
+                                 run the ERP, WMS, payment, fraud, loyalty and CRM sandboxes (ports base..base+4 and base+7, default 7100)`;
 
-/** `syncline sandboxes`: runs the five sandboxes until SIGINT/SIGTERM; prints their URLs and the matching env. */
+/** `syncline sandboxes`: runs the sandboxes until SIGINT/SIGTERM; prints their URLs and the matching env. */
 export async function runSandboxesCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -199,6 +209,7 @@ export async function runSandboxesCommand(args: string[]): Promise<number> {
       `SYNCLINE_WMS_URL=${s.wms.url} SYNCLINE_WMS_WEBHOOK_SECRET=${s.wms.webhookSecret}`,
       `SYNCLINE_PAYMENT_URL=${s.payment.url} SYNCLINE_PAYMENT_API_KEY=${s.payment.apiKey}`,
       `SYNCLINE_FRAUD_URL=${s.fraud.url} SYNCLINE_LOYALTY_URL=${s.loyalty.url}`,
+      `SYNCLINE_CRM_URL=${s.crm.url} SYNCLINE_CRM_TOKEN=${s.crm.accessToken}`,
     ].join('\n'),
   );
   await new Promise<void>((resolve) => {

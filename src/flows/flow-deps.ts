@@ -22,7 +22,7 @@ export interface FlowDeps {
 }
 
 /** Targets (runtime rate limits and breakers) of the external systems the flows call. */
-export const TARGETS = { erp: 'erp', wms: 'wms', payment: 'payment', fraud: 'fraud', loyalty: 'loyalty' } as const;
+export const TARGETS = { erp: 'erp', wms: 'wms', payment: 'payment', fraud: 'fraud', loyalty: 'loyalty', crm: 'crm' } as const;
 
 /** Job types of the flows. */
 export const FLOW_JOBS = {

@@ -16,6 +16,8 @@ import { awardLoyalty, reverseLoyalty, type ReversalPayload } from './loyalty/lo
 import { placeOrder, placementDeadLettered, releaseOrder, retryBackorders, skusFreedBy, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
 import { registerProductSync } from './products/product-sync.flow.ts';
 import { registerCustomerResolution } from './customers/customer-resolution.flow.ts';
+import { registerCustomerPropagation } from './customers/customer-propagation.flow.ts';
+import { registerCrmPull } from './customers/crm-contacts.flow.ts';
 import { CustomerService } from '../domain/customers/customer.service.ts';
 import { createErpRouter, erpTargetPolicy, SINGLE_ERP_TARGET } from './erp-routing/erp-router.ts';
 import { cancelShadow, postShadow, shadowCancelDeadLettered, shadowDeadLettered, type ShadowPayload } from './erp-routing/erp-shadow.flow.ts';
@@ -38,6 +40,8 @@ export const DEFAULT_TARGET_POLICIES: Record<string, TargetPolicy> = {
   [TARGETS.payment]: { ratePerSecond: 50, maxConcurrency: 10, timeoutMs: 15_000 },
   [TARGETS.fraud]: { ratePerSecond: 50, timeoutMs: 5000 },
   [TARGETS.loyalty]: { ratePerSecond: 20, timeoutMs: 5000, breaker: { failureThreshold: 3, cooldownMs: 30_000 } },
+  // HubSpot allows 100 requests per rolling 10 seconds on Free and Starter portals.
+  [TARGETS.crm]: { ratePerSecond: 9, maxConcurrency: 4, timeoutMs: 10_000, breaker: { failureThreshold: 5, cooldownMs: 30_000 } },
 };
 
 export interface FlowOptions {
@@ -62,6 +66,11 @@ export function flowDeps(options: FlowOptions): FlowDeps {
     erps: createErpRouter(options.config, connectors.erp),
     returnWindowDays: options.config.returnWindowDays,
   };
+}
+
+/** The CRM connection's id (the records' connection): its id in syncline.yaml, else `crm`. */
+export function crmConnectionId(config: Config): string {
+  return config.connections.connections.find((c) => c.kind === 'crm')?.id ?? 'crm';
 }
 
 /** Adds the flows' handlers, subscriptions and targets to a worker's registry. */
@@ -112,6 +121,10 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
   registry.subscribe({ name: 'order-placed', types: [EVENT_TYPES.orderCreated], lane: 'critical', handle: (event) => startOnOrderCreated(deps, event) });
   // The order's customer (docs/customers.md): after acceptance, on the bulk lane, never in intake.
   registerCustomerResolution(registry, deps.db, new CustomerService(deps.db, options.config.connections.customers));
+  // Merges, unmerges, consent and erasure carried to the ERP, CRM and loyalty records (ADR 0038).
+  registerCustomerPropagation(registry, { db: deps.db, connectors: deps.connectors, erps: deps.erps }, { backoffCapMs: options.config.flowBackoffCapMs });
+  // CRM contacts coming in as `crm` records, pulled on a schedule (docs/customers.md#crm-contacts).
+  registerCrmPull(registry, { db: deps.db, crm: deps.connectors.crm, customers: new CustomerService(deps.db, options.config.connections.customers), everySeconds: options.config.crmPullSeconds });
   registry.subscribe({
     name: 'backorder-retry',
     types: [EVENT_TYPES.inventoryAdjusted, EVENT_TYPES.inventoryReleased],

@@ -10,7 +10,7 @@ import { ADMIN_CLIENT, fetchToken, testEnvironment } from './server.ts';
 import { waitFor } from './runtime.ts';
 
 /**
- * An end-to-end rig for the order flows: a database of its own, the five sandboxes as real
+ * An end-to-end rig for the order flows: a database of its own, the sandboxes as real
  * HTTP servers, and Syncline (API and workers, in this process or as child processes)
  * pointed at them, with the WMS sending its signed webhooks to Syncline.
  */
@@ -31,6 +31,8 @@ export function flowEnvironment(database: TestDatabase, sandboxes: RunningSandbo
     SYNCLINE_PAYMENT_API_KEY: s.payment.apiKey,
     SYNCLINE_FRAUD_URL: s.fraud.url,
     SYNCLINE_LOYALTY_URL: s.loyalty.url,
+    SYNCLINE_CRM_URL: s.crm.url,
+    SYNCLINE_CRM_TOKEN: s.crm.accessToken,
     SYNCLINE_WORKER_POLL_MS: '100',
     SYNCLINE_FLOW_BACKOFF_CAP_MS: '2000',
     SYNCLINE_ROUTING_KINDS: 'warehouse,store',

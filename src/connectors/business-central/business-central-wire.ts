@@ -107,6 +107,8 @@ export interface BcCustomer extends BcEntity {
   number: string;
   displayName: string;
   email: string;
+  /** " " (not blocked), "Ship", "Invoice" or "All". */
+  blocked?: string;
 }
 
 /** The nil GUID Business Central uses for "no value" in id fields. */

@@ -171,6 +171,14 @@ export interface ErpConnector {
    * order (offset paging stays correct while records change: a change only moves a stamp forward).
    */
   productsChangedSince?(since: string | null, page: { offset: number; limit: number }, context?: CallContext): Promise<ErpProductPage>;
+  /**
+   * Customer propagation (docs/customers.md#propagation): activates or deactivates the ERP's
+   * customer (Tryton party, BC customer) by its ERP id. A merge deactivates the merged side's
+   * customer (blocked in BC), an unmerge activates it again. 'not-found' when the ERP has no such customer.
+   */
+  setCustomerActive?(erpId: string, active: boolean, context?: CallContext): Promise<'changed' | 'unchanged' | 'not-found'>;
+  /** Erases the personal data of the ERP's customer (name pseudonymised, contacts and address lines blanked) and deactivates it. */
+  eraseCustomer?(erpId: string, context?: CallContext): Promise<'erased' | 'not-found'>;
 }
 
 /** A page of the ERP's item master; `modifiedAt` is the ERP's latest modification time of the record (ISO 8601 UTC). */
@@ -333,4 +341,46 @@ export interface LoyaltyConnector {
    */
   reversePoints(input: { orderId: string; reason?: string; amount?: string; reference?: string }, context?: CallContext): Promise<PointsReversal | undefined>;
   balance(email: string, context?: CallContext): Promise<number>;
+  /** Combines a member into another (points move to `into`); the member is kept as merged so it can be split again. */
+  mergeMember?(memberId: string, into: string, context?: CallContext): Promise<'merged' | 'unchanged' | 'not-found'>;
+  /** Splits a merged member off again: it gets back the points it brought. */
+  unmergeMember?(memberId: string, context?: CallContext): Promise<'unmerged' | 'unchanged' | 'not-found'>;
+  /** Erases the member's personal data (the points ledger stays, anonymised). */
+  eraseMember?(memberId: string, context?: CallContext): Promise<'erased' | 'not-found'>;
+  /** Records the member's consent for a purpose. */
+  setMemberConsent?(memberId: string, consent: { purpose: string; channel: string | null; status: 'granted' | 'withdrawn'; at: string }, context?: CallContext): Promise<'changed' | 'not-found'>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CRM
+
+/** A CRM contact as Syncline reads it (the connector maps the vendor's properties). */
+export interface CrmContact {
+  id: string;
+  email: string | null;
+  givenName: string | null;
+  familyName: string | null;
+  phone: string | null;
+  address: { line1: string; city: string; postalCode: string; region?: string; country: string } | null;
+  /** The ERP account the contact is linked to, when the CRM carries it. */
+  erpAccount: string | null;
+  /** The CRM's engagement preferences (lifecycle stage, preferred channel ...). */
+  engagement: Record<string, string>;
+  updatedAt: string;
+}
+
+export interface CrmConnector {
+  readonly system: string;
+  /** Contacts a page at a time, in a stable order; pass `next` back for the following page. */
+  listContacts(page: { after?: string; limit: number }, context?: CallContext): Promise<{ contacts: CrmContact[]; next?: string }>;
+  /** Merges a contact into a primary one (the CRM keeps the primary). 'not-found' when either is gone. */
+  mergeContacts(primaryId: string, mergedId: string, context?: CallContext): Promise<'merged' | 'unchanged' | 'not-found'>;
+  /** Permanently deletes a contact and its personal data (the CRM's privacy deletion). */
+  eraseContact(contactId: string, context?: CallContext): Promise<'erased' | 'not-found'>;
+  /**
+   * Sets the contact's subscription for a purpose and channel; 'refused' when the CRM does not
+   * allow the change (a re-subscription after an opt-out); 'not-mapped' when the connection maps
+   * no subscription to the purpose and channel.
+   */
+  setConsent(contactId: string, consent: { purpose: string; channel: string | null; status: 'granted' | 'withdrawn'; proof: string | null }, context?: CallContext): Promise<'changed' | 'unchanged' | 'refused' | 'not-found' | 'not-mapped'>;
 }

@@ -12,12 +12,12 @@ import type { TargetPolicy } from '../../runtime/targets/target-policy.ts';
  * Glossary
  *   channel connector  a sales channel (Shopify, WooCommerce): implements ChannelConnector; any
  *                      number of connections, each with its own target `<connector>:<id>`
- *   system connector   one of the five systems the order flows call (erp, wms, payment, fraud,
- *                      loyalty); one connection of each kind for now, on the flows' own targets
+ *   system connector   one of the systems the flows call (erp, wms, payment, fraud, loyalty, and
+ *                      the crm customers propagate to); one connection of each kind for now, on the flows' own targets
  */
 
-/** The five system kinds the flows call; their connections are also set by SYNCLINE_*_URL. */
-export const SYSTEM_KINDS = ['erp', 'wms', 'payment', 'fraud', 'loyalty'] as const;
+/** The system kinds the flows call; their connections are also set by SYNCLINE_*_URL. */
+export const SYSTEM_KINDS = ['erp', 'wms', 'payment', 'fraud', 'loyalty', 'crm'] as const;
 export type SystemKind = (typeof SYSTEM_KINDS)[number];
 
 /** A system connector: options that become the ExternalSystems entry of its kind. */
@@ -76,11 +76,24 @@ export const SYSTEM_CONNECTORS: readonly SystemConnector[] = [
   { connector: 'payment', kind: 'payment', options: z.strictObject({ url, apiKey: secret(8) }), secretOptions: ['apiKey'] },
   { connector: 'fraud', kind: 'fraud', options: z.strictObject({ url }), secretOptions: [] },
   { connector: 'loyalty', kind: 'loyalty', options: z.strictObject({ url }), secretOptions: [] },
+  {
+    // HubSpot CRM (src/connectors/hubspot/README.md): a private app's token; consent purposes map to subscription types.
+    connector: 'hubspot',
+    kind: 'crm',
+    options: z.strictObject({
+      url: url.default('https://api.hubapi.com'),
+      accessToken: secret(8),
+      subscriptions: z.partialRecord(z.enum(['email_marketing', 'sms_marketing', 'profiling']), z.record(z.string().min(1), z.string().regex(/^\d+$/, 'must be a HubSpot subscription type id'))).optional(),
+    }),
+    secretOptions: ['accessToken'],
+    // HubSpot's own limit: 100 requests per rolling 10 seconds (Free and Starter portals).
+    defaultTargetPolicy: { ratePerSecond: 9, maxConcurrency: 4, timeoutMs: 10_000, breaker: { failureThreshold: 5, cooldownMs: 30_000 } },
+  },
   businessCentralSystem,
 ];
 
 /** The connector of each system kind when it is set by environment variables (or served by its sandbox). */
-export const SYSTEM_CONNECTOR_OF: Record<SystemKind, string> = { erp: 'tryton', wms: 'wms', payment: 'payment', fraud: 'fraud', loyalty: 'loyalty' };
+export const SYSTEM_CONNECTOR_OF: Record<SystemKind, string> = { erp: 'tryton', wms: 'wms', payment: 'payment', fraud: 'fraud', loyalty: 'loyalty', crm: 'hubspot' };
 
 export interface ConnectorRegistry {
   channels: ReadonlyMap<string, ChannelConnector>;

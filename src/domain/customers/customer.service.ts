@@ -7,6 +7,7 @@ import { newId } from '../../model/ids.ts';
 import { appendEvents, type NewEvent } from '../../runtime/outbox/outbox.ts';
 import type { Database, Queryable } from '../../store/database.ts';
 import * as q from '../../store/customers/customer-queries.ts';
+import { listPropagations, type PropagationRow } from '../../store/customers/propagation.store.ts';
 import { recordAudit, type AuditContext } from '../audit/audit.ts';
 import { emailKey, phoneKey } from './match-record.ts';
 import { lockKeysOfRecords } from '../../store/customers/customer-batch.store.ts';
@@ -301,6 +302,12 @@ export class CustomerService {
       await recordAudit(tx, who, { action: 'customer.unmerged', targetType: 'customer', targetId: current.id, details: { mergeId, restoredId: merge.merged_id } });
       return { kind: 'unmerged', survivorId: current.id, restoredId: merge.merged_id, recordIds: merge.record_ids };
     });
+  }
+
+  /** The customer events carried to the systems holding its records (ADR 0038); undefined for an unknown customer. */
+  async propagations(id: string): Promise<PropagationRow[] | undefined> {
+    if (!(await q.selectCustomer(this.#db, id))) return undefined;
+    return listPropagations(this.#db, { customerId: id });
   }
 
   /** Every version and membership change of one source record, oldest first. */

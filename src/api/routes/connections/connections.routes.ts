@@ -10,7 +10,7 @@ const Connection = z
   .object({
     id: z.string(),
     connector: z.string().meta({ example: 'shopify' }),
-    kind: z.string().meta({ description: '`channel`, or the system kind: erp, wms, payment, fraud, loyalty.' }),
+    kind: z.string().meta({ description: '`channel`, or the system kind: erp, wms, payment, fraud, loyalty, crm.' }),
     source: z.enum(['file', 'environment', 'sandbox', 'unset']).meta({ description: 'file: syncline.yaml; environment: SYNCLINE_*_URL; sandbox: the in-process sandbox; unset: not configured.' }),
     health: z.enum(['ok', 'degraded', 'down', 'waiting', 'uninstalled']).meta({
       description: 'degraded: the last outbound call failed; down: the breaker is open; waiting: no outbound credentials, outbound jobs wait in the queue.',
@@ -76,7 +76,7 @@ export async function connectionsRoutes(app: FastifyInstance, { db, config }: Ap
     tags: ['Connections'],
     summary: 'One connection: health, last activity, target state; no secrets',
     auth: 'ops:read',
-    params: { id: 'The connection id (syncline.yaml), or a system kind (erp, wms, payment, fraud, loyalty).' },
+    params: { id: 'The connection id (syncline.yaml), or a system kind (erp, wms, payment, fraud, loyalty, crm).' },
     query: NoQuery,
     responses: { 200: { description: 'The connection.', schema: Connection, example: EXAMPLE } },
     problems: { 'not-found': 'No connection with that id.' },

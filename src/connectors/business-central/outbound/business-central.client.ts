@@ -171,6 +171,30 @@ export class BusinessCentralClient implements ErpConnector {
     };
   }
 
+  async #customerById(erpId: string, context: CallContext): Promise<BcCustomer | undefined> {
+    // A GUID only: anything else cannot name a BC customer (and must not reach the URL).
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(erpId)) return undefined;
+    return this.odata.get<BcCustomer>(`customers(${erpId})`, context);
+  }
+
+  /** BC has no merge of customers: a merged customer is blocked ("All"), unblocked by an unmerge. */
+  async setCustomerActive(erpId: string, active: boolean, context: CallContext = {}): Promise<'changed' | 'unchanged' | 'not-found'> {
+    const customer = await this.#customerById(erpId, context);
+    if (!customer) return 'not-found';
+    const blocked = active ? ' ' : 'All';
+    const { retried, entity } = await this.odata.write('PATCH', `customers(${customer.id})`, customer, (fresh) => (fresh.blocked === blocked ? undefined : { blocked }), context);
+    return entity === customer && !retried ? 'unchanged' : 'changed';
+  }
+
+  /** The customer's personal fields blanked (the name pseudonymised: BC requires one) and the customer blocked; its ledger stays. */
+  async eraseCustomer(erpId: string, context: CallContext = {}): Promise<'erased' | 'not-found'> {
+    const customer = await this.#customerById(erpId, context);
+    if (!customer) return 'not-found';
+    const erased = { displayName: `Erased ${customer.number}`, email: '', phoneNumber: '', addressLine1: '', addressLine2: '', city: '', state: '', postalCode: '', website: '', blocked: 'All' };
+    await this.odata.write('PATCH', `customers(${customer.id})`, customer, () => erased, context);
+    return 'erased';
+  }
+
   async getSale(reference: string, context: CallContext = {}): Promise<ErpSale | undefined> {
     const order = await this.#openOrder(reference, context);
     const [shipments, invoices] = [await this.#documents('salesShipments', reference, context), await this.#documents('salesInvoices', reference, context)];

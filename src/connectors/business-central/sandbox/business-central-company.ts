@@ -549,6 +549,21 @@ export class BcCompany {
     this.shipAndInvoice(order);
   }
 
+  /** PATCH customers({id}): the fields a customer propagation writes (blocked, and personal data for an erasure). */
+  updateCustomer(customer: Stored, body: Fields): void {
+    const writable = ['displayName', 'email', 'phoneNumber', 'addressLine1', 'addressLine2', 'city', 'state', 'postalCode', 'website', 'blocked'];
+    for (const key of Object.keys(body)) {
+      if (!writable.includes(key)) throw new BcApiError(400, 'BadRequest', `The property '${key}' cannot be modified by the sandbox.`);
+      if (typeof body[key] !== 'string') throw new BcApiError(400, 'BadRequest', `Cannot convert the literal '${String(body[key])}' to the expected type 'Edm.String'.`);
+    }
+    if (body.blocked !== undefined && ![' ', 'Ship', 'Invoice', 'All'].includes(body.blocked as string)) {
+      throw new BcApiError(400, 'BadRequest', `Cannot convert the literal '${String(body.blocked)}' to the expected type 'Microsoft.NAV.customerBlocked'.`);
+    }
+    if (body.displayName === '') throw new BcApiError(400, 'Application_FieldValidationException', 'Name must have a value in Customer.');
+    Object.assign(customer.fields, body);
+    this.touch(customer);
+  }
+
   /** Another user edits the entity (the sandbox's conflict control): its ETag changes. */
   touch(entity: Stored): void {
     entity.version += 1;

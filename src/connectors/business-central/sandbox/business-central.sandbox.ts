@@ -254,6 +254,10 @@ export async function startBusinessCentralSandbox(options: BusinessCentralSandbo
           }
           const customer = company.customers.get(second.key);
           if (!customer) throw notFound('customer', second.key);
+          if (method === 'PATCH') {
+            checkIfMatch(request, customer);
+            company.updateCustomer(customer, body);
+          }
           return withEtag(customer);
         }
         case 'salesOrders': {

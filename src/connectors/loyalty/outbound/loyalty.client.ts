@@ -29,6 +29,27 @@ export class LoyaltyClient implements LoyaltyConnector {
     return { id, orderId, awardId, email, points, balance, created: response.status === 201 };
   }
 
+  async mergeMember(memberId: string, into: string, context: CallContext = {}): Promise<'merged' | 'unchanged' | 'not-found'> {
+    const response = await this.http.request({ method: 'POST', path: `/v1/members/${encodeURIComponent(memberId)}/merge`, body: { into }, accept: [404] }, context);
+    return response.status === 404 ? 'not-found' : response.status === 201 ? 'merged' : 'unchanged';
+  }
+
+  async unmergeMember(memberId: string, context: CallContext = {}): Promise<'unmerged' | 'unchanged' | 'not-found'> {
+    const response = await this.http.request({ method: 'POST', path: `/v1/members/${encodeURIComponent(memberId)}/unmerge`, accept: [404] }, context);
+    return response.status === 404 ? 'not-found' : response.status === 201 ? 'unmerged' : 'unchanged';
+  }
+
+  async eraseMember(memberId: string, context: CallContext = {}): Promise<'erased' | 'not-found'> {
+    const response = await this.http.request({ method: 'DELETE', path: `/v1/members/${encodeURIComponent(memberId)}`, accept: [404] }, context);
+    return response.status === 404 ? 'not-found' : 'erased';
+  }
+
+  async setMemberConsent(memberId: string, consent: { purpose: string; channel: string | null; status: 'granted' | 'withdrawn'; at: string }, context: CallContext = {}): Promise<'changed' | 'not-found'> {
+    const { purpose, ...body } = consent;
+    const response = await this.http.request({ method: 'PUT', path: `/v1/members/${encodeURIComponent(memberId)}/consents/${encodeURIComponent(purpose)}`, body, accept: [404] }, context);
+    return response.status === 404 ? 'not-found' : 'changed';
+  }
+
   async balance(email: string, context: CallContext = {}): Promise<number> {
     const response = await this.http.request<{ balance: number }>({ method: 'GET', path: `/v1/members/${encodeURIComponent(email)}`, accept: [404] }, context);
     return response.status === 404 ? 0 : response.body.balance;

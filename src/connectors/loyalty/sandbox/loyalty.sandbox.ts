@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { toScaled } from '../../../model/money.ts';
 import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
@@ -51,8 +52,24 @@ interface Award {
   createdAt: string;
 }
 
+/** What the programme keeps of a member besides the balance: merges, erasure, consents. */
+export interface Member {
+  /** The member this one was combined into (null: a member of its own). */
+  mergedInto: string | null;
+  /** The points it brought to the merge (given back by an unmerge). */
+  mergedPoints: number;
+  erasedAt: string | null;
+  /** By purpose: the latest consent the programme was told of. */
+  consents: Record<string, { channel: string | null; status: 'granted' | 'withdrawn'; at: string }>;
+}
+
+const MergeBody = z.strictObject({ into: z.string().min(3).max(254) });
+const ConsentBody = z.strictObject({ channel: z.string().min(1).max(64).nullable(), status: z.enum(['granted', 'withdrawn']), at: z.iso.datetime({ offset: true }) });
+
 export interface RunningLoyaltySandbox extends RunningSandbox {
   awards: Map<string, Award>;
+  /** Members by e-mail (the member id), created with their first points or by a merge, consent or erasure. */
+  members: Map<string, Member>;
   /** By reference: the order id for a full reversal, the caller's reference for a partial one. */
   reversals: Map<string, Reversal>;
   balances: Map<string, number>;
@@ -67,7 +84,16 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
   const byOrder = new Map<string, string>();
   const balances = new Map<string, number>();
   const reversals = new Map<string, Reversal>();
+  const members = new Map<string, Member>();
   const { app, faults } = createSandboxApp('loyalty', { log: options.log });
+  const memberOf = (id: string): Member | undefined => {
+    const email = id.toLowerCase();
+    if (!balances.has(email) && !members.has(email)) return undefined;
+    let member = members.get(email);
+    if (!member) members.set(email, (member = { mergedInto: null, mergedPoints: 0, erasedAt: null, consents: {} }));
+    return member;
+  };
+  const notFound = (reply: FastifyReply, id: string) => reply.code(404).send({ error: { code: 'not_found', message: `no member ${id.toLowerCase()}` } });
 
   app.post('/v1/awards', async (request, reply) => {
     const parsed = AwardBody.safeParse(request.body);
@@ -134,6 +160,66 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     return { email, balance: balances.get(email) };
   });
 
+  // A merge combines the points: the member's balance moves to `into`, the member is kept (merged)
+  // so an unmerge can give back the points it brought. Points earned after the merge stay.
+  app.post<{ Params: { email: string } }>('/v1/members/:email/merge', async (request, reply) => {
+    const parsed = MergeBody.safeParse(request.body);
+    if (!parsed.success) return reply.code(422).send({ error: { code: 'invalid_request', message: 'the merge is not valid', issues: parsed.error.issues } });
+    const id = request.params.email.toLowerCase();
+    const into = parsed.data.into.toLowerCase();
+    const member = memberOf(id);
+    if (!member) return notFound(reply, id);
+    if (id === into) return reply.code(422).send({ error: { code: 'invalid_request', message: 'a member cannot be merged into itself' } });
+    if (member.mergedInto === into) return reply.code(200).send({ email: id, mergedInto: into, balance: balances.get(into) ?? 0 });
+    if (member.mergedInto) return reply.code(409).send({ error: { code: 'already_merged', message: `member ${id} is merged into ${member.mergedInto}` } });
+    const target = memberOf(into) ?? (members.set(into, { mergedInto: null, mergedPoints: 0, erasedAt: null, consents: {} }), members.get(into)!);
+    if (target.mergedInto) return reply.code(409).send({ error: { code: 'already_merged', message: `member ${into} is merged into ${target.mergedInto}` } });
+    const points = balances.get(id) ?? 0;
+    member.mergedInto = into;
+    member.mergedPoints = points;
+    balances.set(into, (balances.get(into) ?? 0) + points);
+    balances.set(id, 0);
+    return reply.code(201).send({ email: id, mergedInto: into, balance: balances.get(into) });
+  });
+
+  app.post<{ Params: { email: string } }>('/v1/members/:email/unmerge', async (request, reply) => {
+    const id = request.params.email.toLowerCase();
+    const member = memberOf(id);
+    if (!member) return notFound(reply, id);
+    if (!member.mergedInto) return reply.code(200).send({ email: id, mergedInto: null, balance: balances.get(id) ?? 0 });
+    const from = member.mergedInto;
+    balances.set(from, (balances.get(from) ?? 0) - member.mergedPoints);
+    balances.set(id, (balances.get(id) ?? 0) + member.mergedPoints);
+    member.mergedInto = null;
+    member.mergedPoints = 0;
+    return reply.code(201).send({ email: id, mergedInto: null, balance: balances.get(id) });
+  });
+
+  app.put<{ Params: { email: string; purpose: string } }>('/v1/members/:email/consents/:purpose', async (request, reply) => {
+    const parsed = ConsentBody.safeParse(request.body);
+    if (!parsed.success) return reply.code(422).send({ error: { code: 'invalid_request', message: 'the consent is not valid', issues: parsed.error.issues } });
+    const member = memberOf(request.params.email);
+    if (!member) return notFound(reply, request.params.email);
+    const previous = member.consents[request.params.purpose];
+    // An older statement than the one held changes nothing (the most recent wins).
+    if (!previous || Date.parse(previous.at) <= Date.parse(parsed.data.at)) member.consents[request.params.purpose] = parsed.data;
+    return { email: request.params.email.toLowerCase(), purpose: request.params.purpose, ...member.consents[request.params.purpose] };
+  });
+
+  // Erasure: the member's e-mail leaves every award and reversal (replaced by a pseudonym); the
+  // points ledger stays for the programme's accounts.
+  app.delete<{ Params: { email: string } }>('/v1/members/:email', async (request, reply) => {
+    const id = request.params.email.toLowerCase();
+    if (!memberOf(id)) return notFound(reply, id);
+    const pseudonym = `erased-${randomBytes(6).toString('hex')}`;
+    for (const award of awards.values()) if (award.email === id) award.email = pseudonym;
+    for (const reversal of reversals.values()) if (reversal.email === id) reversal.email = pseudonym;
+    balances.delete(id);
+    members.delete(id);
+    members.set(pseudonym, { mergedInto: null, mergedPoints: 0, erasedAt: new Date().toISOString(), consents: {} });
+    return reply.code(204).send();
+  });
+
   app.get('/_sandbox/config', async () => ({ pointsPerUnit }));
   app.put('/_sandbox/config', async (request) => {
     pointsPerUnit = z.strictObject({ pointsPerUnit: z.number().int().min(0).max(1000) }).parse(request.body ?? {}).pointsPerUnit;
@@ -141,5 +227,5 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
   });
 
   const running = await listenSandbox('loyalty', app, faults, options);
-  return { ...running, awards, reversals, balances };
+  return { ...running, awards, reversals, balances, members };
 }

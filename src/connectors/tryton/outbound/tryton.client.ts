@@ -171,6 +171,35 @@ export class TrytonClient implements ErpConnector {
     return rows.find((r) => r.state !== 'cancelled') ?? rows[0];
   }
 
+  /** The party by id, active or not (Tryton searches active records only unless told). */
+  async #party(erpId: string, context: CallContext): Promise<Row | undefined> {
+    const id = Number(erpId);
+    if (!Number.isInteger(id) || id <= 0) return undefined;
+    const [row] = await this.rpc.call<Row[]>('model.party.party.search_read', [[['id', '=', id]], 0, 1, null, ['active', 'name', 'code', 'addresses', 'contact_mechanisms']], context, { active_test: false });
+    return row;
+  }
+
+  async setCustomerActive(erpId: string, active: boolean, context: CallContext = {}): Promise<'changed' | 'unchanged' | 'not-found'> {
+    const party = await this.#party(erpId, context);
+    if (!party) return 'not-found';
+    // A real Tryton on SQLite answers booleans as 0 and 1.
+    if (Boolean(party.active) === active) return 'unchanged';
+    await this.rpc.call('model.party.party.write', [[party.id], { active }], context);
+    return 'changed';
+  }
+
+  async eraseCustomer(erpId: string, context: CallContext = {}): Promise<'erased' | 'not-found'> {
+    const party = await this.#party(erpId, context);
+    if (!party) return 'not-found';
+    // Sales and invoices keep referring to the party (finance keeps them); its personal data goes.
+    const mechanisms = (party.contact_mechanisms as number[] | undefined) ?? [];
+    if (mechanisms.length) await this.rpc.call('model.party.contact_mechanism.delete', [mechanisms], context);
+    const addresses = (party.addresses as number[] | undefined) ?? [];
+    if (addresses.length) await this.rpc.call('model.party.address.write', [addresses, { party_name: null, street: '', postal_code: '', city: '' }], context);
+    await this.rpc.call('model.party.party.write', [[party.id], { name: `Erased ${String(party.code ?? party.id)}`, active: false }], context);
+    return 'erased';
+  }
+
   async getSale(reference: string, context: CallContext = {}): Promise<ErpSale | undefined> {
     const row = await this.#liveSale(reference, context);
     return row ? this.#toSale(row, context) : undefined;

@@ -308,6 +308,8 @@ export class TrytonErp {
       'stock.move': ['quantity'],
       'sale.sale': ['comment', 'description'],
       'account.invoice': ['reference', 'description'],
+      'party.party': ['active', 'name'],
+      'party.address': ['party_name', 'street', 'postal_code', 'city'],
     };
     const fields = allowed[model];
     if (!fields) throw new TrytonForbidden(`${model}.write is not served by the sandbox`);
@@ -352,7 +354,7 @@ export class TrytonErp {
     if (typeof values.name !== 'string' || values.name === '') {
       throw new TrytonUserError('A value is required for field "Name" in "Party".');
     }
-    const party = this.insert('party.party', { name: values.name, code: this.#sequence('party'), rec_name: values.name, addresses: [], contact_mechanisms: [], customer_payment_term: null });
+    const party = this.insert('party.party', { name: values.name, active: true, code: this.#sequence('party'), rec_name: values.name, addresses: [], contact_mechanisms: [], customer_payment_term: null });
     for (const address of this.#relationCreates(values.addresses)) this.#createAddress(party.id, address);
     for (const mechanism of this.#relationCreates(values.contact_mechanisms)) {
       const rec = this.insert('party.contact_mechanism', { party: party.id, type: mechanism.type ?? 'email', value: mechanism.value ?? '' });
@@ -371,6 +373,16 @@ export class TrytonErp {
       for (const address of party.addresses as number[]) this.table('party.address').delete(address);
       for (const mechanism of party.contact_mechanisms as number[]) this.table('party.contact_mechanism').delete(mechanism);
       this.table('party.party').delete(id);
+    }
+  }
+
+  /** Deletes contact mechanisms (an erasure removes a party's e-mails and phones). */
+  deleteContactMechanisms(ids: number[]): void {
+    for (const id of ids) {
+      const mechanism = this.get('party.contact_mechanism', id);
+      const party = this.table('party.party').get(mechanism.party as number);
+      if (party) party.contact_mechanisms = (party.contact_mechanisms as number[]).filter((m) => m !== id);
+      this.table('party.contact_mechanism').delete(id);
     }
   }
 

@@ -212,6 +212,7 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
       return [
         ...SUPPORTED_MODELS.flatMap((model) => GENERIC_METHODS.map((m) => `model.${model}.${m}`)),
         'model.party.party.delete',
+        'model.party.contact_mechanism.delete',
         ...Object.entries(BUTTONS).flatMap(([model, buttons]) => Object.keys(buttons).map((b) => `model.${model}.${b}`)),
       ];
     }
@@ -240,7 +241,11 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
         erp.write(model, ids(params[0]), (params[1] ?? {}) as Record<string, unknown>);
         return null;
       case 'delete':
-        // Only parties: a posting removes the duplicate party it created in a race.
+        // Parties (a posting removes the duplicate party it created in a race) and contact mechanisms (an erasure).
+        if (model === 'party.contact_mechanism') {
+          erp.deleteContactMechanisms(ids(params[0]));
+          return null;
+        }
         if (model !== 'party.party') throw new TrytonForbidden(method);
         erp.deleteParties(ids(params[0]));
         return null;
