@@ -157,6 +157,47 @@ describe('customer propagation to the ERP, CRM and loyalty sandboxes', () => {
     assert.ok(![...rig.sandboxes.loyalty.awards.values()].some((a) => a.email === email));
   });
 
+  test('through the API: a consent withdrawal recorded reaches the CRM and loyalty; an erase request shows each system erased', async () => {
+    const email = 'katherine@example.com';
+    const partyId = newParty('Katherine Johnson', email);
+    const contact = rig.sandboxes.crm.seedContact({ email, firstname: 'Katherine', lastname: 'Johnson' });
+    rig.sandboxes.loyalty.balances.set(email, 25);
+    const base = { givenName: 'Katherine', familyName: 'Johnson', emails: [{ address: email, verified: true }], addresses: [home], observedAt: '2026-11-01T10:00:00Z' };
+    let customerId = '';
+    const records: CustomerRecordInput[] = [
+      { ...base, system: 'loyalty', connection: 'loyalty', externalId: email },
+      { ...base, system: 'erp', connection: 'erp', externalId: String(partyId), references: { loyaltyId: email } },
+      { ...base, system: 'crm', connection: 'crm', externalId: contact.id, references: { loyaltyId: email } },
+    ];
+    for (const r of records) customerId = (await customers.ingest(r, context)).customerId;
+    rig.sandboxes.crm.subscriptions.set(email, new Map([['101', { status: 'SUBSCRIBED', legalBasis: 'CONSENT_WITH_NOTICE', legalBasisExplanation: 'signed up' }]]));
+
+    const recorded = await call(rig.baseUrl, 'POST', `/v1/customers/${customerId}/consents`, {
+      token: rig.token,
+      body: { purpose: 'email_marketing', channel: null, status: 'withdrawn', source: { system: 'channel', connection: 'shopify-us' }, at: '2026-11-21T08:00:00Z', proof: 'unsubscribe link' },
+    });
+    assert.equal(recorded.status, 201, JSON.stringify(recorded.body));
+    const consent = await settled(customerId, 'customer.consent_changed', 3);
+    assert.equal(consent.crm!.status, 'done', JSON.stringify(consent.crm));
+    assert.equal(rig.sandboxes.crm.subscriptions.get(email)!.get('101')!.status, 'NOT_SUBSCRIBED');
+    assert.equal(consent.loyalty!.status, 'done');
+    assert.equal(rig.sandboxes.loyalty.members.get(email)!.consents.email_marketing!.status, 'withdrawn');
+
+    const erase = await call(rig.baseUrl, 'POST', `/v1/customers/${customerId}/data-requests`, { token: rig.token, body: { type: 'erase' } });
+    assert.equal(erase.status, 201, JSON.stringify(erase.body));
+    assert.deepEqual(erase.body.systems.map((s: { system: string; sourceId: string }) => [s.system, s.sourceId]).sort(), [['crm', contact.id], ['erp', String(partyId)], ['loyalty', email]]);
+    let request: { systems: { system: string; status: string; attempts: number }[] } = erase.body;
+    await waitFor('each system to answer the erasure', async () => {
+      request = (await call(rig.baseUrl, 'GET', `/v1/customer-data-requests/${erase.body.id}`, { token: rig.token })).body;
+      return request.systems.every((s) => s.status === 'done');
+    }, 60_000, 100);
+    assert.ok(request.systems.every((s) => s.attempts >= 1));
+    assert.equal(party(partyId).active, false);
+    assert.deepEqual(party(partyId).contact_mechanisms, [], 'the e-mail is gone from Tryton');
+    assert.equal(rig.sandboxes.crm.contacts.has(contact.id), false);
+    assert.equal(rig.sandboxes.loyalty.balances.has(email), false);
+  });
+
   test('a failing system is retried, then recorded failed, while the others complete', async () => {
     const loyalty = sandboxAdmin(rig.sandboxes.urls.loyalty);
     await loyalty.setFaults({ errorRate: 1, errorStatus: 503 });

@@ -95,7 +95,18 @@ export const DataRequest = z
     requestedAt: z.string(),
     completedAt: z.string().nullable(),
     document: z.record(z.string(), z.unknown()).nullable().meta({ description: 'export: everything Syncline holds about the customer; null for an erase or an expired export.' }),
-    systems: z.array(ErasureTarget.extend({ status: z.enum(['requested']) })).meta({ description: 'erase: the system records the erasure was requested from (customer.erasure_requested).' }),
+    systems: z
+      .array(
+        ErasureTarget.extend({
+          status: z.enum(['requested', 'pending', 'done', 'failed', 'not_applicable']).meta({
+            description: "requested: not yet planned for the record's system; pending: being sent (retried while it fails); done; failed: given up after the retries (a replay of its dead letter sends it again); not_applicable: the system has no erasure of its own to ask (a sales channel).",
+          }),
+          attempts: z.number().int(),
+          lastError: z.object({ code: z.string(), message: z.string() }).nullable(),
+          updatedAt: z.string().nullable(),
+        }),
+      )
+      .meta({ description: 'erase: each system record the erasure was requested from (customer.erasure_requested), with the outcome of the request to its system (docs/customers.md#propagation).' }),
   })
   .meta({ id: 'DataRequest', description: 'A data subject request (export or erase).' });
 export type DataRequest = z.infer<typeof DataRequest>;

@@ -8,6 +8,8 @@ import type { Database, Queryable } from '../../store/database.ts';
 import { clearConsentProofs } from '../../store/customers/consent-queries.ts';
 import * as q from '../../store/customers/customer-queries.ts';
 import * as p from '../../store/customers/customer-privacy-queries.ts';
+import { lockCustomers } from '../../store/customers/customer-batch.store.ts';
+import { listPropagations, type PropagationRow } from '../../store/customers/propagation.store.ts';
 import { expireExports, insertDataRequest, selectDataRequest, selectEraseRequest, type DataRequestRow } from '../../store/customers/data-request-queries.ts';
 import { listOrderReturns, readCustomerTimeline } from '../../store/orders/order-lifecycle-queries.ts';
 import { rewriteOrderPersonalData, selectOrderDocument } from '../../store/orders/order-erasure-queries.ts';
@@ -29,7 +31,8 @@ import { type PersonalValues, erasedEmail, erasedExternalId, erasedRecordData, o
 
 export type DataRequestResult = { kind: 'not-found' } | { kind: 'created' | 'already-erased'; request: DataRequest };
 
-export const toDataRequest = (row: DataRequestRow): DataRequest => ({
+/** A request as the API shows it; an erase's systems with the outcome of the request sent to each (customer_propagation). */
+export const toDataRequest = (row: DataRequestRow, propagations: readonly PropagationRow[] = []): DataRequest => ({
   id: row.id,
   customerId: row.customer_id,
   type: row.type,
@@ -37,8 +40,15 @@ export const toDataRequest = (row: DataRequestRow): DataRequest => ({
   requestedAt: row.requested_at.toISOString(),
   completedAt: row.completed_at?.toISOString() ?? null,
   document: (row.document as Record<string, unknown> | null) ?? null,
-  systems: ((row.systems as ErasureTarget[] | null) ?? []).map((s) => ({ ...s, status: 'requested' as const })),
+  systems: ((row.systems as ErasureTarget[] | null) ?? []).map((target) => {
+    const sent = propagations.find((p) => p.system === target.system && p.connection === target.connection);
+    return { ...target, status: sent?.status ?? 'requested', attempts: sent?.attempts ?? 0, lastError: sent?.lastError ?? null, updatedAt: sent?.updatedAt ?? null };
+  }),
 });
+
+async function presentRequest(db: Queryable, row: DataRequestRow): Promise<DataRequest> {
+  return toDataRequest(row, row.type === 'erase' ? await listPropagations(db, { requestId: row.id }) : []);
+}
 
 export class DataRequestService {
   readonly #db: Database;
@@ -51,7 +61,7 @@ export class DataRequestService {
 
   async get(requestId: string): Promise<DataRequest | undefined> {
     const row = await selectDataRequest(this.#db, requestId);
-    return row && toDataRequest(row);
+    return row && presentRequest(this.#db, row);
   }
 
   async request(customerId: string, type: DataRequestType, who: AuditContext): Promise<DataRequestResult> {
@@ -113,10 +123,12 @@ export class DataRequestService {
       await q.lockMatching(tx);
       const current = await p.selectCurrentCustomerId(tx, customerId);
       if (!current) return { kind: 'not-found' };
+      // Ingestion locks the customers a record may join (customer-batch.store.ts): none joins this one while it is erased.
+      await lockCustomers(tx, [current]);
       const identity = await p.selectIdentityIds(tx, current);
       if (await p.selectErasedAt(tx, current)) {
         const first = await selectEraseRequest(tx, identity);
-        if (first) return { kind: 'already-erased', request: toDataRequest(first) };
+        if (first) return { kind: 'already-erased', request: await presentRequest(tx, first) };
       }
       const records = await q.selectRecordsOf(tx, current);
       const recordIds = records.map((r) => r.id);
@@ -142,7 +154,9 @@ export class DataRequestService {
         const externalId = erasedExternalId(record.external_id, record.id);
         const erased = erasedRecordData(data, externalId);
         await p.pseudonymiseRecord(tx, record.id, externalId, erased, toMatchRecord(record.id, erased));
-        targets.push({ recordId: record.id, system: record.system, connection: record.connection, sourceId: externalId });
+        // A system is asked by its own id, even where that id is an e-mail (a loyalty member's):
+        // a channel is never asked (its own privacy process), so its guest id stays pseudonymised.
+        targets.push({ recordId: record.id, system: record.system, connection: record.connection, sourceId: record.system === 'channel' ? externalId : record.external_id });
       }
       await p.dropHistoryVersions(tx, recordIds);
       await p.deleteKeys(tx, recordIds);

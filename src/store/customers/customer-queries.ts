@@ -67,7 +67,7 @@ const goldenAad = (customerId: string) => `customer:${customerId}:golden`;
 /** The blind index of a record's own id in its system (external ids of guests are e-mails). */
 export const externalIdIndex = (system: string, connection: string, externalId: string) => blindIndex(`x:${system}|${connection}|${externalId}`);
 
-type RawRecordRow = Omit<SourceRecordRow, 'data' | 'match'> & { data: unknown; match: unknown };
+export type RawRecordRow = Omit<SourceRecordRow, 'data' | 'match'> & { data: unknown; match: unknown };
 
 /**
  * A record row as stored -> as read: payload and match form decrypted, the external id taken

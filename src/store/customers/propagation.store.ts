@@ -1,4 +1,5 @@
 import type { Queryable } from '../database.ts';
+import { decodeRecord, type RawRecordRow } from './customer-queries.ts';
 
 /** Where a customer event stands in one system connection (migration 0042). */
 export type PropagationStatus = 'pending' | 'done' | 'failed' | 'not_applicable';
@@ -114,11 +115,8 @@ export interface RecordRef {
 
 /** The system ids of a customer's records, oldest first. */
 export async function selectRecordRefs(db: Queryable, customerId: string): Promise<RecordRef[]> {
-  const { rows } = await db.query<{ id: string; system: string; connection: string; external_id: string }>(
-    'SELECT id, system, connection, external_id FROM customer_source_record WHERE customer_id = $1 ORDER BY created_at, id',
-    [customerId],
-  );
-  return rows.map((r) => ({ recordId: r.id, system: r.system, connection: r.connection, sourceId: r.external_id }));
+  const { rows } = await db.query<RawRecordRow>('SELECT * FROM customer_source_record WHERE customer_id = $1 ORDER BY created_at, id', [customerId]);
+  return rows.map(toRef);
 }
 
 /**
@@ -127,12 +125,18 @@ export async function selectRecordRefs(db: Queryable, customerId: string): Promi
  * must not take records of a later merge for the survivor's own.
  */
 export async function selectRecordRefsAfterMerge(db: Queryable, customerId: string, mergeId: string): Promise<RecordRef[]> {
-  const { rows } = await db.query<{ id: string; system: string; connection: string; external_id: string }>(
-    `SELECT r.id, r.system, r.connection, r.external_id FROM customer_source_record r
+  const { rows } = await db.query<RawRecordRow>(
+    `SELECT r.* FROM customer_source_record r
       WHERE r.customer_id = $1
         AND NOT EXISTS (SELECT 1 FROM customer_source_history h WHERE h.record_id = r.id AND h.reason = 'merged' AND h.merge_id > $2)
       ORDER BY r.created_at, r.id`,
     [customerId, mergeId],
   );
-  return rows.map((r) => ({ recordId: r.id, system: r.system, connection: r.connection, sourceId: r.external_id }));
+  return rows.map(toRef);
+}
+
+/** A record by its system id: stored as a blind index, read back from the decrypted record (a shredded record has none). */
+function toRef(row: RawRecordRow): RecordRef {
+  const record = decodeRecord(row);
+  return { recordId: record.id, system: record.system, connection: record.connection, sourceId: record.external_id };
 }
