@@ -171,6 +171,36 @@ export interface ErpConnector {
    * order (offset paging stays correct while records change: a change only moves a stamp forward).
    */
   productsChangedSince?(since: string | null, page: { offset: number; limit: number }, context?: CallContext): Promise<ErpProductPage>;
+  /** A customer account (Tryton party id, Business Central customer id): balance, credit limit and open invoices; undefined when the ERP has no such account. */
+  customerAccount?(account: string, context?: CallContext): Promise<ErpCustomerAccount | undefined>;
+}
+
+/** One open (posted, not fully paid) sales document of a customer account; amounts are decimal strings. */
+export interface ErpOpenInvoice {
+  erpId: string;
+  number: string | null;
+  /** A credit note not yet settled has a negative total. */
+  kind: 'invoice' | 'credit_note';
+  invoiceDate: string | null;
+  dueDate: string | null;
+  totalAmount: string;
+  /** What is left to pay. */
+  remainingAmount: string;
+  currency: string;
+}
+
+/** A customer account in the ERP as the account view shows it. */
+export interface ErpCustomerAccount {
+  /** The ERP's id of the account (party id, customer id). */
+  account: string;
+  number: string | null;
+  name: string | null;
+  /** What the customer owes now (receivable), a decimal string. */
+  balance: string;
+  /** Null when the ERP sets none (Tryton without the account_credit_limit module). */
+  creditLimit: string | null;
+  currency: string | null;
+  openInvoices: ErpOpenInvoice[];
 }
 
 /** A page of the ERP's item master; `modifiedAt` is the ERP's latest modification time of the record (ISO 8601 UTC). */
@@ -304,6 +334,8 @@ export interface PointsAward {
   id: string;
   orderId: string;
   email: string;
+  /** The member credited (the member id when the award named one, else the member of the e-mail). */
+  memberId?: string | undefined;
   points: number;
   balance: number;
   created: boolean;
@@ -325,7 +357,7 @@ export interface PointsReversal {
 export interface LoyaltyConnector {
   readonly system: string;
   /** Awards points for an order; a repeat for the same order awards nothing more. */
-  awardPoints(input: { orderId: string; email: string; amount: string; currency: string }, context?: CallContext): Promise<PointsAward>;
+  awardPoints(input: { orderId: string; email: string; amount: string; currency: string; memberId?: string }, context?: CallContext): Promise<PointsAward>;
   /**
    * Takes back the points awarded for an order; undefined when nothing was awarded for it.
    * Without `amount`, everything not taken back yet (once per order). With `amount` (a part of
@@ -333,4 +365,14 @@ export interface LoyaltyConnector {
    */
   reversePoints(input: { orderId: string; reason?: string; amount?: string; reference?: string }, context?: CallContext): Promise<PointsReversal | undefined>;
   balance(email: string, context?: CallContext): Promise<number>;
+  /** A member by member id (or e-mail): balance and tier; undefined when the programme has none. */
+  member?(key: string, context?: CallContext): Promise<LoyaltyMember | undefined>;
+}
+
+/** A loyalty member as the programme reports it. */
+export interface LoyaltyMember {
+  id: string;
+  email: string | null;
+  balance: number;
+  tier: string;
 }

@@ -5,8 +5,9 @@ import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListe
 
 /**
  * A loyalty programme emulator: POST /v1/awards gives a member points for an order
- * (once per order id); POST /v1/reversals takes them back (once per order id);
- * GET /v1/members/{email} reads the balance. API in ../README.md.
+ * (once per order id), to the member named by `memberId` or else to the member of the e-mail;
+ * POST /v1/reversals takes them back (once per order id); GET /v1/members/{member id or
+ * e-mail} reads the balance and tier. API in ../README.md.
  */
 
 const Amount = z.string().regex(/^\d{1,18}(\.\d{1,6})?$/);
@@ -16,7 +17,26 @@ const AwardBody = z.strictObject({
   email: z.string().min(3).max(254),
   amount: Amount,
   currency: z.string().regex(/^[A-Z]{3}$/),
+  /** The member to credit (default: the member of the e-mail). */
+  memberId: z.string().min(1).max(128).optional(),
 });
+
+const MemberSeed = z.strictObject({
+  email: z.string().min(3).max(254).nullable().default(null),
+  /** Fixed tier (default: by balance, see tierOf). */
+  tier: z.string().min(1).max(40).nullable().default(null),
+  balance: z.number().int().default(0),
+});
+
+/** A member enrolled in the programme (a card), as opposed to an e-mail that only earned points. */
+interface Member {
+  id: string;
+  email: string | null;
+  tier: string | null;
+}
+
+/** The tier a balance reaches when the member has no fixed one. */
+export const tierOf = (balance: number) => (balance >= 5000 ? 'gold' : balance >= 1000 ? 'silver' : 'member');
 
 const ReversalBody = z.strictObject({
   orderId: z.string().min(1).max(128),
@@ -43,6 +63,8 @@ interface Award {
   id: string;
   orderId: string;
   email: string;
+  /** The member credited: a member id, or null for points kept under the e-mail. */
+  memberId: string | null;
   /** The order value the points were earned on. */
   amount: string;
   points: number;
@@ -55,10 +77,14 @@ export interface RunningLoyaltySandbox extends RunningSandbox {
   awards: Map<string, Award>;
   /** By reference: the order id for a full reversal, the caller's reference for a partial one. */
   reversals: Map<string, Reversal>;
+  /** By member id, or by e-mail for points earned without a member id. */
   balances: Map<string, number>;
+  members: Map<string, Member>;
 }
 
 const view = ({ reversed: _reversed, ...award }: Award) => award;
+/** The balance an award counts in: its member's, else its e-mail's. */
+const balanceKey = (award: Pick<Award, 'memberId' | 'email'>) => award.memberId ?? award.email;
 
 /** Starts the loyalty sandbox. */
 export async function startLoyaltySandbox(options: SandboxListenOptions & { pointsPerUnit?: number } = {}): Promise<RunningLoyaltySandbox> {
@@ -67,6 +93,7 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
   const byOrder = new Map<string, string>();
   const balances = new Map<string, number>();
   const reversals = new Map<string, Reversal>();
+  const members = new Map<string, Member>();
   const { app, faults } = createSandboxApp('loyalty', { log: options.log });
 
   app.post('/v1/awards', async (request, reply) => {
@@ -76,14 +103,17 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     const existing = byOrder.get(parsed.data.orderId);
     if (existing) {
       const award = awards.get(existing)!;
-      return reply.code(200).send({ ...view(award), balance: balances.get(award.email) ?? 0 });
+      return reply.code(200).send({ ...view(award), balance: balances.get(balanceKey(award)) ?? 0 });
     }
+    const { memberId } = parsed.data;
+    if (memberId !== undefined && !members.has(memberId)) return reply.code(422).send({ error: { code: 'unknown_member', message: `no member ${memberId}` } });
     // One point per whole currency unit spent (times pointsPerUnit); no floats involved.
     const whole = Number(toScaled(parsed.data.amount, 6) / 1_000_000n);
     const award: Award = {
       id: `awd_${randomBytes(8).toString('hex')}`,
       orderId: parsed.data.orderId,
       email,
+      memberId: memberId ?? null,
       amount: parsed.data.amount,
       points: whole * pointsPerUnit,
       reversed: 0,
@@ -91,8 +121,9 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     };
     awards.set(award.id, award);
     byOrder.set(award.orderId, award.id);
-    balances.set(email, (balances.get(email) ?? 0) + award.points);
-    return reply.code(201).send({ ...view(award), balance: balances.get(email) });
+    const key = balanceKey(award);
+    balances.set(key, (balances.get(key) ?? 0) + award.points);
+    return reply.code(201).send({ ...view(award), balance: balances.get(key) });
   });
 
   app.post('/v1/reversals', async (request, reply) => {
@@ -101,7 +132,7 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     const { orderId, amount } = parsed.data;
     const reference = parsed.data.reference ?? orderId;
     const done = reversals.get(reference);
-    if (done) return reply.code(200).send({ ...done, balance: balances.get(done.email) ?? 0 });
+    if (done) return reply.code(200).send({ ...done, balance: balances.get(balanceKey(awards.get(done.awardId)!)) ?? 0 });
     const awardId = byOrder.get(orderId);
     if (!awardId) return reply.code(404).send({ error: { code: 'not_found', message: `no award for order ${orderId}` } });
     const award = awards.get(awardId)!;
@@ -124,14 +155,31 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     };
     reversals.set(reference, reversal);
     award.reversed += points;
-    balances.set(award.email, (balances.get(award.email) ?? 0) - points);
-    return reply.code(201).send({ ...reversal, balance: balances.get(award.email) });
+    const key = balanceKey(award);
+    balances.set(key, (balances.get(key) ?? 0) - points);
+    return reply.code(201).send({ ...reversal, balance: balances.get(key) });
   });
 
-  app.get<{ Params: { email: string } }>('/v1/members/:email', async (request, reply) => {
-    const email = request.params.email.toLowerCase();
-    if (!balances.has(email)) return reply.code(404).send({ error: { code: 'not_found', message: `no member ${email}` } });
-    return { email, balance: balances.get(email) };
+  app.get<{ Params: { key: string } }>('/v1/members/:key', async (request, reply) => {
+    const member = members.get(request.params.key);
+    if (member) {
+      const balance = balances.get(member.id) ?? 0;
+      return { id: member.id, email: member.email, balance, tier: member.tier ?? tierOf(balance) };
+    }
+    const email = request.params.key.toLowerCase();
+    if (!balances.has(email)) return reply.code(404).send({ error: { code: 'not_found', message: `no member ${request.params.key}` } });
+    const balance = balances.get(email)!;
+    return { id: email, email, balance, tier: tierOf(balance) };
+  });
+
+  // Enrols (or replaces) a member card, as the programme's own back office would.
+  app.put<{ Params: { id: string } }>('/_sandbox/members/:id', async (request, reply) => {
+    const parsed = MemberSeed.safeParse(request.body ?? {});
+    if (!parsed.success) return reply.code(422).send({ error: { code: 'invalid_request', message: 'the member is not valid', issues: parsed.error.issues } });
+    const member: Member = { id: request.params.id, email: parsed.data.email?.toLowerCase() ?? null, tier: parsed.data.tier };
+    members.set(member.id, member);
+    balances.set(member.id, parsed.data.balance);
+    return { ...member, balance: parsed.data.balance };
   });
 
   app.get('/_sandbox/config', async () => ({ pointsPerUnit }));
@@ -141,5 +189,5 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
   });
 
   const running = await listenSandbox('loyalty', app, faults, options);
-  return { ...running, awards, reversals, balances };
+  return { ...running, awards, reversals, balances, members };
 }

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { createSandboxApp, installAnswerDelays, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
 import type { FaultRenderer } from '../../kit/faults.ts';
-import { parseTrytonJson, TrytonDateTime, type JsonRpcError } from '../tryton-wire.ts';
+import { parseTrytonJson, TrytonDate, TrytonDateTime, type JsonRpcError } from '../tryton-wire.ts';
 import { TrytonErp } from './tryton-erp.ts';
 import { SUPPORTED_MODELS, TrytonForbidden, TrytonUserError, TrytonUserWarning, type ProductSeed, type Rec } from './tryton-data.ts';
 
@@ -101,8 +101,10 @@ function search(erp: TrytonErp, model: string, domain: Domain, offset: number, l
   const orders: [string, string][] = Array.isArray(order) && order.length ? (order as [string, string][]) : [['id', 'ASC']];
   records = records.sort((a, b) => {
     for (const [field, direction] of orders) {
-      const av = erp.field(model, a, field, context) as string | number;
-      const bv = erp.field(model, b, field, context) as string | number;
+      // Dates order as dates (their ISO strings order alike); an empty value orders before any other.
+      const key = (v: unknown) => (v instanceof TrytonDate ? v.toIsoDate() : v === null || v === undefined ? '' : v) as string | number;
+      const av = key(erp.field(model, a, field, context));
+      const bv = key(erp.field(model, b, field, context));
       if (av === bv) continue;
       const cmp = av < bv ? -1 : 1;
       return String(direction).toUpperCase().startsWith('DESC') ? -cmp : cmp;
