@@ -106,7 +106,8 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
       return reply.code(200).send({ ...view(award), balance: balances.get(balanceKey(award)) ?? 0 });
     }
     const { memberId } = parsed.data;
-    if (memberId !== undefined && !members.has(memberId)) return reply.code(422).send({ error: { code: 'unknown_member', message: `no member ${memberId}` } });
+    // Member ids come from the programme itself; one the sandbox was not told of is enrolled with the award's e-mail.
+    if (memberId !== undefined && !members.has(memberId)) members.set(memberId, { id: memberId, email, tier: null });
     // One point per whole currency unit spent (times pointsPerUnit); no floats involved.
     const whole = Number(toScaled(parsed.data.amount, 6) / 1_000_000n);
     const award: Award = {
