@@ -132,6 +132,8 @@ export interface ErpReturnResult {
   sale: ErpSale;
   created: boolean;
   creditNotes: ErpInvoice[];
+  /** The customer account credited (Tryton party id, Business Central customer id): the one the order's sale was posted to. */
+  account: string;
 }
 
 export interface ErpStockLevel {

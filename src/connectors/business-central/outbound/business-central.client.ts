@@ -489,6 +489,7 @@ export class BusinessCentralClient implements ErpConnector {
       },
       created,
       creditNotes: [note],
+      account: memo.customerId,
     };
   }
 }

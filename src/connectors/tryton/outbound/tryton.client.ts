@@ -743,7 +743,8 @@ export class TrytonClient implements ErpConnector {
       if (received.length) await this.rpc.call('model.stock.shipment.out.return.done', [received], context);
     }
     const creditNotes = await this.postInvoices(input.returnId, context);
-    return { sale: await this.#toSale(await this.#readSale(row.id, context), context), created, creditNotes };
+    // The return sale was made on the order's own party: the credit note is that account's.
+    return { sale: await this.#toSale(await this.#readSale(row.id, context), context), created, creditNotes, account: String(row.party) };
   }
 }
 
