@@ -175,6 +175,8 @@ export interface ErpConnector {
   productsChangedSince?(since: string | null, page: { offset: number; limit: number }, context?: CallContext): Promise<ErpProductPage>;
   /** A customer account (Tryton party id, Business Central customer id): balance, credit limit and open invoices; undefined when the ERP has no such account. */
   customerAccount?(account: string, context?: CallContext): Promise<ErpCustomerAccount | undefined>;
+  /** The customer account a sale was posted to (by the sale's reference, an order id), in one request; undefined when there is no such sale. */
+  saleAccount?(reference: string, context?: CallContext): Promise<string | undefined>;
 }
 
 /** One open (posted, not fully paid) sales document of a customer account; amounts are decimal strings. */

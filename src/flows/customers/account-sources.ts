@@ -35,6 +35,21 @@ export function accountSources({ db, config, loyalty, erps }: AccountSourcesOpti
   const erpPolicy = (endpoint: ErpEndpoint) =>
     resolveTargetPolicy(endpoint.target === SINGLE_ERP_TARGET ? flowTargetPolicy(config, TARGETS.erp) : erpTargetPolicy(config, endpoint.id, DEFAULT_TARGET_POLICIES[TARGETS.erp]!));
 
+  // The account a sale was posted to never changes: it is asked once per order.
+  const saleAccounts = new Map<string, string>();
+  const saleAccount = async (endpoint: ErpEndpoint, orderId: string, context: { signal: AbortSignal; target: TargetCaller }) => {
+    const key = `${endpoint.id}/${orderId}`;
+    let found = saleAccounts.get(key);
+    if (found === undefined) {
+      found = endpoint.client.saleAccount ? await endpoint.client.saleAccount(orderId, context) : (await endpoint.client.saleDetail?.(orderId, context))?.customer?.erpId;
+      if (found !== undefined) {
+        if (saleAccounts.size >= 10_000) saleAccounts.delete(saleAccounts.keys().next().value!);
+        saleAccounts.set(key, found);
+      }
+    }
+    return found;
+  };
+
   return {
     async loyalty(keys, signal): Promise<LoyaltyPartData> {
       if (!loyalty.member) throw new SynclineError('loyalty.member_read_unsupported', 'the loyalty connector cannot read members', { retry: 'permanent' });
@@ -49,7 +64,7 @@ export function accountSources({ db, config, loyalty, erps }: AccountSourcesOpti
         const context = { signal, target: caller(endpoint.target, erpPolicy(endpoint), signal) };
         if (!endpoint.client.customerAccount) throw new SynclineError('erp.account_read_unsupported', `the ${endpoint.connector} connector cannot read customer accounts`, { retry: 'permanent' });
         // No ERP record: the account the customer's latest order was posted to, as the ERP's sale names it.
-        const id = account ?? (orderId ? (await endpoint.client.saleDetail?.(orderId, context))?.customer?.erpId : undefined);
+        const id = account ?? (orderId ? await saleAccount(endpoint, orderId, context) : undefined);
         if (!id) return undefined;
         const found = await endpoint.client.customerAccount(id, context);
         return found && { connection: endpoint.id, ...found };

@@ -405,16 +405,16 @@ export class BusinessCentralClient implements ErpConnector {
    */
   async customerAccount(account: string, context: CallContext = {}): Promise<ErpCustomerAccount | undefined> {
     if (!GUID.test(account)) return undefined;
-    const customer = await this.odata.get<BcCustomer & { balanceDue: number; creditLimit: number; currencyCode: string }>(`customers(${account})`, context).catch((error: unknown) => {
-      if (error instanceof SynclineError && error.code === 'erp.not_found') return undefined;
-      throw error;
-    });
-    if (!customer) return undefined;
     const filter = `customerId eq ${account} and status eq 'Open'`;
-    const invoices = await this.odata.list<BcSalesDocument & { dueDate?: string; remainingAmount?: number }>(
-      `salesInvoices?$filter=${encodeURIComponent(filter)}&$orderby=${encodeURIComponent('invoiceDate desc')}&$top=50`,
-      context,
-    );
+    // Independent reads, sent together.
+    const [customer, invoices] = await Promise.all([
+      this.odata.get<BcCustomer & { balanceDue: number; creditLimit: number; currencyCode: string }>(`customers(${account})`, context).catch((error: unknown) => {
+        if (error instanceof SynclineError && error.code === 'erp.not_found') return undefined;
+        throw error;
+      }),
+      this.odata.list<BcSalesDocument & { dueDate?: string; remainingAmount?: number }>(`salesInvoices?$filter=${encodeURIComponent(filter)}&$orderby=${encodeURIComponent('invoiceDate desc')}&$top=50`, context),
+    ]);
+    if (!customer) return undefined;
     return {
       account: customer.id,
       number: customer.number || null,
@@ -433,6 +433,12 @@ export class BusinessCentralClient implements ErpConnector {
         currency: doc.currencyCode,
       })),
     };
+  }
+
+  /** The customer of the order's sales order, or (once it was invoiced in full and BC closed it) of its invoice. */
+  async saleAccount(reference: string, context: CallContext = {}): Promise<string | undefined> {
+    const [order] = await this.odata.list<BcSalesOrder>(`salesOrders?$filter=${encodeURIComponent(`externalDocumentNumber eq ${odataString(reference)}`)}`, context);
+    return order?.customerId ?? (await this.#documents('salesInvoices', reference, context))[0]?.customerId;
   }
 
   async postInvoices(reference: string, context: CallContext = {}): Promise<ErpInvoice[]> {

@@ -22,7 +22,7 @@ import { assertErpTotalMatches } from '../../kit/erp-amounts.ts';
 import { decimalOf, TrytonDate, TrytonDecimal } from '../tryton-wire.ts';
 import { TrytonRpc, type TrytonRpcOptions } from './json-rpc.ts';
 import { trytonProductsChangedSince } from './tryton-products.ts';
-import { trytonCustomerAccount } from './tryton-accounts.ts';
+import { trytonCustomerAccount, trytonSaleAccount } from './tryton-accounts.ts';
 
 /**
  * The ERP connector for Tryton: canonical orders become Tryton sales whose
@@ -688,6 +688,10 @@ export class TrytonClient implements ErpConnector {
 
   async customerAccount(account: string, context: CallContext = {}): Promise<ErpCustomerAccount | undefined> {
     return trytonCustomerAccount(this.rpc, account, (id) => this.#currencyCode(id, context), context);
+  }
+
+  async saleAccount(reference: string, context: CallContext = {}): Promise<string | undefined> {
+    return trytonSaleAccount(this.rpc, reference, context);
   }
 
   async postInvoices(reference: string, context: CallContext = {}): Promise<ErpInvoice[]> {

@@ -341,6 +341,7 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
         id: s.id,
         number: s.number,
         reference: s.reference,
+        party: s.party,
         state: s.state,
         shipmentState: s.shipment_state,
         invoiceState: s.invoice_state,
@@ -351,7 +352,7 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
       })),
       shipments: all('stock.shipment.out').map((s) => ({ id: s.id, number: s.number, state: s.state, reference: s.reference })),
       returnShipments: all('stock.shipment.out.return').map((s) => ({ id: s.id, number: s.number, state: s.state })),
-      invoices: all('account.invoice').map((i) => ({ id: i.id, number: i.number, state: i.state, totalAmount: (i.total_amount as { decimal: string }).decimal })),
+      invoices: all('account.invoice').map((i) => ({ id: i.id, number: i.number, party: i.party, state: i.state, totalAmount: (i.total_amount as { decimal: string }).decimal })),
       parties: all('party.party').map((p) => ({ id: p.id, name: p.name })),
     };
   });
