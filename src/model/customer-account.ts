@@ -70,7 +70,10 @@ export const AccountReturn = z
     status: z.string(),
     refundAmount: z.string(),
     location: z.string(),
-    creditNote: z.unknown().nullable(),
+    creditNote: z
+      .object({ erpId: z.union([z.number(), z.string()]), number: z.string().nullable(), state: z.string(), totalAmount: z.string() })
+      .nullable()
+      .meta({ description: 'The ERP credit note of a completed return.' }),
     createdAt: z.string(),
     completedAt: z.string().nullable(),
   })

@@ -118,7 +118,7 @@ export class CustomerAccountService {
         status: r.status,
         refundAmount: r.refund_amount,
         location: r.location_code,
-        creditNote: r.credit_note ?? null,
+        creditNote: (r.credit_note as OrdersPartData['returns'][number]['creditNote']) ?? null,
         createdAt: r.created_at.toISOString(),
         completedAt: r.completed_at?.toISOString() ?? null,
       })),
