@@ -131,6 +131,15 @@ describe('customer account view, end to end', () => {
     assert.equal(body.consent.error, 'consent.not_recorded');
     assert.equal(body.consent.data, null, 'no consent is shown that Syncline does not hold');
 
+    // The web order's own customer was merged into the member's: its id answers for the survivor, with the order.
+    const merged = (await f.api('GET', `/v1/customers/${customerId}`)).body.merges.map((m: any) => m.mergedId);
+    assert.equal(merged.length, 1);
+    const viaMerged = await view(merged[0]);
+    assert.equal(viaMerged.body.customerId, customerId);
+    assert.equal(viaMerged.body.requestedId, merged[0]);
+    assert.deepEqual(viaMerged.body.orders.data.orders.map((o: any) => o.id), [orderId]);
+    assert.equal(viaMerged.body.erp.status, 'cached', 'a second view within the TTL is served from cache');
+
     const unknown = await f.api('GET', '/v1/customers/cus_01jd5q8x7m2v3k4n5p6r7s8tc1/account');
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.type, '/problems/not-found');
