@@ -67,22 +67,26 @@ export class CustomerAccountService {
     const started = performance.now();
     const customer = await this.#current(requestedId);
     if (!customer) return undefined;
-    const waitMs = this.#budgetMs - this.#reserveMs - (performance.now() - started);
+    // Remote parts wait until this instant, whatever the local reads beside them take.
+    const deadline = started + this.#budgetMs - this.#reserveMs;
+    const left = () => Math.max(0, deadline - performance.now());
     const now = () => this.cache.now();
     const local = <T>(data: T): AccountPart<T> => ({ source: 'syncline', status: 'ok', fetchedAt: new Date(now()).toISOString(), ageSeconds: 0, data });
     const records = customer.sourceRecords.map((r) => ({ system: r.system, connection: r.connection, externalId: r.externalId, data: r.data as CustomerRecordData }));
     const memberKeys = loyaltyKeys(records, customer);
     const accounts = erpAccounts(records);
-    const [orders, latestOrder, consent] = await Promise.all([this.#orders(customer.id), accounts.length ? undefined : this.#latestErpOrder(customer.id), this.#consent(this.#db, customer.id)]);
-    const [loyalty, erp] = await Promise.all([
-      memberKeys.length
-        ? this.cache.read(`loyalty:${memberKeys.join(',')}`, (signal) => this.#sources.loyalty(memberKeys, signal), waitMs)
-        : Promise.resolve<PartRead<LoyaltyPartData>>({ status: 'ok', value: { members: [] }, at: now() }),
-      accounts.length || latestOrder
-        ? this.cache.read(`erp:${accounts.map((a) => `${a.connection}/${a.account}`).join(',') || `order/${latestOrder!.orderId}`}`, (signal) => this.#sources.erp(accounts, latestOrder, signal), waitMs)
-        : Promise.resolve<PartRead<ErpPartData>>({ status: 'ok', value: { accounts: [] }, at: now() }),
-    ]);
-    const erpConnections = [...new Set([...accounts.map((a) => a.connection), ...(latestOrder ? [latestOrder.erp] : [])].map((c) => c ?? 'default'))];
+    const loyaltyRead: Promise<PartRead<LoyaltyPartData>> = memberKeys.length
+      ? this.cache.read(`loyalty:${memberKeys.join(',')}`, (signal) => this.#sources.loyalty(memberKeys, signal), left())
+      : Promise.resolve({ status: 'ok', value: { members: [] }, at: now() });
+    const erpRead = (async (): Promise<{ read: PartRead<ErpPartData>; connections: (string | null)[] }> => {
+      const latestOrder = accounts.length ? undefined : await this.#latestErpOrder(customer.id);
+      const connections = [...accounts.map((a) => a.connection), ...(latestOrder ? [latestOrder.erp] : [])];
+      if (!accounts.length && !latestOrder) return { read: { status: 'ok', value: { accounts: [] }, at: now() }, connections };
+      const key = `erp:${accounts.map((a) => `${a.connection}/${a.account}`).join(',') || `order/${latestOrder!.orderId}`}`;
+      return { read: await this.cache.read(key, (signal) => this.#sources.erp(accounts, latestOrder, signal), left()), connections };
+    })();
+    const [orders, consent, loyalty, erp] = await Promise.all([this.#orders(customer.id), this.#consent(this.#db, customer.id), loyaltyRead, erpRead]);
+    const erpConnections = [...new Set(erp.connections.map((c) => c ?? 'default'))];
     return {
       customerId: customer.id,
       requestedId,
@@ -90,7 +94,7 @@ export class CustomerAccountService {
       elapsedMs: Math.round(performance.now() - started),
       profile: local(customer),
       loyalty: remote('loyalty', loyalty, now()),
-      erp: remote(erpConnections.length === 1 ? `erp:${erpConnections[0]}` : 'erp', erp, now()),
+      erp: remote(erpConnections.length === 1 ? `erp:${erpConnections[0]}` : 'erp', erp.read, now()),
       orders: local(orders),
       consent: consent ?? { source: 'syncline', status: 'unavailable', fetchedAt: null, ageSeconds: null, error: 'consent.not_recorded', data: null },
     };
