@@ -103,6 +103,10 @@ const environmentSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]+=\d+(,[A-Za-z0-9_.-]+=\d+)*$/, 'must look like WH-EAST=1,STORE-12=5')
     .optional(),
   SYNCLINE_RETURN_WINDOW_DAYS: integer(0, 3650).default(30),
+  // The customer account view (docs/customers.md#account-view).
+  SYNCLINE_ACCOUNT_BUDGET_MS: integer(20, 60_000).default(300),
+  SYNCLINE_ACCOUNT_CACHE_TTL_MS: integer(0, 3_600_000).default(30_000),
+  SYNCLINE_ACCOUNT_CACHE_MAX_AGE_MS: integer(0, 86_400_000).default(900_000),
   SYNCLINE_TARGET_POLICIES: z
     .string()
     .refine((text) => {
@@ -251,6 +255,12 @@ export interface Config {
   returnWindowDays: number;
   /** Seconds between scheduled pulls of the CRM's contacts into customer records; 0: off (SYNCLINE_CRM_PULL_SECONDS, default: 900). */
   crmPullSeconds: number;
+  /**
+   * The customer account view: the latency budget of a view in ms (SYNCLINE_ACCOUNT_BUDGET_MS, default: 300); how long a
+   * part fetched from a system is served again without asking it (SYNCLINE_ACCOUNT_CACHE_TTL_MS, default: 30000); the
+   * oldest copy served when the system is slow or down (SYNCLINE_ACCOUNT_CACHE_MAX_AGE_MS, default: 900000).
+   */
+  accountView: { budgetMs: number; cacheTtlMs: number; cacheMaxAgeMs: number };
   /** Seconds between scheduled product catalogue syncs from the ERP; 0: only on demand (SYNCLINE_PRODUCT_SYNC_SECONDS, default: 900). */
   productSyncSeconds: number;
   /** Policies of the flows' targets (erp, wms, payment, fraud, loyalty, crm) as JSON (SYNCLINE_TARGET_POLICIES, default: built-in per target). */
@@ -409,6 +419,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
       priorities: Object.fromEntries((e.SYNCLINE_ROUTING_PRIORITIES ?? '').split(',').filter(Boolean).map((pair) => [pair.split('=')[0]!, Number(pair.split('=')[1])])),
     },
     returnWindowDays: e.SYNCLINE_RETURN_WINDOW_DAYS,
+    accountView: { budgetMs: e.SYNCLINE_ACCOUNT_BUDGET_MS, cacheTtlMs: e.SYNCLINE_ACCOUNT_CACHE_TTL_MS, cacheMaxAgeMs: e.SYNCLINE_ACCOUNT_CACHE_MAX_AGE_MS },
     productSyncSeconds: e.SYNCLINE_PRODUCT_SYNC_SECONDS,
     crmPullSeconds: e.SYNCLINE_CRM_PULL_SECONDS,
     targetPolicies,

@@ -73,13 +73,17 @@ export function crmConnectionId(config: Config): string {
   return config.connections.connections.find((c) => c.kind === 'crm')?.id ?? 'crm';
 }
 
+/** The policy of one of the flows' targets: the built-in one, then SYNCLINE_TARGET_POLICIES under its name. */
+export function flowTargetPolicy(config: Config, name: string): TargetPolicy {
+  const policy = DEFAULT_TARGET_POLICIES[name] ?? {};
+  const override = (config.targetPolicies[name] ?? {}) as TargetPolicy;
+  return { ...policy, ...override, breaker: { ...policy.breaker, ...override.breaker } };
+}
+
 /** Adds the flows' handlers, subscriptions and targets to a worker's registry. */
 export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): FlowDeps {
   const deps = flowDeps(options);
-  for (const [name, policy] of Object.entries(DEFAULT_TARGET_POLICIES)) {
-    const override = (options.config.targetPolicies[name] ?? {}) as TargetPolicy;
-    registry.defineTarget(name, { ...policy, ...override, breaker: { ...policy.breaker, ...override.breaker } });
-  }
+  for (const name of Object.keys(DEFAULT_TARGET_POLICIES)) registry.defineTarget(name, flowTargetPolicy(options.config, name));
   // Several ERPs: each connection has its own target (`tryton:legacy`), with the ERP's built-in
   // policy, the connector's defaults, the connection's limits, then SYNCLINE_TARGET_POLICIES.
   for (const endpoint of deps.erps.endpoints.filter((e) => e.target !== SINGLE_ERP_TARGET)) {

@@ -118,6 +118,32 @@ export function businessCentralContract(target: () => BusinessCentralContractTar
     assert.equal(second.creditNotes[0]!.erpId, first.creditNotes[0]!.erpId);
   });
 
+  test('customer account: the customer of a sale, its balanceDue, creditLimit and Open salesInvoices; a posted credit memo lowers the balance', async () => {
+    const order = canonicalOrder({ lines: [{ sku: 'SKU-RED', quantity: 2, unitPrice: '25.00' }], shipping: '5.00', email: `bc-account-${Date.now()}@example.com` });
+    await erp().postOrder(order);
+    const customerId = await erp().saleAccount(order.id);
+    assert.match(customerId ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(await erp().saleAccount('ord_unknown'), undefined);
+    const before = (await erp().customerAccount(customerId!))!;
+    assert.deepEqual(before.openInvoices, [], 'nothing invoiced yet');
+    assert.equal(Number(before.balance), 0);
+    await erp().recordShipment(order.id, { shipmentKey: 'wms:shp_a', lines: [{ sku: 'SKU-RED', quantity: 2 }] });
+    assert.equal(await erp().saleAccount(order.id), customerId, 'found by the invoice once BC closed the order');
+    const [invoice] = await erp().postInvoices(order.id);
+    const account = (await erp().customerAccount(customerId!))!;
+    assert.equal(account.account, customerId);
+    assert.equal(account.name, order.customer.name);
+    assert.equal(typeof account.creditLimit, 'string');
+    assert.deepEqual(account.openInvoices.map((i) => [i.number, i.kind, i.totalAmount, i.remainingAmount]), [[invoice!.number, 'invoice', invoice!.totalAmount, invoice!.totalAmount]]);
+    assert.equal(Number(account.balance), Number(invoice!.totalAmount));
+    const returned = await erp().postReturn({ returnId: `ret_${order.id.slice(4)}`, orderId: order.id, lines: [{ sku: 'SKU-RED', quantity: 1, unitPrice: '25.00' }], restock: false });
+    assert.equal(returned.account, customerId, 'the credit memo is the order customer’s');
+    const credited = (await erp().customerAccount(customerId!))!;
+    assert.equal(Number(credited.balance), Number(invoice!.totalAmount) + Number(returned.creditNotes[0]!.totalAmount));
+    assert.equal(await erp().customerAccount('00000000-0000-0000-0000-00000000beef'), undefined, 'an unknown customer');
+    assert.equal(await erp().customerAccount('not-a-guid'), undefined);
+  });
+
   test('errors: an unknown item is erp.unknown_product; BC refusals carry its error code; a missing entity is erp.not_found', async () => {
     const unknown = await expectSynclineError(erp().postOrder(canonicalOrder({ lines: [{ sku: 'NO-SUCH-SKU', quantity: 1, unitPrice: '1.00' }] })));
     assert.equal(unknown.code, 'erp.unknown_product');

@@ -132,6 +132,8 @@ export interface ErpReturnResult {
   sale: ErpSale;
   created: boolean;
   creditNotes: ErpInvoice[];
+  /** The customer account credited (Tryton party id, Business Central customer id): the one the order's sale was posted to. */
+  account: string;
 }
 
 export interface ErpStockLevel {
@@ -179,6 +181,38 @@ export interface ErpConnector {
   setCustomerActive?(erpId: string, active: boolean, context?: CallContext): Promise<'changed' | 'unchanged' | 'not-found'>;
   /** Erases the personal data of the ERP's customer (name pseudonymised, contacts and address lines blanked) and deactivates it. */
   eraseCustomer?(erpId: string, context?: CallContext): Promise<'erased' | 'not-found'>;
+  /** A customer account (Tryton party id, Business Central customer id): balance, credit limit and open invoices; undefined when the ERP has no such account. */
+  customerAccount?(account: string, context?: CallContext): Promise<ErpCustomerAccount | undefined>;
+  /** The customer account a sale was posted to (by the sale's reference, an order id), in one request; undefined when there is no such sale. */
+  saleAccount?(reference: string, context?: CallContext): Promise<string | undefined>;
+}
+
+/** One open (posted, not fully paid) sales document of a customer account; amounts are decimal strings. */
+export interface ErpOpenInvoice {
+  erpId: string;
+  number: string | null;
+  /** A credit note not yet settled has a negative total. */
+  kind: 'invoice' | 'credit_note';
+  invoiceDate: string | null;
+  dueDate: string | null;
+  totalAmount: string;
+  /** What is left to pay. */
+  remainingAmount: string;
+  currency: string;
+}
+
+/** A customer account in the ERP as the account view shows it. */
+export interface ErpCustomerAccount {
+  /** The ERP's id of the account (party id, customer id). */
+  account: string;
+  number: string | null;
+  name: string | null;
+  /** What the customer owes now (receivable), a decimal string. */
+  balance: string;
+  /** Null when the ERP sets none (Tryton without the account_credit_limit module). */
+  creditLimit: string | null;
+  currency: string | null;
+  openInvoices: ErpOpenInvoice[];
 }
 
 /** A page of the ERP's item master; `modifiedAt` is the ERP's latest modification time of the record (ISO 8601 UTC). */
@@ -312,6 +346,8 @@ export interface PointsAward {
   id: string;
   orderId: string;
   email: string;
+  /** The member credited (the member id when the award named one, else the member of the e-mail). */
+  memberId?: string | undefined;
   points: number;
   balance: number;
   created: boolean;
@@ -333,7 +369,7 @@ export interface PointsReversal {
 export interface LoyaltyConnector {
   readonly system: string;
   /** Awards points for an order; a repeat for the same order awards nothing more. */
-  awardPoints(input: { orderId: string; email: string; amount: string; currency: string }, context?: CallContext): Promise<PointsAward>;
+  awardPoints(input: { orderId: string; email: string; amount: string; currency: string; memberId?: string }, context?: CallContext): Promise<PointsAward>;
   /**
    * Takes back the points awarded for an order; undefined when nothing was awarded for it.
    * Without `amount`, everything not taken back yet (once per order). With `amount` (a part of
@@ -349,6 +385,16 @@ export interface LoyaltyConnector {
   eraseMember?(memberId: string, context?: CallContext): Promise<'erased' | 'not-found'>;
   /** Records the member's consent for a purpose. */
   setMemberConsent?(memberId: string, consent: { purpose: string; channel: string | null; status: 'granted' | 'withdrawn'; at: string }, context?: CallContext): Promise<'changed' | 'not-found'>;
+  /** A member by member id (or e-mail): balance and tier; undefined when the programme has none. */
+  member?(key: string, context?: CallContext): Promise<LoyaltyMember | undefined>;
+}
+
+/** A loyalty member as the programme reports it. */
+export interface LoyaltyMember {
+  id: string;
+  email: string | null;
+  balance: number;
+  tier: string;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -305,6 +305,37 @@ export function trytonContract(target: () => TrytonContractTarget): void {
     assert.equal(await erp().saleDetail('ord_unknown'), undefined);
   });
 
+  test('customer account: the party of a sale, its receivable and its posted (unpaid) invoices; a posted credit note lowers what it owes', async () => {
+    const placed = canonicalOrder({ email: `account-${Date.now()}@example.com`, lines: [{ sku: 'SKU-RED', quantity: 2, unitPrice: '27.50' }] });
+    const posted = await erp().postOrder(placed);
+    const party = await erp().saleAccount(placed.id);
+    const [sale] = await erp().rpc.call<Row[]>('model.sale.sale.read', [[posted.sale.erpId], ['party']]);
+    assert.equal(party, String(sale!.party));
+    assert.equal(await erp().saleAccount('ord_unknown'), undefined);
+    const before = (await erp().customerAccount(party!))!;
+    assert.deepEqual(before.openInvoices, [], 'nothing invoiced yet');
+    assert.equal(Number(before.balance), 0);
+    await erp().recordShipment(placed.id, { shipmentKey: `wms:${placed.id}`, lines: [{ sku: 'SKU-RED', quantity: 2 }] });
+    const [invoice] = await erp().postInvoices(placed.id);
+    const account = (await erp().customerAccount(party!))!;
+    assert.equal(account.account, party);
+    assert.equal(account.name, placed.customer.name);
+    assert.equal(account.creditLimit, null);
+    assert.equal(account.currency, 'USD');
+    assert.deepEqual(
+      account.openInvoices.map((i) => [i.number, i.kind, i.totalAmount, i.remainingAmount, i.currency]),
+      [[invoice!.number, 'invoice', '55.00', '55.00', 'USD']],
+    );
+    assert.equal(account.openInvoices[0]!.invoiceDate, invoice!.invoiceDate);
+    assert.equal(Number(account.balance), 55);
+    await erp().postReturn({ returnId: `ret_${placed.id.slice(4)}`, orderId: placed.id, lines: [{ sku: 'SKU-RED', quantity: 1, unitPrice: '27.50' }], restock: false });
+    const credited = (await erp().customerAccount(party!))!;
+    assert.equal(Number(credited.balance), 27.5, 'the credit note is on the same party');
+    assert.deepEqual(credited.openInvoices.map((i) => [i.kind, i.totalAmount]).sort(), [['credit_note', '-27.50'], ['invoice', '55.00']]);
+    assert.equal(await erp().customerAccount('999999'), undefined, 'an unknown party');
+    assert.equal(await erp().customerAccount('not-a-party'), undefined);
+  });
+
   test('an unknown SKU is a permanent error naming it', async () => {
     const error = await expectSynclineError(erp().postOrder(order([{ sku: 'SKU-NOPE', quantity: 1, unitPrice: '1.00' }])));
     assert.equal(error.code, 'erp.unknown_product');

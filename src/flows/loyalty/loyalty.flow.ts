@@ -1,4 +1,7 @@
 import { SynclineError } from '../../domain/errors.ts';
+import { CustomerService } from '../../domain/customers/customer.service.ts';
+import type { CustomerRecordData } from '../../model/customer.ts';
+import type { Order } from '../../model/order.ts';
 import type { HandlerContext } from '../../runtime/runtime.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
 import { appendTimeline, readOrderStatus, type NewTimelineEntry } from '../../store/orders/order-status.ts';
@@ -53,18 +56,35 @@ async function onTimeline(deps: FlowDeps, orderId: string, action: string, conte
   }
 }
 
-/** Awards the points of a released order; an order cancelled before the award gets none. */
+/**
+ * The loyalty member an order's points go to: the member of the customer the order resolved to
+ * (its loyalty record, else a loyalty id one of its records carries), undefined when the customer
+ * has none (the points are kept under the order's e-mail). An order the resolution subscriber
+ * has not reached yet is resolved here (the same, idempotent resolution).
+ */
+export async function loyaltyMemberOfOrder(customers: CustomerService, order: Order, correlationId: string): Promise<string | undefined> {
+  const link = (await customers.customerOfOrder(order.id)) ?? (await customers.resolveOrder(order, { correlationId }), await customers.customerOfOrder(order.id));
+  if (!link) return undefined;
+  const customer = await customers.get(link.customerId);
+  const records = customer?.sourceRecords ?? [];
+  const own = records.filter((r) => r.system === 'loyalty').sort((a, b) => a.observedAt.localeCompare(b.observedAt) || a.id.localeCompare(b.id)).at(-1);
+  if (own) return own.externalId;
+  return records.map((r) => (r.data as CustomerRecordData).references?.loyaltyId).find((id): id is string => !!id);
+}
+
+/** Awards the points of a released order (to the member of its resolved customer, if any); an order cancelled before the award gets none. */
 export async function awardLoyalty(deps: FlowDeps, payload: { orderId: string }, context: HandlerContext): Promise<void> {
   const order = await findOrderById(deps.db, payload.orderId);
   if (!order) throw new SynclineError('order.not_found', `no order ${payload.orderId}`);
   await onTimeline(deps, order.id, 'loyalty.award', context, async () => {
     // A dead-lettered award replayed after a cancel must not award what the cancel took back.
     if ((await readOrderStatus(deps.db, order.id)) === 'cancelled') return { outcome: 'skipped', detail: { reason: 'the order was cancelled' } };
+    const memberId = await loyaltyMemberOfOrder(new CustomerService(deps.db), order, context.correlationId);
     const award = await deps.connectors.loyalty.awardPoints(
-      { orderId: order.id, email: order.customer.email, amount: order.totals.grandTotal, currency: order.currency },
+      { orderId: order.id, email: order.customer.email, amount: order.totals.grandTotal, currency: order.currency, ...(memberId ? { memberId } : {}) },
       { correlationId: context.correlationId, signal: context.signal, target: context.target(TARGETS.loyalty) },
     );
-    return { outcome: 'succeeded', detail: { awardId: award.id, points: award.points, created: award.created } };
+    return { outcome: 'succeeded', detail: { awardId: award.id, points: award.points, created: award.created, memberId: memberId ?? null } };
   });
 }
 

@@ -1,4 +1,5 @@
 import { SynclineError } from '../../domain/errors.ts';
+import { CustomerService } from '../../domain/customers/customer.service.ts';
 import type { DeadLetterNotice, HandlerContext } from '../../runtime/runtime.ts';
 import type { Queryable } from '../../store/database.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
@@ -71,7 +72,10 @@ function returnSteps(deps: FlowDeps): FlowStep<ReturnState>[] {
           run.via(erp.target),
         );
         const creditNotes = result.creditNotes.filter((c) => c.kind === 'credit_note').map((c) => ({ erpId: c.erpId, number: c.number, state: c.state, totalAmount: c.totalAmount }));
-        return { kind: 'done', result: { erpId: result.sale.erpId, creditNotes }, detail: { erpSale: result.sale.number, creditNotes } };
+        // Whoever brings the goods back (a store, another e-mail), the credit is the order's customer's: shown with the account credited.
+        const customer = await new CustomerService(deps.db).customerOfOrder(ret.orderId);
+        const credited = { erp: erp.id, account: result.account, customerId: customer?.customerId ?? null };
+        return { kind: 'done', result: { erpId: result.sale.erpId, creditNotes, ...credited }, detail: { erpSale: result.sale.number, creditNotes, ...credited } };
       },
     },
     {

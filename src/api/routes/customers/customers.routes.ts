@@ -4,6 +4,14 @@ import { CountryCode } from '../../../model/country.ts';
 import { Customer } from '../../../model/customer.ts';
 import { isId } from '../../../model/ids.ts';
 import { CustomerService, type StewardDecisionResult } from '../../../domain/customers/customer.service.ts';
+import { CustomerAccountService } from '../../../domain/customers/customer-account.service.ts';
+import { PartCache } from '../../../domain/customers/part-cache.ts';
+import { CustomerAccount } from '../../../model/customer-account.ts';
+import { createErpClient } from '../../../connectors/connectors.ts';
+import { createLoyaltyClient } from '../../../connectors/loyalty/outbound/loyalty.client.ts';
+import { connectorSettingsFromConfig } from '../../../connectors/connector-settings.ts';
+import { createErpRouter } from '../../../flows/erp-routing/erp-router.ts';
+import { accountSources } from '../../../flows/customers/account-sources.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseQuery } from '../../validation.ts';
@@ -95,6 +103,55 @@ const getCustomer = operation({
   problems: { 'not-found': 'No such customer.' },
 });
 
+const accountExample = {
+  customerId,
+  requestedId: customerId,
+  budgetMs: 300,
+  elapsedMs: 41,
+  profile: { source: 'syncline', status: 'ok', fetchedAt: '2026-11-22T10:20:00.000Z', ageSeconds: 0, data: customerExample },
+  loyalty: { source: 'loyalty', status: 'unavailable', fetchedAt: null, ageSeconds: null, error: 'timeout', data: null },
+  erp: {
+    source: 'erp:erp',
+    status: 'cached',
+    fetchedAt: '2026-11-22T10:19:48.000Z',
+    ageSeconds: 12,
+    data: {
+      accounts: [
+        {
+          connection: 'erp',
+          account: '42',
+          number: 'C42',
+          name: 'Ada Lovelace',
+          balance: '59.90',
+          creditLimit: null,
+          currency: 'USD',
+          openInvoices: [{ erpId: '7', number: 'INV/7', kind: 'invoice', invoiceDate: '2026-11-20', dueDate: null, totalAmount: '59.90', remainingAmount: '59.90', currency: 'USD' }],
+        },
+      ],
+    },
+  },
+  orders: {
+    source: 'syncline',
+    status: 'ok',
+    fetchedAt: '2026-11-22T10:20:00.000Z',
+    ageSeconds: 0,
+    data: { orders: [{ id: 'ord_01jd5q8x7m2v3k4n5p6r7s8tc9', channel: 'shopify-us', channelOrderId: '1001', status: 'shipped', currency: 'USD', grandTotal: '59.90', placedAt: '2026-11-20T09:00:00.000Z' }], returns: [] },
+  },
+  consent: { source: 'syncline', status: 'unavailable', fetchedAt: null, ageSeconds: null, error: 'consent.not_recorded', data: null },
+};
+
+const getAccount = operation({
+  operationId: 'getCustomerAccount',
+  tags: ['Customers'],
+  summary: 'The composite account view: profile, loyalty, ERP account, orders and returns, consent',
+  description:
+    'Each part says its source, status (ok, cached, unavailable), when it was fetched and its age. The view answers within its latency budget (SYNCLINE_ACCOUNT_BUDGET_MS): a slow or down system’s part is served from cache with its age, or marked unavailable. A merged id answers for the customer it was merged into.',
+  auth: 'customers:read',
+  params: { id: 'Customer id (cus_…).' },
+  responses: { 200: { description: 'The account view.', schema: CustomerAccount, example: accountExample } },
+  problems: { 'not-found': 'No such customer.' },
+});
+
 const listStewardship = operation({
   operationId: 'listStewardship',
   tags: ['Customers'],
@@ -148,9 +205,16 @@ const maskedEvidence = (request: FastifyRequest) => <T extends { evidence: unkno
     ? pair
     : { ...pair, evidence: (pair.evidence as { detail: string }[]).map((e) => ({ ...e, detail: e.detail.replace(/\(([^)]*)\)/g, (_, inner: string) => `(${inner.split(' / ').map((v) => (v ? `${v[0]}***` : v)).join(' / ')})`) })) };
 
-/** Customers: look-ups (customers:read) and the stewardship queue (customers:steward). */
+/** Customers: look-ups and the account view (customers:read) and the stewardship queue (customers:steward). */
 export async function customersRoutes(app: FastifyInstance, { db, config }: ApiContext): Promise<void> {
   const customers = new CustomerService(db, config.connections.customers);
+  const settings = connectorSettingsFromConfig(config);
+  const account = new CustomerAccountService(
+    db,
+    customers,
+    accountSources({ db, config, loyalty: createLoyaltyClient(settings.loyalty), erps: createErpRouter(config, createErpClient(settings.erp)) }),
+    { budgetMs: config.accountView.budgetMs, cache: new PartCache({ ttlMs: config.accountView.cacheTtlMs, maxAgeMs: config.accountView.cacheMaxAgeMs }) },
+  );
 
   app.get('/v1/customers', { schema: findCustomers }, async (request) => {
     const query = parseQuery(CustomerQuery, request.query);
@@ -202,5 +266,13 @@ export async function customersRoutes(app: FastifyInstance, { db, config }: ApiC
     const customer = isId('customer', id) ? await customers.get(id) : undefined;
     if (!customer) throw new ProblemError('not-found', `No customer ${id}.`);
     return customerView(request, customer);
+  });
+
+  app.get('/v1/customers/:id/account', { schema: getAccount }, async (request) => {
+    const { id } = request.params as { id: string };
+    const view = isId('customer', id) ? await account.view(id) : undefined;
+    if (!view) throw new ProblemError('not-found', `No customer ${id}.`);
+    // The profile is masked like GET /v1/customers/{id} without customers:pii; so are the orders' buyers.
+    return customerView(request, view);
   });
 }

@@ -4,6 +4,7 @@ import type { Order } from '../../../model/order.ts';
 import type {
   CallContext,
   ErpCancelResult,
+  ErpCustomerAccount,
   ErpConnector,
   ErpInvoice,
   ErpPostResult,
@@ -88,6 +89,8 @@ function netUnitPrice(price: number, taxPercent: number): string {
 
 /** BC's money is a JSON number; Syncline's is a decimal string (scale 2 for every currency BC posts in). */
 const wireAmount = (value: string) => Number(value);
+/** An id of a BC record (a GUID); anything else cannot name a customer and is not sent. */
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class BusinessCentralClient implements ErpConnector {
   readonly system = SYSTEM;
@@ -420,6 +423,48 @@ export class BusinessCentralClient implements ErpConnector {
   }
 
   /** BC invoices as it ships (shipAndInvoice), so there are no drafts to post: the posted invoices of the order. */
+  /**
+   * A customer's account (API v2.0): the customer's balanceDue and creditLimit, and its sales
+   * invoices in status Open (posted, not fully paid), newest first, with remainingAmount.
+   */
+  async customerAccount(account: string, context: CallContext = {}): Promise<ErpCustomerAccount | undefined> {
+    if (!GUID.test(account)) return undefined;
+    const filter = `customerId eq ${account} and status eq 'Open'`;
+    // Independent reads, sent together.
+    const [customer, invoices] = await Promise.all([
+      this.odata.get<BcCustomer & { balanceDue: number; creditLimit: number; currencyCode: string }>(`customers(${account})`, context).catch((error: unknown) => {
+        if (error instanceof SynclineError && error.code === 'erp.not_found') return undefined;
+        throw error;
+      }),
+      this.odata.list<BcSalesDocument & { dueDate?: string; remainingAmount?: number }>(`salesInvoices?$filter=${encodeURIComponent(filter)}&$orderby=${encodeURIComponent('invoiceDate desc')}&$top=50`, context),
+    ]);
+    if (!customer) return undefined;
+    return {
+      account: customer.id,
+      number: customer.number || null,
+      name: customer.displayName || null,
+      balance: decimalOfNumber(customer.balanceDue),
+      creditLimit: decimalOfNumber(customer.creditLimit),
+      currency: customer.currencyCode || null,
+      openInvoices: invoices.map((doc) => ({
+        erpId: doc.id,
+        number: doc.number || null,
+        kind: 'invoice' as const,
+        invoiceDate: doc.invoiceDate ?? null,
+        dueDate: doc.dueDate ?? null,
+        totalAmount: decimalOfNumber(doc.totalAmountIncludingTax),
+        remainingAmount: decimalOfNumber(doc.remainingAmount ?? doc.totalAmountIncludingTax),
+        currency: doc.currencyCode,
+      })),
+    };
+  }
+
+  /** The customer of the order's sales order, or (once it was invoiced in full and BC closed it) of its invoice. */
+  async saleAccount(reference: string, context: CallContext = {}): Promise<string | undefined> {
+    const [order] = await this.odata.list<BcSalesOrder>(`salesOrders?$filter=${encodeURIComponent(`externalDocumentNumber eq ${odataString(reference)}`)}`, context);
+    return order?.customerId ?? (await this.#documents('salesInvoices', reference, context))[0]?.customerId;
+  }
+
   async postInvoices(reference: string, context: CallContext = {}): Promise<ErpInvoice[]> {
     return (await this.#documents('salesInvoices', reference, context)).map((doc) => this.#toInvoice(doc, 'invoice'));
   }
@@ -474,6 +519,7 @@ export class BusinessCentralClient implements ErpConnector {
       },
       created,
       creditNotes: [note],
+      account: memo.customerId,
     };
   }
 }

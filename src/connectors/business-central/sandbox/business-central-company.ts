@@ -538,6 +538,21 @@ export class BcCompany {
     memo.version += 1;
   }
 
+  /**
+   * A customer's balanceDue as BC computes it from its ledger: what its open (posted, unpaid)
+   * invoices leave to pay, less its posted credit memos. The sandbox applies no payments.
+   */
+  balanceDue(customerId: string): number {
+    let owed = 0n;
+    for (const invoice of this.salesInvoices.values()) {
+      if (invoice.fields.customerId === customerId && invoice.fields.status === 'Open') owed += toScaled(String(invoice.fields.remainingAmount ?? 0), 2);
+    }
+    for (const memo of this.salesCreditMemos.values()) {
+      if (memo.fields.customerId === customerId && memo.fields.status === 'Open') owed -= toScaled(String(memo.fields.totalAmountIncludingTax ?? 0), 2);
+    }
+    return cents(owed);
+  }
+
   /** Another user ships and invoices one unit of the order's first open line (the sandbox's conflict control). */
   shipOneUnit(order: StoredOrder): void {
     const open = order.lines.find((l) => (l.fields.shippedQuantity as number) < (l.fields.quantity as number));

@@ -175,6 +175,15 @@ export async function startBusinessCentralSandbox(options: BusinessCentralSandbo
         throw new BcApiError(400, 'BadRequest', `Invalid filter expression: ${(error as Error).message}`);
       }
     }
+    // $orderby on one property (`invoiceDate desc`), as the integration asks it.
+    const orderby = /^(\w+)(?:\s+(asc|desc))?$/i.exec(url.searchParams.get('$orderby') ?? '');
+    if (orderby) {
+      const [, field, direction] = orderby;
+      const sign = direction?.toLowerCase() === 'desc' ? -1 : 1;
+      rows = [...rows].sort((a, b) => (a[field!] === b[field!] ? 0 : String(a[field!]) < String(b[field!]) ? -sign : sign));
+    } else if (url.searchParams.has('$orderby')) {
+      throw new BcApiError(400, 'BadRequest', 'The sandbox supports $orderby on one property only.');
+    }
     const top = url.searchParams.get('$top');
     if (top !== null) rows = rows.slice(0, Number(top));
     const preferred = /odata\.maxpagesize=(\d+)/.exec(String(request.headers.prefer ?? ''));
@@ -250,7 +259,7 @@ export async function startBusinessCentralSandbox(options: BusinessCentralSandbo
         case 'customers': {
           if (second.key === undefined) {
             if (method === 'POST') return reply.code(201).send(withEtag(company.createCustomer(body)));
-            return collection(request, url, ctx('customers'), [...company.customers.values()].map((c) => withEtag(c)));
+            return collection(request, url, ctx('customers'), [...company.customers.values()].map((c) => withEtag(c, { balanceDue: company.balanceDue(c.id) })));
           }
           const customer = company.customers.get(second.key);
           if (!customer) throw notFound('customer', second.key);
@@ -258,7 +267,7 @@ export async function startBusinessCentralSandbox(options: BusinessCentralSandbo
             checkIfMatch(request, customer);
             company.updateCustomer(customer, body);
           }
-          return withEtag(customer);
+          return withEtag(customer, { balanceDue: company.balanceDue(customer.id) });
         }
         case 'salesOrders': {
           const expandLines = expand === 'salesOrderLines';

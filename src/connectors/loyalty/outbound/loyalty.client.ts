@@ -1,4 +1,4 @@
-import type { CallContext, LoyaltyConnector, PointsAward, PointsReversal } from '../../kit/contracts.ts';
+import type { CallContext, LoyaltyConnector, LoyaltyMember, PointsAward, PointsReversal } from '../../kit/contracts.ts';
 import { createHttpClient, type HttpClient } from '../../kit/http-client.ts';
 
 /** The loyalty connector (API in ../README.md). Non-critical: flows isolate its failures. */
@@ -10,13 +10,13 @@ export class LoyaltyClient implements LoyaltyConnector {
     this.http = createHttpClient({ system: 'loyalty', baseUrl: options.url, timeoutMs: options.timeoutMs ?? 5_000 });
   }
 
-  async awardPoints(input: { orderId: string; email: string; amount: string; currency: string }, context: CallContext = {}): Promise<PointsAward> {
-    const response = await this.http.request<{ id: string; orderId: string; email: string; points: number; balance: number }>(
+  async awardPoints(input: { orderId: string; email: string; amount: string; currency: string; memberId?: string }, context: CallContext = {}): Promise<PointsAward> {
+    const response = await this.http.request<{ id: string; orderId: string; email: string; memberId: string | null; points: number; balance: number }>(
       { method: 'POST', path: '/v1/awards', body: input },
       context,
     );
-    const { id, orderId, email, points, balance } = response.body;
-    return { id, orderId, email, points, balance, created: response.status === 201 };
+    const { id, orderId, email, memberId, points, balance } = response.body;
+    return { id, orderId, email, memberId: memberId ?? undefined, points, balance, created: response.status === 201 };
   }
 
   async reversePoints(input: { orderId: string; reason?: string; amount?: string; reference?: string }, context: CallContext = {}): Promise<PointsReversal | undefined> {
@@ -53,6 +53,13 @@ export class LoyaltyClient implements LoyaltyConnector {
   async balance(email: string, context: CallContext = {}): Promise<number> {
     const response = await this.http.request<{ balance: number }>({ method: 'GET', path: `/v1/members/${encodeURIComponent(email)}`, accept: [404] }, context);
     return response.status === 404 ? 0 : response.body.balance;
+  }
+
+  async member(key: string, context: CallContext = {}): Promise<LoyaltyMember | undefined> {
+    const response = await this.http.request<LoyaltyMember>({ method: 'GET', path: `/v1/members/${encodeURIComponent(key)}`, accept: [404] }, context);
+    if (response.status === 404) return undefined;
+    const { id, email, balance, tier } = response.body;
+    return { id, email, balance, tier };
   }
 }
 

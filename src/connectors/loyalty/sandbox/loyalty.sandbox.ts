@@ -6,8 +6,9 @@ import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListe
 
 /**
  * A loyalty programme emulator: POST /v1/awards gives a member points for an order
- * (once per order id); POST /v1/reversals takes them back (once per order id);
- * GET /v1/members/{email} reads the balance. API in ../README.md.
+ * (once per order id), to the member named by `memberId` or else to the member of the e-mail;
+ * POST /v1/reversals takes them back (once per order id); GET /v1/members/{member id or
+ * e-mail} reads the balance and tier. API in ../README.md.
  */
 
 const Amount = z.string().regex(/^\d{1,18}(\.\d{1,6})?$/);
@@ -17,7 +18,20 @@ const AwardBody = z.strictObject({
   email: z.string().min(3).max(254),
   amount: Amount,
   currency: z.string().regex(/^[A-Z]{3}$/),
+  /** The member to credit (default: the member of the e-mail). */
+  memberId: z.string().min(1).max(128).optional(),
 });
+
+const MemberSeed = z.strictObject({
+  email: z.string().min(3).max(254).nullable().default(null),
+  /** Fixed tier (default: by balance, see tierOf). */
+  tier: z.string().min(1).max(40).nullable().default(null),
+  balance: z.number().int().default(0),
+});
+
+
+/** The tier a balance reaches when the member has no fixed one. */
+export const tierOf = (balance: number) => (balance >= 5000 ? 'gold' : balance >= 1000 ? 'silver' : 'member');
 
 const ReversalBody = z.strictObject({
   orderId: z.string().min(1).max(128),
@@ -44,6 +58,8 @@ interface Award {
   id: string;
   orderId: string;
   email: string;
+  /** The member credited: a member id, or null for points kept under the e-mail. */
+  memberId: string | null;
   /** The order value the points were earned on. */
   amount: string;
   points: number;
@@ -52,8 +68,16 @@ interface Award {
   createdAt: string;
 }
 
-/** What the programme keeps of a member besides the balance: merges, erasure, consents. */
+/**
+ * A member of the programme: a card enrolled (its id from the programme), or an e-mail that earned
+ * points (its id the e-mail), with what the programme keeps besides the balance: merges, erasure,
+ * consents.
+ */
 export interface Member {
+  id: string;
+  email: string | null;
+  /** Fixed tier (null: by balance, see tierOf). */
+  tier: string | null;
   /** The member this one was combined into (null: a member of its own). */
   mergedInto: string | null;
   /** The points it brought to the merge (given back by an unmerge). */
@@ -68,14 +92,19 @@ const ConsentBody = z.strictObject({ channel: z.string().min(1).max(64).nullable
 
 export interface RunningLoyaltySandbox extends RunningSandbox {
   awards: Map<string, Award>;
-  /** Members by e-mail (the member id), created with their first points or by a merge, consent or erasure. */
+  /** Members by member id: cards enrolled, and e-mails that earned points (created when first merged, told a consent or erased). */
   members: Map<string, Member>;
   /** By reference: the order id for a full reversal, the caller's reference for a partial one. */
   reversals: Map<string, Reversal>;
+  /** By member id, or by e-mail for points earned without a member id. */
   balances: Map<string, number>;
 }
 
+const newMember = (id: string, email: string | null, tier: string | null = null): Member => ({ id, email, tier, mergedInto: null, mergedPoints: 0, erasedAt: null, consents: {} });
+
 const view = ({ reversed: _reversed, ...award }: Award) => award;
+/** The balance an award counts in: its member's, else its e-mail's. */
+const balanceKey = (award: Pick<Award, 'memberId' | 'email'>) => award.memberId ?? award.email;
 
 /** Starts the loyalty sandbox. */
 export async function startLoyaltySandbox(options: SandboxListenOptions & { pointsPerUnit?: number } = {}): Promise<RunningLoyaltySandbox> {
@@ -86,11 +115,14 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
   const reversals = new Map<string, Reversal>();
   const members = new Map<string, Member>();
   const { app, faults } = createSandboxApp('loyalty', { log: options.log });
+  /** A member by its id, or by the e-mail it earned points under (then made a member of its own). */
   const memberOf = (id: string): Member | undefined => {
+    const known = members.get(id) ?? members.get(id.toLowerCase());
+    if (known) return known;
     const email = id.toLowerCase();
-    if (!balances.has(email) && !members.has(email)) return undefined;
-    let member = members.get(email);
-    if (!member) members.set(email, (member = { mergedInto: null, mergedPoints: 0, erasedAt: null, consents: {} }));
+    if (!balances.has(email)) return undefined;
+    const member = newMember(email, email);
+    members.set(email, member);
     return member;
   };
   const notFound = (reply: FastifyReply, id: string) => reply.code(404).send({ error: { code: 'not_found', message: `no member ${id.toLowerCase()}` } });
@@ -102,14 +134,18 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     const existing = byOrder.get(parsed.data.orderId);
     if (existing) {
       const award = awards.get(existing)!;
-      return reply.code(200).send({ ...view(award), balance: balances.get(award.email) ?? 0 });
+      return reply.code(200).send({ ...view(award), balance: balances.get(balanceKey(award)) ?? 0 });
     }
+    const { memberId } = parsed.data;
+    // Member ids come from the programme itself; one the sandbox was not told of is enrolled with the award's e-mail.
+    if (memberId !== undefined && !members.has(memberId)) members.set(memberId, newMember(memberId, email));
     // One point per whole currency unit spent (times pointsPerUnit); no floats involved.
     const whole = Number(toScaled(parsed.data.amount, 6) / 1_000_000n);
     const award: Award = {
       id: `awd_${randomBytes(8).toString('hex')}`,
       orderId: parsed.data.orderId,
       email,
+      memberId: memberId ?? null,
       amount: parsed.data.amount,
       points: whole * pointsPerUnit,
       reversed: 0,
@@ -117,8 +153,9 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     };
     awards.set(award.id, award);
     byOrder.set(award.orderId, award.id);
-    balances.set(email, (balances.get(email) ?? 0) + award.points);
-    return reply.code(201).send({ ...view(award), balance: balances.get(email) });
+    const key = balanceKey(award);
+    balances.set(key, (balances.get(key) ?? 0) + award.points);
+    return reply.code(201).send({ ...view(award), balance: balances.get(key) });
   });
 
   app.post('/v1/reversals', async (request, reply) => {
@@ -127,7 +164,7 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     const { orderId, amount } = parsed.data;
     const reference = parsed.data.reference ?? orderId;
     const done = reversals.get(reference);
-    if (done) return reply.code(200).send({ ...done, balance: balances.get(done.email) ?? 0 });
+    if (done) return reply.code(200).send({ ...done, balance: balances.get(balanceKey(awards.get(done.awardId)!)) ?? 0 });
     const awardId = byOrder.get(orderId);
     if (!awardId) return reply.code(404).send({ error: { code: 'not_found', message: `no award for order ${orderId}` } });
     const award = awards.get(awardId)!;
@@ -150,14 +187,31 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     };
     reversals.set(reference, reversal);
     award.reversed += points;
-    balances.set(award.email, (balances.get(award.email) ?? 0) - points);
-    return reply.code(201).send({ ...reversal, balance: balances.get(award.email) });
+    const key = balanceKey(award);
+    balances.set(key, (balances.get(key) ?? 0) - points);
+    return reply.code(201).send({ ...reversal, balance: balances.get(key) });
   });
 
-  app.get<{ Params: { email: string } }>('/v1/members/:email', async (request, reply) => {
-    const email = request.params.email.toLowerCase();
-    if (!balances.has(email)) return reply.code(404).send({ error: { code: 'not_found', message: `no member ${email}` } });
-    return { email, balance: balances.get(email) };
+  app.get<{ Params: { key: string } }>('/v1/members/:key', async (request, reply) => {
+    const member = members.get(request.params.key);
+    if (member) {
+      const balance = balances.get(member.id) ?? 0;
+      return { id: member.id, email: member.email, balance, tier: member.tier ?? tierOf(balance) };
+    }
+    const email = request.params.key.toLowerCase();
+    if (!balances.has(email)) return reply.code(404).send({ error: { code: 'not_found', message: `no member ${request.params.key}` } });
+    const balance = balances.get(email)!;
+    return { id: email, email, balance, tier: tierOf(balance) };
+  });
+
+  // Enrols (or replaces) a member card, as the programme's own back office would.
+  app.put<{ Params: { id: string } }>('/_sandbox/members/:id', async (request, reply) => {
+    const parsed = MemberSeed.safeParse(request.body ?? {});
+    if (!parsed.success) return reply.code(422).send({ error: { code: 'invalid_request', message: 'the member is not valid', issues: parsed.error.issues } });
+    const member = newMember(request.params.id, parsed.data.email?.toLowerCase() ?? null, parsed.data.tier);
+    members.set(member.id, member);
+    balances.set(member.id, parsed.data.balance);
+    return { ...member, balance: parsed.data.balance };
   });
 
   // A merge combines the points: the member's balance moves to `into`, the member is kept (merged)
@@ -165,14 +219,14 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
   app.post<{ Params: { email: string } }>('/v1/members/:email/merge', async (request, reply) => {
     const parsed = MergeBody.safeParse(request.body);
     if (!parsed.success) return reply.code(422).send({ error: { code: 'invalid_request', message: 'the merge is not valid', issues: parsed.error.issues } });
-    const id = request.params.email.toLowerCase();
-    const into = parsed.data.into.toLowerCase();
-    const member = memberOf(id);
-    if (!member) return notFound(reply, id);
+    const member = memberOf(request.params.email);
+    if (!member) return notFound(reply, request.params.email);
+    const id = member.id;
+    const target = memberOf(parsed.data.into) ?? (members.set(parsed.data.into.toLowerCase(), newMember(parsed.data.into.toLowerCase(), parsed.data.into.toLowerCase())), members.get(parsed.data.into.toLowerCase())!);
+    const into = target.id;
     if (id === into) return reply.code(422).send({ error: { code: 'invalid_request', message: 'a member cannot be merged into itself' } });
     if (member.mergedInto === into) return reply.code(200).send({ email: id, mergedInto: into, balance: balances.get(into) ?? 0 });
     if (member.mergedInto) return reply.code(409).send({ error: { code: 'already_merged', message: `member ${id} is merged into ${member.mergedInto}` } });
-    const target = memberOf(into) ?? (members.set(into, { mergedInto: null, mergedPoints: 0, erasedAt: null, consents: {} }), members.get(into)!);
     if (target.mergedInto) return reply.code(409).send({ error: { code: 'already_merged', message: `member ${into} is merged into ${target.mergedInto}` } });
     const points = balances.get(id) ?? 0;
     member.mergedInto = into;
@@ -183,9 +237,9 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
   });
 
   app.post<{ Params: { email: string } }>('/v1/members/:email/unmerge', async (request, reply) => {
-    const id = request.params.email.toLowerCase();
-    const member = memberOf(id);
-    if (!member) return notFound(reply, id);
+    const member = memberOf(request.params.email);
+    if (!member) return notFound(reply, request.params.email);
+    const id = member.id;
     if (!member.mergedInto) return reply.code(200).send({ email: id, mergedInto: null, balance: balances.get(id) ?? 0 });
     const from = member.mergedInto;
     balances.set(from, (balances.get(from) ?? 0) - member.mergedPoints);
@@ -209,14 +263,17 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
   // Erasure: the member's e-mail leaves every award and reversal (replaced by a pseudonym); the
   // points ledger stays for the programme's accounts.
   app.delete<{ Params: { email: string } }>('/v1/members/:email', async (request, reply) => {
-    const id = request.params.email.toLowerCase();
-    if (!memberOf(id)) return notFound(reply, id);
+    const member = memberOf(request.params.email);
+    if (!member) return notFound(reply, request.params.email);
+    const id = member.id;
+    const email = member.email ?? id;
     const pseudonym = `erased-${randomBytes(6).toString('hex')}`;
-    for (const award of awards.values()) if (award.email === id) award.email = pseudonym;
-    for (const reversal of reversals.values()) if (reversal.email === id) reversal.email = pseudonym;
+    for (const award of awards.values()) if (award.email === email || award.memberId === id) award.email = pseudonym;
+    for (const reversal of reversals.values()) if (reversal.email === email) reversal.email = pseudonym;
     balances.delete(id);
+    balances.delete(email);
     members.delete(id);
-    members.set(pseudonym, { mergedInto: null, mergedPoints: 0, erasedAt: new Date().toISOString(), consents: {} });
+    members.set(pseudonym, { ...newMember(pseudonym, null), erasedAt: new Date().toISOString() });
     return reply.code(204).send();
   });
 

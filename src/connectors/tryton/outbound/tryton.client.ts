@@ -4,6 +4,7 @@ import type { Address, CustomerRef, Order } from '../../../model/order.ts';
 import type {
   CallContext,
   ErpCancelResult,
+  ErpCustomerAccount,
   ErpConnector,
   ErpInvoice,
   ErpPostResult,
@@ -21,6 +22,7 @@ import { assertErpTotalMatches } from '../../kit/erp-amounts.ts';
 import { decimalOf, TrytonDate, TrytonDecimal } from '../tryton-wire.ts';
 import { TrytonRpc, type TrytonRpcOptions } from './json-rpc.ts';
 import { trytonProductsChangedSince } from './tryton-products.ts';
+import { trytonCustomerAccount, trytonSaleAccount } from './tryton-accounts.ts';
 
 /**
  * The ERP connector for Tryton: canonical orders become Tryton sales whose
@@ -713,6 +715,14 @@ export class TrytonClient implements ErpConnector {
     );
   }
 
+  async customerAccount(account: string, context: CallContext = {}): Promise<ErpCustomerAccount | undefined> {
+    return trytonCustomerAccount(this.rpc, account, (id) => this.#currencyCode(id, context), context);
+  }
+
+  async saleAccount(reference: string, context: CallContext = {}): Promise<string | undefined> {
+    return trytonSaleAccount(this.rpc, reference, context);
+  }
+
   async postInvoices(reference: string, context: CallContext = {}): Promise<ErpInvoice[]> {
     const row = await this.#liveSale(reference, context);
     if (!row) throw permanent('erp.sale_not_found', `tryton has no sale for ${reference}`, { reference });
@@ -766,7 +776,8 @@ export class TrytonClient implements ErpConnector {
       if (received.length) await this.rpc.call('model.stock.shipment.out.return.done', [received], context);
     }
     const creditNotes = await this.postInvoices(input.returnId, context);
-    return { sale: await this.#toSale(await this.#readSale(row.id, context), context), created, creditNotes };
+    // The return sale was made on the order's own party: the credit note is that account's.
+    return { sale: await this.#toSale(await this.#readSale(row.id, context), context), created, creditNotes, account: String(row.party) };
   }
 }
 

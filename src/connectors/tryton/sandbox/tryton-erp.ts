@@ -160,6 +160,11 @@ export class TrytonErp {
         break;
       case 'account.invoice':
         Object.assign(out, this.#invoiceAmounts(rec));
+        // Nothing is paid in the sandbox: a posted invoice owes its total, a paid one nothing.
+        out.amount_to_pay = rec.state === 'posted' ? out.total_amount : dec(0n, AMOUNT_SCALE);
+        break;
+      case 'party.party':
+        out.receivable = this.#receivable(rec.id);
         break;
       case 'sale.line':
         out.amount = dec(this.#lineAmount(rec), AMOUNT_SCALE);
@@ -236,6 +241,16 @@ export class TrytonErp {
       shipment_returns: [...returns].sort((a, b) => a - b),
       invoices,
     };
+  }
+
+  /** The account module's party.receivable: what the party's posted customer invoices (and credit notes) leave to pay. */
+  #receivable(partyId: number): unknown {
+    let owed = 0n;
+    for (const invoice of this.table('account.invoice').values()) {
+      if (invoice.party !== partyId || invoice.type !== 'out' || invoice.state !== 'posted') continue;
+      owed += scaledOf(this.#invoiceAmounts(invoice).total_amount, AMOUNT_SCALE);
+    }
+    return dec(owed, AMOUNT_SCALE);
   }
 
   #invoiceAmounts(invoice: Rec): Record<string, unknown> {

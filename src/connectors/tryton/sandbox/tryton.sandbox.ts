@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { createSandboxApp, installAnswerDelays, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
 import type { FaultRenderer } from '../../kit/faults.ts';
-import { parseTrytonJson, TrytonDateTime, type JsonRpcError } from '../tryton-wire.ts';
+import { parseTrytonJson, TrytonDate, TrytonDateTime, type JsonRpcError } from '../tryton-wire.ts';
 import { TrytonErp } from './tryton-erp.ts';
 import { SUPPORTED_MODELS, TrytonForbidden, TrytonUserError, TrytonUserWarning, type ProductSeed, type Rec } from './tryton-data.ts';
 
@@ -101,8 +101,10 @@ function search(erp: TrytonErp, model: string, domain: Domain, offset: number, l
   const orders: [string, string][] = Array.isArray(order) && order.length ? (order as [string, string][]) : [['id', 'ASC']];
   records = records.sort((a, b) => {
     for (const [field, direction] of orders) {
-      const av = erp.field(model, a, field, context) as string | number;
-      const bv = erp.field(model, b, field, context) as string | number;
+      // Dates order as dates (their ISO strings order alike); an empty value orders before any other.
+      const key = (v: unknown) => (v instanceof TrytonDate ? v.toIsoDate() : v === null || v === undefined ? '' : v) as string | number;
+      const av = key(erp.field(model, a, field, context));
+      const bv = key(erp.field(model, b, field, context));
       if (av === bv) continue;
       const cmp = av < bv ? -1 : 1;
       return String(direction).toUpperCase().startsWith('DESC') ? -cmp : cmp;
@@ -344,6 +346,7 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
         id: s.id,
         number: s.number,
         reference: s.reference,
+        party: s.party,
         state: s.state,
         shipmentState: s.shipment_state,
         invoiceState: s.invoice_state,
@@ -354,7 +357,7 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
       })),
       shipments: all('stock.shipment.out').map((s) => ({ id: s.id, number: s.number, state: s.state, reference: s.reference })),
       returnShipments: all('stock.shipment.out.return').map((s) => ({ id: s.id, number: s.number, state: s.state })),
-      invoices: all('account.invoice').map((i) => ({ id: i.id, number: i.number, state: i.state, totalAmount: (i.total_amount as { decimal: string }).decimal })),
+      invoices: all('account.invoice').map((i) => ({ id: i.id, number: i.number, party: i.party, state: i.state, totalAmount: (i.total_amount as { decimal: string }).decimal })),
       parties: all('party.party').map((p) => ({ id: p.id, name: p.name })),
     };
   });
