@@ -100,12 +100,14 @@ describe('customer account view, end to end', () => {
     return { sale, invoices: erp.invoices.filter((i: any) => sale.invoices.includes(i.id)) };
   };
 
-  test('all parts fresh: profile, loyalty member of the customer, the ERP account the orders were posted to, orders, consent marked', async (t) => {
+  test('all parts fresh: profile, loyalty member of the customer, the ERP account the orders were posted to, orders, consent recorded in Syncline', async (t) => {
     const s = shopper('Grace', 'Hopper', '12 Harbour Rd');
     const customerId = await enrol(s, `LM-${randomUUID().slice(0, 6)}`, { tier: 'gold', balance: 1200 });
     const orderId = await completedWebOrder(s);
     assert.equal((await customers.customerOfOrder(orderId))?.customerId, customerId, 'the web order resolved to the loyalty member’s customer');
     const { sale, invoices } = await saleOf(orderId);
+    const consent = await f.api('POST', `/v1/customers/${customerId}/consents`, { purpose: 'sms_marketing', channel: null, status: 'granted', source: { system: 'loyalty', connection: 'loyalty' }, at: '2026-11-21T09:00:00Z', proof: 'signed at the till' });
+    assert.equal(consent.status, 201, JSON.stringify(consent.body));
     await erpQuiet();
 
     const { body, elapsedMs } = await view(customerId);
@@ -132,9 +134,9 @@ describe('customer account view, end to end', () => {
     assert.equal(account.openInvoices[0].remainingAmount, posted[0].totalAmount);
     assert.equal(body.orders.status, 'ok');
     assert.deepEqual(body.orders.data.orders.map((o: any) => o.id), [orderId]);
-    assert.equal(body.consent.status, 'unavailable');
-    assert.equal(body.consent.error, 'consent.not_recorded');
-    assert.equal(body.consent.data, null, 'no consent is shown that Syncline does not hold');
+    assert.equal(body.consent.status, 'ok');
+    assert.equal(body.consent.source, 'syncline');
+    assert.deepEqual(body.consent.data.consents.map((c: any) => [c.purpose, c.channel, c.status]), [['sms_marketing', null, 'granted']]);
 
     // The web order's own customer was merged into the member's: its id answers for the survivor, with the order.
     const merged = (await f.api('GET', `/v1/customers/${customerId}`)).body.merges.map((m: any) => m.mergedId);

@@ -137,7 +137,7 @@ const accountExample = {
     ageSeconds: 0,
     data: { orders: [{ id: 'ord_01jd5q8x7m2v3k4n5p6r7s8tc9', channel: 'shopify-us', channelOrderId: '1001', status: 'shipped', currency: 'USD', grandTotal: '59.90', placedAt: '2026-11-20T09:00:00.000Z' }], returns: [] },
   },
-  consent: { source: 'syncline', status: 'unavailable', fetchedAt: null, ageSeconds: null, error: 'consent.not_recorded', data: null },
+  consent: { source: 'syncline', status: 'ok', fetchedAt: '2026-11-22T10:20:00.000Z', ageSeconds: 0, data: { consents: [{ purpose: 'email_marketing', channel: null, status: 'withdrawn', consentId: 'cns_01jd5q8x7m2v3k4n5p6r7s8tc7', at: '2026-11-22T10:14:00.000Z' }] } },
 };
 
 const getAccount = operation({
