@@ -21,6 +21,7 @@ const SCOPE_DESCRIPTIONS: Record<(typeof SCOPES)[number], string> = {
   'events:read': 'Follow the event feed (GET /v1/events).',
   'products:read': 'Read the product catalogue (synced from the ERP).',
   'customers:read': 'Find customers by contact point and read their golden record, identifiers and source records.',
+  'customers:write': 'Send customer records from a system (channel, loyalty, CRM, ERP) into identity resolution.',
   'customers:steward': 'Decide the stewardship queue: merge, keep apart, unmerge.',
   'events:manage': 'Create and manage webhook subscriptions, read their delivery logs, replay them.',
   admin: 'Every scope, and the administration of clients and keys.',

@@ -51,6 +51,7 @@ export const AUDIT_ACTIONS = [
   'customer.merged',
   'customer.kept_apart',
   'customer.unmerged',
+  'customer.merge_confirmed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -6,6 +6,7 @@ export const SCOPES = [
   'inventory:write',
   'products:read',
   'customers:read',
+  'customers:write',
   'customers:steward',
   'ops:read',
   'ops:write',

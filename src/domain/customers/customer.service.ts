@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { EVENT_TYPES } from '../../model/cloud-event.ts';
 import { normalizeAddress, normalizeEmail, normalizePhone } from '../../model/contact-points.ts';
 import type { Order } from '../../model/order.ts';
@@ -7,9 +8,11 @@ import { newId } from '../../model/ids.ts';
 import { appendEvents, type NewEvent } from '../../runtime/outbox/outbox.ts';
 import type { Database, Queryable } from '../../store/database.ts';
 import * as q from '../../store/customers/customer-queries.ts';
+import * as rq from '../../store/customers/customer-record-queries.ts';
 import { recordAudit, type AuditContext } from '../audit/audit.ts';
 import { blockingKeys, emailKey, phoneKey, toMatchRecord, type MatchRecord } from './match-record.ts';
-import { decide, DEFAULT_MATCHING, type Candidate, type CandidateVerdict, type MatchingOptions } from './matching.ts';
+import { decide, DEFAULT_MATCHING, type Candidate, type CandidateVerdict, type DeterministicRule, type MatchingOptions } from './matching.ts';
+import { mergeStillSupported, newEvidence } from './rematch.ts';
 import { DEFAULT_SURVIVORSHIP, goldenRecord, type SurvivorshipConfig } from './survivorship.ts';
 
 /**
@@ -26,13 +29,21 @@ export interface CustomerServiceOptions {
   maxRecordsPerKey?: number;
 }
 
-export type IngestOutcome = 'created' | 'merged' | 'updated';
+/** unchanged: the record as stored already (a repeat), or older than the stored version (stale). */
+export type IngestOutcome = 'created' | 'merged' | 'updated' | 'unchanged';
 export interface IngestResult {
   outcome: IngestOutcome;
   customerId: string;
   recordId: string;
   /** Pairs this record sent to the stewardship queue. */
   queued: number;
+  /** How a merge was decided (outcome merged, or updated and merged again on new evidence). */
+  decision?: 'deterministic' | 'automatic' | undefined;
+  rule?: DeterministicRule | undefined;
+  /** For an update: the new evidence that made it matched again (empty: not matched again). */
+  newEvidence?: string[];
+  /** For an update: past automatic merges the record no longer supports, sent to stewardship for review. */
+  reviews?: number;
 }
 
 export interface StewardshipPair {
@@ -42,6 +53,8 @@ export interface StewardshipPair {
   score: number;
   evidence: unknown;
   status: q.StewardshipRow['status'];
+  /** Set when the pair reviews a past merge a record's new version no longer supports (ADR 0041). */
+  reviewsMergeId: string | null;
   createdAt: string;
 }
 
@@ -75,6 +88,7 @@ const pairOf = (row: q.StewardshipRow): StewardshipPair => ({
   score: row.score,
   evidence: row.evidence,
   status: row.status,
+  reviewsMergeId: row.review_merge_id ?? null,
   createdAt: row.created_at.toISOString(),
 });
 
@@ -145,7 +159,7 @@ export class CustomerService {
 
   async #ingest(tx: Queryable, data: CustomerRecordData, context: { correlationId: string }): Promise<IngestResult> {
     const known = await q.selectRecordByExternalId(tx, data.system, data.connection, data.externalId);
-    if (known) return this.#update(tx, known, data);
+    if (known) return this.#update(tx, known, data, context);
     const recordId = newId('customerRecord');
     const customerId = newId('customer');
     const match = toMatchRecord(recordId, data);
@@ -176,16 +190,76 @@ export class CustomerService {
     }
     await this.#refreshGolden(tx, final);
     await appendEvents(tx, events);
-    return { outcome: decision.into ? 'merged' : 'created', customerId: final, recordId, queued: queued.length };
+    return { outcome: decision.into ? 'merged' : 'created', customerId: final, recordId, queued: queued.length, decision: decision.decision, rule: decision.into?.rule };
   }
 
-  async #update(tx: Queryable, known: q.SourceRecordRow, data: CustomerRecordData): Promise<IngestResult> {
+  async #update(tx: Queryable, known: q.SourceRecordRow, data: CustomerRecordData, context: { correlationId: string }): Promise<IngestResult> {
+    // A repeat (a retried post, a sync reading a record again) or an older version: no new version.
+    const stored = known.data as CustomerRecordData;
+    if (isDeepStrictEqual(stored, data) || Date.parse(data.observedAt) < known.observed_at.getTime()) {
+      return { outcome: 'unchanged', customerId: known.customer_id, recordId: known.id, queued: 0 };
+    }
     const match = toMatchRecord(known.id, data);
     const version = await q.updateRecordData(tx, known.id, data, match, data.observedAt);
     await q.insertHistory(tx, [{ recordId: known.id, customerId: known.customer_id, reason: 'updated', version, data }]);
     await q.replaceKeys(tx, known.id, known.customer_id, blockingKeys(match));
-    await this.#refreshGolden(tx, known.customer_id);
-    return { outcome: 'updated', customerId: known.customer_id, recordId: known.id, queued: 0 };
+    const rematch = await this.#rematch(tx, known, match, context);
+    await this.#refreshGolden(tx, rematch.customerId);
+    return { outcome: 'updated', recordId: known.id, ...rematch };
+  }
+
+  /**
+   * A changed record is matched again when it brings new evidence (ADR 0041): it may take its
+   * customer into another (a merge with its decision) or queue a pair for a steward; kept-apart
+   * customers stay apart. A past automatic merge the record no longer supports is sent to a
+   * steward for review, never split silently.
+   */
+  async #rematch(tx: Queryable, known: q.SourceRecordRow, match: MatchRecord, context: { correlationId: string }) {
+    const previous = known.match as MatchRecord;
+    const reviews = await this.#reviewMerges(tx, known.customer_id, match);
+    const evidence = newEvidence(previous, match);
+    const unchanged = { customerId: known.customer_id, queued: 0, newEvidence: evidence, reviews, decision: undefined, rule: undefined };
+    if (evidence.length === 0) return unchanged;
+    const own = (await q.selectRecordsOf(tx, known.customer_id)).map((r) => r.id);
+    const others = (await this.#candidates(tx, blockingKeys(match))).filter((c) => c.customerId !== known.customer_id);
+    const apart = await q.selectKeptApartCustomers(tx, own, others.map((c) => c.customerId));
+    const decision = decide(match, others.filter((c) => !apart.has(c.customerId)), this.#matching);
+    const events: NewEvent[] = [];
+    let current = known.customer_id;
+    for (const verdict of decision.into ? [decision.into, ...decision.alsoMerge] : []) {
+      // The older customer survives, as in a steward's merge: its id is the one systems learnt first.
+      const [survivor, merged] = verdict.customerId < current ? [verdict.customerId, current] : [current, verdict.customerId];
+      await this.#merge(tx, survivor, merged, { decision: verdict === decision.into ? decision.decision! : 'deterministic', verdict, actor: MATCHING_ACTOR }, events, context.correlationId);
+      current = survivor;
+    }
+    const merged = new Set([known.customer_id, current, ...(decision.into ? [decision.into, ...decision.alsoMerge].map((v) => v.customerId) : [])]);
+    const queued = decision.review.filter((v) => !merged.has(v.customerId));
+    for (const verdict of queued) {
+      await q.insertStewardship(tx, { id: newId('stewardship'), customerA: verdict.customerId, customerB: current, recordA: verdict.recordId, recordB: known.id, score: verdict.score, evidence: verdict.evidence });
+    }
+    await appendEvents(tx, events);
+    return { ...unchanged, customerId: current, queued: queued.length, decision: decision.decision, rule: decision.into?.rule };
+  }
+
+  /**
+   * Past automatic and deterministic merges into the record's customer that its new version no
+   * longer supports: each goes to the stewardship queue as a review of that merge (the steward
+   * keeps it, or undoes it). Returns how many were queued.
+   */
+  async #reviewMerges(tx: Queryable, customerId: string, match: MatchRecord): Promise<number> {
+    const merges = (await q.selectMergesInto(tx, customerId)).filter((m) => !m.unmerged_at && m.decision !== 'steward');
+    if (merges.length === 0) return 0;
+    const records = (await q.selectRecordsOf(tx, customerId)).map((r) => (r.id === match.id ? match : (r.match as MatchRecord)));
+    let queued = 0;
+    for (const merge of merges) {
+      const moved = records.filter((r) => merge.record_ids.includes(r.id));
+      const stayed = records.filter((r) => !merge.record_ids.includes(r.id));
+      if (!moved.some((r) => r.id === match.id) && !stayed.some((r) => r.id === match.id)) continue;
+      if (moved.length === 0 || stayed.length === 0 || mergeStillSupported(moved, stayed, this.#matching)) continue;
+      const other = (moved.some((r) => r.id === match.id) ? stayed : moved)[0]!;
+      if (await rq.insertMergeReview(tx, { id: newId('stewardship'), customerId, mergeId: merge.id, recordA: other.id, recordB: match.id, evidence: [{ kind: 're-match', detail: `the record's new version no longer supports merge ${merge.id} (${merge.rule})`, points: 0 }] })) queued++;
+    }
+    return queued;
   }
 
   /** Candidate customers: every customer with a record sharing a blocking key, oldest first. */
@@ -296,6 +370,13 @@ export class CustomerService {
   /** A steward merges a pending pair (the older customer survives). */
   async stewardMerge(pairId: string, who: AuditContext): Promise<StewardDecisionResult> {
     return this.#decidePending(pairId, async (tx, row, a, b) => {
+      // A review of a past merge (ADR 0041): merging keeps that merge as it is.
+      const reviewed = await rq.selectReviewedMerge(tx, pairId);
+      if (reviewed) {
+        await q.decideStewardship(tx, pairId, 'merged', who.actor, reviewed);
+        await recordAudit(tx, who, { action: 'customer.merge_confirmed', targetType: 'customer', targetId: row.customer_a, details: { stewardshipId: pairId, mergeId: reviewed } });
+        return { kind: 'merged', mergeId: reviewed, survivorId: a?.id ?? row.customer_a, pair: pairOf({ ...row, status: 'merged', merge_id: reviewed }) };
+      }
       if (!a || !b || a.id === b.id) {
         await q.decideStewardship(tx, pairId, 'superseded', who.actor, null);
         return { kind: 'decided', status: 'superseded' };
@@ -314,6 +395,9 @@ export class CustomerService {
 
   /** A steward keeps a pending pair apart: remembered for every record of both sides. */
   async keepApart(pairId: string, who: AuditContext): Promise<StewardDecisionResult> {
+    const reviewed = await rq.selectReviewedMerge(this.#db, pairId);
+    // A review of a past merge (ADR 0041): keeping apart undoes that merge (the records go back, kept apart).
+    if (reviewed) return this.#keepReviewedApart(pairId, reviewed, who);
     return this.#decidePending(pairId, async (tx, row, a, b) => {
       const left = a ? (await q.selectRecordsOf(tx, a.id)).map((r) => r.id) : [row.record_a];
       const right = b ? (await q.selectRecordsOf(tx, b.id)).map((r) => r.id) : [row.record_b];
@@ -324,6 +408,18 @@ export class CustomerService {
     });
   }
 
+  async #keepReviewedApart(pairId: string, mergeId: string, who: AuditContext): Promise<StewardDecisionResult> {
+    return this.#db.transaction(async (tx) => {
+      await q.lockMatching(tx);
+      const row = await q.selectStewardship(tx, pairId, true);
+      if (!row) return { kind: 'not-found' };
+      if (row.status !== 'pending') return { kind: 'decided', status: row.status };
+      const undone = await this.#unmerge(tx, mergeId, who);
+      await q.decideStewardship(tx, pairId, undone.kind === 'unmerged' ? 'kept_apart' : 'superseded', who.actor, null);
+      return undone.kind === 'unmerged' ? { kind: 'kept-apart', pair: pairOf({ ...row, status: 'kept_apart' }) } : { kind: 'decided', status: 'superseded' };
+    });
+  }
+
   /**
    * Undoes a past merge: the records it moved go back to the customer they came from, each
    * with its history, and the two sides are kept apart from then on.
@@ -331,6 +427,12 @@ export class CustomerService {
   async unmerge(mergeId: string, who: AuditContext): Promise<UnmergeResult> {
     return this.#db.transaction(async (tx) => {
       await q.lockMatching(tx);
+      return this.#unmerge(tx, mergeId, who);
+    });
+  }
+
+  async #unmerge(tx: Queryable, mergeId: string, who: AuditContext): Promise<UnmergeResult> {
+    {
       const merge = await q.selectMerge(tx, mergeId, true);
       if (!merge) return { kind: 'not-found' };
       if (merge.unmerged_at) return { kind: 'already-unmerged' };
@@ -349,7 +451,7 @@ export class CustomerService {
       await appendEvents(tx, [event('unmerged', current.id, { mergeId, survivorId: current.id, restoredId: merge.merged_id, recordIds: merge.record_ids }, who.correlationId ?? mergeId)]);
       await recordAudit(tx, who, { action: 'customer.unmerged', targetType: 'customer', targetId: current.id, details: { mergeId, restoredId: merge.merged_id } });
       return { kind: 'unmerged', survivorId: current.id, restoredId: merge.merged_id, recordIds: merge.record_ids };
-    });
+    }
   }
 
   /** Every version and membership change of one source record, oldest first. */
