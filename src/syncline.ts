@@ -32,6 +32,7 @@ import { CHANNEL_SANDBOX_PORT_OFFSETS, startChannelSandboxes, type RunningChanne
 import { connectorRegistry } from './connectors/registry/connector-registry.ts';
 import { channelConnections, registerChannels, startChannelJobs } from './flows/channel/channel.flow.ts';
 import { startProductSyncJobs } from './flows/products/product-sync.flow.ts';
+import { startCustomerRecordSyncJobs } from './flows/customers/record-sync.flow.ts';
 import { ensureConnectionStates } from './store/channels/channel-queries.ts';
 
 /** The composition root: opens the store, applies migrations and wires services together. */
@@ -336,6 +337,7 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   await worker.start();
   await startChannelJobs(db, config);
   await startProductSyncJobs(db, config);
+  await startCustomerRecordSyncJobs(db, { config, erps: flows.erps, loyalty: flows.connectors.loyalty });
   logger.info({ worker: worker.id, types: registry.types, concurrency: config.workerConcurrency }, 'worker ready');
   return worker;
 }

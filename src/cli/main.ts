@@ -12,6 +12,7 @@ import { REHEARSE_USAGE, runRehearseCommand } from './rehearse.ts';
 import { CONFIG_USAGE, runConfigCommand } from './config-check.ts';
 import { CONSOLE_USERS_USAGE, runConsoleUsersCommand } from './console-users.ts';
 import { PRODUCTS_USAGE, runProductsCommand } from './products.ts';
+import { CUSTOMERS_USAGE, runCustomersCommand } from './customers.ts';
 
 /** After SIGTERM, the process ends at the latest this long after the grace period. */
 const SHUTDOWN_BACKSTOP_MS = 5000;
@@ -31,6 +32,7 @@ ${REHEARSE_USAGE}
 ${CONFIG_USAGE}
 ${CONSOLE_USERS_USAGE}
 ${PRODUCTS_USAGE}
+${CUSTOMERS_USAGE}
 
 Scopes: ${SCOPES.join(', ')}
 Configuration comes from environment variables (see README.md) and syncline.yaml (docs/connections.md).`;
@@ -98,6 +100,8 @@ async function run(argv: string[]): Promise<number> {
       return runDlqCommand(rest, config);
     case 'products':
       return runProductsCommand(rest, config);
+    case 'customers':
+      return runCustomersCommand(rest, config);
     case 'rehearse':
       return runRehearseCommand(rest, config);
     case 'console-users':

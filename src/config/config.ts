@@ -61,6 +61,8 @@ const environmentSchema = z.object({
   SYNCLINE_ERP_PRICES_INCLUDE_TAX: z.enum(['auto', 'true', 'false']).optional(),
   // The product catalogue's scheduled sync from the ERP (docs/products.md); 0: on demand only.
   SYNCLINE_PRODUCT_SYNC_SECONDS: integer(0, 86_400).default(900),
+  // Customer records pulled from the ERPs and the loyalty service (docs/customers.md); 0: on demand only.
+  SYNCLINE_CUSTOMER_SYNC_SECONDS: integer(0, 86_400).default(0),
   SYNCLINE_WMS_URL: z.url().optional(),
   SYNCLINE_WMS_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   SYNCLINE_PAYMENT_URL: z.url().optional(),
@@ -240,6 +242,8 @@ export interface Config {
   returnWindowDays: number;
   /** Seconds between scheduled product catalogue syncs from the ERP; 0: only on demand (SYNCLINE_PRODUCT_SYNC_SECONDS, default: 900). */
   productSyncSeconds: number;
+  /** Seconds between scheduled pulls of customer records (ERP parties, loyalty members); 0: only on demand (SYNCLINE_CUSTOMER_SYNC_SECONDS, default: 0). */
+  customerSyncSeconds: number;
   /** Policies of the flows' targets (erp, wms, payment, fraud, loyalty) as JSON (SYNCLINE_TARGET_POLICIES, default: built-in per target). */
   targetPolicies: Record<string, Record<string, unknown>>;
   /** Longest retry delay of flow jobs, in ms (SYNCLINE_FLOW_BACKOFF_CAP_MS, default: 60000). */
@@ -387,6 +391,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
     },
     returnWindowDays: e.SYNCLINE_RETURN_WINDOW_DAYS,
     productSyncSeconds: e.SYNCLINE_PRODUCT_SYNC_SECONDS,
+    customerSyncSeconds: e.SYNCLINE_CUSTOMER_SYNC_SECONDS,
     targetPolicies,
     flowBackoffCapMs: e.SYNCLINE_FLOW_BACKOFF_CAP_MS,
     clientRateLimit: e.SYNCLINE_CLIENT_RATE_LIMIT,

@@ -16,6 +16,7 @@ import { awardLoyalty, reverseLoyalty, type ReversalPayload } from './loyalty/lo
 import { placeOrder, placementDeadLettered, releaseOrder, retryBackorders, startOnOrderCreated, type PlacePayload } from './order-placed/order-placed.flow.ts';
 import { registerProductSync } from './products/product-sync.flow.ts';
 import { registerCustomerResolution } from './customers/customer-resolution.flow.ts';
+import { registerCustomerRecordSync } from './customers/record-sync.flow.ts';
 import { createErpRouter, erpTargetPolicy, SINGLE_ERP_TARGET } from './erp-routing/erp-router.ts';
 import { cancelShadow, postShadow, shadowCancelDeadLettered, shadowDeadLettered, type ShadowPayload } from './erp-routing/erp-shadow.flow.ts';
 import { processReturn, returnDeadLettered } from './return/return.flow.ts';
@@ -111,6 +112,8 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
   registry.subscribe({ name: 'order-placed', types: [EVENT_TYPES.orderCreated], lane: 'critical', handle: (event) => startOnOrderCreated(deps, event) });
   // The order's customer (docs/customers.md): after acceptance, on the bulk lane, never in intake.
   registerCustomerResolution(registry, deps.db);
+  // Customer records pulled from the ERPs and the loyalty service (docs/customers.md).
+  registerCustomerRecordSync(registry, { db: deps.db, config: options.config, erps: deps.erps, loyalty: deps.connectors.loyalty });
   registry.subscribe({
     name: 'backorder-retry',
     types: [EVENT_TYPES.inventoryAdjusted, EVENT_TYPES.inventoryReleased],

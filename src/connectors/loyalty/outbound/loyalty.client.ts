@@ -1,8 +1,10 @@
 import type { CallContext, LoyaltyConnector, PointsAward, PointsReversal } from '../../kit/contracts.ts';
 import { createHttpClient, type HttpClient } from '../../kit/http-client.ts';
+import type { CustomerRecordPage, CustomerRecordSource } from '../../kit/customer-source.ts';
+import { loyaltyMembersChangedSince } from './loyalty-members.ts';
 
 /** The loyalty connector (API in ../README.md). Non-critical: flows isolate its failures. */
-export class LoyaltyClient implements LoyaltyConnector {
+export class LoyaltyClient implements LoyaltyConnector, CustomerRecordSource {
   readonly system = 'loyalty';
   readonly http: HttpClient;
 
@@ -27,6 +29,11 @@ export class LoyaltyClient implements LoyaltyConnector {
     if (response.status === 404) return undefined;
     const { id, orderId, awardId, email, points, balance } = response.body;
     return { id, orderId, awardId, email, points, balance, created: response.status === 201 };
+  }
+
+  /** Members enrolled or changed since the cursor, as customer records (docs/customers.md). */
+  async customersChangedSince(since: string | null, page: { offset: number; limit: number }, context: CallContext = {}): Promise<CustomerRecordPage> {
+    return loyaltyMembersChangedSince(this.http, since, page, context);
   }
 
   async balance(email: string, context: CallContext = {}): Promise<number> {

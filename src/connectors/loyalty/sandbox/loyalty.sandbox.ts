@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { toScaled } from '../../../model/money.ts';
+import { installLoyaltyMembers, type LoyaltyMember } from './loyalty-members.ts';
 import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
 
 /**
@@ -56,6 +57,8 @@ export interface RunningLoyaltySandbox extends RunningSandbox {
   /** By reference: the order id for a full reversal, the caller's reference for a partial one. */
   reversals: Map<string, Reversal>;
   balances: Map<string, number>;
+  /** Members by id (loyalty-members.ts). */
+  members: Map<string, LoyaltyMember>;
 }
 
 const view = ({ reversed: _reversed, ...award }: Award) => award;
@@ -68,6 +71,7 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
   const balances = new Map<string, number>();
   const reversals = new Map<string, Reversal>();
   const { app, faults } = createSandboxApp('loyalty', { log: options.log });
+  const members = installLoyaltyMembers(app, balances);
 
   app.post('/v1/awards', async (request, reply) => {
     const parsed = AwardBody.safeParse(request.body);
@@ -92,6 +96,7 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     awards.set(award.id, award);
     byOrder.set(award.orderId, award.id);
     balances.set(email, (balances.get(email) ?? 0) + award.points);
+    members.touch(email);
     return reply.code(201).send({ ...view(award), balance: balances.get(email) });
   });
 
@@ -125,6 +130,7 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     reversals.set(reference, reversal);
     award.reversed += points;
     balances.set(award.email, (balances.get(award.email) ?? 0) - points);
+    members.touch(award.email);
     return reply.code(201).send({ ...reversal, balance: balances.get(award.email) });
   });
 
@@ -141,5 +147,5 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
   });
 
   const running = await listenSandbox('loyalty', app, faults, options);
-  return { ...running, awards, reversals, balances };
+  return { ...running, awards, reversals, balances, members: members.members };
 }
