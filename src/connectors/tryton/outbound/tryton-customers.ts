@@ -15,7 +15,7 @@ import type { TrytonRpc } from './json-rpc.ts';
 
 type Row = Record<string, unknown> & { id: number };
 
-const PARTY_FIELDS = ['name', 'code', 'active', 'addresses', 'contact_mechanisms', 'customer_payment_term', 'write_date', 'create_date'];
+const PARTY_FIELDS = ['name', 'code', 'addresses', 'contact_mechanisms', 'customer_payment_term', 'write_date', 'create_date'];
 const STAMPED = ['', 'addresses.', 'contact_mechanisms.'];
 
 const stampOf = (row: Row | undefined): bigint[] =>
