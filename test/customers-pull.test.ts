@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createLoyaltyClient } from '../src/connectors/loyalty/outbound/loyalty.client.ts';
+import { startLoyaltySandbox, type RunningLoyaltySandbox } from '../src/connectors/loyalty/sandbox/loyalty.sandbox.ts';
+import { createTrytonClient, type TrytonClient } from '../src/connectors/tryton/outbound/tryton.client.ts';
+import { startTrytonSandbox, type RunningTrytonSandbox } from '../src/connectors/tryton/sandbox/tryton.sandbox.ts';
+import { CustomerService } from '../src/domain/customers/customer.service.ts';
+import { CustomerRecordSync } from '../src/domain/customers/record-sync.ts';
+import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
+import { startTryton, trytonUnavailable, type RunningTryton } from './support/tryton-server.ts';
+
+/**
+ * Customer records pulled from the systems (docs/customers.md, ADR 0041): Tryton parties (the
+ * sandbox and a real Tryton 6.0, the same test body) and loyalty members (the loyalty sandbox),
+ * in pages, by the system's modification time, a repeat making no new version.
+ */
+
+type Row = Record<string, unknown> & { id: number };
+
+function partyPullContract(name: string, target: () => { url: string; database: string; login: string; password: string }) {
+  describe(`customer records pulled from ${name}`, () => {
+    let database: TestDatabase;
+    let erp: TrytonClient;
+    let customers: CustomerService;
+    let sync: CustomerRecordSync;
+    before(async () => {
+      database = await createTestDatabase();
+      const t = target();
+      erp = createTrytonClient({ url: t.url, database: t.database, login: t.login, password: t.password });
+      customers = new CustomerService(database.db);
+      sync = new CustomerRecordSync(database.db, customers);
+    });
+    after(async () => database?.drop());
+
+    test('parties come in as ERP records with contact points, address, payment terms; a new phone is matched again', async () => {
+      const [term] = await erp.rpc.call<Row[]>('model.account.invoice.payment_term.search_read', [[], 0, 1, [['id', 'ASC']], ['name']]);
+      // A server set up without the country list (the real one of the tests) gets the one country it needs.
+      let [gb] = await erp.rpc.call<number[]>('model.country.country.search', [[['code', '=', 'GB']], 0, 1, null]);
+      gb ??= (await erp.rpc.call<number[]>('model.country.country.create', [[{ name: 'United Kingdom', code: 'GB' }]]))[0];
+      const email = `charles.babbage.${Date.now()}@engines.example`;
+      const [partyId] = await erp.rpc.call<number[]>('model.party.party.create', [
+        [
+          {
+            name: 'Charles Babbage',
+            customer_payment_term: term!.id,
+            contact_mechanisms: [['create', [{ type: 'email', value: email }]]],
+            addresses: [['create', [{ street: '5 Dorset Street', postal_code: 'W1U 6QJ', city: 'London', country: gb }]]],
+          },
+        ],
+      ]);
+      const full = await sync.sync(erp, 'erp', 'erp', {}, { pageSize: 2 });
+      assert.equal(full.kind, 'full');
+      assert.ok(full.read >= 1);
+      assert.ok(full.cursor);
+      const [found] = (await customers.findByContact({ email })) as Awaited<ReturnType<CustomerService['get']>>[];
+      assert.ok(found, 'the party is a customer');
+      const record = found!.sourceRecords.find((r) => r.system === 'erp' && r.externalId === String(partyId))!;
+      assert.ok(record);
+      assert.equal(found!.golden.givenName?.value, 'Charles');
+      assert.equal(found!.golden.familyName?.value, 'Babbage');
+      assert.equal(found!.golden.paymentTerms?.value, term!.name);
+      assert.deepEqual([found!.golden.address?.value.postalCode, found!.golden.address?.value.country], ['W1U 6QJ', 'GB']);
+
+      // Read again from the cursor: the overlap re-reads the party, unchanged, no new version.
+      const quiet = await sync.sync(erp, 'erp', 'erp');
+      assert.equal(quiet.kind, 'incremental');
+      assert.equal(quiet.outcomes.created + quiet.outcomes.updated + quiet.outcomes.merged, 0);
+
+      // A web customer with the same name and phone exists; the ERP adds that phone to the party.
+      const web = await customers.ingest({ system: 'channel', connection: 'shopify-us', externalId: `web-${partyId}`, givenName: 'Charles', familyName: 'Babbage', phones: ['+1 415 555 0199'], observedAt: '2026-11-01T00:00:00Z' }, { correlationId: 'test' });
+      assert.notEqual(web.customerId, found!.id);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await erp.rpc.call('model.party.contact_mechanism.create', [[{ party: partyId, type: 'phone', value: '+14155550199' }]]);
+      const changed = await sync.sync(erp, 'erp', 'erp');
+      assert.equal(changed.outcomes.merged + changed.outcomes.updated, 1);
+      const after = (await customers.get(found!.id))!;
+      const merged = after.status === 'merged' ? (await customers.get(after.mergedInto!))! : after;
+      assert.deepEqual(merged.sourceRecords.map((r) => r.system).sort(), ['channel', 'erp'], 'the new phone matched the party to the web customer');
+      assert.equal(merged.sourceRecords.find((r) => r.system === 'erp')!.version, 2);
+    });
+  });
+}
+
+describe('customer records pulled from the Tryton sandbox', () => {
+  let sandbox: RunningTrytonSandbox;
+  before(async () => {
+    sandbox = await startTrytonSandbox({ port: 0 });
+  });
+  after(async () => sandbox?.close());
+  partyPullContract('the Tryton sandbox', () => ({ url: sandbox.url, database: 'syncline', login: 'admin', password: 'admin' }));
+});
+
+const unavailable = await trytonUnavailable();
+describe('customer records pulled from a real Tryton 6.0 server', { skip: unavailable ?? false }, () => {
+  let server: RunningTryton;
+  before(async () => {
+    server = await startTryton();
+  });
+  after(async () => server?.stop());
+  partyPullContract('a real Tryton 6.0', () => server);
+});
+
+describe('customer records pulled from the loyalty sandbox', () => {
+  let database: TestDatabase;
+  let loyalty: RunningLoyaltySandbox;
+  before(async () => {
+    database = await createTestDatabase();
+    loyalty = await startLoyaltySandbox({ port: 0 });
+  });
+  after(async () => {
+    await loyalty?.close();
+    await database?.drop();
+  });
+
+  test('members enrolled in store come in with verified e-mails, tier and points; points moving make a new version', async () => {
+    const enrol = async (body: Record<string, unknown>) => {
+      const response = await fetch(`${loyalty.url}/v1/members`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    assert.equal((await enrol({ givenName: 'Ada' })).status, 422);
+    const ada = await enrol({ givenName: 'Ada', familyName: 'Byron', email: 'Ada@Byron.example', emailVerified: true, tier: 'gold', store: 'STORE-1', erpAccount: '77' });
+    assert.equal(ada.status, 201);
+    assert.equal((await enrol({ givenName: 'Ada', familyName: 'B', email: 'ada@byron.example' })).status, 409, 'one member per e-mail');
+    for (let i = 0; i < 4; i++) assert.equal((await enrol({ givenName: `Member${i}`, familyName: 'Test', email: `m${i}@members.example` })).status, 201);
+
+    const customers = new CustomerService(database.db);
+    const sync = new CustomerRecordSync(database.db, customers);
+    const client = createLoyaltyClient({ url: loyalty.url });
+    const full = await sync.sync(client, 'loyalty', 'loyalty', {}, { pageSize: 2 });
+    assert.deepEqual([full.read, full.pages, full.outcomes.created], [5, 3, 5]);
+    const [customer] = (await customers.findByContact({ email: 'ada@byron.example' })) as NonNullable<Awaited<ReturnType<CustomerService['get']>>>[];
+    assert.equal(customer!.golden.loyaltyTier?.value, 'gold');
+    assert.equal(customer!.golden.loyaltyPoints?.value, 0);
+    assert.deepEqual(customer!.identifiers.find((i) => i.kind === 'reference'), { system: 'erp', connection: 'loyalty', id: '77', kind: 'reference' });
+
+    const award = await fetch(`${loyalty.url}/v1/awards`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ orderId: 'ord-1', email: 'ada@byron.example', amount: '42.50', currency: 'USD' }) });
+    assert.equal(award.status, 201);
+    const next = await sync.sync(client, 'loyalty', 'loyalty');
+    assert.equal(next.outcomes.updated, 1, 'the member whose points moved');
+    assert.equal(next.outcomes.created, 0);
+    assert.equal((await customers.get(customer!.id))!.golden.loyaltyPoints?.value, 42);
+  });
+});
