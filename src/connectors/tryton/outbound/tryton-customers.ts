@@ -3,6 +3,7 @@ import { splitFullName } from '../../kit/customer-source.ts';
 import type { CallContext } from '../../kit/http-client.ts';
 import { TrytonDateTime } from '../tryton-wire.ts';
 import type { TrytonRpc } from './json-rpc.ts';
+import { latestStamp, readMany, stampOf, type Row } from './tryton-reads.ts';
 
 /**
  * Tryton's parties as canonical customer records (ADR 0041; party model of Tryton 6.0, see
@@ -13,20 +14,8 @@ import type { TrytonRpc } from './json-rpc.ts';
  * latest of them. An ERP e-mail is not taken as verified: the ERP did not prove the mailbox.
  */
 
-type Row = Record<string, unknown> & { id: number };
-
 const PARTY_FIELDS = ['name', 'code', 'addresses', 'contact_mechanisms', 'customer_payment_term', 'write_date', 'create_date'];
 const STAMPED = ['', 'addresses.', 'contact_mechanisms.'];
-
-const stampOf = (row: Row | undefined): bigint[] =>
-  row ? [row.write_date, row.create_date].filter((v): v is TrytonDateTime => v instanceof TrytonDateTime).map((v) => v.micros) : [];
-
-async function readMany(rpc: TrytonRpc, model: string, ids: number[], fields: string[], context: CallContext): Promise<Map<number, Row>> {
-  const unique = [...new Set(ids)];
-  if (!unique.length) return new Map();
-  const rows = await rpc.call<Row[]>(`model.${model}.read`, [unique, fields], context, { active_test: false });
-  return new Map(rows.map((r) => [r.id, r]));
-}
 
 const text = (value: unknown) => (typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined);
 
@@ -62,8 +51,7 @@ export async function trytonCustomersChangedSince(rpc: TrytonRpc, since: string 
       continue;
     }
     const stamps = [...stampOf(row), ...own.mechanisms.flatMap(stampOf), ...own.addresses.flatMap(stampOf)];
-    const latest = stamps.reduce<bigint | null>((max, s) => (max === null || s > max ? s : max), null);
-    const modifiedAt = latest === null ? null : new TrytonDateTime(latest).toIso();
+    const modifiedAt = latestStamp(stamps);
     const paymentTerms = typeof row.customer_payment_term === 'number' ? text(terms.get(row.customer_payment_term)?.name) : undefined;
     const record: PulledCustomerRecord = {
       system: 'erp',
