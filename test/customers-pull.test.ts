@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createLoyaltyClient } from '../src/connectors/loyalty/outbound/loyalty.client.ts';
 import { startLoyaltySandbox, type RunningLoyaltySandbox } from '../src/connectors/loyalty/sandbox/loyalty.sandbox.ts';
@@ -6,6 +9,7 @@ import { createTrytonClient, type TrytonClient } from '../src/connectors/tryton/
 import { startTrytonSandbox, type RunningTrytonSandbox } from '../src/connectors/tryton/sandbox/tryton.sandbox.ts';
 import { CustomerService } from '../src/domain/customers/customer.service.ts';
 import { CustomerRecordSync } from '../src/domain/customers/record-sync.ts';
+import { runSyncline } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { startTryton, trytonUnavailable, type RunningTryton } from './support/tryton-server.ts';
 
@@ -139,5 +143,50 @@ describe('customer records pulled from the loyalty sandbox', () => {
     assert.equal(next.outcomes.updated, 1, 'the member whose points moved');
     assert.equal(next.outcomes.created, 0);
     assert.equal((await customers.get(customer!.id))!.golden.loyaltyPoints?.value, 42);
+  });
+});
+
+describe('syncline customers sync', () => {
+  let database: TestDatabase;
+  let loyalty: RunningLoyaltySandbox;
+  let tryton: RunningTrytonSandbox;
+  before(async () => {
+    database = await createTestDatabase();
+    loyalty = await startLoyaltySandbox({ port: 0 });
+    tryton = await startTrytonSandbox({ port: 0 });
+  });
+  after(async () => {
+    await Promise.all([loyalty?.close(), tryton?.close()]);
+    await database?.drop();
+  });
+
+  test('pulls every source through its target; --from picks one; an unknown one exits 2', async () => {
+    const erp = createTrytonClient({ url: tryton.url, database: 'syncline', login: 'admin', password: 'admin' });
+    await erp.rpc.call('model.party.party.create', [[{ name: 'Mary Somerville', contact_mechanisms: [['create', [{ type: 'email', value: 'mary@somerville.example' }]]] }]]);
+    const enrolled = await fetch(`${loyalty.url}/v1/members`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ givenName: 'Mary', familyName: 'Somerville', email: 'mary@somerville.example', emailVerified: true }) });
+    assert.equal(enrolled.status, 201);
+    const env = {
+      DATABASE_URL: database.url,
+      SYNCLINE_DATA_DIR: mkdtempSync(join(tmpdir(), 'syncline-customers-cli-')),
+      SYNCLINE_ERP_URL: tryton.url,
+      SYNCLINE_ERP_DATABASE: 'syncline',
+      SYNCLINE_ERP_LOGIN: 'admin',
+      SYNCLINE_ERP_PASSWORD: 'admin',
+      SYNCLINE_LOYALTY_URL: loyalty.url,
+      LOG_LEVEL: 'warn',
+    };
+    const first = await runSyncline(['customers', 'sync'], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /customers sync from erp: full load: 1 read, 1 new, 0 merged/);
+    assert.match(first.stdout, /customers sync from loyalty: full load: 1 read, 0 new, 1 merged/, 'the member joins the party: same name and e-mail');
+    const again = await runSyncline(['customers', 'sync', '--from', 'loyalty', '--json'], env);
+    assert.equal(again.code, 0, again.stderr);
+    const reports = JSON.parse(again.stdout) as { connection: string; kind: string; outcomes: { created: number; updated: number; merged: number } }[];
+    assert.deepEqual(reports.map((r) => [r.connection, r.kind, r.outcomes.created + r.outcomes.updated + r.outcomes.merged]), [['loyalty', 'incremental', 0]]);
+    const targets = (await database.db.query<{ name: string }>(`SELECT name FROM runtime_target WHERE name IN ('erp', 'loyalty') ORDER BY name`)).rows.map((r) => r.name);
+    assert.deepEqual(targets, ['erp', 'loyalty']);
+    const unknown = await runSyncline(['customers', 'sync', '--from', 'crm'], env);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no connection "crm" lists its customers/);
   });
 });
