@@ -12,7 +12,7 @@ import * as rq from '../../store/customers/customer-record-queries.ts';
 import { recordAudit, type AuditContext } from '../audit/audit.ts';
 import { blockingKeys, emailKey, phoneKey, toMatchRecord, type MatchRecord } from './match-record.ts';
 import { decide, DEFAULT_MATCHING, type Candidate, type CandidateVerdict, type DeterministicRule, type MatchingOptions } from './matching.ts';
-import { mergeStillSupported, newEvidence } from './rematch.ts';
+import { evidenceMayBeLost, mergeStillSupported, newEvidence } from './rematch.ts';
 import { DEFAULT_SURVIVORSHIP, goldenRecord, type SurvivorshipConfig } from './survivorship.ts';
 
 /**
@@ -216,7 +216,7 @@ export class CustomerService {
    */
   async #rematch(tx: Queryable, known: q.SourceRecordRow, match: MatchRecord, context: { correlationId: string }) {
     const previous = known.match as MatchRecord;
-    const reviews = await this.#reviewMerges(tx, known.customer_id, match);
+    const reviews = evidenceMayBeLost(previous, match) ? await this.#reviewMerges(tx, known.customer_id, match) : 0;
     const evidence = newEvidence(previous, match);
     const unchanged = { customerId: known.customer_id, queued: 0, newEvidence: evidence, reviews, decision: undefined, rule: undefined };
     if (evidence.length === 0) return unchanged;

@@ -32,6 +32,15 @@ export function newEvidence(previous: MatchRecord, next: MatchRecord): string[] 
   return [...new Set(found)];
 }
 
+/**
+ * True when the new version may support past merges less than the previous one did: it dropped an
+ * e-mail, a verification, a phone, an id or an address, or its names changed. Otherwise every pair
+ * scores at least as before, and no merge needs a look.
+ */
+export function evidenceMayBeLost(previous: MatchRecord, next: MatchRecord): boolean {
+  return newEvidence(next, previous).length > 0 || previous.given !== next.given || previous.family !== next.family;
+}
+
 /** True when some pair across the two sides of a merge still merges on its own (a rule, or the automatic score with names agreeing). */
 export function mergeStillSupported(moved: readonly MatchRecord[], stayed: readonly MatchRecord[], options: MatchingOptions = DEFAULT_MATCHING): boolean {
   for (const a of moved) {
