@@ -7,6 +7,8 @@ import { createLoyaltyClient } from '../src/connectors/loyalty/outbound/loyalty.
 import { startLoyaltySandbox, type RunningLoyaltySandbox } from '../src/connectors/loyalty/sandbox/loyalty.sandbox.ts';
 import { createTrytonClient, type TrytonClient } from '../src/connectors/tryton/outbound/tryton.client.ts';
 import { startTrytonSandbox, type RunningTrytonSandbox } from '../src/connectors/tryton/sandbox/tryton.sandbox.ts';
+import { createBusinessCentralClient } from '../src/connectors/business-central/outbound/business-central.client.ts';
+import { startBusinessCentralSandbox, type RunningBusinessCentralSandbox } from '../src/connectors/business-central/sandbox/business-central.sandbox.ts';
 import { CustomerService } from '../src/domain/customers/customer.service.ts';
 import { CustomerRecordSync } from '../src/domain/customers/record-sync.ts';
 import { runSyncline } from './support/cli.ts';
@@ -188,5 +190,36 @@ describe('syncline customers sync', () => {
     const unknown = await runSyncline(['customers', 'sync', '--from', 'crm'], env);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /no connection "crm" lists its customers/);
+  });
+});
+
+describe('customer records pulled from the Business Central sandbox', () => {
+  let database: TestDatabase;
+  let bc: RunningBusinessCentralSandbox;
+  before(async () => {
+    database = await createTestDatabase();
+    bc = await startBusinessCentralSandbox({ port: 0 });
+  });
+  after(async () => {
+    await bc?.close();
+    await database?.drop();
+  });
+
+  test('customers come in with number, credit limit and address; the next pull reads only what changed since', async () => {
+    const client = createBusinessCentralClient({ tenantId: bc.tenantId, environment: bc.environment, companyId: bc.companyId, clientId: bc.clientId, clientSecret: bc.clientSecret, baseUrl: bc.url, tokenUrl: bc.tokenUrl, timeoutMs: 5000 });
+    await client.odata.create('customers', { displayName: 'Emmy Noether', email: 'emmy@algebra.example', phoneNumber: '+49 551 390', addressLine1: 'Bunsenstrasse 3', city: 'Goettingen', postalCode: '37073', country: 'DE', creditLimit: 2500 });
+    const customers = new CustomerService(database.db);
+    const sync = new CustomerRecordSync(database.db, customers);
+    const full = await sync.sync(client, 'bc', 'erp');
+    assert.deepEqual([full.kind, full.read, full.outcomes.created], ['full', 1, 1]);
+    const [emmy] = (await customers.findByContact({ email: 'emmy@algebra.example' })) as NonNullable<Awaited<ReturnType<CustomerService['get']>>>[];
+    assert.equal(emmy!.golden.creditLimit?.value, '2500.00');
+    assert.match(emmy!.golden.legalAccount!.value, /^C\d+$/);
+    assert.equal(emmy!.golden.address?.value.country, 'DE');
+    // Past the cursor and its overlap: a customer created later is all the next pull reads.
+    await database.db.query(`UPDATE customer_record_sync SET cursor = now() WHERE connection = 'bc'`);
+    await client.odata.create('customers', { displayName: 'Sofia Kovalevskaya', email: 'sofia@analysis.example' });
+    const next = await sync.sync(client, 'bc', 'erp');
+    assert.deepEqual([next.kind, next.read, next.outcomes.created], ['incremental', 1, 1]);
   });
 });

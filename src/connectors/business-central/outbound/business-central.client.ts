@@ -31,6 +31,8 @@ import {
   type BcSalesOrderLine,
 } from '../business-central-wire.ts';
 import { BcODataClient, type BcODataOptions } from './odata-client.ts';
+import { bcCustomersChangedSince } from './bc-customers.ts';
+import type { CustomerRecordPage, CustomerRecordSource } from '../../kit/customer-source.ts';
 
 /**
  * The ERP connector for Dynamics 365 Business Central (API v2.0). An order becomes a sales order
@@ -89,7 +91,7 @@ function netUnitPrice(price: number, taxPercent: number): string {
 /** BC's money is a JSON number; Syncline's is a decimal string (scale 2 for every currency BC posts in). */
 const wireAmount = (value: string) => Number(value);
 
-export class BusinessCentralClient implements ErpConnector {
+export class BusinessCentralClient implements ErpConnector, CustomerRecordSource {
   readonly system = SYSTEM;
   readonly odata: BcODataClient;
   readonly #options: BusinessCentralClientOptions;
@@ -228,6 +230,11 @@ export class BusinessCentralClient implements ErpConnector {
   }
 
   // ---- setup ----------------------------------------------------------------------------------
+
+  /** Customers created or changed since the cursor, as customer records (docs/customers.md). */
+  async customersChangedSince(since: string | null, page: { offset: number; limit: number }, context: CallContext = {}): Promise<CustomerRecordPage> {
+    return bcCustomersChangedSince(this.odata, since, page, context);
+  }
 
   async checkSetup(context: CallContext = {}): Promise<ErpSetupProblem[]> {
     const problems: ErpSetupProblem[] = [];
