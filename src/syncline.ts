@@ -36,6 +36,7 @@ import { channelConnections, registerChannels, startChannelJobs } from './flows/
 import { startProductSyncJobs } from './flows/products/product-sync.flow.ts';
 import { startCrmPullJobs } from './flows/customers/crm-contacts.flow.ts';
 import { crmConnectionId } from './flows/flows.ts';
+import { startCustomerRecordSyncJobs } from './flows/customers/record-sync.flow.ts';
 import { ensureConnectionStates } from './store/channels/channel-queries.ts';
 
 /** The composition root: opens the store, applies migrations and wires services together. */
@@ -365,6 +366,7 @@ async function startWorker(db: Database, config: Config, logger: Logger, given: 
   await startProductSyncJobs(db, config);
   // Only a CRM that is configured (or served by the sandbox started here) is pulled from.
   if (config.systems.crm) await startCrmPullJobs(db, crmConnectionId(config), config.crmPullSeconds);
+  await startCustomerRecordSyncJobs(db, { config, erps: flows.erps, loyalty: flows.connectors.loyalty });
   logger.info({ worker: worker.id, types: registry.types, concurrency: config.workerConcurrency }, 'worker ready');
   return worker;
 }

@@ -22,7 +22,7 @@ const SCOPE_DESCRIPTIONS: Record<(typeof SCOPES)[number], string> = {
   'products:read': 'Read the product catalogue (synced from the ERP).',
   'customers:read': 'Find customers by contact point and read their golden record, identifiers and source records.',
   'customers:steward': 'Decide the stewardship queue: merge, keep apart, unmerge.',
-  'customers:write': 'Record customer data: consent statements (and customer records).',
+  'customers:write': 'Record customer data: records sent from a system (channel, loyalty, CRM, ERP) into identity resolution, and consent statements.',
   'customers:privacy': 'Data subject requests: export everything held about a customer, erase their personal data.',
   'customers:pii': 'See customer personal data unmasked (customers:read alone gets e-mails, phones, addresses and names masked).',
   'events:manage': 'Create and manage webhook subscriptions, read their delivery logs, replay them.',

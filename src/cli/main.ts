@@ -101,6 +101,8 @@ async function run(argv: string[]): Promise<number> {
       return runDlqCommand(rest, config);
     case 'products':
       return runProductsCommand(rest, config);
+    case 'customers':
+      return runCustomersCommand(rest, config);
     case 'rehearse':
       return runRehearseCommand(rest, config);
     case 'customers':

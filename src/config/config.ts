@@ -64,6 +64,8 @@ const environmentSchema = z.object({
   // The product catalogue's scheduled sync from the ERP (docs/products.md); 0: on demand only.
   SYNCLINE_PRODUCT_SYNC_SECONDS: integer(0, 86_400).default(900),
   SYNCLINE_CRM_PULL_SECONDS: integer(0, 86_400).default(900),
+  // Customer records pulled from the ERPs and the loyalty service (docs/customers.md); 0: on demand only.
+  SYNCLINE_CUSTOMER_SYNC_SECONDS: integer(0, 86_400).default(0),
   SYNCLINE_WMS_URL: z.url().optional(),
   SYNCLINE_WMS_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   SYNCLINE_PAYMENT_URL: z.url().optional(),
@@ -263,6 +265,8 @@ export interface Config {
   accountView: { budgetMs: number; cacheTtlMs: number; cacheMaxAgeMs: number };
   /** Seconds between scheduled product catalogue syncs from the ERP; 0: only on demand (SYNCLINE_PRODUCT_SYNC_SECONDS, default: 900). */
   productSyncSeconds: number;
+  /** Seconds between scheduled pulls of customer records (ERP parties, loyalty members); 0: only on demand (SYNCLINE_CUSTOMER_SYNC_SECONDS, default: 0). */
+  customerSyncSeconds: number;
   /** Policies of the flows' targets (erp, wms, payment, fraud, loyalty, crm) as JSON (SYNCLINE_TARGET_POLICIES, default: built-in per target). */
   targetPolicies: Record<string, Record<string, unknown>>;
   /** Longest retry delay of flow jobs, in ms (SYNCLINE_FLOW_BACKOFF_CAP_MS, default: 60000). */
@@ -422,6 +426,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
     accountView: { budgetMs: e.SYNCLINE_ACCOUNT_BUDGET_MS, cacheTtlMs: e.SYNCLINE_ACCOUNT_CACHE_TTL_MS, cacheMaxAgeMs: e.SYNCLINE_ACCOUNT_CACHE_MAX_AGE_MS },
     productSyncSeconds: e.SYNCLINE_PRODUCT_SYNC_SECONDS,
     crmPullSeconds: e.SYNCLINE_CRM_PULL_SECONDS,
+    customerSyncSeconds: e.SYNCLINE_CUSTOMER_SYNC_SECONDS,
     targetPolicies,
     flowBackoffCapMs: e.SYNCLINE_FLOW_BACKOFF_CAP_MS,
     clientRateLimit: e.SYNCLINE_CLIENT_RATE_LIMIT,

@@ -19,6 +19,7 @@ import { registerCustomerResolution } from './customers/customer-resolution.flow
 import { registerCustomerPropagation } from './customers/customer-propagation.flow.ts';
 import { registerCrmPull } from './customers/crm-contacts.flow.ts';
 import { CustomerService } from '../domain/customers/customer.service.ts';
+import { registerCustomerRecordSync } from './customers/record-sync.flow.ts';
 import { createErpRouter, erpTargetPolicy, SINGLE_ERP_TARGET } from './erp-routing/erp-router.ts';
 import { cancelShadow, postShadow, shadowCancelDeadLettered, shadowDeadLettered, type ShadowPayload } from './erp-routing/erp-shadow.flow.ts';
 import { processReturn, returnDeadLettered } from './return/return.flow.ts';
@@ -129,6 +130,8 @@ export function registerFlows(registry: RuntimeRegistry, options: FlowOptions): 
   registerCustomerPropagation(registry, { db: deps.db, connectors: deps.connectors, erps: deps.erps }, { backoffCapMs: options.config.flowBackoffCapMs });
   // CRM contacts coming in as `crm` records, pulled on a schedule (docs/customers.md#crm-contacts).
   registerCrmPull(registry, { db: deps.db, crm: deps.connectors.crm, customers: new CustomerService(deps.db, options.config.connections.customers), everySeconds: options.config.crmPullSeconds });
+  // Customer records pulled from the ERPs and the loyalty service (docs/customers.md).
+  registerCustomerRecordSync(registry, { db: deps.db, config: options.config, erps: deps.erps, loyalty: deps.connectors.loyalty });
   registry.subscribe({
     name: 'backorder-retry',
     types: [EVENT_TYPES.inventoryAdjusted, EVENT_TYPES.inventoryReleased],

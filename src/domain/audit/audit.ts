@@ -55,6 +55,7 @@ export const AUDIT_ACTIONS = [
   'customer.consent_recorded',
   'customer.exported',
   'customer.erased',
+  'customer.merge_confirmed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

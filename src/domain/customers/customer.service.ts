@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { EVENT_TYPES } from '../../model/cloud-event.ts';
 import { normalizeAddress, normalizeEmail, normalizePhone } from '../../model/contact-points.ts';
 import type { Order } from '../../model/order.ts';
@@ -8,11 +9,13 @@ import { appendEvents, type NewEvent } from '../../runtime/outbox/outbox.ts';
 import type { Database, Queryable } from '../../store/database.ts';
 import * as q from '../../store/customers/customer-queries.ts';
 import { listPropagations, type PropagationRow } from '../../store/customers/propagation.store.ts';
+import * as rq from '../../store/customers/customer-record-queries.ts';
 import { recordAudit, type AuditContext } from '../audit/audit.ts';
-import { emailKey, phoneKey } from './match-record.ts';
-import { lockKeysOfRecords } from '../../store/customers/customer-batch.store.ts';
-import { ingestBatch, type BatchSettings, type IngestResult } from './ingest-batch.ts';
-import { DEFAULT_MATCHING, type CandidateVerdict, type MatchingOptions } from './matching.ts';
+import { blockingKeys, emailKey, phoneKey, toMatchRecord, type MatchRecord } from './match-record.ts';
+import { lockCustomers, lockKeysOfRecords, lockMatchKeys } from '../../store/customers/customer-batch.store.ts';
+import { externalKey, ingestBatch, type BatchSettings, type IngestResult } from './ingest-batch.ts';
+import { decide, DEFAULT_MATCHING, type Candidate, type CandidateVerdict, type MatchingOptions } from './matching.ts';
+import { evidenceMayBeLost, mergeStillSupported, newEvidence } from './rematch.ts';
 import { DEFAULT_SURVIVORSHIP, goldenRecord, type SurvivorshipConfig } from './survivorship.ts';
 
 /**
@@ -38,6 +41,8 @@ export interface StewardshipPair {
   score: number;
   evidence: unknown;
   status: q.StewardshipRow['status'];
+  /** Set when the pair reviews a past merge a record's new version no longer supports (ADR 0041). */
+  reviewsMergeId: string | null;
   createdAt: string;
 }
 
@@ -71,6 +76,7 @@ const pairOf = (row: q.StewardshipRow): StewardshipPair => ({
   score: row.score,
   evidence: row.evidence,
   status: row.status,
+  reviewsMergeId: row.review_merge_id ?? null,
   createdAt: row.created_at.toISOString(),
 });
 
@@ -107,7 +113,37 @@ export class CustomerService {
   async ingestMany(inputs: readonly CustomerRecordInput[], context: { correlationId: string }): Promise<IngestResult[]> {
     const records = inputs.map((input) => CustomerRecordInput.parse(input));
     if (records.length === 0) return [];
-    return this.#transaction((tx) => ingestBatch(tx, records, this.#batchSettings, context.correlationId));
+    return this.#transaction((tx) => this.#ingestIn(tx, records, context));
+  }
+
+  /**
+   * Records a system sent before take the update path, one at a time: a repeat or an older
+   * version changes nothing, a new version with new evidence is matched again (ADR 41). New
+   * records are matched together in a batch (ADR 42). Results in the order of the records.
+   */
+  async #ingestIn(tx: Queryable, records: readonly CustomerRecordData[], context: { correlationId: string }): Promise<IngestResult[]> {
+    const results: IngestResult[] = new Array(records.length);
+    const fresh: number[] = [];
+    for (const [i, data] of records.entries()) {
+      // The record's own key: a batch taking the same record in waits, and the other way round.
+      await lockMatchKeys(tx, [externalKey(data)]);
+      const known = await q.selectRecordByExternalId(tx, data.system, data.connection, data.externalId);
+      if (!known || q.isShredded(known.data)) {
+        fresh.push(i);
+        continue;
+      }
+      // Its keys before and after, and its customer: no batch or other update moves them meanwhile;
+      // steward decisions take the matching lock.
+      await q.lockMatching(tx);
+      await lockMatchKeys(tx, [...blockingKeys(known.match as MatchRecord), ...blockingKeys(toMatchRecord(known.id, data))]);
+      await lockCustomers(tx, [known.customer_id]);
+      results[i] = await this.#update(tx, (await q.selectRecordByExternalId(tx, data.system, data.connection, data.externalId))!, data, context);
+    }
+    if (fresh.length > 0) {
+      const batch = await ingestBatch(tx, fresh.map((i) => records[i]!), this.#batchSettings, context.correlationId);
+      fresh.forEach((i, n) => (results[i] = batch[n]!));
+    }
+    return results;
   }
 
   /**
@@ -120,7 +156,7 @@ export class CustomerService {
     return this.#transaction(async (tx) => {
       await q.lockOrderResolution(tx, order.id);
       if (await q.selectOrderCustomer(tx, order.id)) return undefined;
-      const [result] = await ingestBatch(tx, [data], this.#batchSettings, context.correlationId);
+      const [result] = await this.#ingestIn(tx, [data], context);
       await q.insertOrderCustomer(tx, order.id, result!.customerId, result!.recordId);
       return result;
     });
@@ -147,6 +183,86 @@ export class CustomerService {
     if (!link) return undefined;
     const record = await q.selectRecordCustomer(this.#db, link.record_id);
     return { customerId: record ?? link.customer_id, recordId: link.record_id };
+  }
+
+  async #update(tx: Queryable, known: q.SourceRecordRow, data: CustomerRecordData, context: { correlationId: string }): Promise<IngestResult> {
+    // A repeat (a retried post, a sync reading a record again) or an older version: no new version.
+    const stored = known.data as CustomerRecordData;
+    if (isDeepStrictEqual(stored, data) || Date.parse(data.observedAt) < known.observed_at.getTime()) {
+      return { outcome: 'unchanged', customerId: known.customer_id, recordId: known.id, queued: 0 };
+    }
+    const match = toMatchRecord(known.id, data);
+    const version = await q.updateRecordData(tx, known.id, data, match, data.observedAt);
+    await q.insertHistory(tx, [{ recordId: known.id, customerId: known.customer_id, reason: 'updated', version, data }]);
+    await q.replaceKeys(tx, known.id, known.customer_id, blockingKeys(match));
+    const rematch = await this.#rematch(tx, known, match, context);
+    await this.#refreshGolden(tx, rematch.customerId);
+    return { outcome: 'updated', recordId: known.id, ...rematch };
+  }
+
+  /**
+   * A changed record is matched again when it brings new evidence (ADR 0041): it may take its
+   * customer into another (a merge with its decision) or queue a pair for a steward; kept-apart
+   * customers stay apart. A past automatic merge the record no longer supports is sent to a
+   * steward for review, never split silently.
+   */
+  async #rematch(tx: Queryable, known: q.SourceRecordRow, match: MatchRecord, context: { correlationId: string }) {
+    const previous = known.match as MatchRecord;
+    const reviews = evidenceMayBeLost(previous, match) ? await this.#reviewMerges(tx, known.customer_id, match) : 0;
+    const evidence = newEvidence(previous, match);
+    const unchanged = { customerId: known.customer_id, queued: 0, newEvidence: evidence, reviews, decision: undefined, rule: undefined };
+    if (evidence.length === 0) return unchanged;
+    const own = (await q.selectRecordsOf(tx, known.customer_id)).map((r) => r.id);
+    const others = (await this.#candidates(tx, blockingKeys(match))).filter((c) => c.customerId !== known.customer_id);
+    const apart = await q.selectKeptApartCustomers(tx, own, others.map((c) => c.customerId));
+    const decision = decide(match, others.filter((c) => !apart.has(c.customerId)), this.#matching);
+    const events: NewEvent[] = [];
+    let current = known.customer_id;
+    for (const verdict of decision.into ? [decision.into, ...decision.alsoMerge] : []) {
+      // The older customer survives, as in a steward's merge: its id is the one systems learnt first.
+      const [survivor, merged] = verdict.customerId < current ? [verdict.customerId, current] : [current, verdict.customerId];
+      await this.#merge(tx, survivor, merged, { decision: verdict === decision.into ? decision.decision! : 'deterministic', verdict, actor: MATCHING_ACTOR }, events, context.correlationId);
+      current = survivor;
+    }
+    const merged = new Set([known.customer_id, current, ...(decision.into ? [decision.into, ...decision.alsoMerge].map((v) => v.customerId) : [])]);
+    const queued = decision.review.filter((v) => !merged.has(v.customerId));
+    for (const verdict of queued) {
+      await q.insertStewardship(tx, { id: newId('stewardship'), customerA: verdict.customerId, customerB: current, recordA: verdict.recordId, recordB: known.id, score: verdict.score, evidence: verdict.evidence });
+    }
+    await appendEvents(tx, events);
+    return { ...unchanged, customerId: current, queued: queued.length, decision: decision.decision, rule: decision.into?.rule };
+  }
+
+  /**
+   * Past automatic and deterministic merges into the record's customer that its new version no
+   * longer supports: each goes to the stewardship queue as a review of that merge (the steward
+   * keeps it, or undoes it). Returns how many were queued.
+   */
+  async #reviewMerges(tx: Queryable, customerId: string, match: MatchRecord): Promise<number> {
+    const merges = (await q.selectMergesInto(tx, customerId)).filter((m) => !m.unmerged_at && m.decision !== 'steward');
+    if (merges.length === 0) return 0;
+    const records = (await q.selectRecordsOf(tx, customerId)).map((r) => (r.id === match.id ? match : (r.match as MatchRecord)));
+    let queued = 0;
+    for (const merge of merges) {
+      const moved = records.filter((r) => merge.record_ids.includes(r.id));
+      const stayed = records.filter((r) => !merge.record_ids.includes(r.id));
+      if (!moved.some((r) => r.id === match.id) && !stayed.some((r) => r.id === match.id)) continue;
+      if (moved.length === 0 || stayed.length === 0 || mergeStillSupported(moved, stayed, this.#matching)) continue;
+      const other = (moved.some((r) => r.id === match.id) ? stayed : moved)[0]!;
+      if (await rq.insertMergeReview(tx, { id: newId('stewardship'), customerId, mergeId: merge.id, recordA: other.id, recordB: match.id, evidence: [{ kind: 're-match', detail: `the record's new version no longer supports merge ${merge.id} (${merge.rule})`, points: 0 }] })) queued++;
+    }
+    return queued;
+  }
+
+  /** Candidate customers: every customer with a record sharing a blocking key, oldest first. */
+  async #candidates(tx: Queryable, keys: readonly string[]): Promise<Candidate[]> {
+    const byCustomer = new Map<string, Candidate['records'][number][]>();
+    for (const row of await q.selectCandidateRecords(tx, keys, this.#maxPerKey)) {
+      const records = byCustomer.get(row.customer_id) ?? [];
+      records.push(row.match as MatchRecord);
+      byCustomer.set(row.customer_id, records);
+    }
+    return [...byCustomer].map(([customerId, records]) => ({ customerId, records }));
   }
 
   /** Moves every record of merged into survivor, keeps the merge and each record's history, announces it. */
@@ -247,6 +363,13 @@ export class CustomerService {
   /** A steward merges a pending pair (the older customer survives). */
   async stewardMerge(pairId: string, who: AuditContext): Promise<StewardDecisionResult> {
     return this.#decidePending(pairId, async (tx, row, a, b) => {
+      // A review of a past merge (ADR 0041): merging keeps that merge as it is.
+      const reviewed = await rq.selectReviewedMerge(tx, pairId);
+      if (reviewed) {
+        await q.decideStewardship(tx, pairId, 'merged', who.actor, reviewed);
+        await recordAudit(tx, who, { action: 'customer.merge_confirmed', targetType: 'customer', targetId: row.customer_a, details: { stewardshipId: pairId, mergeId: reviewed } });
+        return { kind: 'merged', mergeId: reviewed, survivorId: a?.id ?? row.customer_a, pair: pairOf({ ...row, status: 'merged', merge_id: reviewed }) };
+      }
       if (!a || !b || a.id === b.id) {
         await q.decideStewardship(tx, pairId, 'superseded', who.actor, null);
         return { kind: 'decided', status: 'superseded' };
@@ -265,6 +388,9 @@ export class CustomerService {
 
   /** A steward keeps a pending pair apart: remembered for every record of both sides. */
   async keepApart(pairId: string, who: AuditContext): Promise<StewardDecisionResult> {
+    const reviewed = await rq.selectReviewedMerge(this.#db, pairId);
+    // A review of a past merge (ADR 0041): keeping apart undoes that merge (the records go back, kept apart).
+    if (reviewed) return this.#keepReviewedApart(pairId, reviewed, who);
     return this.#decidePending(pairId, async (tx, row, a, b) => {
       const left = a ? (await q.selectRecordsOf(tx, a.id)).map((r) => r.id) : [row.record_a];
       const right = b ? (await q.selectRecordsOf(tx, b.id)).map((r) => r.id) : [row.record_b];
@@ -275,6 +401,18 @@ export class CustomerService {
     });
   }
 
+  async #keepReviewedApart(pairId: string, mergeId: string, who: AuditContext): Promise<StewardDecisionResult> {
+    return this.#db.transaction(async (tx) => {
+      await q.lockMatching(tx);
+      const row = await q.selectStewardship(tx, pairId, true);
+      if (!row) return { kind: 'not-found' };
+      if (row.status !== 'pending') return { kind: 'decided', status: row.status };
+      const undone = await this.#unmerge(tx, mergeId, who);
+      await q.decideStewardship(tx, pairId, undone.kind === 'unmerged' ? 'kept_apart' : 'superseded', who.actor, null);
+      return undone.kind === 'unmerged' ? { kind: 'kept-apart', pair: pairOf({ ...row, status: 'kept_apart' }) } : { kind: 'decided', status: 'superseded' };
+    });
+  }
+
   /**
    * Undoes a past merge: the records it moved go back to the customer they came from, each
    * with its history, and the two sides are kept apart from then on.
@@ -282,6 +420,12 @@ export class CustomerService {
   async unmerge(mergeId: string, who: AuditContext): Promise<UnmergeResult> {
     return this.#transaction(async (tx) => {
       await q.lockMatching(tx);
+      return this.#unmerge(tx, mergeId, who);
+    });
+  }
+
+  async #unmerge(tx: Queryable, mergeId: string, who: AuditContext): Promise<UnmergeResult> {
+    {
       const merge = await q.selectMerge(tx, mergeId, true);
       if (!merge) return { kind: 'not-found' };
       if (merge.unmerged_at) return { kind: 'already-unmerged' };
@@ -301,7 +445,7 @@ export class CustomerService {
       await appendEvents(tx, [event('unmerged', current.id, { mergeId, survivorId: current.id, restoredId: merge.merged_id, recordIds: merge.record_ids }, who.correlationId ?? mergeId)]);
       await recordAudit(tx, who, { action: 'customer.unmerged', targetType: 'customer', targetId: current.id, details: { mergeId, restoredId: merge.merged_id } });
       return { kind: 'unmerged', survivorId: current.id, restoredId: merge.merged_id, recordIds: merge.record_ids };
-    });
+    }
   }
 
   /** The customer events carried to the systems holding its records (ADR 0038); undefined for an unknown customer. */

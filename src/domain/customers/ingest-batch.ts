@@ -7,7 +7,7 @@ import * as b from '../../store/customers/customer-batch.store.ts';
 import { newDataKey } from '../../store/customers/customer-crypto.ts';
 import { insertHistory, isShredded, type HistoryEntry } from '../../store/customers/customer-queries.ts';
 import { blockingKeys, toMatchRecord, type MatchRecord } from './match-record.ts';
-import { decide, type Candidate, type CandidateVerdict, type MatchingOptions } from './matching.ts';
+import { decide, type Candidate, type CandidateVerdict, type DeterministicRule, type MatchingOptions } from './matching.ts';
 import { goldenRecord, type SurvivorshipConfig } from './survivorship.ts';
 
 /**
@@ -21,13 +21,21 @@ import { goldenRecord, type SurvivorshipConfig } from './survivorship.ts';
  * of one person share a key, so one waits for the other and finds it.
  */
 
-export type IngestOutcome = 'created' | 'merged' | 'updated';
+/** unchanged: the record as stored already (a repeat), or older than the stored version (stale). */
+export type IngestOutcome = 'created' | 'merged' | 'updated' | 'unchanged';
 export interface IngestResult {
   outcome: IngestOutcome;
   customerId: string;
   recordId: string;
   /** Pairs this record sent to the stewardship queue. */
   queued: number;
+  /** How a merge was decided (outcome merged, or updated and merged again on new evidence). */
+  decision?: 'deterministic' | 'automatic' | undefined;
+  rule?: DeterministicRule | undefined;
+  /** For an update: the new evidence that made it matched again (empty: not matched again). */
+  newEvidence?: string[];
+  /** For an update: past automatic merges the record no longer supports, sent to stewardship for review. */
+  reviews?: number;
 }
 
 export interface BatchSettings {
@@ -65,7 +73,8 @@ interface WorkCustomer {
   statusChanged: boolean;
 }
 
-const externalKey = (d: { system: string; connection: string; externalId: string }) => `x:${d.system}|${d.connection}|${d.externalId}`;
+/** The lock key of a record by its system ids (locked by a batch that takes the record in, and by an update). */
+export const externalKey = (d: { system: string; connection: string; externalId: string }) => `x:${d.system}|${d.connection}|${d.externalId}`;
 const byOrder = (x: WorkRecord, y: WorkRecord) => x.createdAt - y.createdAt || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
 
 /** Matches and writes a batch inside tx; returns one result per record, in order. */
@@ -215,7 +224,7 @@ export async function ingestBatch(tx: Queryable, batch: readonly CustomerRecordD
       stewardship.push({ id: newId('stewardship'), customerA: verdict.customerId, customerB: final.id, recordA: verdict.recordId, recordB: recordId, score: verdict.score, evidence: verdict.evidence });
     }
     final.goldenDirty = true;
-    results.push({ outcome: decision.into ? 'merged' : 'created', customerId: final.id, recordId, queued: queued.length });
+    results.push({ outcome: decision.into ? 'merged' : 'created', customerId: final.id, recordId, queued: queued.length, decision: decision.decision, rule: decision.into?.rule });
   }
 
   // Writes: one statement per table, parents before children.

@@ -47,7 +47,7 @@ export async function pullCrmContacts(
   options: { connection: string; pageSize?: number; correlationId: string },
   context: CallContext = {},
 ): Promise<CrmPullResult> {
-  const result: CrmPullResult = { pages: 0, contacts: 0, outcomes: { created: 0, merged: 0, updated: 0 }, skipped: [] };
+  const result: CrmPullResult = { pages: 0, contacts: 0, outcomes: { created: 0, merged: 0, updated: 0, unchanged: 0 }, skipped: [] };
   let after: string | undefined;
   do {
     const page = await deps.crm.listContacts({ limit: options.pageSize ?? 100, ...(after ? { after } : {}) }, context);

@@ -54,6 +54,8 @@ export interface StewardshipRow {
   evidence: unknown;
   status: 'pending' | 'merged' | 'kept_apart' | 'superseded';
   merge_id: string | null;
+  /** Migration 0045: the merge this row reviews (customer_a = customer_b), null for an ordinary pair. */
+  review_merge_id?: string | null;
   decided_by: string | null;
   decided_at: Date | null;
   created_at: Date;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { CountryCode } from '../../../model/country.ts';
 import { Customer } from '../../../model/customer.ts';
+import { registerRecordRoutes } from './customer-records.routes.ts';
 import { isId } from '../../../model/ids.ts';
 import { CustomerService, type StewardDecisionResult } from '../../../domain/customers/customer.service.ts';
 import { CustomerAccountService } from '../../../domain/customers/customer-account.service.ts';
@@ -37,6 +38,7 @@ const StewardshipPair = z
     score: z.number(),
     evidence: z.array(Evidence),
     status: z.enum(['pending', 'merged', 'kept_apart', 'superseded']),
+    reviewsMergeId: z.string().nullable().meta({ description: 'Set when the pair reviews a past automatic merge that a record no longer supports: merge keeps it, keep-apart undoes it.' }),
     createdAt: z.string(),
   })
   .meta({ id: 'StewardshipPair', description: 'A pair of customers the score put between the thresholds.' });
@@ -79,6 +81,7 @@ const pairExample = {
     { kind: 'address', detail: 'same address', points: 3 },
   ],
   status: 'pending',
+  reviewsMergeId: null,
   createdAt: '2026-11-22T10:15:02.000Z',
 };
 
@@ -215,6 +218,7 @@ export async function customersRoutes(app: FastifyInstance, { db, config }: ApiC
     accountSources({ db, config, loyalty: createLoyaltyClient(settings.loyalty), erps: createErpRouter(config, createErpClient(settings.erp)) }),
     { budgetMs: config.accountView.budgetMs, cache: new PartCache({ ttlMs: config.accountView.cacheTtlMs, maxAgeMs: config.accountView.cacheMaxAgeMs }) },
   );
+  registerRecordRoutes(app, customers);
 
   app.get('/v1/customers', { schema: findCustomers }, async (request) => {
     const query = parseQuery(CustomerQuery, request.query);

@@ -32,6 +32,8 @@ import {
   type BcSalesOrderLine,
 } from '../business-central-wire.ts';
 import { BcODataClient, type BcODataOptions } from './odata-client.ts';
+import { bcCustomersChangedSince } from './bc-customers.ts';
+import type { CustomerRecordPage, CustomerRecordSource } from '../../kit/customer-source.ts';
 
 /**
  * The ERP connector for Dynamics 365 Business Central (API v2.0). An order becomes a sales order
@@ -92,7 +94,7 @@ const wireAmount = (value: string) => Number(value);
 /** An id of a BC record (a GUID); anything else cannot name a customer and is not sent. */
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export class BusinessCentralClient implements ErpConnector {
+export class BusinessCentralClient implements ErpConnector, CustomerRecordSource {
   readonly system = SYSTEM;
   readonly odata: BcODataClient;
   readonly #options: BusinessCentralClientOptions;
@@ -255,6 +257,11 @@ export class BusinessCentralClient implements ErpConnector {
   }
 
   // ---- setup ----------------------------------------------------------------------------------
+
+  /** Customers created or changed since the cursor, as customer records (docs/customers.md). */
+  async customersChangedSince(since: string | null, page: { offset: number; limit: number }, context: CallContext = {}): Promise<CustomerRecordPage> {
+    return bcCustomersChangedSince(this.odata, since, page, context);
+  }
 
   async checkSetup(context: CallContext = {}): Promise<ErpSetupProblem[]> {
     const problems: ErpSetupProblem[] = [];

@@ -162,7 +162,7 @@ export class BcCompany {
         website: '',
         salespersonCode: '',
         balanceDue: 0,
-        creditLimit: 0,
+        creditLimit: typeof body.creditLimit === 'number' && body.creditLimit >= 0 ? body.creditLimit : 0,
         taxLiable: false,
         taxAreaId: NIL_GUID,
         taxAreaDisplayName: '',

@@ -2,7 +2,7 @@
  * The part of OData v4's `$filter` the Business Central sandbox understands: comparisons of a
  * field with a literal (`eq`, `ne`, `gt`, `ge`, `lt`, `le`), joined by `and` / `or` (and binds
  * tighter), with parentheses. Literals: 'strings' (a quote doubled inside), numbers, true, false,
- * null, and bare GUIDs. Anything else is a SyntaxError, which the sandbox answers with 400 as
+ * null, bare GUIDs and DateTimeOffsets. Anything else is a SyntaxError, which the sandbox answers with 400 as
  * Business Central does for a filter it cannot parse.
  */
 
@@ -47,13 +47,17 @@ function tokenize(source: string): Token[] {
   return tokens;
 }
 
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+/** An ordered value: a DateTimeOffset (a literal, or an entity's ISO string) compares as its instant. */
+const ordered = (value: unknown) => (typeof value === 'string' && DATE_TIME.test(value) ? Date.parse(value) : (value as number));
+
 const COMPARE: Record<string, (a: unknown, b: unknown) => boolean> = {
   eq: (a, b) => a === b || (typeof a === 'string' && typeof b === 'string' && a.toLowerCase() === b.toLowerCase() && /^[0-9a-f-]{36}$/i.test(a)),
   ne: (a, b) => !COMPARE.eq!(a, b),
-  gt: (a, b) => (a as number) > (b as number),
-  ge: (a, b) => (a as number) >= (b as number),
-  lt: (a, b) => (a as number) < (b as number),
-  le: (a, b) => (a as number) <= (b as number),
+  gt: (a, b) => ordered(a) > ordered(b),
+  ge: (a, b) => ordered(a) >= ordered(b),
+  lt: (a, b) => ordered(a) < ordered(b),
+  le: (a, b) => ordered(a) <= ordered(b),
 };
 
 /** Parses a `$filter` expression into a predicate over entities. */
@@ -73,6 +77,8 @@ export function parseODataFilter(source: string): FilterPredicate {
     if (token.text === 'false') return false;
     if (token.text === 'null') return null;
     if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(token.text)) return token.text;
+    // An unquoted DateTimeOffset (OData v4), as Business Central takes `lastModifiedDateTime gt 2026-01-01T00:00:00Z`.
+    if (DATE_TIME.test(token.text)) return token.text;
     throw new SyntaxError(`${token.text} is not a literal`);
   };
   const primary = (): FilterPredicate => {

@@ -1,8 +1,10 @@
 import type { CallContext, LoyaltyConnector, LoyaltyMember, PointsAward, PointsReversal } from '../../kit/contracts.ts';
 import { createHttpClient, type HttpClient } from '../../kit/http-client.ts';
+import type { CustomerRecordPage, CustomerRecordSource } from '../../kit/customer-source.ts';
+import { loyaltyMembersChangedSince } from './loyalty-members.ts';
 
 /** The loyalty connector (API in ../README.md). Non-critical: flows isolate its failures. */
-export class LoyaltyClient implements LoyaltyConnector {
+export class LoyaltyClient implements LoyaltyConnector, CustomerRecordSource {
   readonly system = 'loyalty';
   readonly http: HttpClient;
 
@@ -48,6 +50,11 @@ export class LoyaltyClient implements LoyaltyConnector {
     const { purpose, ...body } = consent;
     const response = await this.http.request({ method: 'PUT', path: `/v1/members/${encodeURIComponent(memberId)}/consents/${encodeURIComponent(purpose)}`, body, accept: [404] }, context);
     return response.status === 404 ? 'not-found' : 'changed';
+  }
+
+  /** Members enrolled or changed since the cursor, as customer records (docs/customers.md). */
+  async customersChangedSince(since: string | null, page: { offset: number; limit: number }, context: CallContext = {}): Promise<CustomerRecordPage> {
+    return loyaltyMembersChangedSince(this.http, since, page, context);
   }
 
   async balance(email: string, context: CallContext = {}): Promise<number> {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { toScaled } from '../../../model/money.ts';
+import { installLoyaltyMembers, type LoyaltyMember } from './loyalty-members.ts';
 import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
 
 /**
@@ -94,6 +95,8 @@ export interface RunningLoyaltySandbox extends RunningSandbox {
   awards: Map<string, Award>;
   /** Members by member id: cards enrolled, and e-mails that earned points (created when first merged, told a consent or erased). */
   members: Map<string, Member>;
+  /** Members enrolled in a store (POST /v1/members), by their programme id (loyalty-members.ts). */
+  enrolled: Map<string, LoyaltyMember>;
   /** By reference: the order id for a full reversal, the caller's reference for a partial one. */
   reversals: Map<string, Reversal>;
   /** By member id, or by e-mail for points earned without a member id. */
@@ -126,6 +129,8 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     return member;
   };
   const notFound = (reply: FastifyReply, id: string) => reply.code(404).send({ error: { code: 'not_found', message: `no member ${id.toLowerCase()}` } });
+  // Members enrolled in a store and pulled by the systems (loyalty-members.ts).
+  const enrolled = installLoyaltyMembers(app, balances);
 
   app.post('/v1/awards', async (request, reply) => {
     const parsed = AwardBody.safeParse(request.body);
@@ -155,6 +160,7 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     byOrder.set(award.orderId, award.id);
     const key = balanceKey(award);
     balances.set(key, (balances.get(key) ?? 0) + award.points);
+    enrolled.touch(email);
     return reply.code(201).send({ ...view(award), balance: balances.get(key) });
   });
 
@@ -189,6 +195,7 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     award.reversed += points;
     const key = balanceKey(award);
     balances.set(key, (balances.get(key) ?? 0) - points);
+    enrolled.touch(award.email);
     return reply.code(201).send({ ...reversal, balance: balances.get(key) });
   });
 
@@ -197,6 +204,12 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     if (member) {
       const balance = balances.get(member.id) ?? 0;
       return { id: member.id, email: member.email, balance, tier: member.tier ?? tierOf(balance) };
+    }
+    // A member enrolled in a store: its points are those of its id and of its e-mail.
+    const card = enrolled.members.get(request.params.key);
+    if (card) {
+      const balance = (balances.get(card.id) ?? 0) + (balances.get(card.email) ?? 0);
+      return { id: card.id, email: card.email, balance, tier: card.tier };
     }
     const email = request.params.key.toLowerCase();
     if (!balances.has(email)) return reply.code(404).send({ error: { code: 'not_found', message: `no member ${request.params.key}` } });
@@ -284,5 +297,5 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
   });
 
   const running = await listenSandbox('loyalty', app, faults, options);
-  return { ...running, awards, reversals, balances, members };
+  return { ...running, awards, reversals, balances, members, enrolled: enrolled.members };
 }

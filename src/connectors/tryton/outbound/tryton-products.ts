@@ -3,6 +3,7 @@ import type { CallContext } from '../../kit/http-client.ts';
 import { Sku } from '../../../model/sku.ts';
 import { decimalOf, TrytonDateTime } from '../tryton-wire.ts';
 import type { TrytonRpc } from './json-rpc.ts';
+import { latestStamp, readMany, stampOf, type Row } from './tryton-reads.ts';
 
 /**
  * Tryton's item master as canonical products (recorded on a real Tryton 6.0, see ../README.md,
@@ -13,21 +14,9 @@ import type { TrytonRpc } from './json-rpc.ts';
  * latest of them.
  */
 
-type Row = Record<string, unknown> & { id: number };
-
 const PRODUCT_FIELDS = ['code', 'name', 'default_uom', 'list_price', 'active', 'template', 'account_category', 'identifiers', 'write_date', 'create_date'];
 /** Stamp fields searched for a change, on the variant and on the records it is made of. */
 const STAMPED = ['', 'template.', 'identifiers.'];
-
-const stampOf = (row: Row | undefined): bigint[] =>
-  row ? [row.write_date, row.create_date].filter((v): v is TrytonDateTime => v instanceof TrytonDateTime).map((v) => v.micros) : [];
-
-async function readMany(rpc: TrytonRpc, model: string, ids: number[], fields: string[], context: CallContext): Promise<Map<number, Row>> {
-  const unique = [...new Set(ids)];
-  if (!unique.length) return new Map();
-  const rows = await rpc.call<Row[]>(`model.${model}.read`, [unique, fields], context, { active_test: false });
-  return new Map(rows.map((r) => [r.id, r]));
-}
 
 /** One page of products created or changed at or after `since` (every product when null), by id. */
 export async function trytonProductsChangedSince(rpc: TrytonRpc, since: string | null, page: { offset: number; limit: number }, context: CallContext): Promise<ErpProductPage> {
@@ -50,7 +39,6 @@ export async function trytonProductsChangedSince(rpc: TrytonRpc, since: string |
     }
     const ids = (row.identifiers as number[] | undefined) ?? [];
     const stamps = [...stampOf(row), ...stampOf(templates.get(row.template as number)), ...ids.flatMap((id) => stampOf(identifiers.get(id)))];
-    const latest = stamps.reduce<bigint | null>((max, s) => (max === null || s > max ? s : max), null);
     result.products.push({
       externalId,
       sku: code,
@@ -61,7 +49,7 @@ export async function trytonProductsChangedSince(rpc: TrytonRpc, since: string |
       listPrice: decimalOf(row.list_price ?? '0'),
       // SQLite booleans come back as 1/0.
       active: row.active === true || row.active === 1,
-      modifiedAt: latest === null ? null : new TrytonDateTime(latest).toIso(),
+      modifiedAt: latestStamp(stamps),
     });
   }
   return result;

@@ -23,6 +23,8 @@ import { decimalOf, TrytonDate, TrytonDecimal } from '../tryton-wire.ts';
 import { TrytonRpc, type TrytonRpcOptions } from './json-rpc.ts';
 import { trytonProductsChangedSince } from './tryton-products.ts';
 import { trytonCustomerAccount, trytonSaleAccount } from './tryton-accounts.ts';
+import { trytonCustomersChangedSince } from './tryton-customers.ts';
+import type { CustomerRecordPage, CustomerRecordSource } from '../../kit/customer-source.ts';
 
 /**
  * The ERP connector for Tryton: canonical orders become Tryton sales whose
@@ -96,7 +98,7 @@ const permanent = (code: string, message: string, details: Record<string, unknow
   new SynclineError(code, message, { retry: 'permanent', details: { system: 'tryton', ...details } });
 
 /** A Tryton ERP connector. */
-export class TrytonClient implements ErpConnector {
+export class TrytonClient implements ErpConnector, CustomerRecordSource {
   readonly system = 'tryton';
   readonly rpc: TrytonRpc;
   readonly #options: TrytonClientOptions;
@@ -284,6 +286,11 @@ export class TrytonClient implements ErpConnector {
 
   async productsChangedSince(since: string | null, page: { offset: number; limit: number }, context: CallContext = {}): Promise<ErpProductPage> {
     return trytonProductsChangedSince(this.rpc, since, page, context);
+  }
+
+  /** Parties created or changed since the cursor, as customer records (docs/customers.md). */
+  async customersChangedSince(since: string | null, page: { offset: number; limit: number }, context: CallContext = {}): Promise<CustomerRecordPage> {
+    return trytonCustomersChangedSince(this.rpc, since, page, context);
   }
 
   // ---- parties --------------------------------------------------------------------------------

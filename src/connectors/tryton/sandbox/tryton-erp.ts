@@ -297,6 +297,8 @@ export class TrytonErp {
         return vlist.map((values) => this.#createParty(values));
       case 'party.address':
         return vlist.map((values) => this.#createAddress(values.party as number, values));
+      case 'party.contact_mechanism':
+        return vlist.map((values) => this.#createContactMechanism(Number(values.party), values));
       case 'sale.sale':
         return vlist.map((values) => this.#createSale(values));
       case 'product.identifier':
@@ -317,13 +319,14 @@ export class TrytonErp {
   write(model: string, ids: number[], values: Record<string, unknown>): void {
     const allowed: Record<string, string[]> = {
       'product.product': ['active'],
+      // A party renamed or given other payment terms in the ERP (customer records pulled in).
       'product.template': ['name', 'list_price', 'active'],
       'stock.shipment.out': ['reference'],
       'stock.shipment.out.return': ['reference'],
       'stock.move': ['quantity'],
       'sale.sale': ['comment', 'description'],
       'account.invoice': ['reference', 'description'],
-      'party.party': ['active', 'name'],
+      'party.party': ['active', 'name', 'customer_payment_term'],
       'party.address': ['party_name', 'street', 'postal_code', 'city'],
     };
     const fields = allowed[model];
@@ -340,7 +343,7 @@ export class TrytonErp {
         }
         rec[field] = value;
       }
-      if (model === 'product.product' || model === 'product.template') rec.write_date = TrytonDateTime.now();
+      if (model === 'product.product' || model === 'product.template' || model === 'party.party') rec.write_date = TrytonDateTime.now();
       // The sandbox keeps a template's name and price on its variants (a real server computes them from the template).
       if (model === 'product.template') {
         for (const product of this.table('product.product').values()) {
@@ -369,13 +372,18 @@ export class TrytonErp {
     if (typeof values.name !== 'string' || values.name === '') {
       throw new TrytonUserError('A value is required for field "Name" in "Party".');
     }
-    const party = this.insert('party.party', { name: values.name, active: true, code: this.#sequence('party'), rec_name: values.name, addresses: [], contact_mechanisms: [], customer_payment_term: null });
+    const paymentTerm = typeof values.customer_payment_term === 'number' ? this.get('account.invoice.payment_term', values.customer_payment_term).id : null;
+    const party = this.insert('party.party', { name: values.name, active: true, code: this.#sequence('party'), rec_name: values.name, addresses: [], contact_mechanisms: [], customer_payment_term: paymentTerm });
     for (const address of this.#relationCreates(values.addresses)) this.#createAddress(party.id, address);
-    for (const mechanism of this.#relationCreates(values.contact_mechanisms)) {
-      const rec = this.insert('party.contact_mechanism', { party: party.id, type: mechanism.type ?? 'email', value: mechanism.value ?? '' });
-      (party.contact_mechanisms as number[]).push(rec.id);
-    }
+    for (const mechanism of this.#relationCreates(values.contact_mechanisms)) this.#createContactMechanism(party.id, mechanism);
     return party.id;
+  }
+
+  #createContactMechanism(partyId: number, values: Record<string, unknown>): number {
+    const party = this.get('party.party', partyId);
+    const rec = this.insert('party.contact_mechanism', { party: partyId, type: values.type ?? 'email', value: values.value ?? '' });
+    (party.contact_mechanisms as number[]).push(rec.id);
+    return rec.id;
   }
 
   /** Deletes parties no sale refers to, with their addresses and contact mechanisms (Tryton refuses a party in use). */
