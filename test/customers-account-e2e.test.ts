@@ -246,10 +246,11 @@ describe('customer account view, end to end', () => {
       assert.ok(elapsedMs < BUDGET_MS + MARGIN_MS * 2, `a view of the burst answered in ${elapsedMs.toFixed(0)} ms`);
       assert.notEqual(body.erp.status, undefined);
     }
-    // The burst shares one read: each of its views has its result (ok) or gave up at the budget (unavailable).
-    for (const { body } of burst) assert.ok(['ok', 'unavailable'].includes(body.erp.status), body.erp.status);
+    // The burst shares one read: each of its views has its result (ok), gave up at the budget
+    // (unavailable), or, started once the read was done, found it in the cache (cached).
+    for (const { body } of burst) assert.ok(['ok', 'unavailable', 'cached'].includes(body.erp.status), body.erp.status);
     const party = String((await saleOf(orderId)).sale.party);
-    const burstRead = burst.some(({ body }) => body.erp.status === 'ok');
+    const burstRead = burst.some(({ body }) => body.erp.status === 'ok' || body.erp.status === 'cached');
     assert.equal(repeats[0]!.body.erp.status, burstRead ? 'cached' : 'ok', 'the first repeat finds the read done, or joins it');
     for (const { body } of repeats) assert.equal(body.erp.data.accounts[0].account, party);
     for (const { body } of repeats.slice(1)) assert.equal(body.erp.status, 'cached', 'repeated views within the TTL are served from cache');

@@ -27,7 +27,7 @@ describe('CRM contacts become customer records', () => {
     await database?.drop();
   });
 
-  test('every page is ingested; a pulled contact again is an update; the ERP account and engagement come along; a contact the model refuses is skipped by id', async () => {
+  test('every page is ingested; a pulled contact again is unchanged; the ERP account and engagement come along; a contact the model refuses is skipped by id', async () => {
     const customers = new CustomerService(database.db);
     const crm = createHubspotClient({ url: hubspot.url, accessToken: SANDBOX_HUBSPOT_TOKEN });
     await customers.ingest({ system: 'erp', connection: 'erp', externalId: 'P-42', givenName: 'Mary', familyName: 'Jackson', emails: [{ address: 'mary@example.com', verified: true }], observedAt: '2026-11-01T10:00:00Z' }, { correlationId: 'test' });
@@ -39,7 +39,7 @@ describe('CRM contacts become customer records', () => {
     const first = await pullCrmContacts({ crm, customers }, { connection: 'crm', pageSize: 2, correlationId: 'test-pull' });
     assert.equal(first.pages, 2);
     assert.equal(first.contacts, 4);
-    assert.deepEqual(first.outcomes, { created: 2, merged: 1, updated: 0 });
+    assert.deepEqual(first.outcomes, { created: 2, merged: 1, updated: 0, unchanged: 0 });
     assert.deepEqual(first.skipped.map((s) => s.contactId), [odd.id]);
     const [found] = (await customers.findByContact({ email: 'mary@example.com' })) as Awaited<ReturnType<CustomerService['get']>>[];
     const record = found!.sourceRecords.find((r) => r.system === 'crm')!;
@@ -47,8 +47,9 @@ describe('CRM contacts become customer records', () => {
     assert.equal(found!.sourceRecords.length, 2, 'the ERP party and the CRM contact are one customer (same ERP account)');
     assert.deepEqual(found!.golden.engagement?.value, { lifecycleStage: 'customer' });
 
+    // The same contacts again: nothing changed, no new version (a repeat is unchanged).
     const again = await pullCrmContacts({ crm, customers }, { connection: 'crm', pageSize: 100, correlationId: 'test-pull-2' });
-    assert.deepEqual(again.outcomes, { created: 0, merged: 0, updated: 3 });
+    assert.deepEqual(again.outcomes, { created: 0, merged: 0, updated: 0, unchanged: 3 });
   });
 
   test('the scheduled pull runs on the worker at start, on the crm target, and enqueues the next slot', async () => {

@@ -206,7 +206,7 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
       return { id: member.id, email: member.email, balance, tier: member.tier ?? tierOf(balance) };
     }
     // A member enrolled in a store: its points are those of its id and of its e-mail.
-    const card = enrolled.members.get(request.params.key);
+    const card = enrolled.members.get(request.params.key) ?? [...enrolled.members.values()].find((m) => m.email === request.params.key.toLowerCase());
     if (card) {
       const balance = (balances.get(card.id) ?? 0) + (balances.get(card.email) ?? 0);
       return { id: card.id, email: card.email, balance, tier: card.tier };
