@@ -1,6 +1,6 @@
 import { mergeSameSkuLines } from './reservation-lines.ts';
 import type { Logger } from 'pino';
-import type { Database } from '../../store/database.ts';
+import type { Database, Queryable } from '../../store/database.ts';
 import { pruneRecords, runIdempotent, type IdempotencyClaim, type IdempotentOutcome } from '../../store/idempotency/idempotency-records.ts';
 import { markAllSkusChanged } from '../../store/inventory/availability-queries.ts';
 import { insertLocation, listLocations, resolveLocations } from '../../store/inventory/location-queries.ts';
@@ -173,6 +173,18 @@ export class InventoryService {
     }
     const view = await StockView.load(this.#db, [query.sku], query.channel ? [query.channel] : [], { lock: false });
     return explainAvailability(view.input(query.sku, query.channel ?? null), locationId);
+  }
+
+  /**
+   * What a channel may sell now of each SKU, from one read of their stock: one transaction however
+   * many SKUs, or the caller's (`within`) when it reads other things with it.
+   */
+  async getAvailabilities(query: { skus: readonly string[]; channel?: string | undefined }, within?: Queryable): Promise<Map<string, Availability>> {
+    const skus = [...new Set(query.skus)];
+    const channels = query.channel ? [query.channel] : [];
+    const load = (q: Queryable) => StockView.load(q, skus, channels, { lock: false });
+    const view = await (within ? load(within) : this.#db.transaction(load));
+    return new Map(skus.map((sku) => [sku, explainAvailability(view.input(sku, query.channel ?? null))]));
   }
 
   /** The shared pool and each of `channels`, with their derivations, from one read of the SKU's stock. */

@@ -117,25 +117,21 @@ interface Loaded {
  */
 async function loadForRun(deps: FlowDeps, orderId: string, context: HandlerContext): Promise<Loaded> {
   const { db } = deps;
-  // One read: the flow row, the step records, an open cancel, and whether versions wait (most runs: none).
+  // One read: the order, the flow row, the step records, an open cancel, and whether versions wait (most runs: none).
   let read = await readOrderFlowForRun(db, orderId, ORDER_PLACED_FLOW);
   if (read.amendmentPending) {
     await takeInVersions(deps, orderId, context);
     read = await readOrderFlowForRun(db, orderId, ORDER_PLACED_FLOW);
   }
-  let order = await findOrderById(db, orderId);
-  if (!order) throw new SynclineError('order.not_found', `no order ${orderId}`);
-  if (order.status === 'on_hold') {
+  if (!read.order) throw new SynclineError('order.not_found', `no order ${orderId}`);
+  if (read.order.status === 'on_hold') {
     // A replayed dead letter: the order leaves its exception hold and the flow goes on where it stopped.
     const resumed = await db.transaction((tx) =>
       resumeFromException(tx, orderId, { system: 'syncline', action: 'order.exception.resumed', correlationId: context.correlationId, attempt: context.attempt, detail: { by: 'replay' } }),
     );
-    if (resumed) {
-      order = (await findOrderById(db, orderId))!;
-      read = await readOrderFlowForRun(db, orderId, ORDER_PLACED_FLOW);
-    }
+    if (resumed) read = await readOrderFlowForRun(db, orderId, ORDER_PLACED_FLOW);
   }
-  return { order, flow: read.flow, steps: read.steps, cancellationOpen: read.cancellationOpen };
+  return { order: read.order!, flow: read.flow, steps: read.steps, cancellationOpen: read.cancellationOpen };
 }
 
 /** Runs one part of the order-placed flow, then settles a capture that was declined. */

@@ -2,6 +2,7 @@ import { SynclineError } from '../../domain/errors.ts';
 import { fromScaled, minorUnits, toScaled } from '../../model/money.ts';
 import type { OrderBackorderedData } from '../../model/events.ts';
 import type { Order } from '../../model/order.ts';
+import type { Availability } from '../../model/inventory.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { readErpRoute } from '../../store/erp-routing/erp-routing-queries.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
@@ -10,7 +11,7 @@ import type { FlowStep, StepOutcome } from '../kit/flow-runner.ts';
 import { advance, TARGETS, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 import { loyaltyAwardJob } from '../loyalty/loyalty.flow.ts';
-import { erpOfOrder, routeOrder } from '../erp-routing/erp-router.ts';
+import { erpOfOrder, recordedRoute, routeOrder } from '../erp-routing/erp-router.ts';
 import { shadowCancelJob, shadowJob } from '../erp-routing/erp-shadow.flow.ts';
 import { planRoute, type LocationStock, type RouteGroup } from './routing.ts';
 
@@ -37,8 +38,8 @@ export interface PlacedState {
 
 const US_LIKE = new Set(['US', 'CA', 'AU']);
 
-/** What is wrong with an order before anything is spent on it (empty: nothing). */
-export async function validationProblems(order: Order, deps: FlowDeps): Promise<string[]> {
+/** What is wrong with an order before anything is spent on it (empty: nothing), given its SKUs' stock. */
+export function validationProblems(order: Order, stock: ReadonlyMap<string, Availability>): string[] {
   const problems: string[] = [];
   const scale = minorUnits(order.currency);
   let subtotal = 0n;
@@ -54,9 +55,8 @@ export async function validationProblems(order: Order, deps: FlowDeps): Promise<
   if (order.payments.length > 0 && toScaled(t.paid, scale) !== grand) problems.push(`payments (${t.paid}) do not cover the grand total (${t.grandTotal})`);
   const a = order.shippingAddress;
   if (US_LIKE.has(a.country) && !a.region) problems.push(`the shipping address has no region (state or province), required for ${a.country}`);
-  for (const sku of new Set(order.lines.map((l) => l.sku))) {
-    const availability = await deps.inventory.getAvailability({ sku, channel: order.channel });
-    if ('kind' in availability || availability.locations.length === 0) problems.push(`SKU ${sku} is not known to inventory`);
+  for (const [sku, availability] of stock) {
+    if (availability.locations.length === 0) problems.push(`SKU ${sku} is not known to inventory`);
   }
   return problems;
 }
@@ -66,9 +66,14 @@ function validateStep(deps: FlowDeps): FlowStep<PlacedState> {
     id: 'order.validate',
     system: 'syncline',
     async forward({ order, flow }, run): Promise<StepOutcome> {
-      // The catalogue's verdict per SKU (unknown or inactive), with stable codes (docs/products.md).
-      const catalogue = deps.products ? await deps.products.holds(order.lines.map((l) => l.sku)) : [];
-      const problems = [...(await validationProblems(order, deps)), ...catalogue.map((h) => h.message)];
+      // The catalogue's verdict per SKU (unknown or inactive), with stable codes (docs/products.md),
+      // and every SKU's stock: one read-only transaction.
+      const skus = order.lines.map((l) => l.sku);
+      const { catalogue, stock } = await deps.db.transaction(async (tx) => ({
+        catalogue: deps.products ? await deps.products.holds(skus, tx) : [],
+        stock: await deps.inventory.getAvailabilities({ skus, channel: order.channel }, tx),
+      }));
+      const problems = [...validationProblems(order, stock), ...catalogue.map((h) => h.message)];
       if (problems.length > 0 && !flow.hold_released_at) {
         const products = catalogue.map(({ code, sku }) => ({ code, sku }));
         const extra = products.length ? { products } : {};
@@ -177,9 +182,8 @@ function authorizeStep(deps: FlowDeps): FlowStep<PlacedState> {
 /** Per-SKU stock at each location the order's channel may sell from. */
 async function stockFor(deps: FlowDeps, order: Order): Promise<LocationStock[]> {
   const stock: LocationStock[] = [];
-  for (const sku of new Set(order.lines.map((l) => l.sku))) {
-    const availability = await deps.inventory.getAvailability({ sku, channel: order.channel });
-    if ('kind' in availability) continue;
+  // Read again, not taken from the validation: the route is planned on the stock of now.
+  for (const [sku, availability] of await deps.inventory.getAvailabilities({ skus: order.lines.map((l) => l.sku), channel: order.channel })) {
     for (const l of availability.locations) {
       if (l.included) stock.push({ locationId: l.locationId, code: l.location, kind: l.kind, sku, available: l.available });
     }
@@ -276,9 +280,12 @@ function erpPostStep(deps: FlowDeps): FlowStep<PlacedState> {
   return {
     id: 'erp.post',
     system: 'erp',
-    async forward({ order }, run): Promise<StepOutcome> {
-      // Routed when it was handed to the back office; an order allocated before routing existed is routed here.
-      const route = await deps.db.transaction((tx) => routeOrder(deps.erps, tx, order, run.correlationId));
+    async forward({ order, flow }, run): Promise<StepOutcome> {
+      // Routed when it was handed to the back office (read with the part's opening read); an order
+      // allocated before routing existed is routed here.
+      const route = flow.erp_connection
+        ? recordedRoute(deps.erps, { erp: flow.erp_connection, shadow: flow.erp_shadow })
+        : await deps.db.transaction((tx) => routeOrder(deps.erps, tx, order, run.correlationId));
       const { sale, created } = await route.erp.client.postOrder(order, run.via(route.erp.target));
       const erpSale = { reference: sale.reference, erpId: sale.erpId, number: sale.number, state: sale.state, totalAmount: sale.totalAmount };
       return {
