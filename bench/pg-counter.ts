@@ -116,6 +116,11 @@ if (dir) {
       writeFileSync(join(dir, `${process.pid}.start-up.json`), JSON.stringify(counts));
       reset();
     }
-    else writeFileSync(join(dir, `${process.pid}.json`), JSON.stringify(counts));
+    else {
+      writeFileSync(join(dir, `${process.pid}.json`), JSON.stringify(counts));
+      reset();
+      // What the process still sends after the window (jobs left running, shutdown), written at exit.
+      process.on('exit', () => writeFileSync(join(dir, `${process.pid}.after.json`), JSON.stringify(counts)));
+    }
   });
 }

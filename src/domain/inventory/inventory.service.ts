@@ -256,8 +256,9 @@ export class InventoryService {
     return held ? toReservation(held) : undefined;
   }
 
-  async findReservations(reference: string): Promise<Reservation[]> {
-    return (await findReservationsByReference(this.#db, reference)).map(toReservation);
+  /** The reservations made for a reference; read with `within` when given (the caller's transaction). */
+  async findReservations(reference: string, within?: Queryable): Promise<Reservation[]> {
+    return (await findReservationsByReference(within ?? this.#db, reference)).map(toReservation);
   }
 
   async readLedger(filter: { sku: string; location?: string | undefined; after?: string | undefined; limit: number }): Promise<LedgerEntry[] | UnknownLocation> {

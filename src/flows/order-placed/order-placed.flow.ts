@@ -9,7 +9,7 @@ import { enqueue } from '../../runtime/queue.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
 import { appendTimeline } from '../../store/orders/order-status.ts';
-import { findBackorders, openCancellation, readOrderFlow, readOrderFlowForRun, startOrderFlow, type OrderFlowRow } from '../../store/orders/order-lifecycle-queries.ts';
+import { findBackorders, openCancellation, readOrderFlow, readOrderFlowForRun, startOrderFlow, type OrderFlowRow, type OrderFulfilment } from '../../store/orders/order-lifecycle-queries.ts';
 import { compensateFlow, HANDED_OFF, runFlow, stepRun, type FlowResult, type StepRun } from '../kit/flow-runner.ts';
 import { advance, FLOW_JOBS, orderingKey, TARGETS, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
@@ -108,6 +108,7 @@ interface Loaded {
   flow: OrderFlowRow | undefined;
   steps: StepRecord[];
   cancellationOpen: boolean;
+  fulfilments: OrderFulfilment[];
 }
 
 /**
@@ -131,7 +132,7 @@ async function loadForRun(deps: FlowDeps, orderId: string, context: HandlerConte
     );
     if (resumed) read = await readOrderFlowForRun(db, orderId, ORDER_PLACED_FLOW);
   }
-  return { order: read.order!, flow: read.flow, steps: read.steps, cancellationOpen: read.cancellationOpen };
+  return { order: read.order!, flow: read.flow, steps: read.steps, cancellationOpen: read.cancellationOpen, fulfilments: read.fulfilments };
 }
 
 /** Runs one part of the order-placed flow, then settles a capture that was declined. */
@@ -154,7 +155,8 @@ async function runPart(
   const run = stepRun(order.id, context);
   const records = loaded.steps;
   const opening = options.opening?.(run, records);
-  const state: PlacedState = { order, flow, results: {} };
+  // The fulfilments are written by the allocation: only a part that starts after it may take them from the opening read.
+  const state: PlacedState = { order, flow, results: {}, ...(part === BACK_OFFICE_PART ? { fulfilments: loaded.fulfilments } : {}) };
   const result = await runFlow(db, identity, steps, state, run, {
     interrupted: async (q) => ((await openCancellation(q, order.id)) ? 'a cancel was requested' : undefined),
     records,

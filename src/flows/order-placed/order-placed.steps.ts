@@ -2,11 +2,12 @@ import { SynclineError } from '../../domain/errors.ts';
 import { fromScaled, minorUnits, toScaled } from '../../model/money.ts';
 import type { OrderBackorderedData } from '../../model/events.ts';
 import type { Order } from '../../model/order.ts';
+import type { Queryable } from '../../store/database.ts';
 import type { Availability } from '../../model/inventory.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { readErpRoute } from '../../store/erp-routing/erp-routing-queries.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
-import { insertFulfilments, readFulfilments, updateFulfilment, updateOrderFlow, type OrderFlowRow } from '../../store/orders/order-lifecycle-queries.ts';
+import { insertFulfilments, readFulfilments, updateFulfilment, updateOrderFlow, type OrderFlowRow, type OrderFulfilment } from '../../store/orders/order-lifecycle-queries.ts';
 import type { FlowStep, StepOutcome } from '../kit/flow-runner.ts';
 import { advance, TARGETS, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
@@ -34,6 +35,11 @@ export interface PlacedState {
   order: Order;
   flow: OrderFlowRow;
   results: Record<string, Record<string, unknown>>;
+  /**
+   * The order's fulfilments as the part's opening read found them; the steps of the part are
+   * the only writers until it ends (amendments are taken in between parts, ADR 0023).
+   */
+  fulfilments?: readonly OrderFulfilment[];
 }
 
 const US_LIKE = new Set(['US', 'CA', 'AU']);
@@ -180,10 +186,10 @@ function authorizeStep(deps: FlowDeps): FlowStep<PlacedState> {
 }
 
 /** Per-SKU stock at each location the order's channel may sell from. */
-async function stockFor(deps: FlowDeps, order: Order): Promise<LocationStock[]> {
+async function stockFor(deps: FlowDeps, order: Order, within: Queryable): Promise<LocationStock[]> {
   const stock: LocationStock[] = [];
   // Read again, not taken from the validation: the route is planned on the stock of now.
-  for (const [sku, availability] of await deps.inventory.getAvailabilities({ skus: order.lines.map((l) => l.sku), channel: order.channel })) {
+  for (const [sku, availability] of await deps.inventory.getAvailabilities({ skus: order.lines.map((l) => l.sku), channel: order.channel }, within)) {
     for (const l of availability.locations) {
       if (l.included) stock.push({ locationId: l.locationId, code: l.location, kind: l.kind, sku, available: l.available });
     }
@@ -206,8 +212,13 @@ function allocateStep(deps: FlowDeps): FlowStep<PlacedState> {
     id: 'inventory.allocate',
     system: 'inventory',
     async forward({ order }, run): Promise<StepOutcome> {
-      // A run that reserved before a crash left its holds: they are this order's allocation.
-      const held = (await deps.inventory.findReservations(order.id)).filter((r) => r.status === 'active');
+      // A run that reserved before a crash left its holds: they are this order's allocation. Read
+      // with the stock the route is planned on (one transaction; the stock goes unused after a crash).
+      const read = await deps.db.transaction(async (tx) => ({
+        held: (await deps.inventory.findReservations(order.id, tx)).filter((r) => r.status === 'active'),
+        stock: await stockFor(deps, order, tx),
+      }));
+      const held = read.held;
       let groups: (RouteGroup & { reservationId: string })[] = [];
       if (held.length > 0) {
         const locations = new Map((await deps.inventory.listLocations()).map((l) => [l.code, l]));
@@ -227,7 +238,7 @@ function allocateStep(deps: FlowDeps): FlowStep<PlacedState> {
           };
         });
       } else {
-        const route = planRoute(order.lines, await stockFor(deps, order), deps.routing);
+        const route = planRoute(order.lines, read.stock, deps.routing);
         if (route.kind === 'short') return backorder(order, run, route.lines, route.lines.map((l) => l.sku));
         for (const group of route.groups) {
           const outcome = await deps.inventory.reserve(
@@ -346,9 +357,9 @@ function fulfilStep(deps: FlowDeps): FlowStep<PlacedState> {
   return {
     id: 'wms.fulfil',
     system: 'wms',
-    async forward({ order }, run): Promise<StepOutcome> {
+    async forward({ order, fulfilments }, run): Promise<StepOutcome> {
       const created: { location: string; id: string }[] = [];
-      for (const f of await readFulfilments(deps.db, order.id)) {
+      for (const f of fulfilments ?? (await readFulfilments(deps.db, order.id))) {
         if (f.status === 'cancelled') continue;
         const { fulfilment } = await deps.connectors.wms.createFulfilment(
           {

@@ -47,16 +47,24 @@ export async function readOrderFlow(db: Queryable, orderId: string): Promise<Ord
 /**
  * What a run of the order's flow starts from, in one read: the order as it is now (undefined when
  * there is none), its flow row (undefined before the flow started), whether channel versions of
- * the order wait to be taken in (docs/adr/0023), whether a cancellation is open, and the step
- * records of its flow `flow` (as readSteps gives them).
+ * the order wait to be taken in (docs/adr/0023), whether a cancellation is open, the step
+ * records of its flow `flow` (as readSteps gives them) and its fulfilments (as readFulfilments).
  */
 export async function readOrderFlowForRun(
   db: Queryable,
   orderId: string,
   flow: string,
-): Promise<{ order: Order | undefined; flow: OrderFlowRow | undefined; amendmentPending: boolean; cancellationOpen: boolean; steps: StepRecord[] }> {
+): Promise<{ order: Order | undefined; flow: OrderFlowRow | undefined; amendmentPending: boolean; cancellationOpen: boolean; steps: StepRecord[]; fulfilments: OrderFulfilment[] }> {
   const result = await db.query<
-    OrderFlowRow & { amendment_pending: boolean; cancellation_open: boolean; steps: (Omit<StepRecord, 'doneAt'> & { doneAt: string })[]; document: Order | null; status: Order['status']; updated_at: Date | string }
+    OrderFlowRow & {
+      amendment_pending: boolean;
+      cancellation_open: boolean;
+      steps: (Omit<StepRecord, 'doneAt'> & { doneAt: string })[];
+      fulfilments: OrderFulfilment[];
+      document: Order | null;
+      status: Order['status'];
+      updated_at: Date | string;
+    }
   >(
     `SELECT f.order_id, f.hold_reason, f.hold_released_at, f.backorder_skus, f.payment_id, f.erp_sale, f.invoices, f.erp_connection, f.erp_shadow,
             o.document, o.status, o.updated_at,
@@ -64,17 +72,22 @@ export async function readOrderFlowForRun(
             EXISTS (SELECT 1 FROM order_cancellation c WHERE c.order_id = $1 AND c.status = 'requested') AS cancellation_open,
             (SELECT coalesce(json_agg(json_build_object('step', s.step, 'status', s.status, 'result', s.result, 'attempt', s.attempt, 'doneAt', s.done_at)
                                       ORDER BY s.done_at, s.step), '[]')
-               FROM flow_step s WHERE s.flow = $2 AND s.flow_key = $1) AS steps
+               FROM flow_step s WHERE s.flow = $2 AND s.flow_key = $1) AS steps,
+            (SELECT coalesce(json_agg(json_build_object('locationCode', d.location_code, 'locationId', d.location_id, 'locationKind', d.location_kind,
+                                                        'reservationId', d.reservation_id, 'lines', d.lines, 'externalId', d.external_id, 'status', d.status)
+                                      ORDER BY d.location_code), '[]')
+               FROM order_fulfilment d WHERE d.order_id = $1) AS fulfilments
        FROM (SELECT 1) AS one LEFT JOIN order_flow f ON f.order_id = $1 LEFT JOIN sales_order o ON o.id = $1`,
     [orderId, flow],
   );
-  const { amendment_pending: amendmentPending, cancellation_open: cancellationOpen, steps, document, status, updated_at, ...row } = result.rows[0]!;
+  const { amendment_pending: amendmentPending, cancellation_open: cancellationOpen, steps, fulfilments, document, status, updated_at, ...row } = result.rows[0]!;
   return {
     order: document === null ? undefined : orderFromRow({ document, status, updated_at, hold: row.hold_reason }),
     flow: row.order_id === null ? undefined : row,
     amendmentPending,
     cancellationOpen,
     steps: steps.map((s) => ({ ...s, doneAt: new Date(s.doneAt) })),
+    fulfilments,
   };
 }
 
