@@ -86,6 +86,12 @@ interface Measurement {
   database: { transactionsPerOrder: number; rowsWrittenPerOrder: number; driverTransactionsPerOrder: number };
 }
 
+/**
+ * PostgreSQL 15 flushes a backend's counters to pg_stat_database at most once a second: read at
+ * once after the workers start, the counts would leave their start-up statements to the window.
+ */
+const settleStats = () => new Promise((resolve) => setTimeout(resolve, 1500));
+
 /** Commits and rows written in these databases so far (read after the backends have exited, so their counts are flushed). */
 async function databaseCounters(databases: string[]): Promise<{ transactions: number; rows: number }> {
   const [row] = await adminQuery<{ transactions: string; rows: string }>(
@@ -260,6 +266,7 @@ async function measureSyncline(sandboxes: RunningSandboxes, processes: number, r
     for (let i = 0; i < processes; i++) {
       workers.push(await startProcess(spawn(process.execPath, [...PROFILE, ...counting, MAIN, 'worker'], { env: { ...process.env, ...env, ...countEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), /worker ready/));
     }
+    await settleStats();
     const countersBefore = await databaseCounters([database.name]);
     const stop = await cpuWindow(workers, [database.name]);
     if (COUNT_DIR) for (const w of workers) w.kill('SIGUSR2');
@@ -311,6 +318,7 @@ async function measureDbos(sandboxes: RunningSandboxes, processes: number, mode:
       workers.push(await startProcess(child, /^ready$/m));
     }
     if (mode === 'queue') client = await DBOSClient.create({ systemDatabaseUrl: systemUrl });
+    await settleStats();
     const countersBefore = await databaseCounters([database.name, systemName]);
     const stop = await cpuWindow(workers, [database.name, systemName]);
     const started = performance.now();
