@@ -1,6 +1,6 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { DBOSClient } from '@dbos-inc/dbos-sdk';
@@ -59,6 +59,9 @@ const SYSTEMS = (process.env.BENCH_FLOW_SYSTEMS ?? 'syncline,dbos-queue,dbos-dir
 const POOL_SIZE = Number(process.env.BENCH_FLOW_POOL_SIZE ?? 4);
 // BENCH_FLOW_CPU_PROF=<dir>: the Syncline workers write V8 CPU profiles there (node --cpu-prof).
 const PROFILE = process.env.BENCH_FLOW_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_FLOW_CPU_PROF}`] : [];
+// BENCH_FLOW_COUNT=<dir>: each Syncline worker counts its statements and transactions by call site (bench/pg-counter.ts).
+const COUNT_DIR = process.env.BENCH_FLOW_COUNT;
+const COUNTER = fileURLToPath(new URL('./pg-counter.ts', import.meta.url));
 const SKUS = ['TEE-M', 'MUG'];
 const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
@@ -76,9 +79,18 @@ interface Measurement {
   seconds: number;
   ordersPerSecond: number;
   cpuMsPerOrder: { workers: number; driverAndSandboxes: number; postgres: number; total: number };
-  /** PostgreSQL's own counters (pg_stat_database) for the run's databases, per order: commits and rows written. */
-  database: { transactionsPerOrder: number; rowsWrittenPerOrder: number };
+  /**
+   * PostgreSQL's own counters (pg_stat_database) for the run's databases, per order: commits and
+   * rows written; of those transactions, the driver's own (the orders' insert, its polls for the end).
+   */
+  database: { transactionsPerOrder: number; rowsWrittenPerOrder: number; driverTransactionsPerOrder: number };
 }
+
+/**
+ * PostgreSQL 15 flushes a backend's counters to pg_stat_database at most once a second: read at
+ * once after the workers start, the counts would leave their start-up statements to the window.
+ */
+const settleStats = () => new Promise((resolve) => setTimeout(resolve, 1500));
 
 /** Commits and rows written in these databases so far (read after the backends have exited, so their counts are flushed). */
 async function databaseCounters(databases: string[]): Promise<{ transactions: number; rows: number }> {
@@ -183,15 +195,15 @@ async function placeOrders(database: TestDatabase, run: string): Promise<string[
   return inserts.map((i) => i.order.id);
 }
 
-/** Waits until every order is released; fails if one stops elsewhere or a worker exits. */
-async function released(database: TestDatabase, workers: ChildProcess[], timeoutMs = 600_000): Promise<void> {
+/** Waits until every order is released; fails if one stops elsewhere or a worker exits. Returns the polls (transactions) it took. */
+async function released(database: TestDatabase, workers: ChildProcess[], timeoutMs = 600_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  for (let polls = 1; ; polls++) {
     const gone = workers.find((w) => w.exitCode !== null || w.signalCode !== null);
     if (gone) throw new Error(`worker ${gone.pid} exited (${gone.exitCode ?? gone.signalCode}) before every order was released`);
     const { rows } = await database.db.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM sales_order GROUP BY status');
     const byStatus = Object.fromEntries(rows.map((r) => [r.status, r.n]));
-    if ((byStatus.released ?? 0) === ORDERS) return;
+    if ((byStatus.released ?? 0) === ORDERS) return polls;
     for (const stuck of ['on_hold', 'pending_allocation', 'payment_failed']) {
       if (byStatus[stuck]) throw new Error(`${byStatus[stuck]} orders went to ${stuck}: ${JSON.stringify(byStatus)}`);
     }
@@ -219,7 +231,7 @@ function measurement(
   processes: number,
   seconds: number,
   cpu: { workers: number; driverAndSandboxes: number; postgres: number },
-  counted: { transactions: number; rows: number },
+  counted: { transactions: number; rows: number; driver: number },
 ): Measurement {
   const per = (ms: number) => Math.round((ms / ORDERS) * 100) / 100;
   return {
@@ -234,7 +246,7 @@ function measurement(
       postgres: per(cpu.postgres),
       total: per(cpu.workers + cpu.driverAndSandboxes + cpu.postgres),
     },
-    database: { transactionsPerOrder: per(counted.transactions), rowsWrittenPerOrder: per(counted.rows) },
+    database: { transactionsPerOrder: per(counted.transactions), rowsWrittenPerOrder: per(counted.rows), driverTransactionsPerOrder: per(counted.driver) },
   };
 }
 
@@ -249,16 +261,21 @@ async function measureSyncline(sandboxes: RunningSandboxes, processes: number, r
   });
   const workers: ChildProcess[] = [];
   try {
+    const counting = COUNT_DIR ? ['--import', COUNTER] : [];
+    const countEnv = COUNT_DIR ? { SYNCLINE_PG_COUNT_DIR: COUNT_DIR } : {};
     for (let i = 0; i < processes; i++) {
-      workers.push(await startProcess(spawn(process.execPath, [...PROFILE, MAIN, 'worker'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }), /worker ready/));
+      workers.push(await startProcess(spawn(process.execPath, [...PROFILE, ...counting, MAIN, 'worker'], { env: { ...process.env, ...env, ...countEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), /worker ready/));
     }
+    await settleStats();
     const countersBefore = await databaseCounters([database.name]);
     const stop = await cpuWindow(workers, [database.name]);
+    if (COUNT_DIR) for (const w of workers) w.kill('SIGUSR2');
     const started = performance.now();
     const ids = await placeOrders(database, `syncline-${processes}-${round}`);
-    await released(database, workers);
+    const polls = await released(database, workers);
     const seconds = (performance.now() - started) / 1000;
     const cpu = await stop();
+    if (COUNT_DIR) await workerCounts(workers, `syncline-x${processes}-r${round}`);
     await stopAll(workers);
     const counters = await databaseCounters([database.name]);
     await checkEffects(database, ids);
@@ -266,7 +283,7 @@ async function measureSyncline(sandboxes: RunningSandboxes, processes: number, r
       const steps = await database.db.query('SELECT action, outcome, count(*)::int AS n, round(avg(duration_ms))::int AS avg_ms, max(duration_ms) AS max_ms FROM order_timeline GROUP BY 1, 2 ORDER BY 1');
       console.log(steps.rows);
     }
-    return measurement('syncline', processes, seconds, cpu, { transactions: counters.transactions - countersBefore.transactions, rows: counters.rows - countersBefore.rows });
+    return measurement('syncline', processes, seconds, cpu, { transactions: counters.transactions - countersBefore.transactions, rows: counters.rows - countersBefore.rows, driver: polls + 1 });
   } finally {
     await stopAll(workers);
     await database.drop();
@@ -301,6 +318,7 @@ async function measureDbos(sandboxes: RunningSandboxes, processes: number, mode:
       workers.push(await startProcess(child, /^ready$/m));
     }
     if (mode === 'queue') client = await DBOSClient.create({ systemDatabaseUrl: systemUrl });
+    await settleStats();
     const countersBefore = await databaseCounters([database.name, systemName]);
     const stop = await cpuWindow(workers, [database.name, systemName]);
     const started = performance.now();
@@ -315,7 +333,7 @@ async function measureDbos(sandboxes: RunningSandboxes, processes: number, mode:
     } else {
       workers.forEach((w, i) => w.send({ ids: ids.filter((_, n) => n % processes === i) }));
     }
-    await released(database, workers);
+    const polls = await released(database, workers);
     const seconds = (performance.now() - started) / 1000;
     const cpu = await stop();
     await client?.destroy();
@@ -323,7 +341,7 @@ async function measureDbos(sandboxes: RunningSandboxes, processes: number, mode:
     await stopAll(workers);
     const counters = await databaseCounters([database.name, systemName]);
     await checkEffects(database, ids);
-    const counted = { transactions: counters.transactions - countersBefore.transactions, rows: counters.rows - countersBefore.rows };
+    const counted = { transactions: counters.transactions - countersBefore.transactions, rows: counters.rows - countersBefore.rows, driver: polls };
     return measurement(mode === 'bare' ? 'bare' : mode === 'queue' ? 'dbos-queue' : 'dbos-direct', processes, seconds, cpu, counted);
   } finally {
     await client?.destroy();
@@ -331,6 +349,31 @@ async function measureDbos(sandboxes: RunningSandboxes, processes: number, mode:
     await database.drop();
     await adminQuery(`DROP DATABASE IF EXISTS ${systemName} WITH (FORCE)`);
   }
+}
+
+/**
+ * Ends the workers' counting window (bench/pg-counter.ts), waits for their counts and prints,
+ * per order, each process's transactions, claims and the call sites that opened the most.
+ */
+async function workerCounts(workers: ChildProcess[], label: string): Promise<void> {
+  for (const w of workers) w.kill('SIGUSR2');
+  const files = workers.map((w) => `${COUNT_DIR}/${w.pid}.json`);
+  const deadline = Date.now() + 10_000;
+  while (files.some((f) => !existsSync(f)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  interface Counted { transactions: number; statements: number; rollbacks: number; claims: { calls: number; empty: number; jobs: number }; byOpener: Record<string, number> }
+  const all = files.filter((f) => existsSync(f)).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Counted);
+  const per = (n: number) => Math.round((n / ORDERS) * 100) / 100;
+  const openers: Record<string, number> = {};
+  for (const c of all) for (const [k, n] of Object.entries(c.byOpener)) openers[k] = (openers[k] ?? 0) + n;
+  const summary = {
+    label,
+    perProcess: all.map((c) => ({ transactionsPerOrder: per(c.transactions), statementsPerOrder: per(c.statements), rollbacks: c.rollbacks, claims: c.claims })),
+    transactionsPerOrder: per(all.reduce((s, c) => s + c.transactions, 0)),
+    statementsPerOrder: per(all.reduce((s, c) => s + c.statements, 0)),
+    openersPerOrder: Object.fromEntries(Object.entries(openers).sort((a, b) => b[1] - a[1]).slice(0, 40).map(([k, n]) => [k, per(n)])),
+  };
+  writeFileSync(`${COUNT_DIR}/${label}.json`, JSON.stringify(summary, null, 2));
+  console.log(JSON.stringify({ ...summary, openersPerOrder: undefined }));
 }
 
 const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
@@ -365,7 +408,7 @@ export async function run(): Promise<void> {
           all.push(m);
           console.log(
             `round ${round}: ${m.system} x${m.processes}: ${m.ordersPerSecond} orders/s (${m.seconds} s; CPU ${m.cpuMsPerOrder.total} ms/order: workers ${m.cpuMsPerOrder.workers}, ` +
-              `sandboxes+driver ${m.cpuMsPerOrder.driverAndSandboxes}, postgres ${m.cpuMsPerOrder.postgres}; ${m.database.transactionsPerOrder} transactions and ${m.database.rowsWrittenPerOrder} rows written per order)`,
+              `sandboxes+driver ${m.cpuMsPerOrder.driverAndSandboxes}, postgres ${m.cpuMsPerOrder.postgres}; ${m.database.transactionsPerOrder} transactions (driver ${m.database.driverTransactionsPerOrder}) and ${m.database.rowsWrittenPerOrder} rows written per order)`,
           );
         }
       }

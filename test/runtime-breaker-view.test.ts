@@ -73,4 +73,35 @@ describe('breaker view of an unmetered target', () => {
     assert.equal(refused?.code, 'TARGET_BREAKER_OPEN');
     assert.equal(refused?.retry, 'throttled');
   });
+
+  test('an answer asked for before an announcement is not believed', async () => {
+    const before = viewA.asked('crm');
+    await database.db.query("SELECT pg_notify('syncline_target', 'crm')");
+    await waitFor('process A to hear the announcement', async () => viewA.asked('crm') !== before, 5000, 5);
+    // The answer of a statement sent before the failure was announced may not have seen it.
+    viewA.note('crm', true, before);
+    assert.equal(viewA.healthy('crm'), false);
+    viewA.note('crm', true, viewA.asked('crm'));
+    assert.equal(viewA.healthy('crm'), true, 'an answer asked for after it is');
+  });
+
+  test('a lost listening connection makes every target unhealthy until the view listens again', async () => {
+    await database.db.query("UPDATE runtime_target SET breaker_state = 'closed', blocked_until = NULL, consecutive_failures = 0 WHERE name = 'crm'");
+    const caller = createTargetCaller(dbA, 'crm', policy, 'holder-a2', signal, viewA);
+    await caller.call(async () => 'warm');
+    assert.equal(viewA.healthy('crm'), true);
+    const listeners = async () =>
+      (await database.db.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")).rows;
+    const before = await listeners();
+    assert.equal(before.length, 2, "both views' listening connections");
+    // Both views lose their listening connections (as in a network cut).
+    await database.db.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [before.map((r) => r.pid)]);
+    await waitFor('the views to notice their lost connections', async () => !viewA.healthy('crm'), 5000, 5);
+    // Listening again: a grant makes the target healthy, and an announcement is heard again.
+    await waitFor('the views to listen again', async () => (await listeners()).length === 2, 10_000, 50);
+    await caller.call(async () => 'again');
+    assert.equal(viewA.healthy('crm'), true);
+    await database.db.query("SELECT pg_notify('syncline_target', 'crm')");
+    await waitFor('process A to hear the announcement on its new connection', async () => !viewA.healthy('crm'), 5000, 5);
+  });
 });

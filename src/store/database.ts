@@ -34,8 +34,13 @@ export interface Database extends Queryable {
   readonly kind: DatabaseKind;
   /** Runs fn inside BEGIN/COMMIT; rolls back and rethrows when fn throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
-  /** Subscribes to NOTIFY on a channel; resolves to an unsubscribe function. */
-  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Subscribes to NOTIFY on a channel; resolves to an unsubscribe function. `onLost` runs if the
+   * connection that listens is lost (notifications may have been missed since; the subscription
+   * is gone and must be taken again). Without it, a lost listening connection is fatal to the
+   * process, as an unhandled connection error.
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onLost?: () => void): Promise<() => Promise<void>>;
   /** The connection pool now: connections open, idle, and callers waiting for one (PostgreSQL only). */
   pool?(): PoolStats;
   close(): Promise<void>;

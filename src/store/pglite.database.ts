@@ -59,6 +59,7 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
         }
       });
     },
+    // In-process: the listening connection cannot be lost, so `onLost` never runs.
     async listen(channel, onNotify) {
       const unsubscribe = await serialised(() => db.listen(channel, onNotify));
       return () => serialised(() => unsubscribe());

@@ -37,18 +37,39 @@ export function openPostgres(options: PostgresOptions): Database {
   // the pool discards it and the next query opens a new one.
   pool.on('error', () => {});
 
+  interface Subscription {
+    channel: string;
+    onNotify: (payload: string) => void;
+    onLost: (() => void) | undefined;
+  }
   interface Listener {
     client: pg.PoolClient;
-    channels: Map<string, Set<{ channel: string; onNotify: (payload: string) => void }>>;
+    channels: Map<string, Set<Subscription>>;
+    lost: boolean;
   }
   let shared: Promise<Listener> | undefined;
+  // The listener being opened or in use, to tell whether a lost one is still the shared one.
+  let opened: Promise<Listener> | undefined;
   const openListener = async (): Promise<Listener> => {
     try {
       const client = await pool.connect();
-      const listener: Listener = { client, channels: new Map() };
+      const listener: Listener = { client, channels: new Map(), lost: false };
       client.on('notification', (message: pg.Notification) => {
         for (const h of listener.channels.get(message.channel) ?? []) h.onNotify(message.payload ?? '');
       });
+      // The subscribers that can recover are told; if any cannot, the error stays fatal (as unhandled).
+      const onLoss = (error?: Error) => {
+        if (listener.lost) return;
+        listener.lost = true;
+        if (shared === opened) shared = undefined;
+        const subscriptions = [...listener.channels.values()].flatMap((set) => [...set]);
+        listener.channels.clear();
+        client.release(true);
+        for (const s of subscriptions) s.onLost?.();
+        if (error && subscriptions.some((s) => !s.onLost)) throw error;
+      };
+      client.on('error', (error: Error) => onLoss(error));
+      client.on('end', () => onLoss());
       return listener;
     } catch (error) {
       shared = undefined;
@@ -98,9 +119,9 @@ export function openPostgres(options: PostgresOptions): Database {
     },
     // One connection carries every channel this process listens to: each would otherwise hold a
     // connection of the pool for good (the worker's jobs, its targets' breakers, the API's access).
-    async listen(channel, onNotify) {
-      const entry = { channel, onNotify };
-      const listener = await (shared ??= openListener());
+    async listen(channel, onNotify, onLost) {
+      const entry: Subscription = { channel, onNotify, onLost };
+      const listener = await (shared ??= opened = openListener());
       let handlers = listener.channels.get(channel);
       if (!handlers) {
         handlers = new Set();
@@ -110,13 +131,15 @@ export function openPostgres(options: PostgresOptions): Database {
       handlers.add(entry);
       return async () => {
         const current = listener.channels.get(channel);
-        if (!current?.delete(entry) || current.size > 0) return;
+        if (listener.lost || !current?.delete(entry) || current.size > 0) return;
         listener.channels.delete(channel);
         try {
           await listener.client.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
         } finally {
-          if (listener.channels.size === 0 && shared) {
+          if (listener.channels.size === 0 && shared && !listener.lost) {
             shared = undefined;
+            // Back to the pool, no longer ours: its later end is not a lost listener.
+            listener.lost = true;
             listener.client.release();
           }
         }

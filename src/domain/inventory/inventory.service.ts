@@ -1,6 +1,6 @@
 import { mergeSameSkuLines } from './reservation-lines.ts';
 import type { Logger } from 'pino';
-import type { Database } from '../../store/database.ts';
+import type { Database, Queryable } from '../../store/database.ts';
 import { pruneRecords, runIdempotent, type IdempotencyClaim, type IdempotentOutcome } from '../../store/idempotency/idempotency-records.ts';
 import { markAllSkusChanged } from '../../store/inventory/availability-queries.ts';
 import { insertLocation, listLocations, resolveLocations } from '../../store/inventory/location-queries.ts';
@@ -175,6 +175,18 @@ export class InventoryService {
     return explainAvailability(view.input(query.sku, query.channel ?? null), locationId);
   }
 
+  /**
+   * What a channel may sell now of each SKU, from one read of their stock: one transaction however
+   * many SKUs, or the caller's (`within`) when it reads other things with it.
+   */
+  async getAvailabilities(query: { skus: readonly string[]; channel?: string | undefined }, within?: Queryable): Promise<Map<string, Availability>> {
+    const skus = [...new Set(query.skus)];
+    const channels = query.channel ? [query.channel] : [];
+    const load = (q: Queryable) => StockView.load(q, skus, channels, { lock: false });
+    const view = await (within ? load(within) : this.#db.transaction(load));
+    return new Map(skus.map((sku) => [sku, explainAvailability(view.input(sku, query.channel ?? null))]));
+  }
+
   /** The shared pool and each of `channels`, with their derivations, from one read of the SKU's stock. */
   async explainAcrossChannels(sku: string, channels: readonly string[]): Promise<Availability[]> {
     const view = await StockView.load(this.#db, [sku], [...channels], { lock: false });
@@ -244,8 +256,9 @@ export class InventoryService {
     return held ? toReservation(held) : undefined;
   }
 
-  async findReservations(reference: string): Promise<Reservation[]> {
-    return (await findReservationsByReference(this.#db, reference)).map(toReservation);
+  /** The reservations made for a reference; read with `within` when given (the caller's transaction). */
+  async findReservations(reference: string, within?: Queryable): Promise<Reservation[]> {
+    return (await findReservationsByReference(within ?? this.#db, reference)).map(toReservation);
   }
 
   async readLedger(filter: { sku: string; location?: string | undefined; after?: string | undefined; limit: number }): Promise<LedgerEntry[] | UnknownLocation> {

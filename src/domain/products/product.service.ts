@@ -1,7 +1,7 @@
 import type { ErpConnector } from '../../connectors/kit/contracts.ts';
 import type { CallContext } from '../../connectors/kit/http-client.ts';
 import type { Product } from '../../model/product.ts';
-import type { Database } from '../../store/database.ts';
+import type { Database, Queryable } from '../../store/database.ts';
 import {
   catalogueLoaded,
   completeProductSync,
@@ -65,6 +65,8 @@ const laterOf = (a: string | null, b: string | null) => (a === null ? b : b === 
 
 export class ProductService {
   readonly #db: Database;
+  // A catalogue sync has completed (it never stops being so).
+  #loaded = false;
 
   constructor(db: Database) {
     this.#db = db;
@@ -132,11 +134,15 @@ export class ProductService {
 
   /**
    * The SKUs the catalogue does not allow (unknown or inactive). Until a catalogue sync has
-   * completed nothing is held: without a catalogue every order would be.
+   * completed nothing is held: without a catalogue every order would be. Read with `within`
+   * when given (the caller's transaction).
    */
-  async holds(skus: readonly string[]): Promise<CatalogueHold[]> {
-    if (!(await catalogueLoaded(this.#db))) return [];
-    const known = new Map((await findProducts(this.#db, skus)).map((p) => [p.sku, p]));
+  async holds(skus: readonly string[], within?: Queryable): Promise<CatalogueHold[]> {
+    const q = within ?? this.#db;
+    // Once a sync has completed the catalogue stays in force (no completion is ever taken back): asked until then only.
+    if (!this.#loaded) this.#loaded = await catalogueLoaded(q);
+    if (!this.#loaded) return [];
+    const known = new Map((await findProducts(q, skus)).map((p) => [p.sku, p]));
     const holds: CatalogueHold[] = [];
     for (const sku of new Set(skus)) {
       const product = known.get(sku);

@@ -106,7 +106,7 @@ function routerOf(endpoints: ErpEndpoint[], routing: ErpRoutingRules): ErpRouter
  */
 export async function routeOrder(router: ErpRouter, tx: Queryable, order: Order, correlationId: string): Promise<{ erp: ErpEndpoint; shadow: ErpEndpoint | null }> {
   const recorded = await readErpRoute(tx, order.id);
-  if (recorded) return { erp: router.endpoint(recorded.erp), shadow: recorded.shadow ? router.endpoint(recorded.shadow) : null };
+  if (recorded) return recordedRoute(router, recorded);
   const route: ErpRoute = chooseErp(order, router.routing);
   if (await recordErpRoute(tx, order.id, { erp: route.erp, shadow: route.shadow })) {
     await appendTimeline(tx, order.id, [
@@ -123,6 +123,11 @@ export async function routeOrder(router: ErpRouter, tx: Queryable, order: Order,
     return { erp: router.endpoint(route.erp), shadow: route.shadow ? router.endpoint(route.shadow) : null };
   }
   return routeOrder(router, tx, order, correlationId);
+}
+
+/** The endpoints of a route recorded earlier (read by the caller, with other things). */
+export function recordedRoute(router: ErpRouter, recorded: { erp: string; shadow: string | null }): { erp: ErpEndpoint; shadow: ErpEndpoint | null } {
+  return { erp: router.endpoint(recorded.erp), shadow: recorded.shadow ? router.endpoint(recorded.shadow) : null };
 }
 
 /** The ERP endpoint of an order's later calls (shipment, invoice, cancel, return): its recorded route, else the default. */

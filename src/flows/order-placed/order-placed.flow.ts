@@ -9,7 +9,7 @@ import { enqueue } from '../../runtime/queue.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
 import { findOrderById } from '../../store/orders/order-queries.ts';
 import { appendTimeline } from '../../store/orders/order-status.ts';
-import { findBackorders, openCancellation, readOrderFlow, readOrderFlowForRun, startOrderFlow, type OrderFlowRow } from '../../store/orders/order-lifecycle-queries.ts';
+import { findBackorders, openCancellation, readOrderFlow, readOrderFlowForRun, startOrderFlow, type OrderFlowRow, type OrderFulfilment } from '../../store/orders/order-lifecycle-queries.ts';
 import { compensateFlow, HANDED_OFF, runFlow, stepRun, type FlowResult, type StepRun } from '../kit/flow-runner.ts';
 import { advance, FLOW_JOBS, orderingKey, TARGETS, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
@@ -118,6 +118,7 @@ interface Loaded {
   flow: OrderFlowRow | undefined;
   steps: StepRecord[];
   cancellationOpen: boolean;
+  fulfilments: OrderFulfilment[];
 }
 
 /**
@@ -127,25 +128,21 @@ interface Loaded {
  */
 async function loadForRun(deps: FlowDeps, orderId: string, context: HandlerContext): Promise<Loaded> {
   const { db } = deps;
-  // One read: the flow row, the step records, an open cancel, and whether versions wait (most runs: none).
+  // One read: the order, the flow row, the step records, an open cancel, and whether versions wait (most runs: none).
   let read = await readOrderFlowForRun(db, orderId, ORDER_PLACED_FLOW);
   if (read.amendmentPending) {
     await takeInVersions(deps, orderId, context);
     read = await readOrderFlowForRun(db, orderId, ORDER_PLACED_FLOW);
   }
-  let order = await findOrderById(db, orderId);
-  if (!order) throw new SynclineError('order.not_found', `no order ${orderId}`);
-  if (order.status === 'on_hold') {
+  if (!read.order) throw new SynclineError('order.not_found', `no order ${orderId}`);
+  if (read.order.status === 'on_hold') {
     // A replayed dead letter: the order leaves its exception hold and the flow goes on where it stopped.
     const resumed = await db.transaction((tx) =>
       resumeFromException(tx, orderId, { system: 'syncline', action: 'order.exception.resumed', correlationId: context.correlationId, attempt: context.attempt, detail: { by: 'replay' } }),
     );
-    if (resumed) {
-      order = (await findOrderById(db, orderId))!;
-      read = await readOrderFlowForRun(db, orderId, ORDER_PLACED_FLOW);
-    }
+    if (resumed) read = await readOrderFlowForRun(db, orderId, ORDER_PLACED_FLOW);
   }
-  return { order, flow: read.flow, steps: read.steps, cancellationOpen: read.cancellationOpen };
+  return { order: read.order!, flow: read.flow, steps: read.steps, cancellationOpen: read.cancellationOpen, fulfilments: read.fulfilments };
 }
 
 /** Runs one part of the order-placed flow, then settles a capture that was declined. */
@@ -168,7 +165,8 @@ async function runPart(
   const run = stepRun(order.id, context);
   const records = loaded.steps;
   const opening = options.opening?.(run, records);
-  const state: PlacedState = { order, flow, results: {} };
+  // The fulfilments are written by the allocation: only a part that starts after it may take them from the opening read.
+  const state: PlacedState = { order, flow, results: {}, ...(part === BACK_OFFICE_PART ? { fulfilments: loaded.fulfilments } : {}) };
   const result = await runFlow(db, identity, steps, state, run, {
     interrupted: async (q) => ((await openCancellation(q, order.id)) ? 'a cancel was requested' : undefined),
     records,

@@ -2,15 +2,17 @@ import { SynclineError } from '../../domain/errors.ts';
 import { fromScaled, minorUnits, toScaled } from '../../model/money.ts';
 import type { OrderBackorderedData } from '../../model/events.ts';
 import type { Order } from '../../model/order.ts';
+import type { Queryable } from '../../store/database.ts';
+import type { Availability } from '../../model/inventory.ts';
 import { enqueue } from '../../runtime/queue.ts';
 import { readErpRoute } from '../../store/erp-routing/erp-routing-queries.ts';
 import { appendEvents } from '../../runtime/outbox/outbox.ts';
-import { insertFulfilments, readFulfilments, updateFulfilment, updateOrderFlow, type OrderFlowRow } from '../../store/orders/order-lifecycle-queries.ts';
+import { insertFulfilments, readFulfilments, updateFulfilment, updateOrderFlow, type OrderFlowRow, type OrderFulfilment } from '../../store/orders/order-lifecycle-queries.ts';
 import type { FlowStep, StepOutcome } from '../kit/flow-runner.ts';
 import { advance, TARGETS, type FlowDeps } from '../flow-deps.ts';
 import { ORDER_EVENT_TYPES, orderEvent } from '../order-events.ts';
 import { loyaltyAwardJob } from '../loyalty/loyalty.flow.ts';
-import { erpOfOrder, routeOrder } from '../erp-routing/erp-router.ts';
+import { erpOfOrder, recordedRoute, routeOrder } from '../erp-routing/erp-router.ts';
 import { shadowCancelJob, shadowJob } from '../erp-routing/erp-shadow.flow.ts';
 import { planRoute, type LocationStock, type RouteGroup } from './routing.ts';
 
@@ -33,12 +35,17 @@ export interface PlacedState {
   order: Order;
   flow: OrderFlowRow;
   results: Record<string, Record<string, unknown>>;
+  /**
+   * The order's fulfilments as the part's opening read found them; the steps of the part are
+   * the only writers until it ends (amendments are taken in between parts, ADR 0023).
+   */
+  fulfilments?: readonly OrderFulfilment[];
 }
 
 const US_LIKE = new Set(['US', 'CA', 'AU']);
 
-/** What is wrong with an order before anything is spent on it (empty: nothing). */
-export async function validationProblems(order: Order, deps: FlowDeps): Promise<string[]> {
+/** What is wrong with an order before anything is spent on it (empty: nothing), given its SKUs' stock. */
+export function validationProblems(order: Order, stock: ReadonlyMap<string, Availability>): string[] {
   const problems: string[] = [];
   const scale = minorUnits(order.currency);
   let subtotal = 0n;
@@ -54,9 +61,8 @@ export async function validationProblems(order: Order, deps: FlowDeps): Promise<
   if (order.payments.length > 0 && toScaled(t.paid, scale) !== grand) problems.push(`payments (${t.paid}) do not cover the grand total (${t.grandTotal})`);
   const a = order.shippingAddress;
   if (US_LIKE.has(a.country) && !a.region) problems.push(`the shipping address has no region (state or province), required for ${a.country}`);
-  for (const sku of new Set(order.lines.map((l) => l.sku))) {
-    const availability = await deps.inventory.getAvailability({ sku, channel: order.channel });
-    if ('kind' in availability || availability.locations.length === 0) problems.push(`SKU ${sku} is not known to inventory`);
+  for (const [sku, availability] of stock) {
+    if (availability.locations.length === 0) problems.push(`SKU ${sku} is not known to inventory`);
   }
   return problems;
 }
@@ -66,9 +72,14 @@ function validateStep(deps: FlowDeps): FlowStep<PlacedState> {
     id: 'order.validate',
     system: 'syncline',
     async forward({ order, flow }, run): Promise<StepOutcome> {
-      // The catalogue's verdict per SKU (unknown or inactive), with stable codes (docs/products.md).
-      const catalogue = deps.products ? await deps.products.holds(order.lines.map((l) => l.sku)) : [];
-      const problems = [...(await validationProblems(order, deps)), ...catalogue.map((h) => h.message)];
+      // The catalogue's verdict per SKU (unknown or inactive), with stable codes (docs/products.md),
+      // and every SKU's stock: one read-only transaction.
+      const skus = order.lines.map((l) => l.sku);
+      const { catalogue, stock } = await deps.db.transaction(async (tx) => ({
+        catalogue: deps.products ? await deps.products.holds(skus, tx) : [],
+        stock: await deps.inventory.getAvailabilities({ skus, channel: order.channel }, tx),
+      }));
+      const problems = [...validationProblems(order, stock), ...catalogue.map((h) => h.message)];
       if (problems.length > 0 && !flow.hold_released_at) {
         const products = catalogue.map(({ code, sku }) => ({ code, sku }));
         const extra = products.length ? { products } : {};
@@ -175,11 +186,10 @@ function authorizeStep(deps: FlowDeps): FlowStep<PlacedState> {
 }
 
 /** Per-SKU stock at each location the order's channel may sell from. */
-async function stockFor(deps: FlowDeps, order: Order): Promise<LocationStock[]> {
+async function stockFor(deps: FlowDeps, order: Order, within: Queryable): Promise<LocationStock[]> {
   const stock: LocationStock[] = [];
-  for (const sku of new Set(order.lines.map((l) => l.sku))) {
-    const availability = await deps.inventory.getAvailability({ sku, channel: order.channel });
-    if ('kind' in availability) continue;
+  // Read again, not taken from the validation: the route is planned on the stock of now.
+  for (const [sku, availability] of await deps.inventory.getAvailabilities({ skus: order.lines.map((l) => l.sku), channel: order.channel }, within)) {
     for (const l of availability.locations) {
       if (l.included) stock.push({ locationId: l.locationId, code: l.location, kind: l.kind, sku, available: l.available });
     }
@@ -202,8 +212,13 @@ function allocateStep(deps: FlowDeps): FlowStep<PlacedState> {
     id: 'inventory.allocate',
     system: 'inventory',
     async forward({ order }, run): Promise<StepOutcome> {
-      // A run that reserved before a crash left its holds: they are this order's allocation.
-      const held = (await deps.inventory.findReservations(order.id)).filter((r) => r.status === 'active');
+      // A run that reserved before a crash left its holds: they are this order's allocation. Read
+      // with the stock the route is planned on (one transaction; the stock goes unused after a crash).
+      const read = await deps.db.transaction(async (tx) => ({
+        held: (await deps.inventory.findReservations(order.id, tx)).filter((r) => r.status === 'active'),
+        stock: await stockFor(deps, order, tx),
+      }));
+      const held = read.held;
       let groups: (RouteGroup & { reservationId: string })[] = [];
       if (held.length > 0) {
         const locations = new Map((await deps.inventory.listLocations()).map((l) => [l.code, l]));
@@ -223,7 +238,7 @@ function allocateStep(deps: FlowDeps): FlowStep<PlacedState> {
           };
         });
       } else {
-        const route = planRoute(order.lines, await stockFor(deps, order), deps.routing);
+        const route = planRoute(order.lines, read.stock, deps.routing);
         if (route.kind === 'short') return backorder(order, run, route.lines, route.lines.map((l) => l.sku));
         for (const group of route.groups) {
           const outcome = await deps.inventory.reserve(
@@ -276,9 +291,12 @@ function erpPostStep(deps: FlowDeps): FlowStep<PlacedState> {
   return {
     id: 'erp.post',
     system: 'erp',
-    async forward({ order }, run): Promise<StepOutcome> {
-      // Routed when it was handed to the back office; an order allocated before routing existed is routed here.
-      const route = await deps.db.transaction((tx) => routeOrder(deps.erps, tx, order, run.correlationId));
+    async forward({ order, flow }, run): Promise<StepOutcome> {
+      // Routed when it was handed to the back office (read with the part's opening read); an order
+      // allocated before routing existed is routed here.
+      const route = flow.erp_connection
+        ? recordedRoute(deps.erps, { erp: flow.erp_connection, shadow: flow.erp_shadow })
+        : await deps.db.transaction((tx) => routeOrder(deps.erps, tx, order, run.correlationId));
       const { sale, created } = await route.erp.client.postOrder(order, run.via(route.erp.target));
       const erpSale = { reference: sale.reference, erpId: sale.erpId, number: sale.number, state: sale.state, totalAmount: sale.totalAmount };
       return {
@@ -339,9 +357,9 @@ function fulfilStep(deps: FlowDeps): FlowStep<PlacedState> {
   return {
     id: 'wms.fulfil',
     system: 'wms',
-    async forward({ order }, run): Promise<StepOutcome> {
+    async forward({ order, fulfilments }, run): Promise<StepOutcome> {
       const created: { location: string; id: string }[] = [];
-      for (const f of await readFulfilments(deps.db, order.id)) {
+      for (const f of fulfilments ?? (await readFulfilments(deps.db, order.id))) {
         if (f.status === 'cancelled') continue;
         const { fulfilment } = await deps.connectors.wms.createFulfilment(
           {

@@ -11,6 +11,12 @@ export interface RelayOptions {
   name?: string;
   /** Pause between polls when the outbox has nothing new (default: 200 ms). */
   pollMs?: number;
+  /**
+   * Pause between polls while another process is relaying: the cursor moved since this one's
+   * last look, and not by this one (default: 5 x pollMs). Only one process relays at a time;
+   * the others look now and then, so that one of them takes over when it stops.
+   */
+  standbyPollMs?: number;
   /** Events read per transaction (default: 500). */
   batchSize?: number;
 }
@@ -28,6 +34,10 @@ export class OutboxRelay {
   readonly #name: string;
   readonly #pollMs: number;
   readonly #batchSize: number;
+  readonly #standbyPollMs: number;
+  // The cursor as this process last saw or wrote it; another value means another process relays.
+  #lastCursor: string | undefined;
+  #othersRelay = false;
   #stopped = false;
   #loop: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -40,6 +50,7 @@ export class OutboxRelay {
     this.#name = options.name ?? 'default';
     this.#pollMs = options.pollMs ?? 200;
     this.#batchSize = options.batchSize ?? 500;
+    this.#standbyPollMs = options.standbyPollMs ?? this.#pollMs * 5;
   }
 
   start(): void {
@@ -53,6 +64,9 @@ export class OutboxRelay {
     return this.#db.transaction(async (tx) => {
       if (!(await tryLeadRelay(tx, this.#name))) return 0;
       const cursor = await readRelayCursor(tx, this.#name);
+      const seen = cursor ? `${cursor.txId}:${cursor.position}` : undefined;
+      this.#othersRelay = this.#lastCursor !== undefined && seen !== this.#lastCursor;
+      this.#lastCursor = seen;
       const page = await readFeed(tx, cursor, this.#batchSize);
       if (page.events.length === 0) return 0;
       const jobs: JobSpec[] = [];
@@ -73,7 +87,10 @@ export class OutboxRelay {
       }
       for (const route of this.#registry.routers) jobs.push(...(await route(tx, page.events)));
       await enqueue(tx, jobs);
-      await writeRelayCursor(tx, this.#name, decodeCursor(page.nextCursor!)!);
+      const next = decodeCursor(page.nextCursor!)!;
+      await writeRelayCursor(tx, this.#name, next);
+      this.#lastCursor = `${next.txId}:${next.position}`;
+      this.#othersRelay = false;
       return page.events.length;
     });
   }
@@ -89,7 +106,8 @@ export class OutboxRelay {
       if (read < this.#batchSize && !this.#stopped) {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
-          this.#timer = setTimeout(resolve, this.#pollMs);
+          // Another process moved the cursor since this one's last look: it relays, this one stands by.
+          this.#timer = setTimeout(resolve, read === 0 && this.#othersRelay ? this.#standbyPollMs : this.#pollMs);
         });
       }
     }

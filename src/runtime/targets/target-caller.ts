@@ -94,11 +94,12 @@ export function createTargetCaller(
       const held = await slot(deadline);
       try {
         const fast = unmetered && view.healthy(name);
+        const asked = unmetered ? view.asked(name) : 0;
         const { probe, failures, reach } = fast
           ? { probe: false, failures: 0, reach: null }
           : await grant(engaged ? deadline : Date.now() + Math.min(SHORT_WAIT_MS, policy.maxWaitMs));
         if (fast) view.count(name, policy.breaker.windowMs);
-        else if (unmetered) view.note(name, !probe && failures === 0);
+        else if (unmetered) view.note(name, !probe && failures === 0, asked);
         engaged = true;
         const signal = AbortSignal.any([jobSignal, AbortSignal.timeout(policy.timeoutMs)]);
         let value: T;

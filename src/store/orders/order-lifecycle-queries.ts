@@ -1,6 +1,7 @@
 import type { Queryable } from '../database.ts';
 import type { Order } from '../../model/order.ts';
 import type { StepRecord } from '../flows/flow-steps.ts';
+import { orderFromRow } from './order-queries.ts';
 
 /**
  * The order lifecycle's own tables (migration 0009): flow state, line quantities,
@@ -17,6 +18,9 @@ export interface OrderFlowRow {
   payment_id: string | null;
   erp_sale: Record<string, unknown> | null;
   invoices: unknown[] | null;
+  /** The ERP connection the order was routed to (ADR 0029), once it was; its shadow ERP, if any. */
+  erp_connection: string | null;
+  erp_shadow: string | null;
 }
 
 /** Starts an order's lifecycle: its flow row and line quantities. False when it had started already. */
@@ -34,38 +38,56 @@ export async function startOrderFlow(tx: Queryable, order: Order): Promise<boole
 
 export async function readOrderFlow(db: Queryable, orderId: string): Promise<OrderFlowRow | undefined> {
   const result = await db.query<OrderFlowRow>(
-    'SELECT order_id, hold_reason, hold_released_at, backorder_skus, payment_id, erp_sale, invoices FROM order_flow WHERE order_id = $1',
+    'SELECT order_id, hold_reason, hold_released_at, backorder_skus, payment_id, erp_sale, invoices, erp_connection, erp_shadow FROM order_flow WHERE order_id = $1',
     [orderId],
   );
   return result.rows[0];
 }
 
 /**
- * What a run of the order's flow starts from, in one read: its flow row (undefined before the
- * flow started), whether channel versions of the order wait to be taken in (docs/adr/0023),
- * whether a cancellation is open, and the step records of its flow `flow` (as readSteps gives them).
+ * What a run of the order's flow starts from, in one read: the order as it is now (undefined when
+ * there is none), its flow row (undefined before the flow started), whether channel versions of
+ * the order wait to be taken in (docs/adr/0023), whether a cancellation is open, the step
+ * records of its flow `flow` (as readSteps gives them) and its fulfilments (as readFulfilments).
  */
 export async function readOrderFlowForRun(
   db: Queryable,
   orderId: string,
   flow: string,
-): Promise<{ flow: OrderFlowRow | undefined; amendmentPending: boolean; cancellationOpen: boolean; steps: StepRecord[] }> {
-  const result = await db.query<OrderFlowRow & { amendment_pending: boolean; cancellation_open: boolean; steps: (Omit<StepRecord, 'doneAt'> & { doneAt: string })[] }>(
-    `SELECT f.order_id, f.hold_reason, f.hold_released_at, f.backorder_skus, f.payment_id, f.erp_sale, f.invoices,
+): Promise<{ order: Order | undefined; flow: OrderFlowRow | undefined; amendmentPending: boolean; cancellationOpen: boolean; steps: StepRecord[]; fulfilments: OrderFulfilment[] }> {
+  const result = await db.query<
+    OrderFlowRow & {
+      amendment_pending: boolean;
+      cancellation_open: boolean;
+      steps: (Omit<StepRecord, 'doneAt'> & { doneAt: string })[];
+      fulfilments: OrderFulfilment[];
+      document: Order | null;
+      status: Order['status'];
+      updated_at: Date | string;
+    }
+  >(
+    `SELECT f.order_id, f.hold_reason, f.hold_released_at, f.backorder_skus, f.payment_id, f.erp_sale, f.invoices, f.erp_connection, f.erp_shadow,
+            o.document, o.status, o.updated_at,
             EXISTS (SELECT 1 FROM order_amendment a WHERE a.order_id = $1 AND a.status = 'pending') AS amendment_pending,
             EXISTS (SELECT 1 FROM order_cancellation c WHERE c.order_id = $1 AND c.status = 'requested') AS cancellation_open,
             (SELECT coalesce(json_agg(json_build_object('step', s.step, 'status', s.status, 'result', s.result, 'attempt', s.attempt, 'doneAt', s.done_at)
                                       ORDER BY s.done_at, s.step), '[]')
-               FROM flow_step s WHERE s.flow = $2 AND s.flow_key = $1) AS steps
-       FROM (SELECT 1) AS one LEFT JOIN order_flow f ON f.order_id = $1`,
+               FROM flow_step s WHERE s.flow = $2 AND s.flow_key = $1) AS steps,
+            (SELECT coalesce(json_agg(json_build_object('locationCode', d.location_code, 'locationId', d.location_id, 'locationKind', d.location_kind,
+                                                        'reservationId', d.reservation_id, 'lines', d.lines, 'externalId', d.external_id, 'status', d.status)
+                                      ORDER BY d.location_code), '[]')
+               FROM order_fulfilment d WHERE d.order_id = $1) AS fulfilments
+       FROM (SELECT 1) AS one LEFT JOIN order_flow f ON f.order_id = $1 LEFT JOIN sales_order o ON o.id = $1`,
     [orderId, flow],
   );
-  const { amendment_pending: amendmentPending, cancellation_open: cancellationOpen, steps, ...row } = result.rows[0]!;
+  const { amendment_pending: amendmentPending, cancellation_open: cancellationOpen, steps, fulfilments, document, status, updated_at, ...row } = result.rows[0]!;
   return {
+    order: document === null ? undefined : orderFromRow({ document, status, updated_at, hold: row.hold_reason }),
     flow: row.order_id === null ? undefined : row,
     amendmentPending,
     cancellationOpen,
     steps: steps.map((s) => ({ ...s, doneAt: new Date(s.doneAt) })),
+    fulfilments,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Queryable } from '../database.ts';
 import { Order, OrderHold, type TimelineEntry } from '../../model/order.ts';
 
-interface OrderRow {
+export interface OrderRow {
   document: Order;
   status: Order['status'];
   updated_at: Date | string;
@@ -13,7 +13,8 @@ const ORDER_COLUMNS = 'document, status, updated_at, (SELECT f.hold_reason FROM 
 
 // jsonb does not keep key order; parsing restores the schema's order, so a stored
 // order serialises to the same bytes as the response that created it.
-const toOrder = (row: OrderRow): Order => {
+/** The order from its row and its flow's hold (for a read that joins sales_order itself). */
+export const orderFromRow = (row: OrderRow): Order => {
   const hold = row.hold === null ? undefined : OrderHold.safeParse(row.hold);
   return Order.parse({ ...row.document, status: row.status, updatedAt: new Date(row.updated_at).toISOString(), ...(hold?.success ? { hold: hold.data } : {}) });
 };
@@ -21,7 +22,7 @@ const toOrder = (row: OrderRow): Order => {
 /** The order as it is now (current status and hold), or undefined. */
 export async function findOrderById(db: Queryable, id: string): Promise<Order | undefined> {
   const result = await db.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM sales_order WHERE id = $1`, [id]);
-  return result.rows[0] && toOrder(result.rows[0]);
+  return result.rows[0] && orderFromRow(result.rows[0]);
 }
 
 /** The order exactly as it was accepted: the body of the original 201 response. */
@@ -58,7 +59,7 @@ export async function listOrders(db: Queryable, filter: OrderListFilter): Promis
       LIMIT $4`,
     [filter.channel ?? null, filter.channelOrderId ?? null, filter.before ?? null, filter.limit, filter.customerEmail ?? null, filter.status ?? null, filter.notBefore ?? null],
   );
-  return result.rows.map(toOrder);
+  return result.rows.map(orderFromRow);
 }
 
 /** The order's timeline, oldest first. */
