@@ -65,7 +65,10 @@ const requestExample = {
   requestedAt: '2026-11-22T10:15:01.000Z',
   completedAt: '2026-11-22T10:15:01.000Z',
   document: null,
-  systems: [{ recordId: 'csr_01jd5q8x7m2v3k4n5p6r7s8tc2', system: 'loyalty', connection: 'loyalty', sourceId: 'LM-100', status: 'requested' }],
+  systems: [
+    { recordId: 'csr_01jd5q8x7m2v3k4n5p6r7s8tc2', system: 'loyalty', connection: 'loyalty', sourceId: 'LM-100', status: 'done', attempts: 1, lastError: null, updatedAt: '2026-11-22T10:15:04.000Z' },
+    { recordId: 'csr_01jd5q8x7m2v3k4n5p6r7s8tc5', system: 'erp', connection: 'erp', sourceId: '7', status: 'pending', attempts: 2, lastError: { code: 'erp.unavailable', message: 'the ERP answered 503' }, updatedAt: '2026-11-22T10:15:09.000Z' },
+  ],
 };
 
 const createDataRequest = operation({
