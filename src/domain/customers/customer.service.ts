@@ -12,7 +12,7 @@ import { listPropagations, type PropagationRow } from '../../store/customers/pro
 import * as rq from '../../store/customers/customer-record-queries.ts';
 import { recordAudit, type AuditContext } from '../audit/audit.ts';
 import { blockingKeys, emailKey, phoneKey, toMatchRecord, type MatchRecord } from './match-record.ts';
-import { lockCustomers, lockKeysOfRecords, lockMatchKeys } from '../../store/customers/customer-batch.store.ts';
+import { lockCustomers, lockKeysOfRecords, lockMatchKeys, selectRecordsByExternalIds } from '../../store/customers/customer-batch.store.ts';
 import { externalKey, ingestBatch, type BatchSettings, type IngestResult } from './ingest-batch.ts';
 import { decide, DEFAULT_MATCHING, type Candidate, type CandidateVerdict, type MatchingOptions } from './matching.ts';
 import { evidenceMayBeLost, mergeStillSupported, newEvidence } from './rematch.ts';
@@ -124,19 +124,21 @@ export class CustomerService {
   async #ingestIn(tx: Queryable, records: readonly CustomerRecordData[], context: { correlationId: string }): Promise<IngestResult[]> {
     const results: IngestResult[] = new Array(records.length);
     const fresh: number[] = [];
+    // The records' own keys, then which of them are known (two statements for the whole batch): a
+    // batch taking one of the same records in waits, and the other way round.
+    await lockMatchKeys(tx, records.map(externalKey));
+    const known = new Set((await selectRecordsByExternalIds(tx, records)).filter((r) => !q.isShredded(r.data)).map((r) => externalKey({ system: r.system, connection: r.connection, externalId: r.external_id })));
     for (const [i, data] of records.entries()) {
-      // The record's own key: a batch taking the same record in waits, and the other way round.
-      await lockMatchKeys(tx, [externalKey(data)]);
-      const known = await q.selectRecordByExternalId(tx, data.system, data.connection, data.externalId);
-      if (!known || q.isShredded(known.data)) {
+      if (!known.has(externalKey(data))) {
         fresh.push(i);
         continue;
       }
+      const stored = (await q.selectRecordByExternalId(tx, data.system, data.connection, data.externalId))!;
       // Its keys before and after, and its customer: no batch or other update moves them meanwhile;
       // steward decisions take the matching lock.
       await q.lockMatching(tx);
-      await lockMatchKeys(tx, [...blockingKeys(known.match as MatchRecord), ...blockingKeys(toMatchRecord(known.id, data))]);
-      await lockCustomers(tx, [known.customer_id]);
+      await lockMatchKeys(tx, [...blockingKeys(stored.match as MatchRecord), ...blockingKeys(toMatchRecord(stored.id, data))]);
+      await lockCustomers(tx, [stored.customer_id]);
       results[i] = await this.#update(tx, (await q.selectRecordByExternalId(tx, data.system, data.connection, data.externalId))!, data, context);
     }
     if (fresh.length > 0) {
