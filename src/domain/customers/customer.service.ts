@@ -127,18 +127,21 @@ export class CustomerService {
     // The records' own keys, then which of them are known (two statements for the whole batch): a
     // batch taking one of the same records in waits, and the other way round.
     await lockMatchKeys(tx, records.map(externalKey));
-    const known = new Set((await selectRecordsByExternalIds(tx, records)).filter((r) => !q.isShredded(r.data)).map((r) => externalKey({ system: r.system, connection: r.connection, externalId: r.external_id })));
+    const stored = (await selectRecordsByExternalIds(tx, records)).filter((r) => !q.isShredded(r.data));
+    const known = new Map(stored.map((r) => [externalKey({ system: r.system, connection: r.connection, externalId: r.external_id }), r]));
+    // Steward decisions take the matching lock: none moves a known record's customer while it is updated.
+    if (known.size > 0) await q.lockMatching(tx);
     for (const [i, data] of records.entries()) {
-      if (!known.has(externalKey(data))) {
+      const before = known.get(externalKey(data));
+      if (!before) {
         fresh.push(i);
         continue;
       }
-      const stored = (await q.selectRecordByExternalId(tx, data.system, data.connection, data.externalId))!;
-      // Its keys before and after, and its customer: no batch or other update moves them meanwhile;
-      // steward decisions take the matching lock.
-      await q.lockMatching(tx);
-      await lockMatchKeys(tx, [...blockingKeys(stored.match as MatchRecord), ...blockingKeys(toMatchRecord(stored.id, data))]);
-      await lockCustomers(tx, [stored.customer_id]);
+      // Its keys before and after, and its customer: no batch or other update moves them meanwhile.
+      await lockMatchKeys(tx, [...blockingKeys(before.match as MatchRecord), ...blockingKeys(toMatchRecord(before.id, data))]);
+      await lockCustomers(tx, [before.customer_id]);
+      // Read again under those locks: its customer may have changed since, and a record sent twice
+      // in one batch has its first version written by now.
       results[i] = await this.#update(tx, (await q.selectRecordByExternalId(tx, data.system, data.connection, data.externalId))!, data, context);
     }
     if (fresh.length > 0) {

@@ -202,7 +202,10 @@ function decided(result: StewardDecisionResult, id: string): never {
   throw new ProblemError('stewardship-decided', `The pair ${id} is ${result.kind === 'decided' ? result.status : result.kind} already.`, { pairStatus: result.kind === 'decided' ? result.status : result.kind });
 }
 
-/** Evidence names the compared values in parentheses ("same (ada / ada)"): masked like the rest without customers:pii. */
+/**
+ * Evidence recorded before ADR 42 names the compared values in parentheses ("same (ada / ada)"):
+ * masked like the rest without customers:pii. Evidence recorded since names no values.
+ */
 const maskedEvidence = (request: FastifyRequest) => <T extends { evidence: unknown }>(pair: T): T =>
   seesPersonalData(request)
     ? pair
