@@ -82,7 +82,12 @@ describe('webhook deliveries', () => {
     r.mode = { status: 200 };
     await waitFor('all 15 delivered', async () => new Set(r.received.map((d) => d.event.id)).size === 15, 30_000);
     assert.deepEqual(bySubject(r, subjects), expected, 'in commit order per subject, each once');
-    const log = await rig.api('GET', `/v1/subscriptions/${id}/deliveries?limit=500`);
+    // The last attempt is logged when its job commits, just after the subscriber has the event.
+    let log = await rig.api('GET', `/v1/subscriptions/${id}/deliveries?limit=500`);
+    await waitFor('every delivery in the log', async () => {
+      log = await rig.api('GET', `/v1/subscriptions/${id}/deliveries?limit=500`);
+      return log.status !== 200 || log.body.items.filter((a: any) => a.outcome === 'delivered').length >= 15;
+    }, 10_000);
     assert.equal(log.status, 200);
     const failed = log.body.items.filter((a: any) => a.outcome === 'failed');
     const delivered = log.body.items.filter((a: any) => a.outcome === 'delivered');
