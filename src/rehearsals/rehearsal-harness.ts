@@ -337,16 +337,23 @@ function apiClient(baseUrl: string, client: { id: string; secret: string }) {
     if (response.status !== 200) throw new Error(`the rehearsal's client could not get a token: ${response.status}`);
     return ((await response.json()) as { access_token: string }).access_token;
   };
-  return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; replayed: boolean }> => {
-    token ??= fetchToken();
+  const send = async (method: string, path: string, body: unknown, headers: Record<string, string>) => {
+    const used = (token ??= fetchToken());
     const response = await fetch(baseUrl + path, {
       method,
-      headers: { authorization: `Bearer ${await token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: { authorization: `Bearer ${await used}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
-    if (response.status === 401) token = undefined;
+    // A refused token is dropped once, whoever saw the refusal first.
+    if (response.status === 401 && token === used) token = undefined;
     return { status: response.status, body: text ? JSON.parse(text) : undefined, replayed: response.headers.get('idempotent-replayed') === 'true' };
+  };
+  // A token outlives a short run but not a full-length one: a request refused with 401 is sent
+  // once more with a new token (an Idempotency-Key in the headers makes that safe for writes).
+  return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; replayed: boolean }> => {
+    const answer = await send(method, path, body, headers);
+    return answer.status === 401 ? send(method, path, body, headers) : answer;
   };
 }
 
@@ -462,7 +469,9 @@ async function measure(context: RehearsalContext, plan: RehearsalPlan, m: Measur
   for (const sku of plan.hotSkus) {
     const held = accepted.filter((s) => HOLDING.has(status.get(s.id!) ?? '')).reduce((n, s) => n + s.lines.filter((l) => l.sku === sku).reduce((q, l) => q + l.quantity, 0), 0);
     oversoldUnits += Math.max(0, held - plan.hotStock);
-    const figure = (await m.api('GET', `/v1/inventory/availability?sku=${sku}&location=${WAREHOUSE}`)).body as { onHand: number; reserved: number };
+    const read = await m.api('GET', `/v1/inventory/availability?sku=${sku}&location=${WAREHOUSE}`);
+    if (read.status !== 200) throw new Error(`the availability of ${sku} could not be read back: ${read.status} ${JSON.stringify(read.body)}`);
+    const figure = read.body as { onHand: number; reserved: number };
     oversoldUnits += Math.max(0, figure.reserved - figure.onHand);
   }
 
