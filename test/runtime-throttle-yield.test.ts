@@ -100,4 +100,70 @@ describe('a throttled job yields its slot', () => {
       await worker.stop(2000);
     }
   });
+  test('jobs waiting for a target lend their slots, and bulk work is claimed behind a normal backlog', async () => {
+    const SLOTS = 4; // normal jobs may fill 3 slots, bulk jobs 2
+    const POSTINGS = 24;
+    const CALLS = 4;
+    const CALL_MS = 50;
+    const BULK = 4;
+    const BULK_MS = 200;
+    const registry = new RuntimeRegistry();
+    // An ERP that takes one request at a time, at most 8 a second.
+    registry.defineTarget('erp:quota', { ratePerSecond: 8, maxConcurrency: 1 });
+    const postingsDone: number[] = [];
+    const bulkDone: number[] = [];
+    let inHandlers = 0;
+    let mostInHandlers = 0;
+    let bulkRunning = 0;
+    let bulkMax = 0;
+    const running = async (work: () => Promise<void>) => {
+      inHandlers += 1;
+      mostInHandlers = Math.max(mostInHandlers, inHandlers);
+      try {
+        await work();
+      } finally {
+        inHandlers -= 1;
+      }
+    };
+    // A posting is several requests; the jobs behind the one calling wait for the ERP's slot or grant.
+    registry.register('test.posting', (_payload, ctx) =>
+      running(async () => {
+        const erp = ctx.target('erp:quota');
+        for (let i = 0; i < CALLS; i += 1) await erp.call(() => sleep(CALL_MS));
+        postingsDone.push(Date.now());
+      }),
+    );
+    registry.register('test.enrich', () =>
+      running(async () => {
+        bulkRunning += 1;
+        bulkMax = Math.max(bulkMax, bulkRunning);
+        try {
+          await sleep(BULK_MS);
+        } finally {
+          bulkRunning -= 1;
+          bulkDone.push(Date.now());
+        }
+      }),
+    );
+    await enqueue(db, Array.from({ length: POSTINGS }, (_, i) => ({ type: 'test.posting', payload: {}, lane: 'normal' as const, jobKey: `posting-${i}`, correlationId: `corr-posting-${i}` })));
+    await enqueue(db, Array.from({ length: BULK }, (_, i) => ({ type: 'test.enrich', payload: {}, lane: 'bulk' as const, jobKey: `enrich-${i}`, correlationId: `corr-enrich-${i}` })));
+    const worker = new Worker(db, registry, createLogger('silent'), { concurrency: SLOTS, pollMs: 50, relay: false });
+    await worker.start();
+    try {
+      await waitFor('the bulk jobs', async () => bulkDone.length === BULK, 30_000, 20);
+      const postingsWhenBulkDone = postingsDone.length;
+      await waitFor('the postings', async () => postingsDone.length === POSTINGS, 60_000, 50);
+      // The ERP paces the postings (96 requests, 8 a second): the bulk work was claimed and ran
+      // at once, not once the normal backlog had shrunk to what the buffer could hold with it.
+      assert.ok(postingsWhenBulkDone <= 2, `${postingsWhenBulkDone} of ${POSTINGS} postings were done before the last bulk job`);
+      assert.equal(bulkMax, 2, `bulk jobs ran ${bulkMax} at a time (the lane's cap on ${SLOTS} slots is 2)`);
+      // Postings waiting for the ERP held no slot: more jobs were in their handlers than the
+      // worker has slots, and never more than twice as many.
+      assert.ok(mostInHandlers > SLOTS && mostInHandlers <= 2 * SLOTS, `${mostInHandlers} jobs in their handlers at once on ${SLOTS} slots`);
+      const deadLetters = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM runtime_dead_letter')).rows[0]!.n);
+      assert.equal(deadLetters, 0);
+    } finally {
+      await worker.stop(2000);
+    }
+  });
 });

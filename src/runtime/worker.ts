@@ -82,6 +82,11 @@ export class Worker {
   // Claimed, not yet started: one queue per lane, each in id order.
   readonly #buffer: [JobQueue, JobQueue, JobQueue] = [new JobQueue(), new JobQueue(), new JobQueue()];
   readonly #runningByLane = [0, 0, 0];
+  // Running jobs waiting in a target caller for a rate-limit grant or a concurrency slot: their
+  // slots are lent to other jobs, up to the concurrency again (at most twice it in flight).
+  #waiting = 0;
+  // The poll came: claim for the bulk lane even if critical and normal work fills the buffer.
+  #bulkDue = false;
   // Jobs completed per second (smoothed), which sizes the prefetch. Failures do not count: jobs
   // deferred by a rate limit or an open breaker come back fast and would inflate it.
   #rate = 0;
@@ -128,6 +133,7 @@ export class Worker {
     this.#timers.push(
       setInterval(() => {
         this.#criticalPending = true;
+        this.#bulkDue = true;
         this.#signal(true);
       }, this.#pollMs),
     );
@@ -153,10 +159,27 @@ export class Worker {
     wake?.();
   }
 
+  /** Jobs holding a slot of their own: the running ones, less those whose slot is lent while they wait. */
+  get #active(): number {
+    return this.#running.size - Math.min(this.#waiting, this.#concurrency);
+  }
+
+  /** A running job waits for a target's grant or slot: its slot goes to the next job until it resumes. */
+  readonly #lendSlot = (): (() => void) => {
+    this.#waiting += 1;
+    this.#signal(false);
+    let resumed = false;
+    return () => {
+      if (resumed) return;
+      resumed = true;
+      this.#waiting -= 1;
+    };
+  };
+
   /** Starts buffered jobs while slots are free, lowest lane first, within the lane caps. */
   #dispatch(): void {
     const [critical, normal, bulk] = this.#buffer;
-    while (this.#running.size < this.#concurrency) {
+    while (this.#active < this.#concurrency) {
       if (critical.length > 0) this.#start(critical.shift());
       else if (normal.length > 0 && this.#runningByLane[1]! < this.#maxNormal) this.#start(normal.shift());
       else if (bulk.length > 0 && this.#runningByLane[2]! < this.#maxBulk) this.#start(bulk.shift());
@@ -183,16 +206,22 @@ export class Worker {
       const capacity = this.#concurrency + this.#prefetchTarget();
       const buffered = this.buffered;
       const room = capacity - this.#running.size - buffered;
-      const criticalRoom = this.#concurrency - this.#running.size - this.#buffer[0].length;
+      const criticalRoom = this.#concurrency - this.#active - this.#buffer[0].length;
+      const bulkRoom = this.#maxBulk - this.#runningByLane[2]! - this.#buffer[2].length;
       // Claim in batches: wait until half the capacity is free, unless nothing is left to run
-      // or a critical job may be waiting for a free slot.
+      // or a critical job may be waiting for a free slot. Bulk jobs come after the other lanes
+      // in a batch: while those fill the buffer (a backlog for a rate-limited ERP), the poll
+      // claims for the bulk lane's own slots, so it is slowed by the other lanes, never stopped.
       const batchDue = this.#maybeMore && room > 0 && (room >= Math.ceil(capacity / 2) || buffered === 0);
       const criticalDue = this.#criticalPending && criticalRoom > 0;
-      if (batchDue || criticalDue) {
-        const limits: [number, number, number] = batchDue ? [Math.max(room, criticalRoom), room, room] : [criticalRoom, 0, 0];
-        const total = Math.max(...limits);
+      const bulkDue = this.#bulkDue && bulkRoom > 0 && this.#buffer[2].length === 0;
+      if (batchDue || criticalDue || bulkDue) {
+        const limits: [number, number, number] = batchDue
+          ? [Math.max(room, criticalRoom), room, room]
+          : [Math.max(0, criticalDue ? criticalRoom : 0), 0, Math.max(0, bulkDue ? bulkRoom : 0)];
+        const total = batchDue ? Math.max(...limits) : limits[0] + limits[2];
         if (batchDue) this.#maybeMore = false;
-        this.#criticalPending = false;
+        if (batchDue || criticalDue) this.#criticalPending = false;
         try {
           const rows = await claimJobs(this.#db, this.id, { limits, total, leaseMs: this.#leaseMs });
           if (this.#stopping) {
@@ -200,6 +229,8 @@ export class Worker {
             break;
           }
           for (const row of rows) this.#buffer[row.lane]!.push(row);
+          // The bulk lane had its turn unless the other lanes took the whole claim.
+          if (limits[2] > 0 && (rows.length < total || this.#buffer[2].length > 0)) this.#bulkDue = false;
           if (rows.length === total) {
             this.#maybeMore = true;
             this.#criticalPending ||= limits[0] > 0 && rows.every((r) => r.lane === 0);
@@ -258,7 +289,7 @@ export class Worker {
         target: (name) => {
           const target = name ?? row.target;
           if (!target) throw new SynclineError('NO_TARGET', `job ${row.type} has no target and none was named`);
-          return createTargetCaller(this.#db, target, this.#registry.target(target), `${this.id}:${row.id}`, controller.signal, this.#breakers);
+          return createTargetCaller(this.#db, target, this.#registry.target(target), `${this.id}:${row.id}`, controller.signal, this.#breakers, this.#lendSlot);
         },
         enqueue: async (spec) => {
           await enqueue(this.#db, { ...spec, correlationId: spec.correlationId || row.correlation_id });

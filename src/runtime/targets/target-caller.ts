@@ -18,7 +18,8 @@ import type { BreakerView } from './breaker-view.ts';
  * call went through, later calls of the same caller (the rest of an exchange of several
  * requests, such as an ERP posting) may wait up to `maxWaitMs` for theirs: yielding half-way
  * would repeat the requests already spent against the quota on the next run. A concurrency
- * slot frees as soon as any call returns: every call may wait up to `maxWaitMs` for one.
+ * slot frees as soon as any call returns: every call may wait up to `maxWaitMs` for one. While
+ * a call waits, the worker lends the job's slot to other work (`waiting`, docs/runtime.md).
  */
 /**
  * With a worker's BreakerView, a target with no rate limit and no concurrency cap whose breaker
@@ -28,6 +29,12 @@ import type { BreakerView } from './breaker-view.ts';
 /** A grant due within this long is awaited in the handler: a reschedule and a claim cost more. */
 const SHORT_WAIT_MS = 100;
 
+/**
+ * Told when a call starts and stops waiting for a rate-limit grant or a concurrency slot (a
+ * worker lends the job's slot meanwhile); returns the function that ends the wait.
+ */
+export type WaitNotice = () => () => void;
+
 export function createTargetCaller(
   db: Database,
   name: string,
@@ -35,6 +42,7 @@ export function createTargetCaller(
   holder: string,
   jobSignal: AbortSignal,
   view?: BreakerView,
+  waiting?: WaitNotice,
 ): TargetCaller {
   // Nothing to meter: only the breaker needs PostgreSQL, and the view may know it is closed.
   const unmetered = view !== undefined && policy.ratePerSecond <= 0 && policy.burst <= 0 && policy.maxConcurrency <= 0;
@@ -54,6 +62,14 @@ export function createTargetCaller(
   let engaged = false;
   const throttled = (code: string, message: string, waitMs: number) =>
     new TargetError(code, message, { retry: 'throttled', target: name, retryAt: new Date(Date.now() + Math.max(waitMs, 50)) });
+  const wait = async (ms: number) => {
+    const done = waiting?.();
+    try {
+      await sleep(ms, undefined, { signal: jobSignal });
+    } finally {
+      done?.();
+    }
+  };
 
   async function grant(deadline: number): Promise<{ probe: boolean; failures: number; reach: string | null }> {
     for (let registered = false; ; ) {
@@ -73,7 +89,7 @@ export function createTargetCaller(
           if (Date.now() + result.wait_ms > deadline) {
             throw throttled('TARGET_RATE_LIMITED', `the rate limit of ${name} is reached`, result.wait_ms);
           }
-          await sleep(result.wait_ms, undefined, { signal: jobSignal });
+          await wait(result.wait_ms);
       }
     }
   }
@@ -84,7 +100,7 @@ export function createTargetCaller(
       const taken = await takeSlot(db, name, holder, policy.timeoutMs + 5000);
       if (taken !== undefined) return taken;
       if (Date.now() + delay > deadline) throw throttled('TARGET_BUSY', `all ${policy.maxConcurrency} concurrency slots of ${name} are in use`, 250);
-      await sleep(delay, undefined, { signal: jobSignal });
+      await wait(delay);
     }
   }
 
