@@ -16,7 +16,7 @@ import { createTargetCaller } from './targets/target-caller.ts';
 import { BreakerView } from './targets/breaker-view.ts';
 import { OutboxRelay } from './outbox/relay.ts';
 import { SynclineError } from '../domain/errors.ts';
-import { inJobSpan, withTrace } from '../observability/tracing.ts';
+import { asJobRunner, inJobSpan, withTrace } from '../observability/tracing.ts';
 
 export interface WorkerOptions {
   /** Unique per process; shows as locked_by (default: host-pid-random). */
@@ -52,8 +52,22 @@ export interface WorkerOptions {
 
 interface Running {
   row: ClaimedJobRow;
-  controller: AbortController;
+  // Made when the handler first reads its signal, or when the job is aborted: most handlers never read it.
+  controller: AbortController | undefined;
+  /** Rejects the run at once (timeout, stop); set when the handler starts. */
+  abandon: ((reason: unknown) => void) | undefined;
   done: Promise<void>;
+}
+
+/** The job's abort signal, made on first use. */
+function signalOf(entry: Running): AbortSignal {
+  return (entry.controller ??= new AbortController()).signal;
+}
+
+/** Aborts the job's signal and stops waiting for its handler. */
+function abortRun(entry: Running, reason: unknown): void {
+  (entry.controller ??= new AbortController()).abort(reason);
+  entry.abandon?.(reason);
 }
 
 /**
@@ -71,7 +85,6 @@ export class Worker {
   readonly #leaseMs: number;
   readonly #pollMs: number;
   readonly #running = new Map<string, Running>();
-  readonly #completing = new Set<string>();
   readonly #completer: CompletionBatcher;
   readonly #relay: OutboxRelay | undefined;
   // The targets' breakers as PostgreSQL last told them: unmetered targets' calls skip the grant.
@@ -96,7 +109,6 @@ export class Worker {
   #pumpDone: Promise<void> = Promise.resolve();
   #unlisten: (() => Promise<void>) | undefined;
   #timers: NodeJS.Timeout[] = [];
-  #pendingFinishes = new Set<Promise<unknown>>();
 
   constructor(db: Database, registry: RuntimeRegistry, logger: Logger, options: WorkerOptions = {}) {
     this.id = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -112,7 +124,13 @@ export class Worker {
     this.#minPrefetch = Math.min(this.#prefetch, this.#concurrency * 2);
     this.#prefetchMs = Math.max(0, options.prefetchMs ?? 500);
     // One DELETE per batch of finished jobs, while the previous batch commits.
-    this.#completer = new CompletionBatcher(db);
+    this.#completer = new CompletionBatcher(db, {
+      committed: (notify) => {
+        // The next job of an ordering key completed here became claimable.
+        if (notify) this.#signal(true);
+      },
+      failed: (ids, error) => this.#logger.error({ err: error, jobIds: ids }, 'recording completions failed; the jobs will run again after their leases'),
+    });
     this.#breakers = new BreakerView(db);
     this.#relay = options.relay === false ? undefined : new OutboxRelay(db, registry, this.#logger, { pollMs: options.relayPollMs ?? 200 });
   }
@@ -132,7 +150,8 @@ export class Worker {
       }, this.#pollMs),
     );
     this.#timers.push(setInterval(() => void this.#renew(), Math.max(100, Math.floor(this.#leaseMs / 3))));
-    this.#pumpDone = this.#pump();
+    // Jobs without a stored trace then run in the worker's own context, with no frame of their own.
+    this.#pumpDone = asJobRunner(() => this.#pump());
     this.#relay?.start();
   }
 
@@ -217,18 +236,24 @@ export class Worker {
   }
 
   #start(row: ClaimedJobRow): void {
-    const controller = new AbortController();
-    const entry: Running = { row, controller, done: Promise.resolve() };
+    const entry: Running = { row, controller: undefined, abandon: undefined, done: undefined! };
     this.#running.set(row.id, entry);
     this.#runningByLane[row.lane]! += 1;
-    entry.done = this.#execute(row, controller).finally(() => {
+    entry.done = this.#execute(row, entry);
+  }
+
+  /** Runs the job and records its outcome; never rejects. */
+  async #execute(row: ClaimedJobRow, entry: Running): Promise<void> {
+    try {
+      await this.#run(row, entry);
+    } finally {
       this.#running.delete(row.id);
       this.#runningByLane[row.lane]! -= 1;
       this.#signal(false);
-    });
+    }
   }
 
-  async #execute(row: ClaimedJobRow, controller: AbortController): Promise<void> {
+  async #run(row: ClaimedJobRow, entry: Running): Promise<void> {
     const registered = this.#registry.handler(row.type);
     const policy = registered?.policy ?? DEFAULT_JOB_POLICY;
     const maxAttempts = row.max_attempts ?? policy.maxAttempts;
@@ -247,18 +272,20 @@ export class Worker {
     // A child logger per job costs more than a trivial job; made only when something logs.
     let log: Logger | undefined;
     const logger = () => (log ??= this.#logger.child({ jobId: row.id, type: row.type, correlationId: row.correlation_id, attempt: row.attempts }));
-    const timeout = setTimeout(() => controller.abort(new SynclineError('JOB_TIMEOUT', `the job ran longer than ${policy.timeoutMs} ms`, { retry: 'transient' })), policy.timeoutMs);
+    const timeout = setTimeout(() => abortRun(entry, new SynclineError('JOB_TIMEOUT', `the job ran longer than ${policy.timeoutMs} ms`, { retry: 'transient' })), policy.timeoutMs);
     try {
       if (!registered) throw new SynclineError('NO_HANDLER', `no handler is registered for job type "${row.type}" in this worker`, { retry: 'transient', details: { remediation: `Deploy a worker that registers "${row.type}", then replay.` } });
       const context: HandlerContext = {
         job,
         correlationId: row.correlation_id,
         attempt: row.attempts,
-        signal: controller.signal,
+        get signal() {
+          return signalOf(entry);
+        },
         target: (name) => {
           const target = name ?? row.target;
           if (!target) throw new SynclineError('NO_TARGET', `job ${row.type} has no target and none was named`);
-          return createTargetCaller(this.#db, target, this.#registry.target(target), `${this.id}:${row.id}`, controller.signal, this.#breakers);
+          return createTargetCaller(this.#db, target, this.#registry.target(target), `${this.id}:${row.id}`, signalOf(entry), this.#breakers);
         },
         enqueue: async (spec) => {
           await enqueue(this.#db, { ...spec, correlationId: spec.correlationId || row.correlation_id });
@@ -268,7 +295,7 @@ export class Worker {
         },
       };
       await new Promise<void>((resolve, reject) => {
-        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+        entry.abandon = reject;
         inJobSpan({ ...job, trace: row }, () => registered.handler(row.payload, context)).then(resolve, reject);
       });
       clearTimeout(timeout);
@@ -281,21 +308,7 @@ export class Worker {
 
   #complete(row: ClaimedJobRow): void {
     this.#completedSince += 1;
-    this.#completing.add(row.id);
-    const finished = this.#completer
-      .complete(row.id)
-      .then(
-        () => {
-          // The next job of this ordering key became claimable.
-          if (row.ordering_key !== null) this.#signal(true);
-        },
-        (error: unknown) => this.#logger.error({ err: error, jobId: row.id }, 'recording a completion failed; the job will run again after its lease'),
-      )
-      .finally(() => {
-        this.#completing.delete(row.id);
-        this.#pendingFinishes.delete(finished);
-      });
-    this.#pendingFinishes.add(finished);
+    this.#completer.complete(row.id, row.ordering_key !== null);
   }
 
   async #fail(row: ClaimedJobRow, job: Job, hooks: JobHooks | undefined, policy: typeof DEFAULT_JOB_POLICY, error: unknown, log: Logger): Promise<void> {
@@ -345,7 +358,7 @@ export class Worker {
   }
 
   async #renew(): Promise<void> {
-    const ids = [...this.#running.keys(), ...this.#buffer.flatMap((q) => q.ids()), ...this.#completing];
+    const ids = [...this.#running.keys(), ...this.#buffer.flatMap((q) => q.ids()), ...this.#completer.ids()];
     if (ids.length === 0) return;
     try {
       await renewLeases(this.#db, this.id, ids, this.#leaseMs);
@@ -378,10 +391,10 @@ export class Worker {
     if (!finished) {
       const left = [...this.#running.values()];
       released = left.length;
-      for (const r of left) r.controller.abort(new SynclineError('WORKER_STOPPING', 'the worker stopped before the job finished', { retry: 'transient' }));
+      for (const r of left) abortRun(r, new SynclineError('WORKER_STOPPING', 'the worker stopped before the job finished', { retry: 'transient' }));
       await Promise.allSettled(left.map((r) => r.done));
     }
-    await Promise.allSettled([...this.#pendingFinishes]);
+    await this.#completer.idle();
     await this.#breakers.stop().catch(() => {});
     for (const t of this.#timers) clearInterval(t);
     await this.#unlisten?.().catch(() => {});
