@@ -109,6 +109,7 @@ export class Worker {
   #pumpDone: Promise<void> = Promise.resolve();
   #unlisten: (() => Promise<void>) | undefined;
   #timers: NodeJS.Timeout[] = [];
+  readonly #timeouts = new JobTimeouts();
 
   constructor(db: Database, registry: RuntimeRegistry, logger: Logger, options: WorkerOptions = {}) {
     this.id = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -269,40 +270,28 @@ export class Worker {
       attempt: row.attempts,
       maxAttempts,
     };
-    // A child logger per job costs more than a trivial job; made only when something logs.
-    let log: Logger | undefined;
-    const logger = () => (log ??= this.#logger.child({ jobId: row.id, type: row.type, correlationId: row.correlation_id, attempt: row.attempts }));
-    const timeout = setTimeout(() => abortRun(entry, new SynclineError('JOB_TIMEOUT', `the job ran longer than ${policy.timeoutMs} ms`, { retry: 'transient' })), policy.timeoutMs);
+    const context = new JobContext(job, entry, this.#logger, {
+      target: (name) => {
+        const target = name ?? row.target;
+        if (!target) throw new SynclineError('NO_TARGET', `job ${row.type} has no target and none was named`);
+        return createTargetCaller(this.#db, target, this.#registry.target(target), `${this.id}:${row.id}`, signalOf(entry), this.#breakers);
+      },
+      enqueue: async (spec) => {
+        await enqueue(this.#db, { ...spec, correlationId: spec.correlationId || row.correlation_id });
+      },
+    });
+    const timeout = this.#timeouts.start(entry, policy.timeoutMs);
     try {
       if (!registered) throw new SynclineError('NO_HANDLER', `no handler is registered for job type "${row.type}" in this worker`, { retry: 'transient', details: { remediation: `Deploy a worker that registers "${row.type}", then replay.` } });
-      const context: HandlerContext = {
-        job,
-        correlationId: row.correlation_id,
-        attempt: row.attempts,
-        get signal() {
-          return signalOf(entry);
-        },
-        target: (name) => {
-          const target = name ?? row.target;
-          if (!target) throw new SynclineError('NO_TARGET', `job ${row.type} has no target and none was named`);
-          return createTargetCaller(this.#db, target, this.#registry.target(target), `${this.id}:${row.id}`, signalOf(entry), this.#breakers);
-        },
-        enqueue: async (spec) => {
-          await enqueue(this.#db, { ...spec, correlationId: spec.correlationId || row.correlation_id });
-        },
-        get logger() {
-          return logger();
-        },
-      };
       await new Promise<void>((resolve, reject) => {
         entry.abandon = reject;
         inJobSpan({ ...job, trace: row }, () => registered.handler(row.payload, context)).then(resolve, reject);
       });
-      clearTimeout(timeout);
+      this.#timeouts.finish(timeout);
       this.#complete(row);
     } catch (error) {
-      clearTimeout(timeout);
-      await withTrace(row, () => this.#fail(row, job, registered?.hooks, policy, error, logger()));
+      this.#timeouts.finish(timeout);
+      await withTrace(row, () => this.#fail(row, job, registered?.hooks, policy, error, context.logger));
     }
   }
 
@@ -397,8 +386,100 @@ export class Worker {
     await this.#completer.idle();
     await this.#breakers.stop().catch(() => {});
     for (const t of this.#timers) clearInterval(t);
+    this.#timeouts.clear();
     await this.#unlisten?.().catch(() => {});
     return { finished, released };
+  }
+}
+
+/**
+ * What a handler gets. A class rather than an object literal: a literal with getters costs a few
+ * microseconds to make, more than a trivial job's whole run. `target` and `enqueue` stay own
+ * functions, so a handler may take them out of the context.
+ */
+class JobContext implements HandlerContext {
+  readonly job: Job;
+  readonly correlationId: string;
+  readonly attempt: number;
+  readonly target: HandlerContext['target'];
+  readonly enqueue: HandlerContext['enqueue'];
+  readonly #entry: Running;
+  readonly #workerLogger: Logger;
+  #log: Logger | undefined;
+
+  constructor(job: Job, entry: Running, workerLogger: Logger, calls: Pick<HandlerContext, 'target' | 'enqueue'>) {
+    this.job = job;
+    this.correlationId = job.correlationId;
+    this.attempt = job.attempt;
+    this.target = calls.target;
+    this.enqueue = calls.enqueue;
+    this.#entry = entry;
+    this.#workerLogger = workerLogger;
+  }
+
+  get signal(): AbortSignal {
+    return signalOf(this.#entry);
+  }
+
+  /** A child logger per job costs more than a trivial job; made only when something logs. */
+  get logger(): Logger {
+    return (this.#log ??= this.#workerLogger.child({ jobId: this.job.id, type: this.job.type, correlationId: this.correlationId, attempt: this.attempt }));
+  }
+}
+
+/** A job's timeout: a Node timer armed when the job starts, disarmed (left to fire into nothing) when it ends. */
+class JobTimeout {
+  entry: Running | undefined;
+  readonly ms: number;
+  readonly timer: NodeJS.Timeout;
+
+  constructor(entry: Running, ms: number) {
+    this.entry = entry;
+    this.ms = ms;
+    this.timer = setTimeout(() => this.#fire(), ms);
+  }
+
+  #fire(): void {
+    const entry = this.entry;
+    this.entry = undefined;
+    if (entry) abortRun(entry, new SynclineError('JOB_TIMEOUT', `the job ran longer than ${this.ms} ms`, { retry: 'transient' }));
+  }
+}
+
+/**
+ * The timeouts of running jobs. Each job still has a timer of its own, armed for its whole
+ * timeout from its start, but timers are kept and re-armed (`refresh`) for the next job with
+ * the same timeout instead of being made and cleared for every job, which cost more than a
+ * trivial job's run. At most one timer per running job and timeout length; cleared on stop.
+ */
+class JobTimeouts {
+  readonly #free = new Map<number, JobTimeout[]>();
+  readonly #all: JobTimeout[] = [];
+
+  start(entry: Running, ms: number): JobTimeout {
+    const timeout = this.#free.get(ms)?.pop();
+    if (!timeout) {
+      const made = new JobTimeout(entry, ms);
+      this.#all.push(made);
+      return made;
+    }
+    timeout.entry = entry;
+    // Re-arms the timer from now, whether it is still pending or has fired.
+    timeout.timer.refresh();
+    return timeout;
+  }
+
+  finish(timeout: JobTimeout): void {
+    timeout.entry = undefined;
+    let free = this.#free.get(timeout.ms);
+    if (!free) this.#free.set(timeout.ms, (free = []));
+    free.push(timeout);
+  }
+
+  clear(): void {
+    for (const t of this.#all) clearTimeout(t.timer);
+    this.#all.length = 0;
+    this.#free.clear();
   }
 }
 
