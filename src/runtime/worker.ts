@@ -393,7 +393,7 @@ export class Worker {
 }
 
 /**
- * What a handler gets. A class rather than an object literal: a literal with getters costs a few
+ * What a handler gets. A class rather than an object literal: a literal with a getter costs a few
  * microseconds to make, more than a trivial job's whole run. `target` and `enqueue` stay own
  * functions, so a handler may take them out of the context.
  */
