@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -30,6 +30,14 @@ const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@12
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const HANDLERS = fileURLToPath(new URL('./runtime-handlers.ts', import.meta.url));
 const GRAPHILE_WORKER = fileURLToPath(new URL('./runtime-graphile-worker.ts', import.meta.url));
+// Scratch databases are named <prefix>syncline_... and <prefix>graphile_... (a shared server: each user its own prefix).
+const DB_PREFIX = process.env.BENCH_DB_PREFIX ?? '';
+// BENCH_RUNTIME_COUNT=<dir>: each Syncline worker counts what it sends to PostgreSQL during the drain (bench/pg-counter.ts).
+const COUNT_DIR = process.env.BENCH_RUNTIME_COUNT;
+const COUNTER = fileURLToPath(new URL('./pg-counter.ts', import.meta.url));
+// BENCH_RUNTIME_BASELINE=<dir>: a checkout of another revision (its src/ beside a node_modules), measured
+// in the same rounds as "syncline-baseline", to compare a change before and after on the same host.
+const BASELINE = process.env.BENCH_RUNTIME_BASELINE;
 
 function urlOf(name: string): string {
   const url = new URL(ADMIN_URL);
@@ -156,8 +164,8 @@ async function timeDrain(url: string, table: string, system: string, children: C
   }
 }
 
-async function measureSyncline(processes: number): Promise<Measurement> {
-  const name = `syncline_bench_runtime_${process.pid}`;
+async function measureSyncline(processes: number, main = MAIN, system = 'syncline'): Promise<Measurement> {
+  const name = `${DB_PREFIX}syncline_bench_runtime_${process.pid}`;
   const url = await freshDatabase(name);
   const db = openPostgres({ connectionString: url, poolSize: 2 });
   await migrate(db);
@@ -171,11 +179,17 @@ async function measureSyncline(processes: number): Promise<Measurement> {
     SYNCLINE_DB_POOL_SIZE: String(POOL_SIZE),
     LOG_LEVEL: 'info',
   };
-  const args = process.env.BENCH_RUNTIME_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_RUNTIME_CPU_PROF}`, MAIN, 'worker'] : [MAIN, 'worker'];
-  const children = await Promise.all(Array.from({ length: processes }, () => startProcess(args, env, /worker ready/)));
+  const profiling = process.env.BENCH_RUNTIME_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_RUNTIME_CPU_PROF}`] : [];
+  const counting = COUNT_DIR ? ['--import', COUNTER] : [];
+  const countEnv: Record<string, string> = COUNT_DIR ? { SYNCLINE_PG_COUNT_DIR: COUNT_DIR } : {};
+  const args = [...profiling, ...counting, main, 'worker'];
+  const children = await Promise.all(Array.from({ length: processes }, () => startProcess(args, { ...env, ...countEnv }, /worker ready/)));
   try {
     const jobs = Array.from({ length: JOBS }, (_, i) => ({ type: 'bench.noop', payload: { i }, correlationId: `bench-${i}` }));
-    return await timeDrain(url, 'runtime_job', 'syncline', children, () => db.transaction((tx) => enqueue(tx, jobs)).then(() => undefined));
+    if (COUNT_DIR) for (const c of children) c.kill('SIGUSR2');
+    const measured = await timeDrain(url, 'runtime_job', system, children, () => db.transaction((tx) => enqueue(tx, jobs)).then(() => undefined));
+    if (COUNT_DIR) await printCounts(children);
+    return measured;
   } finally {
     await stopAll(children);
     await db.close();
@@ -183,8 +197,28 @@ async function measureSyncline(processes: number): Promise<Measurement> {
   }
 }
 
+/** Ends the workers' counting window and prints, per job, the transactions and statements they sent and their claims. */
+async function printCounts(children: ChildProcess[]): Promise<void> {
+  for (const c of children) c.kill('SIGUSR2');
+  const files = children.map((c) => `${COUNT_DIR}/${c.pid}.json`);
+  const deadline = Date.now() + 10_000;
+  while (files.some((f) => !existsSync(f)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  interface Counted { transactions: number; statements: number; claims: { calls: number; empty: number; jobs: number }; byStatement: Record<string, number> }
+  const all = files.filter((f) => existsSync(f)).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Counted);
+  const per = (n: number) => Math.round((n / JOBS) * 10_000) / 10_000;
+  const statements: Record<string, number> = {};
+  for (const c of all) for (const [k, n] of Object.entries(c.byStatement)) statements[k] = (statements[k] ?? 0) + n;
+  const claims = all.reduce((s, c) => ({ calls: s.calls + c.claims.calls, empty: s.empty + c.claims.empty, jobs: s.jobs + c.claims.jobs }), { calls: 0, empty: 0, jobs: 0 });
+  console.log(JSON.stringify({
+    transactionsPerJob: per(all.reduce((s, c) => s + c.transactions, 0)),
+    statementsPerJob: per(all.reduce((s, c) => s + c.statements, 0)),
+    claims,
+    byStatement: Object.fromEntries(Object.entries(statements).sort((a, b) => b[1] - a[1]).slice(0, 12)),
+  }));
+}
+
 async function measureGraphile(processes: number, variant: GraphileVariant): Promise<Measurement> {
-  const name = `graphile_bench_runtime_${process.pid}`;
+  const name = `${DB_PREFIX}graphile_bench_runtime_${process.pid}`;
   const url = await freshDatabase(name);
   await runMigrations({ connectionString: url });
   const env: Record<string, string> = { DATABASE_URL: url, CONCURRENCY: String(CONCURRENCY), POOL_SIZE: String(variant.poolSize), GRAPHILE_PRESET: JSON.stringify(variant.preset) };
@@ -261,6 +295,7 @@ export async function run(): Promise<void> {
       // Interleaved, and the order rotates each round, so that a busy moment of the shared machine hits each system in turn.
       const contenders: (() => Promise<Measurement>)[] = [
         () => measureSyncline(processes),
+        ...(BASELINE ? [() => measureSyncline(processes, join(BASELINE, 'src/cli/main.ts'), 'syncline-baseline')] : []),
         ...SELECTED.filter((v) => v.name !== 'defaults' || r < DEFAULTS_ROUNDS).map((v) => () => measureGraphile(processes, v)),
       ];
       for (let i = 0; i < contenders.length; i += 1) record(await retryWhenCrowded(contenders[(i + r) % contenders.length]!));

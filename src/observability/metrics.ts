@@ -22,7 +22,16 @@ export class SynclineMetrics {
   readonly #httpRequests = new Counter({ name: 'syncline_http_requests_total', help: 'HTTP requests answered, by method, route template and status code.', labelNames: ['method', 'route', 'status_code'], registers: [this.registry] });
   readonly #httpDuration = new Histogram({ name: 'syncline_http_request_duration_seconds', help: 'Time to answer an HTTP request, by method, route template and status code.', labelNames: ['method', 'route', 'status_code'], buckets: HTTP_BUCKETS, registers: [this.registry] });
   readonly #clientRequests = new Counter({ name: 'syncline_api_client_requests_total', help: 'Authenticated API requests by API client id.', labelNames: ['client_id'], registers: [this.registry] });
-  readonly #jobRuns = new Counter({ name: 'syncline_job_runs_total', help: 'Job runs finished in this process, by job type and outcome (succeeded, failed); a failed run is retried or dead-lettered.', labelNames: ['type', 'outcome'], registers: [this.registry] });
+  // Job runs are tallied in a plain map and added to the counter when it is read: labelling a
+  // prom-client counter hashes its labels, which cost more per run than a trivial job's work.
+  readonly #jobRunTally = new Map<string, { succeeded: number; failed: number }>();
+  readonly #jobRuns: Counter = new Counter({
+    name: 'syncline_job_runs_total',
+    help: 'Job runs finished in this process, by job type and outcome (succeeded, failed); a failed run is retried or dead-lettered.',
+    labelNames: ['type', 'outcome'],
+    registers: [this.registry],
+    collect: () => this.#flushJobRuns(),
+  });
   #db: Queryable | undefined;
   #clientLimit: (clientId: string) => number | undefined = () => undefined;
   // Reads the shared state into the gauges; run once per scrape, before rendering.
@@ -105,7 +114,18 @@ export class SynclineMetrics {
 
   /** Records a finished job run. */
   observeJobRun(type: string, outcome: 'succeeded' | 'failed'): void {
-    this.#jobRuns.inc({ type, outcome });
+    let tally = this.#jobRunTally.get(type);
+    if (!tally) this.#jobRunTally.set(type, (tally = { succeeded: 0, failed: 0 }));
+    tally[outcome] += 1;
+  }
+
+  #flushJobRuns(): void {
+    for (const [type, tally] of this.#jobRunTally) {
+      if (tally.succeeded > 0) this.#jobRuns.inc({ type, outcome: 'succeeded' }, tally.succeeded);
+      if (tally.failed > 0) this.#jobRuns.inc({ type, outcome: 'failed' }, tally.failed);
+      tally.succeeded = 0;
+      tally.failed = 0;
+    }
   }
 
   /** The scrape: Prometheus text exposition format. */

@@ -1,5 +1,6 @@
 import {
   context,
+  INVALID_SPAN_CONTEXT,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
@@ -123,9 +124,32 @@ export function failSpan(span: Span, error: unknown): void {
   if (typeof code === 'string') span.setAttribute('error.type', code);
 }
 
+// What a job without a stored trace runs in when no span is recorded: the empty context with the
+// API's invalid (non-recording) span, exactly what starting a span under ROOT_CONTEXT gives then.
+const UNTRACED_JOB = trace.setSpan(ROOT_CONTEXT, trace.wrapSpanContext(INVALID_SPAN_CONTEXT));
+
+/**
+ * Runs `work` (a worker's claiming and dispatch) in the context an untraced job runs in, so that
+ * such jobs need no context frame of their own while nothing records spans.
+ */
+export function asJobRunner<T>(work: () => T): T {
+  return context.with(UNTRACED_JOB, work);
+}
+
 /** A job run: continues the trace stored with the job, and is counted by outcome. */
 export async function inJobSpan<T>(job: { type: string; id: string; attempt: number; lane: string; target: string | null; trace: TraceCarrier }, work: () => Promise<T>): Promise<T> {
-  const run = inSpan(
+  try {
+    const result = await (provider ? recordedJobRun(job, work) : unrecordedJobRun(job.trace, work));
+    metrics.observeJobRun(job.type, 'succeeded');
+    return result;
+  } catch (error) {
+    metrics.observeJobRun(job.type, 'failed');
+    throw error;
+  }
+}
+
+function recordedJobRun<T>(job: { type: string; id: string; attempt: number; lane: string; target: string | null; trace: TraceCarrier }, work: () => Promise<T>): Promise<T> {
+  return inSpan(
     `job ${job.type}`,
     {
       kind: SpanKind.CONSUMER,
@@ -134,14 +158,21 @@ export async function inJobSpan<T>(job: { type: string; id: string; attempt: num
     },
     () => work(),
   );
-  try {
-    const result = await run;
-    metrics.observeJobRun(job.type, 'succeeded');
-    return result;
-  } catch (error) {
-    metrics.observeJobRun(job.type, 'failed');
-    throw error;
+}
+
+/**
+ * A job run while nothing records spans: the span would be the API's non-recording one, carrying
+ * its parent's span context (the stored trace's, else the invalid one) and nothing else, so the
+ * job runs in that context directly, without a span object, and without a context frame of its
+ * own when the worker already runs in it (`asJobRunner`).
+ */
+function unrecordedJobRun<T>(carrier: TraceCarrier, work: () => Promise<T>): Promise<T> {
+  if (carrier.traceparent) {
+    const parent = contextOf(carrier);
+    // A traceparent that does not parse gives no span context: the job runs untraced, as under a span.
+    if (trace.getSpan(parent)) return context.with(parent, work);
   }
+  return context.active() === UNTRACED_JOB ? work() : context.with(UNTRACED_JOB, work);
 }
 
 /** Runs `work` in the stored trace context, without a span of its own (a job's failure hooks write events there). */

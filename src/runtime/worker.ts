@@ -16,7 +16,7 @@ import { createTargetCaller } from './targets/target-caller.ts';
 import { BreakerView } from './targets/breaker-view.ts';
 import { OutboxRelay } from './outbox/relay.ts';
 import { SynclineError } from '../domain/errors.ts';
-import { inJobSpan, withTrace } from '../observability/tracing.ts';
+import { asJobRunner, inJobSpan, withTrace } from '../observability/tracing.ts';
 
 export interface WorkerOptions {
   /** Unique per process; shows as locked_by (default: host-pid-random). */
@@ -52,8 +52,22 @@ export interface WorkerOptions {
 
 interface Running {
   row: ClaimedJobRow;
-  controller: AbortController;
+  // Made when the handler first reads its signal, or when the job is aborted: most handlers never read it.
+  controller: AbortController | undefined;
+  /** Rejects the run at once (timeout, stop); set when the handler starts. */
+  abandon: ((reason: unknown) => void) | undefined;
   done: Promise<void>;
+}
+
+/** The job's abort signal, made on first use. */
+function signalOf(entry: Running): AbortSignal {
+  return (entry.controller ??= new AbortController()).signal;
+}
+
+/** Aborts the job's signal and stops waiting for its handler. */
+function abortRun(entry: Running, reason: unknown): void {
+  (entry.controller ??= new AbortController()).abort(reason);
+  entry.abandon?.(reason);
 }
 
 /**
@@ -71,7 +85,6 @@ export class Worker {
   readonly #leaseMs: number;
   readonly #pollMs: number;
   readonly #running = new Map<string, Running>();
-  readonly #completing = new Set<string>();
   readonly #completer: CompletionBatcher;
   readonly #relay: OutboxRelay | undefined;
   // The targets' breakers as PostgreSQL last told them: unmetered targets' calls skip the grant.
@@ -101,7 +114,7 @@ export class Worker {
   #pumpDone: Promise<void> = Promise.resolve();
   #unlisten: (() => Promise<void>) | undefined;
   #timers: NodeJS.Timeout[] = [];
-  #pendingFinishes = new Set<Promise<unknown>>();
+  readonly #timeouts = new JobTimeouts();
 
   constructor(db: Database, registry: RuntimeRegistry, logger: Logger, options: WorkerOptions = {}) {
     this.id = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -117,7 +130,13 @@ export class Worker {
     this.#minPrefetch = Math.min(this.#prefetch, this.#concurrency * 2);
     this.#prefetchMs = Math.max(0, options.prefetchMs ?? 500);
     // One DELETE per batch of finished jobs, while the previous batch commits.
-    this.#completer = new CompletionBatcher(db);
+    this.#completer = new CompletionBatcher(db, {
+      committed: (notify) => {
+        // The next job of an ordering key completed here became claimable.
+        if (notify) this.#signal(true);
+      },
+      failed: (ids, error) => this.#logger.error({ err: error, jobIds: ids }, 'recording completions failed; the jobs will run again after their leases'),
+    });
     this.#breakers = new BreakerView(db);
     this.#relay = options.relay === false ? undefined : new OutboxRelay(db, registry, this.#logger, { pollMs: options.relayPollMs ?? 200 });
   }
@@ -138,7 +157,8 @@ export class Worker {
       }, this.#pollMs),
     );
     this.#timers.push(setInterval(() => void this.#renew(), Math.max(100, Math.floor(this.#leaseMs / 3))));
-    this.#pumpDone = this.#pump();
+    // Jobs without a stored trace then run in the worker's own context, with no frame of their own.
+    this.#pumpDone = asJobRunner(() => this.#pump());
     this.#relay?.start();
   }
 
@@ -248,18 +268,24 @@ export class Worker {
   }
 
   #start(row: ClaimedJobRow): void {
-    const controller = new AbortController();
-    const entry: Running = { row, controller, done: Promise.resolve() };
+    const entry: Running = { row, controller: undefined, abandon: undefined, done: undefined! };
     this.#running.set(row.id, entry);
     this.#runningByLane[row.lane]! += 1;
-    entry.done = this.#execute(row, controller).finally(() => {
+    entry.done = this.#execute(row, entry);
+  }
+
+  /** Runs the job and records its outcome; never rejects. */
+  async #execute(row: ClaimedJobRow, entry: Running): Promise<void> {
+    try {
+      await this.#run(row, entry);
+    } finally {
       this.#running.delete(row.id);
       this.#runningByLane[row.lane]! -= 1;
       this.#signal(false);
-    });
+    }
   }
 
-  async #execute(row: ClaimedJobRow, controller: AbortController): Promise<void> {
+  async #run(row: ClaimedJobRow, entry: Running): Promise<void> {
     const registered = this.#registry.handler(row.type);
     const policy = registered?.policy ?? DEFAULT_JOB_POLICY;
     const maxAttempts = row.max_attempts ?? policy.maxAttempts;
@@ -275,58 +301,34 @@ export class Worker {
       attempt: row.attempts,
       maxAttempts,
     };
-    // A child logger per job costs more than a trivial job; made only when something logs.
-    let log: Logger | undefined;
-    const logger = () => (log ??= this.#logger.child({ jobId: row.id, type: row.type, correlationId: row.correlation_id, attempt: row.attempts }));
-    const timeout = setTimeout(() => controller.abort(new SynclineError('JOB_TIMEOUT', `the job ran longer than ${policy.timeoutMs} ms`, { retry: 'transient' })), policy.timeoutMs);
+    const context = new JobContext(job, entry, this.#logger, {
+      target: (name) => {
+        const target = name ?? row.target;
+        if (!target) throw new SynclineError('NO_TARGET', `job ${row.type} has no target and none was named`);
+        return createTargetCaller(this.#db, target, this.#registry.target(target), `${this.id}:${row.id}`, signalOf(entry), this.#breakers, this.#lendSlot);
+      },
+      enqueue: async (spec) => {
+        await enqueue(this.#db, { ...spec, correlationId: spec.correlationId || row.correlation_id });
+      },
+    });
+    const timeout = this.#timeouts.start(entry, policy.timeoutMs);
     try {
       if (!registered) throw new SynclineError('NO_HANDLER', `no handler is registered for job type "${row.type}" in this worker`, { retry: 'transient', details: { remediation: `Deploy a worker that registers "${row.type}", then replay.` } });
-      const context: HandlerContext = {
-        job,
-        correlationId: row.correlation_id,
-        attempt: row.attempts,
-        signal: controller.signal,
-        target: (name) => {
-          const target = name ?? row.target;
-          if (!target) throw new SynclineError('NO_TARGET', `job ${row.type} has no target and none was named`);
-          return createTargetCaller(this.#db, target, this.#registry.target(target), `${this.id}:${row.id}`, controller.signal, this.#breakers, this.#lendSlot);
-        },
-        enqueue: async (spec) => {
-          await enqueue(this.#db, { ...spec, correlationId: spec.correlationId || row.correlation_id });
-        },
-        get logger() {
-          return logger();
-        },
-      };
       await new Promise<void>((resolve, reject) => {
-        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+        entry.abandon = reject;
         inJobSpan({ ...job, trace: row }, () => registered.handler(row.payload, context)).then(resolve, reject);
       });
-      clearTimeout(timeout);
+      this.#timeouts.finish(timeout);
       this.#complete(row);
     } catch (error) {
-      clearTimeout(timeout);
-      await withTrace(row, () => this.#fail(row, job, registered?.hooks, policy, error, logger()));
+      this.#timeouts.finish(timeout);
+      await withTrace(row, () => this.#fail(row, job, registered?.hooks, policy, error, context.logger));
     }
   }
 
   #complete(row: ClaimedJobRow): void {
     this.#completedSince += 1;
-    this.#completing.add(row.id);
-    const finished = this.#completer
-      .complete(row.id)
-      .then(
-        () => {
-          // The next job of this ordering key became claimable.
-          if (row.ordering_key !== null) this.#signal(true);
-        },
-        (error: unknown) => this.#logger.error({ err: error, jobId: row.id }, 'recording a completion failed; the job will run again after its lease'),
-      )
-      .finally(() => {
-        this.#completing.delete(row.id);
-        this.#pendingFinishes.delete(finished);
-      });
-    this.#pendingFinishes.add(finished);
+    this.#completer.complete(row.id, row.ordering_key !== null);
   }
 
   async #fail(row: ClaimedJobRow, job: Job, hooks: JobHooks | undefined, policy: typeof DEFAULT_JOB_POLICY, error: unknown, log: Logger): Promise<void> {
@@ -376,7 +378,7 @@ export class Worker {
   }
 
   async #renew(): Promise<void> {
-    const ids = [...this.#running.keys(), ...this.#buffer.flatMap((q) => q.ids()), ...this.#completing];
+    const ids = [...this.#running.keys(), ...this.#buffer.flatMap((q) => q.ids()), ...this.#completer.ids()];
     if (ids.length === 0) return;
     try {
       await renewLeases(this.#db, this.id, ids, this.#leaseMs);
@@ -409,14 +411,106 @@ export class Worker {
     if (!finished) {
       const left = [...this.#running.values()];
       released = left.length;
-      for (const r of left) r.controller.abort(new SynclineError('WORKER_STOPPING', 'the worker stopped before the job finished', { retry: 'transient' }));
+      for (const r of left) abortRun(r, new SynclineError('WORKER_STOPPING', 'the worker stopped before the job finished', { retry: 'transient' }));
       await Promise.allSettled(left.map((r) => r.done));
     }
-    await Promise.allSettled([...this.#pendingFinishes]);
+    await this.#completer.idle();
     await this.#breakers.stop().catch(() => {});
     for (const t of this.#timers) clearInterval(t);
+    this.#timeouts.clear();
     await this.#unlisten?.().catch(() => {});
     return { finished, released };
+  }
+}
+
+/**
+ * What a handler gets. A class rather than an object literal: a literal with a getter costs a few
+ * microseconds to make, more than a trivial job's whole run. `target` and `enqueue` stay own
+ * functions, so a handler may take them out of the context.
+ */
+class JobContext implements HandlerContext {
+  readonly job: Job;
+  readonly correlationId: string;
+  readonly attempt: number;
+  readonly target: HandlerContext['target'];
+  readonly enqueue: HandlerContext['enqueue'];
+  readonly #entry: Running;
+  readonly #workerLogger: Logger;
+  #log: Logger | undefined;
+
+  constructor(job: Job, entry: Running, workerLogger: Logger, calls: Pick<HandlerContext, 'target' | 'enqueue'>) {
+    this.job = job;
+    this.correlationId = job.correlationId;
+    this.attempt = job.attempt;
+    this.target = calls.target;
+    this.enqueue = calls.enqueue;
+    this.#entry = entry;
+    this.#workerLogger = workerLogger;
+  }
+
+  get signal(): AbortSignal {
+    return signalOf(this.#entry);
+  }
+
+  /** A child logger per job costs more than a trivial job; made only when something logs. */
+  get logger(): Logger {
+    return (this.#log ??= this.#workerLogger.child({ jobId: this.job.id, type: this.job.type, correlationId: this.correlationId, attempt: this.attempt }));
+  }
+}
+
+/** A job's timeout: a Node timer armed when the job starts, disarmed (left to fire into nothing) when it ends. */
+class JobTimeout {
+  entry: Running | undefined;
+  readonly ms: number;
+  readonly timer: NodeJS.Timeout;
+
+  constructor(entry: Running, ms: number) {
+    this.entry = entry;
+    this.ms = ms;
+    this.timer = setTimeout(() => this.#fire(), ms);
+  }
+
+  #fire(): void {
+    const entry = this.entry;
+    this.entry = undefined;
+    if (entry) abortRun(entry, new SynclineError('JOB_TIMEOUT', `the job ran longer than ${this.ms} ms`, { retry: 'transient' }));
+  }
+}
+
+/**
+ * The timeouts of running jobs. Each job still has a timer of its own, armed for its whole
+ * timeout from its start, but timers are kept and re-armed (`refresh`) for the next job with
+ * the same timeout instead of being made and cleared for every job, which cost more than a
+ * trivial job's run. At most one timer per running job and timeout length; cleared on stop.
+ */
+class JobTimeouts {
+  readonly #free = new Map<number, JobTimeout[]>();
+  readonly #all: JobTimeout[] = [];
+
+  start(entry: Running, ms: number): JobTimeout {
+    const timeout = this.#free.get(ms)?.pop();
+    if (!timeout) {
+      const made = new JobTimeout(entry, ms);
+      this.#all.push(made);
+      return made;
+    }
+    timeout.entry = entry;
+    // Re-arms the timer from now, whether it is still pending or has fired.
+    timeout.timer.refresh();
+    return timeout;
+  }
+
+  finish(timeout: JobTimeout): void {
+    timeout.entry = undefined;
+    let free = this.#free.get(timeout.ms);
+    if (!free) this.#free.set(timeout.ms, (free = []));
+    free.push(timeout);
+  }
+
+  clear(): void {
+    for (const t of this.#all) clearTimeout(t.timer);
+    this.#all.length = 0;
+    this.#free.clear();
   }
 }
 
