@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase } from '../test/support/postgres.ts';
 import { fetchToken, spawnSyncline, testEnvironment } from '../test/support/server.ts';
@@ -9,8 +10,10 @@ import { pgbenchPath, requireTool, runPgbench, runWrk, startCpuMeter, writeResul
 /**
  * Order intake throughput, latency and CPU per order at 32 concurrent clients on the real
  * PostgreSQL server, against, in the same run: a do-it-yourself baseline (a bare Fastify route
- * inserting the body into one jsonb column; bench/intake-diy-server.ts) under the same load, and
- * pgbench's single-row insert rate at 32 clients on the same server.
+ * inserting the body into one jsonb column; bench/intake-diy-server.ts) under the same load, the
+ * HTTP floor (a bare node:http server that reads the body and answers 201, no database;
+ * bench/intake-http-floor-server.ts) under the same load, and pgbench's single-row insert rate at
+ * 32 clients on the same server.
  *
  * The HTTP load comes from wrk (a C load generator, as pgbench is a C client), so
  * that the client's own cost does not decide the result on a small machine.
@@ -21,12 +24,14 @@ export const MEASURE_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 /** Rounds of the three measurements (BENCH_ROUNDS; default 3). */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DIY_SERVER = fileURLToPath(new URL('./intake-diy-server.ts', import.meta.url));
+const FLOOR_SERVER = fileURLToPath(new URL('./intake-http-floor-server.ts', import.meta.url));
 
 /** A server under measurement: its process, its address and its database. */
 interface ServerUnderTest {
   pid: number;
   baseUrl: string;
-  databaseUrl: string;
+  /** Absent for the HTTP floor, which has no database. */
+  databaseUrl: string | undefined;
   token: string;
   /** Orders it stored (read after the run). */
   stored(): Promise<number>;
@@ -85,10 +90,9 @@ async function startSynclineApi(): Promise<ServerUnderTest> {
   };
 }
 
-/** The do-it-yourself baseline (bench/intake-diy-server.ts) on a fresh, empty database. */
-async function startDiyServer(): Promise<ServerUnderTest> {
-  const database = await createTestDatabase({ migrated: false });
-  const child = spawn(process.execPath, [DIY_SERVER, database.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawns a baseline server script and waits for its `LISTENING <url>` line. */
+async function spawnBaseline(script: string, args: string[]): Promise<{ child: ReturnType<typeof spawn>; baseUrl: string; exited: Promise<void> }> {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     const baseUrl = await new Promise<string>((resolve, reject) => {
@@ -102,10 +106,22 @@ async function startDiyServer(): Promise<ServerUnderTest> {
           resolve(match[1]!);
         }
       };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
       void exited.then(() => reject(new Error(`the baseline server exited:\n${output}`)));
     });
+    return { child, baseUrl, exited };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
+/** The do-it-yourself baseline (bench/intake-diy-server.ts) on a fresh, empty database. */
+async function startDiyServer(): Promise<ServerUnderTest> {
+  const database = await createTestDatabase({ migrated: false });
+  try {
+    const { child, baseUrl, exited } = await spawnBaseline(DIY_SERVER, [database.url]);
     return {
       pid: child.pid!,
       baseUrl,
@@ -119,10 +135,25 @@ async function startDiyServer(): Promise<ServerUnderTest> {
       },
     };
   } catch (error) {
-    child.kill('SIGKILL');
     await database.drop();
     throw error;
   }
+}
+
+/** The HTTP floor (bench/intake-http-floor-server.ts): no database, so it stores nothing. */
+async function startFloorServer(): Promise<ServerUnderTest> {
+  const { child, baseUrl, exited } = await spawnBaseline(FLOOR_SERVER, []);
+  return {
+    pid: child.pid!,
+    baseUrl,
+    databaseUrl: undefined,
+    token: 'none',
+    stored: async () => 0,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 /** POST /v1/orders on Syncline's API at CLIENTS concurrent clients (also used by the webhooks benchmark). */
@@ -135,8 +166,8 @@ export async function measureIntake() {
   }
 }
 
-async function measureDiy() {
-  const server = await startDiyServer();
+async function measureBaseline(start: () => Promise<ServerUnderTest>) {
+  const server = await start();
   try {
     return await measure(server);
   } finally {
@@ -164,23 +195,26 @@ const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
 export async function run(): Promise<void> {
   requireTool('wrk', 'install it with "apt-get install wrk"', 'intake');
   requireTool(pgbenchPath(), 'it ships with PostgreSQL (postgresql-contrib or the server package)', 'intake');
-  // The host's speed moves from minute to minute: the three are measured in turn, the order
+  // The host's speed moves from minute to minute: the four are measured in turn, the order
   // rotating each round, and each round's ratios are taken between runs seconds apart.
-  const rounds: { syncline: Awaited<ReturnType<typeof measure>>; diy: Awaited<ReturnType<typeof measure>>; pgbench: { tps: number; command: string } }[] = [];
+  type Measured = Awaited<ReturnType<typeof measure>>;
+  const rounds: { syncline: Measured; diy: Measured; floor: Measured; pgbench: { tps: number; command: string } }[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const steps = ['syncline', 'diy', 'pgbench'] as const;
-    const order = [...steps.slice(round % 3), ...steps.slice(0, round % 3)];
+    const steps = ['syncline', 'diy', 'floor', 'pgbench'] as const;
+    const order = [...steps.slice(round % steps.length), ...steps.slice(0, round % steps.length)];
     const measured: Partial<(typeof rounds)[number]> = {};
     for (const step of order) {
       if (step === 'syncline') measured.syncline = await measureIntake();
-      else if (step === 'diy') measured.diy = await measureDiy();
+      else if (step === 'diy') measured.diy = await measureBaseline(startDiyServer);
+      else if (step === 'floor') measured.floor = await measureBaseline(startFloorServer);
       else measured.pgbench = measurePgbench();
     }
     const r = measured as (typeof rounds)[number];
     rounds.push(r);
     console.log(
       `round ${round + 1} (${order.join(', ')}): syncline ${r.syncline.ordersPerSecond}/s p99 ${r.syncline.p99Ms} ms, CPU ${r.syncline.processCpuUsPerOrder} + ${r.syncline.databaseCpuUsPerOrder} µs; ` +
-        `diy ${r.diy.ordersPerSecond}/s p99 ${r.diy.p99Ms} ms, CPU ${r.diy.processCpuUsPerOrder} + ${r.diy.databaseCpuUsPerOrder} µs; pgbench ${r.pgbench.tps} tps`,
+        `diy ${r.diy.ordersPerSecond}/s p99 ${r.diy.p99Ms} ms, CPU ${r.diy.processCpuUsPerOrder} + ${r.diy.databaseCpuUsPerOrder} µs; ` +
+        `HTTP floor ${r.floor.ordersPerSecond}/s p99 ${r.floor.p99Ms} ms, CPU ${r.floor.processCpuUsPerOrder} µs; pgbench ${r.pgbench.tps} tps`,
     );
   }
   const summary = {
@@ -192,6 +226,11 @@ export async function run(): Promise<void> {
     synclineP99Ms: median(rounds.map((r) => r.syncline.p99Ms)),
     synclineCpuUsPerOrder: { api: median(rounds.map((r) => r.syncline.processCpuUsPerOrder)), database: median(rounds.map((r) => r.syncline.databaseCpuUsPerOrder)), total: median(rounds.map((r) => r.syncline.totalCpuUsPerOrder)) },
     diyCpuUsPerOrder: { server: median(rounds.map((r) => r.diy.processCpuUsPerOrder)), database: median(rounds.map((r) => r.diy.databaseCpuUsPerOrder)), total: median(rounds.map((r) => r.diy.totalCpuUsPerOrder)) },
+    floorRequestsPerSecond: median(rounds.map((r) => r.floor.ordersPerSecond)),
+    floorRatioToPgbench: median(rounds.map((r) => ratio(r.floor.ordersPerSecond, r.pgbench.tps))),
+    floorCpuUsPerRequest: median(rounds.map((r) => r.floor.processCpuUsPerOrder)),
+    // What 0.5x pgbench's rate leaves per order on this host's cores, for API and PostgreSQL together (wrk's own share not counted).
+    cpuBudgetUsPerOrderAtHalfPgbench: median(rounds.map((r) => Math.round((cpus().length * 1e6) / (0.5 * r.pgbench.tps)))),
   };
   const targets = [
     { name: 'intake / do-it-yourself', value: summary.ratioToDiy, target: '>= 1.0', met: summary.ratioToDiy >= 1.0 },
@@ -199,7 +238,13 @@ export async function run(): Promise<void> {
     { name: 'API + PostgreSQL CPU per order (µs)', value: summary.synclineCpuUsPerOrder.total, target: '<= 400', met: summary.synclineCpuUsPerOrder.total <= 400 },
     { name: 'p99 at 32 clients (ms)', value: summary.synclineP99Ms, target: '< 50', met: summary.synclineP99Ms < 50 },
   ];
-  console.log(`medians of ${ROUNDS} rounds: syncline ${summary.synclineOrdersPerSecond} orders/s, diy ${summary.diyOrdersPerSecond}/s, pgbench ${summary.pgbenchTps} tps`);
+  console.log(
+    `medians of ${ROUNDS} rounds: syncline ${summary.synclineOrdersPerSecond} orders/s, diy ${summary.diyOrdersPerSecond}/s, HTTP floor ${summary.floorRequestsPerSecond}/s, pgbench ${summary.pgbenchTps} tps`,
+  );
+  console.log(
+    `  HTTP floor (node:http, no database): ${summary.floorRatioToPgbench}x pgbench, ${summary.floorCpuUsPerRequest} µs CPU per request; ` +
+      `0.5x pgbench leaves ${summary.cpuBudgetUsPerOrderAtHalfPgbench} µs of API + PostgreSQL CPU per order on ${cpus().length} cores`,
+  );
   for (const t of targets) console.log(`  ${t.name}: ${t.value} (target ${t.target}) ${t.met ? 'met' : 'NOT met'}`);
   const file = writeResult('intake', { clients: CLIENTS, seconds: MEASURE_SECONDS, rounds: ROUNDS, loadGenerator: 'wrk -t 2 -c 32', summary, targets, runs: rounds });
   console.log(`written to ${file}`);

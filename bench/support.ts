@@ -189,7 +189,12 @@ export async function backendPids(client: pg.Client): Promise<number[]> {
  * Starts counting the CPU that some processes and the backends of one database use; `stop()`
  * gives both in ms. Backends opened meanwhile count from zero (their whole life is inside).
  */
-export async function startCpuMeter(databaseUrl: string, pids: readonly number[]): Promise<{ stop(): Promise<{ processesMs: number; databaseMs: number }> }> {
+export async function startCpuMeter(databaseUrl: string | undefined, pids: readonly number[]): Promise<{ stop(): Promise<{ processesMs: number; databaseMs: number }> }> {
+  // No database (a server that has none): the processes alone, databaseMs 0.
+  if (databaseUrl === undefined) {
+    const before = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+    return { stop: async () => ({ processesMs: ((pids.reduce((sum, pid) => sum + cpuTicks(pid), 0) - before) * TICK_US) / 1000, databaseMs: 0 }) };
+  }
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   const processesBefore = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);

@@ -97,9 +97,18 @@ describe('movements, availability and reservations', () => {
     assert.equal(replay.status, 201);
     assert.equal(replay.body.id, hold.body.id);
     assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+    // The fingerprint is of the parsed request: the same request with its keys in another order is a retry.
+    const reordered = await write('POST', '/v1/inventory/reservations', { lines: [{ quantity: 5, sku: 'API-TEE' }], channel: 'web-store', reference: 'order-77' }, key);
+    assert.equal(reordered.status, 201);
+    assert.equal(reordered.body.id, hold.body.id);
+    assert.equal(reordered.headers.get('idempotent-replayed'), 'true');
     const reused = await write('POST', '/v1/inventory/reservations', { reference: 'order-78', channel: 'web-store', lines: [{ sku: 'API-TEE', quantity: 1 }] }, key);
     assert.equal(reused.status, 422);
     assert.match(reused.body.type, /idempotency-key-reused$/);
+    // The same key on another route is another request, however alike the bodies.
+    const elsewhere = await write('POST', '/v1/inventory/reservations/res_unknown/consume', { lines: [{ sku: 'API-TEE', quantity: 5 }] }, key);
+    assert.equal(elsewhere.status, 422);
+    assert.match(elsewhere.body.type, /idempotency-key-reused$/);
 
     const short = await write('POST', '/v1/inventory/reservations', { reference: 'order-79', channel: 'web-store', lines: [{ sku: 'API-TEE', quantity: 3 }] });
     assert.equal(short.status, 409);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import stringify from 'safe-stable-stringify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IdempotencyClaim, IdempotentOutcome } from '../store/idempotency/idempotency-records.ts';
@@ -16,10 +16,11 @@ import { ProblemError } from './problem.ts';
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /**
- * The claim for this request. required: POSTs must carry a key (creating twice
- * is the harm it prevents); PUT and DELETE are idempotent by nature, so a key is optional.
+ * The Idempotency-Key header of this request, checked. required: POSTs must carry a key
+ * (creating twice is the harm it prevents); PUT and DELETE are idempotent by nature, so a key
+ * is optional and undefined is returned without one.
  */
-export function idempotencyClaim(request: FastifyRequest, options: { required: boolean }): IdempotencyClaim | undefined {
+export function idempotencyKeyOf(request: FastifyRequest, options: { required: boolean }): string | undefined {
   const key = request.headers['idempotency-key'];
   if (key === undefined) {
     if (!options.required) return undefined;
@@ -31,8 +32,26 @@ export function idempotencyClaim(request: FastifyRequest, options: { required: b
   if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
     throw new ProblemError('idempotency-key-invalid', 'Idempotency-Key must be 1-255 printable ASCII characters without spaces.');
   }
+  return key;
+}
+
+/** The claim for this request, fingerprinted by method, path and the body as received (keys sorted). */
+export function idempotencyClaim(request: FastifyRequest, options: { required: boolean }): IdempotencyClaim | undefined {
+  const key = idempotencyKeyOf(request, options);
+  if (key === undefined) return undefined;
   const what = `${request.method} ${request.url.split('?')[0]}\n${stringify(request.body ?? null) ?? ''}`;
   return { scope: request.principal!.clientId, key, fingerprint: createHash('sha256').update(what).digest('base64url') };
+}
+
+/**
+ * The claim for a request whose body was parsed by a strict schema without transforms of key
+ * order: the parsed value lists its keys in the schema's order, so plain JSON.stringify is
+ * canonical and no sorting serialiser is needed (as order intake fingerprints its submission).
+ * Two bodies that differ only in key order or whitespace still match.
+ */
+export function parsedBodyClaim(request: FastifyRequest, key: string, parsed: unknown): IdempotencyClaim {
+  const what = `${request.method} ${request.url.split('?')[0]}\n${JSON.stringify(parsed)}`;
+  return { scope: request.principal!.clientId, key, fingerprint: hash('sha256', what, 'base64url') };
 }
 
 /** Unwraps an idempotent outcome: marks replays on the reply, turns misuse into problems. */

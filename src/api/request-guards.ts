@@ -93,31 +93,42 @@ export function registerRequestGuards(app: FastifyInstance, options: { maxUrlByt
     parseJson(request, body as string, done);
   });
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style hooks (no promise per request); one that answers does not call done().
+  app.addHook('onRequest', (request, reply, done) => {
     const url = request.raw.url ?? '';
     if (Buffer.byteLength(url) > options.maxUrlBytes) {
-      return sendProblem(reply, 'uri-too-long', `The URL exceeds ${options.maxUrlBytes} bytes.`, { instance: undefined });
+      sendProblem(reply, 'uri-too-long', `The URL exceeds ${options.maxUrlBytes} bytes.`, { instance: undefined });
+      return;
     }
     const query = url.indexOf('?');
     if (query >= 0) {
       const names = [...new URLSearchParams(url.slice(query + 1)).keys()].filter((name) => SECRET_PARAMETERS.has(name.toLowerCase()));
       if (names.length > 0) {
-        return sendProblem(reply, 'secret-in-query', `Send ${names.join(', ')} in the request body or the Authorization header, never in the URL; rotate the secret if it was real.`);
+        sendProblem(reply, 'secret-in-query', `Send ${names.join(', ')} in the request body or the Authorization header, never in the URL; rotate the secret if it was real.`);
+        return;
       }
     }
+    done();
   });
 
   // After routing, before authentication: path and query values reach SQL as text.
-  app.addHook('preValidation', async (request, reply) => {
+  app.addHook('preValidation', (request, reply, done) => {
     for (const [name, value] of Object.entries((request.params ?? {}) as Record<string, unknown>)) {
       const reason = typeof value === 'string' ? unstorableReason(value) : undefined;
-      if (reason) return sendProblem(reply, 'invalid-path', `The path segment ${name} ${reason}.`, { parameter: name });
+      if (reason) {
+        sendProblem(reply, 'invalid-path', `The path segment ${name} ${reason}.`, { parameter: name });
+        return;
+      }
     }
     for (const [name, value] of Object.entries((request.query ?? {}) as Record<string, unknown>)) {
       const values = Array.isArray(value) ? value : [value];
       const reason = unstorableReason(name) ?? values.map((v) => (typeof v === 'string' ? unstorableReason(v) : undefined)).find(Boolean);
-      if (reason) return sendProblem(reply, 'invalid-query', `The query parameter ${name} ${reason}.`, { errors: [{ parameter: name, detail: reason }] });
+      if (reason) {
+        sendProblem(reply, 'invalid-query', `The query parameter ${name} ${reason}.`, { errors: [{ parameter: name, detail: reason }] });
+        return;
+      }
     }
+    done();
   });
 }
 

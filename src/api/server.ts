@@ -33,6 +33,7 @@ import { subscriptionsRoutes } from './routes/subscriptions/subscriptions.routes
 import { metricsRoutes } from './routes/ops/metrics.routes.ts';
 import { consoleRoutes } from './routes/console/console.routes.ts';
 import { registerRequestTelemetry } from '../observability/request-telemetry.ts';
+import { requestLoggerFactory } from '../observability/request-logger.ts';
 
 /** Believes X-Forwarded-For for the nearest `hops` proxies. */
 const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
@@ -44,6 +45,8 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
     bodyLimit: context.config.maxBodyBytes,
     genReqId: (request) => correlationIdOf(request.headers),
     logController: new LogController({ requestIdLogLabel: 'correlationId' }),
+    // request.log becomes a pino child only when the request writes a line (request-logger.ts).
+    childLoggerFactory: requestLoggerFactory,
     // Replaced by the onRequest hook below, which answers problem+json with Retry-After.
     return503OnClosing: false,
     // Behind a proxy, its X-Forwarded-For gives the client address the token endpoint throttles by.
@@ -63,8 +66,11 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
   // Only JSON bodies (and the token endpoint's form bodies) are accepted; anything else is a 415.
   app.removeContentTypeParser('text/plain');
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Hooks that every request runs are callback-style where they never wait: an async hook costs
+  // a promise and a microtask turn per request. One that answers does not call done().
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('X-Correlation-Id', request.id);
+    done();
   });
   registerRequestGuards(app, { maxUrlBytes: context.config.maxUrlBytes });
   // A span per request (continuing an incoming traceparent) and the HTTP metrics (docs/metrics.md).
@@ -76,8 +82,9 @@ export async function buildServer(context: ApiContext): Promise<FastifyInstance>
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (_request, reply) => {
-    if (closing) return sendProblem(reply, 'service-unavailable', 'The server is shutting down; retry after Retry-After, on another instance if there is one.');
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (closing) sendProblem(reply, 'service-unavailable', 'The server is shutting down; retry after Retry-After, on another instance if there is one.');
+    else done();
   });
 
   app.setNotFoundHandler((request, reply) => answerNoRoute(app, request, reply));

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, RouteOptions, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, RouteOptions, preHandlerHookHandler } from 'fastify';
 import { allows, isScope, type Scope } from '../../domain/clients/scopes.ts';
 import { sendProblem } from '../problem.ts';
 import { rateLimitHeaders } from '../rate-limit.ts';
@@ -16,37 +16,61 @@ const REALM = 'realm="syncline"';
 /**
  * A preHandler that requires a valid bearer token carrying `scope` (or admin), within the
  * client's rate limit (429 with Retry-After and RateLimit headers when it is spent).
+ * Callback-style: a token verified before is answered without a promise (TokenService.verifyKnown);
+ * a refusal answers the request and does not call done().
  */
-export function authorize(tokens: TokenService, scope: Scope): preHandlerAsyncHookHandler {
-  const requireScope = async function requireScope(request: FastifyRequest, reply: FastifyReply) {
-    const header = request.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header) : null;
-    if (!match) {
-      reply.header('WWW-Authenticate', `Bearer ${REALM}`);
-      return sendProblem(reply, 'unauthorized', 'Send an access token from POST /oauth/token as "Authorization: Bearer <token>".');
-    }
-    const claims = await tokens.verify(match[1]!);
+export function authorize(tokens: TokenService, scope: Scope): preHandlerHookHandler {
+  /** Applies the verdict on the token; true when the request may go on. */
+  const admit = (request: FastifyRequest, reply: FastifyReply, claims: AccessClaims | { error: string }): boolean => {
     if ('error' in claims) {
       reply.header('WWW-Authenticate', `Bearer ${REALM}, error="invalid_token", error_description="${claims.error}"`);
-      return sendProblem(reply, 'unauthorized', `The access token was refused: ${claims.error}.`);
+      sendProblem(reply, 'unauthorized', `The access token was refused: ${claims.error}.`);
+      return false;
     }
     const decision = tokens.admission?.admit(claims.clientId);
     if (decision) {
       reply.headers(rateLimitHeaders(decision));
       if (!decision.allowed) {
         reply.header('Retry-After', String(decision.resetSeconds));
-        return sendProblem(reply, 'rate-limited', `Client ${claims.clientId} has used its ${decision.limit} requests of this ${decision.windowSeconds} s window; retry in ${decision.resetSeconds} s.`, {
+        sendProblem(reply, 'rate-limited', `Client ${claims.clientId} has used its ${decision.limit} requests of this ${decision.windowSeconds} s window; retry in ${decision.resetSeconds} s.`, {
           limit: decision.limit,
           windowSeconds: decision.windowSeconds,
           retryAfterSeconds: decision.resetSeconds,
         });
+        return false;
       }
     }
     if (!allows(claims.scopes, scope)) {
       reply.header('WWW-Authenticate', `Bearer ${REALM}, error="insufficient_scope", scope="${scope}"`);
-      return sendProblem(reply, 'forbidden', `This operation needs the scope "${scope}".`, { requiredScope: scope });
+      sendProblem(reply, 'forbidden', `This operation needs the scope "${scope}".`, { requiredScope: scope });
+      return false;
     }
     request.principal = claims;
+    return true;
+  };
+  const requireScope: preHandlerHookHandler = function requireScope(request, reply, done) {
+    const header = request.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header) : null;
+    if (!match) {
+      reply.header('WWW-Authenticate', `Bearer ${REALM}`);
+      sendProblem(reply, 'unauthorized', 'Send an access token from POST /oauth/token as "Authorization: Bearer <token>".');
+      return;
+    }
+    const known = tokens.verifyKnown(match[1]!);
+    if (known) {
+      if (admit(request, reply, known)) done();
+      return;
+    }
+    tokens.verify(match[1]!).then((claims) => {
+      let admitted: boolean;
+      try {
+        admitted = admit(request, reply, claims);
+      } catch (error) {
+        done(error as Error);
+        return;
+      }
+      if (admitted) done();
+    }, done);
   };
   AUTHORIZERS.add(requireScope);
   return requireScope;

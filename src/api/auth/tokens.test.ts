@@ -67,3 +67,27 @@ test('revoked tokens and disabled clients are refused even when the signature ch
   revoked.add(details.jti);
   assert.deepEqual(await tokens.verify(token), { error: 'token was revoked' });
 });
+
+test('verifyKnown answers only for a token verified before, with the same revocation, client and expiry checks', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  const revoked = new Set<string>();
+  const disabled = new Set<string>();
+  const tokens = new TokenService(KeyRing.single(SECRET), 30, { checks: { isRevoked: (jti) => revoked.has(jti), isDisabled: (id) => disabled.has(id) } });
+  const token = await tokens.issue({ clientId: 'cli_1', scopes: ['orders:read'] });
+  // Not verified yet: the caller must wait for verify().
+  assert.equal(tokens.verifyKnown(token), undefined);
+  assert.equal(tokens.verifyKnown('not-a-token'), undefined);
+  assert.deepEqual(await tokens.verify(token), { clientId: 'cli_1', scopes: ['orders:read'] });
+  assert.deepEqual(tokens.verifyKnown(token), { clientId: 'cli_1', scopes: ['orders:read'] });
+  disabled.add('cli_1');
+  assert.deepEqual(tokens.verifyKnown(token), { error: 'client is disabled' });
+  disabled.clear();
+  const details = await tokens.inspect(token);
+  assert.ok(!('error' in details));
+  revoked.add(details.jti);
+  assert.deepEqual(tokens.verifyKnown(token), { error: 'token was revoked' });
+  revoked.clear();
+  t.mock.timers.tick(31_000);
+  assert.equal(tokens.verifyKnown(token), undefined);
+  assert.deepEqual(await tokens.verify(token), { error: 'token expired' });
+});

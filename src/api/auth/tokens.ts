@@ -73,20 +73,38 @@ export class TokenService {
 
   /** The token's claims when it is acceptable now, or a reason it is not. */
   async verify(token: string): Promise<AccessClaims | { error: string }> {
-    const details = await this.inspect(token);
+    return this.#accept(await this.inspect(token));
+  }
+
+  /**
+   * What verify() would answer, without waiting, for a token whose signature was verified before
+   * and has not expired; undefined for any other token (call verify()). Revocation and disabled
+   * clients are checked here as in verify().
+   */
+  verifyKnown(token: string): AccessClaims | { error: string } | undefined {
+    const details = this.#remembered(token);
+    return details && this.#accept(details);
+  }
+
+  #accept(details: TokenDetails | { error: string }): AccessClaims | { error: string } {
     if ('error' in details) return details;
     if (this.#checks?.isRevoked(details.jti)) return { error: 'token was revoked' };
     if (this.#checks?.isDisabled(details.clientId)) return { error: 'client is disabled' };
     return { clientId: details.clientId, scopes: details.scopes };
   }
 
+  /** A verified token's details while it is unexpired; an expired one is forgotten. */
+  #remembered(token: string): TokenDetails | undefined {
+    const cached = this.#verified.get(token);
+    if (cached === undefined || cached.expiresAt * 1000 > Date.now()) return cached;
+    this.#verified.delete(token);
+    return undefined;
+  }
+
   /** The claims of a correctly signed, unexpired token, before revocation and client checks. */
   async inspect(token: string): Promise<TokenDetails | { error: string }> {
-    const cached = this.#verified.get(token);
-    if (cached) {
-      if (cached.expiresAt * 1000 > Date.now()) return cached;
-      this.#verified.delete(token);
-    }
+    const cached = this.#remembered(token);
+    if (cached) return cached;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, (header) => this.#keys.verifier(header.kid) ?? Promise.reject(new joseErrors.JWKSNoMatchingKey()), {

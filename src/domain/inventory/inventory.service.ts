@@ -36,6 +36,7 @@ import { writeReservations, type ReserveItem, type ReserveOutcome, type ReserveR
 import { StockView } from './stock-view.ts';
 import { resizeHold, type ResizeLine, type ResizeResult } from './hold-resize.ts';
 
+const NO_LOCATIONS: ReadonlyMap<string, string> = new Map();
 /**
  * The inventory service: one truth for stock. It owns on hand, reserved and
  * available-to-sell per SKU, location and channel, and never oversells: every
@@ -209,7 +210,8 @@ export class InventoryService {
    */
   async reserve(request: ReservationRequest, context: WriteContext): Promise<IdempotentOutcome<ReserveResult> | UnknownLocation> {
     const refs = request.lines.flatMap((l, i) => (l.location ? [{ ref: l.location, pointer: `/lines/${i}/location` }] : []));
-    const resolved = await this.#resolve(refs);
+    // Most reservations name no location: no lookup to wait for then.
+    const resolved = refs.length === 0 ? NO_LOCATIONS : await this.#resolve(refs);
     if ('kind' in resolved) return resolved;
     const outcome = await this.#batcher.submit({
       reservationId: newId('reservation'),

@@ -1,7 +1,7 @@
 import type { Queryable } from '../../store/database.ts';
 import { claimKeys, type IdempotencyClaim } from '../../store/idempotency/idempotency-records.ts';
 import { toReservation, writeReservationBatch, type NewReservation } from '../../store/inventory/reservation-queries.ts';
-import { appendEvents, type NewEvent } from '../../runtime/outbox/outbox.ts';
+import type { NewEvent } from '../../runtime/outbox/outbox.ts';
 import { EVENT_TYPES } from '../../model/cloud-event.ts';
 import { newId } from '../../model/ids.ts';
 import type { Reservation, ShortLine } from '../../model/inventory.ts';
@@ -113,8 +113,7 @@ export async function writeReservations(tx: Queryable, items: readonly ReserveIt
     if (item.idempotency) results.push({ claim: item.idempotency, result });
   }
 
-  await writeReservationBatch(tx, { reservations: created, balances: view.changedBalances(), changedSkus: view.changedSkus(), results });
-  await appendEvents(tx, events);
+  await writeReservationBatch(tx, { reservations: created, balances: view.changedBalances(), changedSkus: view.changedSkus(), results, events });
   return outcomes as ReserveOutcome[];
 }
 

@@ -18,30 +18,38 @@ export interface NewEvent {
   data: unknown;
 }
 
+/**
+ * The INSERT that appends events, reading them from a jsonb parameter; exported so that a hot
+ * path can run it as one data-modifying CTE of a larger statement (one round trip fewer).
+ */
+export function appendEventsSql(param: string): string {
+  return `INSERT INTO outbox_event (id, type, source, subject, time, correlation_id, traceparent, tracestate, data)
+     SELECT e.id, e.type, e.source, e.subject, e.time, e.correlation_id, e.traceparent, e.tracestate, e.data
+       FROM jsonb_to_recordset(${param}::jsonb) AS e(id text, type text, source text, subject text, time timestamptz,
+                                               correlation_id text, traceparent text, tracestate text, data jsonb)`;
+}
+
+/** The jsonb parameter for appendEventsSql. */
+export function appendEventsParam(events: readonly NewEvent[]): string {
+  return JSON.stringify(
+    events.map((e) => ({
+      id: e.id,
+      type: e.type,
+      source: e.source,
+      subject: e.subject,
+      time: e.time,
+      correlation_id: e.correlationId,
+      traceparent: e.traceparent ?? null,
+      tracestate: e.tracestate ?? null,
+      data: e.data,
+    })),
+  );
+}
+
 /** Appends events to the outbox inside the caller's transaction. */
 export async function appendEvents(tx: Queryable, events: readonly NewEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await tx.query(
-    `INSERT INTO outbox_event (id, type, source, subject, time, correlation_id, traceparent, tracestate, data)
-     SELECT e.id, e.type, e.source, e.subject, e.time, e.correlation_id, e.traceparent, e.tracestate, e.data
-       FROM jsonb_to_recordset($1::jsonb) AS e(id text, type text, source text, subject text, time timestamptz,
-                                               correlation_id text, traceparent text, tracestate text, data jsonb)`,
-    [
-      JSON.stringify(
-        events.map((e) => ({
-          id: e.id,
-          type: e.type,
-          source: e.source,
-          subject: e.subject,
-          time: e.time,
-          correlation_id: e.correlationId,
-          traceparent: e.traceparent ?? null,
-          tracestate: e.tracestate ?? null,
-          data: e.data,
-        })),
-      ),
-    ],
-  );
+  await tx.query(appendEventsSql('$1'), [appendEventsParam(events)]);
 }
 
 /** A position in the feed: the writing transaction and the row within it. */

@@ -1,6 +1,7 @@
 import type { Queryable } from '../database.ts';
 import { saveResultsParam, saveResultsSql, type IdempotencyClaim } from '../idempotency/idempotency-records.ts';
 import type { Reservation, ReservationStatus } from '../../model/inventory.ts';
+import { appendEventsParam, appendEventsSql, type NewEvent } from '../../runtime/outbox/outbox.ts';
 
 /** Reservations and their lines. Callers change balances alongside, in the same transaction. */
 
@@ -17,7 +18,8 @@ export interface NewReservation {
 /**
  * Writes everything a batch of reservations changes in one statement (one round
  * trip while the balance rows are locked): the reservations and their lines, the
- * new balance figures, the availability change markers and the idempotency results.
+ * new balance figures, the availability change markers, the idempotency results and the
+ * outbox events.
  */
 export async function writeReservationBatch(
   tx: Queryable,
@@ -26,6 +28,7 @@ export async function writeReservationBatch(
     balances: readonly { sku: string; locationId: string; onHand: number; reserved: number }[];
     changedSkus: readonly string[];
     results: readonly { claim: IdempotencyClaim; result: unknown }[];
+    events: readonly NewEvent[];
   },
 ): Promise<void> {
   const { reservations, balances } = batch;
@@ -46,6 +49,8 @@ export async function writeReservationBatch(
        INSERT INTO inventory_availability_change (sku) SELECT unnest($7::text[])
      ), results AS (
        ${saveResultsSql('$8')}
+     ), events AS (
+       ${appendEventsSql('$9')}
      )
      SELECT 1`,
     [
@@ -63,6 +68,7 @@ export async function writeReservationBatch(
       balances.map((b) => b.reserved),
       [...new Set(batch.changedSkus)],
       saveResultsParam(batch.results),
+      appendEventsParam(batch.events),
     ],
   );
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { ConsumeRequest, LedgerEntry, Reservation, ReservationRequest } from '../../../model/inventory.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { currentTraceContext } from '../../../observability/tracing.ts';
-import { idempotencyClaim, settle } from '../../idempotency.ts';
+import { idempotencyClaim, idempotencyKeyOf, parsedBodyClaim, settle } from '../../idempotency.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseBody } from '../../validation.ts';
 import { known } from './unknown-locations.ts';
@@ -94,8 +94,9 @@ const consumeReservation = operation({
 export async function reservationsRoutes(app: FastifyInstance, { inventory }: ApiContext): Promise<void> {
 
   app.post('/v1/inventory/reservations', { schema: reserve }, async (request, reply) => {
-    const claim = idempotencyClaim(request, { required: true });
+    const key = idempotencyKeyOf(request, { required: true })!;
     const body = parseBody(ReservationRequest, request.body);
+    const claim = parsedBodyClaim(request, key, body);
     const result = settle(reply, known(await inventory.reserve(body, { correlationId: request.id, ...currentTraceContext(), idempotency: claim })));
     if (result.kind === 'insufficient-stock') {
       const short = result.lines.filter((l) => l.short);

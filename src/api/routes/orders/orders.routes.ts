@@ -5,12 +5,11 @@ import { Order, OrderSubmission, TimelineEntry } from '../../../model/order.ts';
 import { findOrderById, listOrders, readTimeline } from '../../../store/orders/order-queries.ts';
 import type { ApiContext } from '../../api-context.ts';
 import { currentTraceContext } from '../../../observability/tracing.ts';
+import { idempotencyKeyOf } from '../../idempotency.ts';
 import { ProblemError } from '../../problem.ts';
 import { parseBody, parseQuery } from '../../validation.ts';
 import { operation } from '../../route-kit.ts';
 import { orderExample, submissionExample, timelineExample } from '../examples.ts';
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const OrderListQuery = z.strictObject({
   channel: z.string().min(1).optional(),
@@ -41,13 +40,7 @@ export async function ordersRoutes(app: FastifyInstance, { db, intake }: ApiCont
     problems: { 'duplicate-order': 'The channel order was already submitted; existingOrderId and Location name it.' },
   });
   app.post('/v1/orders', { schema: submitOrder }, async (request, reply) => {
-    const key = request.headers['idempotency-key'];
-    if (key === undefined) {
-      throw new ProblemError('idempotency-key-missing', 'Send a unique Idempotency-Key header with every POST /v1/orders; reuse it only to retry the same request.');
-    }
-    if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
-      throw new ProblemError('idempotency-key-invalid', 'Idempotency-Key must be 1-255 printable ASCII characters without spaces.');
-    }
+    const key = idempotencyKeyOf(request, { required: true })!;
     const submission = parseBody(OrderSubmission, request.body);
     // The fingerprint is of the parsed submission: its keys come out in the schema's order and its
     // values normalised (placedAt in UTC), so two bodies that ask for the same order match whatever
