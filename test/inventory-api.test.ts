@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import stringify from 'safe-stable-stringify';
 import { after, before, describe, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -89,7 +90,8 @@ describe('movements, availability and reservations', () => {
     assert.equal((await read('/v1/inventory/availability?sku=API-TEE&location=MARS')).status, 400);
 
     const key = randomUUID();
-    const hold = await write('POST', '/v1/inventory/reservations', { reference: 'order-77', channel: 'web-store', lines: [{ sku: 'API-TEE', quantity: 5 }] }, key);
+    const orderedBody = { reference: 'order-77', channel: 'web-store', lines: [{ sku: 'API-TEE', quantity: 5 }] };
+    const hold = await write('POST', '/v1/inventory/reservations', orderedBody, key);
     assert.equal(hold.status, 201, JSON.stringify(hold.body));
     assert.match(hold.body.id, /^res_/);
     assert.equal(hold.body.lines[0].location, 'WH-1');
@@ -102,6 +104,14 @@ describe('movements, availability and reservations', () => {
     assert.equal(reordered.status, 201);
     assert.equal(reordered.body.id, hold.body.id);
     assert.equal(reordered.headers.get('idempotent-replayed'), 'true');
+    // A record stored by the release before ADR 44 holds the raw-body fingerprint: a retry that
+    // straddles the upgrade is still a replay, and a different request under that key still refused.
+    const before44 = createHash('sha256').update(`POST /v1/inventory/reservations\n${stringify(orderedBody)}`).digest('base64url');
+    assert.equal((await database.db.query('UPDATE idempotency_record SET fingerprint = $1 WHERE key = $2', [before44, key])).rowCount, 1);
+    const straddling = await write('POST', '/v1/inventory/reservations', orderedBody, key);
+    assert.equal(straddling.status, 201, JSON.stringify(straddling.body));
+    assert.equal(straddling.body.id, hold.body.id);
+    assert.equal(straddling.headers.get('idempotent-replayed'), 'true');
     const reused = await write('POST', '/v1/inventory/reservations', { reference: 'order-78', channel: 'web-store', lines: [{ sku: 'API-TEE', quantity: 1 }] }, key);
     assert.equal(reused.status, 422);
     assert.match(reused.body.type, /idempotency-key-reused$/);

@@ -39,8 +39,13 @@ export function idempotencyKeyOf(request: FastifyRequest, options: { required: b
 export function idempotencyClaim(request: FastifyRequest, options: { required: boolean }): IdempotencyClaim | undefined {
   const key = idempotencyKeyOf(request, options);
   if (key === undefined) return undefined;
+  return { scope: request.principal!.clientId, key, fingerprint: rawBodyFingerprint(request) };
+}
+
+/** Method, path and the body as received, its keys sorted. */
+function rawBodyFingerprint(request: FastifyRequest): string {
   const what = `${request.method} ${request.url.split('?')[0]}\n${stringify(request.body ?? null) ?? ''}`;
-  return { scope: request.principal!.clientId, key, fingerprint: createHash('sha256').update(what).digest('base64url') };
+  return createHash('sha256').update(what).digest('base64url');
 }
 
 /**
@@ -51,7 +56,8 @@ export function idempotencyClaim(request: FastifyRequest, options: { required: b
  */
 export function parsedBodyClaim(request: FastifyRequest, key: string, parsed: unknown): IdempotencyClaim {
   const what = `${request.method} ${request.url.split('?')[0]}\n${JSON.stringify(parsed)}`;
-  return { scope: request.principal!.clientId, key, fingerprint: hash('sha256', what, 'base64url') };
+  // Stored before ADR 44 for the same request: the raw-body fingerprint.
+  return { scope: request.principal!.clientId, key, fingerprint: hash('sha256', what, 'base64url'), earlier: () => rawBodyFingerprint(request) };
 }
 
 /** Unwraps an idempotent outcome: marks replays on the reply, turns misuse into problems. */

@@ -17,6 +17,12 @@ export interface IdempotencyClaim {
   scope: string;
   key: string;
   fingerprint: string;
+  /**
+   * The fingerprint the same request was given by an earlier release, when the way it is
+   * computed changed: a retry that straddles the upgrade is still a replay. Computed only when
+   * the stored fingerprint differs from `fingerprint`.
+   */
+  earlier?: () => string;
 }
 
 export type ClaimOutcome =
@@ -64,7 +70,9 @@ export async function claimKeys(tx: Queryable, claims: readonly IdempotencyClaim
     const byName = new Map(existing.rows.map((row) => [lockName(row), row]));
     for (const { i, name } of held) {
       const row = byName.get(name);
-      outcomes[i] = !row ? { kind: 'new' } : row.fingerprint === claims[i]!.fingerprint ? { kind: 'replay', result: row.result } : { kind: 'key-reused' };
+      const claim = claims[i]!;
+      const same = row !== undefined && (row.fingerprint === claim.fingerprint || row.fingerprint === claim.earlier?.());
+      outcomes[i] = !row ? { kind: 'new' } : same ? { kind: 'replay', result: row.result } : { kind: 'key-reused' };
     }
   }
   return outcomes as ClaimOutcome[];
