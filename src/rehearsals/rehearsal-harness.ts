@@ -243,6 +243,15 @@ export async function runRehearsal(base: Config, logger: Logger, plan: Rehearsal
       await plan.prepare(context);
     }
     await erp.resetStats();
+    // The ERP sandbox keeps its per-second counts for 10 minutes: a longer run reads them every
+    // minute so that the quota check and the chart cover the whole run.
+    const erpSeconds = new Map<string, ErpSecond>();
+    let erpReadAt = 0;
+    const keepErpSeconds = async (force = false) => {
+      if (!force && Date.now() - erpReadAt < 60_000) return;
+      erpReadAt = Date.now();
+      for (const entry of (await erp.stats()).perSecond) erpSeconds.set(entry.second, entry);
+    };
 
     // The load, phase by phase; one tick per 100 ms submits what is due.
     const submissions: Submission[] = [];
@@ -274,6 +283,7 @@ export async function runRehearsal(base: Config, logger: Logger, plan: Rehearsal
         inFlight.add(sent);
       }
       if (t >= nextSample) {
+        await keepErpSeconds();
         samples.push(await sample(running, t, meter));
         const s = samples.at(-1)!;
         progress(`t=${t.toFixed(0)}s ${phaseAt(t)} submitted=${submissions.length} accepted=${submissions.filter((x) => x.id).length} erp-backlog=${s.erpBacklog} queued=${s.lanes.join('/')} loop-p99=${s.process.eventLoopDelayP99Ms}ms cpu=${s.process.cpuPercent}% db-waiting=${s.process.poolWaitingMax}`);
@@ -288,6 +298,7 @@ export async function runRehearsal(base: Config, logger: Logger, plan: Rehearsal
     let drainedAt: number | null = null;
     while (now() < loadSeconds + drainTimeoutSeconds) {
       await plan.onTick?.(now(), context);
+      await keepErpSeconds();
       const s = await sample(running, now(), meter);
       samples.push(s);
       const waiting = await count(running, `SELECT count(*) AS n FROM sales_order WHERE id = ANY($1) AND status IN ('received', 'validated', 'allocated')`, [ids]);
@@ -300,7 +311,9 @@ export async function runRehearsal(base: Config, logger: Logger, plan: Rehearsal
       await sleep(1000);
     }
 
+    await keepErpSeconds(true);
     const report = await measure(context, plan, {
+      erpSeconds: [...erpSeconds.values()].sort((a, b) => Date.parse(a.second) - Date.parse(b.second)),
       startedAt,
       loadStart,
       submissions,
@@ -426,7 +439,11 @@ async function sample(running: RunningSyncline, t: number, meter: { read(): Proc
   return { t, erpBacklog, lanes, process: meter.read() };
 }
 
+type ErpSecond = Awaited<ReturnType<ReturnType<typeof sandboxAdmin>['stats']>>['perSecond'][number];
+
 interface MeasureInput {
+  /** The ERP sandbox's requests per second over the whole run, oldest first. */
+  erpSeconds: ErpSecond[];
   startedAt: Date;
   loadStart: number;
   submissions: Submission[];
@@ -484,7 +501,7 @@ async function measure(context: RehearsalContext, plan: RehearsalPlan, m: Measur
   const toAllocatedMs = new Map(timeline.filter((r) => r.received && r.allocated).map((r) => [r.order_id, new Date(r.allocated!).getTime() - new Date(r.received!).getTime()]));
   const toAllocated = [...toAllocatedMs.values()];
 
-  const stats = await erp.stats();
+  const stats = { perSecond: m.erpSeconds };
   const erpRequestsPerSecond: Series = stats.perSecond.map((s) => ({ t: second(Date.parse(s.second)), value: s.accepted + s.throttled + s.failed })).filter((p) => p.t >= 0);
   const quotaExceededSeconds = erpRequestsPerSecond.filter((p) => p.value > m.quota).length;
   // Whole seconds strictly between the end of the peak and the drain, when the backlog kept the ERP busy.
