@@ -81,9 +81,13 @@ interface Measurement {
   cpuMsPerOrder: { workers: number; driverAndSandboxes: number; postgres: number; total: number };
   /**
    * PostgreSQL's own counters (pg_stat_database) for the run's databases, per order: commits and
-   * rows written; of those transactions, the driver's own (the orders' insert, its polls for the end).
+   * rows written; of those transactions, the driver's own (the orders' insert, its polls for the end);
+   * and the sessions opened in the window (each costs the server one transaction of its own).
+   * The count also holds transactions no client sent: a backend that LISTENs reads each
+   * notification it is woken for in a transaction of its own, so every NOTIFY costs one
+   * transaction per listening process (Syncline: one listener per worker process).
    */
-  database: { transactionsPerOrder: number; rowsWrittenPerOrder: number; driverTransactionsPerOrder: number };
+  database: { transactionsPerOrder: number; rowsWrittenPerOrder: number; driverTransactionsPerOrder: number; sessions: number };
 }
 
 /**
@@ -93,13 +97,13 @@ interface Measurement {
 const settleStats = () => new Promise((resolve) => setTimeout(resolve, 1500));
 
 /** Commits and rows written in these databases so far (read after the backends have exited, so their counts are flushed). */
-async function databaseCounters(databases: string[]): Promise<{ transactions: number; rows: number }> {
-  const [row] = await adminQuery<{ transactions: string; rows: string }>(
-    `SELECT sum(xact_commit + xact_rollback) AS transactions, sum(tup_inserted + tup_updated + tup_deleted) AS rows
+async function databaseCounters(databases: string[]): Promise<{ transactions: number; rows: number; sessions: number }> {
+  const [row] = await adminQuery<{ transactions: string; rows: string; sessions: string }>(
+    `SELECT sum(xact_commit + xact_rollback) AS transactions, sum(tup_inserted + tup_updated + tup_deleted) AS rows, sum(sessions) AS sessions
        FROM pg_stat_database WHERE datname = ANY($1::text[])`,
     [databases],
   );
-  return { transactions: Number(row!.transactions ?? 0), rows: Number(row!.rows ?? 0) };
+  return { transactions: Number(row!.transactions ?? 0), rows: Number(row!.rows ?? 0), sessions: Number(row!.sessions ?? 0) };
 }
 
 /** User + system CPU of a process so far, in ms (0 once it is gone). */
@@ -179,10 +183,12 @@ async function seededDatabase(): Promise<TestDatabase> {
   return database;
 }
 
-/** Commits ORDERS orders, each with its order.created event, in one statement; returns their ids. */
-async function placeOrders(database: TestDatabase, run: string): Promise<string[]> {
+type OrderInsert = Parameters<typeof insertOrders>[1][number];
+
+/** ORDERS orders, each with its order.created event, built and ready to commit. */
+function buildOrders(run: string): OrderInsert[] {
   const now = new Date();
-  const inserts = Array.from({ length: ORDERS }, (_, i) => {
+  return Array.from({ length: ORDERS }, (_, i) => {
     const order = buildOrder(sampleOrder({ channelOrderId: `${run}-${i}` }) as unknown as OrderSubmission, { correlationId: `${run}-${i}`, now });
     return {
       order,
@@ -190,14 +196,24 @@ async function placeOrders(database: TestDatabase, run: string): Promise<string[
       event: { id: newId('event'), type: EVENT_TYPES.orderCreated, source: '/syncline/orders', subject: order.id, time: order.createdAt, correlationId: `${run}-${i}` },
     };
   });
+}
+
+/** Commits the orders (built beforehand, out of the measured window) in one statement; returns their ids. */
+async function placeOrders(database: TestDatabase, inserts: OrderInsert[]): Promise<string[]> {
   const outcomes = await insertOrders(database.db, inserts);
   if (outcomes.some((o) => o.kind !== 'created')) throw new Error(`orders not created: ${JSON.stringify(outcomes.find((o) => o.kind !== 'created'))}`);
   return inserts.map((i) => i.order.id);
 }
 
-/** Waits until every order is released; fails if one stops elsewhere or a worker exits. Returns the polls (transactions) it took. */
+/**
+ * Waits until every order is released; fails if one stops elsewhere or a worker exits. Returns the
+ * polls (transactions) it took. Each poll is a transaction and CPU in this process and the
+ * server, counted in the run's figures: it polls every 25 ms only near the end (the end is known
+ * to within 25 ms), and before that every quarter of the time left at the pace so far, at most 100 ms.
+ */
 async function released(database: TestDatabase, workers: ChildProcess[], timeoutMs = 600_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   for (let polls = 1; ; polls++) {
     const gone = workers.find((w) => w.exitCode !== null || w.signalCode !== null);
     if (gone) throw new Error(`worker ${gone.pid} exited (${gone.exitCode ?? gone.signalCode}) before every order was released`);
@@ -208,7 +224,9 @@ async function released(database: TestDatabase, workers: ChildProcess[], timeout
       if (byStatus[stuck]) throw new Error(`${byStatus[stuck]} orders went to ${stuck}: ${JSON.stringify(byStatus)}`);
     }
     if (Date.now() > deadline) throw new Error(`not every order was released: ${JSON.stringify(byStatus)}`);
-    await new Promise((r) => setTimeout(r, 25));
+    const done = byStatus.released ?? 0;
+    const left = done === 0 ? Infinity : ((Date.now() - started) / done) * (ORDERS - done);
+    await new Promise((r) => setTimeout(r, Math.min(100, Math.max(25, left / 4))));
   }
 }
 
@@ -231,7 +249,7 @@ function measurement(
   processes: number,
   seconds: number,
   cpu: { workers: number; driverAndSandboxes: number; postgres: number },
-  counted: { transactions: number; rows: number; driver: number },
+  counted: { transactions: number; rows: number; driver: number; sessions: number },
 ): Measurement {
   const per = (ms: number) => Math.round((ms / ORDERS) * 100) / 100;
   return {
@@ -246,7 +264,7 @@ function measurement(
       postgres: per(cpu.postgres),
       total: per(cpu.workers + cpu.driverAndSandboxes + cpu.postgres),
     },
-    database: { transactionsPerOrder: per(counted.transactions), rowsWrittenPerOrder: per(counted.rows), driverTransactionsPerOrder: per(counted.driver) },
+    database: { transactionsPerOrder: per(counted.transactions), rowsWrittenPerOrder: per(counted.rows), driverTransactionsPerOrder: per(counted.driver), sessions: counted.sessions },
   };
 }
 
@@ -266,12 +284,13 @@ async function measureSyncline(sandboxes: RunningSandboxes, processes: number, r
     for (let i = 0; i < processes; i++) {
       workers.push(await startProcess(spawn(process.execPath, [...PROFILE, ...counting, MAIN, 'worker'], { env: { ...process.env, ...env, ...countEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), /worker ready/));
     }
+    const orders = buildOrders(`syncline-${processes}-${round}`);
     await settleStats();
     const countersBefore = await databaseCounters([database.name]);
     const stop = await cpuWindow(workers, [database.name]);
     if (COUNT_DIR) for (const w of workers) w.kill('SIGUSR2');
     const started = performance.now();
-    const ids = await placeOrders(database, `syncline-${processes}-${round}`);
+    const ids = await placeOrders(database, orders);
     const polls = await released(database, workers);
     const seconds = (performance.now() - started) / 1000;
     const cpu = await stop();
@@ -283,7 +302,7 @@ async function measureSyncline(sandboxes: RunningSandboxes, processes: number, r
       const steps = await database.db.query('SELECT action, outcome, count(*)::int AS n, round(avg(duration_ms))::int AS avg_ms, max(duration_ms) AS max_ms FROM order_timeline GROUP BY 1, 2 ORDER BY 1');
       console.log(steps.rows);
     }
-    return measurement('syncline', processes, seconds, cpu, { transactions: counters.transactions - countersBefore.transactions, rows: counters.rows - countersBefore.rows, driver: polls + 1 });
+    return measurement('syncline', processes, seconds, cpu, { transactions: counters.transactions - countersBefore.transactions, rows: counters.rows - countersBefore.rows, driver: polls + 1, sessions: counters.sessions - countersBefore.sessions });
   } finally {
     await stopAll(workers);
     await database.drop();
@@ -301,7 +320,7 @@ async function measureDbos(sandboxes: RunningSandboxes, processes: number, mode:
   const workers: ChildProcess[] = [];
   let client: DBOSClient | undefined;
   try {
-    const ids = await placeOrders(database, `dbos-${mode}-${processes}-${round}`);
+    const ids = await placeOrders(database, buildOrders(`dbos-${mode}-${processes}-${round}`));
     const env = {
       ...process.env,
       APP_DATABASE_URL: database.url,
@@ -341,7 +360,7 @@ async function measureDbos(sandboxes: RunningSandboxes, processes: number, mode:
     await stopAll(workers);
     const counters = await databaseCounters([database.name, systemName]);
     await checkEffects(database, ids);
-    const counted = { transactions: counters.transactions - countersBefore.transactions, rows: counters.rows - countersBefore.rows, driver: polls };
+    const counted = { transactions: counters.transactions - countersBefore.transactions, rows: counters.rows - countersBefore.rows, driver: polls, sessions: counters.sessions - countersBefore.sessions };
     return measurement(mode === 'bare' ? 'bare' : mode === 'queue' ? 'dbos-queue' : 'dbos-direct', processes, seconds, cpu, counted);
   } finally {
     await client?.destroy();
@@ -408,7 +427,7 @@ export async function run(): Promise<void> {
           all.push(m);
           console.log(
             `round ${round}: ${m.system} x${m.processes}: ${m.ordersPerSecond} orders/s (${m.seconds} s; CPU ${m.cpuMsPerOrder.total} ms/order: workers ${m.cpuMsPerOrder.workers}, ` +
-              `sandboxes+driver ${m.cpuMsPerOrder.driverAndSandboxes}, postgres ${m.cpuMsPerOrder.postgres}; ${m.database.transactionsPerOrder} transactions (driver ${m.database.driverTransactionsPerOrder}) and ${m.database.rowsWrittenPerOrder} rows written per order)`,
+              `sandboxes+driver ${m.cpuMsPerOrder.driverAndSandboxes}, postgres ${m.cpuMsPerOrder.postgres}; ${m.database.transactionsPerOrder} transactions (driver ${m.database.driverTransactionsPerOrder}) and ${m.database.rowsWrittenPerOrder} rows written per order; ${m.database.sessions} sessions opened)`,
           );
         }
       }

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { toScaled } from '../../../model/money.ts';
-import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
+import { createSandboxApp, listenSandbox, randomIdBytes, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
 
 /**
  * A fraud screening service emulator: POST /v1/screenings decides approve or hold by
@@ -74,7 +73,7 @@ export async function startFraudSandbox(options: SandboxListenOptions & { rules?
     if (existing) return reply.code(200).send(screenings.get(existing));
     const reasons = decide(rules, parsed.data);
     const screening: Screening = {
-      id: `scr_${randomBytes(8).toString('hex')}`,
+      id: `scr_${randomIdBytes(8).toString('hex')}`,
       orderId: parsed.data.orderId,
       decision: reasons.length ? 'hold' : 'approve',
       reasons,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomIdBytes } from '../../kit/sandbox-app.ts';
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 
@@ -81,7 +81,7 @@ export function installLoyaltyMembers(app: FastifyInstance, balances: Map<string
     if (taken) return reply.code(409).send({ error: { code: 'member_exists', message: `a member with ${email} exists`, memberId: taken.id } });
     const at = now();
     const member: LoyaltyMember = {
-      id: `mbr_${randomBytes(8).toString('hex')}`,
+      id: `mbr_${randomIdBytes(8).toString('hex')}`,
       givenName: parsed.data.givenName,
       familyName: parsed.data.familyName,
       email,

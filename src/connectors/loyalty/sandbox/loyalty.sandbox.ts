@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { toScaled } from '../../../model/money.ts';
 import { installLoyaltyMembers, type LoyaltyMember } from './loyalty-members.ts';
-import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
+import { createSandboxApp, listenSandbox, randomIdBytes, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
 
 /**
  * A loyalty programme emulator: POST /v1/awards gives a member points for an order
@@ -147,7 +147,7 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     // One point per whole currency unit spent (times pointsPerUnit); no floats involved.
     const whole = Number(toScaled(parsed.data.amount, 6) / 1_000_000n);
     const award: Award = {
-      id: `awd_${randomBytes(8).toString('hex')}`,
+      id: `awd_${randomIdBytes(8).toString('hex')}`,
       orderId: parsed.data.orderId,
       email,
       memberId: memberId ?? null,
@@ -181,7 +181,7 @@ export async function startLoyaltySandbox(options: SandboxListenOptions & { poin
     const points = amount === undefined ? left : base === 0n ? 0 : Math.min(left, Number((BigInt(award.points) * toScaled(amount, 6)) / base));
     // The balance may go below zero when the points were spent meanwhile, as in most programmes.
     const reversal: Reversal = {
-      id: `rev_${randomBytes(8).toString('hex')}`,
+      id: `rev_${randomIdBytes(8).toString('hex')}`,
       orderId,
       reference,
       amount: amount ?? null,

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { createSandboxApp, installAnswerDelays, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
+import { createSandboxApp, installAnswerDelays, listenSandbox, randomIdBytes, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
 import type { FaultRenderer } from '../../kit/faults.ts';
 
 /**
@@ -62,7 +61,7 @@ const DECLINING_METHODS: Record<string, { code: string; decline_code: string; me
   pm_card_chargeDeclinedInsufficientFunds: { code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },
 };
 
-const stripeId = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
+const stripeId = (prefix: string) => `${prefix}_${randomIdBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
 
 const renderFault: FaultRenderer = (kind, _status, message) => ({
   contentType: 'application/json',

@@ -16,6 +16,7 @@ import {
   type ProductSeed,
   type Rec,
 } from './tryton-data.ts';
+import { FieldIndexes, PlannedStock } from './tryton-indexes.ts';
 
 /**
  * The sandbox ERP's own state and business rules: products with stock, parties,
@@ -29,6 +30,8 @@ export class TrytonErp {
   readonly tables = new Map<string, Map<number, Rec>>();
   #nextId = new Map<string, number>();
   #sequences = new Map<string, number>();
+  #indexes = new FieldIndexes();
+  #stock = new PlannedStock();
 
   constructor() {
     for (const model of SUPPORTED_MODELS) this.tables.set(model, new Map());
@@ -68,7 +71,24 @@ export class TrytonErp {
 
   #put(model: string, rec: Rec): Rec {
     this.table(model).set(rec.id, rec);
+    this.#indexes.add(model, rec);
+    if (model === 'stock.move') this.#stock.add(rec);
     return rec;
+  }
+
+  /**
+   * The records of model whose field (an indexed one) may equal value, a string or number, as a
+   * domain's "=" compares: every record that does is among them, in id order; the caller checks
+   * each. Undefined when the field has no index.
+   */
+  candidates(model: string, field: string, value: string | number): Rec[] | undefined {
+    const table = this.table(model);
+    return this.#indexes.candidates(model, field, value)?.flatMap((id) => table.get(id) ?? []);
+  }
+
+  /** Records of model whose indexed field is exactly value, in id order. */
+  #where(model: string, field: string, value: string | number): Rec[] {
+    return this.candidates(model, field, value)!.filter((rec) => rec[field] === value);
   }
 
   insert(model: string, values: Record<string, unknown>): Rec {
@@ -177,16 +197,9 @@ export class TrytonErp {
 
   /** Stock that moves not yet done will add (+) or take (-) from the warehouse. */
   #plannedDelta(productId: number): number {
-    let delta = 0;
-    for (const move of this.table('stock.move').values()) {
-      if (move.product !== productId || move.state === 'done' || move.state === 'cancelled') continue;
-      const from = INTERNAL_LOCATIONS.has(move.from_location as number);
-      const to = INTERNAL_LOCATIONS.has(move.to_location as number);
-      if (from && !to) delta -= Number(move.quantity);
-      if (!from && to) delta += Number(move.quantity);
-    }
-    return delta;
+    return this.#stock.delta(productId, this.table('stock.move'));
   }
+
 
   #lineAmount(line: Rec): bigint {
     if (line.type !== 'line') return 0n;
@@ -231,7 +244,7 @@ export class TrytonErp {
       if (model === 'stock.shipment.out') shipments.add(Number(id));
       if (model === 'stock.shipment.out.return') returns.add(Number(id));
     }
-    const invoices = [...this.table('account.invoice').values()].filter((i) => i.sale_origin === sale.id).map((i) => i.id);
+    const invoices = this.#saleInvoices(sale).map((i) => i.id);
     return {
       untaxed_amount: dec(untaxed, AMOUNT_SCALE),
       tax_amount: dec(tax, AMOUNT_SCALE),
@@ -267,8 +280,8 @@ export class TrytonErp {
   }
 
   #saleMoves(sale: Rec): Rec[] {
-    const lineIds = new Set((sale.lines as number[]).map((id) => `sale.line,${id}`));
-    return [...this.table('stock.move').values()].filter((m) => lineIds.has(String(m.origin)));
+    const lines = new Set(sale.lines as number[]);
+    return [...lines].flatMap((id) => this.#where('stock.move', 'origin', `sale.line,${id}`)).sort((a, b) => a.id - b.id);
   }
 
   /** One field's value: stored fields directly, function fields computed (computing all of a sale's is costly). */
@@ -342,6 +355,7 @@ export class TrytonErp {
           if (typeof value !== 'number' || value < 0) throw new TrytonUserError('The quantity of a move must be positive.');
         }
         rec[field] = value;
+        if (model === 'stock.move') this.#stock.track(rec);
       }
       if (model === 'product.product' || model === 'product.template' || model === 'party.party') rec.write_date = TrytonDateTime.now();
       // The sandbox keeps a template's name and price on its variants (a real server computes them from the template).
@@ -557,7 +571,7 @@ export class TrytonErp {
   }
 
   #saleInvoices(sale: Rec): Rec[] {
-    return [...this.table('account.invoice').values()].filter((i) => i.sale_origin === sale.id);
+    return this.#where('account.invoice', 'sale_origin', sale.id);
   }
 
   /** Moves for what each goods line still has to ship (or receive back, for negative lines). */
@@ -701,7 +715,7 @@ export class TrytonErp {
   }
 
   #invoiceLinesOf(saleLineId: number): number[] {
-    return [...this.table('account.invoice.line').values()].filter((l) => l.origin === `sale.line,${saleLineId}`).map((l) => l.id);
+    return this.#where('account.invoice.line', 'origin', `sale.line,${saleLineId}`).map((l) => l.id);
   }
 
   #salesOfShipment(model: string, shipmentId: number): Rec[] {
@@ -723,6 +737,7 @@ export class TrytonErp {
     if (!from && to) product.on_hand = Number(product.on_hand) + Number(move.quantity);
     move.state = 'done';
     move.effective_date = TrytonDate.today();
+    this.#stock.track(move);
   }
 
   // ---- shipments ---------------------------------------------------------------------------
@@ -744,7 +759,10 @@ export class TrytonErp {
         all = false;
         continue;
       }
-      for (const move of moves) move.state = 'assigned';
+      for (const move of moves) {
+        move.state = 'assigned';
+        this.#stock.track(move);
+      }
       shipment.state = 'assigned';
     }
     return all;
@@ -753,8 +771,8 @@ export class TrytonErp {
   /** Stock in the storage zone not yet reserved by assigned moves nor moved to the output zone. */
   #availableInStorage(productId: number): number {
     let available = Number(this.get('product.product', productId).on_hand);
-    for (const move of this.table('stock.move').values()) {
-      if (move.product !== productId) continue;
+    // Neither counts a done or cancelled move.
+    for (const move of this.#stock.open(productId, this.table('stock.move'))) {
       // Reserved (assigned) inventory moves, and goods already moved to the output zone waiting to leave.
       if (move.from_location === LOCATION.storage && move.state === 'assigned') available -= Number(move.quantity);
       if (move.from_location === LOCATION.output && move.state !== 'done' && move.state !== 'cancelled') {
@@ -786,10 +804,12 @@ export class TrytonErp {
         picked.set(move.product, (picked.get(move.product) ?? 0) + Number(move.quantity));
         move.state = 'done';
         move.effective_date = TrytonDate.today();
+        this.#stock.track(move);
       }
       for (const move of outgoing) {
         move.quantity = picked.get(move.product) ?? 0;
         picked.set(move.product, 0);
+        this.#stock.track(move);
       }
       shipment.state = 'packed';
     }
@@ -802,8 +822,10 @@ export class TrytonErp {
       if (shipment.state !== 'packed') continue;
       for (const moveId of shipment.outgoing_moves as number[]) {
         const move = this.get('stock.move', moveId);
-        if (Number(move.quantity) === 0) move.state = 'cancelled';
-        else this.#moveDone(move);
+        if (Number(move.quantity) === 0) {
+          move.state = 'cancelled';
+          this.#stock.track(move);
+        } else this.#moveDone(move);
       }
       shipment.state = 'done';
       shipment.effective_date = TrytonDate.today();
@@ -822,6 +844,7 @@ export class TrytonErp {
           continue;
         }
         move.state = 'cancelled';
+        this.#stock.track(move);
       }
       shipment.state = 'cancelled';
       for (const sale of this.#salesOfShipment('stock.shipment.out', id)) this.#updateSaleStates(sale);

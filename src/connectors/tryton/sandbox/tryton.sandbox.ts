@@ -94,10 +94,27 @@ function matches(erp: TrytonErp, model: string, rec: Rec, domain: Domain, contex
   return clauses.every((clause) => matches(erp, model, rec, clause as Domain, context));
 }
 
+/**
+ * The records a domain can match: with a clause `[field, "=", text or number]` at its top level
+ * (the domain's AND) on a field the ERP indexes, those the index gives; otherwise every record.
+ */
+function candidates(erp: TrytonErp, model: string, domain: Domain): Iterable<Rec> {
+  if (Array.isArray(domain) && domain[0] !== 'OR' && !(typeof domain[0] === 'string' && domain[0] !== 'AND')) {
+    for (const clause of domain[0] === 'AND' ? domain.slice(1) : domain) {
+      if (!Array.isArray(clause) || (clause.length !== 3 && clause.length !== 4) || clause[1] !== '=') continue;
+      const [field, , value] = clause as [unknown, string, unknown];
+      if (typeof field !== 'string' || (typeof value !== 'string' && typeof value !== 'number')) continue;
+      const found = erp.candidates(model, field, value);
+      if (found) return found;
+    }
+  }
+  return erp.table(model).values();
+}
+
 function search(erp: TrytonErp, model: string, domain: Domain, offset: number, limit: number | null, order: unknown, context: Record<string, unknown>): Rec[] {
   // Like Tryton, records with an `active` field are searched among the active ones unless the context says active_test: false.
   const activeOnly = context.active_test !== false;
-  let records = [...erp.table(model).values()].filter((rec) => !(activeOnly && 'active' in rec && !rec.active) && matches(erp, model, rec, domain, context));
+  let records = [...candidates(erp, model, domain)].filter((rec) => !(activeOnly && 'active' in rec && !rec.active) && matches(erp, model, rec, domain, context));
   const orders: [string, string][] = Array.isArray(order) && order.length ? (order as [string, string][]) : [['id', 'ASC']];
   records = records.sort((a, b) => {
     for (const [field, direction] of orders) {
@@ -158,6 +175,8 @@ const UNAUTHORIZED_PAGE =
   '<!doctype html>\n<html lang=en>\n<title>401 Unauthorized</title>\n<h1>Unauthorized</h1>\n<p>The server could not verify that you are authorized to access the URL requested. You either supplied the wrong credentials (e.g. a bad password), or your browser doesn&#39;t understand how to supply the credentials required.</p>\n';
 
 const GENERIC_METHODS = ['search', 'search_read', 'search_count', 'read', 'create', 'write'];
+
+const RpcBody = z.object({ id: z.unknown(), method: z.string(), params: z.array(z.unknown()) });
 
 /** Starts the Tryton sandbox. */
 export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Promise<RunningTrytonSandbox> {
@@ -280,7 +299,7 @@ export async function startTrytonSandbox(options: TrytonSandboxOptions = {}): Pr
   };
 
   const rpcBody = (body: unknown) => {
-    const parsed = z.object({ id: z.unknown(), method: z.string(), params: z.array(z.unknown()) }).safeParse(body);
+    const parsed = RpcBody.safeParse(body);
     return parsed.success ? parsed.data : undefined;
   };
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { createSandboxApp, installAnswerDelays, listenSandbox, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
+import { createSandboxApp, installAnswerDelays, listenSandbox, randomIdBytes, type RunningSandbox, type SandboxListenOptions } from '../../kit/sandbox-app.ts';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, TOPIC_HEADER, wmsSignatureHeader, type WireFulfilmentOrder, type WireShipment } from '../wms-wire.ts';
 
 /**
@@ -67,7 +67,7 @@ export interface WmsState {
   config: { callbackUrl: string | null; webhookSecret: string; autoShipDelayMs: number | null; webhookMaxAttempts: number; webhookRetryDelayMs: number };
 }
 
-const newWmsId = (prefix: string) => `${prefix}_${randomBytes(8).toString('hex')}`;
+const newWmsId = (prefix: string) => `${prefix}_${randomIdBytes(8).toString('hex')}`;
 
 const error = (code: string, message: string, extra: Record<string, unknown> = {}) => ({ error: { code, message }, ...extra });
 
@@ -85,6 +85,9 @@ export async function startWmsSandbox(options: WmsSandboxOptions = {}): Promise<
       webhookRetryDelayMs: 200,
     },
   };
+  /** Fulfilment orders by (order, location), which never change once created. */
+  const byOrderAndLocation = new Map<string, FulfilmentOrder>();
+  const orderAndLocation = (orderId: string, locationId: string) => JSON.stringify([orderId, locationId]);
   const timers = new Set<NodeJS.Timeout>();
   let closing = false;
   const later = (ms: number, run: () => void) => {
@@ -186,7 +189,7 @@ export async function startWmsSandbox(options: WmsSandboxOptions = {}): Promise<
     if (!parsed.success) return reply.code(422).send(error('invalid_request', 'the fulfillment order is not valid', { issues: parsed.error.issues }));
     const input = parsed.data;
     // One fulfilment order per (order, location): a repeated create answers with the existing one.
-    const existing = [...state.orders.values()].find((o) => o.orderId === input.orderId && o.locationId === input.locationId);
+    const existing = byOrderAndLocation.get(orderAndLocation(input.orderId, input.locationId));
     if (existing) return reply.code(200).send(view(existing));
     const now = new Date().toISOString();
     const order: FulfilmentOrder = {
@@ -202,6 +205,7 @@ export async function startWmsSandbox(options: WmsSandboxOptions = {}): Promise<
       updatedAt: now,
     };
     state.orders.set(order.id, order);
+    byOrderAndLocation.set(orderAndLocation(order.orderId, order.locationId), order);
     if (state.config.autoShipDelayMs !== null) {
       later(state.config.autoShipDelayMs, () => {
         if (order.status === 'open') ship(order, { carrier: 'SANDBOX', trackingNumbers: [`AUTO${randomBytes(5).toString('hex').toUpperCase()}`] });
