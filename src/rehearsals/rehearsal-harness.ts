@@ -504,9 +504,14 @@ async function measure(context: RehearsalContext, plan: RehearsalPlan, m: Measur
   const stats = { perSecond: m.erpSeconds };
   const erpRequestsPerSecond: Series = stats.perSecond.map((s) => ({ t: second(Date.parse(s.second)), value: s.accepted + s.throttled + s.failed })).filter((p) => p.t >= 0);
   const quotaExceededSeconds = erpRequestsPerSecond.filter((p) => p.value > m.quota).length;
-  // Whole seconds strictly between the end of the peak and the drain, when the backlog kept the ERP busy.
+  // Whole seconds strictly between the end of the peak and the drain in which postings waited for
+  // the ERP (sampled backlog above 0): an ERP idle for want of work is not a slow drain.
   const drainEnd = m.drainedAt ?? Infinity;
-  const drainSeconds = stats.perSecond.filter((s) => second(Date.parse(s.second)) > m.drainFrom && second(Date.parse(s.second)) < Math.floor(drainEnd) - 1);
+  const backlogged = new Set(m.samples.filter((x) => x.erpBacklog > 0).map((x) => Math.floor(x.t)));
+  const drainSeconds = stats.perSecond.filter((s) => {
+    const t = second(Date.parse(s.second));
+    return t > m.drainFrom && t < Math.floor(drainEnd) - 1 && backlogged.has(t);
+  });
   const drainRatio = drainSeconds.length > 0 ? drainSeconds.reduce((n, s) => n + s.accepted, 0) / (drainSeconds.length * m.quota) : 1;
 
   const acceptedPerSecond = new Map<number, number>();
