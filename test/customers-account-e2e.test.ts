@@ -251,7 +251,11 @@ describe('customer account view, end to end', () => {
     for (const { body } of burst) assert.ok(['ok', 'unavailable', 'cached'].includes(body.erp.status), body.erp.status);
     const party = String((await saleOf(orderId)).sale.party);
     const burstRead = burst.some(({ body }) => body.erp.status === 'ok' || body.erp.status === 'cached');
-    assert.equal(repeats[0]!.body.erp.status, burstRead ? 'cached' : 'ok', 'the first repeat finds the read done, or joins it');
+    // A burst that gave up at the budget left its read running: the first repeat joins it (ok) or,
+    // when it finished in between, finds it in the cache. Either way one read serves every repeat.
+    const first = repeats[0]!.body.erp.status;
+    assert.ok(burstRead ? first === 'cached' : ['ok', 'cached'].includes(first), `the first repeat finds the read done, or joins it: ${first}`);
+    assert.equal(new Set(repeats.map(({ body }) => body.erp.fetchedAt)).size, 1, 'every repeat is served by the same read');
     for (const { body } of repeats) assert.equal(body.erp.data.accounts[0].account, party);
     for (const { body } of repeats.slice(1)) assert.equal(body.erp.status, 'cached', 'repeated views within the TTL are served from cache');
   });
