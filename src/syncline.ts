@@ -74,7 +74,7 @@ export async function openDatabase(config: Config, logger: Logger, options: { cu
  * NOTIFY), the shared request counters, intake and inventory. Their background loops start
  * here, except inventory's, which the caller starts once the server listens.
  */
-export async function createApiContext(config: Config, db: Database, logger: Logger): Promise<ApiContext> {
+export async function createApiContext(config: Config, db: Database, logger: Logger, options: { intakeDb?: Database } = {}): Promise<ApiContext> {
   // Clients, revocations and signing keys live in memory, refreshed by NOTIFY; request counts
   // are shared every SYNCLINE_RATE_LIMIT_SYNC_MS (docs/adr/0008).
   await ensureSigningKey(db, config.jwtSecret);
@@ -84,7 +84,7 @@ export async function createApiContext(config: Config, db: Database, logger: Log
   counters.start();
   const admission = new ClientRateLimiter(counters, { defaultLimit: config.clientRateLimit, windowSeconds: config.clientRateWindowSeconds, limitOf: (id) => access.rateLimitOf(id) });
   const tokens = new TokenService(access.keys, config.tokenTtlSeconds, { checks: access, admission });
-  const intake = new OrderIntakeService(db, { maxConcurrentBatches: config.intakeWriters, maxBatchSize: config.intakeBatchSize });
+  const intake = new OrderIntakeService(db, { maxConcurrentBatches: config.intakeWriters, maxBatchSize: config.intakeBatchSize, writer: options.intakeDb });
   const inventory = new InventoryService(db, logger, { holdExpiryIntervalMs: config.holdExpiryIntervalMs, availabilityIntervalMs: config.availabilityIntervalMs });
   return { config, db, logger, tokens, intake, inventory, access, counters };
 }
@@ -242,30 +242,41 @@ async function startRoles(
   let inventory: InventoryService | undefined;
   let access: AccessRegistry | undefined;
   let counters: SharedWindowCounter | undefined;
+  // Order intake writes on connections of its own (a bulkhead, one per intake writer): a hundred
+  // stores flushing their offline sales hold every connection of the API's pool, and the orders
+  // must not queue behind them (docs/runtime.md).
+  const intakeDb = roles.api && db.kind === 'postgres' && config.databaseUrl
+    ? openPostgres({ connectionString: config.databaseUrl, poolSize: config.intakeWriters, applicationName: 'syncline-intake' })
+    : undefined;
   if (roles.api) {
-    const context = await createApiContext(config, db, logger);
-    ({ inventory, access, counters } = context);
-    server = await buildServer(context);
     try {
-      url = await server.listen({ port: config.port, host: config.host });
+      const context = await createApiContext(config, db, logger, { intakeDb });
+      ({ inventory, access, counters } = context);
+      server = await buildServer(context);
+      try {
+        url = await server.listen({ port: config.port, host: config.host });
+      } catch (error) {
+        await server.close();
+        throw error;
+      }
+      lock?.recordUrl(url);
+      // Same process: loopback reaches a server listening on every address, too.
+      const base = ['0.0.0.0', '::', 'localhost'].includes(config.host) ? `http://127.0.0.1:${new URL(url).port}` : url;
+      // The WMS sandbox tells this Syncline about shipments (signed with the sandbox's own secret).
+      const wms = sandboxes.systems?.sandboxes.wms;
+      if (wms) wms.state.config.callbackUrl = `${base}/webhooks/wms/default`;
+      try {
+        await sandboxes.channels?.sendWebhooksTo(base);
+      } catch (error) {
+        await server.close();
+        throw error;
+      }
+      // Inventory's background loops (hold expiry, availability events) run beside the API for now.
+      inventory.start();
     } catch (error) {
-      await server.close();
+      await intakeDb?.close().catch(() => {});
       throw error;
     }
-    lock?.recordUrl(url);
-    // Same process: loopback reaches a server listening on every address, too.
-    const base = ['0.0.0.0', '::', 'localhost'].includes(config.host) ? `http://127.0.0.1:${new URL(url).port}` : url;
-    // The WMS sandbox tells this Syncline about shipments (signed with the sandbox's own secret).
-    const wms = sandboxes.systems?.sandboxes.wms;
-    if (wms) wms.state.config.callbackUrl = `${base}/webhooks/wms/default`;
-    try {
-      await sandboxes.channels?.sendWebhooksTo(base);
-    } catch (error) {
-      await server.close();
-      throw error;
-    }
-    // Inventory's background loops (hold expiry, availability events) run beside the API for now.
-    inventory.start();
   }
   let worker: Worker | undefined;
   // With the API in the same process, the worker has a pool of its own (a bulkhead): twenty stores
@@ -280,6 +291,7 @@ async function startRoles(
     } catch (error) {
       await server?.close();
       await inventory?.stop();
+      await intakeDb?.close().catch(() => {});
       if (workerDb !== db) await workerDb.close().catch(() => {});
       throw error;
     }
@@ -306,6 +318,7 @@ async function startRoles(
         if (!(await within(settled, ms))) logger.warn({ stage: name, waitedMs: ms }, `shutdown: ${name} did not finish in time; no longer waiting for it`);
       };
       await stage('api', server?.close(), SHUTDOWN_STAGE_MARGIN_MS);
+      await stage('intake database', intakeDb?.close(), SHUTDOWN_STAGE_MARGIN_MS);
       await stage('worker', worker?.stop(config.shutdownGraceMs), config.shutdownGraceMs + SHUTDOWN_STAGE_MARGIN_MS);
       // A batch in flight ends when its PubAcks arrive or time out (5 s).
       await stage('nats relay', natsRelay?.stop(), 5000 + SHUTDOWN_STAGE_MARGIN_MS);

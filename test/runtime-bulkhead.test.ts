@@ -11,15 +11,16 @@ import { openPostgres } from '../src/store/postgres.database.ts';
 import type { Database } from '../src/store/database.ts';
 import { startSyncline, type RunningSyncline } from '../src/syncline.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
-import { testEnvironment } from './support/server.ts';
+import { fetchToken, testEnvironment } from './support/server.ts';
+import { sampleOrder, submitOrder } from './support/orders.ts';
 import { waitFor } from './support/runtime.ts';
 
 /**
  * `syncline start` runs the API and a worker in one process. The API's requests must not be able
- * to hold every database connection the worker needs (docs/runtime.md), and the relay makes no job
- * for an event a subscription does not accept.
+ * to hold every database connection the worker needs, nor the one order intake writes on
+ * (docs/runtime.md), and the relay makes no job for an event a subscription does not accept.
  */
-describe('one process, two roles: the worker has a pool of its own; subscriptions choose their events', () => {
+describe('one process, two roles: the worker and order intake have connections of their own; subscriptions choose their events', () => {
   let database: TestDatabase;
   let running: RunningSyncline;
   let outside: Database;
@@ -69,6 +70,30 @@ describe('one process, two roles: the worker has a pool of its own; subscription
       await outside.transaction((tx) => enqueue(tx, { type: 'test.bulkhead', payload: { n }, lane: 'critical', correlationId: n }));
       await waitFor('the worker to run the job on its own connections', async () => ran.includes(n), 15_000, 20);
       assert.ok((running.db.pool?.().waiting ?? 0) >= 1, 'the API pool was still exhausted while the job ran');
+    } finally {
+      release();
+      await Promise.all(holders);
+    }
+  });
+
+  test('an order is accepted while API work holds every connection of the API pool', { timeout: 30_000 }, async () => {
+    const token = await fetchToken(running.url!, undefined, 'orders:write');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let open = 0;
+    const holders = [0, 1, 2].map(() =>
+      running.db.transaction(async () => {
+        open += 1;
+        await held;
+      }),
+    );
+    try {
+      await waitFor('the API pool to be exhausted', async () => open >= 1 && (running.db.pool?.().waiting ?? 0) >= 1, 10_000, 10);
+      const accepted = await submitOrder(running.url!, token, sampleOrder({ channelOrderId: `BULKHEAD-${randomUUID()}` }));
+      assert.equal(accepted.status, 201, JSON.stringify(accepted.body));
+      assert.ok((running.db.pool?.().waiting ?? 0) >= 1, 'the API pool was still exhausted when the order was accepted');
+      const stored = await outside.query<{ n: string }>('SELECT count(*) AS n FROM sales_order WHERE id = $1', [(accepted.body as { id: string }).id]);
+      assert.equal(Number(stored.rows[0]!.n), 1, 'the order is committed');
     } finally {
       release();
       await Promise.all(holders);

@@ -28,6 +28,11 @@ export interface OrderIntakeOptions {
   maxBatchSize?: number;
   /** Intake transactions in flight at once (default: 4). */
   maxConcurrentBatches?: number;
+  /**
+   * The connections the batches are written on (default: the service's database). A pool of
+   * their own keeps orders from queueing behind other requests for a connection.
+   */
+  writer?: Database;
 }
 
 /**
@@ -42,7 +47,7 @@ export class OrderIntakeService {
   constructor(db: Database, options: OrderIntakeOptions = {}) {
     this.#db = db;
     // insertOrders is a single statement: its own transaction, no BEGIN/COMMIT needed.
-    this.#batcher = new CommitBatcher(db, insertOrders, { ...options, transactional: false });
+    this.#batcher = new CommitBatcher(options.writer ?? db, insertOrders, { ...options, transactional: false });
   }
 
   async submit(submission: OrderSubmission, context: IntakeContext): Promise<IntakeResult> {
