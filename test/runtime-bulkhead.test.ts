@@ -53,7 +53,8 @@ describe('one process, two roles: the worker and order intake have connections o
     await database?.drop();
   });
 
-  test('a critical job runs while API work holds every connection of the API pool', async () => {
+  /** Runs `work` while API work holds every connection of the API pool (and more wait for one). */
+  async function withApiPoolExhausted(work: () => Promise<void>): Promise<void> {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     let open = 0;
@@ -66,38 +67,30 @@ describe('one process, two roles: the worker and order intake have connections o
     );
     try {
       await waitFor('the API pool to be exhausted', async () => open >= 1 && (running.db.pool?.().waiting ?? 0) >= 1, 10_000, 10);
-      const n = randomUUID();
-      await outside.transaction((tx) => enqueue(tx, { type: 'test.bulkhead', payload: { n }, lane: 'critical', correlationId: n }));
-      await waitFor('the worker to run the job on its own connections', async () => ran.includes(n), 15_000, 20);
-      assert.ok((running.db.pool?.().waiting ?? 0) >= 1, 'the API pool was still exhausted while the job ran');
+      await work();
+      assert.ok((running.db.pool?.().waiting ?? 0) >= 1, 'the API pool was still exhausted when the work was done');
     } finally {
       release();
       await Promise.all(holders);
     }
+  }
+
+  test('a critical job runs while API work holds every connection of the API pool', async () => {
+    await withApiPoolExhausted(async () => {
+      const n = randomUUID();
+      await outside.transaction((tx) => enqueue(tx, { type: 'test.bulkhead', payload: { n }, lane: 'critical', correlationId: n }));
+      await waitFor('the worker to run the job on its own connections', async () => ran.includes(n), 15_000, 20);
+    });
   });
 
   test('an order is accepted while API work holds every connection of the API pool', { timeout: 30_000 }, async () => {
     const token = await fetchToken(running.url!, undefined, 'orders:write');
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let open = 0;
-    const holders = [0, 1, 2].map(() =>
-      running.db.transaction(async () => {
-        open += 1;
-        await held;
-      }),
-    );
-    try {
-      await waitFor('the API pool to be exhausted', async () => open >= 1 && (running.db.pool?.().waiting ?? 0) >= 1, 10_000, 10);
+    await withApiPoolExhausted(async () => {
       const accepted = await submitOrder(running.url!, token, sampleOrder({ channelOrderId: `BULKHEAD-${randomUUID()}` }));
       assert.equal(accepted.status, 201, JSON.stringify(accepted.body));
-      assert.ok((running.db.pool?.().waiting ?? 0) >= 1, 'the API pool was still exhausted when the order was accepted');
       const stored = await outside.query<{ n: string }>('SELECT count(*) AS n FROM sales_order WHERE id = $1', [(accepted.body as { id: string }).id]);
       assert.equal(Number(stored.rows[0]!.n), 1, 'the order is committed');
-    } finally {
-      release();
-      await Promise.all(holders);
-    }
+    });
   });
 
   test('the relay makes no job for an event the subscription does not accept', async () => {
