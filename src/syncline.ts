@@ -242,12 +242,13 @@ async function startRoles(
   let inventory: InventoryService | undefined;
   let access: AccessRegistry | undefined;
   let counters: SharedWindowCounter | undefined;
-  // Order intake writes on connections of its own (a bulkhead, one per intake writer): a hundred
-  // stores flushing their offline sales hold every connection of the API's pool, and the orders
-  // must not queue behind them (docs/runtime.md).
-  const intakeDb = roles.api && db.kind === 'postgres' && config.databaseUrl
-    ? openPostgres({ connectionString: config.databaseUrl, poolSize: config.intakeWriters, applicationName: 'syncline-intake' })
-    : undefined;
+  // A pool of its own beside the process's (a bulkhead), on PostgreSQL only (PGlite is one connection).
+  const ownPool = (applicationName: string, poolSize: number) =>
+    db.kind === 'postgres' && config.databaseUrl ? openPostgres({ connectionString: config.databaseUrl, poolSize, applicationName }) : undefined;
+  // Order intake writes on connections of its own (one per intake writer): a hundred stores
+  // flushing their offline sales hold every connection of the API's pool, and the orders must not
+  // queue behind them (docs/runtime.md).
+  const intakeDb = roles.api ? ownPool('syncline-intake', config.intakeWriters) : undefined;
   if (roles.api) {
     try {
       const context = await createApiContext(config, db, logger, { intakeDb });
@@ -282,9 +283,7 @@ async function startRoles(
   // With the API in the same process, the worker has a pool of its own (a bulkhead): twenty stores
   // flushing their offline sales at once hold every connection of the API's pool, and the
   // critical lane's jobs must not queue behind them for a connection (docs/runtime.md).
-  const workerDb = roles.workers && roles.api && db.kind === 'postgres' && config.databaseUrl
-    ? openPostgres({ connectionString: config.databaseUrl, poolSize: config.dbPoolSize, applicationName: 'syncline-worker' })
-    : db;
+  const workerDb = (roles.workers && roles.api ? ownPool('syncline-worker', config.dbPoolSize) : undefined) ?? db;
   if (roles.workers) {
     try {
       worker = await startWorker(workerDb, config, logger, roles.registry);
