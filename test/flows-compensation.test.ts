@@ -92,6 +92,32 @@ describe('order lifecycle: compensations, holds and backorders', () => {
     assert.equal(await reserved('MUG'), 0);
   });
 
+  test('a cancel retried part-way (the ERP failed its cancellation once) reports every compensation, those of the first attempt included', async () => {
+    const orderId = await f.submit({ lines: [{ sku: 'MUG', quantity: 1, unitPrice: '8.50' }], payments: [] });
+    await f.waitForStatus(orderId, 'released');
+    const erp = sandboxAdmin(rig.sandboxes.urls.erp);
+    await erp.setFaults({ down: true });
+    const cancel = await f.api('POST', `/v1/orders/${orderId}/cancel`, {});
+    assert.equal(cancel.status, 202);
+    // The first attempt undoes the fulfilment and the capture, then fails on the ERP.
+    await waitFor('the ERP cancellation to fail', async () => (await actions(orderId)).includes('erp.post.compensate:failed'), 20_000, 50);
+    assert.ok((await actions(orderId)).includes('payment.capture.compensate:succeeded'));
+    await erp.clearFaults();
+    await f.waitForStatus(orderId, 'cancelled');
+    const cancellation = (await f.api('GET', `/v1/orders/${orderId}/cancellations/${cancel.body.id}`)).body;
+    assert.deepEqual(
+      cancellation.report.compensated.map((c: any) => c.step),
+      ['wms.fulfil', 'payment.capture', 'erp.post', 'inventory.allocate', 'payment.authorize'],
+    );
+    const refund = cancellation.report.compensated.find((c: any) => c.step === 'payment.capture').detail;
+    assert.ok(refund.refundId, JSON.stringify(refund));
+    // Undone once each: one refund at the gateway, one compensation entry per step on the timeline.
+    const intents = (await f.paymentState()).paymentIntents.filter((p: any) => p.metadata.order_id === orderId);
+    assert.equal(intents[0].amount_refunded, intents[0].amount_received);
+    const undone = (await actions(orderId)).filter((a) => a.endsWith('.compensate:succeeded'));
+    assert.equal(undone.length, 5, JSON.stringify(undone));
+  });
+
   test('payment failure at capture compensates like a cancel and ends in payment_failed', async () => {
     const payment = sandboxAdmin(rig.sandboxes.urls.payment);
     await payment.call('PUT', '/_sandbox/config', { failCapturesFor: ['*'] });

@@ -210,7 +210,8 @@ export async function runFlow<S extends { results: Record<string, Record<string,
  * Undoes every done step of a flow, last first; a step that started and never recorded
  * its outcome is looked up (`recover`) and undone when it took effect. A compensation that
  * fails throws (the job retries and continues with what is left); compensated steps are
- * marked so, and so are never undone twice. Returns what each compensation reported.
+ * marked so, with what their compensation reported, and so are never undone twice.
+ * Returns what each compensation reported, those of earlier attempts included.
  */
 export async function compensateFlow<S>(
   db: Database,
@@ -223,6 +224,11 @@ export async function compensateFlow<S>(
   for (const step of [...steps].reverse()) {
     const recorded = records.get(step.id);
     if (!recorded || !step.compensate) continue;
+    // Undone by an earlier attempt of this compensation (its job was retried part-way): reported, not redone.
+    if (recorded.status === 'compensated') {
+      if (recorded.compensation) report.push({ step: step.id, detail: recorded.compensation });
+      continue;
+    }
     const unknownOutcome = recorded.status === 'started' && step.recover !== undefined;
     if (recorded.status !== 'done' && !unknownOutcome) continue;
     const started = performance.now();
@@ -240,7 +246,7 @@ export async function compensateFlow<S>(
       throw error;
     }
     await db.transaction(async (tx) => {
-      if (!(await markCompensated(tx, identity.flow, identity.key, step.id))) return;
+      if (!(await markCompensated(tx, identity.flow, identity.key, step.id, detail))) return;
       await appendTimeline(tx, run.orderId, [
         { system: step.system, action: `${step.id}.compensate`, outcome: 'succeeded', attempt: run.attempt, durationMs: elapsed(started), correlationId: run.correlationId, detail },
       ]);

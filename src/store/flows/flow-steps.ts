@@ -14,12 +14,14 @@ export interface StepRecord {
   attempt: number;
   /** When the step was recorded (started or done). */
   doneAt: Date;
+  /** What its compensation reported (compensated steps; null for those compensated before this was kept). */
+  compensation: Record<string, unknown> | null;
 }
 
 /** Every recorded step of one flow run, in the order they were done. */
 export async function readSteps(db: Queryable, flow: string, key: string): Promise<StepRecord[]> {
   const result = await db.query<StepRecord>(
-    'SELECT step, status, result, attempt, done_at AS "doneAt" FROM flow_step WHERE flow = $1 AND flow_key = $2 ORDER BY done_at, step',
+    'SELECT step, status, result, attempt, done_at AS "doneAt", compensation FROM flow_step WHERE flow = $1 AND flow_key = $2 ORDER BY done_at, step',
     [flow, key],
   );
   return result.rows;
@@ -54,11 +56,12 @@ export async function recordStep(tx: Queryable, flow: string, key: string, step:
   return inserted.rowCount === 1;
 }
 
-/** Marks a done (or started) step as compensated; false when it was neither (already compensated or never begun). */
-export async function markCompensated(tx: Queryable, flow: string, key: string, step: string): Promise<boolean> {
+/** Marks a done (or started) step as compensated, with what its compensation reported; false when it was neither (already compensated or never begun). */
+export async function markCompensated(tx: Queryable, flow: string, key: string, step: string, detail: Record<string, unknown>): Promise<boolean> {
   const updated = await tx.query(
-    `UPDATE flow_step SET status = 'compensated', compensated_at = clock_timestamp() WHERE flow = $1 AND flow_key = $2 AND step = $3 AND status IN ('done', 'started')`,
-    [flow, key, step],
+    `UPDATE flow_step SET status = 'compensated', compensated_at = clock_timestamp(), compensation = $4
+      WHERE flow = $1 AND flow_key = $2 AND step = $3 AND status IN ('done', 'started')`,
+    [flow, key, step, JSON.stringify(detail)],
   );
   return updated.rowCount === 1;
 }

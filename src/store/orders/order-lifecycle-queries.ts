@@ -70,7 +70,7 @@ export async function readOrderFlowForRun(
             o.document, o.status, o.updated_at,
             EXISTS (SELECT 1 FROM order_amendment a WHERE a.order_id = $1 AND a.status = 'pending') AS amendment_pending,
             EXISTS (SELECT 1 FROM order_cancellation c WHERE c.order_id = $1 AND c.status = 'requested') AS cancellation_open,
-            (SELECT coalesce(json_agg(json_build_object('step', s.step, 'status', s.status, 'result', s.result, 'attempt', s.attempt, 'doneAt', s.done_at)
+            (SELECT coalesce(json_agg(json_build_object('step', s.step, 'status', s.status, 'result', s.result, 'attempt', s.attempt, 'doneAt', s.done_at, 'compensation', s.compensation)
                                       ORDER BY s.done_at, s.step), '[]')
                FROM flow_step s WHERE s.flow = $2 AND s.flow_key = $1) AS steps,
             (SELECT coalesce(json_agg(json_build_object('locationCode', d.location_code, 'locationId', d.location_id, 'locationKind', d.location_kind,
