@@ -67,6 +67,11 @@ describe('store-reconnect rehearsal', () => {
     assert.ok(report.checks.some((c: { name: string }) => c.name === 'time to allocated p99 during the flush (ms)'), 'web orders during the flush are measured');
     assert.ok(!report.checks.some((c: { name: string }) => c.name === 'drain rate over the ERP quota'), 'no drain rate: the flush does not load the ERP');
     assert.ok(report.series.scenario.storeMovementsAppliedPerSecond.some((p: { value: number }) => p.value > 0));
+    // The relay's lag and the host's CPU, sampled beside the process's load.
+    assert.equal(report.series.relayLag.length, report.series.processLoad.length);
+    assert.ok(report.series.relayLag.every((r: { behind: number; lagMs: number; oldestWriterMs: number }) => r.behind >= 0 && r.lagMs >= 0 && r.oldestWriterMs >= 0));
+    assert.ok(report.series.processLoad.some((p: { hostCpuPercent: number | null }) => p.hostCpuPercent !== null && p.hostCpuPercent > 0), 'the host was busy');
+    assert.ok(readdirSync(folder).includes('chart-relay-lag.svg'));
 
     const html = readFileSync(join(folder, 'report.html'), 'utf8');
     assert.match(html, /store-reconnect: storeMovementsAppliedPerSecond/);

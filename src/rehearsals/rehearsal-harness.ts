@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -149,13 +149,27 @@ export interface Sample {
   t: number;
   erpBacklog: number;
   lanes: [number, number, number];
+  relay: RelayLag;
   /** The rehearsal process since the previous sample: event-loop delay (p99, ms) and CPU used (% of one core). */
   process: ProcessLoad;
+}
+
+/**
+ * How far the outbox relay is behind, at the sample: events committed and not yet relayed, and
+ * the age of the oldest; and the age of the oldest transaction of the database still writing
+ * (the relay cannot pass it: events read in transaction order wait for every earlier writer).
+ */
+export interface RelayLag {
+  behind: number;
+  lagMs: number;
+  oldestWriterMs: number;
 }
 
 export interface ProcessLoad {
   eventLoopDelayP99Ms: number;
   cpuPercent: number;
+  /** The whole host since the previous sample, % of all its cores (null where /proc/stat cannot be read). */
+  hostCpuPercent: number | null;
   /** Most callers waiting for a database connection at once (sampled every 50 ms; PostgreSQL only). */
   poolWaitingMax: number;
 }
@@ -175,17 +189,21 @@ function processMeter(pool: () => { waiting: number } | undefined): { read(): Pr
   poller.unref();
   let cpu = process.cpuUsage();
   let at = performance.now();
+  let host = hostCpuTicks();
   return {
     read() {
       const used = process.cpuUsage(cpu);
       const now = performance.now();
+      const hostNow = hostCpuTicks();
       const load = {
         eventLoopDelayP99Ms: Math.round(delay.percentile(99) / 1e6),
         cpuPercent: Math.round(((used.user + used.system) / 1000 / Math.max(1, now - at)) * 100),
+        hostCpuPercent: host && hostNow && hostNow.total > host.total ? Math.round(((hostNow.busy - host.busy) / (hostNow.total - host.total)) * 100) : null,
         poolWaitingMax,
       };
       poolWaitingMax = 0;
       cpu = process.cpuUsage();
+      host = hostNow;
       at = now;
       delay.reset();
       return load;
@@ -195,6 +213,17 @@ function processMeter(pool: () => { waiting: number } | undefined): { read(): Pr
       delay.disable();
     },
   };
+}
+
+/** The host's CPU time so far from /proc/stat's first line, in ticks: busy (all but idle and iowait) and total. */
+function hostCpuTicks(): { busy: number; total: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    return { busy: total - fields[3]! - fields[4]!, total };
+  } catch {
+    return undefined;
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -286,7 +315,7 @@ export async function runRehearsal(base: Config, logger: Logger, plan: Rehearsal
         await keepErpSeconds();
         samples.push(await sample(running, t, meter));
         const s = samples.at(-1)!;
-        progress(`t=${t.toFixed(0)}s ${phaseAt(t)} submitted=${submissions.length} accepted=${submissions.filter((x) => x.id).length} erp-backlog=${s.erpBacklog} queued=${s.lanes.join('/')} loop-p99=${s.process.eventLoopDelayP99Ms}ms cpu=${s.process.cpuPercent}% db-waiting=${s.process.poolWaitingMax}`);
+        progress(`t=${t.toFixed(0)}s ${phaseAt(t)} submitted=${submissions.length} accepted=${submissions.filter((x) => x.id).length} erp-backlog=${s.erpBacklog} queued=${s.lanes.join('/')} loop-p99=${s.process.eventLoopDelayP99Ms}ms cpu=${s.process.cpuPercent}% host-cpu=${s.process.hostCpuPercent ?? '-'}% db-waiting=${s.process.poolWaitingMax} relay-lag=${s.relay.lagMs}ms`);
         nextSample = Math.floor(t) + 1;
       }
       await sleep(100);
@@ -436,7 +465,23 @@ async function sample(running: RunningSyncline, t: number, meter: { read(): Proc
     lanes[r.lane] = Number(r.n);
     erpBacklog += Number(r.erp);
   }
-  return { t, erpBacklog, lanes, process: meter.read() };
+  return { t, erpBacklog, lanes, relay: await relayLag(running), process: meter.read() };
+}
+
+async function relayLag(running: RunningSyncline): Promise<RelayLag> {
+  const unrelayed = `FROM outbox_event e, runtime_relay_cursor c WHERE c.name = 'default' AND (e.tx_id, e.position) > (c.tx_id, c.position)`;
+  // The embedded database has one session: no other writer to wait for.
+  const writers =
+    running.db.kind === 'pglite'
+      ? '0'
+      : `(SELECT coalesce(max(extract(epoch FROM clock_timestamp() - a.xact_start)) * 1000, 0) FROM pg_stat_activity a
+           WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid())`;
+  const row = (await running.db.query<{ behind: string; lag_ms: string | null; writer_ms: string }>(
+    `SELECT (SELECT count(*) ${unrelayed}) AS behind,
+            (SELECT extract(epoch FROM clock_timestamp() - e.time) * 1000 ${unrelayed} ORDER BY e.tx_id, e.position LIMIT 1) AS lag_ms,
+            ${writers} AS writer_ms`,
+  )).rows[0]!;
+  return { behind: Number(row.behind), lagMs: Math.round(Number(row.lag_ms ?? 0)), oldestWriterMs: Math.round(Number(row.writer_ms)) };
 }
 
 type ErpSecond = Awaited<ReturnType<ReturnType<typeof sandboxAdmin>['stats']>>['perSecond'][number];
@@ -581,6 +626,7 @@ async function measure(context: RehearsalContext, plan: RehearsalPlan, m: Measur
       availabilityEventsPerSecond: Array.from({ length: lastSecond + 1 }, (_, t) => ({ t, value: availability.get(t) ?? 0 })),
       jobsQueued: m.samples.map((s) => ({ t: Math.round(s.t), critical: s.lanes[0], normal: s.lanes[1], bulk: s.lanes[2] })),
       processLoad: m.samples.map((s) => ({ t: Math.round(s.t), ...s.process })),
+      relayLag: m.samples.map((s) => ({ t: Math.round(s.t), ...s.relay })),
       ...(findings.series ? { scenario: findings.series } : {}),
     },
     ...(findings.figures ? { figures: findings.figures } : {}),

@@ -48,7 +48,12 @@ export interface RehearsalReport {
     availabilityEventsPerSecond: Series;
     jobsQueued: { t: number; critical: number; normal: number; bulk: number }[];
     /** The rehearsal process, once a second: event-loop delay p99 (ms) and CPU (% of one core). */
-    processLoad: { t: number; eventLoopDelayP99Ms: number; cpuPercent: number; poolWaitingMax: number }[];
+    processLoad: { t: number; eventLoopDelayP99Ms: number; cpuPercent: number; hostCpuPercent: number | null; poolWaitingMax: number }[];
+    /**
+     * The outbox relay once a second: events not yet relayed, the age of the oldest (ms), and the
+     * age of the oldest transaction still writing (ms), which the relay cannot pass.
+     */
+    relayLag: { t: number; behind: number; lagMs: number; oldestWriterMs: number }[];
     /** The scenario's own series by name (erp-outage: `erpDown`), each drawn as one more chart. */
     scenario?: Record<string, Series>;
   };
@@ -127,6 +132,11 @@ export function reportCharts(report: RehearsalReport): Chart[] {
     chart('process-load', "The rehearsal process: event-loop delay p99 (ms) and CPU (% of one core)", [
       { label: 'event-loop delay p99 ms', color: '#8c564b', series: s.processLoad.map((p) => ({ t: p.t, value: p.eventLoopDelayP99Ms })) },
       { label: 'CPU %', color: '#e377c2', series: s.processLoad.map((p) => ({ t: p.t, value: p.cpuPercent })) },
+      { label: 'host CPU % of all cores', color: '#7f7f7f', series: s.processLoad.flatMap((p) => (p.hostCpuPercent === null ? [] : [{ t: p.t, value: p.hostCpuPercent }])) },
+    ]),
+    chart('relay-lag', 'The outbox relay: age of the oldest event not yet relayed, and of the oldest transaction still writing (ms)', [
+      { label: 'oldest unrelayed event ms', color: '#17becf', series: s.relayLag.map((r) => ({ t: r.t, value: r.lagMs })) },
+      { label: 'oldest writing transaction ms', color: '#d62728', series: s.relayLag.map((r) => ({ t: r.t, value: r.oldestWriterMs })) },
     ]),
     chart('database-waits', 'Callers waiting for a database connection (most at once, per second)', [
       { label: 'waiting', color: '#bcbd22', series: s.processLoad.map((p) => ({ t: p.t, value: p.poolWaitingMax })) },

@@ -16,7 +16,7 @@ const run: FinishedRun = {
     { channel: 'web', channelOrderId: 'a', lines: [], submittedAt: 1, acceptedAt: 1.1, id: 'ord_a' },
     { channel: 'web', channelOrderId: 'b', lines: [], submittedAt: 2.5, acceptedAt: 2.6, id: 'ord_b' },
   ],
-  samples: [{ t: 4, erpBacklog: 0, lanes: [0, 0, 0], process: { eventLoopDelayP99Ms: 12, cpuPercent: 40, poolWaitingMax: 0 } }],
+  samples: [{ t: 4, erpBacklog: 0, lanes: [0, 0, 0], relay: { behind: 0, lagMs: 0, oldestWriterMs: 0 }, process: { eventLoopDelayP99Ms: 12, cpuPercent: 40, hostCpuPercent: 60, poolWaitingMax: 0 } }],
   toAllocatedMs: new Map([
     ['ord_a', 300],
     ['ord_b', 350],
