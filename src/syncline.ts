@@ -74,7 +74,7 @@ export async function openDatabase(config: Config, logger: Logger, options: { cu
  * NOTIFY), the shared request counters, intake and inventory. Their background loops start
  * here, except inventory's, which the caller starts once the server listens.
  */
-export async function createApiContext(config: Config, db: Database, logger: Logger, options: { intakeDb?: Database } = {}): Promise<ApiContext> {
+export async function createApiContext(config: Config, db: Database, logger: Logger, options: { intakeDb?: Database; movementDb?: Database } = {}): Promise<ApiContext> {
   // Clients, revocations and signing keys live in memory, refreshed by NOTIFY; request counts
   // are shared every SYNCLINE_RATE_LIMIT_SYNC_MS (docs/adr/0008).
   await ensureSigningKey(db, config.jwtSecret);
@@ -85,7 +85,11 @@ export async function createApiContext(config: Config, db: Database, logger: Log
   const admission = new ClientRateLimiter(counters, { defaultLimit: config.clientRateLimit, windowSeconds: config.clientRateWindowSeconds, limitOf: (id) => access.rateLimitOf(id) });
   const tokens = new TokenService(access.keys, config.tokenTtlSeconds, { checks: access, admission });
   const intake = new OrderIntakeService(db, { maxConcurrentBatches: config.intakeWriters, maxBatchSize: config.intakeBatchSize, writer: options.intakeDb });
-  const inventory = new InventoryService(db, logger, { holdExpiryIntervalMs: config.holdExpiryIntervalMs, availabilityIntervalMs: config.availabilityIntervalMs });
+  const inventory = new InventoryService(db, logger, {
+    holdExpiryIntervalMs: config.holdExpiryIntervalMs,
+    availabilityIntervalMs: config.availabilityIntervalMs,
+    movementWriter: options.movementDb,
+  });
   return { config, db, logger, tokens, intake, inventory, access, counters };
 }
 
@@ -249,9 +253,15 @@ async function startRoles(
   // flushing their offline sales hold every connection of the API's pool, and the orders must not
   // queue behind them (docs/runtime.md).
   const intakeDb = roles.api ? ownPool('syncline-intake', config.intakeWriters) : undefined;
+  // Stock movements write on a few connections of their own: the same flush, bounded, so that its
+  // transactions queue here instead of taking PostgreSQL's cores from the orders' steps.
+  const movementDb = roles.api ? ownPool('syncline-movements', config.movementWriters) : undefined;
+  const closeApiPools = async () => {
+    await Promise.all([intakeDb?.close(), movementDb?.close()].map((closing) => closing?.catch(() => {})));
+  };
   if (roles.api) {
     try {
-      const context = await createApiContext(config, db, logger, { intakeDb });
+      const context = await createApiContext(config, db, logger, { intakeDb, movementDb });
       ({ inventory, access, counters } = context);
       server = await buildServer(context);
       try {
@@ -275,7 +285,7 @@ async function startRoles(
       // Inventory's background loops (hold expiry, availability events) run beside the API for now.
       inventory.start();
     } catch (error) {
-      await intakeDb?.close().catch(() => {});
+      await closeApiPools();
       throw error;
     }
   }
@@ -290,7 +300,7 @@ async function startRoles(
     } catch (error) {
       await server?.close();
       await inventory?.stop();
-      await intakeDb?.close().catch(() => {});
+      await closeApiPools();
       if (workerDb !== db) await workerDb.close().catch(() => {});
       throw error;
     }
@@ -317,7 +327,7 @@ async function startRoles(
         if (!(await within(settled, ms))) logger.warn({ stage: name, waitedMs: ms }, `shutdown: ${name} did not finish in time; no longer waiting for it`);
       };
       await stage('api', server?.close(), SHUTDOWN_STAGE_MARGIN_MS);
-      await stage('intake database', intakeDb?.close(), SHUTDOWN_STAGE_MARGIN_MS);
+      await stage('intake and movement databases', Promise.all([intakeDb?.close(), movementDb?.close()]), SHUTDOWN_STAGE_MARGIN_MS);
       await stage('worker', worker?.stop(config.shutdownGraceMs), config.shutdownGraceMs + SHUTDOWN_STAGE_MARGIN_MS);
       // A batch in flight ends when its PubAcks arrive or time out (5 s).
       await stage('nats relay', natsRelay?.stop(), 5000 + SHUTDOWN_STAGE_MARGIN_MS);

@@ -93,6 +93,54 @@ describe('one process, two roles: the worker and order intake have connections o
     });
   });
 
+  test('stock movements run on a few connections of their own: while a flush waits, orders and reads are answered', { timeout: 60_000 }, async () => {
+    const token = await fetchToken(running.url!, undefined, 'inventory:write inventory:read orders:write');
+    const call = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${running.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, body: (await response.json()) as any };
+    };
+    const sku = `FLUSH-${randomUUID().slice(0, 8)}`;
+    assert.equal((await call('POST', '/v1/locations', { code: 'STORE-BULKHEAD', name: 'Store', kind: 'store' })).status, 201);
+    assert.equal((await call('POST', '/v1/inventory/movements', { movements: [{ type: 'receipt', sku, location: 'STORE-BULKHEAD', quantity: 100 }] })).status, 201);
+    // The SKU's stock row is locked from outside: every movement of it waits until the lock goes.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = outside.transaction(async (tx) => {
+      await tx.query('SELECT 1 FROM inventory_balance WHERE sku = $1 FOR UPDATE', [sku]);
+      locked();
+      await held;
+    });
+    await isLocked;
+    const sales = Array.from({ length: 8 }, (_, i) => call('POST', '/v1/inventory/movements', { movements: [{ type: 'adjustment', sku, location: 'STORE-BULKHEAD', quantity: -1, reason: `sale ${i}` }] }));
+    try {
+      const movementBackends = async () =>
+        (await outside.query<{ waiting: boolean }>(
+          "SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'syncline-movements' AND state = 'active'",
+        )).rows;
+      // Two writers (the default) wait on the lock; the other six wait for one of them, in the process.
+      await waitFor('both movement writers to wait on the lock', async () => (await movementBackends()).filter((r) => r.waiting).length === 2, 10_000, 20);
+      const order = await submitOrder(running.url!, await fetchToken(running.url!, undefined, 'orders:write'), sampleOrder({ channelOrderId: `FLUSH-${randomUUID()}` }));
+      assert.equal(order.status, 201, JSON.stringify(order.body));
+      const availability = await call('GET', `/v1/inventory/availability?sku=${sku}`);
+      assert.equal(availability.status, 200);
+      assert.equal(availability.body.onHand, 100, 'read while the movements wait');
+      assert.equal((await movementBackends()).length, 2, 'never more than the movement writers at once');
+      assert.equal(running.db.pool?.().waiting ?? 0, 0, "nothing waits for the API's pool");
+    } finally {
+      release();
+      await holder;
+    }
+    const answers = await Promise.all(sales);
+    assert.deepEqual(answers.map((a) => a.status), Array(8).fill(201));
+    assert.equal((await call('GET', `/v1/inventory/availability?sku=${sku}`)).body.onHand, 92, 'every queued movement applied once');
+  });
+
   test('the relay makes no job for an event the subscription does not accept', async () => {
     const skipped = `evt_${randomUUID()}`;
     const wanted = `evt_${randomUUID()}`;

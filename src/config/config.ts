@@ -42,6 +42,7 @@ const environmentSchema = z.object({
   SYNCLINE_MAX_URL_BYTES: integer(256, 65_536).default(8192),
   SYNCLINE_INTAKE_WRITERS: integer(1, 64).default(1),
   SYNCLINE_INTAKE_BATCH_SIZE: integer(1, 1000).default(128),
+  SYNCLINE_MOVEMENT_WRITERS: integer(1, 64).default(2),
   SYNCLINE_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SYNCLINE_BOOTSTRAP_CLIENT_ID: z
     .string()
@@ -217,6 +218,8 @@ export interface Config {
   intakeWriters: number;
   /** Most orders written by one intake statement. */
   intakeBatchSize: number;
+  /** Stock movement transactions in flight at once per API process, each on a connection of its own. */
+  movementWriters: number;
   jwtSecret: string | undefined;
   bootstrapClient: { id: string; secret: string } | undefined;
   publicUrl: string | undefined;
@@ -392,6 +395,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: Conne
     maxUrlBytes: e.SYNCLINE_MAX_URL_BYTES,
     intakeWriters: e.SYNCLINE_INTAKE_WRITERS,
     intakeBatchSize: e.SYNCLINE_INTAKE_BATCH_SIZE,
+    movementWriters: e.SYNCLINE_MOVEMENT_WRITERS,
     jwtSecret: e.SYNCLINE_JWT_SECRET,
     bootstrapClient:
       e.SYNCLINE_BOOTSTRAP_CLIENT_ID && e.SYNCLINE_BOOTSTRAP_CLIENT_SECRET

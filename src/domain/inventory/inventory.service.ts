@@ -55,6 +55,13 @@ export interface InventoryServiceOptions {
   maxBatchSize?: number;
   /** Reservation transactions in flight at once, on disjoint SKUs (default: 4). */
   maxConcurrentBatches?: number;
+  /**
+   * Where stock movements are written (default: the service's database): a pool of a few
+   * connections of its own bounds how many movement transactions run at once, so that a hundred
+   * stores flushing their offline sales queue here instead of taking PostgreSQL's cores from
+   * the orders' critical steps (docs/runtime.md).
+   */
+  movementWriter?: Database;
   /** How often expired holds are looked for at most, in ms; a hold due sooner is released on time (default: 1000). */
   holdExpiryIntervalMs?: number;
   /** How often availability changes are published, in ms; changes within one interval coalesce (default: 250). */
@@ -86,6 +93,7 @@ export interface VerifyReport {
 
 export class InventoryService {
   readonly #db: Database;
+  readonly #movementDb: Database;
   readonly #batcher: KeyedBatcher<ReserveItem, ReserveOutcome>;
   readonly #expiry: HoldExpiry;
   readonly #publisher: AvailabilityPublisher;
@@ -93,6 +101,7 @@ export class InventoryService {
 
   constructor(db: Database, logger: Logger, options: InventoryServiceOptions = {}) {
     this.#db = db;
+    this.#movementDb = options.movementWriter ?? db;
     // Keyed by SKU: one transaction per SKU at a time in this process decides every waiting request for it.
     this.#batcher = new KeyedBatcher(db, writeReservations, (item) => item.lines.map((l) => l.sku), {
       maxBatchSize: options.maxBatchSize ?? 256,
@@ -153,7 +162,7 @@ export class InventoryService {
     const movements: ResolvedMovement[] = request.movements.map((m) =>
       m.type === 'transfer' ? { ...m, locationId: resolved.get(m.location)!, toLocationId: resolved.get(m.toLocation)! } : { ...m, locationId: resolved.get(m.location)! },
     );
-    return runIdempotent(this.#db, context.idempotency, (tx) => applyMovements(tx, movements, context));
+    return runIdempotent(this.#movementDb, context.idempotency, (tx) => applyMovements(tx, movements, context));
   }
 
   /** Puts returned units back on the shelf (a `return_restock` ledger entry). */
