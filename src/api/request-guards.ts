@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import { unstorableReason } from '../model/text.ts';
+import { markStorable, unstorableReason } from '../model/text.ts';
 import { buildProblem, ProblemError, sendProblem, type ProblemType } from './problem.ts';
 
 /**
@@ -19,19 +19,39 @@ const SECRET_PARAMETERS = new Set(['client_secret', 'client_assertion', 'access_
 
 /** True when a JSON text nests objects and arrays deeper than limit (a linear scan; strings are skipped). */
 export function jsonNestsDeeperThan(text: string, limit: number): boolean {
+  return scanJson(text, limit).tooDeep;
+}
+
+/**
+ * One linear pass over a JSON text: whether it nests objects and arrays deeper than limit, and
+ * whether any string holds a \u escape of NUL or of a surrogate. Only such an escape can give
+ * the parsed value text PostgreSQL cannot store: JSON.parse refuses raw control characters, and
+ * a body decoded from UTF-8 holds no unpaired surrogate of its own.
+ */
+export function scanJson(text: string, limit: number): { tooDeep: boolean; unstorableEscape: boolean } {
   let depth = 0;
   let inString = false;
+  let unstorableEscape = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
+      if (c === 0x5c) {
+        // A backslash: \u0000 or \uD800-\uDFFF is noted; the escaped character is skipped.
+        if (text.charCodeAt(i + 1) === 0x75 && !unstorableEscape) unstorableEscape = isUnstorableEscape(text, i + 2);
+        i++;
+      } else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
-      if (++depth > limit) return true;
+      if (++depth > limit) return { tooDeep: true, unstorableEscape };
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
-  return false;
+  return { tooDeep: false, unstorableEscape };
+}
+
+/** Whether the four hex digits at `at` are 0000 or a surrogate (D800-DFFF). */
+function isUnstorableEscape(text: string, at: number): boolean {
+  const hex = text.slice(at, at + 4).toLowerCase();
+  return hex === '0000' || (hex[0] === 'd' && '89abcdef'.includes(hex[1] ?? ''));
 }
 
 /** The methods served for each route pattern, matched against concrete paths for 405 answers. */
@@ -85,12 +105,18 @@ export function registerRequestGuards(app: FastifyInstance, options: { maxUrlByt
   // (the idempotency fingerprint did).
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
+  // The same pass notes whether the body can hold text PostgreSQL cannot store: when it cannot,
+  // the parsed body is marked so, and validation does not walk it again (findUnstorableText).
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (typeof body === 'string' && jsonNestsDeeperThan(body, MAX_JSON_DEPTH)) {
+    const scan = typeof body === 'string' ? scanJson(body, MAX_JSON_DEPTH) : undefined;
+    if (scan?.tooDeep) {
       done(new ProblemError('json-too-deep', `The body nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep.`), undefined);
       return;
     }
-    parseJson(request, body as string, done);
+    parseJson(request, body as string, (error: Error | null, parsed?: unknown) => {
+      if (!error && scan && !scan.unstorableEscape) markStorable(parsed);
+      done(error, parsed);
+    });
   });
 
   // Callback-style hooks (no promise per request); one that answers does not call done().

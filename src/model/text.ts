@@ -19,8 +19,20 @@ export function unstorableReason(text: string): string | undefined {
   return undefined;
 }
 
+// Parsed JSON values whose source text was seen to hold no escape of NUL or of a surrogate.
+const storable = new WeakSet<object>();
+
+/**
+ * Records that a value parsed from JSON text holds no text that cannot be stored, because the
+ * text had no \u escape of NUL or of a surrogate (the request guards' scan, src/api/request-guards.ts).
+ */
+export function markStorable(parsed: unknown): void {
+  if (parsed !== null && typeof parsed === 'object') storable.add(parsed);
+}
+
 /** Every string value and object key of a JSON value that cannot be stored (at most limit of them). */
 export function findUnstorableText(value: unknown, limit = 100): UnstorableText[] {
+  if (value !== null && typeof value === 'object' && storable.has(value)) return [];
   const found: UnstorableText[] = [];
   // Iterative with parent links, so a deeply nested body can neither overflow the stack nor cost quadratic time.
   type Node = { value: unknown; key: string | number | undefined; parent: Node | undefined };
