@@ -12,6 +12,12 @@ export interface RelayOptions {
   /** Pause between polls when the outbox has nothing new (default: 200 ms). */
   pollMs?: number;
   /**
+   * Pause after a poll that found events, fewer than a batch (default: 20 ms): while events keep
+   * coming (a store flush writes hundreds a second), an order's `order.created` waits this long
+   * for the relay's next look, not a whole idle pause.
+   */
+  busyPollMs?: number;
+  /**
    * Pause between polls while another process is relaying: the cursor moved since this one's
    * last look, and not by this one (default: 5 x pollMs). Only one process relays at a time;
    * the others look now and then, so that one of them takes over when it stops.
@@ -33,6 +39,7 @@ export class OutboxRelay {
   readonly #logger: Logger;
   readonly #name: string;
   readonly #pollMs: number;
+  readonly #busyPollMs: number;
   readonly #batchSize: number;
   readonly #standbyPollMs: number;
   // The cursor as this process last saw or wrote it; another value means another process relays.
@@ -49,6 +56,7 @@ export class OutboxRelay {
     this.#logger = logger;
     this.#name = options.name ?? 'default';
     this.#pollMs = options.pollMs ?? 200;
+    this.#busyPollMs = Math.min(options.busyPollMs ?? 20, this.#pollMs);
     this.#batchSize = options.batchSize ?? 500;
     this.#standbyPollMs = options.standbyPollMs ?? this.#pollMs * 5;
   }
@@ -107,7 +115,7 @@ export class OutboxRelay {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
           // Another process moved the cursor since this one's last look: it relays, this one stands by.
-          this.#timer = setTimeout(resolve, read === 0 && this.#othersRelay ? this.#standbyPollMs : this.#pollMs);
+          this.#timer = setTimeout(resolve, read > 0 ? this.#busyPollMs : this.#othersRelay ? this.#standbyPollMs : this.#pollMs);
         });
       }
     }
