@@ -12,7 +12,7 @@ import type { Database } from '../src/store/database.ts';
 import { startSyncline, type RunningSyncline } from '../src/syncline.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 import { fetchToken, testEnvironment } from './support/server.ts';
-import { sampleOrder, submitOrder } from './support/orders.ts';
+import { call, sampleOrder, submitOrder } from './support/orders.ts';
 import { waitFor } from './support/runtime.ts';
 
 /**
@@ -95,17 +95,10 @@ describe('one process, two roles: the worker and order intake have connections o
 
   test('stock movements run on a few connections of their own: while a flush waits, orders and reads are answered', { timeout: 60_000 }, async () => {
     const token = await fetchToken(running.url!, undefined, 'inventory:write inventory:read orders:write');
-    const call = async (method: string, path: string, body?: unknown) => {
-      const response = await fetch(`${running.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      return { status: response.status, body: (await response.json()) as any };
-    };
+    const api = (method: string, path: string, body?: unknown) => call(running.url!, method, path, { token, body, headers: { 'idempotency-key': randomUUID() } });
     const sku = `FLUSH-${randomUUID().slice(0, 8)}`;
-    assert.equal((await call('POST', '/v1/locations', { code: 'STORE-BULKHEAD', name: 'Store', kind: 'store' })).status, 201);
-    assert.equal((await call('POST', '/v1/inventory/movements', { movements: [{ type: 'receipt', sku, location: 'STORE-BULKHEAD', quantity: 100 }] })).status, 201);
+    assert.equal((await api('POST', '/v1/locations', { code: 'STORE-BULKHEAD', name: 'Store', kind: 'store' })).status, 201);
+    assert.equal((await api('POST', '/v1/inventory/movements', { movements: [{ type: 'receipt', sku, location: 'STORE-BULKHEAD', quantity: 100 }] })).status, 201);
     // The SKU's stock row is locked from outside: every movement of it waits until the lock goes.
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -117,7 +110,7 @@ describe('one process, two roles: the worker and order intake have connections o
       await held;
     });
     await isLocked;
-    const sales = Array.from({ length: 8 }, (_, i) => call('POST', '/v1/inventory/movements', { movements: [{ type: 'adjustment', sku, location: 'STORE-BULKHEAD', quantity: -1, reason: `sale ${i}` }] }));
+    const sales = Array.from({ length: 8 }, (_, i) => api('POST', '/v1/inventory/movements', { movements: [{ type: 'adjustment', sku, location: 'STORE-BULKHEAD', quantity: -1, reason: `sale ${i}` }] }));
     try {
       const movementBackends = async () =>
         (await outside.query<{ waiting: boolean }>(
@@ -125,9 +118,9 @@ describe('one process, two roles: the worker and order intake have connections o
         )).rows;
       // Two writers (the default) wait on the lock; the other six wait for one of them, in the process.
       await waitFor('both movement writers to wait on the lock', async () => (await movementBackends()).filter((r) => r.waiting).length === 2, 10_000, 20);
-      const order = await submitOrder(running.url!, await fetchToken(running.url!, undefined, 'orders:write'), sampleOrder({ channelOrderId: `FLUSH-${randomUUID()}` }));
+      const order = await submitOrder(running.url!, token, sampleOrder({ channelOrderId: `FLUSH-${randomUUID()}` }));
       assert.equal(order.status, 201, JSON.stringify(order.body));
-      const availability = await call('GET', `/v1/inventory/availability?sku=${sku}`);
+      const availability = await api('GET', `/v1/inventory/availability?sku=${sku}`);
       assert.equal(availability.status, 200);
       assert.equal(availability.body.onHand, 100, 'read while the movements wait');
       assert.equal((await movementBackends()).length, 2, 'never more than the movement writers at once');
@@ -138,7 +131,7 @@ describe('one process, two roles: the worker and order intake have connections o
     }
     const answers = await Promise.all(sales);
     assert.deepEqual(answers.map((a) => a.status), Array(8).fill(201));
-    assert.equal((await call('GET', `/v1/inventory/availability?sku=${sku}`)).body.onHand, 92, 'every queued movement applied once');
+    assert.equal((await api('GET', `/v1/inventory/availability?sku=${sku}`)).body.onHand, 92, 'every queued movement applied once');
   });
 
   test('the relay makes no job for an event the subscription does not accept', async () => {

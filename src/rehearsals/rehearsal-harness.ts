@@ -8,6 +8,7 @@ import type { Config } from '../config/config.ts';
 import { startSandboxes, type RunningSandboxes, type SandboxName } from '../connectors/sandboxes.ts';
 import { sandboxAdmin } from '../connectors/kit/sandbox-app.ts';
 import { FLOW_JOBS } from '../flows/flow-deps.ts';
+import { relayLag, type RelayLagRow } from '../store/runtime/relay-cursor.ts';
 import { startSyncline, type RunningSyncline } from '../syncline.ts';
 import { percentile, writeReport, type RehearsalCheck, type RehearsalReport, type Series } from './rehearsal-report.ts';
 
@@ -149,20 +150,10 @@ export interface Sample {
   t: number;
   erpBacklog: number;
   lanes: [number, number, number];
-  relay: RelayLag;
+  /** The outbox relay at the sample (the embedded database has one session: no other writer to wait for). */
+  relay: RelayLagRow;
   /** The rehearsal process since the previous sample: event-loop delay (p99, ms) and CPU used (% of one core). */
   process: ProcessLoad;
-}
-
-/**
- * How far the outbox relay is behind, at the sample: events committed and not yet relayed, and
- * the age of the oldest; and the age of the oldest transaction of the database still writing
- * (the relay cannot pass it: events read in transaction order wait for every earlier writer).
- */
-export interface RelayLag {
-  behind: number;
-  lagMs: number;
-  oldestWriterMs: number;
 }
 
 export interface ProcessLoad {
@@ -465,24 +456,9 @@ async function sample(running: RunningSyncline, t: number, meter: { read(): Proc
     lanes[r.lane] = Number(r.n);
     erpBacklog += Number(r.erp);
   }
-  return { t, erpBacklog, lanes, relay: await relayLag(running), process: meter.read() };
+  return { t, erpBacklog, lanes, relay: await relayLag(running.db, 'default', { writers: running.db.kind !== 'pglite' }), process: meter.read() };
 }
 
-async function relayLag(running: RunningSyncline): Promise<RelayLag> {
-  const unrelayed = `FROM outbox_event e, runtime_relay_cursor c WHERE c.name = 'default' AND (e.tx_id, e.position) > (c.tx_id, c.position)`;
-  // The embedded database has one session: no other writer to wait for.
-  const writers =
-    running.db.kind === 'pglite'
-      ? '0'
-      : `(SELECT coalesce(max(extract(epoch FROM clock_timestamp() - a.xact_start)) * 1000, 0) FROM pg_stat_activity a
-           WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid())`;
-  const row = (await running.db.query<{ behind: string; lag_ms: string | null; writer_ms: string }>(
-    `SELECT (SELECT count(*) ${unrelayed}) AS behind,
-            (SELECT extract(epoch FROM clock_timestamp() - e.time) * 1000 ${unrelayed} ORDER BY e.tx_id, e.position LIMIT 1) AS lag_ms,
-            ${writers} AS writer_ms`,
-  )).rows[0]!;
-  return { behind: Number(row.behind), lagMs: Math.round(Number(row.lag_ms ?? 0)), oldestWriterMs: Math.round(Number(row.writer_ms)) };
-}
 
 type ErpSecond = Awaited<ReturnType<ReturnType<typeof sandboxAdmin>['stats']>>['perSecond'][number];
 

@@ -44,3 +44,30 @@ export async function relayBacklogs(db: Queryable): Promise<RelayBacklogRow[]> {
   );
   return result.rows;
 }
+
+/** How far one relay is behind: see relayLag. */
+export interface RelayLagRow {
+  behind: number;
+  lagMs: number;
+  oldestWriterMs: number;
+}
+
+/**
+ * One relay's lag, in one statement: the outbox events after its cursor, the age of the oldest
+ * of them (ms), and, when `writers` is set, the age of the oldest transaction of this database
+ * still writing (ms), which the relay cannot pass (readFeed reads in transaction order).
+ */
+export async function relayLag(db: Queryable, name: string, options: { writers: boolean }): Promise<RelayLagRow> {
+  const after = `FROM outbox_event e, runtime_relay_cursor c WHERE c.name = $1 AND (e.tx_id, e.position) > (c.tx_id, c.position)`;
+  const writers = options.writers
+    ? `(SELECT coalesce(max(extract(epoch FROM clock_timestamp() - a.xact_start)) * 1000, 0) FROM pg_stat_activity a
+         WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid())`
+    : '0';
+  const row = (await db.query<{ behind: string; lag_ms: string | null; writer_ms: string }>(
+    `SELECT (SELECT count(*) ${after}) AS behind,
+            (SELECT extract(epoch FROM clock_timestamp() - e.time) * 1000 ${after} ORDER BY e.tx_id, e.position LIMIT 1) AS lag_ms,
+            ${writers} AS writer_ms`,
+    [name],
+  )).rows[0]!;
+  return { behind: Number(row.behind), lagMs: Math.round(Number(row.lag_ms ?? 0)), oldestWriterMs: Math.round(Number(row.writer_ms)) };
+}
