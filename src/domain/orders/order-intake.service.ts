@@ -17,7 +17,8 @@ export interface IntakeContext {
 }
 
 export type IntakeResult =
-  | { kind: 'created'; order: Order }
+  /** `json`: the order as stored, serialised once (an answer sends it as it is). */
+  | { kind: 'created'; order: Order; json: string }
   | { kind: 'replayed'; order: Order; status: number }
   | { kind: 'key-reused' }
   | { kind: 'key-in-flight' }

@@ -10,7 +10,8 @@ export interface OrderInsert {
 }
 
 export type OrderInsertOutcome =
-  | { kind: 'created'; order: Order }
+  /** `json`: the order's document as stored, the one serialisation of it (an answer can send it as it is). */
+  | { kind: 'created'; order: Order; json: string }
   | { kind: 'replayed'; orderId: string; status: number }
   | { kind: 'key-reused' }
   | { kind: 'key-in-flight' }
@@ -95,47 +96,50 @@ export async function insertOrders(db: Queryable, inserts: readonly OrderInsert[
     .sort((a, b) => (channelKey(a.insert.order) < channelKey(b.insert.order) ? -1 : 1));
   if (candidates.length === 0) return outcomes as OrderInsertOutcome[];
 
-  const rows = await db.query<InsertRow>(
-    INSERT_ORDERS_SQL,
-    [
-      JSON.stringify(
-        candidates.map(({ insert: { order, idempotency, event } }, n) => ({
-          n,
-          id: order.id,
-          channel: order.channel,
-          channel_order_id: order.channelOrderId,
-          status: order.status,
-          currency: order.currency,
-          grand_total: order.totals.grandTotal,
-          placed_at: order.placedAt,
-          created_at: order.createdAt,
-          correlation_id: order.correlationId,
-          customer_email: order.customer.email.toLowerCase(),
-          document: order,
-          idem_scope: idempotency?.scope ?? null,
-          idem_key: idempotency?.key ?? null,
-          request_hash: idempotency?.fingerprint ?? null,
-          event_id: event.id,
-          event_type: event.type,
-          event_source: event.source,
-          traceparent: event.traceparent ?? null,
-          tracestate: event.tracestate ?? null,
-        })),
-      ),
-    ],
-    { prepare: true },
-  );
+  // Each order is serialised once: its JSON goes into the batch as the row's document, and back
+  // to the caller for the answer.
+  const documents = candidates.map(({ insert }) => JSON.stringify(insert.order));
+  const rows = await db.query<InsertRow>(INSERT_ORDERS_SQL, [batchJson(candidates.map(({ insert }) => insert), documents)], { prepare: true });
 
   const unresolved: typeof candidates = [];
   for (const row of rows.rows) {
     const candidate = candidates[row.n]!;
     const { insert, i } = candidate;
     if (!row.locked) outcomes[i] = { kind: 'key-in-flight' };
-    else if (row.created) outcomes[i] = { kind: 'created', order: insert.order };
+    else if (row.created) outcomes[i] = { kind: 'created', order: insert.order, json: documents[row.n]! };
     else unresolved.push(candidate);
   }
   if (unresolved.length > 0) await classifyConflicts(db, unresolved, outcomes);
   return outcomes as OrderInsertOutcome[];
+}
+
+/** The statement's input: one JSON object per order, numbered in batch order, its document spliced in as JSON text. */
+function batchJson(inserts: readonly OrderInsert[], documents: readonly string[]): string {
+  const rows = inserts.map(({ order, idempotency, event }, n) => {
+    const columns = JSON.stringify({
+      n,
+      id: order.id,
+      channel: order.channel,
+      channel_order_id: order.channelOrderId,
+      status: order.status,
+      currency: order.currency,
+      grand_total: order.totals.grandTotal,
+      placed_at: order.placedAt,
+      created_at: order.createdAt,
+      correlation_id: order.correlationId,
+      customer_email: order.customer.email.toLowerCase(),
+      idem_scope: idempotency?.scope ?? null,
+      idem_key: idempotency?.key ?? null,
+      request_hash: idempotency?.fingerprint ?? null,
+      event_id: event.id,
+      event_type: event.type,
+      event_source: event.source,
+      traceparent: event.traceparent ?? null,
+      tracestate: event.tracestate ?? null,
+    });
+    return `${columns.slice(0, -1)},"document":${documents[n]}}`;
+  });
+  return `[${rows.join(',')}]`;
 }
 
 function replayOrReuse(insert: OrderInsert, existingId: string, existingHash: string | null): OrderInsertOutcome {

@@ -53,7 +53,8 @@ export async function ordersRoutes(app: FastifyInstance, { db, intake }: ApiCont
     });
     switch (result.kind) {
       case 'created':
-        return reply.code(201).header('Location', `/v1/orders/${result.order.id}`).send(result.order);
+        // The order's JSON as it was stored: serialising it again for the answer would cost as much.
+        return reply.code(201).header('Location', `/v1/orders/${result.order.id}`).type('application/json; charset=utf-8').send(result.json);
       case 'replayed':
         return reply
           .code(result.status)
