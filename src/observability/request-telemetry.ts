@@ -1,12 +1,14 @@
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyRequest, RouteHandlerMethod } from 'fastify';
-import { failSpan } from './tracing.ts';
+import { failSpan, recordingSpans } from './tracing.ts';
 import { metrics } from './metrics.ts';
 
 /**
  * The API's spans and request metrics (docs/adr/0022). Every request gets a server span that
  * continues an incoming `traceparent` (and `tracestate`) through the W3C propagator; the route
  * handler runs inside it, so the events, jobs and connector calls it causes join the trace.
+ * While no span is recorded, a request without a traceparent gets no span (there is nothing to
+ * continue), and costs only its metrics.
  * Hooks rather than an instrumentation package: no module loader hook is needed under ESM.
  */
 
@@ -26,6 +28,12 @@ export function registerRequestTelemetry(app: FastifyInstance): void {
   // Callback-style hooks: an async hook would cost a promise and a microtask turn per request.
   app.addHook('onRequest', (request: Traced, _reply, done) => {
     request[STARTED] = process.hrtime.bigint();
+    // Nothing to record and no trace to continue: the span would be the API's invalid one, which
+    // carries nothing to the events and jobs the request causes. The request runs without it.
+    if (!recordingSpans() && request.headers.traceparent === undefined) {
+      done();
+      return;
+    }
     const parent = propagation.extract(ROOT_CONTEXT, request.headers);
     const span = trace.getTracer('syncline').startSpan(
       `${request.method} ${routeOf(request)}`,

@@ -69,6 +69,11 @@ export async function startTraceExport(options: { endpoint: string | undefined; 
   trace.setGlobalTracerProvider(provider);
 }
 
+/** True while spans are recorded and exported (startTraceExport ran with an endpoint). */
+export function recordingSpans(): boolean {
+  return provider !== undefined;
+}
+
 /** Exports the spans still buffered and stops exporting. */
 export async function stopTraceExport(): Promise<void> {
   const stopping = provider;
