@@ -8,13 +8,14 @@ export function computeTotals(submission: OrderSubmission): { lines: OrderLine[]
   const amount = (value: string | undefined) => toScaled(value ?? '0', scale);
   let subtotal = 0n;
   const lines = submission.lines.map((line, index): OrderLine => {
-    const lineTotal = amount(line.unitPrice) * BigInt(line.quantity);
+    const unitPrice = amount(line.unitPrice);
+    const lineTotal = unitPrice * BigInt(line.quantity);
     subtotal += lineTotal;
     return {
       lineNumber: index + 1,
       sku: line.sku,
       quantity: line.quantity,
-      unitPrice: fromScaled(amount(line.unitPrice), scale),
+      unitPrice: fromScaled(unitPrice, scale),
       lineTotal: fromScaled(lineTotal, scale),
       ...(line.name === undefined ? {} : { name: line.name }),
       ...(line.channelLineId === undefined ? {} : { channelLineId: line.channelLineId }),
