@@ -195,13 +195,14 @@ const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
 export async function run(): Promise<void> {
   requireTool('wrk', 'install it with "apt-get install wrk"', 'intake');
   requireTool(pgbenchPath(), 'it ships with PostgreSQL (postgresql-contrib or the server package)', 'intake');
-  // The host's speed moves from minute to minute: the four are measured in turn, the order
-  // rotating each round, and each round's ratios are taken between runs seconds apart.
+  // The host's speed moves from minute to minute: the four are measured in turn, and each ratio
+  // is taken between runs next to each other (Syncline beside pgbench and beside the baseline, the
+  // floor beside pgbench), their order reversed every other round so that a drift favours neither.
   type Measured = Awaited<ReturnType<typeof measure>>;
   const rounds: { syncline: Measured; diy: Measured; floor: Measured; pgbench: { tps: number; command: string } }[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const steps = ['syncline', 'diy', 'floor', 'pgbench'] as const;
-    const order = [...steps.slice(round % steps.length), ...steps.slice(0, round % steps.length)];
+    const steps = ['floor', 'pgbench', 'syncline', 'diy'] as const;
+    const order = round % 2 === 0 ? [...steps] : [...steps].reverse();
     const measured: Partial<(typeof rounds)[number]> = {};
     for (const step of order) {
       if (step === 'syncline') measured.syncline = await measureIntake();
