@@ -26,6 +26,7 @@ describe('POST /v1/orders', () => {
     assert.equal(response.status, 201);
     assert.match(response.body.id, /^ord_[0-9a-z]{26}$/);
     assert.equal(response.headers.get('location'), `/v1/orders/${response.body.id}`);
+    assert.equal(response.headers.get('content-type'), 'application/json; charset=utf-8');
     assert.equal(response.body.status, 'received');
     assert.ok(!Number.isNaN(Date.parse(response.body.createdAt)));
     assert.deepEqual(response.body.lines.map((l: any) => l.lineTotal), ['39.98', '8.50']);
@@ -187,10 +188,15 @@ describe('correlation', () => {
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const created = await submitOrder(server.baseUrl, token, sampleOrder(), randomUUID(), { traceparent });
     assert.equal(created.headers.get('x-correlation-id'), '4bf92f3577b34da6a3ce929d0e0e4736');
+    // No span is recorded here (no exporter): one without a traceparent runs with no span at all.
+    const untraced = await submitOrder(server.baseUrl, token, sampleOrder(), randomUUID());
     const events = await readAllEvents(server.baseUrl, await server.token('events:read'));
     const event = events.find((e) => e.subject === created.body.id);
     assert.equal(event.correlationid, '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(event.traceparent, traceparent);
+    const untracedEvent = events.find((e) => e.subject === untraced.body.id);
+    assert.equal(untracedEvent.traceparent, undefined);
+    assert.equal(untracedEvent.correlationid, untraced.headers.get('x-correlation-id'));
 
     const plain = await call(server.baseUrl, 'GET', '/healthz');
     assert.match(plain.headers.get('x-correlation-id')!, /^[0-9a-f-]{36}$/);
