@@ -12,9 +12,10 @@ export interface RelayOptions {
   /** Pause between polls when the outbox has nothing new (default: 200 ms). */
   pollMs?: number;
   /**
-   * Pause after a poll that found events, fewer than a batch (default: 20 ms): while events keep
-   * coming (a store flush writes hundreds a second), an order's `order.created` waits this long
-   * for the relay's next look, not a whole idle pause.
+   * Pause between polls while events keep coming (default: 20 ms): from a poll that found events
+   * until a whole idle pause has passed without any. During a store flush (hundreds of events a
+   * second, arriving in bursts) an order's `order.created` waits this long for the relay's next
+   * look, not an idle pause; one empty look between two bursts does not end it.
    */
   busyPollMs?: number;
   /**
@@ -45,6 +46,8 @@ export class OutboxRelay {
   // The cursor as this process last saw or wrote it; another value means another process relays.
   #lastCursor: string | undefined;
   #othersRelay = false;
+  // When a poll last found events (performance.now()).
+  #lastFoundAt = -Infinity;
   #stopped = false;
   #loop: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -111,11 +114,14 @@ export class OutboxRelay {
       } catch (error) {
         this.#logger.error({ err: error }, 'outbox relay failed; retrying');
       }
+      const now = performance.now();
+      if (read > 0) this.#lastFoundAt = now;
       if (read < this.#batchSize && !this.#stopped) {
+        const streaming = now - this.#lastFoundAt < this.#pollMs;
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
           // Another process moved the cursor since this one's last look: it relays, this one stands by.
-          this.#timer = setTimeout(resolve, read > 0 ? this.#busyPollMs : this.#othersRelay ? this.#standbyPollMs : this.#pollMs);
+          this.#timer = setTimeout(resolve, streaming ? this.#busyPollMs : this.#othersRelay ? this.#standbyPollMs : this.#pollMs);
         });
       }
     }
