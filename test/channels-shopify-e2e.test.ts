@@ -165,7 +165,7 @@ describe('Shopify connection end to end', () => {
   });
 
   test('a webhook the sandbox drops is recovered by the reconciliation poll', async () => {
-    await shopAdmin().call('POST', '/_sandbox/webhooks/drop', { count: 1 });
+    await shopAdmin().call('POST', '/_sandbox/webhooks/drop', { count: 1, topic: 'orders/create' });
     const placed = await placeInShopify([{ sku: 'MUG', quantity: 1 }]);
     const hooks = await shopAdmin().call<{ data: { id: string; status: string }[] }>('GET', '/_sandbox/webhooks');
     assert.equal(hooks.data.find((d) => d.id === placed.webhookId)?.status, 'dropped');

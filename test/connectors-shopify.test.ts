@@ -446,6 +446,12 @@ describe('Shopify client against the sandbox', () => {
     assert.equal(dropped.webhookId !== undefined, true);
     const list = await admin.call<{ data: { id: string; status: string }[] }>('GET', '/_sandbox/webhooks');
     assert.equal(list.data.find((d) => d.id === dropped.webhookId)?.status, 'dropped');
+    // A drop aimed at one topic spares the others: this order's orders/create goes out, the next refunds/create would not.
+    await admin.call('POST', '/_sandbox/webhooks/drop', { count: 1, topic: 'refunds/create' });
+    const spared = await createOrder({ lines: [{ sku: 'MUG', quantity: 1 }] });
+    const after = await admin.call<{ data: { id: string; status: string }[] }>('GET', '/_sandbox/webhooks');
+    assert.notEqual(after.data.find((d) => d.id === spared.webhookId)?.status, 'dropped');
+    await admin.call('POST', '/_sandbox/webhooks/drop', { count: 0 });
   });
 
   test("cost-based throttling: many calls on a small bucket wait for the restore rate instead of looping on THROTTLED", async () => {

@@ -128,6 +128,8 @@ export async function startShopifySandbox(options: ShopifySandboxOptions): Promi
   const deliveries: Delivery[] = [];
   const counters = { requests: 0, throttled: 0, unauthorized: 0 };
   let dropNext = 0;
+  // Only deliveries of this topic are dropped, when set (a test's own webhook, not one of the traffic around it).
+  let dropTopic: string | undefined;
   const timers = new Set<NodeJS.Timeout>();
   let closing = false;
 
@@ -194,7 +196,7 @@ export async function startShopifySandbox(options: ShopifySandboxOptions): Promi
       lastError: null,
     };
     deliveries.push(delivery);
-    if (dropNext > 0) {
+    if (dropNext > 0 && (dropTopic === undefined || dropTopic === topic)) {
       dropNext -= 1;
       delivery.status = 'dropped';
     } else if (!config.webhookUrl) {
@@ -475,10 +477,13 @@ export async function startShopifySandbox(options: ShopifySandboxOptions): Promi
     const { body: _body, ...rest } = delivery;
     return rest;
   });
-  // Lost webhooks: the next N are recorded as dropped and never sent (the reconciliation poll must find their orders).
+  // Lost webhooks: the next N (of one topic, when given) are recorded as dropped and never sent
+  // (the reconciliation poll must find their orders).
   app.post('/_sandbox/webhooks/drop', async (request) => {
-    dropNext = z.strictObject({ count: z.number().int().min(0).max(1000) }).parse(request.body ?? {}).count;
-    return { dropNext };
+    const drop = z.strictObject({ count: z.number().int().min(0).max(1000), topic: z.string().min(1).optional() }).parse(request.body ?? {});
+    dropNext = drop.count;
+    dropTopic = drop.topic;
+    return { dropNext, topic: dropTopic ?? null };
   });
 
   const running = await listenSandbox('shopify', app, faults, options);
