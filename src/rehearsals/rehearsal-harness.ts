@@ -459,7 +459,6 @@ async function sample(running: RunningSyncline, t: number, meter: { read(): Proc
   return { t, erpBacklog, lanes, relay: await relayLag(running.db, 'default', { writers: running.db.kind !== 'pglite' }), process: meter.read() };
 }
 
-
 type ErpSecond = Awaited<ReturnType<ReturnType<typeof sandboxAdmin>['stats']>>['perSecond'][number];
 
 interface MeasureInput {
